@@ -1,0 +1,74 @@
+// Control-plane counters: one X-macro table of named events, one counter each. Every drop or
+// refusal has its own name (ARCHITECTURE.md invariant 5). Each worker thread owns one block
+// (single writer, relaxed atomics); readers sum the blocks. Nothing here is synthesised: a
+// counter is only ever incremented where the event happens.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace rustun {
+
+#define RUSTUN_CP_COUNTERS(X)                                                                  \
+    X(conn_accepted, "TCP connections accepted")                                               \
+    X(conn_closed, "TCP connections closed (any reason)")                                      \
+    X(handshake_ok, "handshakes accepted")                                                     \
+    X(handshake_unknown_identity, "handshakes refused: identity not configured (or not in the cluster whose key decrypted it)") \
+    X(handshake_decrypt_failed, "first frames no cluster key could decrypt")                   \
+    X(handshake_bad_json, "handshakes that decrypted but did not parse")                       \
+    X(handshake_wrong_type, "first frames that were not a Handshake")                          \
+    X(handshake_timeout, "connections closed: no handshake within handshake_timeout")          \
+    X(handshake_rate_limited, "connections refused: handshake rate limit per source address")  \
+    X(duplicate_identity_replaced, "older connections closed because the same identity connected again") \
+    X(idle_timeout, "connections closed: silent for idle_timeout")                             \
+    X(bad_magic, "connections closed: bad magic")                                              \
+    X(bad_version, "connections closed: bad version")                                          \
+    X(length_refused, "connections closed: declared payload length refused")                   \
+    X(decrypt_failed, "connections closed: a frame failed authentication")                     \
+    X(bad_json, "connections closed: a control frame did not parse")                           \
+    X(unknown_type_skipped, "frames with a valid header and an unknown type, skipped")         \
+    X(unexpected_type_ignored, "known frame types a client must not send (ignored)")           \
+    X(keepalive_rx, "KeepAlive frames received")                                               \
+    X(keepalive_identity_mismatch, "KeepAlives whose body named another identity (connection identity used)") \
+    X(peer_update_tx, "PeerUpdate frames queued to old-dialect clients")                       \
+    X(peer_list_capped, "replies whose peer list was cut to max_peers_per_reply or 65535 bytes") \
+    X(data_rx, "Data frames received and authenticated")                                       \
+    X(data_relayed, "Data frames delivered to a destination's queue")                          \
+    X(data_not_ipv4, "Data dropped: shorter than 20 bytes or not IPv4")                        \
+    X(data_spoofed_source, "Data dropped: inner source not the sender's private IP or CIDRs")   \
+    X(data_no_route, "Data dropped: no client of the sender's cluster owns the destination")   \
+    X(data_dst_offline, "Data dropped: destination client not connected")                      \
+    X(data_outq_full, "Data dropped: destination output queue full")                           \
+    X(control_outq_full, "control frames dropped: output queue full")                          \
+    X(slow_client_disconnect, "connections closed: output queue stayed full past slow_client_timeout") \
+    X(write_error, "connections closed: socket write error")                                   \
+    X(kicked, "connections closed by rustunctl kick or reload")                                \
+    X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")
+
+enum class Counter : uint16_t {
+#define X(name, help) name,
+    RUSTUN_CP_COUNTERS(X)
+#undef X
+        kCount
+};
+
+constexpr size_t kCounterCount = static_cast<size_t>(Counter::kCount);
+
+struct CounterInfo {
+    const char* name;
+    const char* help;
+};
+const CounterInfo& counter_info(Counter c);
+
+// One block per writer thread, on its own cache lines.
+struct alignas(64) CounterBlock {
+    std::array<std::atomic<uint64_t>, kCounterCount> v{};
+    void inc(Counter c, uint64_t n = 1) {
+        auto& a = v[static_cast<size_t>(c)];
+        a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    uint64_t get(Counter c) const { return v[static_cast<size_t>(c)].load(std::memory_order_relaxed); }
+};
+
+}  // namespace rustun

@@ -1,0 +1,105 @@
+// The gateway's typed, validated configuration (docs/configuration.md documents every key).
+// Produced by load_config_file()/load_config_string() (yaml_loader.hpp); immutable by convention
+// once loaded: a reload builds a new GatewayConfig and the owner swaps it.
+//
+// Invariants of a GatewayConfig returned by a loader:
+//  * cluster names are unique and non-empty; identities are unique and non-empty across all
+//    clusters; private_ip is unique within a cluster;
+//  * every mask is a contiguous netmask; every CIDR has prefix_len <= 32;
+//  * controlplane values are inside the ranges documented next to each field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/address.hpp"
+#include "crypto/cipher_spec.hpp"
+
+namespace rustun {
+
+// One `cider_mapping` entry: traffic for `virtual_cidr` (advertised to peers) is mapped to
+// `real_cidr` on the client's LAN (Linux NETMAP on that client, WIRE.md §5.2).
+struct CidrMapping {
+    Ipv4Cidr virtual_cidr;
+    Ipv4Cidr real_cidr;
+    bool operator==(const CidrMapping&) const = default;
+};
+
+struct ClientConfig {
+    std::string identity;                 // the only credential (WIRE.md §10); unique, non-empty
+    std::string name;                     // display name, may be empty
+    Ipv4Addr private_ip;                  // the client's VPN address
+    Ipv4Addr mask;                        // TUN netmask, contiguous
+    Ipv4Addr gateway;                     // sent to the client as is
+    std::vector<Ipv4Cidr> ciders;         // networks behind the client, in configured order
+    std::vector<CidrMapping> cider_mapping;  // in configured order (the wire keeps it)
+    // Diagnostics only, not a setting: where the client was defined, e.g.
+    // "routes.json: line 3, column 1: [1]". Ignored by same_settings().
+    std::string origin;
+
+    // Equality of every setting (all fields but `origin`).
+    bool same_settings(const ClientConfig& o) const;
+};
+
+struct ClusterConfig {
+    std::string name;  // tenant name (WIRE.md §6.1 `cluster`); unique, non-empty
+    // Effective cipher of the cluster: its own `crypto` override, else the gateway default.
+    CipherSpec crypto;
+    bool crypto_overridden = false;  // true if the cluster set its own `crypto`
+    // Clients of the cluster in configured order: clients_file entries first (file order), then
+    // inline ones. The order is the reference's peer-list order (WIRE.md §5.2 `others`).
+    std::vector<ClientConfig> clients;
+};
+
+struct ListenConfig {
+    SocketAddress tcp;                 // handshakes, keep-alives and the TCP relay
+    std::optional<SocketAddress> udp;  // UDP relay port (dataplane); nullopt = no UDP relay
+};
+
+enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error, Off };
+const char* log_level_name(LogLevel level);  // "trace" .. "off"
+
+struct ControlPlaneConfig {
+    uint32_t workers = 1;  // epoll worker threads, 1..256
+    // All durations are > 0 and <= 1 day; configured in seconds (fractions allowed, ms precision).
+    std::chrono::milliseconds handshake_timeout{20'000};   // first frame must arrive within
+    std::chrono::milliseconds keepalive_interval{10'000};  // the clients' KeepAlive period
+    // Silence after which a connection is dropped; 3 x keepalive_interval unless configured.
+    // Invariant: idle_timeout > keepalive_interval.
+    std::chrono::milliseconds idle_timeout{30'000};
+    // Bound of one connection's output queue in bytes; >= 65543 (one maximum frame:
+    // 8-byte header + 65535-byte payload), <= 1 GiB.
+    uint64_t output_queue_bytes = 1u << 20;
+    // Cap on peers listed in one HandshakeReply/KeepAlive reply so that payloads stay
+    // <= 65535 bytes (WIRE.md §9.8); 1..10000. The frame builder still checks the size.
+    uint32_t max_peers_per_reply = 100;
+    // Handshakes accepted per second from one source IP address; 0 = no limit.
+    uint32_t handshake_rate_per_source = 20;
+    LogLevel log_level = LogLevel::Info;
+
+    bool operator==(const ControlPlaneConfig&) const = default;
+};
+
+inline constexpr std::string_view kDefaultControlSocket = "/run/rustun/control.sock";
+
+struct GatewayConfig {
+    std::string source_file;  // the YAML file (or pseudo file name) this was loaded from
+    ListenConfig listen;
+    CipherSpec crypto;  // default cipher and key of every cluster without an override
+    std::string control_socket{kDefaultControlSocket};
+    // The routes.json imported, resolved against the YAML file's directory; empty if none.
+    std::string clients_file;
+    ControlPlaneConfig controlplane;
+    // Merged clusters (clients_file first, in order of first appearance, then new inline ones).
+    // A cluster's index here is its ClusterId in the route table (routing/route_table_build.hpp).
+    std::vector<ClusterConfig> clusters;
+
+    const ClusterConfig* find_cluster(std::string_view name) const;
+    size_t total_clients() const;
+};
+
+}  // namespace rustun

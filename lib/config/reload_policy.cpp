@@ -1,0 +1,61 @@
+#include "config/reload_policy.hpp"
+
+#include <array>
+
+namespace rustun {
+
+namespace {
+
+constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
+constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
+
+constexpr std::array<ConfigKeyInfo, 26> kKeys = {{
+    {"listen", S},
+    {"listen.tcp", S},
+    {"listen.udp", S},
+    {"crypto", R},
+    {"control_socket", S},
+    {"clients_file", R},
+    {"clusters", R},
+    {"clusters[].name", R},
+    {"clusters[].crypto", R},
+    {"clusters[].clients", R},
+    {"clusters[].clients[].identity", R},
+    {"clusters[].clients[].name", R},
+    {"clusters[].clients[].private_ip", R},
+    {"clusters[].clients[].mask", R},
+    {"clusters[].clients[].gateway", R},
+    {"clusters[].clients[].ciders", R},
+    {"clusters[].clients[].cider_mapping", R},
+    {"controlplane", R},
+    {"controlplane.workers", S},
+    {"controlplane.handshake_timeout", R},
+    {"controlplane.keepalive_interval", R},
+    {"controlplane.idle_timeout", R},
+    {"controlplane.output_queue_bytes", R},
+    {"controlplane.max_peers_per_reply", R},
+    {"controlplane.handshake_rate_per_source", R},
+    {"controlplane.log_level", R},
+}};
+
+}  // namespace
+
+std::span<const ConfigKeyInfo> config_keys() { return kKeys; }
+
+ReloadPolicy reload_policy(std::string_view key) {
+    for (const ConfigKeyInfo& k : kKeys)
+        if (k.key == key) return k.policy;
+    return ReloadPolicy::Reloadable;
+}
+
+std::vector<std::string> restart_only_changes(const GatewayConfig& running, const GatewayConfig& next) {
+    std::vector<std::string> out;
+    if (!(running.listen.tcp == next.listen.tcp)) out.emplace_back("listen.tcp");
+    if (running.listen.udp != next.listen.udp) out.emplace_back("listen.udp");
+    if (running.control_socket != next.control_socket) out.emplace_back("control_socket");
+    if (running.controlplane.workers != next.controlplane.workers)
+        out.emplace_back("controlplane.workers");
+    return out;
+}
+
+}  // namespace rustun

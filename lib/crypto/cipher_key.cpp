@@ -1,0 +1,77 @@
+#include "crypto/cipher_key.hpp"
+
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "crypto/imb_mgr.hpp"
+#include "crypto/secure_wipe.hpp"
+
+namespace rustun {
+
+static_assert(sizeof(gcm_key_data) <= 1024, "gcm_key_data outgrew CipherKey's storage");
+static_assert(alignof(gcm_key_data) <= 64);
+
+namespace {
+// Minimum XOR chunk, bytes: long enough for the compiler's vectorised XOR loop to dominate.
+constexpr uint32_t kXorMinChunk = 256;
+}  // namespace
+
+const gcm_key_data* CipherKey::gcm_key() const {
+    return std::launder(reinterpret_cast<const gcm_key_data*>(gcm_storage_));
+}
+
+Result<std::unique_ptr<CipherKey>> CipherKey::create(std::string_view text) {
+    Result<CipherSpec> spec = CipherSpec::parse(text);
+    if (!spec) return Error{spec.error()};
+    return create(*spec);
+}
+
+Result<std::unique_ptr<CipherKey>> CipherKey::create(const CipherSpec& spec) {
+    auto key = std::make_unique<CipherKey>(Token{});
+    auto* gk = new (key->gcm_storage_) gcm_key_data{};  // starts the object's lifetime, zeroed
+    key->spec_ = spec;
+    key->method_ = spec.method;
+    std::vector<uint8_t> material = spec.derived_key();
+
+    switch (spec.method) {
+        case CipherMethod::Plain:
+            break;
+        case CipherMethod::Xor: {
+            if (material.empty()) return make_error("cipher 'xor:' needs a non-empty key");
+            const size_t klen = material.size();
+            const size_t reps = (kXorMinChunk + klen - 1) / klen;
+            if (klen * reps > UINT32_MAX) return make_error("xor key too long");
+            key->xor_pad_len_ = static_cast<uint32_t>(klen * reps);
+            key->xor_pad_ = std::make_unique<uint8_t[]>(key->xor_pad_len_);
+            for (size_t r = 0; r < reps; ++r) {
+                std::memcpy(key->xor_pad_.get() + r * klen, material.data(), klen);
+            }
+            break;
+        }
+        case CipherMethod::ChaCha20Poly1305:
+            std::memcpy(key->chacha_key_, material.data(), sizeof(key->chacha_key_));
+            key->overhead_ = kAeadOverhead;
+            key->prefix_len_ = kAeadNonceLen;
+            break;
+        case CipherMethod::Aes256Gcm: {
+            const IMB_MGR* mgr = imb::setup_mgr();
+            if (mgr == nullptr) return make_error("IPsec-MB initialisation failed");
+            // Round keys + GHASH powers of H, for the architecture the manager selected.
+            IMB_AES256_GCM_PRE(mgr, material.data(), gk);
+            key->overhead_ = kAeadOverhead;
+            key->prefix_len_ = kAeadNonceLen;
+            break;
+        }
+    }
+    secure_wipe(material.data(), material.size());
+    return key;
+}
+
+CipherKey::~CipherKey() {
+    secure_wipe(chacha_key_, sizeof(chacha_key_));
+    secure_wipe(gcm_storage_, sizeof(gcm_storage_));
+    if (xor_pad_) secure_wipe(xor_pad_.get(), xor_pad_len_);
+}
+
+}  // namespace rustun

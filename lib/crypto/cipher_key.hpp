@@ -1,0 +1,81 @@
+// CipherKey: the immutable, expanded state of one configured cipher (WIRE.md §3).
+//
+// Created once from a CipherSpec at configuration time (this allocates and runs the AES key
+// schedule); afterwards it is read-only, so one instance may be shared by any number of threads
+// and CryptoEngines without locking. Nothing on the packet path allocates or writes to it.
+//
+// Layout: everything a ChaCha20-Poly1305 or XOR packet needs is in the first 64-byte cache line;
+// the ≈1 KB AES-256-GCM schedule (IPsec-MB `struct gcm_key_data`) follows it. Keep the number of
+// distinct keys small and hot (per cluster): a cold GCM key costs ~16 cache misses per packet.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "crypto/cipher_spec.hpp"
+#include "util/result.hpp"
+
+struct gcm_key_data;  // IPsec-MB's expanded GCM key (kept out of this header on purpose)
+
+namespace rustun {
+
+// AEAD payload = nonce(12) || ciphertext(len(plaintext)) || tag(16)  (WIRE.md §3.3, §3.4).
+inline constexpr uint32_t kAeadNonceLen = 12;
+inline constexpr uint32_t kAeadTagLen = 16;
+inline constexpr uint32_t kAeadOverhead = kAeadNonceLen + kAeadTagLen;  // 28
+// Largest payload a frame can carry: the header's length field is a u16 (WIRE.md §2.3).
+inline constexpr uint32_t kMaxPayloadLen = 65535;
+
+class alignas(64) CipherKey {
+public:
+    // Expands the key. Errors: an XOR spec with an empty key, IPsec-MB unavailable.
+    static Result<std::unique_ptr<CipherKey>> create(const CipherSpec& spec);
+    // parse() + create(), for "chacha20:rustun"-style configuration strings.
+    static Result<std::unique_ptr<CipherKey>> create(std::string_view text);
+
+    CipherKey(const CipherKey&) = delete;
+    CipherKey& operator=(const CipherKey&) = delete;
+    ~CipherKey();  // wipes the key material
+
+    CipherMethod method() const { return method_; }
+    bool is_aead() const { return overhead_ != 0; }
+    // Bytes added by sealing: 28 for the AEADs, 0 for XOR and plain.
+    uint32_t overhead() const { return overhead_; }
+    // Bytes in front of the ciphertext in a payload: 12 (nonce) for the AEADs, else 0.
+    uint32_t prefix_len() const { return prefix_len_; }
+    const CipherSpec& spec() const { return spec_; }
+
+    // --- raw material for CryptoEngine (valid for the lifetime of the key) ---
+    // 32-byte ChaCha20 key (AEAD key bytes, WIRE.md §3.2). Meaningful for ChaCha20-Poly1305.
+    const uint8_t* chacha_key() const { return chacha_key_; }
+    // Expanded AES-256 round keys + GHASH tables, 64-byte aligned. Meaningful for AES-256-GCM.
+    const gcm_key_data* gcm_key() const;
+    // XOR: the key repeated to xor_pad_len() bytes, a multiple of the key length (>= 256), so a
+    // payload is transformed in xor_pad_len()-byte chunks that each start at key offset 0.
+    const uint8_t* xor_pad() const { return xor_pad_.get(); }
+    uint32_t xor_pad_len() const { return xor_pad_len_; }
+
+private:
+    struct Token {};
+
+public:
+    explicit CipherKey(Token) {}
+
+private:
+    // ---- cache line 0: hot for every method ----
+    CipherMethod method_ = CipherMethod::Plain;
+    uint32_t overhead_ = 0;
+    uint32_t prefix_len_ = 0;
+    uint32_t xor_pad_len_ = 0;
+    std::unique_ptr<uint8_t[]> xor_pad_;
+    alignas(32) uint8_t chacha_key_[32] = {};
+    // ---- cache lines 1..16: AES-256-GCM schedule (sizeof(gcm_key_data) == 1024, checked) ----
+    static constexpr size_t kGcmKeyDataSize = 1024;
+    alignas(64) unsigned char gcm_storage_[kGcmKeyDataSize] = {};
+    // ---- cold ----
+    CipherSpec spec_;
+};
+
+}  // namespace rustun

@@ -1,0 +1,394 @@
+#include "crypto/crypto_engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/imb_mgr.hpp"
+#include "crypto/secure_wipe.hpp"
+
+namespace rustun {
+
+static_assert(CryptoEngine::kMaxBurst <= IMB_MAX_BURST_SIZE);
+
+// Per-engine state that needs IPsec-MB types. Allocated once in create().
+struct CryptoEngine::Impl {
+    imb::MgrPtr mgr;
+    EngineOptions options;
+    gcm_context_data gcm_ctx{};  // scratch for every direct-API GCM call (fully re-initialised)
+    // Tags computed by IPsec-MB for ChaCha20-Poly1305 decrypt jobs, one slot per burst item.
+    alignas(64) uint8_t tags[kMaxBurst][kAeadTagLen]{};
+    uint8_t gcm_tag[kAeadTagLen]{};  // tag computed by a GCM decryption
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// XOR (WIRE.md §3.5): out[i] = in[i] ^ key[i mod klen], i from 0 for every payload. The pad is
+// the key repeated to a multiple of its length, so each pad-sized chunk starts at key offset 0.
+// in == out is allowed.
+void xor_apply(const CipherKey& k, const uint8_t* in, uint8_t* out, uint32_t len) {
+    const uint8_t* pad = k.xor_pad();
+    const uint64_t chunk = k.xor_pad_len();
+    for (uint64_t off = 0; off < len; off += chunk) {
+        const uint64_t n = std::min<uint64_t>(chunk, len - off);
+        const uint8_t* s = in + off;
+        uint8_t* d = out + off;
+        for (uint64_t i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(s[i] ^ pad[i]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// open helpers
+
+void open_failed(OpenItem& it, CryptoStatus s) {
+    it.status = s;
+    it.plaintext = nullptr;
+    it.plaintext_len = 0;
+}
+
+// Validates `it`, sets plaintext/plaintext_len and finishes XOR and plain items. Returns true if
+// an AEAD decryption is still to be done (then it.plaintext_len is the ciphertext length).
+bool begin_open(OpenItem& it) {
+    const CipherKey* k = it.key;
+    if (k == nullptr || (it.payload == nullptr && it.payload_len != 0)) {
+        open_failed(it, CryptoStatus::BadArgument);
+        return false;
+    }
+    if (it.payload_len < k->overhead()) {
+        open_failed(it, CryptoStatus::TooShort);
+        return false;
+    }
+    const uint32_t n = it.payload_len - k->overhead();
+    uint8_t* src = it.payload + k->prefix_len();
+    uint8_t* dst = it.out != nullptr ? it.out : src;
+    it.plaintext = dst;
+    it.plaintext_len = n;
+    it.status = CryptoStatus::Ok;
+    switch (k->method()) {
+        case CipherMethod::Plain:
+            if (dst != src && n != 0) std::memcpy(dst, src, n);
+            return false;
+        case CipherMethod::Xor:
+            xor_apply(*k, src, dst, n);
+            return false;
+        case CipherMethod::ChaCha20Poly1305:
+        case CipherMethod::Aes256Gcm:
+            return true;
+    }
+    return false;
+}
+
+// Compares the received tag (after the ciphertext) with the computed one; on mismatch zeroes the
+// decrypted bytes so unauthenticated plaintext does not survive.
+void finish_open(OpenItem& it, const uint8_t* computed_tag) {
+    const uint8_t* received = it.payload + kAeadNonceLen + it.plaintext_len;
+    if (tag16_equal(received, computed_tag)) return;
+    std::memset(it.plaintext, 0, it.plaintext_len);
+    open_failed(it, CryptoStatus::AuthFailed);
+}
+
+void engine_failed_open(OpenItem& it) {
+    std::memset(it.plaintext, 0, it.plaintext_len);
+    open_failed(it, CryptoStatus::EngineError);
+}
+
+void gcm_open(IMB_MGR* m, gcm_context_data* ctx, uint8_t* tag, OpenItem& it) {
+    IMB_AES256_GCM_DEC(m, it.key->gcm_key(), ctx, it.plaintext, it.payload + kAeadNonceLen,
+                       it.plaintext_len, it.payload, nullptr, 0, tag, kAeadTagLen);
+    finish_open(it, tag);
+}
+
+// One ChaCha20-Poly1305 job. Encryption: tag written to `tag`; decryption: the computed tag is
+// written to `tag` and compared by the caller. Lengths are < 2^32 (validated by the callers).
+void fill_chacha_job(IMB_JOB* j, const CipherKey& k, IMB_CIPHER_DIRECTION dir,
+                     const uint8_t* nonce, const uint8_t* src, uint8_t* dst, uint32_t len,
+                     uint8_t* tag, void* user) {
+    j->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
+    j->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
+    j->cipher_direction = dir;
+    j->chain_order = dir == IMB_DIR_ENCRYPT ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+    j->enc_keys = k.chacha_key();
+    j->dec_keys = k.chacha_key();
+    j->key_len_in_bytes = IMB_KEY_256_BYTES;
+    j->src = src;
+    j->dst = dst;
+    j->cipher_start_src_offset_in_bytes = 0;
+    j->msg_len_to_cipher_in_bytes = len;
+    j->hash_start_src_offset_in_bytes = 0;
+    j->msg_len_to_hash_in_bytes = len;
+    j->iv = nonce;
+    j->iv_len_in_bytes = kAeadNonceLen;
+    j->auth_tag_output = tag;
+    j->auth_tag_output_len_in_bytes = kAeadTagLen;
+    j->u.CHACHA20_POLY1305.aad = nullptr;  // WIRE.md §3.3: no AAD
+    j->u.CHACHA20_POLY1305.aad_len_in_bytes = 0;
+    j->user_data = user;
+}
+
+// Submits the single job just filled and returns it once completed (nullptr if IPsec-MB lost it,
+// which cannot happen with an empty queue).
+IMB_JOB* run_single_job(IMB_MGR* m, bool validate) {
+    IMB_JOB* done = validate ? IMB_SUBMIT_JOB(m) : IMB_SUBMIT_JOB_NOCHECK(m);
+    if (done == nullptr) done = IMB_FLUSH_JOB(m);
+    return done;
+}
+
+// ---------------------------------------------------------------------------------------------
+// seal helpers
+
+void seal_failed(SealItem& it, CryptoStatus s) {
+    it.status = s;
+    it.out_len = 0;
+}
+
+// Validates `it`, sets out_len, finishes XOR and plain items and writes the AEAD nonce. Returns
+// true if an AEAD encryption is still to be done. Draws nonces, so it must run before any IMB job
+// of the current call is obtained (NonceRng refills submit jobs to the same manager).
+bool begin_seal(SealItem& it, NonceRng& rng) {
+    const CipherKey* k = it.key;
+    if (k == nullptr || (it.plaintext == nullptr && it.plaintext_len != 0)) {
+        seal_failed(it, CryptoStatus::BadArgument);
+        return false;
+    }
+    const uint64_t need = uint64_t{it.plaintext_len} + k->overhead();
+    if (need > kMaxPayloadLen) {
+        seal_failed(it, CryptoStatus::TooLong);
+        return false;
+    }
+    if (need > it.out_capacity) {
+        seal_failed(it, CryptoStatus::NoSpace);
+        return false;
+    }
+    if (it.out == nullptr && need != 0) {
+        seal_failed(it, CryptoStatus::BadArgument);
+        return false;
+    }
+    it.out_len = static_cast<uint32_t>(need);
+    it.status = CryptoStatus::Ok;
+    switch (k->method()) {
+        case CipherMethod::Plain:
+            if (it.out != it.plaintext && it.plaintext_len != 0) {
+                std::memmove(it.out, it.plaintext, it.plaintext_len);
+            }
+            return false;
+        case CipherMethod::Xor:
+            xor_apply(*k, it.plaintext, it.out, it.plaintext_len);
+            return false;
+        case CipherMethod::ChaCha20Poly1305:
+        case CipherMethod::Aes256Gcm:
+            if (it.nonce != nullptr) {
+                std::memcpy(it.out, it.nonce, kAeadNonceLen);
+            } else {
+                rng.next(it.out);
+            }
+            return true;
+    }
+    return false;
+}
+
+void gcm_seal(IMB_MGR* m, gcm_context_data* ctx, SealItem& it) {
+    uint8_t* ct = it.out + kAeadNonceLen;
+    IMB_AES256_GCM_ENC(m, it.key->gcm_key(), ctx, ct, it.plaintext, it.plaintext_len, it.out,
+                       nullptr, 0, ct + it.plaintext_len, kAeadTagLen);
+}
+
+void fill_chacha_seal(IMB_JOB* j, SealItem& it) {
+    uint8_t* ct = it.out + kAeadNonceLen;
+    fill_chacha_job(j, *it.key, IMB_DIR_ENCRYPT, it.out, it.plaintext, ct, it.plaintext_len,
+                    ct + it.plaintext_len, &it);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<CryptoEngine>> CryptoEngine::create(EngineOptions options) {
+    Result<imb::MgrPtr> mgr = imb::make_mgr();
+    if (!mgr) return Error{mgr.error()};
+    auto impl = std::make_unique<Impl>();
+    impl->mgr = std::move(mgr).value();
+    impl->options = options;
+    Result<std::unique_ptr<NonceRng>> rng = NonceRng::create(impl->mgr.get());
+    if (!rng) return Error{rng.error()};
+    return std::make_unique<CryptoEngine>(Token{}, std::move(impl), std::move(rng).value());
+}
+
+CryptoEngine::CryptoEngine(Token, std::unique_ptr<Impl> impl, std::unique_ptr<NonceRng> rng)
+    : impl_(std::move(impl)), rng_(std::move(rng)) {}
+
+CryptoEngine::~CryptoEngine() {
+    // Drop the generator first: it borrows the manager.
+    rng_.reset();
+    secure_wipe(&impl_->gcm_ctx, sizeof(impl_->gcm_ctx));
+}
+
+const char* CryptoEngine::arch_name() const { return imb::arch_name(*impl_->mgr); }
+
+// ---- open ----
+
+CryptoStatus CryptoEngine::open(OpenItem& it) {
+    if (!begin_open(it)) return it.status;
+    IMB_MGR* m = impl_->mgr.get();
+    if (it.key->method() == CipherMethod::Aes256Gcm) {
+        gcm_open(m, &impl_->gcm_ctx, impl_->gcm_tag, it);
+        return it.status;
+    }
+    fill_chacha_job(IMB_GET_NEXT_JOB(m), *it.key, IMB_DIR_DECRYPT, it.payload,
+                    it.payload + kAeadNonceLen, it.plaintext, it.plaintext_len, impl_->tags[0],
+                    &it);
+    IMB_JOB* done = run_single_job(m, impl_->options.validate_jobs);
+    if (done == nullptr || done->status != IMB_STATUS_COMPLETED) {
+        engine_failed_open(it);
+    } else {
+        finish_open(it, impl_->tags[0]);
+    }
+    return it.status;
+}
+
+void CryptoEngine::open_burst(std::span<OpenItem> items) {
+    for (size_t i = 0; i < items.size(); i += kMaxBurst) {
+        open_chunk(items.data() + i,
+                   static_cast<uint32_t>(std::min<size_t>(kMaxBurst, items.size() - i)));
+    }
+}
+
+void CryptoEngine::open_chunk(OpenItem* items, uint32_t n) {
+    IMB_MGR* m = impl_->mgr.get();
+    // Pass 1: validation, XOR/plain, AES-GCM through the direct API; collect ChaCha items.
+    OpenItem* chacha[kMaxBurst];
+    uint32_t nc = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        OpenItem& it = items[i];
+        if (!begin_open(it)) continue;
+        if (it.key->method() == CipherMethod::Aes256Gcm) {
+            gcm_open(m, &impl_->gcm_ctx, impl_->gcm_tag, it);
+        } else {
+            chacha[nc++] = &it;
+        }
+    }
+    if (nc == 0) return;
+
+    // Pass 2: one ChaCha20-Poly1305 burst. The manager's queue is empty between calls, so
+    // IMB_GET_NEXT_BURST returns nc jobs.
+    IMB_JOB* jobs[kMaxBurst];
+    const uint32_t got = IMB_GET_NEXT_BURST(m, nc, jobs);
+    if (got != nc) {
+        for (uint32_t i = 0; i < nc; ++i) engine_failed_open(*chacha[i]);
+        return;
+    }
+    for (uint32_t i = 0; i < nc; ++i) {
+        OpenItem& it = *chacha[i];
+        fill_chacha_job(jobs[i], *it.key, IMB_DIR_DECRYPT, it.payload,
+                        it.payload + kAeadNonceLen, it.plaintext, it.plaintext_len,
+                        impl_->tags[i], &it);
+    }
+    uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
+                                                  : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
+    if (done == 0 && imb_get_errno(m) != 0) {  // checked submit refused the burst: none ran
+        for (uint32_t i = 0; i < nc; ++i) engine_failed_open(*chacha[i]);
+        return;
+    }
+    uint32_t finished = 0;
+    for (;;) {
+        for (uint32_t i = 0; i < done; ++i) {
+            IMB_JOB* j = jobs[i];
+            OpenItem& it = *static_cast<OpenItem*>(j->user_data);
+            if (j->status != IMB_STATUS_COMPLETED) {
+                engine_failed_open(it);
+            } else {
+                finish_open(it, j->auth_tag_output);
+            }
+        }
+        finished += done;
+        if (finished >= nc) break;
+        done = IMB_FLUSH_BURST(m, nc - finished, jobs);
+        if (done == 0) break;  // cannot happen: every submitted job completes on flush
+    }
+}
+
+// ---- seal ----
+
+CryptoStatus CryptoEngine::seal(const CipherKey& key, std::span<const uint8_t> plaintext,
+                                std::span<uint8_t> out, uint32_t& out_len,
+                                const uint8_t* nonce) {
+    SealItem it;
+    it.key = &key;
+    it.plaintext = plaintext.data();
+    it.plaintext_len = plaintext.size() > UINT32_MAX ? UINT32_MAX
+                                                     : static_cast<uint32_t>(plaintext.size());
+    it.out = out.data();
+    it.out_capacity = out.size() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(out.size());
+    it.nonce = nonce;
+    const CryptoStatus s = seal(it);
+    out_len = it.out_len;
+    return s;
+}
+
+CryptoStatus CryptoEngine::seal(SealItem& it) {
+    if (!begin_seal(it, *rng_)) return it.status;
+    IMB_MGR* m = impl_->mgr.get();
+    if (it.key->method() == CipherMethod::Aes256Gcm) {
+        gcm_seal(m, &impl_->gcm_ctx, it);
+        return it.status;
+    }
+    fill_chacha_seal(IMB_GET_NEXT_JOB(m), it);
+    IMB_JOB* done = run_single_job(m, impl_->options.validate_jobs);
+    if (done == nullptr || done->status != IMB_STATUS_COMPLETED) {
+        seal_failed(it, CryptoStatus::EngineError);
+    }
+    return it.status;
+}
+
+void CryptoEngine::seal_burst(std::span<SealItem> items) {
+    for (size_t i = 0; i < items.size(); i += kMaxBurst) {
+        seal_chunk(items.data() + i,
+                   static_cast<uint32_t>(std::min<size_t>(kMaxBurst, items.size() - i)));
+    }
+}
+
+void CryptoEngine::seal_chunk(SealItem* items, uint32_t n) {
+    IMB_MGR* m = impl_->mgr.get();
+    // Pass 1: validation, nonces, XOR/plain, AES-GCM; collect ChaCha items. All nonces are drawn
+    // here, before IMB_GET_NEXT_BURST (a NonceRng refill submits jobs to the same manager).
+    SealItem* chacha[kMaxBurst];
+    uint32_t nc = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        SealItem& it = items[i];
+        if (!begin_seal(it, *rng_)) continue;
+        if (it.key->method() == CipherMethod::Aes256Gcm) {
+            gcm_seal(m, &impl_->gcm_ctx, it);
+        } else {
+            chacha[nc++] = &it;
+        }
+    }
+    if (nc == 0) return;
+
+    IMB_JOB* jobs[kMaxBurst];
+    const uint32_t got = IMB_GET_NEXT_BURST(m, nc, jobs);
+    if (got != nc) {
+        for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
+        return;
+    }
+    for (uint32_t i = 0; i < nc; ++i) fill_chacha_seal(jobs[i], *chacha[i]);
+    uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
+                                                  : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
+    if (done == 0 && imb_get_errno(m) != 0) {
+        for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
+        return;
+    }
+    uint32_t finished = 0;
+    for (;;) {
+        for (uint32_t i = 0; i < done; ++i) {
+            if (jobs[i]->status != IMB_STATUS_COMPLETED) {
+                seal_failed(*static_cast<SealItem*>(jobs[i]->user_data),
+                            CryptoStatus::EngineError);
+            }
+        }
+        finished += done;
+        if (finished >= nc) break;
+        done = IMB_FLUSH_BURST(m, nc - finished, jobs);
+        if (done == 0) break;
+    }
+}
+
+}  // namespace rustun

@@ -1,0 +1,83 @@
+// CryptoEngine: per-thread AEAD/XOR/plain processing of Rustun payloads (WIRE.md §3).
+//
+// One engine per thread (it owns an IPsec-MB manager, ~200 KB, created once); engines are not
+// thread-safe, CipherKeys are shared read-only between them. After create(), no call allocates,
+// locks or makes a syscall (the nonce generator re-keys only after fork()).
+//
+// Interfaces chosen per algorithm (measured, docs/performance.md):
+//   AES-256-GCM        IPsec-MB direct API (aes_gcm_{enc,dec}_256 through IMB_AES256_GCM_*):
+//                      GCM jobs are processed one at a time anyway, the direct call skips the
+//                      job bookkeeping.
+//   ChaCha20-Poly1305  IPsec-MB job/burst API (IMB_SUBMIT_BURST_NOCHECK of one job per item,
+//                      single items: IMB_SUBMIT_JOB_NOCHECK): faster than the direct
+//                      init/update/finalize API. Parameters are validated here, before submission.
+// For decryption the engine asks IPsec-MB for the computed tag and compares it with the received
+// one in constant time. On a mismatch the plaintext region is zeroed, so unauthenticated
+// plaintext never survives in the caller's buffer.
+//
+// Items in one burst may use different keys and methods; results are per item. Bursts larger
+// than kMaxBurst are processed in chunks of kMaxBurst.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "crypto/cipher_key.hpp"
+#include "crypto/crypto_item.hpp"
+#include "crypto/nonce_rng.hpp"
+#include "util/result.hpp"
+
+namespace rustun {
+
+struct EngineOptions {
+    // Submit jobs through IPsec-MB's checked entry points (IMB_SUBMIT_BURST/IMB_SUBMIT_JOB)
+    // instead of the _NOCHECK ones: 25–40 cycles more per job. For tests and debugging.
+    bool validate_jobs = false;
+};
+
+class CryptoEngine {
+public:
+    static constexpr uint32_t kMaxBurst = 64;
+
+    static Result<std::unique_ptr<CryptoEngine>> create(EngineOptions options = {});
+
+    CryptoEngine(const CryptoEngine&) = delete;
+    CryptoEngine& operator=(const CryptoEngine&) = delete;
+    ~CryptoEngine();
+
+    // Decrypt and verify one payload; returns item.status.
+    CryptoStatus open(OpenItem& item);
+    // Decrypt and verify items.size() payloads; every item gets its own status.
+    void open_burst(std::span<OpenItem> items);
+
+    // Encrypt one plaintext; returns item.status.
+    CryptoStatus seal(SealItem& item);
+    void seal_burst(std::span<SealItem> items);
+
+    // Convenience for non-burst callers: seals `plaintext` into `out`, sets `out_len`.
+    // `nonce` (12 bytes) is for tests and known-answer checks; nullptr = fresh nonce.
+    CryptoStatus seal(const CipherKey& key, std::span<const uint8_t> plaintext,
+                      std::span<uint8_t> out, uint32_t& out_len,
+                      const uint8_t* nonce = nullptr);
+
+    NonceRng& nonce_rng() { return *rng_; }
+    // IPsec-MB code path in use ("avx512", "avx2", ...).
+    const char* arch_name() const;
+
+private:
+    struct Impl;
+    struct Token {};
+
+public:
+    CryptoEngine(Token, std::unique_ptr<Impl> impl, std::unique_ptr<NonceRng> rng);
+
+private:
+    void open_chunk(OpenItem* items, uint32_t n);
+    void seal_chunk(SealItem* items, uint32_t n);
+
+    std::unique_ptr<Impl> impl_;  // IPsec-MB manager and per-burst scratch (crypto_engine.cpp)
+    std::unique_ptr<NonceRng> rng_;
+};
+
+}  // namespace rustun
