@@ -7,8 +7,10 @@ namespace rustun {
 
 static std::atomic<int> g_level{static_cast<int>(LogLevel::Info)};
 
-bool parse_log_level(std::string_view t, LogLevel& out) {
-    if (t == "error") out = LogLevel::Error;
+bool log_level_from_string(std::string_view t, LogLevel& out) {
+    if (t == "trace") out = LogLevel::Trace;
+    else if (t == "off") out = LogLevel::Off;
+    else if (t == "error") out = LogLevel::Error;
     else if (t == "warn" || t == "warning") out = LogLevel::Warn;
     else if (t == "info") out = LogLevel::Info;
     else if (t == "debug") out = LogLevel::Debug;
@@ -20,7 +22,7 @@ void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel log_level() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
 
 void log_msg(LogLevel level, const char* fmt, ...) {
-    static const char* names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    static const char* names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"};
     char line[1024];
     timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

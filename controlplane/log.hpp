@@ -8,13 +8,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config/config.hpp"  // LogLevel (trace < debug < info < warn < error < off)
+
 namespace rustun {
 
-enum class LogLevel : int { Error = 0, Warn = 1, Info = 2, Debug = 3 };
+// Parses "trace", "debug", "info", "warn", "error", "off"; returns false for anything else.
+bool log_level_from_string(std::string_view text, LogLevel& out);
 
-// Parses "error", "warn", "info", "debug"; returns false for anything else.
-bool parse_log_level(std::string_view text, LogLevel& out);
-
+// Lines below `level` are not written.
 void set_log_level(LogLevel level);
 LogLevel log_level();
 
@@ -44,20 +45,21 @@ private:
 
 #define RLOG(level, ...)                                                              \
     do {                                                                              \
-        if (static_cast<int>(level) <= static_cast<int>(::rustun::log_level()))      \
+        if (static_cast<int>(level) >= static_cast<int>(::rustun::log_level()))      \
             ::rustun::log_msg(level, __VA_ARGS__);                                    \
     } while (0)
 #define LOG_ERROR(...) RLOG(::rustun::LogLevel::Error, __VA_ARGS__)
 #define LOG_WARN(...) RLOG(::rustun::LogLevel::Warn, __VA_ARGS__)
 #define LOG_INFO(...) RLOG(::rustun::LogLevel::Info, __VA_ARGS__)
 #define LOG_DEBUG(...) RLOG(::rustun::LogLevel::Debug, __VA_ARGS__)
+#define LOG_TRACE(...) RLOG(::rustun::LogLevel::Trace, __VA_ARGS__)
 
 // Rate-limited variant: one static bucket per call site (10 lines/s, bursts of 20).
 #define LOG_LIMITED(level, fmt, ...)                                                  \
     do {                                                                              \
         static ::rustun::LogRateLimit rl_bucket_(10.0, 20.0);                         \
         uint64_t rl_supp_ = 0;                                                        \
-        if (static_cast<int>(level) <= static_cast<int>(::rustun::log_level()) &&    \
+        if (static_cast<int>(level) >= static_cast<int>(::rustun::log_level()) &&    \
             rl_bucket_.allow(rl_supp_)) {                                             \
             if (rl_supp_)                                                             \
                 ::rustun::log_msg(level, fmt " (%llu similar lines suppressed)",      \

@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "config/cluster_merge.hpp"
@@ -339,7 +340,11 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
     return lc;
 }
 
-Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, const std::string& path) {
+// `seen` maps the names of the clusters read so far to their location. A duplicate name is
+// rejected before the clients are read, so that a YAML alias repeating a large cluster costs
+// nothing.
+Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, const std::string& path,
+                                   std::unordered_map<std::string, SourceRef>& seen) {
     RUSTUN_TRY_ASSIGN(f, r.map(n, path, kClusterKeys, nullptr));
     InlineCluster out;
     RUSTUN_TRY_ASSIGN(name, r.required(f, "name", "a non-empty string"));
@@ -347,6 +352,9 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, con
     RUSTUN_TRY_ASSIGN(name_text, r.string(*name, out.name_at.path));
     RUSTUN_TRY(check_nonempty_field(name_text, out.name_at));
     out.name = name_text;
+    if (auto [it, fresh] = seen.emplace(out.name, out.name_at); !fresh)
+        return error_at(out.name_at, "duplicate cluster name " + quote_for_error(out.name) +
+                                         " (first defined at " + it->second.to_string() + ")");
     if (const auto* e = f.get("crypto")) {
         RUSTUN_TRY_ASSIGN(text, r.string(*e, join(path, "crypto"), "a cipher such as \"chacha20:KEY\""));
         RUSTUN_TRY_ASSIGN(spec, check_crypto_field(text, r.at(*e, join(path, "crypto"))));
@@ -399,10 +407,11 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     }
 
     std::vector<InlineCluster> inline_clusters;
+    std::unordered_map<std::string, SourceRef> cluster_names;
     if (const auto* e = top.get("clusters")) {
         RUSTUN_TRY_ASSIGN(items, r.list(*e, "clusters"));
         for (size_t i = 0; i < items.size(); ++i) {
-            RUSTUN_TRY_ASSIGN(ic, read_cluster(r, items[i], index_path("clusters", i)));
+            RUSTUN_TRY_ASSIGN(ic, read_cluster(r, items[i], index_path("clusters", i), cluster_names));
             inline_clusters.push_back(std::move(ic));
         }
     }

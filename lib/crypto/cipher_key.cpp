@@ -11,15 +11,12 @@ namespace rustun {
 
 static_assert(sizeof(gcm_key_data) <= 1024, "gcm_key_data outgrew CipherKey's storage");
 static_assert(alignof(gcm_key_data) <= 64);
+static_assert(sizeof(CipherKey) % 64 == 0);
 
 namespace {
 // Minimum XOR chunk, bytes: long enough for the compiler's vectorised XOR loop to dominate.
 constexpr uint32_t kXorMinChunk = 256;
 }  // namespace
-
-const gcm_key_data* CipherKey::gcm_key() const {
-    return std::launder(reinterpret_cast<const gcm_key_data*>(gcm_storage_));
-}
 
 Result<std::unique_ptr<CipherKey>> CipherKey::create(std::string_view text) {
     Result<CipherSpec> spec = CipherSpec::parse(text);
@@ -30,6 +27,7 @@ Result<std::unique_ptr<CipherKey>> CipherKey::create(std::string_view text) {
 Result<std::unique_ptr<CipherKey>> CipherKey::create(const CipherSpec& spec) {
     auto key = std::make_unique<CipherKey>(Token{});
     auto* gk = new (key->gcm_storage_) gcm_key_data{};  // starts the object's lifetime, zeroed
+    key->gcm_ = gk;
     key->spec_ = spec;
     key->method_ = spec.method;
     std::vector<uint8_t> material = spec.derived_key();

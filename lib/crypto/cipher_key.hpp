@@ -51,7 +51,7 @@ public:
     // 32-byte ChaCha20 key (AEAD key bytes, WIRE.md §3.2). Meaningful for ChaCha20-Poly1305.
     const uint8_t* chacha_key() const { return chacha_key_; }
     // Expanded AES-256 round keys + GHASH tables, 64-byte aligned. Meaningful for AES-256-GCM.
-    const gcm_key_data* gcm_key() const;
+    const gcm_key_data* gcm_key() const { return gcm_; }
     // XOR: the key repeated to xor_pad_len() bytes, a multiple of the key length (>= 256), so a
     // payload is transformed in xor_pad_len()-byte chunks that each start at key offset 0.
     const uint8_t* xor_pad() const { return xor_pad_.get(); }
@@ -70,6 +70,7 @@ private:
     uint32_t prefix_len_ = 0;
     uint32_t xor_pad_len_ = 0;
     std::unique_ptr<uint8_t[]> xor_pad_;
+    const gcm_key_data* gcm_ = nullptr;  // = gcm_storage_, as returned by placement new
     alignas(32) uint8_t chacha_key_[32] = {};
     // ---- cache lines 1..16: AES-256-GCM schedule (sizeof(gcm_key_data) == 1024, checked) ----
     static constexpr size_t kGcmKeyDataSize = 1024;

@@ -24,7 +24,7 @@ struct Domain {
     bool keyed = false;
     uint64_t epoch = 0;      // fork epoch K belongs to
     uint64_t next_lane = 0;  // lanes handed out so far under this K; < 2^32
-    alignas(16) uint8_t enc_keys[16 * 15] = {};
+    alignas(16) uint8_t enc_keys[16 * 11] = {};
 };
 
 Domain& domain() {
@@ -50,20 +50,9 @@ bool fill_random(uint8_t* p, size_t n) {
     return true;
 }
 
-inline void store48(uint8_t* p, uint64_t v) {
-    for (int i = 5; i >= 0; --i) {
-        p[i] = static_cast<uint8_t>(v);
-        v >>= 8;
-    }
-}
-inline uint64_t load48(const uint8_t* p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 6; ++i) v = (v << 8) | p[i];
-    return v;
-}
-
-// In-place AES-256-ECB encryption of `len` bytes (multiple of 16) through the job API.
-void ecb_encrypt(IMB_MGR* mgr, const uint8_t* enc_keys, uint8_t* buf, uint64_t len) {
+// AES-128-ECB encryption of `len` bytes (multiple of 16) from `in` to `out` (job API).
+void ecb_encrypt(IMB_MGR* mgr, const uint8_t* enc_keys, const uint8_t* in, uint8_t* out,
+                 uint64_t len) {
     IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
     job->cipher_mode = IMB_CIPHER_ECB;
     job->cipher_direction = IMB_DIR_ENCRYPT;
@@ -71,9 +60,9 @@ void ecb_encrypt(IMB_MGR* mgr, const uint8_t* enc_keys, uint8_t* buf, uint64_t l
     job->hash_alg = IMB_AUTH_NULL;
     job->enc_keys = enc_keys;
     job->dec_keys = enc_keys;  // unused for encryption
-    job->key_len_in_bytes = IMB_KEY_256_BYTES;
-    job->src = buf;
-    job->dst = buf;
+    job->key_len_in_bytes = IMB_KEY_128_BYTES;
+    job->src = in;
+    job->dst = out;
     job->cipher_start_src_offset_in_bytes = 0;
     job->msg_len_to_cipher_in_bytes = len;
     job->iv = nullptr;
@@ -94,7 +83,8 @@ Result<std::unique_ptr<NonceRng>> NonceRng::create(IMB_MGR* mgr) {
 
 NonceRng::~NonceRng() {
     secure_wipe(enc_keys_, sizeof(enc_keys_));
-    secure_wipe(blocks_, sizeof(blocks_));
+    secure_wipe(blocks_in_, sizeof(blocks_in_));
+    secure_wipe(blocks_out_, sizeof(blocks_out_));
 }
 
 bool NonceRng::rekey() {
@@ -102,10 +92,10 @@ bool NonceRng::rekey() {
     std::lock_guard<std::mutex> lock(d.mu);
     const uint64_t epoch = nonce_detail::fork_epoch.load(std::memory_order_relaxed);
     if (!d.keyed || d.epoch != epoch) {
-        uint8_t k[32];
+        uint8_t k[16];
         if (!fill_random(k, sizeof(k))) return false;
-        alignas(16) uint8_t dec_keys[16 * 15];
-        IMB_AES_KEYEXP_256(mgr_, k, d.enc_keys, dec_keys);
+        alignas(16) uint8_t dec_keys[16 * 11];
+        IMB_AES_KEYEXP_128(mgr_, k, d.enc_keys, dec_keys);
         secure_wipe(k, sizeof(k));
         secure_wipe(dec_keys, sizeof(dec_keys));
         d.keyed = true;
@@ -140,23 +130,29 @@ void NonceRng::refill() {
         b[i] = c & kMask48;
     }
     for (uint32_t r = 0; r < kRounds; ++r) {
+        // Round-function input block: r || 'N' || b (48 bits, big-endian) || 0^64. The zero
+        // half of blocks_in_ is never written after construction.
+        const uint64_t tweak = (uint64_t{r} << 56) | (uint64_t{'N'} << 48);
         for (uint32_t i = 0; i < kBatch; ++i) {
-            uint8_t* blk = blocks_[i];
-            blk[0] = static_cast<uint8_t>(r);
-            blk[1] = 'N';
-            store48(blk + 2, b[i]);
-            std::memset(blk + 8, 0, 8);
+            const uint64_t w = __builtin_bswap64(tweak | b[i]);
+            std::memcpy(blocks_in_[i], &w, 8);
         }
-        ecb_encrypt(mgr_, enc_keys_, &blocks_[0][0], sizeof(blocks_));
+        ecb_encrypt(mgr_, enc_keys_, &blocks_in_[0][0], &blocks_out_[0][0], sizeof(blocks_in_));
         for (uint32_t i = 0; i < kBatch; ++i) {
-            const uint64_t next_b = a[i] ^ load48(blocks_[i]);
+            uint64_t f;
+            std::memcpy(&f, blocks_out_[i], 8);
+            const uint64_t next_b = a[i] ^ (__builtin_bswap64(f) >> 16);  // first 48 bits
             a[i] = b[i];
             b[i] = next_b;
         }
     }
+    // nonce i = a (48 bits BE) || b (48 bits BE), written as two overlapping 8-byte stores in
+    // increasing address order; the 2 bytes past the last nonce land in batch_'s slack.
     for (uint32_t i = 0; i < kBatch; ++i) {
-        store48(batch_[i], a[i]);
-        store48(batch_[i] + 6, b[i]);
+        const uint64_t hi = __builtin_bswap64(a[i] << 16);
+        const uint64_t lo = __builtin_bswap64(b[i] << 16);
+        std::memcpy(batch_ + i * kNonceLen, &hi, 8);
+        std::memcpy(batch_ + i * kNonceLen + 6, &lo, 8);
     }
     counter_ += kBatch;
     pos_ = 0;

@@ -1,30 +1,33 @@
 // NonceRng: a per-thread generator of 96-bit AEAD nonces (WIRE.md §3.3, §3.4).
 //
 // Construction: nonce = P_K(lane || counter), where
-//   * K       is a 256-bit AES key drawn once per process from getrandom(2);
+//   * K       is a 128-bit AES key drawn once per process from getrandom(2);
 //   * lane    is a 32-bit number, different for every NonceRng of the process (a process-wide
 //             counter hands them out);
 //   * counter is this generator's 64-bit count of nonces produced;
-//   * P_K     is a keyed permutation of 96-bit strings: a balanced Feistel network (48-bit halves,
-//             kRounds = 8 rounds, the round count of NIST FF3-1) whose round function is
-//             F_r(x) = first 48 bits of AES-256_K(r || 'N' || x || 0^64).
-//             Rounds are computed for kBatch nonces at a time, one IPsec-MB AES-ECB job per round.
+//   * P_K     is a keyed permutation of 96-bit strings: a balanced Feistel network with 48-bit
+//             halves and kRounds = 6 rounds, whose round function is
+//             F_r(x) = first 48 bits of AES-128_K(r || 'N' || x || 0^64)   (x: 48 bits, BE).
+//             This is the classic Luby–Rackoff / format-preserving-encryption construction
+//             (cf. NIST SP 800-38G FF1/FF3-1, which are Feistel networks over AES). Rounds are
+//             computed for kBatch nonces at a time: one IPsec-MB AES-ECB job per round.
 //
 // Why a nonce never repeats within a process: P_K is a bijection for every K (each Feistel round
-// is invertible whatever F is), and the inputs (lane, counter) are pairwise distinct: lanes are
-// unique per generator, counters strictly increase within a generator and never wrap (a generator
-// takes a new lane before its counter could wrap; 2^64 nonces is ~5800 years at 100 Mpps). This
-// needs no randomness at all — it is a counter in disguise.
-// Why nonces still look random: under the usual assumption on AES the Feistel network is a
-// pseudorandom permutation (Luby–Rackoff; more rounds push the distinguishing bound towards 2^48
-// nonces), so nonces reveal neither the thread nor the packet count, and two processes (or a
-// restarted one) with independent K collide only like random nonces do (≈ n1·n2 / 2^96) — the
-// reference's own senders use random nonces (OsRng), so that is the floor for a shared key.
-// fork(): a child gets a fresh K (pthread_atfork bumps an epoch; every next() compares it), so
-// parent and child never continue the same sequence.
+// (a, b) -> (b, a XOR F_r(b)) is invertible whatever F_r is), and the inputs (lane, counter) are
+// pairwise distinct: lanes are unique per generator under one K, counters strictly increase
+// within a generator and never wrap (a generator takes a new lane before its counter could wrap;
+// 2^64 nonces is ~5800 years at 100 Mpps). This needs no randomness — a counter in disguise.
+// Why nonces still look random: with AES as a PRF, a Feistel network of >= 6 rounds is a
+// pseudorandom permutation well beyond the 2^24-query birthday bound of its 48-bit halves
+// (Patarin, CRYPTO 2004), so nonces reveal neither the thread nor the packet count, and two
+// processes (or a restarted one) with independent K collide only as random nonces do
+// (~ n1*n2 / 2^96) — the floor anyway for a key shared with the reference's random-nonce senders.
+// fork(): a child gets a fresh K (pthread_atfork bumps an epoch that every next() compares), so
+// parent and child never continue the same sequence. fork() while another thread holds the
+// domain lock (creating a generator) is not supported.
 //
-// Cost: ≈ 20–30 TSC cycles per nonce amortised (see docs/performance.md); next() is a 12-byte copy
-// except once per kBatch nonces.
+// Cost: ~23 TSC cycles per nonce amortised on the development VM (six 2 KB ECB jobs per 128
+// nonces); next() itself is a 12-byte copy.
 #pragma once
 
 #include <atomic>
@@ -47,7 +50,7 @@ class NonceRng {
 public:
     static constexpr uint32_t kNonceLen = 12;
     static constexpr uint32_t kBatch = 128;  // nonces per refill
-    static constexpr uint32_t kRounds = 8;   // Feistel rounds
+    static constexpr uint32_t kRounds = 6;   // Feistel rounds
 
     // `mgr` must outlive the generator; refills submit one AES-ECB job per round to it, so the
     // caller must not hold jobs obtained from `mgr` but not yet submitted while calling next().
@@ -63,7 +66,7 @@ public:
             epoch_ != nonce_detail::fork_epoch.load(std::memory_order_relaxed)) {
             refill();
         }
-        std::memcpy(out, batch_[pos_], kNonceLen);
+        std::memcpy(out, batch_ + pos_ * kNonceLen, kNonceLen);
         ++pos_;
     }
 
@@ -84,9 +87,11 @@ private:
     uint32_t pos_ = kBatch;       // next unread nonce in batch_; kBatch = empty
     uint64_t counter_ = 0;        // input counter of batch_[kBatch] (the next one to compute)
     uint64_t epoch_ = 0;          // fork epoch of the key below
-    alignas(16) uint8_t enc_keys_[16 * 15] = {};  // AES-256 encryption round keys of K
-    alignas(64) uint8_t blocks_[kBatch][16] = {};  // ECB scratch: one round-function block per nonce
-    uint8_t batch_[kBatch][kNonceLen] = {};
+    alignas(16) uint8_t enc_keys_[16 * 11] = {};  // AES-128 encryption round keys of K
+    // ECB scratch: one round-function block per nonce (input, output).
+    alignas(64) uint8_t blocks_in_[kBatch][16] = {};
+    alignas(64) uint8_t blocks_out_[kBatch][16] = {};
+    uint8_t batch_[kBatch * kNonceLen + 2] = {};  // kBatch nonces + 2 bytes of store slack
 };
 
 }  // namespace rustun

@@ -1,8 +1,7 @@
 // Strict JSON reading on top of RapidJSON, accepting what serde_json accepts for our frame
 // bodies (WIRE.md §4) and nothing more:
 //   * input must be valid UTF-8 (kParseValidateEncodingFlag); \uXXXX escapes and surrogate pairs
-//     are decoded; a lone surrogate escape is an error (also in members we ignore -- stricter
-//     than serde there, which no reference sender can notice);
+//     are decoded; a lone surrogate escape is an error;
 //   * only JSON whitespace may follow the root value (a NUL byte is an error);
 //   * a repeated member name in any object is an error;
 //   * nesting deeper than kJsonMaxDepth is an error (serde_json's recursion limit is 128);
@@ -10,6 +9,9 @@
 //     ("-0", "1.0", "1e2", "-1", "65536" and strings are refused for u16);
 //   * null is not a string or a list; required members must be present; unknown members are
 //     ignored.
+// Inside members we do not read we are slightly stricter than serde_json, which skips them
+// unchecked: lone surrogate escapes, numbers beyond the double range and repeated names are
+// refused there too. No reference sender produces any of these.
 // Error messages name the member by its path ("HandshakeReply.peer_details[1].port") and say why.
 // Not for a per-packet path: parsing builds a DOM (allocates).
 #pragma once

@@ -32,7 +32,6 @@ public:
 
     // Convenience: key + value.
     void member(std::string_view name, std::string_view value) { key(name); string(value); }
-    void member(std::string_view name, const char* value) { key(name); string(value); }
     void member_uint(std::string_view name, uint64_t value) { key(name); uint(value); }
 
 private:

@@ -69,6 +69,7 @@ std::span<uint8_t> Reassembler::write_area() {
 void Reassembler::commit(size_t n) {
     assert(!failed() || n == 0);
     assert(n <= capacity_ - end_);
+    if (failed()) return;  // write_area() was empty; nothing can have been written
     end_ += std::min(n, capacity_ - end_);
 }
 

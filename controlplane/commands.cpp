@@ -1,0 +1,217 @@
+// Control-socket commands (docs/controlplane.md, "Control socket"): JSON in, JSON out.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include "gateway.hpp"
+#include "worker.hpp"
+
+namespace rustun {
+
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put(JsonWriter& w, const char* k, const std::string& v) {
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+}
+void put(JsonWriter& w, const char* k, uint64_t v) {
+    w.Key(k);
+    w.Uint64(v);
+}
+void put_null(JsonWriter& w, const char* k) {
+    w.Key(k);
+    w.Null();
+}
+
+std::string error_answer(const std::string& msg) {
+    rapidjson::StringBuffer sb;
+    JsonWriter w(sb);
+    w.StartObject();
+    w.Key("ok");
+    w.Bool(false);
+    put(w, "error", msg);
+    w.EndObject();
+    return sb.GetString();
+}
+
+// Wraps a result object written by `body` into {"ok":true,"result":...}.
+template <typename F>
+std::string ok_answer(F&& body) {
+    rapidjson::StringBuffer sb;
+    JsonWriter w(sb);
+    w.StartObject();
+    w.Key("ok");
+    w.Bool(true);
+    w.Key("result");
+    body(w);
+    w.EndObject();
+    return sb.GetString();
+}
+
+void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool detail) {
+    w.StartObject();
+    put(w, "identity", e.cfg.identity);
+    put(w, "name", e.cfg.name);
+    put(w, "cluster", m.clusters[e.cluster].name);
+    put(w, "private_ip", e.cfg.private_ip.to_string());
+    const bool online = e.rt.conn != nullptr;
+    w.Key("online");
+    w.Bool(online);
+    if (online) put(w, "dialect", std::string(dialect_name(e.rt.dialect)));
+    else put_null(w, "dialect");
+    if (online) put(w, "tcp_peer", e.rt.conn->peer_text);
+    else put_null(w, "tcp_peer");
+    put_null(w, "udp_endpoint");  // the UDP relay path comes with the dataplane
+    put(w, "last_active", e.rt.last_active);
+    put(w, "rx_frames", e.stats->rx_frames.load());
+    put(w, "rx_bytes", e.stats->rx_bytes.load());
+    put(w, "tx_frames", e.stats->tx_frames.load());
+    put(w, "tx_bytes", e.stats->tx_bytes.load());
+    put(w, "drops", e.stats->drops.load());
+    if (detail) {
+        put(w, "mask", e.cfg.mask.to_string());
+        put(w, "gateway", e.cfg.gateway.to_string());
+        w.Key("ciders");
+        w.StartArray();
+        for (const auto& c : e.cfg.ciders) {
+            std::string s = c.to_string();
+            w.String(s.c_str());
+        }
+        w.EndArray();
+        put(w, "ipv6", e.rt.ipv6);
+        put(w, "port", e.rt.port);
+        put(w, "stun_ip", e.rt.stun_ip);
+        put(w, "stun_port", e.rt.stun_port);
+        put(w, "connected_since", e.rt.connected_since);
+        put(w, "origin", e.cfg.origin);
+    }
+    w.EndObject();
+}
+
+void write_list(JsonWriter& w, const char* k, const std::vector<std::string>& v) {
+    w.Key(k);
+    w.StartArray();
+    for (const auto& s : v) w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+    w.EndArray();
+}
+
+}  // namespace
+
+std::string Gateway::handle_command(const std::string& line) {
+    rapidjson::Document d;
+    if (d.Parse(line.c_str(), line.size()).HasParseError() || !d.IsObject())
+        return error_answer("request is not a JSON object");
+    auto cmd_it = d.FindMember("cmd");
+    if (cmd_it == d.MemberEnd() || !cmd_it->value.IsString()) return error_answer("request has no \"cmd\" string");
+    std::string cmd = cmd_it->value.GetString();
+    auto arg = [&](const char* name) -> std::string {
+        auto it = d.FindMember(name);
+        return it != d.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
+    };
+    if (cmd == "status") return command_status();
+    if (cmd == "clients") return command_clients(arg("cluster"));
+    if (cmd == "client") return command_client(arg("identity"));
+    if (cmd == "kick") return command_kick(arg("identity"));
+    if (cmd == "reload") return command_reload();
+    if (cmd == "stats") return command_stats();
+    return error_answer("unknown command '" + cmd + "' (status, clients, client, kick, reload, stats)");
+}
+
+std::string Gateway::command_status() {
+    std::lock_guard<std::mutex> lk(mu);
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        put(w, "version", std::string(RUSTUN_VERSION));
+        put(w, "pid", static_cast<uint64_t>(::getpid()));
+        put(w, "uptime_s", unix_now() - started_at_);
+        put(w, "config_file", config_path_);
+        put(w, "config_loaded_at", config_loaded_at_);
+        put(w, "listen_tcp", cfg_.listen.tcp.to_string());
+        put(w, "tcp_port", tcp_port_);
+        put(w, "workers", static_cast<uint64_t>(workers.size()));
+        put(w, "clusters", static_cast<uint64_t>(members->clusters.size()));
+        put(w, "clients_configured", static_cast<uint64_t>(members->clients.size()));
+        put(w, "clients_online", static_cast<uint64_t>(members->online_count()));
+        put(w, "connections_open", counter(Counter::conn_accepted) - counter(Counter::conn_closed));
+        put(w, "dataplane", std::string("not attached"));
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_clients(const std::string& cluster_filter) {
+    std::lock_guard<std::mutex> lk(mu);
+    const Membership& m = *members;
+    if (!cluster_filter.empty()) {
+        bool found = false;
+        for (const auto& c : m.clusters) found |= c.name == cluster_filter;
+        if (!found) return error_answer("no cluster named '" + cluster_filter + "'");
+    }
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        w.Key("clients");
+        w.StartArray();
+        for (const auto& e : m.clients)
+            if (cluster_filter.empty() || m.clusters[e.cluster].name == cluster_filter) write_client(w, m, e, false);
+        w.EndArray();
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_client(const std::string& identity) {
+    std::lock_guard<std::mutex> lk(mu);
+    ClientId id = members->find(identity);
+    if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
+    return ok_answer([&](JsonWriter& w) { write_client(w, *members, members->clients[id], true); });
+}
+
+std::string Gateway::command_kick(const std::string& identity) {
+    std::lock_guard<std::mutex> lk(mu);
+    ClientId id = members->find(identity);
+    if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
+    ClientEntry& e = members->clients[id];
+    bool was_online = e.rt.conn != nullptr;
+    if (was_online) {
+        request_close(e.rt.conn, CloseReason::Kicked);
+        counters.inc(Counter::kicked);
+    }
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        put(w, "identity", identity);
+        w.Key("kicked");
+        w.Bool(was_online);
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_reload() {
+    auto r = reload();
+    if (!r) return error_answer("reload failed, running configuration kept: " + r.error());
+    const ReloadReport& rep = r.value();
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        write_list(w, "added", rep.added);
+        write_list(w, "removed", rep.removed);
+        write_list(w, "changed", rep.changed);
+        write_list(w, "rekeyed", rep.rekeyed);
+        put(w, "unchanged", static_cast<uint64_t>(rep.unchanged));
+        write_list(w, "restart_only_not_applied", rep.restart_only);
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_stats() {
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        w.Key("controlplane");
+        w.StartObject();
+        for (size_t i = 0; i < kCounterCount; ++i) put(w, counter_info(static_cast<Counter>(i)).name, counter(static_cast<Counter>(i)));
+        w.EndObject();
+        put_null(w, "dataplane");  // filled once a dataplane is attached
+        w.EndObject();
+    });
+}
+
+}  // namespace rustun

@@ -1,0 +1,118 @@
+// rustun-controlplane: a Rustun-compatible TCP gateway (docs/controlplane.md).
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "config/yaml_loader.hpp"
+#include "gateway.hpp"
+#include "log.hpp"
+
+namespace {
+
+void usage(FILE* out) {
+    fprintf(out,
+            "Usage: rustun-controlplane --config FILE [--log-level LEVEL] [--check-config]\n"
+            "\n"
+            "A Rustun-compatible gateway over kernel TCP: handshakes, cluster membership,\n"
+            "KeepAlive replies with peer lists, PeerUpdate, TCP relay. Serves clients of both\n"
+            "protocol generations. See docs/controlplane.md and docs/configuration.md.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE      YAML configuration (required)\n"
+            "  --log-level LEVEL      trace, debug, info, warn, error, off (overrides the file)\n"
+            "  --check-config         validate the configuration, print a summary and exit\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "Signals: SIGHUP reloads the configuration; SIGINT/SIGTERM stop.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace rustun;
+    std::string config_path;
+    std::string level_text;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const char* name) -> std::string {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "rustun-controlplane: %s needs a value\n", name);
+                exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "-h" || a == "--help") {
+            usage(stdout);
+            return 0;
+        } else if (a == "-V" || a == "--version") {
+            printf("rustun-controlplane %s\n", RUSTUN_VERSION);
+            return 0;
+        } else if (a == "-c" || a == "--config") {
+            config_path = value("--config");
+        } else if (a.rfind("--config=", 0) == 0) {
+            config_path = a.substr(9);
+        } else if (a == "--log-level") {
+            level_text = value("--log-level");
+        } else if (a.rfind("--log-level=", 0) == 0) {
+            level_text = a.substr(12);
+        } else if (a == "--check-config") {
+            check_only = true;
+        } else {
+            fprintf(stderr, "rustun-controlplane: unknown argument '%s' (see --help)\n", a.c_str());
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        fprintf(stderr, "rustun-controlplane: --config FILE is required (see --help)\n");
+        return 2;
+    }
+    auto cfg = load_config_file(config_path);
+    if (!cfg) {
+        fprintf(stderr, "rustun-controlplane: %s\n", cfg.error().c_str());
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: OK: listen %s, %zu cluster(s), %zu client(s), %u worker(s), control socket %s\n",
+               config_path.c_str(), cfg->listen.tcp.to_string().c_str(), cfg->clusters.size(), cfg->total_clients(),
+               cfg->controlplane.workers, cfg->control_socket.c_str());
+        return 0;
+    }
+    LogLevel level = cfg->controlplane.log_level;
+    if (!level_text.empty() && !log_level_from_string(level_text, level)) {
+        fprintf(stderr, "rustun-controlplane: --log-level: '%s' is not one of trace, debug, info, warn, error, off\n",
+                level_text.c_str());
+        return 2;
+    }
+    set_log_level(level);
+
+    // Every thread inherits this mask; Gateway::run() takes the signals through a signalfd.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    // One descriptor per client connection: take the hard limit.
+    rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    Gateway gw(std::move(cfg.value()), config_path);
+    Status st = gw.start();
+    if (!st) {
+        LOG_ERROR("%s", st.error().c_str());
+        return 1;
+    }
+    gw.run();
+    LOG_INFO("stopped");
+    return 0;
+}

@@ -1,0 +1,92 @@
+#include "membership.hpp"
+
+#include <ctime>
+#include <map>
+
+#include "routing/route_table_from_config.hpp"
+
+namespace rustun {
+
+uint64_t unix_now() { return static_cast<uint64_t>(::time(nullptr)); }
+
+void reset_runtime(ClientRuntime& rt) { rt = ClientRuntime{}; }
+
+Result<std::unique_ptr<Membership>> Membership::build(const GatewayConfig& cfg) {
+    auto m = std::make_unique<Membership>();
+    std::map<std::string, std::shared_ptr<const CipherKey>> keys;  // by canonical spec text
+    for (const ClusterConfig& cc : cfg.clusters) {
+        std::string spec_text = cc.crypto.to_string();
+        auto it = keys.find(spec_text);
+        if (it == keys.end()) {
+            auto key = CipherKey::create(cc.crypto);
+            if (!key) return make_error("cluster '" + cc.name + "': " + key.error());
+            it = keys.emplace(spec_text, std::shared_ptr<const CipherKey>(std::move(key.value()))).first;
+        }
+        ClusterEntry ce;
+        ce.name = cc.name;
+        ce.key = it->second;
+        ce.first = static_cast<ClientId>(m->clients.size());
+        ce.count = static_cast<uint32_t>(cc.clients.size());
+        const ClusterId cid = static_cast<ClusterId>(m->clusters.size());
+        for (const ClientConfig& c : cc.clients) {
+            ClientEntry e;
+            e.cfg = c;
+            e.cluster = cid;
+            m->by_identity_.emplace(c.identity, static_cast<ClientId>(m->clients.size()));
+            m->clients.push_back(std::move(e));
+        }
+        m->clusters.push_back(std::move(ce));
+    }
+    m->routes = build_route_table(cfg);
+    for (int pass = 0; pass < 3; ++pass) {
+        for (auto& [text, key] : keys) {
+            int rank = key->is_aead() ? 0 : key->method() == CipherMethod::Xor ? 1 : 2;
+            if (rank == pass) m->trial_keys.push_back(key);
+        }
+    }
+    return m;
+}
+
+ClientId Membership::find(std::string_view identity) const {
+    auto it = by_identity_.find(std::string(identity));
+    return it == by_identity_.end() ? kNoClient : it->second;
+}
+
+size_t Membership::online_count() const {
+    size_t n = 0;
+    for (const auto& c : clients) n += c.rt.conn != nullptr;
+    return n;
+}
+
+void Membership::peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const {
+    out.clear();
+    capped = false;
+    const ClusterEntry& cl = clusters[clients[self].cluster];
+    for (int online_pass = 1; online_pass >= 0; --online_pass) {
+        for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
+            if (id == self) continue;
+            const ClientEntry& e = clients[id];
+            if ((e.rt.conn != nullptr) != (online_pass == 1)) continue;
+            if (out.size() >= cap) {
+                capped = true;
+                return;
+            }
+            PeerDetail p;
+            p.name = e.cfg.name;
+            p.identity = e.cfg.identity;
+            p.private_ip = e.cfg.private_ip.to_string();
+            p.ciders.reserve(e.cfg.ciders.size());
+            for (const auto& c : e.cfg.ciders) p.ciders.push_back(c.to_string());
+            if (e.rt.conn) {
+                p.ipv6 = e.rt.ipv6;
+                p.port = e.rt.port;
+                p.stun_ip = e.rt.stun_ip;
+                p.stun_port = e.rt.stun_port;
+                p.last_active = e.rt.last_active;
+            }
+            out.push_back(std::move(p));
+        }
+    }
+}
+
+}  // namespace rustun

@@ -1,0 +1,91 @@
+// Who is configured and who is online: the control plane's membership state.
+//
+// Built from a GatewayConfig (clusters, clients, keys, route table) and guarded by the gateway's
+// state mutex; a reload builds a new Membership and carries the runtime state of every identity
+// that stays over to it (Gateway::reload). ClusterId/ClientId are the route table's dense ids
+// (cluster order of the configuration; clients of cluster 0 first).
+//
+// This is also the state that the dataplane will receive: per client its cluster, key, private
+// IP/CIDRs and endpoints; nothing in it points into another process.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "connection.hpp"
+#include "crypto/cipher_key.hpp"
+#include "proto/messages.hpp"
+#include "routing/route_table.hpp"
+
+namespace rustun {
+
+// Counters of one identity; shared_ptr so they survive reconnects and reloads.
+struct ClientStats {
+    std::atomic<uint64_t> rx_frames{0}, rx_bytes{0};  // frames received from the client
+    std::atomic<uint64_t> tx_frames{0}, tx_bytes{0};  // frames queued to the client
+    std::atomic<uint64_t> drops{0};  // frames from or to this client that were dropped
+};
+
+// Per-connection state of an online client; reset when it goes offline.
+struct ClientRuntime {
+    ConnectionPtr conn;          // null = offline
+    Dialect dialect = Dialect::New;
+    std::string handshake_ipv6;  // old dialect: echoed in the HandshakeReply `ipv6`
+    // From the client's latest KeepAlive on its current connection (WIRE.md §6.4).
+    std::string ipv6;
+    uint16_t port = 0;
+    std::string stun_ip;
+    uint16_t stun_port = 0;
+    uint64_t last_active = 0;      // Unix seconds: handshake or latest KeepAlive; 0 = offline
+    uint64_t connected_since = 0;  // Unix seconds
+};
+
+struct ClientEntry {
+    ClientConfig cfg;
+    ClusterId cluster = 0;
+    ClientRuntime rt;
+    std::shared_ptr<ClientStats> stats = std::make_shared<ClientStats>();
+};
+
+struct ClusterEntry {
+    std::string name;
+    std::shared_ptr<const CipherKey> key;
+    ClientId first = 0;  // clients of the cluster: [first, first + count)
+    uint32_t count = 0;
+};
+
+class Membership {
+public:
+    // Creates one CipherKey per distinct cipher spec (clusters sharing a spec share the key).
+    static Result<std::unique_ptr<Membership>> build(const GatewayConfig& cfg);
+
+    std::vector<ClusterEntry> clusters;
+    std::vector<ClientEntry> clients;
+    RouteTable routes;
+    // Distinct keys in trial-decryption order: AEADs first (their tag decides), then XOR, then
+    // plain (these "decrypt" anything; the JSON and the identity decide).
+    std::vector<std::shared_ptr<const CipherKey>> trial_keys;
+
+    ClientId find(std::string_view identity) const;
+    size_t online_count() const;
+
+    // The peer list of `self` (WIRE.md §5.2 peer_details/others): every other configured client of
+    // its cluster, online ones first, each group in configuration order, at most `cap` entries.
+    // `capped` tells whether entries were left out.
+    void peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const;
+
+private:
+    std::unordered_map<std::string, ClientId> by_identity_;
+};
+
+// Clears the runtime of an identity going offline.
+void reset_runtime(ClientRuntime& rt);
+
+uint64_t unix_now();
+
+}  // namespace rustun

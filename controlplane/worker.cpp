@@ -1,0 +1,763 @@
+#include "worker.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "block_pool.hpp"
+#include "log.hpp"
+#include "proto/dialect.hpp"
+
+namespace rustun {
+
+namespace {
+
+constexpr uint64_t kListenTag = 0;  // epoll data of the listener
+constexpr uint64_t kWakeTag = 1;    // epoll data of the eventfd; connection ids start at 2
+// The first frame must be a Handshake; a longer one is refused before it is buffered.
+constexpr size_t kMaxHandshakePayload = 4096;
+// Reads per connection per turn, so that one fast sender cannot monopolise a turn.
+constexpr int kReadsPerTurn = 8;
+
+std::string peer_to_string(const sockaddr_storage& ss) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    char out[INET6_ADDRSTRLEN + 16];
+    if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(out, sizeof out, "%s:%u", ip, ntohs(a->sin_port));
+    } else {
+        auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(out, sizeof out, "[%s]:%u", ip, ntohs(a->sin6_port));
+    }
+    return out;
+}
+
+std::string peer_ip_key(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        return std::string(reinterpret_cast<const char*>(&a->sin_addr), 4);
+    }
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    return std::string(reinterpret_cast<const char*>(&a->sin6_addr), 16);
+}
+
+Counter counter_for(CloseReason r) {
+    switch (r) {
+        case CloseReason::HandshakeTimeout: return Counter::handshake_timeout;
+        case CloseReason::IdleTimeout: return Counter::idle_timeout;
+        case CloseReason::BadMagic: return Counter::bad_magic;
+        case CloseReason::BadVersion: return Counter::bad_version;
+        case CloseReason::LengthRefused: return Counter::length_refused;
+        case CloseReason::DecryptFailed: return Counter::decrypt_failed;
+        case CloseReason::BadJson: return Counter::bad_json;
+        case CloseReason::SlowClient: return Counter::slow_client_disconnect;
+        case CloseReason::WriteError: return Counter::write_error;
+        case CloseReason::Replaced: return Counter::duplicate_identity_replaced;
+        case CloseReason::Kicked: return Counter::kicked;
+        default: return Counter::kCount;
+    }
+}
+
+}  // namespace
+
+const char* close_reason_name(CloseReason r) {
+    switch (r) {
+        case CloseReason::None: return "none";
+        case CloseReason::PeerClosed: return "closed by peer";
+        case CloseReason::ReadError: return "read error";
+        case CloseReason::WriteError: return "write error";
+        case CloseReason::HandshakeTimeout: return "no handshake in time";
+        case CloseReason::IdleTimeout: return "idle timeout";
+        case CloseReason::BadMagic: return "bad magic";
+        case CloseReason::BadVersion: return "bad version";
+        case CloseReason::LengthRefused: return "frame length refused";
+        case CloseReason::DecryptFailed: return "authentication failed";
+        case CloseReason::BadJson: return "unparseable control frame";
+        case CloseReason::WrongFirstFrame: return "first frame not a Handshake";
+        case CloseReason::UnknownIdentity: return "unknown identity";
+        case CloseReason::Replaced: return "replaced by a newer connection of the same identity";
+        case CloseReason::Kicked: return "kicked";
+        case CloseReason::SlowClient: return "output queue stayed full (client not reading)";
+        case CloseReason::RateLimited: return "handshake rate limit";
+        case CloseReason::Shutdown: return "shutdown";
+    }
+    return "?";
+}
+
+Worker::Worker(Gateway& gw, uint32_t index, int listen_fd) : gw_(gw), index_(index), listen_fd_(listen_fd) {}
+
+Worker::~Worker() {
+    stop_and_join();
+    for (auto& [id, c] : conns_) {
+        std::lock_guard<std::mutex> lk(c->out_mu);
+        if (!c->closed) ::close(c->fd);
+        c->closed = true;
+        BlockPool::instance().put(c->pending);
+        c->pending = nullptr;
+    }
+    if (epfd_ >= 0) ::close(epfd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+Status Worker::init() {
+    auto eng = CryptoEngine::create();
+    if (!eng) return make_error("worker " + std::to_string(index_) + ": crypto engine: " + eng.error());
+    engine_ = std::move(eng.value());
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epfd_ < 0 || wake_fd_ < 0) return make_error(std::string("epoll/eventfd: ") + strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenTag;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) < 0) return make_error("epoll_ctl listener");
+    ev.data.u64 = kWakeTag;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev) < 0) return make_error("epoll_ctl eventfd");
+    arena_.reset(new uint8_t[kArenaSize]);
+    pt_arena_.reset(new uint8_t[kArenaSize]);
+    batch_.reserve(4096);
+    open_items_.reserve(4096);
+    deliveries_.reserve(4096);
+    dirty_.reserve(1024);
+    frame_buf_.resize(kMaxFrameSize);
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        limits_ = gw_.limits;
+    }
+    return {};
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop_and_join() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    wake();
+    thread_.join();
+}
+
+void Worker::wake() {
+    uint64_t one = 1;
+    if (::write(wake_fd_, &one, sizeof one) < 0) {
+        // The counter is saturated only if nobody reads it: the loop will wake anyway.
+    }
+}
+
+void Worker::request_close(const ConnectionPtr& c, CloseReason reason) {
+    {
+        std::lock_guard<std::mutex> lk(close_mu_);
+        close_requests_.emplace_back(c, reason);
+    }
+    wake();
+}
+
+void Worker::run() {
+    epoll_event events[256];
+    while (!stop_) {
+        int n = ::epoll_wait(epfd_, events, 256, 250);
+        for (int i = 0; i < n; ++i) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == kListenTag) {
+                accept_all();
+                continue;
+            }
+            if (tag == kWakeTag) {
+                uint64_t v;
+                if (::read(wake_fd_, &v, sizeof v) < 0) {
+                }
+                continue;
+            }
+            auto it = conns_.find(tag);
+            if (it == conns_.end()) continue;
+            ConnectionPtr c = it->second;
+            if (events[i].events & EPOLLOUT) on_writable(c);
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+                if (conns_.count(c->id)) on_readable(c);
+            }
+        }
+        process_batch();
+        flush_dirty();
+        process_close_requests();
+        if (std::chrono::steady_clock::now() >= next_timer_) timers();
+    }
+    // Shutdown: close every connection of this worker.
+    std::vector<ConnectionPtr> all;
+    for (auto& [id, c] : conns_) all.push_back(c);
+    for (auto& c : all) close_conn(c, CloseReason::Shutdown);
+}
+
+bool Worker::rate_allowed(const sockaddr_storage& peer) {
+    uint32_t rate = limits_.handshake_rate_per_source;
+    if (rate == 0) return true;
+    auto now = std::chrono::steady_clock::now();
+    auto [it, inserted] = rate_.try_emplace(peer_ip_key(peer), Bucket{(double)rate, now});
+    Bucket& b = it->second;
+    if (!inserted) {
+        double dt = std::chrono::duration<double>(now - b.last).count();
+        b.tokens = std::min<double>(rate, b.tokens + dt * rate);
+        b.last = now;
+    }
+    if (b.tokens < 1.0) return false;
+    b.tokens -= 1.0;
+    return true;
+}
+
+void Worker::accept_all() {
+    for (int i = 0; i < 256; ++i) {
+        sockaddr_storage ss{};
+        socklen_t sl = sizeof ss;
+        int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE)
+                LOG_LIMITED(LogLevel::Error, "accept: %s (raise ulimit -n)", strerror(errno));
+            return;
+        }
+        counters.inc(Counter::conn_accepted);
+        if (!rate_allowed(ss)) {
+            counters.inc(Counter::handshake_rate_limited);
+            LOG_LIMITED(LogLevel::Warn, "refused %s: handshake rate limit (%u/s per source)",
+                        peer_to_string(ss).c_str(), limits_.handshake_rate_per_source);
+            ::close(fd);
+            counters.inc(Counter::conn_closed);
+            continue;
+        }
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        auto c = std::make_shared<Connection>();
+        c->fd = fd;
+        c->id = gw_.next_conn_id.fetch_add(1) + 1;  // > kWakeTag
+        c->worker = index_;
+        c->peer = ss;
+        c->peer_text = peer_to_string(ss);
+        c->accepted_at = c->last_rx = std::chrono::steady_clock::now();
+        c->out.set_limit(limits_.output_queue_bytes);
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.u64 = c->id;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            ::close(fd);
+            counters.inc(Counter::conn_closed);
+            continue;
+        }
+        c->in_epoll = true;
+        conns_.emplace(c->id, c);
+        LOG_DEBUG("accepted %s (conn %llu, worker %u)", c->peer_text.c_str(), (unsigned long long)c->id, index_);
+    }
+}
+
+void Worker::on_readable(const ConnectionPtr& c) {
+    for (int reads = 0; reads < kReadsPerTurn; ++reads) {
+        // Room for the pending partial frame plus at least one maximum frame.
+        if (arena_used_ + c->pending_len + kMaxFrameSize + 1 > kArenaSize) {
+            process_batch();  // releases the arena
+        }
+        uint8_t* base = arena_.get() + arena_used_;
+        size_t room = kArenaSize - arena_used_ - c->pending_len;
+        ssize_t r = ::read(c->fd, base + c->pending_len, room);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            close_conn(c, CloseReason::ReadError);
+            return;
+        }
+        if (r == 0) {
+            close_conn(c, CloseReason::PeerClosed);
+            return;
+        }
+        if (c->pending_len) {
+            std::memcpy(base, c->pending, c->pending_len);
+            BlockPool::instance().put(c->pending);
+            c->pending = nullptr;
+        }
+        size_t len = c->pending_len + (size_t)r;
+        c->pending_len = 0;
+        uint32_t off = static_cast<uint32_t>(arena_used_);
+        arena_used_ += len;
+        if (!parse_frames(c, off, len)) return;
+        if ((size_t)r < room) return;  // the socket is drained
+    }
+}
+
+bool Worker::parse_frames(const ConnectionPtr& c, uint32_t base, size_t len) {
+    size_t pos = 0;
+    auto now = std::chrono::steady_clock::now();
+    while (len - pos >= kFrameHeaderSize) {
+        uint8_t* p = arena_.get() + base + pos;
+        FrameHeader h;
+        HeaderStatus hs = decode_header(std::span<const uint8_t>(p, len - pos), h);
+        if (hs == HeaderStatus::BadMagic) {
+            close_conn(c, CloseReason::BadMagic);
+            return false;
+        }
+        if (hs == HeaderStatus::BadVersion) {
+            close_conn(c, CloseReason::BadVersion);
+            return false;
+        }
+        if (!c->established && h.payload_length > kMaxHandshakePayload) {
+            close_conn(c, CloseReason::LengthRefused);
+            return false;
+        }
+        if (len - pos < h.frame_size()) break;  // partial frame
+        pos += h.frame_size();
+        c->last_rx = now;
+        if (!is_known_type(h.type)) {
+            counters.inc(Counter::unknown_type_skipped);
+            continue;
+        }
+        uint8_t* payload = p + kFrameHeaderSize;
+        if (!c->established) {
+            if (!handle_handshake(c, h, payload)) return false;
+            continue;
+        }
+        if (h.frame_type() == FrameType::Data) {
+            batch_.push_back(BatchItem{c, static_cast<uint32_t>(p - arena_.get()),
+                                       static_cast<uint32_t>(h.frame_size())});
+            continue;
+        }
+        if (!handle_control(c, h, payload)) return false;
+    }
+    if (pos < len) {
+        c->pending = BlockPool::instance().get();
+        c->pending_len = len - pos;
+        std::memcpy(c->pending, arena_.get() + base + pos, c->pending_len);
+    }
+    return true;
+}
+
+bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload) {
+    if (h.frame_type() != FrameType::Handshake) {
+        counters.inc(Counter::handshake_wrong_type);
+        LOG_LIMITED(LogLevel::Warn, "%s: first frame is %s, not a Handshake: closing", c->peer_text.c_str(),
+                    std::string(frame_type_name(h.frame_type())).c_str());
+        close_conn(c, CloseReason::WrongFirstFrame);
+        return false;
+    }
+    std::unique_lock<std::mutex> lk(gw_.mu);
+    Membership& m = *gw_.members;
+    bool verified = false, parsed = false;
+    std::string unknown;
+    uint8_t* pt = pt_arena_.get() + (payload - arena_.get());
+    for (const auto& key : m.trial_keys) {
+        OpenItem it;
+        it.key = key.get();
+        it.payload = payload;
+        it.payload_len = h.payload_length;
+        it.out = pt;
+        if (engine_->open(it) != CryptoStatus::Ok) continue;
+        if (key->is_aead()) verified = true;
+        auto hs = decode_handshake(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+        if (!hs) continue;
+        parsed = true;
+        ClientId id = m.find(hs->identity);
+        // Only identities of a cluster whose key decrypted the frame are accepted.
+        if (id == kNoClient || m.clusters[m.clients[id].cluster].key != key) {
+            if (unknown.empty()) unknown = hs->identity;
+            continue;
+        }
+        // Accepted.
+        ClientEntry& e = m.clients[id];
+        if (e.rt.conn && e.rt.conn != c) {
+            LOG_INFO("%s: identity '%s' connected again from %s: closing the older connection",
+                     e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
+            gw_.request_close(e.rt.conn, CloseReason::Replaced);
+        }
+        reset_runtime(e.rt);
+        e.rt.conn = c;
+        e.rt.dialect = detect_dialect(hs.value());
+        e.rt.handshake_ipv6 = hs->ipv6;
+        e.rt.last_active = e.rt.connected_since = unix_now();
+        c->client = id;
+        c->cluster = e.cluster;
+        c->dialect = e.rt.dialect;
+        c->key = key;
+        c->established = true;
+        e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
+        e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
+        counters.inc(Counter::handshake_ok);
+        LOG_INFO("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
+                 m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(),
+                 c->peer_text.c_str());
+        build_reply_locked(id, c, FrameType::HandshakeReply, nullptr);
+        return true;
+    }
+    lk.unlock();
+    CloseReason reason;
+    if (!unknown.empty()) {
+        counters.inc(Counter::handshake_unknown_identity);
+        LOG_LIMITED(LogLevel::Warn, "%s: unknown identity '%s': closing", c->peer_text.c_str(), unknown.c_str());
+        reason = CloseReason::UnknownIdentity;
+    } else if (verified || parsed) {
+        counters.inc(Counter::handshake_bad_json);
+        LOG_LIMITED(LogLevel::Warn, "%s: Handshake body does not parse: closing", c->peer_text.c_str());
+        reason = CloseReason::BadJson;
+    } else {
+        counters.inc(Counter::handshake_decrypt_failed);
+        LOG_LIMITED(LogLevel::Warn, "%s: no cluster key decrypts the Handshake: closing", c->peer_text.c_str());
+        reason = CloseReason::DecryptFailed;
+    }
+    close_conn(c, reason);
+    return false;
+}
+
+bool Worker::handle_control(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload) {
+    if (h.frame_type() != FrameType::KeepAlive) {
+        // Handshake again, HandshakeReply, PeerUpdate, probes: nothing a client sends us on TCP.
+        counters.inc(Counter::unexpected_type_ignored);
+        return true;
+    }
+    OpenItem it;
+    it.key = c->key.get();
+    it.payload = payload;
+    it.payload_len = h.payload_length;
+    it.out = pt_arena_.get() + (payload - arena_.get());
+    if (engine_->open(it) != CryptoStatus::Ok) {
+        LOG_LIMITED(LogLevel::Warn, "%s: KeepAlive failed authentication: closing", c->peer_text.c_str());
+        close_conn(c, CloseReason::DecryptFailed);
+        return false;
+    }
+    auto ka = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+    if (!ka) {
+        LOG_LIMITED(LogLevel::Warn, "%s: KeepAlive does not parse (%s): closing", c->peer_text.c_str(),
+                    ka.error().c_str());
+        close_conn(c, CloseReason::BadJson);
+        return false;
+    }
+    counters.inc(Counter::keepalive_rx);
+    std::lock_guard<std::mutex> lk(gw_.mu);
+    if (c->client == kNoClient) return true;  // kicked by a reload meanwhile
+    ClientEntry& e = gw_.members->clients[c->client];
+    e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
+    e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
+    if (e.rt.conn != c) return true;
+    handle_keepalive_locked(c, ka.value());
+    return true;
+}
+
+void Worker::handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka) {
+    Membership& m = *gw_.members;
+    ClientEntry& e = m.clients[c->client];
+    if (ka.identity != e.cfg.identity) {
+        // WIRE.md §10: the body identity is never trusted; the connection's identity is used.
+        counters.inc(Counter::keepalive_identity_mismatch);
+        LOG_LIMITED(LogLevel::Warn, "'%s' sent a KeepAlive naming '%s': using the connection's identity",
+                    e.cfg.identity.c_str(), ka.identity.c_str());
+    }
+    if (c->dialect == Dialect::Old && dialect_of_keepalive(ka) == Dialect::New) {
+        // A client that sends HEAD-era members cannot parse PeerUpdate: never send it one.
+        c->dialect = e.rt.dialect = Dialect::New;
+    }
+    bool moved = e.rt.ipv6 != ka.ipv6 || e.rt.port != ka.port;
+    e.rt.ipv6 = ka.ipv6;
+    e.rt.port = ka.port;
+    e.rt.stun_ip = ka.stun_ip;
+    e.rt.stun_port = ka.stun_port;
+    e.rt.last_active = unix_now();
+    if (moved) {
+        // dbde974 push model (WIRE.md §6.4): tell the old-dialect peers of the cluster at once.
+        PeerUpdate pu{e.cfg.identity, ka.ipv6, ka.port};
+        json_.clear();
+        encode_peer_update(pu, json_);
+        const std::string body = json_;
+        const ClusterEntry& cl = m.clusters[e.cluster];
+        for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
+            ClientEntry& peer = m.clients[id];
+            if (id == c->client || !peer.rt.conn || peer.rt.dialect != Dialect::Old) continue;
+            if (queue_frame_locked(peer.rt.conn, FrameType::PeerUpdate, body, *peer.rt.conn->key, peer.stats.get()))
+                counters.inc(Counter::peer_update_tx);
+        }
+    }
+    build_reply_locked(c->client, c, FrameType::KeepAlive, &ka);
+}
+
+void Worker::build_reply_locked(ClientId self, const ConnectionPtr& c, FrameType type, const KeepAlive* ka) {
+    Membership& m = *gw_.members;
+    ClientEntry& e = m.clients[self];
+    bool capped = false;
+    m.peers_of(self, limits_.max_peers_per_reply, peers_, capped);
+    const size_t overhead = c->key->overhead();
+    for (;;) {
+        json_.clear();
+        if (type == FrameType::HandshakeReply) {
+            HandshakeReply r;
+            r.name = e.cfg.name;
+            r.private_ip = e.cfg.private_ip.to_string();
+            r.mask = e.cfg.mask.to_string();
+            r.gateway = e.cfg.gateway.to_string();
+            for (const auto& cidr : e.cfg.ciders) r.ciders.push_back(cidr.to_string());
+            for (const auto& mp : e.cfg.cider_mapping)
+                r.cider_mapping.emplace_back(mp.virtual_cidr.to_string(), mp.real_cidr.to_string());
+            r.peers = peers_;
+            r.ipv6 = e.rt.handshake_ipv6;
+            encode_handshake_reply(r, ReplyShape::Superset, json_);
+        } else {
+            // WIRE.md §9.3: a HEAD-shaped reply to every KeepAlive, with the connection's identity.
+            KeepAlive r;
+            r.name = e.cfg.name;
+            r.identity = e.cfg.identity;
+            r.ipv6 = ka->ipv6;
+            r.port = ka->port;
+            r.stun_ip = ka->stun_ip;
+            r.stun_port = ka->stun_port;
+            r.peer_details = peers_;
+            encode_keepalive(r, Shape::New, json_);
+        }
+        if (json_.size() + overhead <= kMaxPayloadSize || peers_.empty()) break;
+        // Too large for one frame (WIRE.md §2.3): cut the list and try again.
+        peers_.resize(peers_.size() * 3 / 4);
+        capped = true;
+    }
+    if (capped) {
+        counters.inc(Counter::peer_list_capped);
+        LOG_LIMITED(LogLevel::Warn, "peer list for '%s' cut to %zu entries (max_peers_per_reply %u, 65535-byte payload limit)",
+                    e.cfg.identity.c_str(), peers_.size(), limits_.max_peers_per_reply);
+    }
+    queue_frame_locked(c, type, json_, *c->key, e.stats.get());
+}
+
+bool Worker::queue_frame_locked(const ConnectionPtr& c, FrameType type, const std::string& pt, const CipherKey& key,
+                                ClientStats* stats) {
+    uint32_t out_len = 0;
+    CryptoStatus st = engine_->seal(key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(pt.data()), pt.size()),
+                                    std::span<uint8_t>(frame_buf_.data() + kFrameHeaderSize, kMaxPayloadSize), out_len);
+    if (st != CryptoStatus::Ok) {
+        counters.inc(Counter::payload_too_large);
+        LOG_LIMITED(LogLevel::Error, "not sending a %s of %zu bytes: %s", std::string(frame_type_name(type)).c_str(),
+                    pt.size(), crypto_status_name(st));
+        return false;
+    }
+    if (!encode_header(type, out_len, std::span<uint8_t>(frame_buf_.data(), kFrameHeaderSize))) {
+        counters.inc(Counter::payload_too_large);
+        return false;
+    }
+    size_t total = kFrameHeaderSize + out_len;
+    std::lock_guard<std::mutex> lk(c->out_mu);
+    if (c->closed) return false;
+    if (!c->out.push(frame_buf_.data(), total)) {
+        counters.inc(Counter::control_outq_full);
+        if (stats) stats->drops.fetch_add(1, std::memory_order_relaxed);
+        if (c->over_limit_since == SteadyTime{}) c->over_limit_since = std::chrono::steady_clock::now();
+        return false;
+    }
+    if (stats) {
+        stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+        stats->tx_bytes.fetch_add(total, std::memory_order_relaxed);
+    }
+    if (!c->dirty) {
+        c->dirty = true;
+        dirty_.push_back(c);
+    }
+    return true;
+}
+
+void Worker::process_batch() {
+    if (batch_.empty()) {
+        arena_used_ = 0;
+        return;
+    }
+    open_items_.clear();
+    for (const BatchItem& b : batch_) {
+        OpenItem it;
+        it.key = b.src->key.get();
+        it.payload = arena_.get() + b.offset + kFrameHeaderSize;
+        it.payload_len = b.len - static_cast<uint32_t>(kFrameHeaderSize);
+        it.out = pt_arena_.get() + b.offset + kFrameHeaderSize;
+        open_items_.push_back(it);
+    }
+    engine_->open_burst(std::span<OpenItem>(open_items_));
+
+    std::vector<ConnectionPtr> bad;
+    deliveries_.clear();
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        Membership& m = *gw_.members;
+        for (size_t i = 0; i < batch_.size(); ++i) {
+            const ConnectionPtr& src = batch_[i].src;
+            const OpenItem& it = open_items_[i];
+            if (src->client == kNoClient || m.clients[src->client].rt.conn != src) continue;  // closed meanwhile
+            ClientEntry& se = m.clients[src->client];
+            if (it.status != CryptoStatus::Ok) {
+                bad.push_back(src);
+                continue;
+            }
+            counters.inc(Counter::data_rx);
+            se.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
+            se.stats->rx_bytes.fetch_add(batch_[i].len, std::memory_order_relaxed);
+            const uint8_t* ip = it.plaintext;
+            if (it.plaintext_len < 20 || (ip[0] >> 4) != 4) {
+                counters.inc(Counter::data_not_ipv4);
+                se.stats->drops.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            uint32_t src_ip = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15];
+            uint32_t dst_ip = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 | (uint32_t)ip[18] << 8 | ip[19];
+            if (!m.routes.source_allowed(src->client, src_ip)) {
+                counters.inc(Counter::data_spoofed_source);
+                se.stats->drops.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            ClientId dst = m.routes.lookup(src->cluster, dst_ip);
+            if (dst == kNoClient) {
+                counters.inc(Counter::data_no_route);
+                se.stats->drops.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            ClientEntry& de = m.clients[dst];
+            if (!de.rt.conn) {
+                counters.inc(Counter::data_dst_offline);
+                se.stats->drops.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            // Same cluster, hence the same key: the received bytes go out unchanged.
+            deliveries_.push_back(Delivery{de.rt.conn, de.stats, se.stats, batch_[i].offset, batch_[i].len});
+        }
+    }
+    for (Delivery& d : deliveries_) {
+        std::lock_guard<std::mutex> lk(d.dst->out_mu);
+        if (d.dst->closed) {
+            counters.inc(Counter::data_dst_offline);
+            d.src_stats->drops.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        if (!d.dst->out.push(arena_.get() + d.offset, d.len)) {
+            counters.inc(Counter::data_outq_full);
+            d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+            if (d.dst->over_limit_since == SteadyTime{}) d.dst->over_limit_since = std::chrono::steady_clock::now();
+            continue;
+        }
+        counters.inc(Counter::data_relayed);
+        d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+        d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
+        if (!d.dst->dirty) {
+            d.dst->dirty = true;
+            dirty_.push_back(d.dst);
+        }
+    }
+    deliveries_.clear();
+    batch_.clear();
+    arena_used_ = 0;
+    for (auto& c : bad) {
+        if (!conns_.count(c->id)) continue;
+        LOG_LIMITED(LogLevel::Warn, "%s: Data frame failed authentication: closing", c->peer_text.c_str());
+        close_conn(c, CloseReason::DecryptFailed);
+    }
+    // Flush now: the arena is about to be reused, but queued bytes were copied; flushing here
+    // keeps latency low when a turn is split by a full arena.
+    flush_dirty();
+}
+
+void Worker::set_want_write(Connection& c, bool on) {
+    if (c.want_write == on) return;
+    c.want_write = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = c.id;
+    // The owner's epoll set: epoll_ctl is thread-safe, and the fd is open (closed == false).
+    ::epoll_ctl(gw_.workers[c.worker]->epoll_fd(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::flush_conn(const ConnectionPtr& c) {
+    std::lock_guard<std::mutex> lk(c->out_mu);
+    c->dirty = false;
+    if (c->closed) return;
+    size_t written = 0;
+    auto r = c->out.flush(c->fd, written);
+    if (r == OutQueue::FlushResult::Error) {
+        set_want_write(*c, false);
+        gw_.request_close(c, CloseReason::WriteError);
+        return;
+    }
+    if (r == OutQueue::FlushResult::Drained || c->out.bytes() < c->out.limit() / 2)
+        c->over_limit_since = SteadyTime{};
+    set_want_write(*c, r == OutQueue::FlushResult::WouldBlock);
+}
+
+void Worker::flush_dirty() {
+    for (size_t i = 0; i < dirty_.size(); ++i) flush_conn(dirty_[i]);
+    dirty_.clear();
+}
+
+void Worker::on_writable(const ConnectionPtr& c) { flush_conn(c); }
+
+void Worker::timers() {
+    auto now = std::chrono::steady_clock::now();
+    next_timer_ = now + std::chrono::milliseconds(250);
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        limits_ = gw_.limits;
+    }
+    std::vector<std::pair<ConnectionPtr, CloseReason>> expired;
+    for (auto& [id, c] : conns_) {
+        if (!c->established) {
+            if (now - c->accepted_at > limits_.handshake_timeout) expired.emplace_back(c, CloseReason::HandshakeTimeout);
+            continue;
+        }
+        if (now - c->last_rx > limits_.idle_timeout) {
+            expired.emplace_back(c, CloseReason::IdleTimeout);
+            continue;
+        }
+        std::lock_guard<std::mutex> lk(c->out_mu);
+        c->out.set_limit(limits_.output_queue_bytes);
+        if (c->over_limit_since != SteadyTime{} && now - c->over_limit_since > limits_.slow_client_timeout)
+            expired.emplace_back(c, CloseReason::SlowClient);
+    }
+    for (auto& [c, r] : expired) {
+        LOG_LIMITED(LogLevel::Info, "%s: %s: closing", c->peer_text.c_str(), close_reason_name(r));
+        close_conn(c, r);
+    }
+    // Forget rate-limit buckets that are full again.
+    if (rate_.size() > 4096) {
+        for (auto it = rate_.begin(); it != rate_.end();) {
+            if (now - it->second.last > std::chrono::seconds(2)) it = rate_.erase(it);
+            else ++it;
+        }
+    }
+}
+
+void Worker::process_close_requests() {
+    std::vector<std::pair<ConnectionPtr, CloseReason>> reqs;
+    {
+        std::lock_guard<std::mutex> lk(close_mu_);
+        reqs.swap(close_requests_);
+    }
+    for (auto& [c, r] : reqs)
+        if (conns_.count(c->id)) close_conn(c, r);
+}
+
+void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
+    if (!conns_.erase(c->id)) return;
+    {
+        std::lock_guard<std::mutex> lk(c->out_mu);
+        if (c->in_epoll) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+        c->in_epoll = false;
+        c->closed = true;
+        c->out.clear();
+        ::close(c->fd);
+    }
+    BlockPool::instance().put(c->pending);
+    c->pending = nullptr;
+    c->pending_len = 0;
+    counters.inc(Counter::conn_closed);
+    Counter k = counter_for(r);
+    if (k != Counter::kCount) counters.inc(k);
+    std::lock_guard<std::mutex> lk(gw_.mu);
+    if (c->client != kNoClient && c->client < gw_.members->clients.size()) {
+        ClientEntry& e = gw_.members->clients[c->client];
+        if (e.rt.conn == c) {
+            reset_runtime(e.rt);
+            if (r != CloseReason::Shutdown)
+                LOG_INFO("'%s' offline (%s, %s)", e.cfg.identity.c_str(), c->peer_text.c_str(), close_reason_name(r));
+        }
+    }
+}
+
+}  // namespace rustun

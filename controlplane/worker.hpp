@@ -1,0 +1,127 @@
+// One control-plane worker thread: an epoll loop over its own SO_REUSEPORT listener and the
+// connections it accepted.
+//
+// Per loop turn (docs/controlplane.md, "A worker's turn"):
+//   1. read every readable socket into the worker's input arena (partial frames of a connection
+//      wait in a pool block between turns, so idle connections hold no buffer);
+//   2. handle control frames (Handshake, KeepAlive) at once, and collect Data frames;
+//   3. authenticate all Data frames of the turn with one burst call (CryptoEngine::open_burst,
+//      decrypting out of place so the received bytes stay intact), route them under the state
+//      mutex, and queue the received bytes unchanged to each destination (same cluster = same key);
+//   4. flush every connection that got output with one writev each.
+// Timers (handshake, idle, slow client) run every 250 ms.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "connection.hpp"
+#include "counters.hpp"
+#include "crypto/crypto_engine.hpp"
+#include "gateway.hpp"
+#include "proto/frame.hpp"
+#include "proto/messages.hpp"
+
+namespace rustun {
+
+class Worker {
+public:
+    Worker(Gateway& gw, uint32_t index, int listen_fd);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    Status init();
+    void start();
+    void stop_and_join();
+    // Wakes the loop (close requests are pending). Any thread.
+    void wake();
+    // Queues a close request for a connection of this worker. Any thread.
+    void request_close(const ConnectionPtr& c, CloseReason reason);
+
+    int epoll_fd() const { return epfd_; }
+    uint32_t index() const { return index_; }
+    CounterBlock counters;
+
+private:
+    struct BatchItem {
+        ConnectionPtr src;
+        uint32_t offset;  // frame start in arena_
+        uint32_t len;     // whole frame (header + payload)
+    };
+    struct Delivery {
+        ConnectionPtr dst;
+        std::shared_ptr<ClientStats> dst_stats, src_stats;
+        uint32_t offset, len;
+    };
+
+    void run();
+    void accept_all();
+    bool rate_allowed(const sockaddr_storage& peer);
+    void on_readable(const ConnectionPtr& c);
+    void on_writable(const ConnectionPtr& c);
+    // Walks the complete frames in data[0..len); keeps a trailing partial frame as pending.
+    // Returns false if the connection was closed.
+    bool parse_frames(const ConnectionPtr& c, uint32_t base, size_t len);
+    bool handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload);
+    bool handle_control(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload);
+    void handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka);
+    void process_batch();
+    void flush_dirty();
+    void flush_conn(const ConnectionPtr& c);
+    void set_want_write(Connection& c, bool on);  // out_mu held
+    void timers();
+    void process_close_requests();
+    void close_conn(const ConnectionPtr& c, CloseReason r);
+
+    // Encodes nothing: seals plaintext `pt` as a frame of `type` with `key` and queues it to `c`.
+    // Gateway mutex held. Returns false if it was not queued (counted).
+    bool queue_frame_locked(const ConnectionPtr& c, FrameType type, const std::string& pt,
+                            const CipherKey& key, ClientStats* stats);
+    // Builds the peer list of `self` that fits into a reply; mutex held.
+    void build_reply_locked(ClientId self, const ConnectionPtr& c, FrameType type, const KeepAlive* ka);
+
+    Gateway& gw_;
+    uint32_t index_;
+    int listen_fd_;
+    int epfd_ = -1;
+    int wake_fd_ = -1;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::unique_ptr<CryptoEngine> engine_;
+    Limits limits_;  // copy refreshed by timers()
+
+    std::unordered_map<uint64_t, ConnectionPtr> conns_;
+
+    // Input arena: every socket read of a turn lands here; Data frames are referenced by offset
+    // until the batch is processed, then the arena is reused from 0. pt_arena_ receives the
+    // plaintexts at the same offsets (out-of-place decryption).
+    static constexpr size_t kArenaSize = 4u << 20;
+    std::unique_ptr<uint8_t[]> arena_, pt_arena_;
+    size_t arena_used_ = 0;
+    std::vector<BatchItem> batch_;
+    std::vector<OpenItem> open_items_;
+    std::vector<Delivery> deliveries_;
+    std::vector<ConnectionPtr> dirty_;
+
+    // Scratch for control frames (never per Data frame).
+    std::string json_;
+    std::vector<uint8_t> frame_buf_;
+    std::vector<PeerDetail> peers_;
+
+    std::mutex close_mu_;
+    std::vector<std::pair<ConnectionPtr, CloseReason>> close_requests_;
+
+    struct Bucket {
+        double tokens;
+        SteadyTime last;
+    };
+    std::unordered_map<std::string, Bucket> rate_;  // by source IP bytes
+    SteadyTime next_timer_{};
+};
+
+}  // namespace rustun
