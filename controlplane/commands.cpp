@@ -60,7 +60,7 @@ void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool
     const bool online = e.rt.conn != nullptr;
     w.Key("online");
     w.Bool(online);
-    if (online) put(w, "dialect", std::string(dialect_name(e.rt.dialect)));
+    if (online) put(w, "dialect", std::string(e.rt.dialect == Dialect::Old ? "old" : "new"));
     else put_null(w, "dialect");
     if (online) put(w, "tcp_peer", e.rt.conn->peer_text);
     else put_null(w, "tcp_peer");

@@ -74,8 +74,9 @@ void Gateway::apply_limits_locked() {
     limits.output_queue_bytes = c.output_queue_bytes;
     limits.max_peers_per_reply = c.max_peers_per_reply;
     limits.handshake_rate_per_source = c.handshake_rate_per_source;
-    // Half an idle period, at least 1 s: long enough for a reader that is merely slow.
-    limits.slow_client_timeout = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), c.idle_timeout / 2);
+    // One keep-alive interval: a reader that is merely slow drains its queue below half the
+    // bound well within that; one that stopped reading does not.
+    limits.slow_client_timeout = c.keepalive_interval;
 }
 
 Status Gateway::start() {

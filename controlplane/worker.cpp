@@ -735,6 +735,10 @@ void Worker::process_close_requests() {
 
 void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
     if (!conns_.erase(c->id)) return;
+    // Count before the fd closes: whoever sees the close may read the counters at once.
+    counters.inc(Counter::conn_closed);
+    Counter k = counter_for(r);
+    if (k != Counter::kCount) counters.inc(k);
     {
         std::lock_guard<std::mutex> lk(c->out_mu);
         if (c->in_epoll) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
@@ -746,9 +750,6 @@ void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
     BlockPool::instance().put(c->pending);
     c->pending = nullptr;
     c->pending_len = 0;
-    counters.inc(Counter::conn_closed);
-    Counter k = counter_for(r);
-    if (k != Counter::kCount) counters.inc(k);
     std::lock_guard<std::mutex> lk(gw_.mu);
     if (c->client != kNoClient && c->client < gw_.members->clients.size()) {
         ClientEntry& e = gw_.members->clients[c->client];
