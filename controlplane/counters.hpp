@@ -41,7 +41,7 @@ namespace rustun {
     X(data_dst_offline, "Data dropped: destination client not connected")                      \
     X(data_outq_full, "Data dropped: destination output queue full")                           \
     X(control_outq_full, "control frames dropped: output queue full")                          \
-    X(slow_client_disconnect, "connections closed: output queue stayed full past slow_client_timeout") \
+    X(slow_client_disconnect, "connections closed: output queue stayed above half its bound for a keepalive_interval") \
     X(write_error, "connections closed: socket write error")                                   \
     X(kicked, "connections closed by rustunctl kick or reload")                                \
     X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")
