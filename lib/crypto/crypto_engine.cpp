@@ -22,6 +22,12 @@ struct CryptoEngine::Impl {
 
 namespace {
 
+// True if [a, a+alen) and [b, b+blen) share a byte (addresses compared as integers).
+inline bool overlaps(const uint8_t* a, uint64_t alen, const uint8_t* b, uint64_t blen) {
+    const auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+    return alen != 0 && blen != 0 && x < y + blen && y < x + alen;
+}
+
 // ---------------------------------------------------------------------------------------------
 // XOR (WIRE.md §3.5): out[i] = in[i] ^ key[i mod klen], i from 0 for every payload. The pad is
 // the key repeated to a multiple of its length, so each pad-sized chunk starts at key offset 0.
@@ -60,6 +66,10 @@ bool begin_open(OpenItem& it) {
     }
     const uint32_t n = it.payload_len - k->overhead();
     uint8_t* src = it.payload + k->prefix_len();
+    if (it.out != nullptr && it.out != src && overlaps(it.out, n, it.payload, it.payload_len)) {
+        open_failed(it, CryptoStatus::BadArgument);  // partial overlap: undefined for the AEADs
+        return false;
+    }
     uint8_t* dst = it.out != nullptr ? it.out : src;
     it.plaintext = dst;
     it.plaintext_len = n;
@@ -160,6 +170,13 @@ bool begin_seal(SealItem& it, NonceRng& rng) {
         return false;
     }
     if (it.out == nullptr && need != 0) {
+        seal_failed(it, CryptoStatus::BadArgument);
+        return false;
+    }
+    // In place (plaintext == out + prefix_len) or disjoint; any other overlap would let the
+    // nonce or the keystream overwrite plaintext not yet read.
+    if (it.plaintext != it.out + k->prefix_len() &&
+        overlaps(it.out, need, it.plaintext, it.plaintext_len)) {
         seal_failed(it, CryptoStatus::BadArgument);
         return false;
     }
@@ -284,7 +301,8 @@ void CryptoEngine::open_chunk(OpenItem* items, uint32_t n) {
     }
     uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
                                                   : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
-    if (done == 0 && imb_get_errno(m) != 0) {  // checked submit refused the burst: none ran
+    if (done == 0 && impl_->options.validate_jobs && imb_get_errno(m) != 0) {
+        // The checked submit refused the burst: no job ran.
         for (uint32_t i = 0; i < nc; ++i) engine_failed_open(*chacha[i]);
         return;
     }
@@ -372,7 +390,7 @@ void CryptoEngine::seal_chunk(SealItem* items, uint32_t n) {
     for (uint32_t i = 0; i < nc; ++i) fill_chacha_seal(jobs[i], *chacha[i]);
     uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
                                                   : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
-    if (done == 0 && imb_get_errno(m) != 0) {
+    if (done == 0 && impl_->options.validate_jobs && imb_get_errno(m) != 0) {
         for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
         return;
     }

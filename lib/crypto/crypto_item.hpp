@@ -17,7 +17,7 @@ enum class CryptoStatus : uint8_t {
     AuthFailed = 2,   // open: tag mismatch; the output region has been zeroed
     TooLong = 3,      // seal: the payload would exceed 65535 bytes (WIRE.md §2.3)
     NoSpace = 4,      // seal: out_capacity too small for plaintext_len + overhead
-    BadArgument = 5,  // null key, or null buffer with a non-zero length
+    BadArgument = 5,  // null key, null buffer with a non-zero length, overlapping buffers
     EngineError = 6,  // IPsec-MB rejected a job (only with EngineOptions::validate_jobs)
 };
 inline constexpr int kCryptoStatusCount = 7;
@@ -30,8 +30,8 @@ struct OpenItem {
     const CipherKey* key = nullptr;
     uint8_t* payload = nullptr;  // decrypted in place unless `out` is set
     uint8_t* out = nullptr;      // optional: write the plaintext here instead (capacity >=
-                                 // payload_len - overhead, no overlap with payload); the payload
-                                 // is then left untouched
+                                 // payload_len - overhead); the payload is then left untouched.
+                                 // Overlapping the payload -> BadArgument (unless == in place)
     uint32_t payload_len = 0;
     // --- out ---
     uint32_t plaintext_len = 0;  // payload_len - overhead on success, else 0
@@ -46,7 +46,7 @@ struct SealItem {
     const uint8_t* plaintext = nullptr;
     uint8_t* out = nullptr;  // receives the payload. In place iff plaintext == out + prefix_len
                              // (a decrypted OpenItem's plaintext can be re-sealed where it lies);
-                             // any other overlap is undefined.
+                             // any other overlap -> BadArgument.
     const uint8_t* nonce = nullptr;  // optional 12 bytes; nullptr = fresh from the engine's NonceRng
     uint32_t plaintext_len = 0;
     uint32_t out_capacity = 0;

@@ -121,6 +121,29 @@ TEST_P(SealTest, RefusesShortOutputBuffer) {
     EXPECT_EQ(engine_->seal(it), CryptoStatus::BadArgument);  // no key
 }
 
+TEST_P(AeadSealTest, OverlappingBuffersAreRefused) {
+    Bytes buf(200, 7);
+    SealItem it;
+    it.key = &key();
+    it.plaintext = buf.data();  // plaintext == out: the nonce would overwrite it
+    it.plaintext_len = 100;
+    it.out = buf.data();
+    it.out_capacity = 200;
+    EXPECT_EQ(engine_->seal(it), CryptoStatus::BadArgument);
+    it.plaintext = buf.data() + 12;  // in place: fine
+    EXPECT_EQ(engine_->seal(it), CryptoStatus::Ok);
+
+    OpenItem o;
+    o.key = &key();
+    o.payload = buf.data();
+    o.payload_len = it.out_len;
+    o.out = buf.data() + 1;  // overlaps the payload, not in place
+    EXPECT_EQ(engine_->open(o), CryptoStatus::BadArgument);
+    o.out = buf.data() + 12;  // == in place
+    EXPECT_EQ(engine_->open(o), CryptoStatus::Ok);
+    EXPECT_EQ(Bytes(buf.begin() + 12, buf.begin() + 112), Bytes(100, 7));
+}
+
 INSTANTIATE_TEST_SUITE_P(Cipher, SealTest,
                          ::testing::Values("chacha20", "aes256", "xor", "plain"),
                          [](const auto& i) { return std::string(i.param); });

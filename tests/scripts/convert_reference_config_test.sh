@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The reference-config converter: its output must load in rustun-controlplane --check-config,
+# both with clients_file and inline, and bad input must name the key.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cp_bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+cp "$src/examples/routes.json" routes.json
+printf '[server_config]\nlisten_addr = "127.0.0.1:8080"\n[crypto_config]\naes256 = "k:e:y"\n[route_config]\nroutes_file = "./routes.json"\n' > server.toml
+python3 "$src/scripts/convert-reference-config.py" server.toml -o file.yaml
+python3 "$src/scripts/convert-reference-config.py" server.toml --inline -o inline.yaml
+"$cp_bin" --config file.yaml --check-config | grep -q "1 cluster(s), 3 client(s)"
+"$cp_bin" --config inline.yaml --check-config | grep -q "1 cluster(s), 3 client(s)"
+grep -q 'crypto: "aes256:k:e:y"' inline.yaml
+grep -q 'name: "上海网关"' inline.yaml
+printf 'crypto_config = "plain"\n[server_config]\nlisten_addr = "127.0.0.1:8080"\n[route_config]\nroutes_file = "./routes.json"\n' > plain.toml
+python3 "$src/scripts/convert-reference-config.py" plain.toml | grep -q 'crypto: "plain"'
+printf '[server_config]\nlisten_addr = "127.0.0.1:8080"\n[crypto_config]\nblowfish = "x"\n[route_config]\nroutes_file = "./routes.json"\n' > bad.toml
+if python3 "$src/scripts/convert-reference-config.py" bad.toml 2> err.txt; then echo "bad cipher accepted"; exit 1; fi
+grep -q "crypto_config.blowfish: unknown cipher" err.txt
+echo "converter: ok"
