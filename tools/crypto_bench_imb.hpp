@@ -12,7 +12,7 @@ struct InterfaceResult {
     std::string cipher;     // "aes256" / "chacha20"
     std::string interface;  // "direct", "burst-nocheck", "burst-checked", "job-nocheck"
     uint32_t size = 0;
-    double cycles_per_packet = 0;  // TSC cycles, decrypt + tag computation, median of runs
+    double cycles_per_packet = 0;  // TSC cycles, decrypt + tag computation, fastest run
 };
 
 // Decrypts `batch` valid payloads per round for each size through each interface.

@@ -67,8 +67,8 @@ std::optional<Ipv4Cidr> parse_ipv4_cidr(std::string_view text) {
 
 std::string SocketAddress::to_string() const {
     if (family == AddressFamily::V4) {
-        Ipv4Addr a{uint32_t{bytes[0]} << 24 | uint32_t{bytes[1]} << 16 |
-                   uint32_t{bytes[2]} << 8 | uint32_t{bytes[3]}};
+        Ipv4Addr a{uint32_t{bytes[0]} << 24 | uint32_t{bytes[1]} << 16 | uint32_t{bytes[2]} << 8 |
+                   uint32_t{bytes[3]}};
         return a.to_string() + ":" + std::to_string(port);
     }
     char buf[INET6_ADDRSTRLEN];
@@ -105,7 +105,8 @@ Result<SocketAddress> parse_socket_address(std::string_view text) {
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
         auto a = parse_ipv4(host);
-        if (!a) return make_error("invalid IPv4 address \"" + std::string(host) + "\"; " + kExpected);
+        if (!a)
+            return make_error("invalid IPv4 address \"" + std::string(host) + "\"; " + kExpected);
         out.family = AddressFamily::V4;
         out.bytes[0] = static_cast<uint8_t>(a->value >> 24);
         out.bytes[1] = static_cast<uint8_t>(a->value >> 16);
@@ -113,7 +114,8 @@ Result<SocketAddress> parse_socket_address(std::string_view text) {
         out.bytes[3] = static_cast<uint8_t>(a->value);
     }
     auto p = parse_decimal(port, 5);
-    if (!p || *p > 65535) return make_error("invalid port \"" + std::string(port) + "\"; " + kExpected);
+    if (!p || *p > 65535)
+        return make_error("invalid port \"" + std::string(port) + "\"; " + kExpected);
     out.port = static_cast<uint16_t>(*p);
     return out;
 }

@@ -51,7 +51,8 @@ Result<std::vector<ClusterConfig>> merge_clusters(std::vector<LocatedClient> imp
     size_t next = 0;
     for (Group& g : groups) {
         g.config.clients.reserve(g.clients.size());
-        for (size_t i = 0; i < g.clients.size(); ++i) g.config.clients.push_back(std::move(all[next++].client));
+        for (size_t i = 0; i < g.clients.size(); ++i)
+            g.config.clients.push_back(std::move(all[next++].client));
         out.push_back(std::move(g.config));
     }
     return out;

@@ -40,7 +40,9 @@ constexpr std::array<ConfigKeyInfo, 26> kKeys = {{
 
 }  // namespace
 
-std::span<const ConfigKeyInfo> config_keys() { return kKeys; }
+std::span<const ConfigKeyInfo> config_keys() {
+    return kKeys;
+}
 
 ReloadPolicy reload_policy(std::string_view key) {
     for (const ConfigKeyInfo& k : kKeys)
@@ -48,7 +50,8 @@ ReloadPolicy reload_policy(std::string_view key) {
     return ReloadPolicy::Reloadable;
 }
 
-std::vector<std::string> restart_only_changes(const GatewayConfig& running, const GatewayConfig& next) {
+std::vector<std::string> restart_only_changes(const GatewayConfig& running,
+                                              const GatewayConfig& next) {
     std::vector<std::string> out;
     if (!(running.listen.tcp == next.listen.tcp)) out.emplace_back("listen.tcp");
     if (running.listen.udp != next.listen.udp) out.emplace_back("listen.udp");

@@ -30,6 +30,7 @@ ReloadPolicy reload_policy(std::string_view key);
 // Restart-only keys whose value differs between the running and the newly loaded configuration,
 // e.g. {"listen.tcp", "controlplane.workers"}. Empty if a reload can apply everything; a reload
 // should report these (they keep their running value until a restart).
-std::vector<std::string> restart_only_changes(const GatewayConfig& running, const GatewayConfig& next);
+std::vector<std::string> restart_only_changes(const GatewayConfig& running,
+                                              const GatewayConfig& next);
 
 }  // namespace rustun

@@ -43,7 +43,15 @@ private:
 };
 
 enum class Member : uint8_t {
-    Name, Cluster, Identity, PrivateIp, Mask, Gateway, Ciders, CiderMapping, Unknown
+    Name,
+    Cluster,
+    Identity,
+    PrivateIp,
+    Mask,
+    Gateway,
+    Ciders,
+    CiderMapping,
+    Unknown
 };
 constexpr size_t kStringMembers = 6;  // Name .. Gateway, stored in PendingEntry::strings
 constexpr std::array<std::string_view, 8> kMemberNames = {
@@ -98,7 +106,15 @@ public:
     bool EndArray(rapidjson::SizeType) { return close(); }
 
 private:
-    enum class Stage : uint8_t { BeforeRoot, InEntries, InEntry, InCiders, InMapping, Skipping, Done };
+    enum class Stage : uint8_t {
+        BeforeRoot,
+        InEntries,
+        InEntry,
+        InCiders,
+        InMapping,
+        Skipping,
+        Done
+    };
 
     // Location of the token the reader just reported. Between two tokens there are only blanks,
     // ',' and ':', so the token starts at the first other character after the previous token.
@@ -183,12 +199,14 @@ private:
     bool open(bool object) {
         switch (stage_) {
             case Stage::BeforeRoot:
-                if (object) return fail_at(here_bracket(""), "expected a JSON array of client objects");
+                if (object)
+                    return fail_at(here_bracket(""), "expected a JSON array of client objects");
                 here_bracket("");
                 stage_ = Stage::InEntries;
                 return true;
             case Stage::InEntries:
-                if (!object) return fail_at(here_bracket(entry_path()), "expected an object (one client)");
+                if (!object)
+                    return fail_at(here_bracket(entry_path()), "expected an object (one client)");
                 pending_ = PendingEntry{};
                 pending_.start = here_bracket(entry_path());
                 member_ = Member::Unknown;
@@ -212,8 +230,10 @@ private:
                 }
                 return wrong_type_for_member(at);
             }
-            case Stage::InCiders: return fail_at(here_bracket(cider_path()), "expected a CIDR string");
-            case Stage::InMapping: return fail_at(here_bracket(mapping_path()), "expected a CIDR string");
+            case Stage::InCiders:
+                return fail_at(here_bracket(cider_path()), "expected a CIDR string");
+            case Stage::InMapping:
+                return fail_at(here_bracket(mapping_path()), "expected a CIDR string");
             case Stage::Skipping: {
                 SourceRef at = here_bracket(entry_path());
                 if (++skip_depth_ > kMaxIgnoredNesting)
@@ -275,9 +295,9 @@ private:
                                                Member::Mask, Member::Gateway};
         for (Member m : kRequired)
             if (!pending_.strings[static_cast<size_t>(m)])
-                return fail_at(pending_.start, "missing member \"" +
-                                                   std::string(kMemberNames[static_cast<size_t>(m)]) +
-                                                   "\"");
+                return fail_at(
+                    pending_.start,
+                    "missing member \"" + std::string(kMemberNames[static_cast<size_t>(m)]) + "\"");
         if (!pending_.has_ciders)
             return fail_at(pending_.start, "missing member \"ciders\" (use [] for none)");
 
@@ -286,11 +306,13 @@ private:
         RoutesJsonEntry e;
         e.cluster = str(Member::Cluster).text;
         e.cluster_at = str(Member::Cluster).at;
-        if (auto st = check_nonempty_field(e.cluster, e.cluster_at); !st) return fail(Error{st.error()});
+        if (auto st = check_nonempty_field(e.cluster, e.cluster_at); !st)
+            return fail(Error{st.error()});
         ClientConfig& c = e.client;
         c.identity = str(Member::Identity).text;
         e.identity_at = str(Member::Identity).at;
-        if (auto st = check_nonempty_field(c.identity, e.identity_at); !st) return fail(Error{st.error()});
+        if (auto st = check_nonempty_field(c.identity, e.identity_at); !st)
+            return fail(Error{st.error()});
         if (s[static_cast<size_t>(Member::Name)]) c.name = str(Member::Name).text;
         e.private_ip_at = str(Member::PrivateIp).at;
         auto ip = check_ipv4_field(str(Member::PrivateIp).text, e.private_ip_at);
@@ -328,19 +350,19 @@ private:
     size_t last_end_ = 0;  // offset just after the last token reported
 
     Stage stage_ = Stage::BeforeRoot;
-    size_t index_ = 0;          // index of the entry being read
+    size_t index_ = 0;                 // index of the entry being read
     Member member_ = Member::Unknown;  // member whose value comes next (InEntry)
-    int skip_depth_ = 0;        // open arrays/objects inside an ignored member (Skipping)
+    int skip_depth_ = 0;               // open arrays/objects inside an ignored member (Skipping)
     PendingEntry pending_;
-    Located mapping_key_;       // key whose value comes next (InMapping)
+    Located mapping_key_;  // key whose value comes next (InMapping)
 };
 
 Result<std::vector<RoutesJsonEntry>> parse_impl(std::string_view text, std::string_view filename) {
     rapidjson::MemoryStream is(text.data(), text.size());
     RoutesHandler handler(text, filename, is);
     rapidjson::Reader reader;
-    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
-                                rapidjson::kParseValidateEncodingFlag;
+    constexpr unsigned kFlags =
+        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
     rapidjson::ParseResult r = reader.Parse<kFlags>(is, handler);
     if (handler.error) return std::move(*handler.error);
     if (r.IsError()) {

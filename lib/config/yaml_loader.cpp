@@ -18,13 +18,13 @@ namespace rustun {
 namespace {
 
 // Propagates the error of a Result/Status expression out of a function returning Result/Status.
-#define RUSTUN_TRY_ASSIGN(var, expr)                      \
-    auto var##_result = (expr);                           \
+#define RUSTUN_TRY_ASSIGN(var, expr)                            \
+    auto var##_result = (expr);                                 \
     if (!var##_result.ok()) return Error{var##_result.error()}; \
     auto var = std::move(var##_result).value()
-#define RUSTUN_TRY(expr)                                  \
-    do {                                                  \
-        auto try_status_ = (expr);                        \
+#define RUSTUN_TRY(expr)                                          \
+    do {                                                          \
+        auto try_status_ = (expr);                                \
         if (!try_status_.ok()) return Error{try_status_.error()}; \
     } while (0)
 
@@ -74,34 +74,40 @@ public:
     const std::string& file() const { return file_; }
 
     // Location of `n`; a node without a mark (an implicit empty value) uses `fallback`'s.
-    SourceRef at(const YAML::Node& n, std::string path, const YAML::Node* fallback = nullptr) const {
+    SourceRef at(const YAML::Node& n, std::string path,
+                 const YAML::Node* fallback = nullptr) const {
         YAML::Mark m = n.Mark();
         if (m.is_null() && fallback != nullptr) m = fallback->Mark();
         if (m.is_null()) return SourceRef{file_, 0, 0, std::move(path)};
         return SourceRef{file_, static_cast<uint32_t>(m.line + 1),
                          static_cast<uint32_t>(m.column + 1), std::move(path)};
     }
-    SourceRef at(const Fields::Entry& e, std::string path) const { return at(e.value, std::move(path), &e.key); }
+    SourceRef at(const Fields::Entry& e, std::string path) const {
+        return at(e.value, std::move(path), &e.key);
+    }
 
     Result<Fields> map(const YAML::Node& n, const std::string& path,
                        std::span<const std::string_view> known, const YAML::Node* fallback) const {
         if (!n.IsMap())
-            return error_at(at(n, path, fallback), std::string("expected a mapping, got ") + kind_of(n));
+            return error_at(at(n, path, fallback),
+                            std::string("expected a mapping, got ") + kind_of(n));
         Fields f;
         f.node_ = n;
         f.path_ = path;
         for (const auto& kv : n) {
             const YAML::Node& k = kv.first;
             if (!k.IsScalar())
-                return error_at(at(k, path), std::string("expected a string key, got ") + kind_of(k));
+                return error_at(at(k, path),
+                                std::string("expected a string key, got ") + kind_of(k));
             const std::string& name = k.Scalar();
             bool is_known = false;
             for (std::string_view kn : known) is_known = is_known || kn == name;
             if (!is_known) {
                 std::string list;
-                for (std::string_view kn : known) list += (list.empty() ? "" : ", ") + std::string(kn);
-                return error_at(at(k, join(path, name)),
-                                "unknown key " + quote_for_error(name) + " (expected one of: " + list + ")");
+                for (std::string_view kn : known)
+                    list += (list.empty() ? "" : ", ") + std::string(kn);
+                return error_at(at(k, join(path, name)), "unknown key " + quote_for_error(name) +
+                                                             " (expected one of: " + list + ")");
             }
             if (f.get(name) != nullptr)
                 return error_at(at(k, join(path, name)), "key given twice in one mapping");
@@ -110,8 +116,10 @@ public:
         return f;
     }
 
-    // A required key: its entry, or "<mapping location>: <path.key>: missing required key (expected ...)".
-    Result<const Fields::Entry*> required(const Fields& f, std::string_view key, std::string_view expected) const {
+    // A required key: its entry, or "<mapping location>: <path.key>: missing required key (expected
+    // ...)".
+    Result<const Fields::Entry*> required(const Fields& f, std::string_view key,
+                                          std::string_view expected) const {
         if (const auto* e = f.get(key)) return e;
         return error_at(at(f.node(), join(f.path(), key)),
                         "missing required key (expected " + std::string(expected) + ")");
@@ -121,27 +129,35 @@ public:
     Result<std::string> string(const Fields::Entry& e, const std::string& path,
                                std::string_view expected = "a string") const {
         if (!e.value.IsScalar())
-            return error_at(at(e, path), "expected " + std::string(expected) + ", got " + kind_of(e.value));
+            return error_at(at(e, path),
+                            "expected " + std::string(expected) + ", got " + kind_of(e.value));
         return e.value.Scalar();
     }
 
     // Decimal integer in [lo, hi].
-    Result<uint64_t> integer(const Fields::Entry& e, const std::string& path, uint64_t lo, uint64_t hi) const {
-        std::string expected = "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
-        if (!e.value.IsScalar()) return error_at(at(e, path), expected + ", got " + kind_of(e.value));
+    Result<uint64_t> integer(const Fields::Entry& e, const std::string& path, uint64_t lo,
+                             uint64_t hi) const {
+        std::string expected =
+            "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
+        if (!e.value.IsScalar())
+            return error_at(at(e, path), expected + ", got " + kind_of(e.value));
         const std::string& s = e.value.Scalar();
         uint64_t v = 0;
         bool ok = !s.empty() && s.size() <= 19;
         for (char c : s) {
-            if (c < '0' || c > '9') ok = false;
-            else v = v * 10 + static_cast<uint64_t>(c - '0');
+            if (c < '0' || c > '9')
+                ok = false;
+            else
+                v = v * 10 + static_cast<uint64_t>(c - '0');
         }
-        if (!ok || v < lo || v > hi) return error_at(at(e, path), expected + ", got " + quote_for_error(s));
+        if (!ok || v < lo || v > hi)
+            return error_at(at(e, path), expected + ", got " + quote_for_error(s));
         return v;
     }
 
     // Seconds as "N" or "N.fff" (at most 3 decimals), > 0 and <= 86400; returned in milliseconds.
-    Result<std::chrono::milliseconds> seconds(const Fields::Entry& e, const std::string& path) const {
+    Result<std::chrono::milliseconds> seconds(const Fields::Entry& e,
+                                              const std::string& path) const {
         static constexpr const char* kExpected =
             "expected a number of seconds > 0 and <= 86400 (at most 3 decimals, e.g. 20 or 0.5)";
         if (!e.value.IsScalar())
@@ -150,21 +166,27 @@ public:
         uint64_t ms = 0;
         size_t dot = s.find('.');
         std::string_view whole = std::string_view(s).substr(0, dot);
-        std::string_view frac = dot == std::string::npos ? std::string_view() : std::string_view(s).substr(dot + 1);
+        std::string_view frac =
+            dot == std::string::npos ? std::string_view() : std::string_view(s).substr(dot + 1);
         bool ok = !whole.empty() && whole.size() <= 6 && frac.size() <= 3 &&
                   (dot == std::string::npos || !frac.empty());
         for (char c : whole) {
-            if (c < '0' || c > '9') ok = false;
-            else ms = ms * 10 + static_cast<uint64_t>(c - '0');
+            if (c < '0' || c > '9')
+                ok = false;
+            else
+                ms = ms * 10 + static_cast<uint64_t>(c - '0');
         }
         ms *= 1000;
         uint64_t scale = 100;
         for (char c : frac) {
-            if (c < '0' || c > '9') ok = false;
-            else ms += static_cast<uint64_t>(c - '0') * scale;
+            if (c < '0' || c > '9')
+                ok = false;
+            else
+                ms += static_cast<uint64_t>(c - '0') * scale;
             scale /= 10;
         }
-        if (!ok || ms == 0 || ms > 86'400'000) return error_at(at(e, path), std::string(kExpected) + ", got " + quote_for_error(s));
+        if (!ok || ms == 0 || ms > 86'400'000)
+            return error_at(at(e, path), std::string(kExpected) + ", got " + quote_for_error(s));
         return std::chrono::milliseconds(ms);
     }
 
@@ -182,17 +204,23 @@ private:
     std::string file_;
 };
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"listen", "crypto", "control_socket",
+constexpr std::array<std::string_view, 6> kTopKeys = {"listen",       "crypto",   "control_socket",
                                                       "clients_file", "clusters", "controlplane"};
 constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
 constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
 constexpr std::array<std::string_view, 7> kClientKeys = {
     "identity", "name", "private_ip", "mask", "gateway", "ciders", "cider_mapping"};
-constexpr std::array<std::string_view, 8> kControlPlaneKeys = {
-    "workers", "handshake_timeout", "keepalive_interval", "idle_timeout", "output_queue_bytes",
-    "max_peers_per_reply", "handshake_rate_per_source", "log_level"};
+constexpr std::array<std::string_view, 8> kControlPlaneKeys = {"workers",
+                                                               "handshake_timeout",
+                                                               "keepalive_interval",
+                                                               "idle_timeout",
+                                                               "output_queue_bytes",
+                                                               "max_peers_per_reply",
+                                                               "handshake_rate_per_source",
+                                                               "log_level"};
 
-Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e, const std::string& path) {
+Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
+                                          const std::string& path) {
     RUSTUN_TRY_ASSIGN(text, r.string(e, path, "\"a.b.c.d:port\" or \"[ipv6]:port\""));
     auto a = parse_socket_address(text);
     if (!a) return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text));
@@ -240,7 +268,8 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
         out.idle_timeout = d;
     }
     if (const auto* v = f.get("output_queue_bytes")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("output_queue_bytes"), 8 + 65535, uint64_t{1} << 30));
+        RUSTUN_TRY_ASSIGN(n,
+                          r.integer(*v, path("output_queue_bytes"), 8 + 65535, uint64_t{1} << 30));
         out.output_queue_bytes = n;
     }
     if (const auto* v = f.get("max_peers_per_reply")) {
@@ -262,8 +291,9 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
             }
         }
         if (!found)
-            return error_at(r.at(*v, path("log_level")),
-                            "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
+            return error_at(
+                r.at(*v, path("log_level")),
+                "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
     }
     return out;
 }
@@ -310,9 +340,11 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
         for (size_t i = 0; i < items.size(); ++i) {
             std::string ipath = index_path(cpath, i);
             if (!items[i].IsScalar())
-                return error_at(r.at(items[i], ipath, &e->key),
-                                std::string("expected a CIDR string a.b.c.d/n, got ") + kind_of(items[i]));
-            RUSTUN_TRY_ASSIGN(cidr, check_cidr_field(items[i].Scalar(), r.at(items[i], ipath, &e->key)));
+                return error_at(
+                    r.at(items[i], ipath, &e->key),
+                    std::string("expected a CIDR string a.b.c.d/n, got ") + kind_of(items[i]));
+            RUSTUN_TRY_ASSIGN(cidr,
+                              check_cidr_field(items[i].Scalar(), r.at(items[i], ipath, &e->key)));
             c.ciders.push_back(cidr);
         }
     }
@@ -320,20 +352,24 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
     if (const auto* e = f.get("cider_mapping"); e != nullptr && !e->value.IsNull()) {
         std::string mpath = join(path, "cider_mapping");
         if (!e->value.IsMap())
-            return error_at(r.at(*e, mpath), std::string("expected a mapping of CIDR to CIDR, got ") +
-                                                 kind_of(e->value));
+            return error_at(
+                r.at(*e, mpath),
+                std::string("expected a mapping of CIDR to CIDR, got ") + kind_of(e->value));
         for (const auto& kv : e->value) {
             if (!kv.first.IsScalar())
-                return error_at(r.at(kv.first, mpath), std::string("expected a CIDR string key, got ") +
-                                                           kind_of(kv.first));
+                return error_at(
+                    r.at(kv.first, mpath),
+                    std::string("expected a CIDR string key, got ") + kind_of(kv.first));
             std::string kpath = mpath + "[" + quote_for_error(kv.first.Scalar()) + "]";
             RUSTUN_TRY_ASSIGN(from, check_cidr_field(kv.first.Scalar(), r.at(kv.first, kpath)));
             for (const CidrMapping& m : c.cider_mapping)
-                if (m.virtual_cidr == from) return error_at(r.at(kv.first, kpath), "key given twice in one mapping");
+                if (m.virtual_cidr == from)
+                    return error_at(r.at(kv.first, kpath), "key given twice in one mapping");
             if (!kv.second.IsScalar())
                 return error_at(r.at(kv.second, kpath, &kv.first),
                                 std::string("expected a CIDR string, got ") + kind_of(kv.second));
-            RUSTUN_TRY_ASSIGN(to, check_cidr_field(kv.second.Scalar(), r.at(kv.second, kpath, &kv.first)));
+            RUSTUN_TRY_ASSIGN(
+                to, check_cidr_field(kv.second.Scalar(), r.at(kv.second, kpath, &kv.first)));
             c.cider_mapping.push_back(CidrMapping{from, to});
         }
     }
@@ -343,7 +379,8 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
 // `seen` maps the names of the clusters read so far to their location. A duplicate name is
 // rejected before the clients are read, so that a YAML alias repeating a large cluster costs
 // nothing.
-Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, const std::string& path,
+Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n,
+                                   const std::string& path,
                                    std::unordered_map<std::string, SourceRef>& seen) {
     RUSTUN_TRY_ASSIGN(f, r.map(n, path, kClusterKeys, nullptr));
     InlineCluster out;
@@ -356,7 +393,8 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, con
         return error_at(out.name_at, "duplicate cluster name " + quote_for_error(out.name) +
                                          " (first defined at " + it->second.to_string() + ")");
     if (const auto* e = f.get("crypto")) {
-        RUSTUN_TRY_ASSIGN(text, r.string(*e, join(path, "crypto"), "a cipher such as \"chacha20:KEY\""));
+        RUSTUN_TRY_ASSIGN(text,
+                          r.string(*e, join(path, "crypto"), "a cipher such as \"chacha20:KEY\""));
         RUSTUN_TRY_ASSIGN(spec, check_crypto_field(text, r.at(*e, join(path, "crypto"))));
         out.crypto = spec;
     }
@@ -364,7 +402,8 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, con
         std::string cpath = join(path, "clients");
         RUSTUN_TRY_ASSIGN(items, r.list(*e, cpath));
         for (size_t i = 0; i < items.size(); ++i) {
-            RUSTUN_TRY_ASSIGN(lc, read_client(r, items[i], index_path(cpath, i), out.name, out.name_at));
+            RUSTUN_TRY_ASSIGN(
+                lc, read_client(r, items[i], index_path(cpath, i), out.name, out.name_at));
             out.clients.push_back(std::move(lc));
         }
     }
@@ -372,7 +411,9 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, con
 }
 
 Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root) {
-    if (root.IsNull()) return error_at(SourceRef{r.file(), 0, 0, ""}, "empty document (expected a mapping with at least listen and crypto)");
+    if (root.IsNull())
+        return error_at(SourceRef{r.file(), 0, 0, ""},
+                        "empty document (expected a mapping with at least listen and crypto)");
     RUSTUN_TRY_ASSIGN(top, r.map(root, "", kTopKeys, nullptr));
     GatewayConfig cfg;
     cfg.source_file = r.file();
@@ -381,8 +422,11 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     RUSTUN_TRY_ASSIGN(listen_cfg, read_listen(r, *listen));
     cfg.listen = listen_cfg;
 
-    RUSTUN_TRY_ASSIGN(crypto, r.required(top, "crypto", "\"chacha20:KEY\", \"aes256:KEY\", \"xor:KEY\" or \"plain\""));
-    RUSTUN_TRY_ASSIGN(crypto_text, r.string(*crypto, "crypto", "a cipher such as \"chacha20:KEY\""));
+    RUSTUN_TRY_ASSIGN(
+        crypto,
+        r.required(top, "crypto", "\"chacha20:KEY\", \"aes256:KEY\", \"xor:KEY\" or \"plain\""));
+    RUSTUN_TRY_ASSIGN(crypto_text,
+                      r.string(*crypto, "crypto", "a cipher such as \"chacha20:KEY\""));
     RUSTUN_TRY_ASSIGN(crypto_spec, check_crypto_field(crypto_text, r.at(*crypto, "crypto")));
     cfg.crypto = crypto_spec;
 
@@ -398,7 +442,9 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {
         RUSTUN_TRY_ASSIGN(s, r.string(*e, "clients_file"));
-        if (s.empty()) return error_at(r.at(*e, "clients_file"), "expected a non-empty path to a routes.json file");
+        if (s.empty())
+            return error_at(r.at(*e, "clients_file"),
+                            "expected a non-empty path to a routes.json file");
         cfg.clients_file = (std::filesystem::path(r.file()).parent_path() / s).string();
         auto text = read_text_file(cfg.clients_file);
         if (!text) return error_at(r.at(*e, "clients_file"), text.error());
@@ -411,12 +457,14 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     if (const auto* e = top.get("clusters")) {
         RUSTUN_TRY_ASSIGN(items, r.list(*e, "clusters"));
         for (size_t i = 0; i < items.size(); ++i) {
-            RUSTUN_TRY_ASSIGN(ic, read_cluster(r, items[i], index_path("clusters", i), cluster_names));
+            RUSTUN_TRY_ASSIGN(ic,
+                              read_cluster(r, items[i], index_path("clusters", i), cluster_names));
             inline_clusters.push_back(std::move(ic));
         }
     }
 
-    RUSTUN_TRY_ASSIGN(clusters, merge_clusters(std::move(imported), std::move(inline_clusters), cfg.crypto));
+    RUSTUN_TRY_ASSIGN(clusters,
+                      merge_clusters(std::move(imported), std::move(inline_clusters), cfg.crypto));
     cfg.clusters = std::move(clusters);
     return cfg;
 }

@@ -49,7 +49,7 @@ public:
         uint32_t n = c.seg_count;
         while (n > 1) {
             uint32_t half = n / 2;
-            base = base[half] <= dst ? base + half : base;  // compiles to a conditional move
+            base = base[half] <= dst ? base + half : base;  // written for a cmov (g++ -O3 emits one)
             n -= half;
         }
         return seg_client_[c.seg_begin + static_cast<uint32_t>(base - first)];
@@ -71,8 +71,12 @@ public:
     ClusterId cluster_of(ClientId client) const noexcept { return clients_[client].cluster; }
     // Clients of a cluster are the contiguous ids [first_client, first_client + clients_in).
     // Precondition: cluster < cluster_count().
-    ClientId first_client(ClusterId cluster) const noexcept { return clusters_[cluster].client_begin; }
-    uint32_t clients_in(ClusterId cluster) const noexcept { return clusters_[cluster].client_count; }
+    ClientId first_client(ClusterId cluster) const noexcept {
+        return clusters_[cluster].client_begin;
+    }
+    uint32_t clients_in(ClusterId cluster) const noexcept {
+        return clusters_[cluster].client_count;
+    }
 
     uint32_t cluster_count() const noexcept { return static_cast<uint32_t>(clusters_.size()); }
     uint32_t client_count() const noexcept { return static_cast<uint32_t>(clients_.size()); }

@@ -6,7 +6,8 @@ RouteTable build_route_table(const GatewayConfig& cfg, std::vector<RouteConflict
     RouteTableBuilder b;
     for (const ClusterConfig& cluster : cfg.clusters) {
         b.add_cluster();
-        for (const ClientConfig& client : cluster.clients) b.add_client(client.private_ip, client.ciders);
+        for (const ClientConfig& client : cluster.clients)
+            b.add_client(client.private_ip, client.ciders);
     }
     return b.build(conflicts);
 }

@@ -1,0 +1,195 @@
+// The shared-memory channel between rustun-controlplane and rustun-dataplane, byte by byte
+// (docs/shm-channel.md is the prose version of this header; keep them in step).
+//
+// The dataplane creates the segment (a file under /dev/shm) at start and recreates it, with a
+// new dp_epoch, when it restarts; the control plane attaches, checks magic/version/sizes, and
+// re-attaches when dp_epoch changes. Nothing in the segment is a pointer: rings and counter
+// blocks are located by offsets from the segment start. All multi-byte fields are host byte order
+// (both processes run on the same machine); addresses inside messages are network byte order.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "shm/dp_counters.hpp"
+#include "shm/spsc_ring.hpp"
+
+namespace rustun::shm {
+
+inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" little-endian
+inline constexpr uint32_t kChannelVersion = 1;
+inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
+inline constexpr uint32_t kMaxRings = 64;
+inline constexpr uint32_t kMaxWorkers = kMaxRings - 2;
+inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
+
+enum class RingKind : uint32_t {
+    CpToDpControl = 0,  // table updates and sync markers (consumer: the dataplane's main lcore)
+    CpToDpTx = 1,       // frames the dataplane sends on the control plane's behalf
+    DpToCp = 2,         // one per worker: punted frames and frames for TCP delivery
+};
+
+enum class DpState : uint32_t { Starting = 0, Running = 1, Stopping = 2 };
+
+struct RingDesc {
+    uint64_t offset;  // from the segment start to the RingHeader
+    uint32_t kind;    // RingKind
+    uint32_t index;   // worker number for DpToCp rings
+};
+static_assert(sizeof(RingDesc) == 16);
+
+struct alignas(kCacheLine) SegmentHeader {
+    // --- line 0..: immutable after the segment is published (magic is written last) ---
+    std::atomic<uint64_t> magic;  // kChannelMagic once initialised
+    uint32_t version;             // kChannelVersion
+    uint32_t header_bytes;        // kHeaderBytes
+    uint64_t segment_bytes;       // the whole mapping
+    uint64_t dp_epoch;            // random per dataplane start; changes on restart
+    uint32_t slot_size;           // kSlotSize
+    uint32_t ring_count;          // 2 + worker_count
+    uint32_t worker_count;
+    uint32_t counter_count;       // kDpCounterCount at creation
+    uint64_t counters_offset;     // worker_count blocks of counter_stride bytes
+    uint64_t counter_stride;      // bytes, multiple of 64
+    uint32_t dp_pid;
+    uint32_t reserved0;
+    RingDesc rings[kMaxRings];
+    // --- written by the dataplane ---
+    alignas(kCacheLine) std::atomic<uint64_t> dp_heartbeat_ns;  // CLOCK_MONOTONIC, every ~10 ms
+    std::atomic<uint32_t> dp_state;                             // DpState
+    uint32_t reserved1;
+    std::atomic<uint64_t> dp_applied_cp_epoch;  // cp_epoch of the last SyncEnd applied
+    std::atomic<uint64_t> sessions;             // endpoint bindings in use
+    std::atomic<uint64_t> session_capacity;
+    // --- written by the control plane ---
+    alignas(kCacheLine) std::atomic<uint64_t> cp_heartbeat_ns;  // CLOCK_MONOTONIC, every ~100 ms
+    std::atomic<uint64_t> cp_epoch;                             // per control-plane start
+    std::atomic<uint32_t> cp_pid;
+};
+static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
+static_assert(offsetof(SegmentHeader, rings) == 72);
+
+// ---- Messages: every slot starts with a MsgHeader; `len` bytes of body follow it. ----
+
+enum class MsgType : uint16_t {
+    // CpToDpControl
+    SyncBegin = 1,      // SyncMsg: a full state follows; keep forwarding on the old state
+    SyncEnd = 2,        // SyncMsg: build and switch to the new state
+    ClusterSet = 3,     // ClusterSetMsg
+    ClientSet = 4,      // ClientSetMsg (create or replace)
+    ClientRemove = 5,   // ClientIdMsg
+    EndpointSet = 6,    // EndpointSetMsg: bind a client to a UDP endpoint
+    EndpointClear = 7,  // ClientIdMsg
+    Commit = 8,         // (no body) apply the ClientSet/ClientRemove seen since the last Commit
+    // CpToDpTx
+    TxFrame = 20,  // TxFrameMsg
+    // DpToCp
+    Punt = 30,        // PuntMsg: a frame for the control plane (KeepAlive, Handshake, ...)
+    TcpDeliver = 31,  // TcpDeliverMsg: an authenticated Data frame for a client without live UDP
+};
+
+struct MsgHeader {
+    uint16_t type;   // MsgType
+    uint16_t flags;  // 0
+    uint32_t len;    // body bytes after this header
+};
+static_assert(sizeof(MsgHeader) == 8);
+inline constexpr uint32_t kMaxBody = kSlotSize - sizeof(MsgHeader);
+
+enum class AddrFamily : uint8_t { None = 0, V4 = 4, V6 = 6 };
+
+// A UDP endpoint. addr: IPv4 in addr[0..4) (rest zero) or IPv6; network byte order.
+struct Endpoint {
+    uint8_t family;  // AddrFamily
+    uint8_t pad;
+    uint16_t port;   // host byte order
+    uint8_t addr[16];
+};
+static_assert(sizeof(Endpoint) == 20);
+
+struct SyncMsg {
+    uint64_t cp_epoch;
+    uint32_t cluster_count;
+    uint32_t client_count;
+};
+static_assert(sizeof(SyncMsg) == 16);
+
+// Cipher of one cluster. method: CipherMethod (crypto/cipher_spec.hpp); key: the derived key
+// (32 bytes for the AEADs, the raw XOR key, nothing for plain).
+struct ClusterSetMsg {
+    uint32_t cluster_id;
+    uint8_t method;
+    uint8_t pad;
+    uint16_t key_len;  // <= kMaxKey
+    static constexpr uint32_t kMaxKey = 1024;
+    uint8_t key[kMaxKey];
+};
+static_assert(sizeof(ClusterSetMsg) == 8 + 1024);
+
+struct Cidr {
+    uint32_t network;  // host byte order, host bits cleared
+    uint8_t prefix_len;
+    uint8_t pad[3];
+};
+static_assert(sizeof(Cidr) == 8);
+
+struct ClientSetMsg {
+    uint32_t client_id;   // the control plane's ClientId in the current cp_epoch
+    uint32_t cluster_id;
+    uint32_t private_ip;  // host byte order
+    uint16_t cidr_count;  // <= kMaxCidrs
+    uint16_t pad;
+    static constexpr uint32_t kMaxCidrs = 250;
+    Cidr cidrs[kMaxCidrs];
+};
+static_assert(sizeof(ClientSetMsg) == 16 + 250 * 8);
+static_assert(sizeof(ClientSetMsg) <= kMaxBody);
+
+struct ClientIdMsg {
+    uint32_t client_id;
+    uint32_t pad;
+};
+
+struct EndpointSetMsg {
+    uint32_t client_id;
+    uint32_t pad;
+    Endpoint endpoint;
+    uint8_t pad2[4];
+};
+static_assert(sizeof(EndpointSetMsg) == 32);
+
+// Frames carried whole (header + payload) in the body after a fixed part.
+inline constexpr uint32_t kMaxFrameInSlot = kMaxBody - 32;  // 2008 bytes
+
+struct TxFrameMsg {
+    Endpoint to;          // destination UDP endpoint
+    uint16_t frame_len;   // bytes of frame[]
+    uint8_t pad[10];
+    uint8_t frame[kMaxFrameInSlot];
+};
+static_assert(sizeof(TxFrameMsg) == 32 + kMaxFrameInSlot);
+
+struct PuntMsg {
+    Endpoint from;          // source UDP endpoint of the datagram
+    uint32_t client_hint;   // ClientId of the endpoint's session, or kNoClientHint
+    uint16_t frame_len;
+    uint8_t pad[6];
+    uint8_t frame[kMaxFrameInSlot];
+};
+static_assert(sizeof(PuntMsg) == 32 + kMaxFrameInSlot);
+inline constexpr uint32_t kNoClientHint = 0xffffffffu;
+
+struct TcpDeliverMsg {
+    uint32_t src_client;
+    uint32_t dst_client;
+    uint16_t frame_len;
+    uint8_t pad[22];
+    uint8_t frame[kMaxFrameInSlot];
+};
+static_assert(sizeof(TcpDeliverMsg) == 32 + kMaxFrameInSlot);
+
+static_assert(sizeof(ClusterSetMsg) <= kMaxBody && sizeof(TxFrameMsg) <= kMaxBody &&
+              sizeof(PuntMsg) <= kMaxBody && sizeof(TcpDeliverMsg) <= kMaxBody);
+
+}  // namespace rustun::shm

@@ -1,0 +1,60 @@
+// The dataplane's named counters: one X-macro table shared by rustun-dataplane (the writer),
+// rustun-controlplane (which shows them in `rustunctl stats`) and the telemetry commands.
+// Every drop reason has its own counter (ARCHITECTURE.md invariant 5). The order is part of the
+// shared-memory layout: append only, and bump kChannelVersion when it changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rustun::shm {
+
+#define RUSTUN_DP_COUNTERS(X)                                                                      \
+    X(rx_packets, "packets received from the uplink")                                             \
+    X(tx_packets, "packets transmitted to the uplink")                                            \
+    X(relayed, "Data frames relayed UDP to UDP")                                                  \
+    X(to_controlplane_tcp, "Data frames handed to the control plane for TCP delivery")            \
+    X(punted, "frames punted to the control plane (KeepAlive, Handshake, other types)")           \
+    X(from_controlplane_tx, "frames sent for the control plane (TCP sender to UDP receiver, replies)") \
+    X(stun_replies, "STUN Binding Success responses sent")                                        \
+    X(exception_to_kernel, "packets passed to the kernel exception path")                         \
+    X(exception_from_kernel, "packets from the kernel exception path sent out of the uplink")     \
+    X(drop_not_ip, "dropped: not IPv4/IPv6 and no exception path")                               \
+    X(drop_not_for_us, "dropped: not the relay port and no exception path")                      \
+    X(drop_short_frame, "dropped: UDP payload shorter than a frame header or its declared length") \
+    X(drop_bad_magic, "dropped: bad magic")                                                       \
+    X(drop_bad_version, "dropped: bad version")                                                   \
+    X(drop_unknown_endpoint, "dropped: Data from an endpoint with no session")                    \
+    X(drop_auth_failed, "dropped: AEAD authentication failed")                                    \
+    X(drop_not_ipv4_inner, "dropped: inner packet shorter than 20 bytes or not IPv4")             \
+    X(drop_spoofed_source, "dropped: inner source not the sender's private IP or CIDRs")           \
+    X(drop_no_route, "dropped: no client of the sender's cluster owns the destination")           \
+    X(drop_cross_cluster, "dropped: destination belongs to another cluster")                      \
+    X(drop_dst_not_live, "dropped: destination has no live UDP endpoint and no control plane")    \
+    X(drop_oversize, "dropped: frame larger than the dataplane's maximum datagram")               \
+    X(drop_bad_stun, "dropped: malformed STUN message")                                          \
+    X(drop_ring_full, "dropped: ring to the control plane full")                                 \
+    X(drop_tx_full, "dropped: uplink TX queue full")                                             \
+    X(drop_exception_full, "dropped: exception path full")                                       \
+    X(drop_session_table_full, "endpoint bindings refused: session table full")                   \
+    X(drop_no_mbuf, "dropped: mbuf pool empty")
+
+enum class DpCounter : uint16_t {
+#define X(name, help) name,
+    RUSTUN_DP_COUNTERS(X)
+#undef X
+        kCount
+};
+inline constexpr size_t kDpCounterCount = static_cast<size_t>(DpCounter::kCount);
+
+struct DpCounterInfo {
+    const char* name;
+    const char* help;
+};
+inline constexpr DpCounterInfo kDpCounterInfo[] = {
+#define X(name, help) {#name, help},
+    RUSTUN_DP_COUNTERS(X)
+#undef X
+};
+
+}  // namespace rustun::shm
