@@ -14,7 +14,7 @@ ninja -C build-fuzz > build-fuzz/last-build.log 2>&1 || { tail -n 40 build-fuzz/
 
 status=0
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
-  [ -x "$bin" ] || continue
+  [ -f "$bin" ] && [ -x "$bin" ] || continue
   name=$(basename "$bin"); name=${name#fuzz_}
   seeds=tests/fuzz/corpus/$name
   work=build-fuzz/corpus-$name

@@ -49,7 +49,7 @@ void usage(FILE* f) {
         "  --ciphers LIST     chacha20,aes256,xor,plain (default chacha20,aes256)\n"
         "  --burst N          packets per open_burst() call, 1..64 (default 32)\n"
         "  --time-ms N        target time per measurement in ms (default 200)\n"
-        "  --iterations N     packets per run instead of --time-ms (5 runs, median reported)\n"
+        "  --iterations N     packets per run instead of --time-ms (5 runs, fastest reported)\n"
         "  --seal             also measure seal (fresh nonces), single and burst\n"
         "  --interfaces       also compare raw IPsec-MB interfaces (direct, job, burst\n"
         "                     checked/unchecked) for decrypt + tag, per algorithm\n"

@@ -9,6 +9,7 @@
 //  * controlplane values are inside the ranges documented next to each field.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -84,6 +85,25 @@ struct ControlPlaneConfig {
     bool operator==(const ControlPlaneConfig&) const = default;
 };
 
+// The `dataplane:` section: settings of rustun-dataplane (docs/dataplane.md). All restart-only.
+struct DataplaneConfig {
+    enum class Exception : uint8_t { None, Tap };
+
+    std::string channel{"/dev/shm/rustun-dataplane"};  // shared-memory segment path, non-empty
+    std::vector<std::string> eal_args;                  // DPDK EAL arguments, before the CLI's
+    std::string port;                                   // uplink: vdev name or PCI address; required
+    uint32_t workers = 1;                               // RX/TX queue pairs = worker lcores, 1..62
+    uint32_t burst = 32;                                // RX burst, 1..64
+    uint32_t sessions = 65536;                          // endpoint bindings, 16..16777216
+    uint32_t mbufs = 16383;                             // mbuf pool size, 1023..16777215
+    Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
+    std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
+    Exception exception = Exception::None;
+    std::string exception_iface{"rustun0"};  // tap interface name, 1..15 characters
+
+    bool operator==(const DataplaneConfig&) const = default;
+};
+
 inline constexpr std::string_view kDefaultControlSocket = "/run/rustun/control.sock";
 
 struct GatewayConfig {
@@ -94,6 +114,7 @@ struct GatewayConfig {
     // The routes.json imported, resolved against the YAML file's directory; empty if none.
     std::string clients_file;
     ControlPlaneConfig controlplane;
+    std::optional<DataplaneConfig> dataplane;  // absent: no `dataplane:` section
     // Merged clusters (clients_file first, in order of first appearance, then new inline ones).
     // A cluster's index here is its ClusterId in the route table (routing/route_table_build.hpp).
     std::vector<ClusterConfig> clusters;

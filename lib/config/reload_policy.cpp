@@ -9,7 +9,7 @@ namespace {
 constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
 constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
 
-constexpr std::array<ConfigKeyInfo, 26> kKeys = {{
+constexpr std::array<ConfigKeyInfo, 38> kKeys = {{
     {"listen", S},
     {"listen.tcp", S},
     {"listen.udp", S},
@@ -36,6 +36,18 @@ constexpr std::array<ConfigKeyInfo, 26> kKeys = {{
     {"controlplane.max_peers_per_reply", R},
     {"controlplane.handshake_rate_per_source", R},
     {"controlplane.log_level", R},
+    {"dataplane", S},
+    {"dataplane.channel", S},
+    {"dataplane.eal_args", S},
+    {"dataplane.port", S},
+    {"dataplane.workers", S},
+    {"dataplane.burst", S},
+    {"dataplane.sessions", S},
+    {"dataplane.mbufs", S},
+    {"dataplane.address", S},
+    {"dataplane.address6", S},
+    {"dataplane.exception", S},
+    {"dataplane.exception_iface", S},
 }};
 
 }  // namespace
@@ -58,6 +70,7 @@ std::vector<std::string> restart_only_changes(const GatewayConfig& running,
     if (running.control_socket != next.control_socket) out.emplace_back("control_socket");
     if (running.controlplane.workers != next.controlplane.workers)
         out.emplace_back("controlplane.workers");
+    if (running.dataplane != next.dataplane) out.emplace_back("dataplane");
     return out;
 }
 

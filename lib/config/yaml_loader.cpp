@@ -1,5 +1,6 @@
 #include "config/yaml_loader.hpp"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -204,8 +205,11 @@ private:
     std::string file_;
 };
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"listen",       "crypto",   "control_socket",
-                                                      "clients_file", "clusters", "controlplane"};
+constexpr std::array<std::string_view, 7> kTopKeys = {
+    "listen", "crypto", "control_socket", "clients_file", "clusters", "controlplane", "dataplane"};
+constexpr std::array<std::string_view, 11> kDataplaneKeys = {
+    "channel", "eal_args", "port",    "workers",   "burst",          "sessions",
+    "mbufs",   "address",  "address6", "exception", "exception_iface"};
 constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
 constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
 constexpr std::array<std::string_view, 7> kClientKeys = {
@@ -294,6 +298,79 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
             return error_at(
                 r.at(*v, path("log_level")),
                 "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
+    }
+    return out;
+}
+
+Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry& e) {
+    RUSTUN_TRY_ASSIGN(f, r.map(e.value, "dataplane", kDataplaneKeys, &e.key));
+    DataplaneConfig out;
+    auto path = [](std::string_view k) { return join("dataplane", k); };
+    if (const auto* v = f.get("channel")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel"), "a path such as /dev/shm/rustun-dataplane"));
+        if (s.empty()) return error_at(r.at(*v, path("channel")), "expected a non-empty path");
+        out.channel = s;
+    }
+    if (const auto* v = f.get("eal_args")) {
+        RUSTUN_TRY_ASSIGN(items, r.list(*v, path("eal_args")));
+        for (size_t i = 0; i < items.size(); ++i) {
+            std::string ipath = index_path(path("eal_args"), i);
+            if (!items[i].IsScalar())
+                return error_at(r.at(items[i], ipath, &v->key),
+                                std::string("expected a string, got ") + kind_of(items[i]));
+            out.eal_args.push_back(items[i].Scalar());
+        }
+    }
+    RUSTUN_TRY_ASSIGN(port, r.required(f, "port", "a DPDK port name such as net_pcap0 or 0000:01:00.0"));
+    RUSTUN_TRY_ASSIGN(port_name, r.string(*port, path("port"), "a DPDK port name"));
+    if (port_name.empty()) return error_at(r.at(*port, path("port")), "expected a non-empty port name");
+    out.port = port_name;
+    if (const auto* v = f.get("workers")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("workers"), 1, 62));
+        out.workers = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("burst")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("burst"), 1, 64));
+        out.burst = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("sessions")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("sessions"), 16, 16'777'216));
+        out.sessions = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("mbufs")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("mbufs"), 1023, 16'777'215));
+        out.mbufs = static_cast<uint32_t>(n);
+    }
+    RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
+    RUSTUN_TRY_ASSIGN(addr_text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
+    RUSTUN_TRY_ASSIGN(addr_value, check_ipv4_field(addr_text, r.at(*addr, path("address"))));
+    out.address = addr_value;
+    if (const auto* v = f.get("address6")) {
+        RUSTUN_TRY_ASSIGN(text, r.string(*v, path("address6"), "an IPv6 address such as 2001:db8::1"));
+        std::array<uint8_t, 16> a6{};
+        if (text.find(':') == std::string::npos || ::inet_pton(AF_INET6, text.c_str(), a6.data()) != 1)
+            return error_at(r.at(*v, path("address6")),
+                            "expected an IPv6 address such as 2001:db8::1, got " + quote_for_error(text));
+        out.address6 = a6;
+    }
+    if (const auto* v = f.get("exception")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("exception"), "none or tap"));
+        if (s == "none")
+            out.exception = DataplaneConfig::Exception::None;
+        else if (s == "tap")
+            out.exception = DataplaneConfig::Exception::Tap;
+        else
+            return error_at(r.at(*v, path("exception")), "expected none or tap, got " + quote_for_error(s));
+    }
+    if (const auto* v = f.get("exception_iface")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("exception_iface"), "an interface name"));
+        bool ok = !s.empty() && s.size() <= 15;
+        for (char c : s) ok = ok && c > ' ' && c != '/' && c != ',' && c != '=' && c < 127;
+        if (!ok)
+            return error_at(r.at(*v, path("exception_iface")),
+                            "expected an interface name of 1..15 characters without '/', ',', '=' "
+                            "or spaces, got " + quote_for_error(s));
+        out.exception_iface = s;
     }
     return out;
 }
@@ -438,6 +515,11 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
 
     RUSTUN_TRY_ASSIGN(cp, read_controlplane(r, top.get("controlplane")));
     cfg.controlplane = cp;
+
+    if (const auto* e = top.get("dataplane"); e != nullptr && !e->value.IsNull()) {
+        RUSTUN_TRY_ASSIGN(dp, read_dataplane(r, *e));
+        cfg.dataplane = std::move(dp);
+    }
 
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {

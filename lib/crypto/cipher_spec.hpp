@@ -29,7 +29,8 @@ struct CipherSpec {
 
     // Parses "chacha20:KEY", "aes256:KEY", "xor:KEY", "plain" (method case-insensitive, split at
     // the first ':'). Errors (never a crash): unknown method, missing ':' for a keyed method,
-    // empty XOR key.
+    // empty XOR key. "chacha20poly1305" (the server.toml variant name) is accepted as an alias of
+    // "chacha20"; `plain` ignores anything after a colon.
     static Result<CipherSpec> parse(std::string_view text);
 
     // Canonical text form, e.g. "chacha20:rustun" or "plain". Round-trips through parse().

@@ -151,10 +151,9 @@ void seal_failed(SealItem& it, CryptoStatus s) {
     it.out_len = 0;
 }
 
-// Validates `it`, sets out_len, finishes XOR and plain items and writes the AEAD nonce. Returns
-// true if an AEAD encryption is still to be done. Draws nonces, so it must run before any IMB job
-// of the current call is obtained (NonceRng refills submit jobs to the same manager).
-bool begin_seal(SealItem& it, NonceRng& rng) {
+// Validates `it`, sets out_len and finishes XOR and plain items. Returns true if an AEAD
+// encryption is still to be done.
+bool begin_seal(SealItem& it) {
     const CipherKey* k = it.key;
     if (k == nullptr || (it.plaintext == nullptr && it.plaintext_len != 0)) {
         seal_failed(it, CryptoStatus::BadArgument);
@@ -193,25 +192,32 @@ bool begin_seal(SealItem& it, NonceRng& rng) {
             return false;
         case CipherMethod::ChaCha20Poly1305:
         case CipherMethod::Aes256Gcm:
-            if (it.nonce != nullptr) {
-                std::memcpy(it.out, it.nonce, kAeadNonceLen);
-            } else {
-                rng.next(it.out);
-            }
             return true;
     }
     return false;
 }
 
-void gcm_seal(IMB_MGR* m, gcm_context_data* ctx, SealItem& it) {
+// Picks the AEAD nonce (the item's own, else the next of `fresh`, counted in `used`) and copies
+// it in front of the ciphertext. Returns the IV pointer to hand to IPsec-MB: never the payload
+// copy, because reading 16 bytes over 12 just stored stalls store forwarding (measured +50 TSC
+// cycles per AES-GCM seal at 64 B).
+const uint8_t* take_nonce(SealItem& it, const uint8_t* fresh, uint32_t& used) {
+    const uint8_t* iv = it.nonce;
+    if (iv == nullptr) iv = fresh + kAeadNonceLen * used++;
+    std::memcpy(it.out, iv, kAeadNonceLen);
+    return iv;
+}
+
+void gcm_seal(IMB_MGR* m, gcm_context_data* ctx, SealItem& it, const uint8_t* iv) {
     uint8_t* ct = it.out + kAeadNonceLen;
-    IMB_AES256_GCM_ENC(m, it.key->gcm_key(), ctx, ct, it.plaintext, it.plaintext_len, it.out,
+    IMB_AES256_GCM_ENC(m, it.key->gcm_key(), ctx, ct, it.plaintext, it.plaintext_len, iv,
                        nullptr, 0, ct + it.plaintext_len, kAeadTagLen);
 }
 
-void fill_chacha_seal(IMB_JOB* j, SealItem& it) {
+// `iv` must stay valid until the job completes.
+void fill_chacha_seal(IMB_JOB* j, SealItem& it, const uint8_t* iv) {
     uint8_t* ct = it.out + kAeadNonceLen;
-    fill_chacha_job(j, *it.key, IMB_DIR_ENCRYPT, it.out, it.plaintext, ct, it.plaintext_len,
+    fill_chacha_job(j, *it.key, IMB_DIR_ENCRYPT, iv, it.plaintext, ct, it.plaintext_len,
                     ct + it.plaintext_len, &it);
 }
 
@@ -343,13 +349,16 @@ CryptoStatus CryptoEngine::seal(const CipherKey& key, std::span<const uint8_t> p
 }
 
 CryptoStatus CryptoEngine::seal(SealItem& it) {
-    if (!begin_seal(it, *rng_)) return it.status;
+    if (!begin_seal(it)) return it.status;
+    uint32_t used = 0;
+    const uint8_t* iv = take_nonce(it, it.nonce ? nullptr : rng_->prepare(1), used);
+    rng_->consume(used);
     IMB_MGR* m = impl_->mgr.get();
     if (it.key->method() == CipherMethod::Aes256Gcm) {
-        gcm_seal(m, &impl_->gcm_ctx, it);
+        gcm_seal(m, &impl_->gcm_ctx, it, iv);
         return it.status;
     }
-    fill_chacha_seal(IMB_GET_NEXT_JOB(m), it);
+    fill_chacha_seal(IMB_GET_NEXT_JOB(m), it, iv);
     IMB_JOB* done = run_single_job(m, impl_->options.validate_jobs);
     if (done == nullptr || done->status != IMB_STATUS_COMPLETED) {
         seal_failed(it, CryptoStatus::EngineError);
@@ -366,19 +375,26 @@ void CryptoEngine::seal_burst(std::span<SealItem> items) {
 
 void CryptoEngine::seal_chunk(SealItem* items, uint32_t n) {
     IMB_MGR* m = impl_->mgr.get();
-    // Pass 1: validation, nonces, XOR/plain, AES-GCM; collect ChaCha items. All nonces are drawn
-    // here, before IMB_GET_NEXT_BURST (a NonceRng refill submits jobs to the same manager).
+    // Pass 1: validation, nonces, XOR/plain, AES-GCM; collect ChaCha items. Fresh nonces are
+    // prepared here, before IMB_GET_NEXT_BURST (a NonceRng refill submits jobs to the same
+    // manager), and stay in place until the ChaCha jobs below have completed.
+    const uint8_t* fresh = rng_->prepare(n);
+    uint32_t used = 0;
     SealItem* chacha[kMaxBurst];
+    const uint8_t* chacha_iv[kMaxBurst];
     uint32_t nc = 0;
     for (uint32_t i = 0; i < n; ++i) {
         SealItem& it = items[i];
-        if (!begin_seal(it, *rng_)) continue;
+        if (!begin_seal(it)) continue;
+        const uint8_t* iv = take_nonce(it, fresh, used);
         if (it.key->method() == CipherMethod::Aes256Gcm) {
-            gcm_seal(m, &impl_->gcm_ctx, it);
+            gcm_seal(m, &impl_->gcm_ctx, it, iv);
         } else {
+            chacha_iv[nc] = iv;
             chacha[nc++] = &it;
         }
     }
+    rng_->consume(used);  // no further prepare()/next() in this call: the IVs stay valid
     if (nc == 0) return;
 
     IMB_JOB* jobs[kMaxBurst];
@@ -387,7 +403,7 @@ void CryptoEngine::seal_chunk(SealItem* items, uint32_t n) {
         for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
         return;
     }
-    for (uint32_t i = 0; i < nc; ++i) fill_chacha_seal(jobs[i], *chacha[i]);
+    for (uint32_t i = 0; i < nc; ++i) fill_chacha_seal(jobs[i], *chacha[i], chacha_iv[i]);
     uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
                                                   : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
     if (done == 0 && impl_->options.validate_jobs && imb_get_errno(m) != 0) {

@@ -70,6 +70,20 @@ public:
         ++pos_;
     }
 
+    // Bulk use without copies: ensures at least n (1..kBatch) unused nonces are buffered and
+    // returns the first; nonce k is at [12k, 12k+12) and 4 bytes past the last one are readable.
+    // They stay unchanged until the next next()/prepare() that refills; consume(k) marks the
+    // first k as used (unused ones are handed out later). IPsec-MB may read an IV from here:
+    // these bytes were stored long before, so reading them does not stall store forwarding.
+    const uint8_t* prepare(uint32_t n) {
+        if (kBatch - pos_ < n ||
+            epoch_ != nonce_detail::fork_epoch.load(std::memory_order_relaxed)) {
+            refill();
+        }
+        return batch_ + pos_ * kNonceLen;
+    }
+    void consume(uint32_t k) { pos_ += k; }
+
     uint32_t lane() const { return lane_; }
 
 private:
@@ -91,7 +105,7 @@ private:
     // ECB scratch: one round-function block per nonce (input, output).
     alignas(64) uint8_t blocks_in_[kBatch][16] = {};
     alignas(64) uint8_t blocks_out_[kBatch][16] = {};
-    uint8_t batch_[kBatch * kNonceLen + 2] = {};  // kBatch nonces + 2 bytes of store slack
+    uint8_t batch_[kBatch * kNonceLen + 4] = {};  // kBatch nonces + 4 bytes of slack
 };
 
 }  // namespace rustun

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -37,6 +39,28 @@ TEST(NonceRng, NoRepeatInOneGenerator) {
     NonceSet seen;
     seen.reserve(n);
     for (const Nonce& x : draw(e->nonce_rng(), n)) ASSERT_TRUE(seen.insert(x).second);
+}
+
+TEST(NonceRng, PrepareConsumeAndNextShareOneSequence) {
+    auto e = test::make_engine();
+    NonceRng& rng = e->nonce_rng();
+    std::mt19937_64 r(1);
+    NonceSet seen;
+    for (int round = 0; round < 5000; ++round) {
+        const uint32_t n = 1 + static_cast<uint32_t>(r() % NonceRng::kBatch);
+        const uint8_t* p = rng.prepare(n);
+        EXPECT_EQ(rng.prepare(n), p) << "prepare without consume must not move";
+        const uint32_t k = static_cast<uint32_t>(r() % (n + 1));
+        for (uint32_t i = 0; i < k; ++i) {
+            Nonce x;
+            std::memcpy(x.data(), p + 12 * i, 12);
+            ASSERT_TRUE(seen.insert(x).second);
+        }
+        rng.consume(k);
+        Nonce y;
+        rng.next(y.data());
+        ASSERT_TRUE(seen.insert(y).second);
+    }
 }
 
 TEST(NonceRng, GeneratorsOnThreadsHaveDistinctLanesAndNoCommonNonce) {

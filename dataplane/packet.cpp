@@ -1,0 +1,129 @@
+#include "packet.hpp"
+
+namespace rustun::dp {
+
+L3Kind parse_udp(const uint8_t* f, uint32_t len, ParsedUdp& out) {
+    if (len < kEthLen) return L3Kind::Malformed;
+    const uint16_t ethertype = load_be16(f + 12);
+    out.l3_off = kEthLen;
+    out.src_mac = f + 6;
+    const uint8_t* ip = f + kEthLen;
+    const uint32_t l3_avail = len - kEthLen;
+    uint32_t l4_off;
+    uint32_t l3_end;  // end of the IP datagram per its own length field
+    if (ethertype == kEtherTypeIpv4) {
+        if (l3_avail < kIpv4Len || (ip[0] >> 4) != 4) return L3Kind::Malformed;
+        const uint32_t ihl = (ip[0] & 0x0fu) * 4u;
+        const uint32_t total = load_be16(ip + 2);
+        if (ihl < kIpv4Len || total < ihl || total > l3_avail) return L3Kind::Malformed;
+        if (ip[9] != kProtoUdp) return L3Kind::OtherIp;
+        if ((load_be16(ip + 6) & 0x3fffu) != 0) return L3Kind::OtherIp;  // MF or offset: fragment
+        out.family = 4;
+        out.src_addr = ip + 12;
+        out.dst_addr = ip + 16;
+        l4_off = kEthLen + ihl;
+        l3_end = kEthLen + total;
+    } else if (ethertype == kEtherTypeIpv6) {
+        if (l3_avail < kIpv6Len || (ip[0] >> 4) != 6) return L3Kind::Malformed;
+        const uint32_t plen = load_be16(ip + 4);
+        if (kIpv6Len + plen > l3_avail) return L3Kind::Malformed;
+        if (ip[6] != kProtoUdp) return L3Kind::OtherIp;
+        out.family = 6;
+        out.src_addr = ip + 8;
+        out.dst_addr = ip + 24;
+        l4_off = kEthLen + kIpv6Len;
+        l3_end = kEthLen + kIpv6Len + plen;
+    } else {
+        return L3Kind::NotIp;
+    }
+    if (l4_off + kUdpLen > l3_end) return L3Kind::Malformed;
+    const uint8_t* udp = f + l4_off;
+    const uint32_t ulen = load_be16(udp + 4);
+    if (ulen < kUdpLen || l4_off + ulen > l3_end) return L3Kind::Malformed;
+    out.src_port = load_be16(udp);
+    out.dst_port = load_be16(udp + 2);
+    out.payload_off = static_cast<uint16_t>(l4_off + kUdpLen);
+    out.payload_len = static_cast<uint16_t>(ulen - kUdpLen);
+    return L3Kind::Udp;
+}
+
+uint32_t csum_add(uint32_t sum, const uint8_t* d, uint32_t len) {
+    uint64_t s = sum;
+    while (len >= 8) {
+        s += uint64_t{load_be16(d)} + load_be16(d + 2) + load_be16(d + 4) + load_be16(d + 6);
+        d += 8;
+        len -= 8;
+    }
+    while (len >= 2) {
+        s += load_be16(d);
+        d += 2;
+        len -= 2;
+    }
+    if (len) s += uint32_t{d[0]} << 8;
+    while (s >> 32) s = (s & 0xffffffffu) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16) + ((s >> 32) & 0xffff);
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return static_cast<uint32_t>(s);
+}
+
+void write_outer(uint8_t* h, const OuterSource& src, const uint8_t dst_mac[6], const shm::Endpoint& to,
+                 uint16_t payload_len, bool ipv4_cksum_offload, uint16_t ip_id) {
+    std::memcpy(h, dst_mac, 6);
+    std::memcpy(h + 6, src.mac, 6);
+    uint8_t* ip = h + kEthLen;
+    const uint16_t udp_len = static_cast<uint16_t>(kUdpLen + payload_len);
+    uint8_t* udp;
+    if (to.family == 4) {
+        store_be16(h + 12, kEtherTypeIpv4);
+        ip[0] = 0x45;
+        ip[1] = 0;
+        store_be16(ip + 2, static_cast<uint16_t>(kIpv4Len + udp_len));
+        store_be16(ip + 4, ip_id);
+        store_be16(ip + 6, 0x4000);  // DF
+        ip[8] = 64;
+        ip[9] = kProtoUdp;
+        ip[10] = ip[11] = 0;
+        std::memcpy(ip + 12, src.addr4, 4);
+        std::memcpy(ip + 16, to.addr, 4);
+        if (!ipv4_cksum_offload) store_be16(ip + 10, csum_fold(csum_add(0, ip, kIpv4Len)));
+        udp = ip + kIpv4Len;
+    } else {
+        store_be16(h + 12, kEtherTypeIpv6);
+        store_be32(ip, 0x60000000u);
+        store_be16(ip + 4, udp_len);
+        ip[6] = kProtoUdp;
+        ip[7] = 64;
+        std::memcpy(ip + 8, src.addr6, 16);
+        std::memcpy(ip + 24, to.addr, 16);
+        udp = ip + kIpv6Len;
+    }
+    store_be16(udp, src.port);
+    store_be16(udp + 2, to.port);
+    store_be16(udp + 4, udp_len);
+    store_be16(udp + 6, 0);
+    if (to.family == 6) {
+        // Pseudo header: addresses, upper-layer length, next header; then the UDP header+payload.
+        uint32_t s = csum_add(0, ip + 8, 32);
+        s += udp_len;
+        s += kProtoUdp;
+        s = csum_add(s, udp, udp_len);
+        uint16_t c = csum_fold(s);
+        store_be16(udp + 6, c == 0 ? 0xffff : c);
+    }
+}
+
+bool outer_checksums_ok(const uint8_t* f, uint32_t len) {
+    ParsedUdp p;
+    if (parse_udp(f, len, p) != L3Kind::Udp) return false;
+    const uint8_t* ip = f + kEthLen;
+    if (p.family == 4) return csum_fold(csum_add(0, ip, (ip[0] & 0xf) * 4u)) == 0;
+    const uint8_t* udp = f + p.payload_off - kUdpLen;
+    const uint16_t ulen = load_be16(udp + 4);
+    uint32_t s = csum_add(0, ip + 8, 32);
+    s += ulen;
+    s += kProtoUdp;
+    s = csum_add(s, udp, ulen);
+    return csum_fold(s) == 0;
+}
+
+}  // namespace rustun::dp

@@ -1,0 +1,100 @@
+// Endpoint -> client index table, one writer (the main lcore) and lock-free readers (workers).
+//
+// Open addressing with linear probing over a power-of-two array of 32-byte slots (two per cache
+// line). Each slot is a tiny seqlock: the writer makes `seq` odd, rewrites the key/value words,
+// makes it even again; a reader copies the words between two reads of an even, unchanged `seq`
+// and retries otherwise. Readers never block the writer and never take a lock; the writer never
+// waits for readers. Deleted slots become tombstones (probing continues over them); an insert
+// reuses the first tombstone on its path. Tombstones are cleared only by building a new table
+// (a new generation, state.hpp), which the owner does when `needs_rebuild()`.
+//
+// Capacity: `capacity` live entries in 2 x capacity (rounded up to a power of two) slots, so the
+// load factor stays <= 1/2 and a probe sequence is short. Lookups stop at a never-used slot or
+// after kMaxProbe slots; inserts refuse beyond kMaxProbe (counted by the caller as a full table).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "shm/channel_layout.hpp"
+
+namespace rustun::dp {
+
+inline constexpr uint32_t kNoSession = 0xffffffffu;
+
+// An endpoint as five 32-bit words (family|pad|port, then 16 address bytes), normalised.
+struct EndpointKey {
+    uint32_t w[5];
+    static EndpointKey from(const shm::Endpoint& e);
+    shm::Endpoint to_endpoint() const;
+    bool operator==(const EndpointKey&) const = default;
+};
+static_assert(sizeof(EndpointKey) == sizeof(shm::Endpoint));
+
+uint32_t endpoint_hash(const EndpointKey& k);
+
+class SessionTable {
+public:
+    static constexpr uint32_t kMaxProbe = 64;
+    static constexpr uint32_t kEmpty = 0xffffffffu;  // value of a never-used slot
+    static constexpr uint32_t kTomb = 0xfffffffeu;   // value of a deleted slot
+
+    explicit SessionTable(uint32_t capacity);
+    SessionTable(const SessionTable&) = delete;
+    SessionTable& operator=(const SessionTable&) = delete;
+
+    // ---- readers (any thread) ----
+    // The value bound to `k`, or kNoSession.
+    uint32_t lookup(const EndpointKey& k, uint32_t hash) const;
+    uint32_t lookup(const EndpointKey& k) const { return lookup(k, endpoint_hash(k)); }
+    void prefetch(uint32_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+
+    // ---- the single writer ----
+    enum class Insert : uint8_t { Added, Replaced, Full };
+    // Binds `k` to `value` (< kTomb), replacing an existing binding of `k`.
+    Insert insert(const EndpointKey& k, uint32_t value);
+    // Removes `k`; false if absent.
+    bool erase(const EndpointKey& k);
+
+    uint32_t size() const { return live_; }
+    uint32_t capacity() const { return capacity_; }
+    uint32_t tombstones() const { return tombs_; }
+    // True when tombstones make probing long: build a fresh table.
+    bool needs_rebuild() const { return live_ + tombs_ > (mask_ + 1) / 4 * 3; }
+
+    // Visits live entries (writer side or quiescent; for telemetry a racy snapshot is fine).
+    template <typename F>
+    void for_each(F&& f, uint32_t limit = 0xffffffffu) const {
+        for (uint32_t i = 0; i <= mask_ && limit; ++i) {
+            EndpointKey k;
+            uint32_t v;
+            if (read_slot(i, k, v) && v < kTomb) {
+                f(k, v);
+                --limit;
+            }
+        }
+    }
+
+private:
+    struct alignas(32) Slot {
+        std::atomic<uint32_t> seq{0};
+        std::atomic<uint32_t> value{kEmpty};
+        std::atomic<uint32_t> key[5]{};
+        uint32_t pad = 0;
+    };
+    static_assert(sizeof(Slot) == 32);
+
+    bool read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const;
+    void write_slot(uint32_t i, const EndpointKey& k, uint32_t v);
+    // Slot index holding `k` (writer side: no seqlock needed), or -1.
+    int64_t find(const EndpointKey& k, uint32_t hash) const;
+
+    std::unique_ptr<Slot[]> slots_;
+    uint32_t mask_ = 0;
+    uint32_t capacity_ = 0;
+    uint32_t live_ = 0;
+    uint32_t tombs_ = 0;
+};
+
+}  // namespace rustun::dp

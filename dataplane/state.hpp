@@ -1,0 +1,160 @@
+// The dataplane's forwarding state and how it changes while workers run (docs/dataplane.md).
+//
+// A Generation is everything a worker needs for one burst: the route table, one CipherKey per
+// cluster, one ClientLive record per client and the endpoint -> client session table. Workers
+// load the current generation pointer once per burst and publish the id they loaded
+// (`QuiescentIds`); the main lcore builds a new generation for SyncEnd and Commit, flips the
+// pointer and frees the old one once every worker has published a newer id.
+//
+// Cheap in-place updates (no new generation): EndpointSet/EndpointClear change the current
+// generation's session table (per-slot seqlock, session_table.hpp) and the client's endpoint
+// (per-client seqlock); workers write only `mac` and `last_rx_tsc` of the client they received
+// from (relaxed stores; a lost race costs one refresh).
+//
+// StateManager is used by the main lcore only and does no DPDK calls (unit-tested without a NIC).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/cipher_key.hpp"
+#include "routing/route_table.hpp"
+#include "session_table.hpp"
+#include "shm/channel_layout.hpp"
+
+namespace rustun::dp {
+
+// Per-client record, one cache line. Immutable fields are set before the generation is published.
+struct alignas(64) ClientLive {
+    std::atomic<uint32_t> ep_seq{0};  // seqlock over ep[] (writer: the main lcore)
+    std::atomic<uint32_t> ep[5]{};    // EndpointKey words; family byte 0 = no endpoint
+    std::atomic<uint64_t> mac{0};     // next-hop MAC of the endpoint, bit 48 set when known
+    std::atomic<uint64_t> last_rx_tsc{0};  // TSC of the last authenticated packet from it
+    const CipherKey* key = nullptr;        // its cluster's key (owned by the generation)
+    uint32_t cluster = 0;                  // dense ClusterId in `routes`
+    uint32_t cp_id = 0;                    // the control plane's client id
+
+    // Consistent copy of the endpoint; false if the client has none.
+    bool endpoint(EndpointKey& out) const {
+        for (;;) {
+            const uint32_t s1 = ep_seq.load(std::memory_order_acquire);
+            if (s1 & 1) continue;
+            for (int i = 0; i < 5; ++i) out.w[i] = ep[i].load(std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (ep_seq.load(std::memory_order_relaxed) == s1) return (out.w[0] & 0xff) != 0;
+        }
+    }
+    void set_endpoint(const EndpointKey& k) {  // main lcore only
+        const uint32_t s = ep_seq.load(std::memory_order_relaxed);
+        ep_seq.store(s + 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        for (int i = 0; i < 5; ++i) ep[i].store(k.w[i], std::memory_order_relaxed);
+        ep_seq.store(s + 2, std::memory_order_release);
+    }
+};
+static_assert(sizeof(ClientLive) == 64);
+
+inline constexpr uint64_t kMacKnown = uint64_t{1} << 48;
+inline uint64_t pack_mac(const uint8_t* m) {
+    uint64_t v = kMacKnown;
+    for (int i = 0; i < 6; ++i) v |= uint64_t{m[i]} << (8 * i);
+    return v;
+}
+inline void unpack_mac(uint64_t v, uint8_t* m) {
+    for (int i = 0; i < 6; ++i) m[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+struct Generation {
+    explicit Generation(uint32_t session_capacity) : sessions(session_capacity) {}
+    uint64_t id = 0;
+    uint64_t cp_epoch = 0;
+    RouteTable routes;
+    std::vector<std::shared_ptr<const CipherKey>> keys;  // by dense ClusterId
+    std::unique_ptr<ClientLive[]> clients;               // by dense ClientId
+    uint32_t client_count = 0;
+    SessionTable sessions;
+    std::unordered_map<uint32_t, uint32_t> by_cp_id;  // cp client id -> dense id (main lcore only)
+};
+
+// Per-worker "I no longer use generations older than this id", one cache line each.
+struct alignas(64) QuiescentId {
+    std::atomic<uint64_t> id{0};
+};
+
+class StateManager {
+public:
+    // `mac_hint`: the MAC last seen from an endpoint (0 if unknown), used when binding.
+    StateManager(uint32_t session_capacity, uint32_t workers,
+                 std::function<uint64_t(const EndpointKey&)> mac_hint = {});
+    ~StateManager();
+
+    enum class Outcome : uint8_t {
+        Applied,       // state changed (or a sync message staged)
+        Flipped,       // a new generation was published (SyncEnd, Commit)
+        SyncApplied,   // a SyncEnd: the first one ends --wait-sync
+        Ignored,       // harmless (e.g. EndpointClear of an unbound client, Commit of nothing)
+        Rejected,      // malformed message; `last_error()` says why
+        SessionFull,   // an EndpointSet refused: the session table is full
+    };
+    // Applies one CpToDpControl message (header + body as read from the ring).
+    Outcome apply(const shm::MsgHeader& h, const uint8_t* body);
+
+    const Generation* current() const { return cur_.load(std::memory_order_relaxed); }
+    const std::atomic<const Generation*>& current_ptr() const { return cur_; }
+    QuiescentId* quiescent() { return seen_.get(); }
+    // Frees retired generations that no worker can still use; returns how many remain.
+    size_t reclaim();
+    bool synced() const { return applied_epoch_ != 0; }
+    uint64_t applied_cp_epoch() const { return applied_epoch_; }
+    bool syncing() const { return staging_ != nullptr; }
+    const std::string& last_error() const { return error_; }
+    uint64_t session_full_events() const { return session_full_; }
+
+private:
+    struct ClusterModel {
+        uint8_t method = 0;
+        std::vector<uint8_t> key;
+        std::shared_ptr<const CipherKey> cipher;
+    };
+    struct ClientModel {
+        uint32_t cluster_id = 0;
+        uint32_t private_ip = 0;
+        std::vector<Ipv4Cidr> cidrs;
+    };
+    struct Model {
+        uint64_t cp_epoch = 0;
+        std::map<uint32_t, ClusterModel> clusters;
+        std::map<uint32_t, ClientModel> clients;
+        std::unordered_map<uint32_t, shm::Endpoint> endpoints;  // cp client id -> endpoint
+    };
+
+    Outcome apply_to(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body);
+    Outcome reject(std::string why);
+    std::unique_ptr<Generation> build(const Model& m);
+    void publish(std::unique_ptr<Generation> g);
+    Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep);
+    void clear_in_place(uint32_t cp_id);
+
+    uint32_t capacity_;
+    uint32_t workers_;
+    std::function<uint64_t(const EndpointKey&)> mac_hint_;
+    Model model_;                     // committed + pending (ClientSet/Remove before Commit)
+    std::unique_ptr<Model> staging_;  // between SyncBegin and SyncEnd
+    bool dirty_ = false;              // ClientSet/ClientRemove since the last Commit
+    std::atomic<const Generation*> cur_{nullptr};
+    std::unique_ptr<Generation> owned_cur_;
+    std::vector<std::unique_ptr<Generation>> retired_;
+    std::unique_ptr<QuiescentId[]> seen_;
+    uint64_t next_id_ = 1;
+    uint64_t applied_epoch_ = 0;
+    uint64_t session_full_ = 0;
+    std::string error_;
+};
+
+}  // namespace rustun::dp
