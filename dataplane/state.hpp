@@ -102,8 +102,10 @@ public:
         Rejected,      // malformed message; `last_error()` says why
         SessionFull,   // an EndpointSet refused: the session table is full
     };
-    // Applies one CpToDpControl message (header + body as read from the ring).
-    Outcome apply(const shm::MsgHeader& h, const uint8_t* body);
+    // Applies one CpToDpControl message (header + body as read from the ring). `now_tsc`: an
+    // EndpointSet outside a sync means "an authenticated packet just came from there" and
+    // marks the client live as of now_tsc.
+    Outcome apply(const shm::MsgHeader& h, const uint8_t* body, uint64_t now_tsc);
 
     const Generation* current() const { return cur_.load(std::memory_order_relaxed); }
     const std::atomic<const Generation*>& current_ptr() const { return cur_; }
@@ -134,11 +136,13 @@ private:
         std::unordered_map<uint32_t, shm::Endpoint> endpoints;  // cp client id -> endpoint
     };
 
-    Outcome apply_to(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body);
+    Outcome apply_to(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body,
+                     uint64_t now_tsc);
     Outcome reject(std::string why);
-    std::unique_ptr<Generation> build(const Model& m);
+    std::unique_ptr<Generation> build(Model& m);
+    std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key) const;
     void publish(std::unique_ptr<Generation> g);
-    Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep);
+    Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t now_tsc);
     void clear_in_place(uint32_t cp_id);
 
     uint32_t capacity_;

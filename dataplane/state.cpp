@@ -1,0 +1,313 @@
+#include "state.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace rustun::dp {
+
+namespace {
+
+template <typename T>
+bool body_at_least(const shm::MsgHeader& h, uint32_t n = sizeof(T)) {
+    return h.len >= n && h.len <= shm::kMaxBody;
+}
+
+bool valid_endpoint(const shm::Endpoint& e) {
+    return (e.family == 4 || e.family == 6) && e.port != 0;
+}
+
+}  // namespace
+
+StateManager::StateManager(uint32_t session_capacity, uint32_t workers,
+                           std::function<uint64_t(const EndpointKey&)> mac_hint)
+    : capacity_(session_capacity),
+      workers_(workers),
+      mac_hint_(std::move(mac_hint)),
+      seen_(std::make_unique<QuiescentId[]>(workers)) {
+    publish(build(model_));  // an empty generation: every lookup misses
+}
+
+StateManager::~StateManager() = default;
+
+StateManager::Outcome StateManager::reject(std::string why) {
+    error_ = std::move(why);
+    return Outcome::Rejected;
+}
+
+std::shared_ptr<const CipherKey> StateManager::find_cipher(uint8_t method,
+                                                           const std::vector<uint8_t>& key) const {
+    for (const Model* m : {&model_, staging_.get()}) {
+        if (m == nullptr) continue;
+        for (const auto& [id, c] : m->clusters)
+            if (c.method == method && c.key == key && c.cipher) return c.cipher;
+    }
+    return nullptr;
+}
+
+StateManager::Outcome StateManager::apply(const shm::MsgHeader& h, const uint8_t* body, uint64_t now_tsc) {
+    using shm::MsgType;
+    switch (static_cast<MsgType>(h.type)) {
+        case MsgType::SyncBegin: {
+            if (!body_at_least<shm::SyncMsg>(h)) return reject("SyncBegin: short body");
+            shm::SyncMsg m;
+            std::memcpy(&m, body, sizeof m);
+            staging_ = std::make_unique<Model>();  // a repeated SyncBegin restarts the sync
+            staging_->cp_epoch = m.cp_epoch;
+            return Outcome::Applied;
+        }
+        case MsgType::SyncEnd: {
+            if (!body_at_least<shm::SyncMsg>(h)) return reject("SyncEnd: short body");
+            shm::SyncMsg m;
+            std::memcpy(&m, body, sizeof m);
+            if (!staging_) return reject("SyncEnd without SyncBegin");
+            if (m.cp_epoch != staging_->cp_epoch)
+                return reject("SyncEnd for cp_epoch " + std::to_string(m.cp_epoch) + ", sync began with " +
+                              std::to_string(staging_->cp_epoch));
+            auto g = build(*staging_);
+            model_ = std::move(*staging_);
+            staging_.reset();
+            dirty_ = false;
+            publish(std::move(g));
+            applied_epoch_ = m.cp_epoch;
+            return Outcome::SyncApplied;
+        }
+        case MsgType::Commit: {
+            if (staging_) return Outcome::Ignored;  // the sync's SyncEnd builds everything
+            if (!dirty_) return Outcome::Ignored;
+            publish(build(model_));
+            dirty_ = false;
+            return Outcome::Flipped;
+        }
+        default:
+            break;
+    }
+    if (staging_) return apply_to(*staging_, false, h, body, now_tsc);
+    return apply_to(model_, true, h, body, now_tsc);
+}
+
+StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::MsgHeader& h,
+                                             const uint8_t* body, uint64_t now_tsc) {
+    using shm::MsgType;
+    switch (static_cast<MsgType>(h.type)) {
+        case MsgType::ClusterSet: {
+            if (!body_at_least<shm::ClusterSetMsg>(h, 8)) return reject("ClusterSet: short body");
+            uint32_t id;
+            uint8_t method;
+            uint16_t key_len;
+            std::memcpy(&id, body, 4);
+            method = body[4];
+            std::memcpy(&key_len, body + 6, 2);
+            if (key_len > shm::ClusterSetMsg::kMaxKey || h.len < 8u + key_len)
+                return reject("ClusterSet: key_len " + std::to_string(key_len) + " beyond the body");
+            if (method > static_cast<uint8_t>(CipherMethod::Aes256Gcm))
+                return reject("ClusterSet: unknown cipher method " + std::to_string(method));
+            ClusterModel c;
+            c.method = method;
+            c.key.assign(body + 8, body + 8 + key_len);
+            c.cipher = find_cipher(method, c.key);
+            if (!c.cipher) {
+                CipherSpec spec;
+                spec.method = static_cast<CipherMethod>(method);
+                spec.key.assign(c.key.begin(), c.key.end());
+                if (spec.method == CipherMethod::Xor && spec.key.empty())
+                    return reject("ClusterSet: empty XOR key");
+                auto k = CipherKey::create(spec);
+                if (!k) return reject("ClusterSet: " + k.error());
+                c.cipher = std::shared_ptr<const CipherKey>(std::move(*k));
+            }
+            m.clusters[id] = std::move(c);
+            // Cluster changes take effect at the next SyncEnd/Commit.
+            if (live) dirty_ = true;
+            return Outcome::Applied;
+        }
+        case MsgType::ClientSet: {
+            if (!body_at_least<shm::ClientSetMsg>(h, 16)) return reject("ClientSet: short body");
+            shm::ClientSetMsg msg;
+            std::memcpy(&msg, body, 16);
+            if (msg.cidr_count > shm::ClientSetMsg::kMaxCidrs || h.len < 16u + 8u * msg.cidr_count)
+                return reject("ClientSet: cidr_count " + std::to_string(msg.cidr_count) + " beyond the body");
+            ClientModel c;
+            c.cluster_id = msg.cluster_id;
+            c.private_ip = msg.private_ip;
+            for (uint32_t i = 0; i < msg.cidr_count; ++i) {
+                shm::Cidr cd;
+                std::memcpy(&cd, body + 16 + 8 * i, sizeof cd);
+                if (cd.prefix_len > 32) return reject("ClientSet: prefix_len > 32");
+                c.cidrs.push_back(Ipv4Cidr{Ipv4Addr{cd.network}, cd.prefix_len});
+            }
+            m.clients[msg.client_id] = std::move(c);
+            if (live) dirty_ = true;
+            return Outcome::Applied;
+        }
+        case MsgType::ClientRemove: {
+            if (!body_at_least<shm::ClientIdMsg>(h)) return reject("ClientRemove: short body");
+            uint32_t id;
+            std::memcpy(&id, body, 4);
+            if (live) clear_in_place(id);
+            m.endpoints.erase(id);
+            if (m.clients.erase(id) == 0) return Outcome::Ignored;
+            if (live) dirty_ = true;
+            return Outcome::Applied;
+        }
+        case MsgType::EndpointSet: {
+            if (!body_at_least<shm::EndpointSetMsg>(h)) return reject("EndpointSet: short body");
+            shm::EndpointSetMsg msg;
+            std::memcpy(&msg, body, sizeof msg);
+            if (!valid_endpoint(msg.endpoint)) return reject("EndpointSet: bad endpoint family or port 0");
+            msg.endpoint = EndpointKey::from(msg.endpoint).to_endpoint();
+            if (!live) {
+                // Within a sync: a later binding of the same endpoint wins (build() resolves it).
+                m.endpoints[msg.client_id] = msg.endpoint;
+                return Outcome::Applied;
+            }
+            return bind_in_place(msg.client_id, msg.endpoint, now_tsc);
+        }
+        case MsgType::EndpointClear: {
+            if (!body_at_least<shm::ClientIdMsg>(h)) return reject("EndpointClear: short body");
+            uint32_t id;
+            std::memcpy(&id, body, 4);
+            if (live) clear_in_place(id);
+            return m.endpoints.erase(id) ? Outcome::Applied : Outcome::Ignored;
+        }
+        default:
+            return reject("unexpected message type " + std::to_string(h.type) + " on the control ring");
+    }
+}
+
+StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t now_tsc) {
+    // Another client bound to the same endpoint loses it (the newest binding wins).
+    {
+        const Generation* g = owned_cur_.get();
+        const uint32_t prev = g->sessions.lookup(EndpointKey::from(ep));
+        if (prev != kNoSession && g->clients[prev].cp_id != cp_id) {
+            const uint32_t other = g->clients[prev].cp_id;
+            clear_in_place(other);
+            model_.endpoints.erase(other);
+        }
+    }
+    model_.endpoints[cp_id] = ep;
+    Generation* g = owned_cur_.get();
+    auto d = g->by_cp_id.find(cp_id);
+    if (d == g->by_cp_id.end()) {
+        dirty_ = dirty_ || model_.clients.count(cp_id) != 0;  // pending client: bound at Commit
+        return Outcome::Applied;
+    }
+    ClientLive& c = g->clients[d->second];
+    const EndpointKey k = EndpointKey::from(ep);
+    EndpointKey old;
+    if (c.endpoint(old) && !(old == k)) g->sessions.erase(old);
+    if (g->sessions.insert(k, d->second) == SessionTable::Insert::Full) {
+        c.set_endpoint(EndpointKey{});
+        model_.endpoints.erase(cp_id);
+        ++session_full_;
+        return Outcome::SessionFull;
+    }
+    c.set_endpoint(k);
+    c.last_rx_tsc.store(now_tsc, std::memory_order_relaxed);
+    if (!(c.mac.load(std::memory_order_relaxed) & kMacKnown) && mac_hint_)
+        c.mac.store(mac_hint_(k), std::memory_order_relaxed);
+    if (g->sessions.needs_rebuild()) publish(build(model_));
+    return Outcome::Applied;
+}
+
+void StateManager::clear_in_place(uint32_t cp_id) {
+    Generation* g = owned_cur_.get();
+    auto d = g->by_cp_id.find(cp_id);
+    if (d == g->by_cp_id.end()) return;
+    ClientLive& c = g->clients[d->second];
+    EndpointKey old;
+    if (c.endpoint(old)) {
+        if (g->sessions.lookup(old) == d->second) g->sessions.erase(old);
+        c.set_endpoint(EndpointKey{});
+    }
+}
+
+std::unique_ptr<Generation> StateManager::build(Model& m) {
+    auto g = std::make_unique<Generation>(capacity_);
+    g->id = next_id_++;
+    g->cp_epoch = m.cp_epoch;
+    std::map<uint32_t, std::vector<uint32_t>> per_cluster;
+    for (const auto& [id, c] : m.clients)
+        if (m.clusters.count(c.cluster_id)) per_cluster[c.cluster_id].push_back(id);
+    RouteTableBuilder b;
+    std::vector<uint32_t> cp_of, cluster_of;
+    for (const auto& [cid, cl] : m.clusters) {
+        const ClusterId dc = b.add_cluster();
+        g->keys.push_back(cl.cipher);
+        for (uint32_t id : per_cluster[cid]) {
+            const ClientModel& c = m.clients.at(id);
+            const ClientId d = b.add_client(Ipv4Addr{c.private_ip}, c.cidrs);
+            if (cp_of.size() <= d) {
+                cp_of.resize(d + 1);
+                cluster_of.resize(d + 1);
+            }
+            cp_of[d] = id;
+            cluster_of[d] = dc;
+        }
+    }
+    g->routes = b.build();
+    g->client_count = static_cast<uint32_t>(cp_of.size());
+    g->clients = std::make_unique<ClientLive[]>(g->client_count);
+    const Generation* old = owned_cur_.get();
+    for (uint32_t d = 0; d < g->client_count; ++d) {
+        ClientLive& c = g->clients[d];
+        c.cp_id = cp_of[d];
+        c.cluster = cluster_of[d];
+        c.key = g->keys[c.cluster].get();
+        g->by_cp_id[c.cp_id] = d;
+    }
+    // Endpoints: a binding whose client is gone is dropped from the model.
+    for (auto it = m.endpoints.begin(); it != m.endpoints.end();) {
+        auto d = g->by_cp_id.find(it->first);
+        if (d == g->by_cp_id.end()) {
+            if (!m.clients.count(it->first)) {
+                it = m.endpoints.erase(it);
+                continue;
+            }
+            ++it;  // client of an unknown cluster: keep the binding for later
+            continue;
+        }
+        const EndpointKey k = EndpointKey::from(it->second);
+        ClientLive& c = g->clients[d->second];
+        const uint32_t prev = g->sessions.lookup(k);
+        const auto r = g->sessions.insert(k, d->second);
+        if (r == SessionTable::Insert::Full) {
+            ++session_full_;
+            it = m.endpoints.erase(it);
+            continue;
+        }
+        if (prev != kNoSession && prev != d->second) g->clients[prev].set_endpoint(EndpointKey{});
+        c.set_endpoint(k);
+        // Liveness and next-hop MAC survive a new generation (and a control-plane restart):
+        // they belong to the endpoint, whoever the old generation said it was.
+        if (old) {
+            const uint32_t o = old->sessions.lookup(k);
+            if (o != kNoSession) {
+                c.mac.store(old->clients[o].mac.load(std::memory_order_relaxed), std::memory_order_relaxed);
+                c.last_rx_tsc.store(old->clients[o].last_rx_tsc.load(std::memory_order_relaxed),
+                                    std::memory_order_relaxed);
+            }
+        }
+        if (!(c.mac.load(std::memory_order_relaxed) & kMacKnown) && mac_hint_)
+            c.mac.store(mac_hint_(k), std::memory_order_relaxed);
+        ++it;
+    }
+    return g;
+}
+
+void StateManager::publish(std::unique_ptr<Generation> g) {
+    cur_.store(g.get(), std::memory_order_release);
+    if (owned_cur_) retired_.push_back(std::move(owned_cur_));
+    owned_cur_ = std::move(g);
+}
+
+size_t StateManager::reclaim() {
+    if (retired_.empty()) return 0;
+    uint64_t min_seen = std::numeric_limits<uint64_t>::max();
+    for (uint32_t w = 0; w < workers_; ++w) min_seen = std::min(min_seen, seen_[w].id.load(std::memory_order_acquire));
+    std::erase_if(retired_, [&](const std::unique_ptr<Generation>& g) { return g->id < min_seen; });
+    return retired_.size();
+}
+
+}  // namespace rustun::dp

@@ -1,0 +1,16 @@
+#!/usr/bin/python3
+"""014-unknown-endpoint (see scenario.yaml)."""
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dpgen import *  # noqa: E402,F401,F403
+
+s = Scenario(__file__)
+a, b = s.client("client-a"), s.client("client-b")
+s.send(b, s.keepalive(b), "punt")  # 0: B's endpoint becomes live
+f = s.data(a, icmp_echo(a.ip, b.ip))
+s.send(a, f, src=(a.ep_ip, 40999))                                   # 1
+s.send(a, f, src=("198.51.100.77", 40001), mac="02:00:00:00:77:01")   # 2
+s.send(a, s.keepalive(a), "punt", src=("198.51.100.77", 40001), mac="02:00:00:00:77:01")  # 3
+s.send(a, f)                                                          # 4: positive control
+s.expect_relay(f, to=b)
+s.write()
