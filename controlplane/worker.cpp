@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "block_pool.hpp"
+#include "frame_sender.hpp"
 #include "log.hpp"
 #include "proto/dialect.hpp"
 
@@ -111,6 +112,7 @@ Status Worker::init() {
     auto eng = CryptoEngine::create();
     if (!eng) return make_error("worker " + std::to_string(index_) + ": crypto engine: " + eng.error());
     engine_ = std::move(eng.value());
+    sender_ = std::make_unique<FrameSender>(gw_, *engine_, counters);
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || wake_fd_ < 0) return make_error(std::string("epoll/eventfd: ") + strerror(errno));
@@ -125,8 +127,6 @@ Status Worker::init() {
     batch_.reserve(4096);
     open_items_.reserve(4096);
     deliveries_.reserve(4096);
-    dirty_.reserve(1024);
-    frame_buf_.resize(kMaxFrameSize);
     {
         std::lock_guard<std::mutex> lk(gw_.mu);
         limits_ = gw_.limits;
@@ -387,7 +387,8 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
         LOG_INFO("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
                  m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(),
                  c->peer_text.c_str());
-        build_reply_locked(id, c, FrameType::HandshakeReply, nullptr);
+        const std::string& body = sender_->reply_body_locked(m, id, FrameType::HandshakeReply, nullptr, limits_, key->overhead());
+        sender_->to_conn_locked(c, FrameType::HandshakeReply, body, *key, e.stats.get());
         return true;
     }
     lk.unlock();
@@ -456,107 +457,9 @@ void Worker::handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka
         // A client that sends HEAD-era members cannot parse PeerUpdate: never send it one.
         c->dialect = e.rt.dialect = Dialect::New;
     }
-    bool moved = e.rt.ipv6 != ka.ipv6 || e.rt.port != ka.port;
-    e.rt.ipv6 = ka.ipv6;
-    e.rt.port = ka.port;
-    e.rt.stun_ip = ka.stun_ip;
-    e.rt.stun_port = ka.stun_port;
-    e.rt.last_active = unix_now();
-    if (moved) {
-        // dbde974 push model (WIRE.md §6.4): tell the old-dialect peers of the cluster at once.
-        PeerUpdate pu{e.cfg.identity, ka.ipv6, ka.port};
-        json_.clear();
-        encode_peer_update(pu, json_);
-        const std::string body = json_;
-        const ClusterEntry& cl = m.clusters[e.cluster];
-        for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
-            ClientEntry& peer = m.clients[id];
-            if (id == c->client || !peer.rt.conn || peer.rt.dialect != Dialect::Old) continue;
-            if (queue_frame_locked(peer.rt.conn, FrameType::PeerUpdate, body, *peer.rt.conn->key, peer.stats.get()))
-                counters.inc(Counter::peer_update_tx);
-        }
-    }
-    build_reply_locked(c->client, c, FrameType::KeepAlive, &ka);
-}
-
-void Worker::build_reply_locked(ClientId self, const ConnectionPtr& c, FrameType type, const KeepAlive* ka) {
-    Membership& m = *gw_.members;
-    ClientEntry& e = m.clients[self];
-    bool capped = false;
-    m.peers_of(self, limits_.max_peers_per_reply, peers_, capped);
-    const size_t overhead = c->key->overhead();
-    for (;;) {
-        json_.clear();
-        if (type == FrameType::HandshakeReply) {
-            HandshakeReply r;
-            r.name = e.cfg.name;
-            r.private_ip = e.cfg.private_ip.to_string();
-            r.mask = e.cfg.mask.to_string();
-            r.gateway = e.cfg.gateway.to_string();
-            for (const auto& cidr : e.cfg.ciders) r.ciders.push_back(cidr.to_string());
-            for (const auto& mp : e.cfg.cider_mapping)
-                r.cider_mapping.emplace_back(mp.virtual_cidr.to_string(), mp.real_cidr.to_string());
-            r.peers = peers_;
-            r.ipv6 = e.rt.handshake_ipv6;
-            encode_handshake_reply(r, ReplyShape::Superset, json_);
-        } else {
-            // WIRE.md §9.3: a HEAD-shaped reply to every KeepAlive, with the connection's identity.
-            KeepAlive r;
-            r.name = e.cfg.name;
-            r.identity = e.cfg.identity;
-            r.ipv6 = ka->ipv6;
-            r.port = ka->port;
-            r.stun_ip = ka->stun_ip;
-            r.stun_port = ka->stun_port;
-            r.peer_details = peers_;
-            encode_keepalive(r, Shape::New, json_);
-        }
-        if (json_.size() + overhead <= kMaxPayloadSize || peers_.empty()) break;
-        // Too large for one frame (WIRE.md §2.3): cut the list and try again.
-        peers_.resize(peers_.size() * 3 / 4);
-        capped = true;
-    }
-    if (capped) {
-        counters.inc(Counter::peer_list_capped);
-        LOG_LIMITED(LogLevel::Warn, "peer list for '%s' cut to %zu entries (max_peers_per_reply %u, 65535-byte payload limit)",
-                    e.cfg.identity.c_str(), peers_.size(), limits_.max_peers_per_reply);
-    }
-    queue_frame_locked(c, type, json_, *c->key, e.stats.get());
-}
-
-bool Worker::queue_frame_locked(const ConnectionPtr& c, FrameType type, const std::string& pt, const CipherKey& key,
-                                ClientStats* stats) {
-    uint32_t out_len = 0;
-    CryptoStatus st = engine_->seal(key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(pt.data()), pt.size()),
-                                    std::span<uint8_t>(frame_buf_.data() + kFrameHeaderSize, kMaxPayloadSize), out_len);
-    if (st != CryptoStatus::Ok) {
-        counters.inc(Counter::payload_too_large);
-        LOG_LIMITED(LogLevel::Error, "not sending a %s of %zu bytes: %s", std::string(frame_type_name(type)).c_str(),
-                    pt.size(), crypto_status_name(st));
-        return false;
-    }
-    if (!encode_header(type, out_len, std::span<uint8_t>(frame_buf_.data(), kFrameHeaderSize))) {
-        counters.inc(Counter::payload_too_large);
-        return false;
-    }
-    size_t total = kFrameHeaderSize + out_len;
-    std::lock_guard<std::mutex> lk(c->out_mu);
-    if (c->closed) return false;
-    if (!c->out.push(frame_buf_.data(), total)) {
-        counters.inc(Counter::control_outq_full);
-        if (stats) stats->drops.fetch_add(1, std::memory_order_relaxed);
-        if (c->over_limit_since == SteadyTime{}) c->over_limit_since = std::chrono::steady_clock::now();
-        return false;
-    }
-    if (stats) {
-        stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
-        stats->tx_bytes.fetch_add(total, std::memory_order_relaxed);
-    }
-    if (!c->dirty) {
-        c->dirty = true;
-        dirty_.push_back(c);
-    }
-    return true;
+    sender_->apply_keepalive_locked(m, c->client, ka);
+    const std::string& body = sender_->reply_body_locked(m, c->client, FrameType::KeepAlive, &ka, limits_, c->key->overhead());
+    sender_->to_conn_locked(c, FrameType::KeepAlive, body, *c->key, e.stats.get());
 }
 
 void Worker::process_batch() {
@@ -622,24 +525,20 @@ void Worker::process_batch() {
         }
     }
     for (Delivery& d : deliveries_) {
-        std::lock_guard<std::mutex> lk(d.dst->out_mu);
-        if (d.dst->closed) {
-            counters.inc(Counter::data_dst_offline);
-            d.src_stats->drops.fetch_add(1, std::memory_order_relaxed);
-            continue;
-        }
-        if (!d.dst->out.push(arena_.get() + d.offset, d.len)) {
-            counters.inc(Counter::data_outq_full);
-            d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
-            if (d.dst->over_limit_since == SteadyTime{}) d.dst->over_limit_since = std::chrono::steady_clock::now();
-            continue;
-        }
-        counters.inc(Counter::data_relayed);
-        d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
-        d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
-        if (!d.dst->dirty) {
-            d.dst->dirty = true;
-            dirty_.push_back(d.dst);
+        switch (sender_->bytes_to_conn(d.dst, arena_.get() + d.offset, d.len)) {
+            case FrameSender::Queued::Closed:
+                counters.inc(Counter::data_dst_offline);
+                d.src_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case FrameSender::Queued::Full:
+                counters.inc(Counter::data_outq_full);
+                d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case FrameSender::Queued::Ok:
+                counters.inc(Counter::data_relayed);
+                d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+                d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
+                break;
         }
     }
     deliveries_.clear();
@@ -655,38 +554,9 @@ void Worker::process_batch() {
     flush_dirty();
 }
 
-void Worker::set_want_write(Connection& c, bool on) {
-    if (c.want_write == on) return;
-    c.want_write = on;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
-    ev.data.u64 = c.id;
-    // The owner's epoll set: epoll_ctl is thread-safe, and the fd is open (closed == false).
-    ::epoll_ctl(gw_.workers[c.worker]->epoll_fd(), EPOLL_CTL_MOD, c.fd, &ev);
-}
+void Worker::flush_dirty() { sender_->flush(); }
 
-void Worker::flush_conn(const ConnectionPtr& c) {
-    std::lock_guard<std::mutex> lk(c->out_mu);
-    c->dirty = false;
-    if (c->closed) return;
-    size_t written = 0;
-    auto r = c->out.flush(c->fd, written);
-    if (r == OutQueue::FlushResult::Error) {
-        set_want_write(*c, false);
-        gw_.request_close(c, CloseReason::WriteError);
-        return;
-    }
-    if (r == OutQueue::FlushResult::Drained || c->out.bytes() < c->out.limit() / 2)
-        c->over_limit_since = SteadyTime{};
-    set_want_write(*c, r == OutQueue::FlushResult::WouldBlock);
-}
-
-void Worker::flush_dirty() {
-    for (size_t i = 0; i < dirty_.size(); ++i) flush_conn(dirty_[i]);
-    dirty_.clear();
-}
-
-void Worker::on_writable(const ConnectionPtr& c) { flush_conn(c); }
+void Worker::on_writable(const ConnectionPtr& c) { flush_connection(gw_, c); }
 
 void Worker::timers() {
     auto now = std::chrono::steady_clock::now();

@@ -22,6 +22,7 @@
 #include "connection.hpp"
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
+#include "frame_sender.hpp"
 #include "gateway.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
@@ -72,18 +73,9 @@ private:
     void handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka);
     void process_batch();
     void flush_dirty();
-    void flush_conn(const ConnectionPtr& c);
-    void set_want_write(Connection& c, bool on);  // out_mu held
     void timers();
     void process_close_requests();
     void close_conn(const ConnectionPtr& c, CloseReason r);
-
-    // Encodes nothing: seals plaintext `pt` as a frame of `type` with `key` and queues it to `c`.
-    // Gateway mutex held. Returns false if it was not queued (counted).
-    bool queue_frame_locked(const ConnectionPtr& c, FrameType type, const std::string& pt,
-                            const CipherKey& key, ClientStats* stats);
-    // Builds the peer list of `self` that fits into a reply; mutex held.
-    void build_reply_locked(ClientId self, const ConnectionPtr& c, FrameType type, const KeepAlive* ka);
 
     Gateway& gw_;
     uint32_t index_;
@@ -93,6 +85,7 @@ private:
     std::thread thread_;
     std::atomic<bool> stop_{false};
     std::unique_ptr<CryptoEngine> engine_;
+    std::unique_ptr<FrameSender> sender_;
     Limits limits_;  // copy refreshed by timers()
 
     std::unordered_map<uint64_t, ConnectionPtr> conns_;
@@ -106,12 +99,6 @@ private:
     std::vector<BatchItem> batch_;
     std::vector<OpenItem> open_items_;
     std::vector<Delivery> deliveries_;
-    std::vector<ConnectionPtr> dirty_;
-
-    // Scratch for control frames (never per Data frame).
-    std::string json_;
-    std::vector<uint8_t> frame_buf_;
-    std::vector<PeerDetail> peers_;
 
     std::mutex close_mu_;
     std::vector<std::pair<ConnectionPtr, CloseReason>> close_requests_;

@@ -37,7 +37,10 @@ namespace rustun::shm {
     X(drop_tx_full, "dropped: uplink TX queue full")                                             \
     X(drop_exception_full, "dropped: exception path full")                                       \
     X(drop_session_table_full, "endpoint bindings refused: session table full")                   \
-    X(drop_no_mbuf, "dropped: mbuf pool empty")
+    X(drop_no_mbuf, "dropped: mbuf pool empty")                                                   \
+    X(drop_malformed, "dropped: truncated or inconsistent Ethernet/IP/UDP headers")               \
+    X(drop_no_address6, "dropped: IPv6 destination endpoint but no dataplane.address6")            \
+    X(drop_bad_txframe, "dropped: TxFrame with a bad endpoint or length")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

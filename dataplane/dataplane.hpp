@@ -1,0 +1,100 @@
+// rustun-dataplane: the process-wide runtime shared by the main lcore and the workers
+// (docs/dataplane.md). Everything here is created before the workers start and destroyed after
+// they stopped; fields written while they run are atomics with one writer each.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "crypto/crypto_engine.hpp"
+#include "mac_cache.hpp"
+#include "packet.hpp"
+#include "shm/channel.hpp"
+#include "state.hpp"
+
+struct rte_mempool;
+struct rte_ring;
+
+namespace rustun::dp {
+
+inline constexpr uint32_t kMaxBurst = 64;
+inline constexpr uint32_t kScratchPerItem = 2048;  // plaintext bytes per burst item
+inline constexpr uint64_t kLiveSeconds = 15;       // a destination is live this long after rx
+
+struct Runtime;
+
+struct alignas(64) Worker {
+    uint32_t index = 0;
+    uint16_t queue = 0;
+    unsigned lcore = 0;
+    Runtime* rt = nullptr;
+    std::unique_ptr<CryptoEngine> engine;
+    std::unique_ptr<uint8_t[]> scratch;  // kMaxBurst * kScratchPerItem, 64-byte aligned start
+    shm::SpscRing* to_cp = nullptr;      // this worker's DpToCp ring (producer side)
+    std::atomic<uint64_t>* counters = nullptr;  // this worker's block in the channel
+    rte_ring* to_kernel = nullptr;       // exception packets for the main lcore (SP/SC)
+    MacCache macs;
+    uint16_t ip_id = 0;
+};
+
+struct Runtime {
+    DataplaneConfig cfg;
+    uint16_t relay_port = 0;      // listen.udp port, host byte order
+    uint16_t port_id = 0;         // uplink
+    uint16_t tap_port = 0xffff;   // exception path (tap mode), else 0xffff
+    bool ipv4_cksum_offload = false;
+    OuterSource src{};
+    rte_mempool* pool = nullptr;
+    rte_ring* main_tx = nullptr;  // main lcore -> worker 0 -> uplink (SP/SC)
+    std::unique_ptr<shm::Channel> channel;
+    std::unique_ptr<StateManager> state;
+    std::vector<std::unique_ptr<Worker>> workers;
+    uint64_t tsc_hz = 0;
+    uint64_t live_tsc = 0;
+
+    alignas(64) std::atomic<bool> stop{false};
+    std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync
+    std::atomic<bool> cp_alive{false};    // control-plane heartbeat younger than 1 s
+
+    // Telemetry's view of the sessions, refreshed by the main lcore every second.
+    std::mutex snap_mu;
+    uint64_t snap_sessions = 0;
+    uint64_t snap_clients = 0;
+    uint64_t snap_gen = 0;
+    std::vector<std::string> snap_list;  // "client <cp id> <addr>:<port>", at most 256
+
+    // Adds `n` to counter `c` of block `w` (per burst, not per packet; blocks may have two
+    // writers: worker 0 and the main lcore, hence the atomic add).
+    void count(uint32_t w, shm::DpCounter c, uint64_t n) {
+        if (n) channel->counters(w)[static_cast<size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+    }
+    uint64_t mac_hint(const EndpointKey& k) const;
+};
+
+// The worker loop (rte_eal_remote_launch entry point); `arg` is a Worker*.
+int worker_main(void* arg);
+
+// Main-lcore loop: control ring, TxFrames, exception path, heartbeat, idle stop. Returns when
+// rt.stop is set (signal) or the idle limit is reached.
+struct MainOptions {
+    bool wait_sync = false;
+    uint64_t stop_when_idle_ms = 0;  // 0 = never
+};
+void main_loop(Runtime& rt, const MainOptions& opt);
+
+// Ports (port.cpp). Errors name the YAML key at fault.
+Status setup_uplink(Runtime& rt);
+Status setup_tap(Runtime& rt);
+void register_telemetry(Runtime& rt);
+
+// Builds a UDP datagram (outer headers + payload copy) in a fresh mbuf for the main lcore;
+// nullptr when the pool is empty.
+struct rte_mbuf* build_datagram(Runtime& rt, const shm::Endpoint& to, uint64_t mac,
+                                const uint8_t* payload, uint32_t len);
+
+}  // namespace rustun::dp

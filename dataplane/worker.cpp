@@ -1,0 +1,380 @@
+// The worker hot loop: one RX/TX queue pair, run to completion, one stage at a time across the
+// burst (docs/dataplane.md has the stage list and the cycle budget). No syscall, allocation,
+// lock or log line per packet; counters are accumulated per burst and added once.
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <span>
+
+#include "dataplane.hpp"
+#include "proto/frame.hpp"
+#include "stun.hpp"
+
+namespace rustun::dp {
+
+namespace {
+
+using C = shm::DpCounter;
+
+struct Counts {
+    uint64_t v[shm::kDpCounterCount] = {};
+    void add(C c, uint64_t n = 1) { v[static_cast<size_t>(c)] += n; }
+};
+
+struct DataItem {
+    rte_mbuf* m;
+    uint8_t* frame;  // Rustun frame inside the mbuf
+    uint16_t payload_off;
+    uint16_t frame_len;
+    uint32_t hash;
+    uint32_t session;
+    uint64_t src_mac;
+    EndpointKey key;
+};
+
+// Strips everything before the UDP payload, keeps `payload_len` bytes of it (growing the data if
+// needed) and prepends room for new outer headers; returns the header start or nullptr.
+inline uint8_t* reframe(rte_mbuf* m, uint16_t payload_off, uint32_t payload_len, uint8_t family) {
+    rte_pktmbuf_adj(m, payload_off);
+    if (payload_len <= m->data_len) {
+        rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - payload_len));
+    } else if (rte_pktmbuf_append(m, static_cast<uint16_t>(payload_len - m->data_len)) == nullptr) {
+        return nullptr;
+    }
+    const uint32_t hl = outer_header_len(family);
+    auto* h = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(hl)));
+    if (h == nullptr) return nullptr;
+    m->l2_len = kEthLen;
+    m->l3_len = family == 4 ? kIpv4Len : kIpv6Len;
+    return h;
+}
+
+inline void set_tx_offload(const Runtime& rt, rte_mbuf* m, uint8_t family) {
+    m->ol_flags = 0;
+    if (family == 4 && rt.ipv4_cksum_offload) m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    else if (family == 6) m->ol_flags = RTE_MBUF_F_TX_IPV6;
+}
+
+inline bool is_our_address(const Runtime& rt, const ParsedUdp& p) {
+    if (p.family == 4) return std::memcmp(p.dst_addr, rt.src.addr4, 4) == 0;
+    return rt.src.has_addr6 && std::memcmp(p.dst_addr, rt.src.addr6, 16) == 0;
+}
+
+// Any worker's cache, then 0.
+inline uint64_t cached_mac(const Runtime& rt, const EndpointKey& k) { return rt.mac_hint(k); }
+
+template <typename Msg>
+inline uint8_t* reserve_msg(shm::SpscRing& r, shm::MsgType type, uint32_t frame_len) {
+    uint8_t* slot = r.reserve();
+    if (slot == nullptr) return nullptr;
+    shm::MsgHeader h{static_cast<uint16_t>(type), 0, static_cast<uint32_t>(offsetof(Msg, frame) + frame_len)};
+    std::memcpy(slot, &h, sizeof h);
+    return slot + sizeof h;
+}
+
+void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
+    Runtime& rt = *w.rt;
+    Counts cnt;
+    cnt.add(C::rx_packets, n);
+    const uint64_t now = rte_rdtsc();
+    const bool cp_alive = rt.cp_alive.load(std::memory_order_relaxed);
+
+    rte_mbuf* tx[kMaxBurst];
+    uint16_t ntx = 0;
+    rte_mbuf* exc[kMaxBurst];
+    uint16_t nexc = 0;
+    rte_mbuf* drop[kMaxBurst];
+    uint16_t ndrop = 0;
+    DataItem items[kMaxBurst];
+    uint16_t nitems = 0;
+    bool to_cp_pending = false;
+    const bool exception = rt.tap_port != 0xffff;
+
+    // ---- stage 1: parse, STUN, frame header checks, punts; collect Data ----
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
+        rte_mbuf* m = rx[i];
+        if (unlikely(m->nb_segs != 1)) {
+            cnt.add(C::drop_oversize);
+            drop[ndrop++] = m;
+            continue;
+        }
+        uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+        ParsedUdp p;
+        const L3Kind kind = parse_udp(d, m->data_len, p);
+        if (unlikely(kind != L3Kind::Udp || p.dst_port != rt.relay_port || !is_our_address(rt, p))) {
+            if (kind == L3Kind::Malformed) {
+                cnt.add(C::drop_malformed);
+                drop[ndrop++] = m;
+            } else if (exception) {
+                exc[nexc++] = m;
+            } else {
+                cnt.add(kind == L3Kind::NotIp ? C::drop_not_ip : C::drop_not_for_us);
+                drop[ndrop++] = m;
+            }
+            continue;
+        }
+        uint8_t* payload = d + p.payload_off;
+        const uint32_t plen = p.payload_len;
+        const shm::Endpoint from = source_endpoint(p);
+        const EndpointKey key = EndpointKey::from(from);
+        const uint64_t src_mac = pack_mac(p.src_mac);
+
+        if (looks_like_stun(payload, plen)) {
+            uint8_t reply[kStunMaxReplyLen];
+            uint32_t rlen = 0;
+            if (stun_binding_reply(payload, plen, from, reply, rlen) != StunResult::Reply) {
+                cnt.add(C::drop_bad_stun);
+                drop[ndrop++] = m;
+                continue;
+            }
+            if (from.family == 6 && !rt.src.has_addr6) {  // cannot happen: we matched address6
+                cnt.add(C::drop_no_address6);
+                drop[ndrop++] = m;
+                continue;
+            }
+            uint8_t* h = reframe(m, p.payload_off, rlen, from.family);
+            if (h == nullptr) {
+                cnt.add(C::drop_oversize);
+                drop[ndrop++] = m;
+                continue;
+            }
+            std::memcpy(h + outer_header_len(from.family), reply, rlen);
+            uint8_t mac[6];
+            unpack_mac(src_mac, mac);
+            write_outer(h, rt.src, mac, from, static_cast<uint16_t>(rlen), rt.ipv4_cksum_offload, w.ip_id++);
+            set_tx_offload(rt, m, from.family);
+            cnt.add(C::stun_replies);
+            tx[ntx++] = m;
+            continue;
+        }
+        if (plen < kFrameHeaderSize) {
+            cnt.add(C::drop_short_frame);
+            drop[ndrop++] = m;
+            continue;
+        }
+        if (load_be32(payload) != kFrameMagic) {
+            cnt.add(C::drop_bad_magic);
+            drop[ndrop++] = m;
+            continue;
+        }
+        if (payload[4] != kFrameVersion) {
+            cnt.add(C::drop_bad_version);
+            drop[ndrop++] = m;
+            continue;
+        }
+        const uint32_t flen = kFrameHeaderSize + load_be16(payload + 6);
+        if (flen > plen) {  // bytes after 8+len are ignored (WIRE.md §2.6)
+            cnt.add(C::drop_short_frame);
+            drop[ndrop++] = m;
+            continue;
+        }
+        const uint32_t hash = endpoint_hash(key);
+        if (payload[5] != static_cast<uint8_t>(FrameType::Data)) {
+            w.macs.put(key, hash, src_mac);
+            if (flen > shm::kMaxFrameInSlot) {
+                cnt.add(C::drop_oversize);
+            } else if (uint8_t* b = reserve_msg<shm::PuntMsg>(*w.to_cp, shm::MsgType::Punt, flen)) {
+                const uint32_t s = g.sessions.lookup(key, hash);
+                shm::PuntMsg* pm = reinterpret_cast<shm::PuntMsg*>(b);
+                pm->from = from;
+                pm->client_hint = s == kNoSession ? shm::kNoClientHint : g.clients[s].cp_id;
+                pm->frame_len = static_cast<uint16_t>(flen);
+                std::memset(pm->pad, 0, sizeof pm->pad);
+                std::memcpy(pm->frame, payload, flen);
+                w.to_cp->advance();
+                to_cp_pending = true;
+                cnt.add(C::punted);
+            } else {
+                cnt.add(C::drop_ring_full);
+            }
+            drop[ndrop++] = m;  // consumed (copied into the ring) or dropped
+            continue;
+        }
+        g.sessions.prefetch(hash);
+        items[nitems++] = DataItem{m, payload, p.payload_off, static_cast<uint16_t>(flen), hash, kNoSession, src_mac, key};
+    }
+
+    // ---- stage 2: sessions for the whole burst, prefetch client + key, one crypto call ----
+    OpenItem open[kMaxBurst];
+    uint16_t nopen = 0;
+    DataItem* owner[kMaxBurst];
+    for (uint16_t i = 0; i < nitems; ++i) {
+        DataItem& it = items[i];
+        it.session = g.sessions.lookup(it.key, it.hash);
+        if (it.session == kNoSession) {
+            cnt.add(C::drop_unknown_endpoint);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        const ClientLive& c = g.clients[it.session];
+        rte_prefetch0(&c);
+        rte_prefetch0(c.key);
+        if (it.frame_len - kFrameHeaderSize > kScratchPerItem) {
+            cnt.add(C::drop_oversize);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        OpenItem& o = open[nopen];
+        o = OpenItem{};
+        o.key = c.key;
+        o.payload = it.frame + kFrameHeaderSize;
+        o.payload_len = it.frame_len - kFrameHeaderSize;
+        o.out = w.scratch.get() + nopen * kScratchPerItem;
+        owner[nopen++] = &it;
+    }
+    if (nopen) w.engine->open_burst(std::span<OpenItem>(open, nopen));
+
+    // ---- stage 3: inner checks, route, liveness; rewrite and TX, or hand to TCP ----
+    for (uint16_t i = 0; i < nopen; ++i) {
+        DataItem& it = *owner[i];
+        const OpenItem& o = open[i];
+        if (o.status != CryptoStatus::Ok) {
+            cnt.add(o.status == CryptoStatus::TooShort ? C::drop_short_frame : C::drop_auth_failed);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        ClientLive& src = const_cast<ClientLive&>(g.clients[it.session]);
+        src.last_rx_tsc.store(now, std::memory_order_relaxed);
+        if (src.mac.load(std::memory_order_relaxed) != it.src_mac) src.mac.store(it.src_mac, std::memory_order_relaxed);
+        const uint8_t* inner = o.plaintext;
+        if (o.plaintext_len < 20 || (inner[0] >> 4) != 4) {
+            cnt.add(C::drop_not_ipv4_inner);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        if (!g.routes.source_allowed(it.session, load_be32(inner + 12))) {
+            cnt.add(C::drop_spoofed_source);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        const ClientId dst = g.routes.lookup(src.cluster, load_be32(inner + 16));
+        if (dst == kNoClient) {
+            cnt.add(C::drop_no_route);
+            drop[ndrop++] = it.m;
+            continue;
+        }
+        const ClientLive& dc = g.clients[dst];
+        EndpointKey dk;
+        const bool live = dc.endpoint(dk) && now - dc.last_rx_tsc.load(std::memory_order_relaxed) < rt.live_tsc;
+        if (live) {
+            const shm::Endpoint to = dk.to_endpoint();
+            if (to.family == 6 && !rt.src.has_addr6) {
+                cnt.add(C::drop_no_address6);
+                drop[ndrop++] = it.m;
+                continue;
+            }
+            uint64_t mac = dc.mac.load(std::memory_order_relaxed);
+            if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
+            if (!(mac & kMacKnown)) mac = it.src_mac;  // same uplink next hop as the sender's
+            uint8_t* h = reframe(it.m, it.payload_off, it.frame_len, to.family);
+            if (h == nullptr) {
+                cnt.add(C::drop_oversize);
+                drop[ndrop++] = it.m;
+                continue;
+            }
+            uint8_t dmac[6];
+            unpack_mac(mac, dmac);
+            write_outer(h, rt.src, dmac, to, it.frame_len, rt.ipv4_cksum_offload, w.ip_id++);
+            set_tx_offload(rt, it.m, to.family);
+            cnt.add(C::relayed);
+            tx[ntx++] = it.m;
+        } else if (!cp_alive) {
+            cnt.add(C::drop_dst_not_live);
+            drop[ndrop++] = it.m;
+        } else if (it.frame_len > shm::kMaxFrameInSlot) {
+            cnt.add(C::drop_oversize);
+            drop[ndrop++] = it.m;
+        } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp, shm::MsgType::TcpDeliver, it.frame_len)) {
+            auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
+            tm->src_client = src.cp_id;
+            tm->dst_client = dc.cp_id;
+            tm->frame_len = it.frame_len;
+            std::memset(tm->pad, 0, sizeof tm->pad);
+            std::memcpy(tm->frame, it.frame, it.frame_len);  // the received bytes, untouched
+            w.to_cp->advance();
+            to_cp_pending = true;
+            cnt.add(C::to_controlplane_tcp);
+            drop[ndrop++] = it.m;
+        } else {
+            cnt.add(C::drop_ring_full);
+            drop[ndrop++] = it.m;
+        }
+    }
+
+    // ---- stage 4: TX, exception hand-off, ring publication, counters ----
+    if (ntx) {
+        const uint16_t sent = rte_eth_tx_burst(rt.port_id, w.queue, tx, ntx);
+        cnt.add(C::tx_packets, sent);
+        if (unlikely(sent < ntx)) {
+            cnt.add(C::drop_tx_full, ntx - sent);
+            rte_pktmbuf_free_bulk(tx + sent, ntx - sent);
+        }
+    }
+    if (nexc) {
+        const unsigned q = rte_ring_sp_enqueue_burst(w.to_kernel, reinterpret_cast<void**>(exc), nexc, nullptr);
+        cnt.add(C::exception_to_kernel, q);
+        if (q < nexc) {
+            cnt.add(C::drop_exception_full, nexc - q);
+            rte_pktmbuf_free_bulk(exc + q, nexc - q);
+        }
+    }
+    if (ndrop) rte_pktmbuf_free_bulk(drop, ndrop);
+    if (to_cp_pending) w.to_cp->publish();
+    for (size_t c = 0; c < shm::kDpCounterCount; ++c)
+        if (cnt.v[c]) w.counters[c].fetch_add(cnt.v[c], std::memory_order_relaxed);
+}
+
+// Worker 0 transmits what the main lcore built (TxFrames, kernel exception packets), so that the
+// uplink needs no extra TX queue (net_pcap has one per tx_pcap file).
+void drain_main_tx(Worker& w) {
+    Runtime& rt = *w.rt;
+    rte_mbuf* b[kMaxBurst];
+    const unsigned n = rte_ring_sc_dequeue_burst(rt.main_tx, reinterpret_cast<void**>(b), kMaxBurst, nullptr);
+    if (n == 0) return;
+    const uint16_t sent = rte_eth_tx_burst(rt.port_id, w.queue, b, static_cast<uint16_t>(n));
+    uint64_t drops = n - sent;
+    if (drops) rte_pktmbuf_free_bulk(b + sent, static_cast<unsigned>(drops));
+    w.counters[static_cast<size_t>(C::tx_packets)].fetch_add(sent, std::memory_order_relaxed);
+    if (drops) w.counters[static_cast<size_t>(C::drop_tx_full)].fetch_add(drops, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    Runtime& rt = *w.rt;
+    const auto& gen_ptr = rt.state->current_ptr();
+    QuiescentId& seen = rt.state->quiescent()[w.index];
+    rte_mbuf* rx[kMaxBurst];
+    const uint16_t burst = static_cast<uint16_t>(rt.cfg.burst);
+    uint32_t empty_polls = 0;
+    while (!rt.stop.load(std::memory_order_relaxed)) {
+        // The generation is read once per burst; publishing its id tells the main lcore that
+        // this worker no longer uses any older one.
+        const Generation* g = gen_ptr.load(std::memory_order_acquire);
+        seen.id.store(g->id, std::memory_order_release);
+        if (w.index == 0) drain_main_tx(w);
+        uint16_t n = 0;
+        if (rt.rx_enabled.load(std::memory_order_relaxed)) n = rte_eth_rx_burst(rt.port_id, w.queue, rx, burst);
+        if (n) {
+            empty_polls = 0;
+            process_burst(w, *g, rx, n);
+        } else if (++empty_polls > 4096) {
+            // Idle: yield the core briefly (shared VMs); never while packets flow.
+            ::usleep(20);
+        } else {
+            rte_pause();
+        }
+    }
+    seen.id.store(~uint64_t{0}, std::memory_order_release);
+    return 0;
+}
+
+}  // namespace rustun::dp
