@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "gateway.hpp"
+#include "dataplane_link.hpp"
 #include "worker.hpp"
 
 namespace rustun {
@@ -64,7 +65,8 @@ void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool
     else put_null(w, "dialect");
     if (online) put(w, "tcp_peer", e.rt.conn->peer_text);
     else put_null(w, "tcp_peer");
-    put_null(w, "udp_endpoint");  // the UDP relay path comes with the dataplane
+    if (e.udp.bound) put(w, "udp_endpoint", endpoint_to_string(e.udp.endpoint));
+    else put_null(w, "udp_endpoint");
     put(w, "last_active", e.rt.last_active);
     put(w, "rx_frames", e.stats->rx_frames.load());
     put(w, "rx_bytes", e.stats->rx_bytes.load());
@@ -136,7 +138,7 @@ std::string Gateway::command_status() {
         put(w, "clients_configured", static_cast<uint64_t>(members->clients.size()));
         put(w, "clients_online", static_cast<uint64_t>(members->online_count()));
         put(w, "connections_open", counter(Counter::conn_accepted) - counter(Counter::conn_closed));
-        put(w, "dataplane", std::string("not attached"));
+        put(w, "dataplane", std::string(!link ? "not configured" : link->attached() ? "attached" : "not attached"));
         w.EndObject();
     });
 }
@@ -209,7 +211,18 @@ std::string Gateway::command_stats() {
         w.StartObject();
         for (size_t i = 0; i < kCounterCount; ++i) put(w, counter_info(static_cast<Counter>(i)).name, counter(static_cast<Counter>(i)));
         w.EndObject();
-        put_null(w, "dataplane");  // filled once a dataplane is attached
+        std::vector<uint64_t> dp;
+        uint64_t sessions = 0, capacity = 0, epoch = 0;
+        if (link && link->dataplane_counters(dp, sessions, capacity, epoch)) {
+            w.Key("dataplane");
+            w.StartObject();
+            for (size_t i = 0; i < dp.size(); ++i) put(w, shm::kDpCounterInfo[i].name, dp[i]);
+            put(w, "sessions", sessions);
+            put(w, "session_capacity", capacity);
+            w.EndObject();
+        } else {
+            put_null(w, "dataplane");  // no dataplane attached: nothing measured, nothing shown
+        }
         w.EndObject();
     });
 }

@@ -44,7 +44,21 @@ namespace rustun {
     X(slow_client_disconnect, "connections closed: output queue stayed above half its bound for a keepalive_interval") \
     X(write_error, "connections closed: socket write error")                                   \
     X(kicked, "connections closed by rustunctl kick or reload")                                \
-    X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")
+    X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")                   \
+    X(dataplane_attached, "times the control plane attached to a (new) dataplane channel")      \
+    X(dataplane_syncs, "full state pushes to the dataplane")                                     \
+    X(dataplane_lost, "times the dataplane went away (segment gone or replaced)")               \
+    X(udp_keepalive_ok, "UDP KeepAlives accepted (endpoint bound or refreshed)")                \
+    X(udp_endpoint_moved, "UDP bindings created or moved to a new endpoint")                    \
+    X(udp_keepalive_replay, "UDP KeepAlives refused: seq not above the last accepted one")      \
+    X(udp_keepalive_stale, "UDP KeepAlives refused: seq more than 30 s from the gateway clock") \
+    X(udp_keepalive_no_seq, "UDP KeepAlives refused: no seq member (replay protection)")        \
+    X(udp_punt_rejected, "punted UDP frames refused: bad frame, no key opens it, bad JSON or unknown identity") \
+    X(udp_unexpected_type, "punted UDP frames of a type the gateway does not take over UDP")     \
+    X(udp_to_tcp, "Data from UDP senders delivered over TCP")                                   \
+    X(tcp_to_udp, "Data from TCP senders handed to the dataplane for UDP delivery")             \
+    X(udp_tx_ring_full, "frames for the dataplane dropped: its TX ring was full")               \
+    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

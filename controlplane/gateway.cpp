@@ -14,6 +14,7 @@
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
 #include "log.hpp"
+#include "dataplane_link.hpp"
 #include "worker.hpp"
 
 namespace rustun {
@@ -99,6 +100,11 @@ Status Gateway::start() {
         if (!st) return st;
     }
     for (auto& w : workers) w->start();
+    if (cfg_.dataplane) {
+        link = std::make_unique<DataplaneLink>(*this, cfg_.dataplane->channel);
+        Status ls = link->start();
+        if (!ls) return ls;
+    }
     Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); });
     if (!st) return st;
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
@@ -148,6 +154,7 @@ void Gateway::run() {
 
 void Gateway::stop() {
     control_.stop();
+    if (link) link->stop();
     for (auto& w : workers) w->stop_and_join();
     if (stop_fd_ >= 0) {
         uint64_t one = 1;
@@ -163,6 +170,7 @@ void Gateway::request_close(const ConnectionPtr& c, CloseReason reason) {
 
 uint64_t Gateway::counter(Counter c) const {
     uint64_t v = counters.get(c);
+    if (link) v += link->counters.get(c);
     for (auto& w : workers) v += w->counters.get(c);
     return v;
 }
@@ -202,6 +210,7 @@ Result<ReloadReport> Gateway::reload() {
         if (ne.cfg.same_settings(oe.cfg)) ++rep.unchanged;
         else rep.changed.push_back(ne.cfg.identity);
         ne.rt = oe.rt;
+        ne.udp = oe.udp;
         if (ne.rt.conn) {
             ne.rt.conn->client = nid;
             ne.rt.conn->cluster = ne.cluster;
@@ -226,6 +235,7 @@ Result<ReloadReport> Gateway::reload() {
     members = std::move(nm.value());
     apply_limits_locked();
     config_loaded_at_ = unix_now();
+    if (link) link->request_resync();  // client ids were renumbered
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
     for (const auto& k : rep.restart_only)

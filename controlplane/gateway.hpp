@@ -21,6 +21,7 @@
 namespace rustun {
 
 class Worker;
+class DataplaneLink;
 
 // Timers and bounds the workers apply; copied out of the configuration under `mu`.
 struct Limits {
@@ -65,6 +66,8 @@ public:
     std::unique_ptr<Membership> members;  // guarded by mu
     Limits limits;                        // guarded by mu
     std::vector<std::unique_ptr<Worker>> workers;
+    // The channel to rustun-dataplane; null when the configuration has no `dataplane:` section.
+    std::unique_ptr<DataplaneLink> link;
     CounterBlock counters;  // written by the control thread (kick, reload); guarded by mu
     std::atomic<uint64_t> next_conn_id{1};
 

@@ -21,6 +21,7 @@
 #include "crypto/cipher_key.hpp"
 #include "proto/messages.hpp"
 #include "routing/route_table.hpp"
+#include "shm/channel_layout.hpp"
 
 namespace rustun {
 
@@ -45,8 +46,21 @@ struct ClientRuntime {
     uint64_t connected_since = 0;  // Unix seconds
 };
 
+// The client's UDP relay binding (docs/protocol-extensions.md): set by an authenticated UDP
+// KeepAlive whose `seq` is above the last accepted one. Independent of the TCP connection.
+struct UdpBinding {
+    bool bound = false;
+    shm::Endpoint endpoint{};
+    uint64_t last_seq = 0;  // highest accepted KeepAlive seq (Unix microseconds)
+    SteadyTime last_rx{};   // last accepted UDP KeepAlive
+    // Live: a KeepAlive within 15 s (WIRE.md: the P2P validity window, reused for the relay).
+    bool live(SteadyTime now) const { return bound && now - last_rx < std::chrono::seconds(15); }
+};
+std::string endpoint_to_string(const shm::Endpoint& e);
+
 struct ClientEntry {
     ClientConfig cfg;
+    UdpBinding udp;
     ClusterId cluster = 0;
     ClientRuntime rt;
     std::shared_ptr<ClientStats> stats = std::make_shared<ClientStats>();

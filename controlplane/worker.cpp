@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "block_pool.hpp"
+#include "dataplane_link.hpp"
 #include "frame_sender.hpp"
 #include "log.hpp"
 #include "proto/dialect.hpp"
@@ -483,6 +484,7 @@ void Worker::process_batch() {
     {
         std::lock_guard<std::mutex> lk(gw_.mu);
         Membership& m = *gw_.members;
+        const SteadyTime now = std::chrono::steady_clock::now();
         for (size_t i = 0; i < batch_.size(); ++i) {
             const ConnectionPtr& src = batch_[i].src;
             const OpenItem& it = open_items_[i];
@@ -515,16 +517,31 @@ void Worker::process_batch() {
                 continue;
             }
             ClientEntry& de = m.clients[dst];
+            // Same cluster, hence the same key: the received bytes go out unchanged, over the
+            // destination's live UDP endpoint if it has one (it chose the UDP relay), else TCP.
+            if (gw_.link && de.udp.live(now)) {
+                deliveries_.push_back(Delivery{nullptr, de.udp.endpoint, de.stats, se.stats, batch_[i].offset, batch_[i].len});
+                continue;
+            }
             if (!de.rt.conn) {
                 counters.inc(Counter::data_dst_offline);
                 se.stats->drops.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
-            // Same cluster, hence the same key: the received bytes go out unchanged.
-            deliveries_.push_back(Delivery{de.rt.conn, de.stats, se.stats, batch_[i].offset, batch_[i].len});
+            deliveries_.push_back(Delivery{de.rt.conn, {}, de.stats, se.stats, batch_[i].offset, batch_[i].len});
         }
     }
     for (Delivery& d : deliveries_) {
+        if (!d.dst) {
+            if (d.len <= shm::kMaxFrameInSlot && gw_.link->send_udp(d.udp, arena_.get() + d.offset, d.len, counters)) {
+                counters.inc(Counter::tcp_to_udp);
+                d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+                d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
+            } else {
+                d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+            }
+            continue;
+        }
         switch (sender_->bytes_to_conn(d.dst, arena_.get() + d.offset, d.len)) {
             case FrameSender::Queued::Closed:
                 counters.inc(Counter::data_dst_offline);

@@ -55,7 +55,8 @@ private:
         uint32_t len;     // whole frame (header + payload)
     };
     struct Delivery {
-        ConnectionPtr dst;
+        ConnectionPtr dst;  // null: UDP delivery through the dataplane to `udp`
+        shm::Endpoint udp;
         std::shared_ptr<ClientStats> dst_stats, src_stats;
         uint32_t offset, len;
     };

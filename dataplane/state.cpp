@@ -37,7 +37,7 @@ StateManager::Outcome StateManager::reject(std::string why) {
 
 std::shared_ptr<const CipherKey> StateManager::find_cipher(uint8_t method,
                                                            const std::vector<uint8_t>& key) const {
-    for (const Model* m : {&model_, staging_.get()}) {
+    for (const Model* m : {static_cast<const Model*>(&model_), static_cast<const Model*>(staging_.get())}) {
         if (m == nullptr) continue;
         for (const auto& [id, c] : m->clusters)
             if (c.method == method && c.key == key && c.cipher) return c.cipher;

@@ -1,0 +1,375 @@
+#include "dataplane_link.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "gateway.hpp"
+#include "log.hpp"
+
+namespace rustun {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t realtime_us() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// How far a UDP KeepAlive's seq (Unix microseconds) may be from the gateway clock.
+constexpr uint64_t kSeqWindowUs = 30'000'000;
+
+}  // namespace
+
+DataplaneLink::DataplaneLink(Gateway& gw, std::string channel_path) : gw_(gw), path_(std::move(channel_path)) {
+    scratch_.resize(kMaxFrameSize);
+}
+
+DataplaneLink::~DataplaneLink() { stop(); }
+
+Status DataplaneLink::start() {
+    auto eng = CryptoEngine::create();
+    if (!eng) return make_error("dataplane link: " + eng.error());
+    engine_ = std::move(eng.value());
+    sender_ = std::make_unique<FrameSender>(gw_, *engine_, counters);
+    if (::getrandom(&epoch_base_, sizeof epoch_base_, 0) != sizeof epoch_base_) epoch_base_ = mono_ns();
+    epoch_base_ &= ~0xffffffffull;  // low 32 bits count the syncs of this process
+    thread_ = std::thread([this] { run(); });
+    return {};
+}
+
+void DataplaneLink::stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    std::lock_guard<std::mutex> lk(ch_mu_);
+    ch_.reset();
+    attached_ = false;
+}
+
+void DataplaneLink::run() {
+    auto next_attach = std::chrono::steady_clock::now();
+    auto next_check = next_attach;
+    while (!stop_) {
+        auto now = std::chrono::steady_clock::now();
+        if (!ch_) {
+            if (now >= next_attach) {
+                next_attach = now + 200ms;
+                if (try_attach() && !full_sync()) detach("full sync did not complete");
+            }
+            std::this_thread::sleep_for(20ms);
+            continue;
+        }
+        ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
+        if (now >= next_check) {
+            next_check = now + 200ms;
+            if (!ch_->still_current()) {
+                detach("its channel was removed or replaced (dataplane restarted?)");
+                continue;
+            }
+            if (ch_->header().dp_state.load() == static_cast<uint32_t>(shm::DpState::Stopping)) {
+                detach("it is stopping");
+                continue;
+            }
+        }
+        if (resync_.exchange(false) && !full_sync()) {
+            detach("full sync did not complete");
+            continue;
+        }
+        poll_rings();
+    }
+}
+
+bool DataplaneLink::try_attach() {
+    auto ch = shm::Channel::attach(path_);
+    if (!ch) {
+        LOG_LIMITED(LogLevel::Debug, "dataplane not attached: %s", ch.error().c_str());
+        return false;
+    }
+    {
+        std::lock_guard<std::mutex> lk(ch_mu_);
+        ch_ = std::shared_ptr<shm::Channel>(std::move(ch.value()));
+    }
+    ch_->header().cp_pid.store(static_cast<uint32_t>(::getpid()));
+    ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
+    attached_ = true;
+    counters.inc(Counter::dataplane_attached);
+    LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx)", path_.c_str(), ch_->header().dp_pid,
+             ch_->workers(), (unsigned long long)ch_->dp_epoch());
+    return true;
+}
+
+void DataplaneLink::detach(const char* why) {
+    LOG_WARN("dataplane detached: %s; TCP sessions continue, UDP relay paused", why);
+    counters.inc(Counter::dataplane_lost);
+    std::lock_guard<std::mutex> lk(ch_mu_);
+    ch_.reset();
+    attached_ = false;
+}
+
+bool DataplaneLink::push_control(shm::MsgType type, const void* body, uint32_t len) {
+    shm::SpscRing& r = ch_->control();
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    for (;;) {
+        if (uint8_t* slot = r.reserve()) {
+            shm::write_msg(slot, type, body, len);
+            r.commit();
+            return true;
+        }
+        if (stop_ || std::chrono::steady_clock::now() > deadline) return false;
+        ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
+        std::this_thread::sleep_for(50us);
+    }
+}
+
+bool DataplaneLink::full_sync() {
+    // Snapshot under the state mutex, push outside it: a slow dataplane never stalls the workers.
+    std::vector<shm::ClusterSetMsg> clusters;
+    std::vector<shm::ClientSetMsg> clients;
+    std::vector<shm::EndpointSetMsg> endpoints;
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        const Membership& m = *gw_.members;
+        clusters.resize(m.clusters.size());
+        for (uint32_t i = 0; i < m.clusters.size(); ++i) {
+            shm::ClusterSetMsg& c = clusters[i];
+            std::memset(&c, 0, sizeof c);
+            c.cluster_id = i;
+            c.method = static_cast<uint8_t>(m.clusters[i].key->method());
+            auto key = m.clusters[i].key->spec().derived_key();
+            c.key_len = static_cast<uint16_t>(std::min<size_t>(key.size(), shm::ClusterSetMsg::kMaxKey));
+            std::memcpy(c.key, key.data(), c.key_len);
+            if (key.size() > shm::ClusterSetMsg::kMaxKey)
+                LOG_ERROR("cluster '%s': XOR key longer than %u bytes cannot be given to the dataplane",
+                          m.clusters[i].name.c_str(), shm::ClusterSetMsg::kMaxKey);
+        }
+        clients.resize(m.clients.size());
+        for (uint32_t i = 0; i < m.clients.size(); ++i) {
+            const ClientEntry& e = m.clients[i];
+            shm::ClientSetMsg& c = clients[i];
+            std::memset(&c, 0, sizeof c);
+            c.client_id = i;
+            c.cluster_id = e.cluster;
+            c.private_ip = e.cfg.private_ip.value;
+            c.cidr_count = static_cast<uint16_t>(std::min<size_t>(e.cfg.ciders.size(), shm::ClientSetMsg::kMaxCidrs));
+            for (uint16_t k = 0; k < c.cidr_count; ++k) {
+                c.cidrs[k].network = e.cfg.ciders[k].network();
+                c.cidrs[k].prefix_len = e.cfg.ciders[k].prefix_len;
+            }
+            if (e.udp.bound) {
+                shm::EndpointSetMsg ep{};
+                ep.client_id = i;
+                ep.endpoint = e.udp.endpoint;
+                endpoints.push_back(ep);
+            }
+        }
+    }
+    cp_epoch_ = epoch_base_ | ((cp_epoch_ + 1) & 0xffffffffull);
+    ch_->header().cp_epoch.store(cp_epoch_);
+    shm::SyncMsg sync{cp_epoch_, static_cast<uint32_t>(clusters.size()), static_cast<uint32_t>(clients.size())};
+    if (!push_control(shm::MsgType::SyncBegin, &sync, sizeof sync)) return false;
+    for (auto& c : clusters)
+        if (!push_control(shm::MsgType::ClusterSet, &c, offsetof(shm::ClusterSetMsg, key) + c.key_len)) return false;
+    for (auto& c : clients)
+        if (!push_control(shm::MsgType::ClientSet, &c, offsetof(shm::ClientSetMsg, cidrs) + c.cidr_count * sizeof(shm::Cidr)))
+            return false;
+    for (auto& e : endpoints)
+        if (!push_control(shm::MsgType::EndpointSet, &e, sizeof e)) return false;
+    if (!push_control(shm::MsgType::SyncEnd, &sync, sizeof sync)) return false;
+    counters.inc(Counter::dataplane_syncs);
+    LOG_INFO("dataplane: full state pushed (epoch %016llx: %zu clusters, %zu clients, %zu UDP endpoints)",
+             (unsigned long long)cp_epoch_, clusters.size(), clients.size(), endpoints.size());
+    return true;
+}
+
+void DataplaneLink::poll_rings() {
+    bool any = false;
+    for (uint32_t w = 0; w < ch_->workers(); ++w) {
+        shm::SpscRing& r = ch_->dp_to_cp(w);
+        int n = 0;
+        for (const uint8_t* slot; n < 256 && (slot = r.peek()) != nullptr; ++n) {
+            const shm::MsgHeader& h = shm::msg_header(slot);
+            if (h.type == static_cast<uint16_t>(shm::MsgType::Punt) && h.len >= offsetof(shm::PuntMsg, frame))
+                handle_punt(*reinterpret_cast<const shm::PuntMsg*>(shm::msg_body(slot)));
+            else if (h.type == static_cast<uint16_t>(shm::MsgType::TcpDeliver) && h.len >= offsetof(shm::TcpDeliverMsg, frame))
+                handle_deliver(*reinterpret_cast<const shm::TcpDeliverMsg*>(shm::msg_body(slot)));
+            r.consume();
+        }
+        if (n) {
+            r.release();
+            any = true;
+        }
+    }
+    sender_->flush();
+    if (!any) std::this_thread::sleep_for(100us);
+}
+
+void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep) {
+    shm::EndpointSetMsg m{};
+    m.client_id = client_id;
+    m.endpoint = ep;
+    if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
+}
+
+void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
+    if (m.frame_len < kFrameHeaderSize || m.frame_len > shm::kMaxFrameInSlot) {
+        counters.inc(Counter::udp_punt_rejected);
+        return;
+    }
+    FrameHeader h;
+    if (decode_header(std::span<const uint8_t>(m.frame, m.frame_len), h) != HeaderStatus::Ok ||
+        h.frame_size() > m.frame_len) {
+        counters.inc(Counter::udp_punt_rejected);
+        return;
+    }
+    if (h.frame_type() != FrameType::KeepAlive) {
+        counters.inc(Counter::udp_unexpected_type);
+        return;
+    }
+    std::lock_guard<std::mutex> lk(gw_.mu);
+    Membership& mem = *gw_.members;
+    // Try the key of the endpoint's session first, then every cluster key.
+    std::vector<const CipherKey*> keys;
+    if (m.client_hint < mem.clients.size()) keys.push_back(mem.clusters[mem.clients[m.client_hint].cluster].key.get());
+    for (const auto& k : mem.trial_keys) keys.push_back(k.get());
+    for (const CipherKey* key : keys) {
+        OpenItem it;
+        it.key = key;
+        it.payload = const_cast<uint8_t*>(m.frame + kFrameHeaderSize);
+        it.payload_len = h.payload_length;
+        it.out = scratch_.data();
+        if (engine_->open(it) != CryptoStatus::Ok) continue;
+        auto ka = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+        if (!ka) continue;
+        ClientId id = mem.find(ka->identity);
+        if (id == kNoClient || mem.clusters[mem.clients[id].cluster].key.get() != key) continue;
+        ClientEntry& e = mem.clients[id];
+        // Replay protection of the UDP binding (docs/protocol-extensions.md).
+        if (!ka->seq) {
+            counters.inc(Counter::udp_keepalive_no_seq);
+            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s without seq: not bound", e.cfg.identity.c_str(),
+                        endpoint_to_string(m.from).c_str());
+            return;
+        }
+        const uint64_t now_us = realtime_us();
+        const uint64_t seq = *ka->seq;
+        if (seq <= e.udp.last_seq) {
+            counters.inc(Counter::udp_keepalive_replay);
+            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= %llu): ignored",
+                        e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
+                        (unsigned long long)e.udp.last_seq);
+            return;
+        }
+        if (seq + kSeqWindowUs < now_us || seq > now_us + kSeqWindowUs) {
+            counters.inc(Counter::udp_keepalive_stale);
+            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s: seq %llu is more than 30 s off the clock",
+                        e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq);
+            return;
+        }
+        counters.inc(Counter::udp_keepalive_ok);
+        e.udp.last_seq = seq;
+        e.udp.last_rx = std::chrono::steady_clock::now();
+        const bool moved = !e.udp.bound || std::memcmp(&e.udp.endpoint, &m.from, sizeof m.from) != 0;
+        if (moved) {
+            e.udp.bound = true;
+            e.udp.endpoint = m.from;
+            counters.inc(Counter::udp_endpoint_moved);
+            LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str());
+            bind_endpoint(id, m.from);
+        }
+        e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
+        e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
+        sender_->apply_keepalive_locked(mem, id, ka.value());
+        const std::string& body =
+            sender_->reply_body_locked(mem, id, FrameType::KeepAlive, &ka.value(), gw_.limits, key->overhead());
+        auto f = sender_->seal(FrameType::KeepAlive, body, *key);
+        if (!f.empty() && f.size() <= shm::kMaxFrameInSlot && send_udp(m.from, f.data(), f.size(), counters)) {
+            e.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+            e.stats->tx_bytes.fetch_add(f.size(), std::memory_order_relaxed);
+        }
+        return;
+    }
+    counters.inc(Counter::udp_punt_rejected);
+    LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
+                endpoint_to_string(m.from).c_str());
+}
+
+void DataplaneLink::handle_deliver(const shm::TcpDeliverMsg& m) {
+    if (ch_->header().dp_applied_cp_epoch.load() != cp_epoch_) {
+        counters.inc(Counter::udp_deliver_stale);
+        return;
+    }
+    std::lock_guard<std::mutex> lk(gw_.mu);
+    Membership& mem = *gw_.members;
+    if (m.dst_client >= mem.clients.size() || m.frame_len > shm::kMaxFrameInSlot) {
+        counters.inc(Counter::udp_deliver_stale);
+        return;
+    }
+    ClientEntry& de = mem.clients[m.dst_client];
+    if (!de.rt.conn) {
+        counters.inc(Counter::data_dst_offline);
+        return;
+    }
+    switch (sender_->bytes_to_conn(de.rt.conn, m.frame, m.frame_len)) {
+        case FrameSender::Queued::Ok:
+            counters.inc(Counter::udp_to_tcp);
+            de.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+            de.stats->tx_bytes.fetch_add(m.frame_len, std::memory_order_relaxed);
+            break;
+        case FrameSender::Queued::Full:
+            counters.inc(Counter::data_outq_full);
+            de.stats->drops.fetch_add(1, std::memory_order_relaxed);
+            break;
+        case FrameSender::Queued::Closed: counters.inc(Counter::data_dst_offline); break;
+    }
+}
+
+bool DataplaneLink::send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& ctr) {
+    std::lock_guard<std::mutex> lk(ch_mu_);
+    if (!ch_ || len > shm::kMaxFrameInSlot) return false;
+    shm::SpscRing& r = ch_->tx();
+    uint8_t* slot = r.reserve();
+    if (!slot) {
+        ctr.inc(Counter::udp_tx_ring_full);
+        return false;
+    }
+    shm::MsgHeader hdr{static_cast<uint16_t>(shm::MsgType::TxFrame), 0,
+                       static_cast<uint32_t>(offsetof(shm::TxFrameMsg, frame) + len)};
+    std::memcpy(slot, &hdr, sizeof hdr);
+    auto* body = reinterpret_cast<shm::TxFrameMsg*>(slot + sizeof hdr);
+    body->to = to;
+    body->frame_len = static_cast<uint16_t>(len);
+    std::memcpy(body->frame, frame, len);
+    r.commit();
+    return true;
+}
+
+bool DataplaneLink::dataplane_counters(std::vector<uint64_t>& values, uint64_t& sessions, uint64_t& capacity,
+                                       uint64_t& epoch) {
+    std::shared_ptr<shm::Channel> ch;
+    {
+        std::lock_guard<std::mutex> lk(ch_mu_);
+        ch = ch_;
+    }
+    if (!ch) return false;
+    values.resize(shm::kDpCounterCount);
+    for (size_t i = 0; i < shm::kDpCounterCount; ++i) values[i] = ch->counter_total(static_cast<shm::DpCounter>(i));
+    sessions = ch->header().sessions.load();
+    capacity = ch->header().session_capacity.load();
+    epoch = ch->dp_epoch();
+    return true;
+}
+
+}  // namespace rustun

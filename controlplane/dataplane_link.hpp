@@ -1,0 +1,76 @@
+// The control plane's end of the shared-memory channel to rustun-dataplane (docs/shm-channel.md).
+//
+// One thread: attaches to the channel (retrying while the dataplane is absent), pushes the full
+// state (SyncBegin .. SyncEnd) on every attach and after every reload, keeps the control-plane
+// heartbeat, and serves the dataplane's rings: UDP KeepAlives (authenticated here, with the
+// replay check of docs/protocol-extensions.md, then bound with EndpointSet and answered over UDP)
+// and Data for clients without a live UDP endpoint (delivered over their TCP connection).
+//
+// Invariant 2 (ARCHITECTURE.md): TCP sessions never depend on the dataplane; when it restarts
+// (its segment is replaced) the link re-attaches and re-pushes everything.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/crypto_engine.hpp"
+#include "frame_sender.hpp"
+#include "shm/channel.hpp"
+
+namespace rustun {
+
+class Gateway;
+
+class DataplaneLink {
+public:
+    DataplaneLink(Gateway& gw, std::string channel_path);
+    ~DataplaneLink();
+
+    Status start();
+    void stop();
+    // Pushes the full state again soon (after a reload renumbered clients).
+    void request_resync() { resync_.store(true); }
+
+    // Hands a sealed frame to the dataplane for UDP delivery to `to`. Any thread. False if no
+    // dataplane is attached or its TX ring is full (counted).
+    bool send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters);
+
+    bool attached() const { return attached_.load(); }
+    // Dataplane counters and session numbers, or false if not attached (control-socket thread).
+    bool dataplane_counters(std::vector<uint64_t>& values, uint64_t& sessions, uint64_t& capacity, uint64_t& epoch);
+
+    CounterBlock counters;  // written by the link thread
+
+private:
+    void run();
+    bool try_attach();
+    void detach(const char* why);
+    bool full_sync();
+    bool push_control(shm::MsgType type, const void* body, uint32_t len);
+    void poll_rings();
+    void handle_punt(const shm::PuntMsg& m);
+    void handle_deliver(const shm::TcpDeliverMsg& m);
+    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep);
+
+    Gateway& gw_;
+    std::string path_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> resync_{false};
+    std::atomic<bool> attached_{false};
+    std::unique_ptr<CryptoEngine> engine_;
+    std::unique_ptr<FrameSender> sender_;
+
+    // Guards ch_ replacement and the TX ring's producer side (workers and this thread send).
+    std::mutex ch_mu_;
+    std::shared_ptr<shm::Channel> ch_;
+    uint64_t cp_epoch_ = 0;      // of the last full sync pushed
+    uint64_t epoch_base_ = 0;    // random per process
+    std::vector<uint8_t> scratch_;
+};
+
+}  // namespace rustun

@@ -1,0 +1,220 @@
+// The main lcore: control ring, TxFrames, the kernel exception path, heartbeat, generation
+// reclamation, the telemetry snapshot and --stop-when-idle. Nothing here is per-packet hot, but
+// it still never blocks a worker: everything crosses over SPSC rings.
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "dataplane.hpp"
+
+namespace rustun::dp {
+
+namespace {
+
+using C = shm::DpCounter;
+
+uint64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+const char* outcome_name(StateManager::Outcome o) {
+    switch (o) {
+        case StateManager::Outcome::Applied: return "applied";
+        case StateManager::Outcome::Flipped: return "flipped";
+        case StateManager::Outcome::SyncApplied: return "sync applied";
+        case StateManager::Outcome::Ignored: return "ignored";
+        case StateManager::Outcome::Rejected: return "rejected";
+        case StateManager::Outcome::SessionFull: return "session table full";
+    }
+    return "?";
+}
+
+std::string endpoint_text(const shm::Endpoint& e) {
+    char a[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, a, sizeof a);
+    return e.family == 4 ? std::string(a) + ":" + std::to_string(e.port)
+                         : "[" + std::string(a) + "]:" + std::to_string(e.port);
+}
+
+// Applies up to `max` control messages; returns how many.
+unsigned poll_control(Runtime& rt, unsigned max) {
+    shm::SpscRing& r = rt.channel->control();
+    unsigned n = 0;
+    while (n < max) {
+        const uint8_t* slot = r.peek();
+        if (slot == nullptr) break;
+        const shm::MsgHeader& h = shm::msg_header(slot);
+        const auto o = rt.state->apply(h, shm::msg_body(slot), rte_rdtsc());
+        if (o == StateManager::Outcome::Rejected)
+            std::fprintf(stderr, "rustun-dataplane: control message type %u rejected: %s\n", h.type,
+                         rt.state->last_error().c_str());
+        if (o == StateManager::Outcome::SessionFull) rt.count(0, C::drop_session_table_full, 1);
+        if (o == StateManager::Outcome::SyncApplied) {
+            const Generation* g = rt.state->current();
+            rt.channel->header().dp_applied_cp_epoch.store(rt.state->applied_cp_epoch(), std::memory_order_release);
+            std::fprintf(stderr, "rustun-dataplane: sync cp_epoch %llu applied: %zu clusters, %u clients, %u endpoints (%s)\n",
+                         static_cast<unsigned long long>(rt.state->applied_cp_epoch()), g->keys.size(), g->client_count,
+                         g->sessions.size(), outcome_name(o));
+            rt.rx_enabled.store(true, std::memory_order_release);
+        }
+        r.consume();
+        ++n;
+    }
+    if (n) r.release();
+    return n;
+}
+
+// Sends up to `max` TxFrames through worker 0.
+unsigned poll_tx(Runtime& rt, unsigned max) {
+    shm::SpscRing& r = rt.channel->tx();
+    unsigned n = 0;
+    uint64_t sent = 0, bad = 0, nombuf = 0, full = 0;
+    while (n < max) {
+        const uint8_t* slot = r.peek();
+        if (slot == nullptr) break;
+        const shm::MsgHeader& h = shm::msg_header(slot);
+        shm::TxFrameMsg msg;
+        std::memcpy(&msg, shm::msg_body(slot), offsetof(shm::TxFrameMsg, frame));
+        const bool ok = h.type == static_cast<uint16_t>(shm::MsgType::TxFrame) && h.len >= offsetof(shm::TxFrameMsg, frame) &&
+                        msg.frame_len <= shm::kMaxFrameInSlot && h.len >= offsetof(shm::TxFrameMsg, frame) + msg.frame_len &&
+                        (msg.to.family == 4 || (msg.to.family == 6 && rt.src.has_addr6)) && msg.to.port != 0;
+        if (!ok) {
+            ++bad;
+        } else {
+            const EndpointKey k = EndpointKey::from(msg.to);
+            const shm::Endpoint to = k.to_endpoint();
+            uint64_t mac = 0;
+            const Generation* g = rt.state->current();
+            const uint32_t s = g->sessions.lookup(k);
+            if (s != kNoSession) mac = g->clients[s].mac.load(std::memory_order_relaxed);
+            if (!(mac & kMacKnown)) mac = rt.mac_hint(k);
+            rte_mbuf* m = build_datagram(rt, to, mac, shm::msg_body(slot) + offsetof(shm::TxFrameMsg, frame), msg.frame_len);
+            if (m == nullptr) {
+                ++nombuf;
+            } else if (rte_ring_sp_enqueue(rt.main_tx, m) != 0) {
+                rte_pktmbuf_free(m);
+                ++full;
+            } else {
+                ++sent;
+            }
+        }
+        r.consume();
+        ++n;
+    }
+    if (n) {
+        r.release();
+        rt.count(0, C::from_controlplane_tx, sent);
+        rt.count(0, C::drop_bad_txframe, bad);
+        rt.count(0, C::drop_no_mbuf, nombuf);
+        rt.count(0, C::drop_tx_full, full);
+    }
+    return n;
+}
+
+// Kernel exception path: workers' packets to the tap, the tap's packets to the uplink.
+unsigned poll_exception(Runtime& rt) {
+    if (rt.tap_port == 0xffff) return 0;
+    unsigned work = 0;
+    rte_mbuf* b[kMaxBurst];
+    for (auto& w : rt.workers) {
+        const unsigned n = rte_ring_sc_dequeue_burst(w->to_kernel, reinterpret_cast<void**>(b), kMaxBurst, nullptr);
+        if (n == 0) continue;
+        work += n;
+        for (unsigned i = 0; i < n; ++i) b[i]->ol_flags = 0;
+        const uint16_t sent = rte_eth_tx_burst(rt.tap_port, 0, b, static_cast<uint16_t>(n));
+        if (sent < n) {
+            rte_pktmbuf_free_bulk(b + sent, n - sent);
+            rt.count(0, C::drop_exception_full, n - sent);
+        }
+    }
+    const uint16_t n = rte_eth_rx_burst(rt.tap_port, 0, b, kMaxBurst);
+    if (n) {
+        work += n;
+        const unsigned q = rte_ring_sp_enqueue_burst(rt.main_tx, reinterpret_cast<void**>(b), n, nullptr);
+        rt.count(0, C::exception_from_kernel, q);
+        if (q < n) {
+            rte_pktmbuf_free_bulk(b + q, n - q);
+            rt.count(0, C::drop_exception_full, n - q);
+        }
+    }
+    return work;
+}
+
+void refresh_snapshot(Runtime& rt) {
+    const Generation* g = rt.state->current();
+    std::vector<std::string> list;
+    g->sessions.for_each(
+        [&](const EndpointKey& k, uint32_t v) {
+            list.push_back("client " + std::to_string(g->clients[v].cp_id) + " " + endpoint_text(k.to_endpoint()));
+        },
+        256);
+    std::lock_guard<std::mutex> lk(rt.snap_mu);
+    rt.snap_sessions = g->sessions.size();
+    rt.snap_clients = g->client_count;
+    rt.snap_gen = g->id;
+    rt.snap_list = std::move(list);
+}
+
+uint64_t activity(Runtime& rt) {
+    return rt.channel->counter_total(C::rx_packets) + rt.channel->counter_total(C::tx_packets) +
+           rt.channel->counter_total(C::drop_tx_full) + rt.channel->control().used() + rt.channel->tx().used();
+}
+
+}  // namespace
+
+uint64_t Runtime::mac_hint(const EndpointKey& k) const {
+    const uint32_t h = endpoint_hash(k);
+    for (const auto& w : workers)
+        if (uint64_t m = w->macs.get(k, h)) return m;
+    return 0;
+}
+
+void main_loop(Runtime& rt, const MainOptions& opt) {
+    auto& hdr = rt.channel->header();
+    uint64_t next_beat = 0, next_snap = 0, idle_since = 0, last_activity = ~0ull;
+    uint32_t idle_rounds = 0;
+    while (!rt.stop.load(std::memory_order_relaxed)) {
+        unsigned work = poll_control(rt, 256);
+        work += poll_tx(rt, 64);
+        work += poll_exception(rt);
+        const uint64_t now = mono_ns();
+        if (now >= next_beat) {
+            next_beat = now + 10'000'000;  // 10 ms
+            hdr.dp_heartbeat_ns.store(now, std::memory_order_release);
+            const uint64_t cp = hdr.cp_heartbeat_ns.load(std::memory_order_acquire);
+            rt.cp_alive.store(cp != 0 && now >= cp ? now - cp < 1'000'000'000ull : cp != 0, std::memory_order_relaxed);
+            rt.state->reclaim();
+            hdr.sessions.store(rt.state->current()->sessions.size(), std::memory_order_relaxed);
+            if (opt.stop_when_idle_ms && (!opt.wait_sync || rt.state->synced())) {
+                const uint64_t a = activity(rt);
+                if (a != last_activity) {
+                    last_activity = a;
+                    idle_since = now;
+                } else if (now - idle_since >= opt.stop_when_idle_ms * 1'000'000ull) {
+                    std::fprintf(stderr, "rustun-dataplane: idle for %llu ms, stopping\n",
+                                 static_cast<unsigned long long>(opt.stop_when_idle_ms));
+                    break;
+                }
+            }
+        }
+        if (now >= next_snap) {
+            next_snap = now + 1'000'000'000ull;
+            refresh_snapshot(rt);
+        }
+        if (work == 0) {
+            if (++idle_rounds > 64) ::usleep(100);  // the main lcore is not latency critical
+        } else {
+            idle_rounds = 0;
+        }
+    }
+}
+
+}  // namespace rustun::dp

@@ -1,0 +1,194 @@
+// rustun-dataplane: the DPDK primary process (docs/dataplane.md).
+//   rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--help] [-- EAL args]
+// Exit codes: 0 clean stop (signal or idle), 1 configuration/EAL/port error (the message names
+// the YAML key at fault).
+#include <rte_eal.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config/yaml_loader.hpp"
+#include "dataplane.hpp"
+
+using namespace rustun;
+using namespace rustun::dp;
+
+namespace {
+
+Runtime* g_runtime = nullptr;
+
+void on_signal(int) {
+    if (g_runtime) g_runtime->stop.store(true, std::memory_order_relaxed);
+}
+
+void usage(FILE* f) {
+    std::fprintf(f,
+                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--help] [-- EAL args]\n"
+                 "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
+                 "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
+                 "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
+                 "  -- EAL args           appended to dataplane.eal_args\n"
+                 "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n");
+}
+
+int fail(const std::string& msg) {
+    std::fprintf(stderr, "rustun-dataplane: %s\n", msg.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    MainOptions opt;
+    std::vector<std::string> cli_eal;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            usage(stdout);
+            return 0;
+        } else if (a == "--config" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (a == "--wait-sync") {
+            opt.wait_sync = true;
+        } else if (a == "--stop-when-idle" && i + 1 < argc) {
+            char* end = nullptr;
+            opt.stop_when_idle_ms = std::strtoull(argv[++i], &end, 10);
+            if (*end != '\0' || opt.stop_when_idle_ms == 0) return fail("--stop-when-idle: expected milliseconds > 0");
+        } else if (a == "--") {
+            for (++i; i < argc; ++i) cli_eal.emplace_back(argv[i]);
+        } else {
+            usage(stderr);
+            return fail("unknown or incomplete argument \"" + a + "\"");
+        }
+    }
+    if (config_path.empty()) {
+        usage(stderr);
+        return fail("--config FILE is required");
+    }
+    auto cfg = load_config_file(config_path);
+    if (!cfg) return fail(cfg.error());
+    if (!cfg->dataplane) return fail(config_path + ": dataplane: missing section (needed by rustun-dataplane)");
+    if (!cfg->listen.udp || cfg->listen.udp->port == 0)
+        return fail(config_path + ": listen.udp: required with a non-zero port (it is the relay port)");
+
+    static Runtime rt;  // lives until exit; workers and telemetry reference it
+    rt.cfg = *cfg->dataplane;
+    rt.relay_port = cfg->listen.udp->port;
+    rt.src.port = rt.relay_port;
+    for (int i = 0; i < 4; ++i) rt.src.addr4[i] = static_cast<uint8_t>(rt.cfg.address.value >> (24 - 8 * i));
+    if (rt.cfg.address6) {
+        std::memcpy(rt.src.addr6, rt.cfg.address6->data(), 16);
+        rt.src.has_addr6 = true;
+    }
+
+    // ---- EAL ----
+    std::vector<std::string> eal{argv[0]};
+    eal.insert(eal.end(), rt.cfg.eal_args.begin(), rt.cfg.eal_args.end());
+    eal.insert(eal.end(), cli_eal.begin(), cli_eal.end());
+    std::vector<char*> eal_argv;
+    for (auto& s : eal) eal_argv.push_back(s.data());
+    eal_argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(eal.size()), eal_argv.data()) < 0)
+        return fail("EAL init failed (dataplane.eal_args / command-line EAL args): " + std::string(rte_strerror(rte_errno)));
+    g_runtime = &rt;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    auto cleanup_and = [&](int code) {
+        uint16_t p;
+        RTE_ETH_FOREACH_DEV(p) {
+            rte_eth_dev_stop(p);
+            rte_eth_dev_close(p);
+        }
+        if (rt.channel) ::unlink(rt.channel->path().c_str());
+        rte_eal_cleanup();
+        return code;
+    };
+
+    const uint32_t nw = rt.cfg.workers;
+    if (rte_lcore_count() < nw + 1)
+        return cleanup_and(fail("dataplane.workers: " + std::to_string(nw) + " workers need " + std::to_string(nw + 1) +
+                                " lcores (main + workers), EAL has " + std::to_string(rte_lcore_count()) +
+                                " (set -l in dataplane.eal_args)"));
+    rt.tsc_hz = rte_get_tsc_hz();
+    rt.live_tsc = rt.tsc_hz * kLiveSeconds;
+    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+    if (rt.pool == nullptr)
+        return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
+                                " mbufs: " + rte_strerror(rte_errno)));
+    if (Status s = setup_uplink(rt); !s) return cleanup_and(fail(s.error()));
+    if (Status s = setup_tap(rt); !s) return cleanup_and(fail(s.error()));
+    rt.main_tx = rte_ring_create("rustun_main_tx", 4096, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (rt.main_tx == nullptr) return cleanup_and(fail("cannot create the main TX ring"));
+
+    shm::ChannelOptions co;
+    co.workers = nw;
+    auto ch = shm::Channel::create(rt.cfg.channel, co);
+    if (!ch) return cleanup_and(fail("dataplane.channel: " + ch.error()));
+    rt.channel = std::move(*ch);
+    rt.channel->header().session_capacity.store(rt.cfg.sessions, std::memory_order_relaxed);
+    rt.state = std::make_unique<StateManager>(rt.cfg.sessions, nw, [](const EndpointKey& k) { return rt.mac_hint(k); });
+
+    for (uint32_t w = 0; w < nw; ++w) {
+        auto wk = std::make_unique<Worker>();
+        wk->index = w;
+        wk->queue = static_cast<uint16_t>(w);
+        wk->rt = &rt;
+        auto eng = CryptoEngine::create();
+        if (!eng) return cleanup_and(fail("crypto engine: " + eng.error()));
+        wk->engine = std::move(*eng);
+        wk->scratch = std::make_unique<uint8_t[]>(kMaxBurst * kScratchPerItem);
+        wk->to_cp = &rt.channel->dp_to_cp(w);
+        wk->counters = rt.channel->counters(w);
+        const std::string rn = "rustun_exc" + std::to_string(w);
+        wk->to_kernel = rte_ring_create(rn.c_str(), 1024, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (wk->to_kernel == nullptr) return cleanup_and(fail("cannot create the exception ring"));
+        rt.workers.push_back(std::move(wk));
+    }
+    register_telemetry(rt);
+    rt.rx_enabled.store(!opt.wait_sync);
+
+    unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+    for (uint32_t w = 0; w < nw; ++w, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+        rt.workers[w]->lcore = lcore;
+        if (rte_eal_remote_launch(worker_main, rt.workers[w].get(), lcore) != 0)
+            return cleanup_and(fail("cannot launch worker " + std::to_string(w) + " on lcore " + std::to_string(lcore)));
+    }
+    rt.channel->header().dp_state.store(static_cast<uint32_t>(shm::DpState::Running), std::memory_order_release);
+    char mac[32];
+    std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
+                  rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
+    std::fprintf(stderr,
+                 "rustun-dataplane: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s\n",
+                 rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
+                 static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
+                 rt.workers[0]->engine->arch_name());
+
+    main_loop(rt, opt);
+
+    rt.stop.store(true);
+    rt.channel->header().dp_state.store(static_cast<uint32_t>(shm::DpState::Stopping), std::memory_order_release);
+    rte_eal_mp_wait_lcore();
+    // Drain what the main lcore queued for worker 0 (nothing may leak into the pool's audit).
+    rte_mbuf* m = nullptr;
+    while (rte_ring_dequeue(rt.main_tx, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    for (auto& w : rt.workers)
+        while (rte_ring_dequeue(w->to_kernel, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    std::string summary;
+    for (size_t c = 0; c < shm::kDpCounterCount; ++c)
+        if (uint64_t v = rt.channel->counter_total(static_cast<shm::DpCounter>(c)))
+            summary += " " + std::string(shm::kDpCounterInfo[c].name) + "=" + std::to_string(v);
+    std::fprintf(stderr, "rustun-dataplane: stopped; counters:%s\n", summary.empty() ? " (all zero)" : summary.c_str());
+    return cleanup_and(0);
+}

@@ -1,0 +1,148 @@
+// Uplink and exception (tap) port set-up, and datagrams built by the main lcore.
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "dataplane.hpp"
+
+namespace rustun::dp {
+
+namespace {
+
+std::string available_ports() {
+    std::string s;
+    uint16_t p;
+    RTE_ETH_FOREACH_DEV(p) {
+        char name[RTE_ETH_NAME_MAX_LEN];
+        if (rte_eth_dev_get_name_by_port(p, name) == 0) s += (s.empty() ? "" : ", ") + std::string(name);
+    }
+    return s.empty() ? "none (add a --vdev to dataplane.eal_args)" : s;
+}
+
+Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, const rte_eth_conf& conf, const char* what) {
+    int rc = rte_eth_dev_configure(port, queues, queues, &conf);
+    if (rc < 0) return make_error(std::string(what) + ": rte_eth_dev_configure: " + rte_strerror(-rc));
+    uint16_t nrx = 1024, ntx = 1024;
+    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+    const int socket = rte_eth_dev_socket_id(port);
+    for (uint16_t q = 0; q < queues; ++q) {
+        rc = rte_eth_rx_queue_setup(port, q, nrx, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, pool);
+        if (rc < 0) return make_error(std::string(what) + ": RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+        rte_eth_dev_info info;
+        rte_eth_dev_info_get(port, &info);
+        rte_eth_txconf txc = info.default_txconf;
+        txc.offloads = conf.txmode.offloads;
+        rc = rte_eth_tx_queue_setup(port, q, ntx, socket < 0 ? SOCKET_ID_ANY : socket, &txc);
+        if (rc < 0) return make_error(std::string(what) + ": TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+    }
+    rc = rte_eth_dev_start(port);
+    if (rc < 0) return make_error(std::string(what) + ": start: " + rte_strerror(-rc));
+    return {};
+}
+
+}  // namespace
+
+Status setup_uplink(Runtime& rt) {
+    const DataplaneConfig& c = rt.cfg;
+    if (rte_eth_dev_get_port_by_name(c.port.c_str(), &rt.port_id) != 0)
+        return make_error("dataplane.port: no DPDK port named \"" + c.port + "\" (ports: " + available_ports() + ")");
+    rte_eth_dev_info info;
+    if (int rc = rte_eth_dev_info_get(rt.port_id, &info); rc != 0)
+        return make_error("dataplane.port: " + c.port + ": " + rte_strerror(-rc));
+    if (c.workers > info.max_rx_queues || c.workers > info.max_tx_queues)
+        return make_error("dataplane.workers: " + std::to_string(c.workers) + " workers need as many RX/TX queues, port " +
+                          c.port + " has " + std::to_string(info.max_rx_queues) + " RX / " +
+                          std::to_string(info.max_tx_queues) + " TX");
+    rte_eth_conf conf{};
+    if (c.workers > 1) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+        if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
+            std::fprintf(stderr, "rustun-dataplane: warning: port %s has no IP/UDP RSS; queues beyond 0 may stay idle\n",
+                         c.port.c_str());
+    }
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+        rt.ipv4_cksum_offload = true;
+    }
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+    Status s = start_port(rt.port_id, static_cast<uint16_t>(c.workers), rt.pool, conf, ("dataplane.port: " + c.port).c_str());
+    if (!s) return s;
+    rte_ether_addr mac;
+    rte_eth_macaddr_get(rt.port_id, &mac);
+    std::memcpy(rt.src.mac, mac.addr_bytes, 6);
+    return {};
+}
+
+Status setup_tap(Runtime& rt) {
+    const DataplaneConfig& c = rt.cfg;
+    if (c.exception != DataplaneConfig::Exception::Tap) return {};
+    char mac[32];
+    std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
+                  rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
+    const std::string name = "net_tap_rustun_exc";
+    const std::string args = "iface=" + c.exception_iface + ",mac=" + mac;
+    if (int rc = rte_dev_probe((name + "," + args).c_str()); rc != 0)
+        return make_error("dataplane.exception_iface: cannot create tap " + c.exception_iface + ": " + rte_strerror(rc < 0 ? -rc : rc));
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &rt.tap_port) != 0)
+        return make_error("dataplane.exception_iface: tap port missing after creation");
+    rte_eth_conf conf{};
+    Status s = start_port(rt.tap_port, 1, rt.pool, conf, ("dataplane.exception_iface: " + c.exception_iface).c_str());
+    if (!s) return s;
+    // The kernel side carries the gateway's address (/32: routes are the operator's business).
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        ifreq ifr{};
+        std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", c.exception_iface.c_str());
+        auto* sin = reinterpret_cast<sockaddr_in*>(&ifr.ifr_addr);
+        sin->sin_family = AF_INET;
+        std::memcpy(&sin->sin_addr, rt.src.addr4, 4);
+        if (::ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+            std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's address: %s\n", c.exception_iface.c_str(),
+                         std::strerror(errno));
+        ifreq fl{};
+        std::snprintf(fl.ifr_name, IFNAMSIZ, "%s", c.exception_iface.c_str());
+        if (::ioctl(fd, SIOCGIFFLAGS, &fl) == 0) {
+            fl.ifr_flags |= IFF_UP;
+            ::ioctl(fd, SIOCSIFFLAGS, &fl);
+        }
+        ::close(fd);
+    }
+    return {};
+}
+
+rte_mbuf* build_datagram(Runtime& rt, const shm::Endpoint& to, uint64_t mac, const uint8_t* payload, uint32_t len) {
+    rte_mbuf* m = rte_pktmbuf_alloc(rt.pool);
+    if (m == nullptr) return nullptr;
+    const uint32_t hl = outer_header_len(to.family);
+    auto* h = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(hl + len)));
+    if (h == nullptr) {
+        rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    std::memcpy(h + hl, payload, len);
+    uint8_t dmac[6];
+    if (mac & kMacKnown)
+        unpack_mac(mac, dmac);
+    else
+        std::memset(dmac, 0xff, 6);  // no packet seen from there yet: broadcast on the segment
+    static uint16_t ip_id = 0;       // main lcore only
+    write_outer(h, rt.src, dmac, to, static_cast<uint16_t>(len), rt.ipv4_cksum_offload, ip_id++);
+    m->l2_len = kEthLen;
+    m->l3_len = to.family == 4 ? kIpv4Len : kIpv6Len;
+    m->ol_flags = to.family == 4 ? (rt.ipv4_cksum_offload ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM : 0)
+                                 : RTE_MBUF_F_TX_IPV6;
+    return m;
+}
+
+}  // namespace rustun::dp
