@@ -40,8 +40,9 @@ const char* outcome_name(StateManager::Outcome o) {
 std::string endpoint_text(const shm::Endpoint& e) {
     char a[INET6_ADDRSTRLEN] = "?";
     inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, a, sizeof a);
-    return e.family == 4 ? std::string(a) + ":" + std::to_string(e.port)
-                         : "[" + std::string(a) + "]:" + std::to_string(e.port);
+    char out[INET6_ADDRSTRLEN + 16];
+    std::snprintf(out, sizeof out, e.family == 4 ? "%s:%u" : "[%s]:%u", a, e.port);
+    return out;
 }
 
 // Applies up to `max` control messages; returns how many.
@@ -153,7 +154,9 @@ void refresh_snapshot(Runtime& rt) {
     std::vector<std::string> list;
     g->sessions.for_each(
         [&](const EndpointKey& k, uint32_t v) {
-            list.push_back("client " + std::to_string(g->clients[v].cp_id) + " " + endpoint_text(k.to_endpoint()));
+            char line[96];
+            std::snprintf(line, sizeof line, "client %u %s", g->clients[v].cp_id, endpoint_text(k.to_endpoint()).c_str());
+            list.emplace_back(line);
         },
         256);
     std::lock_guard<std::mutex> lk(rt.snap_mu);

@@ -1,0 +1,268 @@
+// The control plane's side of the dataplane channel, with the test playing the dataplane: it
+// creates the segment, reads what the control plane pushes, and injects punted UDP frames.
+// (The real rustun-dataplane is exercised by tests/dataplane/ and the namespace tests.)
+#include <sys/time.h>
+
+#include "harness.hpp"
+#include "shm/channel.hpp"
+
+namespace rustun::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t now_us() {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    return static_cast<uint64_t>(tv.tv_sec) * 1000000ull + static_cast<uint64_t>(tv.tv_usec);
+}
+
+shm::Endpoint v4_endpoint(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
+    shm::Endpoint e{};
+    e.family = static_cast<uint8_t>(shm::AddrFamily::V4);
+    e.port = port;
+    e.addr[0] = a, e.addr[1] = b, e.addr[2] = c, e.addr[3] = d;
+    return e;
+}
+
+class Link : public GatewayFixture {
+protected:
+    void SetUp() override {
+        GatewayFixture::SetUp();
+        chan_path_ = "/dev/shm/rustun-cp-link-test-" + std::to_string(::getpid());
+    }
+    void TearDown() override {
+        GatewayFixture::TearDown();
+        ::unlink(chan_path_.c_str());
+    }
+    std::string dp_section() {
+        return "dataplane:\n  channel: " + chan_path_ + "\n  port: net_null0\n  address: 192.0.2.1\n";
+    }
+    void start_with_dataplane() {
+        std::string y = scenario_yaml(socket_path_);
+        y.replace(y.find("clusters:"), 0, dp_section());
+        write_config(y);
+        auto cfg = load_config_file(config_path_);
+        ASSERT_TRUE(cfg.ok()) << cfg.error();
+        gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
+        ASSERT_TRUE(gw_->start().ok());
+    }
+    // Acts as a (re)started dataplane: a fresh segment.
+    void dataplane_up() {
+        auto ch = shm::Channel::create(chan_path_, shm::ChannelOptions{1, 1024, 256, 256});
+        ASSERT_TRUE(ch.ok()) << ch.error();
+        dp_ = std::move(ch.value());
+    }
+    // Reads control messages until a SyncEnd; records them and acknowledges the epoch.
+    struct Sync {
+        int clusters = 0, clients = 0;
+        std::vector<shm::EndpointSetMsg> endpoints;
+        uint64_t epoch = 0;
+    };
+    Sync read_sync(std::chrono::milliseconds limit = 5000ms) {
+        Sync s;
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const uint8_t* slot = dp_->control().peek();
+            if (!slot) {
+                std::this_thread::sleep_for(1ms);
+                continue;
+            }
+            auto type = static_cast<shm::MsgType>(shm::msg_header(slot).type);
+            const uint8_t* body = shm::msg_body(slot);
+            if (type == shm::MsgType::ClusterSet) ++s.clusters;
+            if (type == shm::MsgType::ClientSet) ++s.clients;
+            if (type == shm::MsgType::EndpointSet) s.endpoints.push_back(*reinterpret_cast<const shm::EndpointSetMsg*>(body));
+            bool end = type == shm::MsgType::SyncEnd;
+            if (end) s.epoch = reinterpret_cast<const shm::SyncMsg*>(body)->cp_epoch;
+            dp_->control().consume();
+            dp_->control().release();
+            if (end) {
+                dp_->header().dp_applied_cp_epoch.store(s.epoch);
+                return s;
+            }
+        }
+        ADD_FAILURE() << "no SyncEnd";
+        return s;
+    }
+    // The next control message of `type` within the limit.
+    bool next_control(shm::MsgType type, std::vector<uint8_t>* body_out = nullptr, std::chrono::milliseconds limit = 2000ms) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const uint8_t* slot = dp_->control().peek();
+            if (!slot) {
+                std::this_thread::sleep_for(1ms);
+                continue;
+            }
+            bool match = shm::msg_header(slot).type == static_cast<uint16_t>(type);
+            if (match && body_out) body_out->assign(shm::msg_body(slot), shm::msg_body(slot) + shm::msg_header(slot).len);
+            dp_->control().consume();
+            dp_->control().release();
+            if (match) return true;
+        }
+        return false;
+    }
+    bool next_tx(shm::TxFrameMsg& out, std::chrono::milliseconds limit = 2000ms) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const uint8_t* slot = dp_->tx().peek();
+            if (!slot) {
+                std::this_thread::sleep_for(1ms);
+                continue;
+            }
+            std::memcpy(&out, shm::msg_body(slot), std::min<size_t>(sizeof out, shm::msg_header(slot).len));
+            dp_->tx().consume();
+            dp_->tx().release();
+            return true;
+        }
+        return false;
+    }
+    void punt(const shm::Endpoint& from, const std::vector<uint8_t>& frame) {
+        shm::PuntMsg m{};
+        m.from = from;
+        m.client_hint = shm::kNoClientHint;
+        m.frame_len = static_cast<uint16_t>(frame.size());
+        std::memcpy(m.frame, frame.data(), frame.size());
+        uint8_t* slot = dp_->dp_to_cp(0).reserve();
+        ASSERT_NE(slot, nullptr);
+        shm::write_msg(slot, shm::MsgType::Punt, &m, sizeof m);
+        dp_->dp_to_cp(0).commit();
+    }
+    // A UDP KeepAlive of `identity` with `seq`, sealed with `key`.
+    std::vector<uint8_t> udp_keepalive(FrameStream& sealer, const std::string& identity, std::optional<uint64_t> seq) {
+        KeepAlive ka;
+        ka.identity = identity;
+        ka.seq = seq;
+        std::string body;
+        encode_keepalive(ka, Shape::New, body);
+        return sealer.seal_frame(FrameType::KeepAlive, body).value();
+    }
+
+    std::string chan_path_;
+    std::unique_ptr<shm::Channel> dp_;
+};
+
+TEST_F(Link, AttachPushesTheFullStateAndResyncsAfterADataplaneRestart) {
+    start_with_dataplane();
+    auto b = join("client-b", Dialect::New);  // TCP session that must survive the restarts
+    ASSERT_TRUE(b);
+    dataplane_up();
+    Sync s = read_sync();
+    EXPECT_EQ(s.clusters, 2);
+    EXPECT_EQ(s.clients, 5);
+    EXPECT_TRUE(s.endpoints.empty());
+    EXPECT_NE(command("{\"cmd\":\"status\"}").find("\"dataplane\":\"attached\""), std::string::npos);
+
+    // Bind client-a over UDP, then restart the dataplane: the binding is pushed again.
+    auto sealer = connect();
+    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*sealer, "client-a", now_us()));
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    dataplane_up();
+    Sync again = read_sync();
+    EXPECT_NE(again.epoch, s.epoch);
+    ASSERT_EQ(again.endpoints.size(), 1u);
+    EXPECT_EQ(again.endpoints[0].endpoint.port, 40000);
+    EXPECT_EQ(counter(Counter::dataplane_lost), 1u);
+    // The TCP session never noticed.
+    EXPECT_EQ(keepalive(*b, "client-b", Dialect::New).identity, "client-b");
+    EXPECT_EQ(counter(Counter::idle_timeout) + counter(Counter::write_error), 0u);
+}
+
+TEST_F(Link, UdpKeepAliveBindsAndIsAnsweredOverUdp) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto sealer = connect();
+    const auto ep = v4_endpoint(198, 51, 100, 7, 40000);
+    punt(ep, udp_keepalive(*sealer, "client-a", now_us()));
+    std::vector<uint8_t> body;
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet, &body));
+    auto* set = reinterpret_cast<const shm::EndpointSetMsg*>(body.data());
+    EXPECT_EQ(set->client_id, 0u);  // client-a
+    EXPECT_EQ(std::memcmp(&set->endpoint, &ep, sizeof ep), 0);
+    shm::TxFrameMsg tx;
+    ASSERT_TRUE(next_tx(tx));
+    EXPECT_EQ(std::memcmp(&tx.to, &ep, sizeof ep), 0);
+    // The reply is a KeepAlive with the peer list, sealed with the cluster key.
+    FrameHeader h;
+    ASSERT_EQ(decode_header(std::span<const uint8_t>(tx.frame, tx.frame_len), h), HeaderStatus::Ok);
+    EXPECT_EQ(h.frame_type(), FrameType::KeepAlive);
+    std::string cl = command("{\"cmd\":\"client\",\"identity\":\"client-a\"}");
+    EXPECT_NE(cl.find("\"udp_endpoint\":\"198.51.100.7:40000\""), std::string::npos) << cl;
+    EXPECT_EQ(counter(Counter::udp_keepalive_ok), 1u);
+}
+
+TEST_F(Link, ReplayedOrStaleKeepAlivesNeverMoveAnEndpoint) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto sealer = connect();
+    auto captured = udp_keepalive(*sealer, "client-a", now_us());
+    punt(v4_endpoint(198, 51, 100, 7, 40000), captured);
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    // The attacker re-sends the captured frame from elsewhere.
+    punt(v4_endpoint(203, 0, 113, 66, 6666), captured);
+    EXPECT_TRUE(wait_counter(Counter::udp_keepalive_replay, 1));
+    // A fresh frame dated an hour ahead (above the last seq, outside the window), one without seq.
+    punt(v4_endpoint(203, 0, 113, 66, 6666), udp_keepalive(*sealer, "client-a", now_us() + 3600ull * 1000000));
+    punt(v4_endpoint(203, 0, 113, 66, 6666), udp_keepalive(*sealer, "client-a", std::nullopt));
+    EXPECT_TRUE(wait_counter(Counter::udp_keepalive_no_seq, 1));
+    EXPECT_EQ(counter(Counter::udp_keepalive_stale), 1u);
+    EXPECT_FALSE(next_control(shm::MsgType::EndpointSet, nullptr, 300ms));
+    std::string cl = command("{\"cmd\":\"client\",\"identity\":\"client-a\"}");
+    EXPECT_NE(cl.find("\"udp_endpoint\":\"198.51.100.7:40000\""), std::string::npos) << cl;
+    // Wrong key: refused.
+    auto stranger = connect(spec("chacha20:wrong"));
+    punt(v4_endpoint(203, 0, 113, 66, 6666), udp_keepalive(*stranger, "client-a", now_us() + 1000));
+    EXPECT_TRUE(wait_counter(Counter::udp_punt_rejected, 1));
+}
+
+TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(b);
+    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*b, "client-a", now_us()));
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    shm::TxFrameMsg tx;
+    ASSERT_TRUE(next_tx(tx));  // the KeepAlive reply
+    // b (TCP) -> a (UDP): the dataplane is asked to send b's frame bytes unchanged.
+    auto pkt = ipv4_packet("10.0.1.3", "10.0.1.2");
+    auto frame = b->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size()));
+    ASSERT_TRUE(b->send_raw(frame->data(), frame->size()).ok());
+    ASSERT_TRUE(next_tx(tx));
+    EXPECT_EQ(tx.to.port, 40000);
+    EXPECT_EQ(std::vector<uint8_t>(tx.frame, tx.frame + tx.frame_len), frame.value());
+    EXPECT_EQ(counter(Counter::tcp_to_udp), 1u);
+    // a (UDP) -> b (TCP): the dataplane hands an authenticated frame over for TCP delivery.
+    auto back = ipv4_packet("10.0.1.2", "10.0.1.3");
+    auto bframe = b->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(back.data()), back.size()));
+    shm::TcpDeliverMsg d{};
+    d.src_client = 0;
+    d.dst_client = 1;
+    d.frame_len = static_cast<uint16_t>(bframe->size());
+    std::memcpy(d.frame, bframe->data(), bframe->size());
+    uint8_t* slot = dp_->dp_to_cp(0).reserve();
+    shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, sizeof d);
+    dp_->dp_to_cp(0).commit();
+    auto got = b->recv(3000);
+    ASSERT_TRUE(got.ok()) << got.error();
+    EXPECT_EQ(got->raw, bframe.value());
+    EXPECT_EQ(counter(Counter::udp_to_tcp), 1u);
+}
+
+TEST_F(Link, TheControlPlaneWorksWithoutItsDataplane) {
+    start_with_dataplane();  // no segment exists
+    auto a = join("client-a", Dialect::New);
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(a && b);
+    auto pkt = ipv4_packet("10.0.1.2", "10.0.1.3");
+    ASSERT_TRUE(a->send(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size())).ok());
+    EXPECT_TRUE(b->recv(3000).ok());
+    EXPECT_NE(command("{\"cmd\":\"status\"}").find("\"dataplane\":\"not attached\""), std::string::npos);
+    EXPECT_NE(command("{\"cmd\":\"stats\"}").find("\"dataplane\":null"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rustun::test
