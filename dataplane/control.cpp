@@ -45,6 +45,13 @@ std::string endpoint_text(const shm::Endpoint& e) {
     return out;
 }
 
+void update_cp_alive(Runtime& rt, uint64_t now) {
+    const uint64_t cp = rt.channel->header().cp_heartbeat_ns.load(std::memory_order_acquire);
+    // A heartbeat from "the future" (clock read races) counts as fresh.
+    const bool alive = cp != 0 && (now < cp || now - cp < 1'000'000'000ull);
+    rt.cp_alive.store(alive, std::memory_order_relaxed);
+}
+
 // Applies up to `max` control messages; returns how many.
 unsigned poll_control(Runtime& rt, unsigned max) {
     shm::SpscRing& r = rt.channel->control();
@@ -64,6 +71,7 @@ unsigned poll_control(Runtime& rt, unsigned max) {
             std::fprintf(stderr, "rustun-dataplane: sync cp_epoch %llu applied: %zu clusters, %u clients, %u endpoints (%s)\n",
                          static_cast<unsigned long long>(rt.state->applied_cp_epoch()), g->keys.size(), g->client_count,
                          g->sessions.size(), outcome_name(o));
+            update_cp_alive(rt, mono_ns());  // before the first burst on the new state
             rt.rx_enabled.store(true, std::memory_order_release);
         }
         r.consume();
@@ -192,8 +200,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
         if (now >= next_beat) {
             next_beat = now + 10'000'000;  // 10 ms
             hdr.dp_heartbeat_ns.store(now, std::memory_order_release);
-            const uint64_t cp = hdr.cp_heartbeat_ns.load(std::memory_order_acquire);
-            rt.cp_alive.store(cp != 0 && now >= cp ? now - cp < 1'000'000'000ull : cp != 0, std::memory_order_relaxed);
+            update_cp_alive(rt, now);
             rt.state->reclaim();
             hdr.sessions.store(rt.state->current()->sessions.size(), std::memory_order_relaxed);
             if (opt.stop_when_idle_ms && (!opt.wait_sync || rt.state->synced())) {

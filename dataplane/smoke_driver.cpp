@@ -47,8 +47,8 @@ const shm::Endpoint kA = ep4("198.51.100.1", 5000), kB = ep4("198.51.100.2", 600
                     kC = ep6("2001:db8::9", 7000), kStranger = ep4("203.0.113.7", 4000);
 
 std::vector<uint8_t> frame(FrameType t, const std::vector<uint8_t>& plain, bool corrupt = false) {
-    static auto key = std::move(*CipherKey::create(std::string_view(kKey)));
-    static auto eng = std::move(*CryptoEngine::create());
+    static auto key = std::move(CipherKey::create(std::string_view(kKey))).value();
+    static auto eng = std::move(CryptoEngine::create()).value();
     std::vector<uint8_t> out(8 + plain.size() + 28);
     uint32_t n = 0;
     eng->seal(*key, plain, std::span<uint8_t>(out.data() + 8, out.size() - 8), n);

@@ -226,3 +226,39 @@ TEST_F(Wire, OfflineDestinationAndNonIpv4AreCounted) {
 
 }  // namespace
 }  // namespace rustun::test
+
+namespace rustun::test {
+namespace {
+
+// Two workers: SO_REUSEPORT spreads the connections, and frames cross between workers.
+TEST_F(Wire, RelayAcrossTwoWorkers) {
+    start();  // replaced below with two workers
+    gw_.reset();
+    std::string y = scenario_yaml(socket_path_);
+    y.replace(y.find("workers: 1"), 10, "workers: 2");
+    write_config(y);
+    auto cfg = load_config_file(config_path_);
+    ASSERT_TRUE(cfg.ok()) << cfg.error();
+    gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
+    ASSERT_TRUE(gw_->start().ok());
+    auto a = join("client-a", Dialect::New);
+    auto b = join("client-b", Dialect::Old);
+    auto c = join("client-c", Dialect::New);
+    ASSERT_TRUE(a && b && c);
+    const char* ips[] = {"10.0.1.2", "10.0.1.3", "10.0.1.4"};
+    FrameStream* s[] = {a.get(), b.get(), c.get()};
+    for (int round = 0; round < 20; ++round) {
+        for (int from = 0; from < 3; ++from) {
+            int to = (from + 1 + round % 2) % 3;
+            auto pkt = ipv4_packet(ips[from], ips[to], 64 + round);
+            ASSERT_TRUE(s[from]->send(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size())).ok());
+            auto got = s[to]->recv(3000);
+            ASSERT_TRUE(got.ok()) << got.error();
+            EXPECT_EQ(got->plaintext, pkt);
+        }
+    }
+    EXPECT_EQ(counter(Counter::data_relayed), 60u);
+}
+
+}  // namespace
+}  // namespace rustun::test
