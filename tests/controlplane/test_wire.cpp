@@ -262,3 +262,44 @@ TEST_F(Wire, RelayAcrossTwoWorkers) {
 
 }  // namespace
 }  // namespace rustun::test
+
+namespace rustun::test {
+namespace {
+
+// A cluster too large for one reply: the peer list is cut so the payload stays <= 65535 bytes.
+TEST_F(Wire, PeerListsNeverExceedOneFrame) {
+    std::string y = "listen:\n  tcp: 127.0.0.1:0\ncrypto: chacha20:rustun\ncontrol_socket: " + socket_path_ +
+                    "\ncontrolplane:\n  max_peers_per_reply: 10000\n  handshake_rate_per_source: 0\n"
+                    "clusters:\n  - name: big\n    clients:\n";
+    for (int i = 0; i < 1200; ++i) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "      - {identity: client-%04d, name: \"A rather long display name %04d\", private_ip: 10.1.%d.%d, "
+                 "mask: 255.255.0.0, gateway: 10.1.0.1, ciders: [172.16.%d.0/24]}\n",
+                 i, i, i / 250, i % 250 + 2, i % 250);
+        y += line;
+    }
+    write_config(y);
+    auto cfg = load_config_file(config_path_);
+    ASSERT_TRUE(cfg.ok()) << cfg.error();
+    gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
+    ASSERT_TRUE(gw_->start().ok());
+    auto s = connect();
+    Handshake hs;
+    hs.identity = "client-0000";
+    std::string body;
+    encode_handshake(hs, Shape::New, body);
+    ASSERT_TRUE(s->send(FrameType::Handshake, body).ok());
+    auto f = s->recv(5000);
+    ASSERT_TRUE(f.ok()) << f.error();
+    EXPECT_LE(f->raw.size(), kMaxFrameSize);
+    auto r = decode_handshake_reply(f->text(), ReplyShape::New);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_GT(r->peers.size(), 50u);
+    EXPECT_LT(r->peers.size(), 1199u);
+    EXPECT_EQ(counter(Counter::peer_list_capped), 1u);
+    EXPECT_EQ(counter(Counter::payload_too_large), 0u);
+}
+
+}  // namespace
+}  // namespace rustun::test
