@@ -15,7 +15,7 @@ log() { printf '[setup] %s\n' "$*"; }
 PACKAGES=(
   build-essential g++ clang pkg-config meson ninja-build
   libdpdk-dev dpdk libipsec-mb-dev rapidjson-dev libyaml-cpp-dev libgtest-dev
-  libpcap-dev python3 python3-scapy tcpdump iproute2 iputils-ping nftables procps
+  libpcap-dev python3 python3-scapy python3-cryptography tcpdump iproute2 iputils-ping nftables procps
 )
 
 missing=()
