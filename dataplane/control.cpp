@@ -72,6 +72,7 @@ unsigned poll_control(Runtime& rt, unsigned max) {
                          static_cast<unsigned long long>(rt.state->applied_cp_epoch()), g->keys.size(), g->client_count,
                          g->sessions.size(), outcome_name(o));
             update_cp_alive(rt, mono_ns());  // before the first burst on the new state
+            if (rt.first_sync_tsc == 0) rt.first_sync_tsc = rte_rdtsc();
             rt.rx_enabled.store(true, std::memory_order_release);
         }
         r.consume();

@@ -56,6 +56,7 @@ struct Runtime {
     std::vector<std::unique_ptr<Worker>> workers;
     uint64_t tsc_hz = 0;
     uint64_t live_tsc = 0;
+    uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)
 
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync

@@ -189,6 +189,8 @@ int main(int argc, char** argv) {
     for (size_t c = 0; c < shm::kDpCounterCount; ++c)
         if (uint64_t v = rt.channel->counter_total(static_cast<shm::DpCounter>(c)))
             summary += " " + std::string(shm::kDpCounterInfo[c].name) + "=" + std::to_string(v);
-    std::fprintf(stderr, "rustun-dataplane: stopped; counters:%s\n", summary.empty() ? " (all zero)" : summary.c_str());
+    const double secs = rt.first_sync_tsc ? double(rte_rdtsc() - rt.first_sync_tsc) / double(rt.tsc_hz) : 0.0;
+    std::fprintf(stderr, "rustun-dataplane: stopped %.3f s after the first sync; counters:%s\n", secs,
+                 summary.empty() ? " (all zero)" : summary.c_str());
     return cleanup_and(0);
 }

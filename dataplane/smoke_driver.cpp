@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -25,7 +27,11 @@ using namespace rustun::dp;
 namespace {
 
 constexpr uint16_t kRelayPort = 8080;
-const char* kKey = "chacha20:rustun";
+// The cipher of the scenario's cluster: $RUSTUN_SMOKE_CIPHER or chacha20:rustun.
+const char* cipher_text() {
+    const char* e = std::getenv("RUSTUN_SMOKE_CIPHER");
+    return e && *e ? e : "chacha20:rustun";
+}
 
 shm::Endpoint ep4(const char* a, uint16_t port) {
     shm::Endpoint e{};
@@ -47,7 +53,7 @@ const shm::Endpoint kA = ep4("198.51.100.1", 5000), kB = ep4("198.51.100.2", 600
                     kC = ep6("2001:db8::9", 7000), kStranger = ep4("203.0.113.7", 4000);
 
 std::vector<uint8_t> frame(FrameType t, const std::vector<uint8_t>& plain, bool corrupt = false) {
-    static auto key = std::move(CipherKey::create(std::string_view(kKey))).value();
+    static auto key = std::move(CipherKey::create(std::string_view(cipher_text()))).value();
     static auto eng = std::move(CryptoEngine::create()).value();
     std::vector<uint8_t> out(8 + plain.size() + 28);
     uint32_t n = 0;
@@ -130,6 +136,26 @@ int gen(const char* path) {
     return 0;
 }
 
+// N copies of a Data frame A->B with an inner packet of `inner` bytes (for throughput runs with
+// net_pcap's infinite_rx=1).
+int gen_relay(const char* path, uint32_t inner, uint32_t count) {
+    auto pkt = ipv4_packet("10.0.0.2", "10.0.0.3");
+    pkt.resize(std::max<uint32_t>(inner, 20));
+    store_be16(&pkt[2], static_cast<uint16_t>(pkt.size()));
+    FILE* f = std::fopen(path, "wb");
+    if (!f) return 1;
+    const uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
+    std::fwrite(gh, 4, 6, f);
+    for (uint32_t i = 0; i < count; ++i) {
+        auto b = datagram(kA, ep4("192.0.2.1", kRelayPort), frame(FrameType::Data, pkt));
+        const uint32_t ph[4] = {i, 0, static_cast<uint32_t>(b.size()), static_cast<uint32_t>(b.size())};
+        std::fwrite(ph, 4, 4, f);
+        std::fwrite(b.data(), 1, b.size(), f);
+    }
+    std::fclose(f);
+    return 0;
+}
+
 uint64_t mono_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -168,8 +194,9 @@ int cp(const char* path, int seconds) {
     send(ch->control(), shm::MsgType::SyncBegin, &sm);
     shm::ClusterSetMsg cs{};
     cs.cluster_id = 7;
-    cs.method = 2;  // ChaCha20-Poly1305
-    auto dk = CipherSpec::parse("chacha20:rustun")->derived_key();
+    auto spec = CipherSpec::parse(cipher_text());
+    cs.method = static_cast<uint8_t>(spec->method);
+    auto dk = spec->derived_key();
     cs.key_len = static_cast<uint16_t>(dk.size());
     std::memcpy(cs.key, dk.data(), dk.size());
     send(ch->control(), shm::MsgType::ClusterSet, &cs, 8 + cs.key_len);
@@ -242,7 +269,9 @@ int cp(const char* path, int seconds) {
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::string(argv[1]) == "gen") return gen(argv[2]);
+    if (argc == 5 && std::string(argv[1]) == "gen-relay")
+        return gen_relay(argv[2], static_cast<uint32_t>(std::atoi(argv[3])), static_cast<uint32_t>(std::atoi(argv[4])));
     if (argc == 4 && std::string(argv[1]) == "cp") return cp(argv[2], std::atoi(argv[3]));
-    std::fprintf(stderr, "usage: rustun-dp-smoke gen IN.pcap | cp CHANNEL SECONDS\n");
+    std::fprintf(stderr, "usage: rustun-dp-smoke gen IN.pcap | gen-relay OUT.pcap INNER_BYTES COUNT | cp CHANNEL SECONDS\n");
     return 2;
 }

@@ -919,6 +919,9 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
             });
         }
         if (!push_state(*ch, s, epoch, err)) failures.push_back("sync: " + err);
+        std::cout << "  pushed: " << s.clusters.size() << " cluster(s), " << s.clients.size() << " client(s), cp_epoch " << epoch
+                  << (s.heartbeat ? ", cp_heartbeat_ns every 20 ms" : ", no cp_heartbeat_ns (control plane absent)")
+                  << " (cp_heartbeat_ns now " << ch->header().cp_heartbeat_ns.load() << ")\n";
         while (!poll_child()) {
             drain(*ch, msgs);
             if (g_stop) {
@@ -1194,5 +1197,7 @@ int main(int argc, char** argv) {
         return bad ? 1 : 0;
     }
     if (exe.empty() || scenario.empty()) return usage();
-    return run_scenario(exe, scenario, keep, timeout_s);
+    fs::path dir = fs::path(scenario).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path();  // "DIR/" -> "DIR"
+    return run_scenario(exe, dir, keep, timeout_s);
 }

@@ -1,0 +1,254 @@
+// StateManager: sync/commit generations, in-place endpoint updates, liveness carry-over,
+// quiescence-based reclamation, malformed messages.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "crypto/cipher_spec.hpp"
+#include "state.hpp"
+
+using namespace rustun;
+using namespace rustun::dp;
+
+namespace {
+
+struct Feed {
+    StateManager& sm;
+    uint64_t tsc = 1000;
+    template <typename T>
+    StateManager::Outcome send(shm::MsgType t, const T& body, uint32_t len = sizeof(T)) {
+        shm::MsgHeader h{static_cast<uint16_t>(t), 0, len};
+        return sm.apply(h, reinterpret_cast<const uint8_t*>(&body), tsc);
+    }
+    StateManager::Outcome sync(shm::MsgType t, uint64_t epoch) { return send(t, shm::SyncMsg{epoch, 0, 0}); }
+    StateManager::Outcome cluster(uint32_t id, const char* spec) {
+        shm::ClusterSetMsg m{};
+        m.cluster_id = id;
+        auto s = CipherSpec::parse(spec);
+        m.method = static_cast<uint8_t>(s->method);
+        auto k = s->derived_key();
+        m.key_len = static_cast<uint16_t>(k.size());
+        std::memcpy(m.key, k.data(), k.size());
+        return send(shm::MsgType::ClusterSet, m, 8 + m.key_len);
+    }
+    StateManager::Outcome client(uint32_t id, uint32_t cluster, const char* ip, const char* cidr = nullptr,
+                                 uint8_t plen = 0) {
+        shm::ClientSetMsg m{};
+        m.client_id = id;
+        m.cluster_id = cluster;
+        in_addr a;
+        inet_pton(AF_INET, ip, &a);
+        m.private_ip = ntohl(a.s_addr);
+        if (cidr) {
+            inet_pton(AF_INET, cidr, &a);
+            m.cidrs[0] = shm::Cidr{ntohl(a.s_addr), plen, {}};
+            m.cidr_count = 1;
+        }
+        return send(shm::MsgType::ClientSet, m, 16 + 8 * m.cidr_count);
+    }
+    StateManager::Outcome bind(uint32_t id, uint16_t port) {
+        shm::EndpointSetMsg m{};
+        m.client_id = id;
+        m.endpoint = ep(port);
+        return send(shm::MsgType::EndpointSet, m);
+    }
+    StateManager::Outcome id_msg(shm::MsgType t, uint32_t id) { return send(t, shm::ClientIdMsg{id, 0}); }
+    static shm::Endpoint ep(uint16_t port) {
+        shm::Endpoint e{};
+        e.family = 4;
+        e.port = port;
+        e.addr[0] = 198;
+        e.addr[3] = 1;
+        return e;
+    }
+};
+
+uint32_t ip(const char* s) {
+    in_addr a;
+    inet_pton(AF_INET, s, &a);
+    return ntohl(a.s_addr);
+}
+
+uint32_t session_cp(const Generation& g, uint16_t port) {
+    const uint32_t s = g.sessions.lookup(EndpointKey::from(Feed::ep(port)));
+    return s == kNoSession ? kNoSession : g.clients[s].cp_id;
+}
+
+void full_sync(Feed& f, uint64_t epoch) {
+    ASSERT_EQ(f.sync(shm::MsgType::SyncBegin, epoch), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.cluster(1, "chacha20:rustun"), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.cluster(2, "aes256:other"), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.client(100, 1, "10.0.0.2", "192.168.1.0", 24), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.client(101, 1, "10.0.0.3"), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.client(200, 2, "10.0.0.2"), StateManager::Outcome::Applied);  // same IP, other cluster
+    ASSERT_EQ(f.bind(100, 5000), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.bind(200, 6000), StateManager::Outcome::Applied);
+}
+
+}  // namespace
+
+TEST(State, FullSyncBuildsAGenerationOnlyAtSyncEnd) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    const Generation* empty = sm.current();
+    ASSERT_NE(empty, nullptr);
+    EXPECT_EQ(empty->client_count, 0u);
+    full_sync(f, 7);
+    EXPECT_EQ(sm.current(), empty);  // nothing changes before SyncEnd
+    EXPECT_FALSE(sm.synced());
+    EXPECT_EQ(f.sync(shm::MsgType::SyncEnd, 7), StateManager::Outcome::SyncApplied);
+    EXPECT_TRUE(sm.synced());
+    EXPECT_EQ(sm.applied_cp_epoch(), 7u);
+    const Generation& g = *sm.current();
+    EXPECT_EQ(g.client_count, 3u);
+    EXPECT_EQ(g.sessions.size(), 2u);
+    EXPECT_EQ(session_cp(g, 5000), 100u);
+    EXPECT_EQ(session_cp(g, 6000), 200u);
+    // Routing within the sender's cluster; source validation with CIDRs.
+    const uint32_t a = g.by_cp_id.at(100), b = g.by_cp_id.at(101), c = g.by_cp_id.at(200);
+    EXPECT_EQ(g.routes.lookup(g.clients[a].cluster, ip("10.0.0.3")), b);
+    EXPECT_EQ(g.routes.lookup(g.clients[c].cluster, ip("10.0.0.3")), kNoClient);  // other tenant
+    EXPECT_EQ(g.routes.lookup(g.clients[a].cluster, ip("192.168.1.9")), a);
+    EXPECT_TRUE(g.routes.source_allowed(a, ip("192.168.1.9")));
+    EXPECT_FALSE(g.routes.source_allowed(b, ip("192.168.1.9")));
+    EXPECT_NE(g.clients[a].key, g.clients[c].key);
+    EXPECT_EQ(g.clients[a].key, g.clients[b].key);
+    EXPECT_EQ(g.clients[a].key->method(), CipherMethod::ChaCha20Poly1305);
+    // Bindings made during a sync do not claim liveness.
+    EXPECT_EQ(g.clients[a].last_rx_tsc.load(), 0u);
+}
+
+TEST(State, SyncEndForAnotherEpochIsRejected) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    EXPECT_EQ(f.sync(shm::MsgType::SyncEnd, 8), StateManager::Outcome::Rejected);
+    EXPECT_FALSE(sm.synced());
+}
+
+TEST(State, EndpointUpdatesInPlaceMarkLive) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    const Generation* g = sm.current();
+    f.tsc = 5555;
+    EXPECT_EQ(f.bind(101, 5001), StateManager::Outcome::Applied);
+    EXPECT_EQ(sm.current(), g);  // no new generation
+    EXPECT_EQ(session_cp(*g, 5001), 101u);
+    EXPECT_EQ(g->clients[g->by_cp_id.at(101)].last_rx_tsc.load(), 5555u);
+    // Moving 101 to another endpoint frees the old one.
+    EXPECT_EQ(f.bind(101, 5002), StateManager::Outcome::Applied);
+    EXPECT_EQ(session_cp(*g, 5001), kNoSession);
+    EXPECT_EQ(session_cp(*g, 5002), 101u);
+    // Another client taking the same endpoint: the newest binding wins.
+    EXPECT_EQ(f.bind(100, 5002), StateManager::Outcome::Applied);
+    EXPECT_EQ(session_cp(*g, 5002), 100u);
+    EndpointKey k;
+    EXPECT_FALSE(g->clients[g->by_cp_id.at(101)].endpoint(k));
+    EXPECT_EQ(session_cp(*g, 5000), kNoSession);
+    EXPECT_EQ(f.id_msg(shm::MsgType::EndpointClear, 100), StateManager::Outcome::Applied);
+    EXPECT_EQ(session_cp(*g, 5002), kNoSession);
+    EXPECT_EQ(g->sessions.size(), 1u);
+}
+
+TEST(State, CommitFlipsAndKeepsLivenessAndMac) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    f.tsc = 4242;
+    f.bind(100, 5000);
+    const Generation* g1 = sm.current();
+    g1->clients[g1->by_cp_id.at(100)].mac.store(pack_mac((const uint8_t*)"\x02\x00\x00\x00\x00\x07"));
+    EXPECT_EQ(f.client(102, 1, "10.0.0.4"), StateManager::Outcome::Applied);
+    EXPECT_EQ(sm.current(), g1);  // pending until Commit
+    EXPECT_EQ(f.id_msg(shm::MsgType::ClientRemove, 101), StateManager::Outcome::Applied);
+    EXPECT_EQ(f.send(shm::MsgType::Commit, 0, 0), StateManager::Outcome::Flipped);
+    const Generation* g2 = sm.current();
+    ASSERT_NE(g2, g1);
+    EXPECT_GT(g2->id, g1->id);
+    EXPECT_EQ(g2->client_count, 3u);
+    EXPECT_FALSE(g2->by_cp_id.count(101));
+    const ClientLive& a = g2->clients[g2->by_cp_id.at(100)];
+    EXPECT_EQ(a.last_rx_tsc.load(), 4242u);
+    EXPECT_TRUE(a.mac.load() & kMacKnown);
+    EXPECT_EQ(session_cp(*g2, 5000), 100u);
+    EXPECT_EQ(f.send(shm::MsgType::Commit, 0, 0), StateManager::Outcome::Ignored);  // nothing pending
+}
+
+TEST(State, ResyncKeepsOldStateUntilSyncEndAndCarriesLiveness) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    f.tsc = 9999;
+    f.bind(100, 5000);
+    const Generation* g1 = sm.current();
+    // A restarted control plane: new epoch, new client ids, same endpoint.
+    f.sync(shm::MsgType::SyncBegin, 8);
+    f.cluster(1, "chacha20:rustun");
+    f.client(1, 1, "10.0.0.2");
+    f.bind(1, 5000);
+    EXPECT_EQ(sm.current(), g1);  // workers still forward on the old state
+    EXPECT_EQ(session_cp(*g1, 5000), 100u);
+    EXPECT_EQ(f.sync(shm::MsgType::SyncEnd, 8), StateManager::Outcome::SyncApplied);
+    const Generation* g2 = sm.current();
+    EXPECT_EQ(session_cp(*g2, 5000), 1u);
+    EXPECT_EQ(g2->clients[g2->by_cp_id.at(1)].last_rx_tsc.load(), 9999u);
+    EXPECT_EQ(session_cp(*g2, 6000), kNoSession);
+    EXPECT_EQ(sm.applied_cp_epoch(), 8u);
+}
+
+TEST(State, ReclaimWaitsForEveryWorker) {
+    StateManager sm(64, 2);
+    Feed f{sm};
+    full_sync(f, 7);
+    sm.quiescent()[0].id.store(sm.current()->id);
+    sm.quiescent()[1].id.store(sm.current()->id);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    EXPECT_EQ(sm.reclaim(), 1u);  // workers still at the old generation
+    sm.quiescent()[0].id.store(sm.current()->id);
+    EXPECT_EQ(sm.reclaim(), 1u);  // worker 1 has not moved yet
+    sm.quiescent()[1].id.store(sm.current()->id);
+    EXPECT_EQ(sm.reclaim(), 0u);
+}
+
+TEST(State, SessionTableFullIsReported) {
+    StateManager sm(16, 1);
+    Feed f{sm};
+    f.sync(shm::MsgType::SyncBegin, 1);
+    f.cluster(1, "plain");
+    for (uint32_t i = 0; i < 20; ++i) {
+        char a[16];
+        std::snprintf(a, sizeof a, "10.0.1.%u", i + 1);
+        f.client(i, 1, a);
+    }
+    f.sync(shm::MsgType::SyncEnd, 1);
+    uint32_t full = 0;
+    for (uint32_t i = 0; i < 20; ++i) full += f.bind(i, static_cast<uint16_t>(1000 + i)) == StateManager::Outcome::SessionFull;
+    EXPECT_EQ(full, 4u);
+    EXPECT_EQ(sm.session_full_events(), 4u);
+    EXPECT_EQ(sm.current()->sessions.size(), 16u);
+}
+
+TEST(State, MalformedMessagesAreRejected) {
+    StateManager sm(16, 1);
+    Feed f{sm};
+    shm::MsgHeader h{static_cast<uint16_t>(shm::MsgType::ClientSet), 0, 8};
+    uint8_t body[16] = {};
+    EXPECT_EQ(sm.apply(h, body, 0), StateManager::Outcome::Rejected);
+    shm::ClientSetMsg m{};
+    m.cidr_count = 300;
+    EXPECT_EQ(f.send(shm::MsgType::ClientSet, m), StateManager::Outcome::Rejected);
+    shm::ClusterSetMsg c{};
+    c.method = 9;
+    EXPECT_EQ(f.send(shm::MsgType::ClusterSet, c), StateManager::Outcome::Rejected);
+    c.method = 1;
+    c.key_len = 0;
+    EXPECT_EQ(f.send(shm::MsgType::ClusterSet, c, 8), StateManager::Outcome::Rejected);  // empty XOR key
+    shm::EndpointSetMsg e{};
+    e.endpoint.family = 5;
+    EXPECT_EQ(f.send(shm::MsgType::EndpointSet, e), StateManager::Outcome::Rejected);
+    EXPECT_EQ(f.sync(shm::MsgType::SyncEnd, 3), StateManager::Outcome::Rejected);
+    EXPECT_EQ(f.send(shm::MsgType::TxFrame, e), StateManager::Outcome::Rejected);
+}
