@@ -148,6 +148,7 @@ unsigned poll_exception(Runtime& rt) {
     const uint16_t n = rte_eth_rx_burst(rt.tap_port, 0, b, kMaxBurst);
     if (n) {
         work += n;
+        for (uint16_t i = 0; i < n; ++i) b[i]->ol_flags = 0;  // RX flags of the tap mean nothing on TX
         const unsigned q = rte_ring_sp_enqueue_burst(rt.main_tx, reinterpret_cast<void**>(b), n, nullptr);
         rt.count(0, C::exception_from_kernel, q);
         if (q < n) {

@@ -30,7 +30,7 @@ public:
     // The MAC (pack_mac form) or 0.
     uint64_t get(const EndpointKey& k, uint32_t hash) const {
         const Entry& e = e_[hash & (kEntries - 1)];
-        for (;;) {
+        for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
             const uint32_t s1 = e.seq.load(std::memory_order_acquire);
             if (s1 & 1) continue;
             const bool eq = same(e, k);
@@ -38,6 +38,7 @@ public:
             std::atomic_thread_fence(std::memory_order_acquire);
             if (e.seq.load(std::memory_order_relaxed) == s1) return eq ? mac : 0;
         }
+        return 0;
     }
 
 private:

@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
         if (uint64_t v = rt.channel->counter_total(static_cast<shm::DpCounter>(c)))
             summary += " " + std::string(shm::kDpCounterInfo[c].name) + "=" + std::to_string(v);
     const double secs = rt.first_sync_tsc ? double(rte_rdtsc() - rt.first_sync_tsc) / double(rt.tsc_hz) : 0.0;
-    std::fprintf(stderr, "rustun-dataplane: stopped %.3f s after the first sync; counters:%s\n", secs,
-                 summary.empty() ? " (all zero)" : summary.c_str());
+    char when[64] = "no sync applied";
+    if (rt.first_sync_tsc) std::snprintf(when, sizeof when, "%.3f s after the first sync", secs);
+    std::fprintf(stderr, "rustun-dataplane: stopped %s; counters:%s\n", when, summary.empty() ? " (all zero)" : summary.c_str());
     return cleanup_and(0);
 }

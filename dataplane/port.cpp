@@ -5,6 +5,7 @@
 #include <rte_ring.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <linux/ipv6.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -110,6 +111,12 @@ Status setup_tap(Runtime& rt) {
         if (::ioctl(fd, SIOCSIFADDR, &ifr) < 0)
             std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's address: %s\n", c.exception_iface.c_str(),
                          std::strerror(errno));
+        auto* mask = reinterpret_cast<sockaddr_in*>(&ifr.ifr_netmask);
+        mask->sin_family = AF_INET;
+        mask->sin_addr.s_addr = 0xffffffffu;
+        if (::ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
+            std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's netmask: %s\n", c.exception_iface.c_str(),
+                         std::strerror(errno));
         ifreq fl{};
         std::snprintf(fl.ifr_name, IFNAMSIZ, "%s", c.exception_iface.c_str());
         if (::ioctl(fd, SIOCGIFFLAGS, &fl) == 0) {
@@ -117,6 +124,19 @@ Status setup_tap(Runtime& rt) {
             ::ioctl(fd, SIOCSIFFLAGS, &fl);
         }
         ::close(fd);
+    }
+    if (rt.src.has_addr6) {
+        int fd6 = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd6 >= 0) {
+            in6_ifreq r6{};
+            std::memcpy(&r6.ifr6_addr, rt.src.addr6, 16);
+            r6.ifr6_prefixlen = 128;
+            r6.ifr6_ifindex = static_cast<int>(if_nametoindex(c.exception_iface.c_str()));
+            if (r6.ifr6_ifindex == 0 || ::ioctl(fd6, SIOCSIFADDR, &r6) < 0)
+                std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's IPv6 address: %s\n",
+                             c.exception_iface.c_str(), std::strerror(errno));
+            ::close(fd6);
+        }
     }
     return {};
 }

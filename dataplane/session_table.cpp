@@ -41,7 +41,7 @@ SessionTable::SessionTable(uint32_t capacity) : capacity_(capacity) {
 
 bool SessionTable::read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const {
     const Slot& s = slots_[i];
-    for (;;) {
+    for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
         const uint32_t s1 = s.seq.load(std::memory_order_acquire);
         if (s1 & 1) continue;  // the writer is in the middle of this slot (a few ns)
         v = s.value.load(std::memory_order_relaxed);
@@ -49,6 +49,8 @@ bool SessionTable::read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const {
         std::atomic_thread_fence(std::memory_order_acquire);
         if (s.seq.load(std::memory_order_relaxed) == s1) return true;
     }
+    v = kTomb;  // undecided: not a match, but keep probing past it
+    return false;
 }
 
 uint32_t SessionTable::lookup(const EndpointKey& k, uint32_t hash) const {

@@ -3,7 +3,9 @@
 // Open addressing with linear probing over a power-of-two array of 32-byte slots (two per cache
 // line). Each slot is a tiny seqlock: the writer makes `seq` odd, rewrites the key/value words,
 // makes it even again; a reader copies the words between two reads of an even, unchanged `seq`
-// and retries otherwise. Readers never block the writer and never take a lock; the writer never
+// and retries otherwise, at most kSeqRetries times: a reader that keeps meeting a slot in the middle
+// of a write (the writer was preempted there) reports a miss instead of waiting, so a worker never
+// waits for the main lcore. Readers never block the writer and never take a lock; the writer never
 // waits for readers. Deleted slots become tombstones (probing continues over them); an insert
 // reuses the first tombstone on its path. Tombstones are cleared only by building a new table
 // (a new generation, state.hpp), which the owner does when `needs_rebuild()`.
@@ -22,6 +24,8 @@
 namespace rustun::dp {
 
 inline constexpr uint32_t kNoSession = 0xffffffffu;
+// Seqlock read attempts before a reader gives up (treats the entry as absent).
+inline constexpr uint32_t kSeqRetries = 256;
 
 // An endpoint as five 32-bit words (family|pad|port, then 16 address bytes), normalised.
 struct EndpointKey {

@@ -34,21 +34,24 @@ namespace rustun::dp {
 struct alignas(64) ClientLive {
     std::atomic<uint32_t> ep_seq{0};  // seqlock over ep[] (writer: the main lcore)
     std::atomic<uint32_t> ep[5]{};    // EndpointKey words; family byte 0 = no endpoint
-    std::atomic<uint64_t> mac{0};     // next-hop MAC of the endpoint, bit 48 set when known
-    std::atomic<uint64_t> last_rx_tsc{0};  // TSC of the last authenticated packet from it
+    // Written by workers through a const Generation (hence mutable): relaxed stores, one value each.
+    mutable std::atomic<uint64_t> mac{0};          // next-hop MAC of the endpoint, bit 48 set when known
+    mutable std::atomic<uint64_t> last_rx_tsc{0};  // TSC of the last authenticated packet from it
     const CipherKey* key = nullptr;        // its cluster's key (owned by the generation)
     uint32_t cluster = 0;                  // dense ClusterId in `routes`
     uint32_t cp_id = 0;                    // the control plane's client id
 
-    // Consistent copy of the endpoint; false if the client has none.
+    // Consistent copy of the endpoint; false if the client has none (or, after kSeqRetries
+    // attempts, if the main lcore is stuck in the middle of changing it).
     bool endpoint(EndpointKey& out) const {
-        for (;;) {
+        for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
             const uint32_t s1 = ep_seq.load(std::memory_order_acquire);
             if (s1 & 1) continue;
             for (int i = 0; i < 5; ++i) out.w[i] = ep[i].load(std::memory_order_relaxed);
             std::atomic_thread_fence(std::memory_order_acquire);
             if (ep_seq.load(std::memory_order_relaxed) == s1) return (out.w[0] & 0xff) != 0;
         }
+        return false;
     }
     void set_endpoint(const EndpointKey& k) {  // main lcore only
         const uint32_t s = ep_seq.load(std::memory_order_relaxed);

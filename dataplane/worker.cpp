@@ -240,7 +240,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             drop[ndrop++] = it.m;
             continue;
         }
-        ClientLive& src = const_cast<ClientLive&>(g.clients[it.session]);
+        const ClientLive& src = g.clients[it.session];
         src.last_rx_tsc.store(now, std::memory_order_relaxed);
         if (src.mac.load(std::memory_order_relaxed) != it.src_mac) src.mac.store(it.src_mac, std::memory_order_relaxed);
         const uint8_t* inner = o.plaintext;

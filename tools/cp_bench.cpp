@@ -910,9 +910,11 @@ int mode_relay(const Args& a) {
     const uint64_t deadline = now_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
     if (net.establish(0, 2 * pairs, 256, deadline) < 2 * pairs) die("relay: could not connect: %s", net.last_error.c_str());
 
-    // Pre-sealed templates: kTemplates frames per sender, distinct nonces, one contiguous ring.
-    constexpr size_t kTemplates = 64;
+    // Pre-sealed templates: at least 64 frames and 256 KiB per sender, distinct nonces, one
+    // contiguous ring (a write of up to max_write bytes is at most two iovecs).
+    const size_t max_write = 256 * 1024;
     const size_t frame_len = kFrameHeaderSize + size + s.ids[pr[0].first].key->overhead();
+    const size_t kTemplates = std::max<size_t>(64, (max_write + frame_len - 1) / frame_len);
     struct Sender {
         std::vector<uint8_t> ring;
         size_t pos = 0;  // byte offset in ring of the next byte to write
@@ -951,7 +953,6 @@ int mode_relay(const Args& a) {
         c.want_out = true;
     }
     const GwStats g0 = gateway_stats(s);
-    const size_t max_write = 256 * 1024;
     auto pump = [&](size_t p) {
         Sender& sd = snd[p];
         Conn& c = net.conns[2 * p];
@@ -964,11 +965,13 @@ int mode_relay(const Args& a) {
             iovec iov[8];
             int n = 0;
             size_t pos = sd.pos, left = want;
+            want = 0;
             while (left && n < 8) {
                 size_t take = std::min(left, sd.ring.size() - pos);
                 iov[n].iov_base = sd.ring.data() + pos;
                 iov[n].iov_len = take;
                 ++n;
+                want += take;
                 left -= take;
                 pos = (pos + take) % sd.ring.size();
             }

@@ -44,7 +44,7 @@ TEST(ShmChannel, AttachRefusesMissingAndForeignSegments) {
     }
     auto bad = Channel::attach(path);
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.error().find("version 99, expected 1"), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().find("version 99, expected " + std::to_string(kChannelVersion)), std::string::npos) << bad.error();
     ::unlink(path.c_str());
 }
 

@@ -1,0 +1,28 @@
+// rustun-client: a Linux TUN client for Rustun gateways (docs/client.md).
+#include <cstdio>
+#include <cstring>
+
+#include "client.hpp"
+#include "log.hpp"
+#include "options.hpp"
+
+int main(int argc, char** argv) {
+    using namespace rustun::client;
+    auto parsed = parse_options(argc, argv);
+    if (!parsed) {
+        fprintf(stderr, "%s\n", parsed.error().c_str());
+        return 2;
+    }
+    if (parsed->help) {
+        fputs(usage_text(), stdout);
+        return 0;
+    }
+    set_level(parsed->options.log_level);
+    Client c(parsed->options);
+    rustun::Status st = c.init();
+    if (!st) {
+        CLOG_ERROR("%s", st.error().c_str());
+        return 1;
+    }
+    return c.run();
+}

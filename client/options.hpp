@@ -1,0 +1,52 @@
+// rustun-client command line (docs/client.md). The reference client's flags keep their names and
+// defaults (WIRE.md §7.1, dbde974 defaults); everything else is our extension.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "log.hpp"
+#include "util/result.hpp"
+
+namespace rustun::client {
+
+enum class RelayMode : uint8_t { Tcp, Udp };
+enum class AddrSource : uint8_t { None, Fixed, Command, Stun };
+
+struct Options {
+    std::string server_host;  // -s HOST:PORT
+    uint16_t server_port = 0;
+    std::string identity;     // -i
+    std::string crypto = "chacha20:rustun";
+    bool enable_p2p = false;
+    uint32_t keepalive_interval_s = 10;
+    uint32_t keepalive_threshold = 5;
+    uint16_t p2p_port = 51258;
+    RelayMode relay = RelayMode::Tcp;
+    std::string udp_relay_host;  // empty: the server host
+    uint16_t udp_relay_port = 0;  // 0: the server port
+    AddrSource addr_source = AddrSource::None;
+    std::string public_addr;      // --public-addr
+    std::string public_addr_cmd;  // --public-addr-cmd
+    std::string stun_host;        // --public-addr-stun HOST:PORT
+    uint16_t stun_port = 0;
+    uint32_t address_check_interval_s = 300;
+    std::string tun_name = "rustun%d";
+    uint32_t mtu = 1430;
+    std::string status_socket;
+    uint16_t http_port = 0;  // 0: no HTTP status
+    Level log_level = Level::Info;
+};
+
+// Result of parsing: options, or an error naming the flag, or a request for the usage text.
+struct ParseOutcome {
+    bool help = false;
+    Options options;
+};
+Result<ParseOutcome> parse_options(int argc, char** argv);
+const char* usage_text();
+
+// "host:port" or "[v6]:port" -> host, port (port 1..65535). Error text names `flag`.
+Status split_host_port(const std::string& text, const char* flag, std::string& host, uint16_t& port);
+
+}  // namespace rustun::client

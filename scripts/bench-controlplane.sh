@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Control-plane benchmark (issue 3): one run, one table (docs/performance.md, "Control plane").
+#
+#   scripts/bench-controlplane.sh
+#
+# Builds what it needs in build/ (scripts/setup.sh if build/ is not configured yet), measures the
+# crypto-only ceiling with rustun-crypto-bench, then for each measurement generates a
+# configuration (rustun-cp-bench genconfig), starts a fresh rustun-controlplane (workers: 1, log
+# level warn, temp dir, free loopback port, control socket in the temp dir), runs rustun-cp-bench
+# against it and stops it. Everything runs on 127.0.0.1; the gateway and the load generator
+# share the machine's cores. Takes about 3 minutes; every step is bounded by `timeout`.
+#
+# Environment: RUSTUN_BUILD (default build) build directory; RUSTUN_BENCH_SECONDS (default 5)
+# seconds per relay run; RUSTUN_BENCH_HOLD (default 15) seconds idle clients are held;
+# RUSTUN_BENCH_JSON=FILE also writes every raw JSON result line to FILE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${RUSTUN_BUILD:-build}
+RELAY_S=${RUSTUN_BENCH_SECONDS:-5}
+HOLD_S=${RUSTUN_BENCH_HOLD:-15}
+TARGETS=(controlplane/rustun-controlplane controlplane/rustunctl tools/rustun-crypto-bench tools/rustun-cp-bench)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+fail() { printf 'bench-controlplane: %s\n' "$*" >&2; exit 1; }
+
+# ---- build -------------------------------------------------------------------------------------
+if [ "$BUILD" = build ] && [ ! -f build/build.ninja ]; then
+  log "build/ not configured: running scripts/setup.sh"
+  scripts/setup.sh >&2 || fail "scripts/setup.sh failed"
+fi
+[ -f "$BUILD/build.ninja" ] || fail "$BUILD is not a configured build directory (meson setup $BUILD)"
+log "building ${TARGETS[*]} in $BUILD"
+if ! ninja -C "$BUILD" -j2 "${TARGETS[@]}" > "/tmp/rustun-bench-build.$$.log" 2>&1; then
+  tail -n 30 "/tmp/rustun-bench-build.$$.log" >&2
+  rm -f "/tmp/rustun-bench-build.$$.log"
+  fail "build failed"
+fi
+rm -f "/tmp/rustun-bench-build.$$.log"
+GW_BIN=$BUILD/controlplane/rustun-controlplane
+CTL=$BUILD/controlplane/rustunctl
+CB=$BUILD/tools/rustun-crypto-bench
+CPB=$BUILD/tools/rustun-cp-bench
+command -v python3 >/dev/null || fail "python3 is needed (scripts/setup.sh installs it)"
+
+# ---- temp dir, gateway lifecycle, cleanup ---------------------------------------------------------
+TMP=$(mktemp -d /tmp/rustun-cp-bench.XXXXXX)
+GW_PID=""
+stop_gw() {
+  if [ -n "$GW_PID" ]; then
+    kill -TERM "$GW_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+  fi
+}
+cleanup() { stop_gw; rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_gw NAME CLIENTS CLUSTERS CIPHER: writes $TMP/NAME.yaml, starts the gateway, waits until
+# its control socket answers. Sets CONF.
+start_gw() {
+  local name=$1 n=$2 k=$3 cipher=$4 port
+  port=$(free_port)
+  CONF=$TMP/$name.yaml
+  "$CPB" genconfig --clients "$n" --clusters "$k" --cipher "$cipher" --port "$port" \
+    --socket "$TMP/$name.sock" > "$CONF"
+  "$GW_BIN" --config "$CONF" --log-level warn 2> "$TMP/$name.log" &
+  GW_PID=$!
+  for _ in $(seq 300); do
+    if ! kill -0 "$GW_PID" 2>/dev/null; then
+      tail -n 20 "$TMP/$name.log" >&2
+      GW_PID=""
+      fail "$name: rustun-controlplane exited at start-up"
+    fi
+    "$CTL" --socket "$TMP/$name.sock" status > /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "$name: the gateway's control socket did not answer within 30 s"
+}
+
+# bench NAME TIMEOUT ARGS...: runs rustun-cp-bench --json against $CONF; the JSON line lands in
+# $TMP/NAME.json. Fails (with the tool's error) if it fails.
+bench() {
+  local name=$1 to=$2
+  shift 2
+  if ! timeout --kill-after=5 "$to" "$CPB" "$@" --config "$CONF" --json > "$TMP/$name.json" 2> "$TMP/$name.err"; then
+    cat "$TMP/$name.err" >&2
+    fail "$name: rustun-cp-bench $1 failed or timed out (${to} s)"
+  fi
+  [ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$TMP/$name.json" >> "$RUSTUN_BENCH_JSON"
+}
+
+# j FILE EXPR: a value from a JSON file (EXPR is Python over `d`).
+j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# calc EXPR: floating-point arithmetic.
+calc() { python3 -c "print($1)"; }
+
+# ---- open-file limit -------------------------------------------------------------------------------
+NOFILE_WANT=250000
+NOFILE_NOTE=""
+if ! ulimit -Hn "$NOFILE_WANT" 2>/dev/null && [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$NOFILE_WANT" ]; then
+  NOFILE_NOTE="the kernel refused ulimit -n $NOFILE_WANT (hard limit $(ulimit -Hn), raising it needs CAP_SYS_RESOURCE)"
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+log "open-file limit: $NOFILE${NOFILE_NOTE:+ ($NOFILE_NOTE)}"
+
+# ---- 1. crypto-only ceiling ------------------------------------------------------------------------
+log "crypto-only ceiling (rustun-crypto-bench --json)"
+timeout 120 "$CB" --json --sizes 64,512,1400 --ciphers chacha20,aes256 > "$TMP/crypto.json" \
+  || fail "rustun-crypto-bench failed"
+[ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$TMP/crypto.json" >> "$RUSTUN_BENCH_JSON"
+crypto_mpps() {  # CIPHER SIZE -> burst open Mpps
+  j "$TMP/crypto.json" "[r['mpps'] for r in d['results'] if r['cipher']=='$1' and r['size']==$2 and r['op']=='open' and r['mode']=='burst'][0]"
+}
+
+# ---- 2. idle clients ---------------------------------------------------------------------------------
+log "idle: 10000 clients (clusters of 10), hold ${HOLD_S} s"
+start_gw idle10k 10000 1000 chacha20:rustun
+bench idle10k 180 idle --clients 10000 --hold "$HOLD_S" --gateway-pid "$GW_PID"
+stop_gw
+
+IDLE_BIG=100000
+IDLE_BIG_NOTE=""
+if [ "$NOFILE" -lt $((IDLE_BIG + 1500)) ]; then
+  IDLE_BIG=$(( (NOFILE - 1500) / 1000 * 1000 ))
+  IDLE_BIG_NOTE="nofile limit $NOFILE: measured $IDLE_BIG"
+fi
+log "idle: $IDLE_BIG clients of a 100000-client configuration (clusters of 10), hold ${HOLD_S} s"
+start_gw idle100k 100000 10000 chacha20:rustun
+bench idle100k 300 idle --clients "$IDLE_BIG" --hold "$HOLD_S" --gateway-pid "$GW_PID"
+stop_gw
+
+# ---- 3. handshakes/s ---------------------------------------------------------------------------------
+log "handshakes: 50000, concurrency 128 (10000 identities, clusters of 10)"
+start_gw hs 10000 1000 chacha20:rustun
+bench hs 120 handshakes --clients 50000 --concurrency 128
+stop_gw
+
+# ---- 4. relay ---------------------------------------------------------------------------------------
+for cipher in chacha20 aes256; do
+  for size in 64 512 1400; do
+    log "relay: $cipher $size B, 4 pairs, ${RELAY_S} s"
+    start_gw "relay-$cipher-$size" 8 1 "$cipher:bench-key"
+    bench "relay-$cipher-$size" 60 relay --size "$size" --cipher "$cipher:bench-key" --seconds "$RELAY_S" --pairs 4
+    stop_gw
+  done
+done
+
+# ---- 5. PeerUpdate fan-out -----------------------------------------------------------------------------
+log "fanout: 1000 old-dialect clients in one cluster, 5 rounds"
+start_gw fanout 1000 1 chacha20:rustun
+bench fanout 120 fanout --clients 1000 --rounds 5
+stop_gw
+
+# ---- table ------------------------------------------------------------------------------------------
+verdict() {  # MEASURED TARGET higher|lower -> "PASS (x.xx x target)" / "MISS (...)"
+  python3 -c '
+import sys
+m, t, d = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ok = m >= t if d == "higher" else m <= t
+print(("PASS" if ok else "MISS") + " (%.2fx target)" % (m / t))' "$1" "$2" "$3"
+}
+
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+printf '\nrustun control-plane benchmark, %s, commit %s%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$COMMIT" \
+  "$(git diff --quiet HEAD -- controlplane lib 2>/dev/null || echo ' (+ uncommitted changes)')"
+printf 'machine: %s cores (nproc), %s; gateway: 1 worker, log level warn, loopback TCP\n' "$(nproc)" "$CPU"
+printf 'NOTE: the gateway and the load generator (rustun-cp-bench, one thread) share these %s cores.\n\n' "$(nproc)"
+
+ROW='| %-44s | %-66s | %-38s |\n'
+printf "$ROW" "measurement" "result" "target"
+printf "$ROW" "$(printf -- '-%.0s' $(seq 44))" "$(printf -- '-%.0s' $(seq 66))" "$(printf -- '-%.0s' $(seq 38))"
+
+f=$TMP/idle10k.json
+printf "$ROW" "idle clients held: 10000 (10k config)" \
+  "$(j "$f" 'd["alive_after_hold"]') alive; RSS $(j "$f" '"%.1f MiB (%.1f before connecting), +%.0f B/conn" % (d["rss_kib"]/1024, d["rss_before_kib"]/1024, d["rss_delta_per_conn_bytes"])')" \
+  "-"
+f=$TMP/idle100k.json
+if [ -z "$IDLE_BIG_NOTE" ]; then
+  rss_mib=$(j "$f" 'd["rss_kib"]/1024')
+  printf "$ROW" "idle clients held: 100000" \
+    "$(j "$f" 'd["alive_after_hold"]') alive; RSS $(j "$f" '"%.1f MiB (%.1f before connecting), +%.0f B/conn" % (d["rss_kib"]/1024, d["rss_before_kib"]/1024, d["rss_delta_per_conn_bytes"])')" \
+    "<= 2048 MiB: $(verdict "$rss_mib" 2048 lower)"
+else
+  # Extrapolation: the gateway's RSS with the 100k configuration loaded (before connections)
+  # plus 100000 x the measured increase per connection.
+  rss_mib=$(j "$f" '(d["rss_before_kib"]*1024 + 100000*d["rss_delta_per_conn_bytes"])/1048576')
+  printf "$ROW" "idle clients held: 100000: KERNEL REFUSED" \
+    "$(j "$f" '"%d alive; RSS %.1f MiB (%.1f before connecting), +%.0f B/conn" % (d["alive_after_hold"], d["rss_kib"]/1024, d["rss_before_kib"]/1024, d["rss_delta_per_conn_bytes"])')" \
+    "<= 2048 MiB: $(verdict "$rss_mib" 2048 lower)*"
+  printf "$ROW" "  ${IDLE_BIG_NOTE}" "$(printf '* extrapolated to 100k: %.1f MiB (RSS before + 100k x B/conn)' "$rss_mib")" ""
+fi
+f=$TMP/hs.json
+hs=$(j "$f" 'd["per_s"]')
+printf "$ROW" "handshakes/s (connect, Handshake, reply, close)" \
+  "$(j "$f" '"%.0f/s; p50 %.2f ms, p99 %.2f ms, %d failed" % (d["per_s"], d["latency_ms_p50"], d["latency_ms_p99"], d["failures"])')" \
+  ">= 20000/s: $(verdict "$hs" 20000 higher)"
+for cipher in chacha20 aes256; do
+  for size in 64 512 1400; do
+    f=$TMP/relay-$cipher-$size.json
+    cm=$(crypto_mpps "$cipher" "$size")
+    ratio=$(calc "$(j "$f" 'd["mpps"]') / $cm")
+    tgt="-"
+    [ "$cipher" = chacha20 ] && [ "$size" = 1400 ] && tgt=">= 0.50 x crypto: $(verdict "$ratio" 0.5 higher)"
+    printf "$ROW" "relay $cipher $size B (4 pairs)" \
+      "$(j "$f" '"%.3f Mpps %6.2f Gbps, drops %d" % (d["mpps"], d["gbps"], d["data_outq_full"] + d["sent_minus_received"])') = $(printf '%.2f' "$ratio") of crypto $(printf '%.2f' "$cm") Mpps" \
+      "$tgt"
+  done
+done
+f=$TMP/fanout.json
+printf "$ROW" "PeerUpdate fan-out, 1000-client cluster" \
+  "$(j "$f" '"%.2f ms median to all 999 peers (min %.2f, max %.2f)" % (d["ms_median"], d["ms_min"], d["ms_max"])')" "-"
+printf '\nrelay: Mpps/Gbps count frames received by the receivers (inner bytes); crypto = rustun-crypto-bench\n'
+printf 'open, burst column, same run. drops = gateway data_outq_full + frames sent but never received.\n'
+printf 'handshakes: RST close, identities cycled; idle: new-dialect clients, KeepAlive every 10 s.\n'
