@@ -28,6 +28,9 @@ uint64_t realtime_us() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
+// A KeepAlive reply over UDP fits one datagram on a 1500-byte path: 1400 + 8 + 28 (UDP + IPv4).
+constexpr size_t kUdpReplyPayload = 1400;
+
 // How far a UDP KeepAlive's seq (Unix microseconds) may be from the gateway clock.
 constexpr uint64_t kSeqWindowUs = 30'000'000;
 
@@ -287,13 +290,15 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
             e.udp.endpoint = m.from;
             counters.inc(Counter::udp_endpoint_moved);
             LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str());
-            bind_endpoint(id, m.from);
         }
+        // Outside a sync, EndpointSet also tells the dataplane "authenticated just now": it
+        // (re)binds and marks the endpoint live (docs/shm-channel.md).
+        bind_endpoint(id, m.from);
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
         e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
         sender_->apply_keepalive_locked(mem, id, ka.value());
         const std::string& body =
-            sender_->reply_body_locked(mem, id, FrameType::KeepAlive, &ka.value(), gw_.limits, key->overhead());
+            sender_->reply_body_locked(mem, id, FrameType::KeepAlive, &ka.value(), gw_.limits, key->overhead(), kUdpReplyPayload);
         auto f = sender_->seal(FrameType::KeepAlive, body, *key);
         if (!f.empty() && f.size() <= shm::kMaxFrameInSlot && send_udp(m.from, f.data(), f.size(), counters)) {
             e.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);

@@ -92,7 +92,8 @@ void FrameSender::flush() {
 }
 
 const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId self, FrameType type,
-                                                  const KeepAlive* req, const Limits& limits, size_t overhead) {
+                                                  const KeepAlive* req, const Limits& limits, size_t overhead,
+                                                  size_t max_payload) {
     const ClientEntry& e = m.clients[self];
     bool capped = false;
     m.peers_of(self, limits.max_peers_per_reply, peers_, capped);
@@ -120,17 +121,18 @@ const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId 
             r.stun_ip = req->stun_ip;
             r.stun_port = req->stun_port;
             r.peer_details = peers_;
+            r.seq = req->seq;  // our UDP extension; absent on reference KeepAlives
             encode_keepalive(r, Shape::New, json_);
         }
-        if (json_.size() + overhead <= kMaxPayloadSize || peers_.empty()) break;
-        // Too large for one frame (WIRE.md §2.3): cut the list and try again.
+        if (json_.size() + overhead <= max_payload || peers_.empty()) break;
+        // Too large for one frame (WIRE.md §2.3) or datagram: cut the list and try again.
         peers_.resize(peers_.size() * 3 / 4);
         capped = true;
     }
     if (capped) {
         counters_.inc(Counter::peer_list_capped);
-        LOG_LIMITED(LogLevel::Warn, "peer list for '%s' cut to %zu entries (max_peers_per_reply %u, 65535-byte payload limit)",
-                    e.cfg.identity.c_str(), peers_.size(), limits.max_peers_per_reply);
+        LOG_LIMITED(LogLevel::Warn, "peer list for '%s' cut to %zu entries (max_peers_per_reply %u, %zu-byte payload limit)",
+                    e.cfg.identity.c_str(), peers_.size(), limits.max_peers_per_reply, max_payload);
     }
     return json_;
 }

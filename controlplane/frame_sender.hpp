@@ -43,9 +43,11 @@ public:
 
     // The JSON body of `self`'s HandshakeReply (superset shape) or KeepAlive reply (HEAD shape,
     // answering `req`), with the peer list cut to fit max_peers_per_reply and one frame of a
-    // cipher with `overhead` bytes. Valid until the next call.
+    // cipher with `overhead` bytes whose payload is at most `max_payload` bytes (one UDP datagram
+    // for replies over the UDP relay). A KeepAlive reply echoes the request's `seq` if it had one.
+    // Valid until the next call.
     const std::string& reply_body_locked(const Membership& m, ClientId self, FrameType type, const KeepAlive* req,
-                                         const Limits& limits, size_t overhead);
+                                         const Limits& limits, size_t overhead, size_t max_payload = kMaxPayloadSize);
 
     // Applies a KeepAlive to `self` (addresses from the body, identity from the caller) and, if
     // its (ipv6, port) changed, queues a PeerUpdate to every online old-dialect peer of its cluster.

@@ -1,6 +1,7 @@
 #include "gateway.hpp"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -236,6 +237,7 @@ Result<ReloadReport> Gateway::reload() {
     apply_limits_locked();
     config_loaded_at_ = unix_now();
     if (link) link->request_resync();  // client ids were renumbered
+    malloc_trim(0);                    // return the parse's freed heap
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
     for (const auto& k : rep.restart_only)

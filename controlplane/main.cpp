@@ -1,4 +1,5 @@
 // rustun-controlplane: a Rustun-compatible TCP gateway (docs/controlplane.md).
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -112,6 +113,9 @@ int main(int argc, char** argv) {
         LOG_ERROR("%s", st.error().c_str());
         return 1;
     }
+    // Loading a large configuration leaves freed heap behind (100k clients: ~480 MiB); give it
+    // back so that the resident size reflects the connections, not the parse.
+    malloc_trim(0);
     gw.run();
     LOG_INFO("stopped");
     return 0;
