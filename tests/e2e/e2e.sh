@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of rustun-client with rustun-controlplane: real network namespaces, real TUN
 # devices, real ping. Usage: tests/e2e/e2e.sh SCENARIO (meson: `meson test -C build --suite e2e`).
-# Scenarios: relay p2p fallback address-change gateway-restart isolation udp-fallback udp-relay.
+# Scenarios: relay p2p fallback address-change gateway-restart isolation stun udp-fallback udp-relay.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no `ip netns`). Everything is torn down on exit.
 set -uo pipefail
 SCENARIO=${1:-}
@@ -245,6 +245,38 @@ scenario_udp_relay() {
     exit 77
 }
 
+scenario_stun() {
+    # --public-addr-stun against a minimal RFC 5389 responder in the gateway namespace (a
+    # stand-in for the dataplane's STUN responder): A advertises the mapped address of its
+    # P2P socket, B reaches A over P2P.
+    cat > "$WORK/stun.py" <<'PY'
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("172.31.77.1", 3478))
+while True:
+    d, (ip, port) = s.recvfrom(2048)
+    if len(d) < 20 or d[0:2] != b"\x00\x01" or d[4:8] != b"\x21\x12\xa4\x42":
+        continue
+    xport = port ^ 0x2112
+    xip = struct.unpack("!I", socket.inet_aton(ip))[0] ^ 0x2112A442
+    attr = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, xport, xip)
+    s.sendto(struct.pack("!HH", 0x0101, len(attr)) + d[4:20] + attr, (ip, port))
+PY
+    base_setup
+    ip netns exec "${P}gw" "$SYS_PY" "$WORK/stun.py" > "$WORK/stun.log" 2>&1 &
+    E2E_PIDS+=("$!")
+    sleep 0.3
+    e2e_start_client a client-a --enable-p2p --public-addr-stun 172.31.77.1:3478
+    e2e_start_client b client-b --enable-p2p --public-addr 172.31.77.12
+    wait_for 10 "a learned its address" st_is a 's["p2p"]["public_address"]' 172.31.77.11:51258 ||
+        fail "a did not learn its address by STUN"
+    wait_for 10 "b sees a's STUN address" st_is b 'peer("client-a")["advertised_address"]' 172.31.77.11:51258 ||
+        fail "b did not get a's STUN address from the gateway"
+    wait_for 15 "p2p" path_is b client-a p2p || fail "no P2P"
+    step "a's STUN-mapped address reached b through the gateway; P2P up"
+    RESULT=0
+}
+
 case "$SCENARIO" in
     relay) scenario_relay ;;
     p2p) scenario_p2p ;;
@@ -254,7 +286,8 @@ case "$SCENARIO" in
     isolation) scenario_isolation ;;
     udp-fallback) scenario_udp_fallback ;;
     udp-relay) scenario_udp_relay ;;
-    *) echo "usage: $0 relay|p2p|fallback|address-change|gateway-restart|isolation|udp-fallback|udp-relay"; exit 2 ;;
+    stun) scenario_stun ;;
+    *) echo "usage: $0 relay|p2p|fallback|address-change|gateway-restart|isolation|udp-fallback|udp-relay|stun"; exit 2 ;;
 esac
 [ "$RESULT" -eq 0 ] && echo "PASS: $SCENARIO ($SECONDS s)"
 exit "$RESULT"
