@@ -205,8 +205,12 @@ StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::End
     }
     c.set_endpoint(k);
     c.last_rx_tsc.store(now_tsc, std::memory_order_relaxed);
-    if (!(c.mac.load(std::memory_order_relaxed) & kMacKnown) && mac_hint_)
-        c.mac.store(mac_hint_(k), std::memory_order_relaxed);
+    // The packet the control plane just authenticated (a KeepAlive) was punted, so the workers'
+    // MAC cache holds its source MAC: the endpoint's newest next hop, even if one was known.
+    if (mac_hint_) {
+        const uint64_t hint = mac_hint_(k);
+        if (hint & kMacKnown) c.mac.store(hint, std::memory_order_relaxed);
+    }
     if (g->sessions.needs_rebuild()) publish(build(model_));
     return Outcome::Applied;
 }
@@ -231,6 +235,8 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
     for (const auto& [id, c] : m.clients)
         if (m.clusters.count(c.cluster_id)) per_cluster[c.cluster_id].push_back(id);
     RouteTableBuilder b;
+    RouteTableBuilder any;  // all clusters in one: "is dst anybody's at all?"
+    any.add_cluster();
     std::vector<uint32_t> cp_of, cluster_of;
     for (const auto& [cid, cl] : m.clusters) {
         const ClusterId dc = b.add_cluster();
@@ -238,6 +244,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
         for (uint32_t id : per_cluster[cid]) {
             const ClientModel& c = m.clients.at(id);
             const ClientId d = b.add_client(Ipv4Addr{c.private_ip}, c.cidrs);
+            any.add_client(Ipv4Addr{c.private_ip}, c.cidrs);
             if (cp_of.size() <= d) {
                 cp_of.resize(d + 1);
                 cluster_of.resize(d + 1);
@@ -247,6 +254,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
         }
     }
     g->routes = b.build();
+    g->any_cluster = any.build();  // overlaps between clusters are expected: conflicts ignored
     g->client_count = static_cast<uint32_t>(cp_of.size());
     g->clients = std::make_unique<ClientLive[]>(g->client_count);
     const Generation* old = owned_cur_.get();

@@ -78,6 +78,10 @@ struct Generation {
     uint64_t id = 0;
     uint64_t cp_epoch = 0;
     RouteTable routes;
+    // Every cluster's prefixes (private IPs as /32, CIDRs) merged into one cluster 0: consulted
+    // only after `routes` missed, to tell a destination owned by another cluster
+    // (drop_cross_cluster) from nobody's (drop_no_route). Never used to forward.
+    RouteTable any_cluster;
     std::vector<std::shared_ptr<const CipherKey>> keys;  // by dense ClusterId
     std::unique_ptr<ClientLive[]> clients;               // by dense ClientId
     uint32_t client_count = 0;

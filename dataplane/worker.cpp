@@ -236,7 +236,10 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         DataItem& it = *owner[i];
         const OpenItem& o = open[i];
         if (o.status != CryptoStatus::Ok) {
-            cnt.add(o.status == CryptoStatus::TooShort ? C::drop_short_frame : C::drop_auth_failed);
+            // Includes an AEAD payload shorter than nonce + tag (CryptoStatus::TooShort): the
+            // frame itself is complete, it just cannot authenticate. drop_short_frame is only for
+            // datagrams shorter than a header or than the declared length (stage 1).
+            cnt.add(C::drop_auth_failed);
             drop[ndrop++] = it.m;
             continue;
         }
@@ -254,15 +257,23 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             drop[ndrop++] = it.m;
             continue;
         }
-        const ClientId dst = g.routes.lookup(src.cluster, load_be32(inner + 16));
+        const uint32_t dst_ip = load_be32(inner + 16);
+        const ClientId dst = g.routes.lookup(src.cluster, dst_ip);
         if (dst == kNoClient) {
-            cnt.add(C::drop_no_route);
+            // Slow path, misses only: another tenant's address, or nobody's. Never forwarded.
+            cnt.add(g.any_cluster.lookup(0, dst_ip) != kNoClient ? C::drop_cross_cluster : C::drop_no_route);
             drop[ndrop++] = it.m;
             continue;
         }
         const ClientLive& dc = g.clients[dst];
         EndpointKey dk;
-        const bool live = dc.endpoint(dk) && now - dc.last_rx_tsc.load(std::memory_order_relaxed) < rt.live_tsc;
+        // Live = an authenticated packet from it (Data here, or a KeepAlive the control plane
+        // accepted and confirmed with an EndpointSet) within kLiveSeconds; 0 = never. The
+        // difference is signed: another worker or the main lcore may have stored a TSC read
+        // after this burst's `now` (that is fresh, not 2^64 cycles old).
+        const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);
+        const bool live = dc.endpoint(dk) && last_rx != 0 &&
+                          static_cast<int64_t>(now - last_rx) < static_cast<int64_t>(rt.live_tsc);
         if (live) {
             const shm::Endpoint to = dk.to_endpoint();
             if (to.family == 6 && !rt.src.has_addr6) {

@@ -96,6 +96,7 @@ class Client:
         self.cipher = Cipher(a.key)
         self.tcp = None
         self.tcp_buf = b""
+        self.tcp_up_once = True
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((a.bind_ip, a.udp_port))
         self.udp.setblocking(False)
@@ -110,18 +111,28 @@ class Client:
                           rx_bad_auth=0, rx_other_frames=0, max_seq_rx={}, bound=False,
                           first_bound_at=None, started_at=time.time())
         self.seen = {}  # src ip -> set of seqs
+        self.events = []  # (Unix time, what) of TCP session changes, at most 50
         self.data_seq = 0
 
     # --- TCP session -------------------------------------------------------------------------
+    def event(self, what):
+        if len(self.events) < 50:
+            self.events.append([round(time.time(), 3), what])
+
     def connect(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(1.0)
         try:
             s.connect(hostport(self.a.gateway))
-        except OSError:
+        except OSError as e:
             s.close()
+            if self.stats["tcp_connect_failures"] == 0 or self.tcp_up_once:
+                self.event("connect failed: %s" % e.strerror)
+            self.tcp_up_once = False
             self.stats["tcp_connect_failures"] += 1
             return False
+        self.tcp_up_once = True
+        self.event("connected from port %d" % s.getsockname()[1])
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.settimeout(None)
         s.setblocking(False)
@@ -139,12 +150,13 @@ class Client:
             self.tcp.sendall(frame)
             self.tcp.setblocking(False)
             return True
-        except OSError:
-            self.drop_tcp()
+        except OSError as e:
+            self.drop_tcp("send: %s" % e.strerror)
             return False
 
-    def drop_tcp(self):
+    def drop_tcp(self, why="closed"):
         if self.tcp:
+            self.event("TCP session lost: %s" % why)
             self.tcp.close()
             self.tcp = None
             self.stats["tcp_lost"] += 1
@@ -161,16 +173,17 @@ class Client:
             chunk = self.tcp.recv(262144)
         except BlockingIOError:
             return
-        except OSError:
-            chunk = b""
+        except OSError as e:
+            self.drop_tcp("recv: %s" % e.strerror)
+            return
         if not chunk:
-            self.drop_tcp()
+            self.drop_tcp("closed by the gateway")
             return
         self.tcp_buf += chunk
         while len(self.tcp_buf) >= 8:
             if self.tcp_buf[:4] != MAGIC:
                 self.stats["tcp_bad_stream"] = self.stats.get("tcp_bad_stream", 0) + 1
-                self.drop_tcp()
+                self.drop_tcp("bad magic in the TCP stream")
                 return
             (n,) = struct.unpack(">H", self.tcp_buf[6:8])
             if len(self.tcp_buf) < 8 + n:
@@ -203,6 +216,7 @@ class Client:
         elif ftype == T_HSREPLY and path == "tcp":
             self.stats["handshake_replies"] += 1
             self.hs_pending = False
+            self.event("HandshakeReply")
         elif ftype == T_KEEPALIVE and path == "tcp":
             self.stats["tcp_keepalive_replies"] += 1
         elif ftype == T_KEEPALIVE and path == "udp":
@@ -269,6 +283,9 @@ class Client:
     def snapshot(self):
         st = dict(self.stats)
         st["now"] = time.time()
+        st["rx_peer_unique"] = len(self.seen.get(self.a.peer_ip, ()))
+        st["seen_counts"] = {k: len(v) for k, v in self.seen.items()}
+        st["events"] = self.events
         return st
 
     def write_progress(self):
@@ -303,8 +320,9 @@ class Client:
                 body, _ = self.keepalive_body()
                 if self.tcp_send(T_KEEPALIVE, body):
                     self.stats["tcp_keepalives_tx"] += 1
-            if a.mode == "udp" and self.relay and now >= next_udp_ka and self.tcp and not self.hs_pending:
-                # (Re)bind; before the first reply retry fast.
+            if a.mode == "udp" and self.relay and now >= next_udp_ka and self.stats["handshake_replies"] > 0:
+                # (Re)bind; before the first reply retry fast. The UDP binding does not depend on
+                # the TCP session being up at this moment (it did handshake once).
                 next_udp_ka = now + (a.rebind if self.stats["bound"] else 0.2)
                 self.send_udp_keepalive()
             ready = (self.stats["bound"] if a.mode == "udp" else (self.tcp is not None and not self.hs_pending))
@@ -330,7 +348,6 @@ class Client:
                 self.read_tcp()
         self.write_progress()
         st = self.snapshot()
-        st["seen_counts"] = {k: len(v) for k, v in self.seen.items()}
         print(json.dumps(st, sort_keys=True))
         sys.stdout.flush()
 

@@ -90,8 +90,10 @@ class Scenario:
         self.port_mac = self.y.get("port_mac", "02:70:63:61:70:00")
         self.clusters = [Cluster(c) for c in self.y.get("clusters", [])]
         self.nonce_counter = 0
+        self.workers = int(self.y.get("workers", 1))
         self.sent = []      # (packet, note)
-        self.expected = []  # packets
+        self.queues = []    # RX queue of each sent packet (workers > 1: scenario.yaml rx_queues)
+        self.expected = []  # (packet, TX queue)
 
     # ---- lookups ----
     def client(self, identity):
@@ -163,23 +165,28 @@ class Scenario:
         return Ether(src=self.port_mac, dst=mac) / ip / udp / Raw(bytes(payload))
 
     # ---- recording ----
-    def send(self, sender, payload, note="", mac=None, src=None):
+    def send(self, sender, payload, note="", mac=None, src=None, queue=0):
         """Sends `payload` from the client's endpoint (or src=(ip, port)); returns its index in
-        send.pcap. note: 'punt' / 'tcp_deliver' marks frames the expectations refer to."""
+        send.pcap. note: 'punt' / 'tcp_deliver' marks frames the expectations refer to.
+        queue: the RX queue (worker) it arrives on, for scenarios with `workers` > 1."""
         ip, port = src if src else (sender.ep_ip, sender.ep_port)
         pkt = self.to_gateway(ip, port, mac or (sender.mac if sender else "02:00:00:00:00:99"), payload)
-        return self.send_packet(pkt, note)
+        return self.send_packet(pkt, note, queue)
 
-    def send_packet(self, pkt, note=""):
+    def send_packet(self, pkt, note="", queue=0):
+        assert 0 <= queue < self.workers, f"queue {queue} with {self.workers} worker(s)"
         self.sent.append((pkt, note))
+        self.queues.append(queue)
         return len(self.sent) - 1
 
-    def expect_relay(self, frame, to, mac=None):
-        """The frame, bytes unchanged, to client `to`'s endpoint."""
-        self.expected.append(self.from_gateway(to.ep_ip, to.ep_port, mac or to.mac, frame))
+    def expect_relay(self, frame, to, mac=None, queue=0):
+        """The frame, bytes unchanged, to client `to`'s endpoint (sent by worker `queue`, the one
+        that received the frame)."""
+        self.expect_packet(self.from_gateway(to.ep_ip, to.ep_port, mac or to.mac, frame), queue)
 
-    def expect_packet(self, pkt):
-        self.expected.append(pkt)
+    def expect_packet(self, pkt, queue=0):
+        assert 0 <= queue < self.workers, f"queue {queue} with {self.workers} worker(s)"
+        self.expected.append((pkt, queue))
 
     # ---- STUN (RFC 5389) ----
     @staticmethod
@@ -208,11 +215,17 @@ class Scenario:
             if listed != marked:
                 sys.exit(f"{self.dir}: scenario.yaml expect.{kind}{'s' if kind == 'punt' else ''} "
                          f"frames {listed} != packets marked '{kind}' in gen.py {marked}")
+        if self.workers > 1 and list(self.y.get("rx_queues") or []) != self.queues:
+            sys.exit(f"{self.dir}: scenario.yaml rx_queues {self.y.get('rx_queues')} != the queues "
+                     f"of the packets sent in gen.py {self.queues}")
 
     def write(self, out_dir=None):
         self.check_expectations()
         out_dir = out_dir or (sys.argv[1] if len(sys.argv) > 1 else self.dir)
-        for name, pkts in (("send.pcap", [p for p, _ in self.sent]), ("expect.pcap", self.expected)):
+        # expect.pcap: queue 0's packets, then queue 1's, ... (each worker transmits in order on
+        # its own TX queue; the runner reads OUT.q0, OUT.q1, ... in that order).
+        expected = [p for p, _ in sorted(self.expected, key=lambda e: e[1])]
+        for name, pkts in (("send.pcap", [p for p, _ in self.sent]), ("expect.pcap", expected)):
             w = PcapWriter(os.path.join(out_dir, name), linktype=1, sync=True)
             for i, p in enumerate(pkts):
                 p = Ether(bytes(p))  # freeze checksums/lengths

@@ -117,6 +117,47 @@ TEST(State, FullSyncBuildsAGenerationOnlyAtSyncEnd) {
     EXPECT_EQ(g.clients[a].last_rx_tsc.load(), 0u);
 }
 
+TEST(State, AnyClusterTableTellsCrossClusterFromNoRoute) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    const Generation& g = *sm.current();
+    const uint32_t c = g.by_cp_id.at(200);  // cluster 2: only 10.0.0.2
+    // Misses in the sender's cluster ...
+    EXPECT_EQ(g.routes.lookup(g.clients[c].cluster, ip("10.0.0.3")), kNoClient);
+    EXPECT_EQ(g.routes.lookup(g.clients[c].cluster, ip("192.168.1.9")), kNoClient);
+    EXPECT_EQ(g.routes.lookup(g.clients[c].cluster, ip("10.77.0.1")), kNoClient);
+    // ... owned by another cluster (private IP, CIDR) or by nobody.
+    EXPECT_NE(g.any_cluster.lookup(0, ip("10.0.0.3")), kNoClient);
+    EXPECT_NE(g.any_cluster.lookup(0, ip("192.168.1.9")), kNoClient);
+    EXPECT_EQ(g.any_cluster.lookup(0, ip("10.77.0.1")), kNoClient);
+    EXPECT_EQ(g.any_cluster.lookup(0, ip("192.168.2.1")), kNoClient);
+    // A Commit rebuilds it too.
+    f.client(102, 2, "10.5.0.1");
+    EXPECT_EQ(f.send(shm::MsgType::Commit, shm::ClientIdMsg{}, 0), StateManager::Outcome::Flipped);
+    EXPECT_NE(sm.current()->any_cluster.lookup(0, ip("10.5.0.1")), kNoClient);
+}
+
+TEST(State, LiveEndpointSetRefreshesTheMacFromTheHint) {
+    uint64_t hint = 0;
+    StateManager sm(64, 1, [&](const EndpointKey&) { return hint; });
+    Feed f{sm};
+    full_sync(f, 7);
+    f.sync(shm::MsgType::SyncEnd, 7);
+    const uint8_t m1[6] = {2, 0, 0, 0, 0xb, 1}, m2[6] = {2, 0, 0, 0, 0xb, 2};
+    hint = pack_mac(m1);
+    EXPECT_EQ(f.bind(101, 5001), StateManager::Outcome::Applied);
+    const ClientLive& b = sm.current()->clients[sm.current()->by_cp_id.at(101)];
+    EXPECT_EQ(b.mac.load(), pack_mac(m1));
+    hint = pack_mac(m2);  // the confirmed KeepAlive came from a new next hop
+    EXPECT_EQ(f.bind(101, 5001), StateManager::Outcome::Applied);
+    EXPECT_EQ(b.mac.load(), pack_mac(m2));
+    hint = 0;  // nothing cached: the known MAC stays
+    EXPECT_EQ(f.bind(101, 5001), StateManager::Outcome::Applied);
+    EXPECT_EQ(b.mac.load(), pack_mac(m2));
+}
+
 TEST(State, SyncEndForAnotherEpochIsRejected) {
     StateManager sm(64, 1);
     Feed f{sm};

@@ -6,7 +6,7 @@ from dpgen import *  # noqa: E402,F401,F403
 
 s = Scenario(__file__)
 a, b = s.client("client-a"), s.client("client-b")
-s.send(b, s.keepalive(b), "punt")  # 0: B's endpoint becomes live
+s.send(b, s.data(b, icmp_echo(b.ip, a.ip, seq=100)), "tcp_deliver")  # 0: authenticated: B live (A not: TCP)
 f = bytearray(s.data(a, icmp_echo(a.ip, b.ip)))
 t = bytearray(f); t[-1] ^= 0x01; s.send(a, bytes(t))          # 1
 t = bytearray(f); t[8 + 12 + 5] ^= 0x80; s.send(a, bytes(t))  # 2

@@ -6,7 +6,7 @@ from dpgen import *  # noqa: E402,F401,F403
 
 s = Scenario(__file__)
 a, b = s.client("client-a"), s.client("client-b")
-s.send(b, s.keepalive(b), "punt")  # 0: B's endpoint becomes live
+s.send(b, s.data(b, icmp_echo(b.ip, a.ip, seq=100)), "tcp_deliver")  # 0: authenticated: B live (A not: TCP)
 f = s.data(a, icmp_echo(a.ip, b.ip))
 s.send(a, f, src=(a.ep_ip, 40999))                                   # 1
 s.send(a, f, src=("198.51.100.77", 40001), mac="02:00:00:00:77:01")   # 2

@@ -6,7 +6,7 @@ from dpgen import *  # noqa: E402,F401,F403
 
 s = Scenario(__file__)
 a, b = s.client("client-a"), s.client("client-b")
-s.send(b, s.keepalive(b), "punt")  # 0: B's endpoint becomes live
+s.send(b, s.data(b, icmp_echo(b.ip, a.ip, seq=100)), "tcp_deliver")  # 0: authenticated: B live (A not: TCP)
 for src in ("10.0.1.99", b.ip, "192.168.1.5"):
     s.send(a, s.data(a, icmp_echo(src, b.ip)))                      # 1..3
 f = s.data(a, icmp_echo("192.168.11.7", b.ip))

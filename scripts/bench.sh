@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Dataplane benchmark (issue 5): ONE table, everything measured in the same run
+# (docs/performance.md, "Dataplane"; docs/load-testing.md explains the set-up).
+#
+#   scripts/bench.sh                     # ~6-8 min on the 2-vCPU VM
+#
+# Rows per cipher (chacha20, aes256) and inner size (64, 512, 1400 B):
+#   crypto     rustun-crypto-bench --json, open (decrypt+verify), burst of 32, one core
+#   memif-fwd  rustun-loadgen ⇄ rustun-memif-fwd (DPDK io forwarding; dpdk-testpmd is not in
+#              Debian 12's dpdk package): t_forward, the no-crypto cost over the same memif set-up
+#   dataplane  rustun-loadgen ⇄ rustun-dataplane (1 worker), 100 endpoints in 1 cluster
+#   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster)
+#   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,
+#              loopback (its sender and receiver threads share the 2 cores)
+#   cp-tcp     rustun-controlplane's TCP relay, rustun-cp-bench relay (4 pairs), loopback
+# Latency: round trip through memif (loadgen TX -> gateway -> loadgen RX) at half of the max rate
+# measured just before, plus the same for memif-fwd at that rate (the set-up's own latency).
+# Pinning (2 CPUs): dataplane main lcore on CPU 0 (sleeps between polls), its worker on CPU 1,
+# rustun-memif-fwd on CPU 1, rustun-loadgen (one lcore, TX+RX) on CPU 0.
+#
+# Environment: RUSTUN_BUILD (default build-load), RUSTUN_BENCH_SECONDS (default 3) measured
+# seconds per run, RUSTUN_BENCH_SIZES (default "64 512 1400"), RUSTUN_BENCH_CIPHERS (default
+# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp), RUSTUN_BENCH_JSON=FILE
+# (raw JSON lines appended).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${RUSTUN_BUILD:-build-load}
+SECS=${RUSTUN_BENCH_SECONDS:-3}
+SIZES=${RUSTUN_BENCH_SIZES:-"64 512 1400"}
+CIPHERS=${RUSTUN_BENCH_CIPHERS:-"chacha20 aes256"}
+SKIP=" ${RUSTUN_BENCH_SKIP:-} "
+TARGETS=(dataplane/rustun-dataplane tools/loadgen/rustun-loadgen tools/loadgen/rustun-memif-fwd
+         tools/rustun-crypto-bench tools/rustun-udp-relay-baseline tools/rustun-cp-bench
+         controlplane/rustun-controlplane controlplane/rustunctl)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+fail() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+command -v python3 >/dev/null || fail "python3 is needed"
+
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >&2 || fail "meson setup $BUILD failed"
+log "building in $BUILD"
+ninja -C "$BUILD" -j2 "${TARGETS[@]}" > /tmp/rustun-bench-build.$$.log 2>&1 || { tail -30 /tmp/rustun-bench-build.$$.log >&2; fail "build failed"; }
+rm -f /tmp/rustun-bench-build.$$.log
+DP=$BUILD/dataplane/rustun-dataplane
+LG=$BUILD/tools/loadgen/rustun-loadgen
+FWD=$BUILD/tools/loadgen/rustun-memif-fwd
+CB=$BUILD/tools/rustun-crypto-bench
+KR=$BUILD/tools/rustun-udp-relay-baseline
+CPB=$BUILD/tools/rustun-cp-bench
+GW=$BUILD/controlplane/rustun-controlplane
+CTL=$BUILD/controlplane/rustunctl
+[ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 400 ] || fail "need >= 400 free 2 MiB hugepages (echo 1024 > /proc/sys/vm/nr_hugepages)"
+
+TMP=$(mktemp -d /tmp/rustun-bench.XXXXXX)
+ID=rb$$
+SOCK_DP=/run/rustun-$ID-dp.sock   # abstract memif sockets (socket-abstract=yes, the 22.11 default)
+SOCK_FWD=/run/rustun-$ID-fwd.sock
+CHAN=/dev/shm/rustun-$ID
+PIDS=()
+stop_pid() {  # SIGINT, wait up to 5 s, then SIGKILL
+  local p=$1
+  kill -INT "$p" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  rm -rf "$TMP" "$CHAN" /var/run/dpdk/$ID-* 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+calc() { python3 -c "print($1)"; }
+save() { [ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$1" >> "$RUSTUN_BENCH_JSON"; }
+
+# ---- 1. crypto ----------------------------------------------------------------------------------
+log "crypto ceiling (rustun-crypto-bench --json)"
+timeout 120 "$CB" --json --sizes "${SIZES// /,}" --ciphers "${CIPHERS// /,}" > "$TMP/crypto.json" || fail "crypto bench failed"
+save "$TMP/crypto.json"
+crypto_mpps() { j "$TMP/crypto.json" "[r['mpps'] for r in d['results'] if r['cipher']=='$1' and r['size']==$2 and r['op']=='open' and r['mode']=='burst'][0]"; }
+
+# lg NAME ARGS...: one rustun-loadgen run on CPU 0 against the memif server on socket $LG_SOCK.
+lg() {
+  local name=$1; shift
+  if ! timeout -s INT --kill-after=5 120 "$LG" "$@" --json --quiet -- --no-pci --in-memory --file-prefix=$ID-lg \
+       --lcores 0@0 --log-level=error "--vdev=net_memif0,role=client,socket=$LG_SOCK" > "$TMP/$name.json" 2> "$TMP/$name.err"; then
+    tail -5 "$TMP/$name.err" >&2; fail "$name: rustun-loadgen failed"
+  fi
+  save "$TMP/$name.json"
+}
+
+# ---- 2. memif io forwarding (t_forward) -----------------------------------------------------------
+log "memif io forwarding: rustun-memif-fwd on CPU 1"
+"$FWD" --seconds 900 -- --no-pci --in-memory --file-prefix=$ID-fwd -l 1 --log-level=error \
+  "--vdev=net_memif0,role=server,socket=$SOCK_FWD" 2> "$TMP/fwd.log" &
+FWD_PID=$!; PIDS+=("$FWD_PID"); sleep 1.5
+LG_SOCK=$SOCK_FWD
+for c in $CIPHERS; do for s in $SIZES; do
+  log "  fwd $c $s B"
+  lg "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+done; done
+
+# ---- 3. dataplane, 100 endpoints in 1 cluster ----------------------------------------------------
+cat > "$TMP/dp.yaml" <<YAML
+listen:
+  tcp: 127.0.0.1:1
+  udp: 192.0.2.1:8080
+crypto: chacha20:unused
+dataplane:
+  channel: $CHAN
+  eal_args: [--no-pci, --in-memory, --file-prefix=$ID-dp, --lcores, "0@0,1@1", --log-level=error, "--vdev=net_memif0,role=server,socket=$SOCK_DP"]
+  port: net_memif0
+  workers: 1
+  sessions: 262144
+  mbufs: 32767
+  address: 192.0.2.1
+YAML
+log "rustun-dataplane: main lcore CPU 0, worker CPU 1"
+"$DP" --config "$TMP/dp.yaml" 2> "$TMP/dp.log" &
+DP_PID=$!; PIDS+=("$DP_PID"); sleep 2
+kill -0 "$DP_PID" 2>/dev/null || { cat "$TMP/dp.log" >&2; fail "rustun-dataplane did not start"; }
+for c in $CIPHERS; do for s in $SIZES; do
+  LG_SOCK=$SOCK_DP
+  log "  dataplane $c $s B, 100 endpoints: max rate"
+  lg "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
+  half=$(j "$TMP/dp-$c-$s.json" 'int(d["mpps"]*1e6/2)')
+  log "  dataplane $c $s B: latency at half rate ($half pps)"
+  lg "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  LG_SOCK=$SOCK_FWD
+  lg "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  if [[ $SKIP != *" scale "* ]]; then
+    LG_SOCK=$SOCK_DP
+    log "  dataplane $c $s B, 100000 endpoints in 10000 clusters: max rate"
+    lg "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
+  fi
+done; done
+stop_pid "$DP_PID"; stop_pid "$FWD_PID"; PIDS=()
+tail -1 "$TMP/dp.log" | cut -c1-300 >&2
+
+# ---- 4. kernel-socket relay ---------------------------------------------------------------------
+if [[ $SKIP != *" kernel "* ]]; then
+  for c in $CIPHERS; do for s in $SIZES; do
+    log "kernel UDP relay $c $s B"
+    timeout 60 "$KR" --cipher "$c" --size "$s" --seconds "$SECS" --json > "$TMP/kr-$c-$s.json" || fail "kernel relay failed"
+    save "$TMP/kr-$c-$s.json"
+  done; done
+fi
+
+# ---- 5. control plane TCP relay (as scripts/bench-controlplane.sh) ------------------------------
+if [[ $SKIP != *" cp "* ]]; then
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+  for c in $CIPHERS; do for s in $SIZES; do
+    log "control-plane TCP relay $c $s B (4 pairs)"
+    port=$(free_port)
+    "$CPB" genconfig --clients 8 --clusters 1 --cipher "$c:bench-key" --port "$port" --socket "$TMP/cp.sock" > "$TMP/cp.yaml"
+    "$GW" --config "$TMP/cp.yaml" --log-level warn 2> "$TMP/cp.log" &
+    GW_PID=$!; PIDS+=("$GW_PID")
+    for _ in $(seq 100); do "$CTL" --socket "$TMP/cp.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+    timeout --kill-after=5 60 "$CPB" relay --size "$s" --cipher "$c:bench-key" --seconds "$SECS" --pairs 4 \
+      --config "$TMP/cp.yaml" --json > "$TMP/cp-$c-$s.json" 2> "$TMP/cp-$c-$s.err" || { cat "$TMP/cp-$c-$s.err" >&2; fail "cp relay failed"; }
+    save "$TMP/cp-$c-$s.json"
+    stop_pid "$GW_PID"; PIDS=()
+  done; done
+fi
+
+# ---- table ----------------------------------------------------------------------------------------
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+printf '\nrustun dataplane benchmark, %s, commit %s%s; %s CPUs (%s); load average at end: %s\n' \
+  "$(date -u +%Y-%m-%dT%H:%MZ)" "$COMMIT" "$(git diff --quiet HEAD -- dataplane lib tools 2>/dev/null || echo ' + uncommitted changes')" \
+  "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'pinning: dataplane main CPU 0 + worker CPU 1, memif-fwd CPU 1, loadgen CPU 0; %s s per run after 1 s warm-up\n\n' "$SECS"
+export TMP SIZES CIPHERS SKIP
+python3 - <<'PY'
+import json, os
+T = os.environ["TMP"]
+def L(n):
+    try: return json.load(open(f"{T}/{n}.json"))
+    except Exception: return None
+crypto = json.load(open(f"{T}/crypto.json"))
+def cm(c, s): return [r["mpps"] for r in crypto["results"] if r["cipher"]==c and r["size"]==s and r["op"]=="open" and r["mode"]=="burst"][0]
+def v(ok): return "PASS" if ok else "MISS"
+W = "| {:<10} | {:<8} | {:>5} | {:>8} | {:>8} | {:>6} | {:>17} | {:<44} |"
+print(W.format("path", "cipher", "bytes", "Mpps", "Gbps", "/crypto", "p50/p99 us @half", "target"))
+print("|" + "|".join("-" * (w + 2) for w in (10, 8, 5, 8, 8, 6, 17, 44)) + "|")
+summary = []
+for c in os.environ["CIPHERS"].split():
+    for s in map(int, os.environ["SIZES"].split()):
+        cr = cm(c, s)
+        gb = lambda m: m * 1e6 * s * 8 / 1e9
+        row = lambda p, m, lat, tgt: print(W.format(p, c, s, "%.3f" % m, "%.2f" % gb(m), "%.2f" % (m / cr), lat, tgt))
+        row("crypto", cr, "-", "-")
+        f = L(f"fwd-{c}-{s}"); d = L(f"dp-{c}-{s}"); h = L(f"dph-{c}-{s}"); fh = L(f"fwdh-{c}-{s}")
+        k = L(f"dpk-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
+        if f: row("memif-fwd", f["mpps"], "%.1f/%.1f" % (fh["lat_p50_us"], fh["lat_p99_us"]) if fh else "-", "t_forward = %.1f ns (no crypto)" % (1e3 / f["mpps"]))
+        if d and f:
+            tgt = 0.8 / (1 / cr + 1 / f["mpps"])
+            ok = d["mpps"] >= tgt
+            summary.append(("dp>=0.8/(tc+tf)", c, s, ok))
+            row("dataplane", d["mpps"], "%.1f/%.1f" % (h["lat_p50_us"], h["lat_p99_us"]) if h else "-",
+                ">= %.3f: %s (%.2fx), loss %.3f%%" % (tgt, v(ok), d["mpps"] / tgt, 100 * d["loss_ratio"]))
+            if h:
+                ok = h["lat_p99_us"] < 20
+                summary.append(("p99<20us", c, s, ok))
+                add = h["lat_p99_us"] - (fh["lat_p99_us"] if fh else 0)
+                print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "p999 %.1f" % h["lat_p999_us"],
+                               "p99 < 20 us: %s (%.2fx); minus fwd: %.1f us" % (v(ok), h["lat_p99_us"] / 20, add)))
+        if k and d:
+            r100, rk = d["mpps"] / cr, k["mpps"] / cr
+            ok = rk >= 0.9 * r100
+            summary.append(("100k same ratio", c, s, ok))
+            row("dp-100k", k["mpps"], "-", "ratio >= 0.9 x %.2f: %s (%.2fx), loss %.3f%%" % (r100, v(ok), rk / r100, 100 * k["loss_ratio"]))
+        if kr:
+            tgt = ""
+            if s == 64 and d and c in ("aes256", "chacha20"):
+                m = 10 if c == "aes256" else 5
+                ok = d["mpps"] >= m * kr["mpps"]
+                summary.append((f"dp>={m}x kernel", c, s, ok))
+                tgt = "dataplane >= %dx: %s (%.1fx)" % (m, v(ok), d["mpps"] / kr["mpps"])
+            row("kernel", kr["mpps"], "-", tgt or "-")
+        if cp:
+            row("cp-tcp", cp["mpps"], "-", "-")
+print()
+p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
+print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
+print("latency: round trip loadgen -> memif -> gateway -> memif -> loadgen at half the max rate (p50/p99);")
+print("'minus fwd' subtracts memif-fwd's p99 at the same rate (the set-up's own share).")
+PY

@@ -1,0 +1,480 @@
+// rustun-loadgen: a DPDK load generator for rustun-dataplane (docs/load-testing.md).
+//
+//   rustun-loadgen [options] -- EAL args          closed-loop run (one lcore: TX and RX)
+//   rustun-loadgen genconfig [scenario options] [--tcp ADDR:PORT]   gateway YAML for the scenario
+//
+// N simulated clients (own source IP/port each) in C clusters, paired inside their cluster; every
+// client sends Data to its partner from PRE-SEALED templates: K templates per flow, each sealed
+// once at start with a nonce that carries {flow, slot, run tag} in the clear. The sender records
+// the TSC and sequence number of the slot it sends; the receiver reads the nonce of the relayed
+// frame (unchanged by the gateway) and looks them up: latency, loss, reordering without any
+// per-packet crypto in the generator. Each packet is a copy of its template into a fresh mbuf from a
+// small, cache-hot pool (a refcounted template mbuf per slot was slower: thousands of cold mbufs).
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "latency.hpp"
+#include "packet.hpp"
+#include "proto/frame.hpp"
+#include "scenario.hpp"
+#include "shm_cp.hpp"
+
+using namespace rustun;
+using namespace rustun::loadgen;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+[[noreturn]] void die(const char* fmt, const std::string& a = "") {
+    std::fprintf(stderr, "rustun-loadgen: ");
+    std::fprintf(stderr, fmt, a.c_str());
+    std::fprintf(stderr, "\n");
+    std::exit(2);
+}
+
+void usage(FILE* f) {
+    std::fprintf(f,
+        "usage: rustun-loadgen [options] -- EAL-ARGS\n"
+        "       rustun-loadgen genconfig [--clients N --clusters C --cipher M --gw-ip A --gw-port P] [--tcp ADDR:PORT]\n"
+        "scenario:\n"
+        "  --clients N        simulated clients, each its own UDP endpoint (default 100)\n"
+        "  --clusters C       clusters (tenants, one key each); clients/C must be even (default 1)\n"
+        "  --cipher M         chacha20 | aes256 | xor | plain (keys: M:loadgen-<cluster>) (default chacha20)\n"
+        "  --size B           inner IPv4 packet bytes, 40..1430 (default 64)\n"
+        "  --gw-ip A          gateway relay address (default 192.0.2.1)   --gw-port P (default 8080)\n"
+        "  --gw-mac M         destination MAC of our frames (default: 02:00:00:00:00:fe)\n"
+        "binding (how the gateway learns the endpoints):\n"
+        "  --bind shm:PATH    act as the control plane on the dataplane's channel (same host)\n"
+        "  --bind keepalive   send UDP KeepAlives with seq (the real control plane binds them);\n"
+        "                     repeated every 10 s during the run\n"
+        "  --bind none        nothing (e.g. against rustun-memif-fwd, which reflects frames)\n"
+        "load:\n"
+        "  --rate PPS         offered packets/s over all flows; 0 = as fast as possible (default 0)\n"
+        "  --seconds S        measured seconds (default 5)   --warmup S (default 1)\n"
+        "  --templates K      sealed templates per flow (default: auto, 1..64, <= --template-mib)\n"
+        "  --template-mib M   memory for templates (default 384)\n"
+        "  --burst N          TX burst (default 32)\n"
+        "  --port NAME        DPDK port (default: the first)\n"
+        "output: a progress line per second on stderr (--quiet: none), a table on stdout, --json: one\n"
+        "JSON object instead of the table. Exit 0 = ran; 1 = setup failure; 3 = no packet came back.\n");
+}
+
+struct Args {
+    ScenarioOptions sc;
+    std::string bind = "none";
+    double rate = 0;
+    double seconds = 5, warmup = 1;
+    uint32_t templates = 0, template_mib = 384, burst = 32;
+    std::string port;
+    bool json = false, quiet = false;
+    std::string tcp = "127.0.0.1:18080";
+};
+
+bool parse_mac(const std::string& s, uint8_t* mac) {
+    unsigned v[6];
+    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
+    return true;
+}
+uint32_t parse_ip(const std::string& s) {
+    unsigned a, b, c, d;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
+        die("bad IPv4 address '%s'", s);
+    return a << 24 | b << 16 | c << 8 | d;
+}
+double num(const std::string& k, const char* v, double lo, double hi) {
+    char* end = nullptr;
+    const double x = std::strtod(v, &end);
+    if (!*v || *end || x < lo || x > hi) die(("--" + k + ": '%s' out of range").c_str(), v);
+    return x;
+}
+
+void parse(Args& a, int argc, char** argv, int first) {
+    for (int i = first; i < argc; ++i) {
+        std::string k = argv[i];
+        if (k == "-h" || k == "--help") {
+            usage(stdout);
+            std::exit(0);
+        }
+        if (k == "--json") { a.json = true; continue; }
+        if (k == "--quiet") { a.quiet = true; continue; }
+        if (k.rfind("--", 0) != 0 || i + 1 >= argc) die("unknown or incomplete argument '%s' (see --help)", k);
+        const char* v = argv[++i];
+        k = k.substr(2);
+        if (k == "clients") a.sc.clients = static_cast<uint32_t>(num(k, v, 2, 2e6));
+        else if (k == "clusters") a.sc.clusters = static_cast<uint32_t>(num(k, v, 1, 1e6));
+        else if (k == "cipher") a.sc.method = v;
+        else if (k == "size") a.sc.inner_size = static_cast<uint32_t>(num(k, v, 40, 1430));
+        else if (k == "gw-ip") a.sc.gw_ip = parse_ip(v);
+        else if (k == "gw-port") a.sc.gw_port = static_cast<uint16_t>(num(k, v, 1, 65535));
+        else if (k == "gw-mac") { if (!parse_mac(v, a.sc.gw_mac)) die("--gw-mac: '%s' is not a MAC", v); }
+        else if (k == "bind") a.bind = v;
+        else if (k == "rate") a.rate = num(k, v, 0, 1e9);
+        else if (k == "seconds") a.seconds = num(k, v, 0.1, 3600);
+        else if (k == "warmup") a.warmup = num(k, v, 0, 600);
+        else if (k == "templates") a.templates = static_cast<uint32_t>(num(k, v, 1, 64));
+        else if (k == "template-mib") a.template_mib = static_cast<uint32_t>(num(k, v, 16, 65536));
+        else if (k == "burst") a.burst = static_cast<uint32_t>(num(k, v, 1, 64));
+        else if (k == "port") a.port = v;
+        else if (k == "tcp") a.tcp = v;
+        else die("unknown option '--%s' (see --help)", k);
+    }
+    if (a.sc.method != "chacha20" && a.sc.method != "aes256" && a.sc.method != "xor" && a.sc.method != "plain")
+        die("--cipher: '%s' (chacha20, aes256, xor, plain)", a.sc.method);
+}
+
+// Per (flow, slot): when and with which sequence number the slot was last sent.
+struct SlotState {
+    uint64_t tsc;
+    uint64_t seq;
+};
+
+struct Totals {
+    uint64_t sent = 0, received = 0, foreign = 0, misdelivered = 0, reordered = 0, gaps = 0, ka_sent = 0, ka_replies = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc >= 2 && std::string(argv[1]) == "genconfig") {
+        Args a;
+        parse(a, argc, argv, 2);
+        std::string err;
+        auto sc = Scenario::create(a.sc, err);
+        if (!sc) die("%s", err);
+        std::fputs(sc->gateway_yaml(a.tcp, "").c_str(), stdout);
+        return 0;
+    }
+    int sep = 1;
+    while (sep < argc && std::string(argv[sep]) != "--") ++sep;
+    Args a;
+    parse(a, sep, argv, 1);
+    std::vector<char*> eal{argv[0]};
+    for (int i = sep + 1; i < argc; ++i) eal.push_back(argv[i]);
+    if (eal.size() == 1) {
+        usage(stderr);
+        die("%sEAL arguments are required after -- (e.g. --no-pci --in-memory --file-prefix=lg -l 0 --vdev=net_memif0,...)");
+    }
+
+    std::string err;
+    auto sc = Scenario::create(a.sc, err);
+    if (!sc) die("%s", err);
+    auto eng_r = CryptoEngine::create();
+    if (!eng_r) die("crypto engine: %s", eng_r.error());
+    auto eng = std::move(*eng_r);
+
+    eal.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(eal.size() - 1), eal.data()) < 0) die("EAL init failed: %s", rte_strerror(rte_errno));
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    int rc = 0;
+    {
+        uint16_t port = 0;
+        if (!a.port.empty()) {
+            if (rte_eth_dev_get_port_by_name(a.port.c_str(), &port) != 0) die("--port: no DPDK port '%s'", a.port);
+        } else if (rte_eth_dev_count_avail() == 0) {
+            die("no DPDK port (add --vdev=net_memif0,... or -a PCI after --)%s");
+        } else {
+            RTE_ETH_FOREACH_DEV(port) break;
+        }
+        const uint32_t flows = sc->clients();
+        const uint32_t wire = sc->wire_len();
+        uint32_t K = a.templates;
+        // Enough slots that a slot is not re-sent while its previous copy may still be in flight
+        // (per-flow period x K >> latency), few enough to stay cache-friendly: ~4096 in all.
+        if (K == 0) K = static_cast<uint32_t>(std::clamp<uint64_t>(std::min<uint64_t>(4096 / flows, (uint64_t{a.template_mib} << 20) / (uint64_t{wire} * flows)), 1, 64));
+        if (uint64_t{flows} * K * wire > (uint64_t{a.template_mib} << 20))
+            die("templates need more than --template-mib (%s MiB)", std::to_string(a.template_mib));
+        const int sock = rte_socket_id();
+        rte_mempool* rxpool = rte_pktmbuf_pool_create("lg_rx", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+        rte_mempool* txpool = rte_pktmbuf_pool_create("lg_tx", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+        if (!rxpool || !txpool) die("mbuf pools: %s (hugepages?)", rte_strerror(rte_errno));
+
+        rte_eth_conf conf{};
+        if (int r = rte_eth_dev_configure(port, 1, 1, &conf); r < 0) die("port configure: %s", rte_strerror(-r));
+        uint16_t nrx = 1024, ntx = 1024;
+        rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+        if (rte_eth_rx_queue_setup(port, 0, nrx, sock, nullptr, rxpool) < 0 ||
+            rte_eth_tx_queue_setup(port, 0, ntx, sock, nullptr) < 0)
+            die("queue setup failed%s");
+        if (int r = rte_eth_dev_start(port); r < 0) die("port start: %s", rte_strerror(-r));
+        rte_eth_promiscuous_enable(port);
+
+        // ---- templates: sealed once, laid out [slot][flow] so that a round-robin sweep over the
+        // flows (all at the same slot) reads them sequentially ----
+        const uint64_t hz = rte_get_tsc_hz();
+        const uint64_t t_seal0 = rte_rdtsc();
+        const uint32_t stride = (wire + 63) & ~63u;
+        std::vector<uint8_t, std::allocator<uint8_t>> tmpl(uint64_t{flows} * K * stride);
+        std::vector<uint8_t> frame(sc->frame_len());
+        for (uint32_t k = 0; k < K; ++k)
+            for (uint32_t f = 0; f < flows; ++f) {
+                if (!sc->data_frame(*eng, f, k, frame.data())) die("sealing a template failed%s");
+                sc->datagram(f, frame.data(), sc->frame_len(), &tmpl[(uint64_t{k} * flows + f) * stride]);
+            }
+        const double seal_s = double(rte_rdtsc() - t_seal0) / double(hz);
+        // ---- binding ----
+        ShmControlPlane cp;
+        const bool shm_mode = a.bind.rfind("shm:", 0) == 0;
+        const bool ka_mode = a.bind == "keepalive";
+        if (!shm_mode && !ka_mode && a.bind != "none") die("--bind: '%s' (shm:PATH, keepalive, none)", a.bind);
+        Totals tot;
+        std::vector<uint8_t> ka_bound(ka_mode ? flows : 0, 0);
+        uint32_t ka_bound_n = 0;
+        auto send_keepalive = [&](uint32_t i) {
+            auto f = sc->keepalive_frame(*eng, i, realtime_us());
+            rte_mbuf* m = rte_pktmbuf_alloc(rxpool);
+            if (!m) return;
+            auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(42 + f.size())));
+            sc->datagram(i, f.data(), static_cast<uint32_t>(f.size()), d);
+            if (rte_eth_tx_burst(port, 0, &m, 1) == 1) ++tot.ka_sent;
+            else rte_pktmbuf_free(m);
+        };
+        // RX classification shared by the binding phase and the run.
+        LatencyHistogram hist;
+        std::vector<SlotState> slots(uint64_t{flows} * K, SlotState{0, 0});
+        std::vector<uint64_t> next_seq(flows, 0), expect(flows, 0);
+        bool measuring = false;
+        uint64_t ns_mult = (uint64_t{1'000'000'000} << 20) / hz;  // ns = cycles * mult >> 20
+        const uint32_t gw_ip = a.sc.gw_ip;
+        auto handle_rx = [&](rte_mbuf** b, uint16_t n, uint64_t now) {
+            for (uint16_t j = 0; j < n; ++j) {
+                const uint8_t* p = rte_pktmbuf_mtod(b[j], const uint8_t*);
+                const uint32_t len = rte_pktmbuf_data_len(b[j]);
+                if (len < 42 + 8 || dp::load_be16(p + 12) != 0x0800 || p[23] != 17) { ++tot.foreign; continue; }
+                const uint32_t ihl = (p[14] & 15u) * 4;
+                const uint8_t* udp = p + 14 + ihl;
+                const uint8_t* fr = udp + 8;
+                if (fr + 8 > p + len) { ++tot.foreign; continue; }
+                const uint32_t src = dp::load_be32(p + 26), dst = dp::load_be32(p + 30);
+                // Relayed: addressed to a client. Reflected (memif-fwd): still addressed to the gateway.
+                uint32_t receiver = sc->client_of(dst);
+                if (dst == gw_ip) {
+                    const uint32_t s = sc->client_of(src);
+                    receiver = s < flows ? sc->partner(s) : flows;
+                }
+                if (fr[5] == static_cast<uint8_t>(FrameType::KeepAlive)) {
+                    ++tot.ka_replies;
+                    if (ka_mode && receiver < flows && !ka_bound[receiver]) {
+                        ka_bound[receiver] = 1;
+                        ++ka_bound_n;
+                    }
+                    continue;
+                }
+                uint32_t flow, slot;
+                if (!sc->read_tag(fr, static_cast<uint32_t>(p + len - fr), receiver, flow, slot) || slot >= K) {
+                    ++tot.foreign;
+                    continue;
+                }
+                if (sc->partner(flow) != receiver) ++tot.misdelivered;
+                ++tot.received;
+                const SlotState& s = slots[uint64_t{flow} * K + slot];
+                if (s.seq < expect[flow]) ++tot.reordered;
+                else {
+                    if (s.seq > expect[flow]) tot.gaps += s.seq - expect[flow];
+                    expect[flow] = s.seq + 1;
+                }
+                if (measuring) hist.add(((now - s.tsc) * ns_mult) >> 20);
+            }
+            rte_pktmbuf_free_bulk(b, n);
+        };
+        auto poll_rx = [&]() {
+            rte_mbuf* b[64];
+            uint16_t n, total = 0;
+            do {
+                n = rte_eth_rx_burst(port, 0, b, 64);
+                if (n) handle_rx(b, n, rte_rdtsc());
+                total += n;
+            } while (n == 64 && total < 512);
+            return total;
+        };
+
+        if (shm_mode) {
+            std::string e = cp.start(a.bind.substr(4), *sc, 60'000);
+            if (!e.empty()) die("--bind shm: %s", e);
+        } else if (ka_mode) {
+            const uint64_t t_end = rte_rdtsc() + 30 * hz;
+            for (int round = 0; round < 3 && ka_bound_n < flows && rte_rdtsc() < t_end && !g_stop; ++round) {
+                for (uint32_t i = 0; i < flows; ++i) {
+                    if (!ka_bound[i]) send_keepalive(i);
+                    if ((i & 63) == 0) poll_rx();
+                }
+                const uint64_t t_wait = rte_rdtsc() + 3 * hz;
+                while (ka_bound_n < flows && rte_rdtsc() < t_wait && !g_stop) poll_rx();
+            }
+            if (ka_bound_n < flows)
+                std::fprintf(stderr, "rustun-loadgen: warning: %u of %u clients got a KeepAlive reply (bound)\n", ka_bound_n, flows);
+        }
+        const uint64_t dp0_relayed = shm_mode ? cp.counter(shm::DpCounter::relayed) : 0;
+        uint64_t dp0_drops = 0;
+        auto dp_drops = [&]() {
+            uint64_t d = 0;
+            for (size_t c = 0; c < shm::kDpCounterCount; ++c)
+                if (std::string(shm::kDpCounterInfo[c].name).rfind("drop_", 0) == 0) d += cp.counter(static_cast<shm::DpCounter>(c));
+            return d;
+        };
+        if (shm_mode) dp0_drops = dp_drops();
+
+        // ---- run ----
+        const uint64_t start = rte_rdtsc();
+        const uint64_t t_meas = start + static_cast<uint64_t>(a.warmup * double(hz));
+        const uint64_t t_end = t_meas + static_cast<uint64_t>(a.seconds * double(hz));
+        uint64_t meas_rx0 = 0, meas_tx0 = 0, meas_rx1 = 0, meas_tx1 = 0;
+        uint64_t next_report = start + hz, last_rx = 0, last_tx = 0, last_report = start;
+        uint32_t cursor = 0, ka_cursor = 0;
+        const double ka_per_cycle = ka_mode ? double(flows) / (8.0 * double(hz)) : 0.0;  // all every 8 s
+        double ka_due = 0;
+        uint64_t ka_last = start;
+        const double pkt_per_cycle = a.rate > 0 ? a.rate / double(hz) : 0.0;
+        const uint32_t burst = a.burst;
+        rte_mbuf* txb[64];
+        uint32_t pending = 0;
+        uint64_t now = start;
+        while (!g_stop && (now = rte_rdtsc()) < t_end) {
+            poll_rx();
+            if (!measuring && now >= t_meas) {
+                measuring = true;
+                meas_rx0 = tot.received;
+                meas_tx0 = tot.sent;
+            }
+            uint32_t want = burst;
+            if (pkt_per_cycle > 0) {
+                const double allowed = double(now - start) * pkt_per_cycle - double(tot.sent);
+                want = allowed < 1 ? 0 : static_cast<uint32_t>(std::min<double>(burst, allowed));
+            }
+            // Unsent packets stay pending (already stamped) and go first next time.
+            if (want > burst - pending) want = burst - pending;
+            if (want && rte_pktmbuf_alloc_bulk(txpool, txb + pending, want) == 0) {
+                for (uint32_t j = 0; j < want; ++j) {
+                    const uint32_t f = cursor;
+                    cursor = cursor + 1 == flows ? 0 : cursor + 1;
+                    const uint64_t seq = next_seq[f]++;
+                    const uint32_t slot = static_cast<uint32_t>(seq % K);
+                    slots[uint64_t{f} * K + slot] = SlotState{now, seq};
+                    rte_mbuf* m = txb[pending + j];
+                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &tmpl[(uint64_t{slot} * flows + f) * stride], wire);
+                    m->data_len = static_cast<uint16_t>(wire);
+                    m->pkt_len = wire;
+                }
+                pending += want;
+            }
+            if (pending) {
+                const uint16_t sent = rte_eth_tx_burst(port, 0, txb, static_cast<uint16_t>(pending));
+                tot.sent += sent;
+                pending -= sent;
+                if (pending && sent) std::memmove(txb, txb + sent, pending * sizeof(txb[0]));
+            }
+            if (ka_mode) {
+                ka_due += double(now - ka_last) * ka_per_cycle;
+                ka_last = now;
+                while (ka_due >= 1) {
+                    send_keepalive(ka_cursor);
+                    ka_cursor = ka_cursor + 1 == flows ? 0 : ka_cursor + 1;
+                    ka_due -= 1;
+                }
+            }
+            if (now >= next_report) {
+                const double dt = double(now - last_report) / double(hz);
+                const double rx_mpps = double(tot.received - last_rx) / dt / 1e6;
+                if (!a.quiet)
+                    std::fprintf(stderr,
+                                 "[lg] %5.1f s  tx %7.3f Mpps  rx %7.3f Mpps  %6.2f Gbps  sent-rcvd %9lld  reord %llu  p50 %.1f p99 %.1f us%s\n",
+                                 double(now - start) / double(hz), double(tot.sent - last_tx) / dt / 1e6, rx_mpps,
+                                 rx_mpps * 1e6 * a.sc.inner_size * 8 / 1e9,
+                                 static_cast<long long>(tot.sent - tot.received), static_cast<unsigned long long>(tot.reordered),
+                                 hist.quantile_ns(0.5) / 1e3, hist.quantile_ns(0.99) / 1e3, measuring ? "" : "  (warm-up)");
+                last_rx = tot.received;
+                last_tx = tot.sent;
+                last_report = now;
+                next_report += hz;
+            }
+        }
+        const uint64_t t_stop = now;
+        meas_rx1 = tot.received;
+        meas_tx1 = tot.sent;
+        if (!measuring) meas_rx0 = meas_rx1, meas_tx0 = meas_tx1;
+        // Drain: everything still in flight has 200 ms to come back.
+        const uint64_t drain_end = rte_rdtsc() + hz / 5;
+        while (rte_rdtsc() < drain_end && tot.received < tot.sent) poll_rx();
+        const double meas_s = std::max(1e-9, double(t_stop - std::min(t_stop, t_meas)) / double(hz));
+        const double mpps = double(meas_rx1 - meas_rx0) / meas_s / 1e6;
+        const double tx_mpps = double(meas_tx1 - meas_tx0) / meas_s / 1e6;
+        const double gbps = mpps * 1e6 * a.sc.inner_size * 8 / 1e9;
+        const double wire_gbps = mpps * 1e6 * (wire + 24) * 8 / 1e9;  // + preamble, IFG, FCS
+        const uint64_t lost = tot.sent > tot.received ? tot.sent - tot.received : 0;
+        const uint64_t dp_relayed = shm_mode ? cp.counter(shm::DpCounter::relayed) - dp0_relayed : 0;
+        const uint64_t dp_drop = shm_mode ? dp_drops() - dp0_drops : 0;
+        cp.stop();
+        const double p50 = hist.quantile_ns(0.5) / 1e3, p99 = hist.quantile_ns(0.99) / 1e3,
+                     p999 = hist.quantile_ns(0.999) / 1e3, pmax = double(hist.max_ns()) / 1e3;
+        char rate[32];
+        if (a.rate > 0) std::snprintf(rate, sizeof rate, "%.3f Mpps", a.rate / 1e6);
+        else std::snprintf(rate, sizeof rate, "max");
+        if (a.json) {
+            std::printf("{\"cipher\":\"%s\",\"size\":%u,\"clients\":%u,\"clusters\":%u,\"bind\":\"%s\",\"offered_pps\":%.0f,"
+                        "\"templates_per_flow\":%u,\"seal_seconds\":%.3f,\"seconds\":%.3f,\"tx_mpps\":%.4f,\"mpps\":%.4f,"
+                        "\"gbps\":%.4f,\"wire_gbps\":%.4f,\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"loss_ratio\":%.6f,"
+                        "\"reordered\":%llu,\"misdelivered\":%llu,\"foreign\":%llu,\"lat_samples\":%llu,\"lat_p50_us\":%.2f,"
+                        "\"lat_p99_us\":%.2f,\"lat_p999_us\":%.2f,\"lat_max_us\":%.2f,\"lat_mean_us\":%.2f,"
+                        "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu}\n",
+                        a.sc.method.c_str(), a.sc.inner_size, flows, sc->clusters(), a.bind.c_str(), a.rate, K, seal_s, meas_s,
+                        tx_mpps, mpps, gbps, wire_gbps, (unsigned long long)tot.sent, (unsigned long long)tot.received,
+                        (unsigned long long)lost, tot.sent ? double(lost) / double(tot.sent) : 0.0,
+                        (unsigned long long)tot.reordered, (unsigned long long)tot.misdelivered, (unsigned long long)tot.foreign,
+                        (unsigned long long)hist.count(), p50, p99, p999, pmax, hist.mean_ns() / 1e3,
+                        (unsigned long long)dp_relayed, (unsigned long long)dp_drop, (unsigned long long)tot.ka_sent,
+                        (unsigned long long)tot.ka_replies);
+        } else {
+            std::printf("rustun-loadgen: %s, inner %u B (frame %u B, wire %u B), %u clients in %u cluster(s), bind %s,\n"
+                        "offered %s, %.1f s measured after %.1f s warm-up, %u sealed templates per flow (%.2f s to seal)\n\n",
+                        a.sc.method.c_str(), a.sc.inner_size, sc->frame_len(), wire, flows, sc->clusters(), a.bind.c_str(), rate,
+                        meas_s, a.warmup, K, seal_s);
+            std::printf("| %-28s | %-44s |\n|%s|%s|\n", "metric", "value", std::string(30, '-').c_str(), std::string(46, '-').c_str());
+            auto row = [](const char* k, const std::string& v) { std::printf("| %-28s | %-44s |\n", k, v.c_str()); };
+            char b[128];
+            std::snprintf(b, sizeof b, "%.3f Mpps (offered %.3f Mpps)", mpps, tx_mpps);
+            row("relayed (received)", b);
+            std::snprintf(b, sizeof b, "%.3f Gbps inner, %.3f Gbps on the wire", gbps, wire_gbps);
+            row("throughput", b);
+            std::snprintf(b, sizeof b, "%llu sent, %llu received", (unsigned long long)tot.sent, (unsigned long long)tot.received);
+            row("packets (whole run)", b);
+            std::snprintf(b, sizeof b, "%llu (%.4f %%)", (unsigned long long)lost, tot.sent ? 100.0 * double(lost) / double(tot.sent) : 0.0);
+            row("loss", b);
+            std::snprintf(b, sizeof b, "%llu reordered, %llu misdelivered, %llu foreign", (unsigned long long)tot.reordered,
+                          (unsigned long long)tot.misdelivered, (unsigned long long)tot.foreign);
+            row("order / correctness", b);
+            std::snprintf(b, sizeof b, "p50 %.2f  p99 %.2f  p999 %.2f  max %.2f", p50, p99, p999, pmax);
+            row("latency (us, round trip)", b);
+            if (shm_mode) {
+                std::snprintf(b, sizeof b, "relayed %llu, drops %llu", (unsigned long long)dp_relayed, (unsigned long long)dp_drop);
+                row("dataplane counters (run)", b);
+            }
+            if (ka_mode) {
+                std::snprintf(b, sizeof b, "%llu sent, %llu replies, %u/%u bound", (unsigned long long)tot.ka_sent,
+                              (unsigned long long)tot.ka_replies, ka_bound_n, flows);
+                row("KeepAlives", b);
+            }
+        }
+        if (tot.received == 0) rc = 3;
+        rte_eth_dev_stop(port);
+        rte_eth_dev_close(port);
+        if (pending) rte_pktmbuf_free_bulk(txb, pending);
+    }
+    rte_eal_cleanup();
+    return rc;
+}

@@ -1,0 +1,217 @@
+// Simulated clients and their frames (scenario.hpp).
+#include "scenario.hpp"
+
+#include <arpa/inet.h>
+#include <sys/time.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "packet.hpp"
+#include "proto/frame.hpp"
+#include "proto/messages.hpp"
+
+namespace rustun::loadgen {
+
+using dp::store_be16;
+using dp::store_be32;
+
+uint64_t realtime_us() {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    return static_cast<uint64_t>(tv.tv_sec) * 1'000'000ull + static_cast<uint64_t>(tv.tv_usec);
+}
+
+uint16_t ipv4_checksum(const uint8_t* h) {
+    return dp::csum_fold(dp::csum_add(0, h, 20));
+}
+
+std::unique_ptr<Scenario> Scenario::create(const ScenarioOptions& o, std::string& err) {
+    if (o.clients < 2 || o.clusters < 1 || o.clients % o.clusters != 0 || (o.clients / o.clusters) % 2 != 0) {
+        err = "--clients must be a multiple of --clusters with an even number of clients per cluster";
+        return nullptr;
+    }
+    if (o.clients > 2'000'000) {
+        err = "--clients: at most 2000000";
+        return nullptr;
+    }
+    if (o.inner_size < 40 || o.inner_size > 1430) {
+        err = "--size: inner packet of 40..1430 bytes";
+        return nullptr;
+    }
+    auto s = std::unique_ptr<Scenario>(new Scenario());
+    s->o_ = o;
+    const uint32_t per = o.clients / o.clusters;
+    s->clients_.resize(o.clients);
+    for (uint32_t i = 0; i < o.clients; ++i) {
+        Client& c = s->clients_[i];
+        c.cluster = i / per;
+        c.ep_ip = o.endpoint_base + i + 1;
+        c.ep_port = static_cast<uint16_t>(o.port_base + i % 50000);
+        c.private_ip = 0x0A000000u + (i % per) + 1;
+    }
+    for (uint32_t c = 0; c < o.clusters; ++c) {
+        auto k = CipherKey::create(std::string_view(s->cipher_text(c)));
+        if (!k) {
+            err = "cipher " + s->cipher_text(c) + ": " + k.error();
+            return nullptr;
+        }
+        s->keys_.push_back(std::move(*k));
+    }
+    return s;
+}
+
+std::string Scenario::cipher_text(uint32_t cluster) const {
+    if (o_.method == "plain") return "plain";
+    return o_.method + ":loadgen-" + std::to_string(cluster);
+}
+
+shm::Endpoint Scenario::endpoint(uint32_t i) const {
+    shm::Endpoint e{};
+    e.family = 4;
+    e.port = clients_[i].ep_port;
+    store_be32(e.addr, clients_[i].ep_ip);
+    return e;
+}
+
+void Scenario::datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t* out) const {
+    const Client& c = clients_[i];
+    std::memcpy(out, o_.gw_mac, 6);
+    std::memcpy(out + 6, o_.client_mac, 3);
+    out[9] = static_cast<uint8_t>(i >> 16);
+    out[10] = static_cast<uint8_t>(i >> 8);
+    out[11] = static_cast<uint8_t>(i);
+    store_be16(out + 12, 0x0800);
+    uint8_t* ip = out + 14;
+    std::memset(ip, 0, 20);
+    ip[0] = 0x45;
+    store_be16(ip + 2, static_cast<uint16_t>(20 + 8 + len));
+    store_be16(ip + 6, 0x4000);  // DF
+    ip[8] = 64;
+    ip[9] = 17;
+    store_be32(ip + 12, c.ep_ip);
+    store_be32(ip + 16, o_.gw_ip);
+    store_be16(ip + 10, ipv4_checksum(ip));
+    uint8_t* udp = ip + 20;
+    store_be16(udp, c.ep_port);
+    store_be16(udp + 2, o_.gw_port);
+    store_be16(udp + 4, static_cast<uint16_t>(8 + len));
+    store_be16(udp + 6, 0);  // no UDP checksum (IPv4)
+    std::memcpy(udp + 8, frame, len);
+}
+
+bool Scenario::data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const {
+    const Client& src = clients_[flow];
+    const Client& dst = clients_[partner(flow)];
+    const CipherKey& k = *keys_[src.cluster];
+    uint8_t inner[1500];
+    const uint32_t n = o_.inner_size;
+    for (uint32_t b = 0; b < n; ++b) inner[b] = static_cast<uint8_t>(b * 7 + flow);
+    std::memset(inner, 0, 28);
+    inner[0] = 0x45;
+    store_be16(inner + 2, static_cast<uint16_t>(n));
+    store_be16(inner + 4, static_cast<uint16_t>(slot));
+    inner[8] = 64;
+    inner[9] = 17;
+    store_be32(inner + 12, src.private_ip);
+    store_be32(inner + 16, dst.private_ip);
+    store_be16(inner + 10, ipv4_checksum(inner));
+    store_be16(inner + 20, 9);  // inner UDP "discard" ports
+    store_be16(inner + 22, 9);
+    store_be16(inner + 24, static_cast<uint16_t>(n - 20));
+    uint8_t tag[12];
+    std::memcpy(tag, &flow, 4);
+    std::memcpy(tag + 4, &slot, 4);
+    std::memcpy(tag + 8, &tag_, 4);
+    if (!k.is_aead()) std::memcpy(inner + 28, tag, 12);
+    uint32_t out_len = 0;
+    const CryptoStatus st = eng.seal(k, std::span<const uint8_t>(inner, n), std::span<uint8_t>(out + 8, frame_len() - 8),
+                                     out_len, k.is_aead() ? tag : nullptr);
+    if (st != CryptoStatus::Ok || out_len + 8 != frame_len()) return false;
+    return static_cast<bool>(encode_header(FrameType::Data, out_len, std::span<uint8_t>(out, 8)));
+}
+
+std::vector<uint8_t> Scenario::keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq) const {
+    KeepAlive ka;
+    ka.identity = identity(i);
+    ka.stun_ip = "";
+    ka.seq = seq;
+    std::string body;
+    encode_keepalive(ka, Shape::New, body);
+    const CipherKey& k = *keys_[clients_[i].cluster];
+    std::vector<uint8_t> out(8 + body.size() + k.overhead());
+    uint32_t n = 0;
+    eng.seal(k, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
+             std::span<uint8_t>(out.data() + 8, out.size() - 8), n);
+    (void)encode_header(FrameType::KeepAlive, n, std::span<uint8_t>(out.data(), 8));
+    out.resize(8 + n);
+    return out;
+}
+
+bool Scenario::read_tag(const uint8_t* frame, uint32_t len, uint32_t receiver, uint32_t& flow, uint32_t& slot) const {
+    if (len < 8 + 40 || frame[0] != 0x91 || frame[5] != static_cast<uint8_t>(FrameType::Data)) return false;
+    uint8_t tag[12];
+    const CipherKey& k0 = *keys_[0];
+    if (k0.is_aead()) {
+        std::memcpy(tag, frame + 8, 12);
+    } else if (k0.method() == CipherMethod::Xor) {
+        // The receiver is the flow's partner, and its cluster's XOR pad decodes the tag.
+        if (receiver >= clients_.size()) return false;
+        const CipherKey& k = *keys_[clients_[receiver].cluster];
+        for (uint32_t b = 0; b < 12; ++b) tag[b] = frame[8 + 28 + b] ^ k.xor_pad()[(28 + b) % k.xor_pad_len()];
+    } else {
+        std::memcpy(tag, frame + 8 + 28, 12);
+    }
+    if (std::memcmp(tag + 8, &tag_, 4) != 0) return false;
+    std::memcpy(&flow, tag, 4);
+    std::memcpy(&slot, tag + 4, 4);
+    return flow < clients_.size();
+}
+
+std::string Scenario::gateway_yaml(const std::string& tcp_listen, const std::string& extra) const {
+    std::string y;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "# generated by rustun-loadgen genconfig: %u clients in %u clusters, %s, relay %u.%u.%u.%u:%u\n",
+                  o_.clients, o_.clusters, o_.method.c_str(), o_.gw_ip >> 24, (o_.gw_ip >> 16) & 255, (o_.gw_ip >> 8) & 255,
+                  o_.gw_ip & 255, o_.gw_port);
+    y += buf;
+    std::snprintf(buf, sizeof buf, "listen:\n  tcp: %s\n  udp: %u.%u.%u.%u:%u\ncrypto: %s\n", tcp_listen.c_str(), o_.gw_ip >> 24,
+                  (o_.gw_ip >> 16) & 255, (o_.gw_ip >> 8) & 255, o_.gw_ip & 255, o_.gw_port, cipher_text(0).c_str());
+    y += buf;
+    y += extra;
+    y += "clusters:\n";
+    const uint32_t per = o_.clients / o_.clusters;
+    for (uint32_t c = 0; c < o_.clusters; ++c) {
+        y += "  - name: lgc" + std::to_string(c) + "\n    crypto: " + cipher_text(c) + "\n    clients:\n";
+        for (uint32_t i = c * per; i < (c + 1) * per; ++i) {
+            const uint32_t p = clients_[i].private_ip;
+            std::snprintf(buf, sizeof buf,
+                          "      - {identity: lg%u, private_ip: %u.%u.%u.%u, mask: 255.0.0.0, gateway: 10.255.255.254, ciders: []}\n", i,
+                          p >> 24, (p >> 16) & 255, (p >> 8) & 255, p & 255);
+            y += buf;
+        }
+    }
+    return y;
+}
+
+bool PcapWriter::open(const std::string& path) {
+    f_ = std::fopen(path.c_str(), "wb");
+    if (!f_) return false;
+    const uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
+    return std::fwrite(gh, 4, 6, f_) == 6;
+}
+void PcapWriter::write(const uint8_t* data, uint32_t len, uint64_t ts_us) {
+    const uint32_t ph[4] = {static_cast<uint32_t>(ts_us / 1'000'000), static_cast<uint32_t>(ts_us % 1'000'000), len, len};
+    std::fwrite(ph, 4, 4, f_);
+    std::fwrite(data, 1, len, f_);
+}
+bool PcapWriter::close() {
+    if (!f_) return true;
+    const bool ok = std::fflush(f_) == 0 && !std::ferror(f_);
+    std::fclose(f_);
+    f_ = nullptr;
+    return ok;
+}
+PcapWriter::~PcapWriter() { close(); }
+
+}  // namespace rustun::loadgen

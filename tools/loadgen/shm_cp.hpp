@@ -1,0 +1,41 @@
+// Binding mode "shm": rustun-loadgen plays the control plane on the dataplane's shared-memory
+// channel (as dataplane/smoke_driver.cpp does): a full sync of the scenario's clusters, clients
+// and endpoints, then EndpointSet for every client (= "an authenticated KeepAlive just arrived",
+// which makes the endpoint live), a heartbeat every 100 ms, the DpToCp rings drained, and the
+// EndpointSets repeated every 10 s like UDP KeepAlives. Same host as the dataplane only.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "scenario.hpp"
+#include "shm/channel.hpp"
+
+namespace rustun::loadgen {
+
+class ShmControlPlane {
+public:
+    ~ShmControlPlane();
+    // Attaches (retrying for up to `wait_ms`), pushes the full state, marks every endpoint live and
+    // waits until the dataplane applied it and holds all bindings. Returns "" or an error.
+    std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms);
+    void stop();
+    uint64_t counter(shm::DpCounter c) { return ch_ ? ch_->counter_total(c) : 0; }
+    uint64_t punts() const { return punts_.load(); }
+    uint64_t tcp_delivers() const { return tcp_.load(); }
+    shm::Channel* channel() { return ch_.get(); }
+
+private:
+    bool push(shm::MsgType t, const void* body, uint32_t len);
+    void bind_all(const Scenario& sc);
+    void loop(const Scenario* sc);
+
+    std::unique_ptr<shm::Channel> ch_;
+    std::thread thr_;
+    std::atomic<bool> stop_{false};
+    std::atomic<uint64_t> punts_{0}, tcp_{0};
+};
+
+}  // namespace rustun::loadgen
