@@ -81,28 +81,8 @@ timeout 120 "$CB" --json --sizes "${SIZES// /,}" --ciphers "${CIPHERS// /,}" > "
 save "$TMP/crypto.json"
 crypto_mpps() { j "$TMP/crypto.json" "[r['mpps'] for r in d['results'] if r['cipher']=='$1' and r['size']==$2 and r['op']=='open' and r['mode']=='burst'][0]"; }
 
-# lg NAME ARGS...: one rustun-loadgen run on CPU 0 against the memif server on socket $LG_SOCK.
-lg() {
-  local name=$1; shift
-  if ! timeout -s INT --kill-after=5 120 "$LG" "$@" --json --quiet -- --no-pci --in-memory --file-prefix=$ID-lg \
-       --lcores 0@0 --log-level=error "--vdev=net_memif0,role=client,socket=$LG_SOCK" > "$TMP/$name.json" 2> "$TMP/$name.err"; then
-    tail -5 "$TMP/$name.err" >&2; fail "$name: rustun-loadgen failed"
-  fi
-  save "$TMP/$name.json"
-}
-
-# ---- 2. memif io forwarding (t_forward) -----------------------------------------------------------
-log "memif io forwarding: rustun-memif-fwd on CPU 1"
-"$FWD" --seconds 900 -- --no-pci --in-memory --file-prefix=$ID-fwd -l 1 --log-level=error \
-  "--vdev=net_memif0,role=server,socket=$SOCK_FWD" 2> "$TMP/fwd.log" &
-FWD_PID=$!; PIDS+=("$FWD_PID"); sleep 1.5
-LG_SOCK=$SOCK_FWD
-for c in $CIPHERS; do for s in $SIZES; do
-  log "  fwd $c $s B"
-  lg "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
-done; done
-
-# ---- 3. dataplane, 100 endpoints in 1 cluster ----------------------------------------------------
+# A fresh memif server per run: DPDK 22.11's memif server does not reliably survive a client that
+# disconnects and a new one that connects (rustun-memif-fwd crashed in memif RX on a reconnect).
 cat > "$TMP/dp.yaml" <<YAML
 listen:
   tcp: 127.0.0.1:1
@@ -117,27 +97,47 @@ dataplane:
   mbufs: 32767
   address: 192.0.2.1
 YAML
-log "rustun-dataplane: main lcore CPU 0, worker CPU 1"
-"$DP" --config "$TMP/dp.yaml" 2> "$TMP/dp.log" &
-DP_PID=$!; PIDS+=("$DP_PID"); sleep 2
-kill -0 "$DP_PID" 2>/dev/null || { cat "$TMP/dp.log" >&2; fail "rustun-dataplane did not start"; }
-for c in $CIPHERS; do for s in $SIZES; do
-  LG_SOCK=$SOCK_DP
-  log "  dataplane $c $s B, 100 endpoints: max rate"
-  lg "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
-  half=$(j "$TMP/dp-$c-$s.json" 'int(d["mpps"]*1e6/2)')
-  log "  dataplane $c $s B: latency at half rate ($half pps)"
-  lg "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
-  LG_SOCK=$SOCK_FWD
-  lg "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
-  if [[ $SKIP != *" scale "* ]]; then
+SRV_PID=""
+server() {  # fwd | dp
+  if [ "$1" = fwd ]; then
+    "$FWD" --seconds 300 -- --no-pci --in-memory --file-prefix=$ID-fwd -l 1 --log-level=error \
+      "--vdev=net_memif0,role=server,socket=$SOCK_FWD" 2>> "$TMP/fwd.log" &
+    LG_SOCK=$SOCK_FWD
+  else
+    "$DP" --config "$TMP/dp.yaml" 2>> "$TMP/dp.log" &
     LG_SOCK=$SOCK_DP
-    log "  dataplane $c $s B, 100000 endpoints in 10000 clusters: max rate"
-    lg "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
+  fi
+  SRV_PID=$!; PIDS=("$SRV_PID"); sleep 1.5
+  kill -0 "$SRV_PID" 2>/dev/null || { tail -5 "$TMP/$1.log" >&2; fail "$1 server did not start"; }
+}
+# lg fwd|dp NAME ARGS...: one rustun-loadgen run on CPU 0 against a fresh memif server.
+lg() {
+  local srv=$1 name=$2; shift 2
+  server "$srv"
+  if ! timeout -s INT --kill-after=5 120 "$LG" "$@" --json --quiet -- --no-pci --in-memory --file-prefix=$ID-lg \
+       --lcores 0@0 --log-level=error "--vdev=net_memif0,role=client,socket=$LG_SOCK" > "$TMP/$name.json" 2> "$TMP/$name.err"; then
+    tail -5 "$TMP/$name.err" >&2; fail "$name: rustun-loadgen failed"
+  fi
+  save "$TMP/$name.json"
+  stop_pid "$SRV_PID"; PIDS=()
+  rm -rf /var/run/dpdk/$ID-* 2>/dev/null || true
+}
+
+# ---- 2./3. memif io forwarding (t_forward), dataplane ----------------------------------------------
+for c in $CIPHERS; do for s in $SIZES; do
+  log "$c $s B: memif-fwd (t_forward), max rate"
+  lg fwd "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+  log "$c $s B: dataplane, 100 endpoints in 1 cluster, max rate"
+  lg dp "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
+  half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
+  log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
+  lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  if [[ $SKIP != *" scale "* ]]; then
+    log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
+    lg dp "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
   fi
 done; done
-stop_pid "$DP_PID"; stop_pid "$FWD_PID"; PIDS=()
-tail -1 "$TMP/dp.log" | cut -c1-300 >&2
 
 # ---- 4. kernel-socket relay ---------------------------------------------------------------------
 if [[ $SKIP != *" kernel "* ]]; then
