@@ -47,6 +47,7 @@ Status DataplaneLink::start() {
     if (!eng) return make_error("dataplane link: " + eng.error());
     engine_ = std::move(eng.value());
     sender_ = std::make_unique<FrameSender>(gw_, *engine_, counters);
+    start_us_ = realtime_us();
     if (::getrandom(&epoch_base_, sizeof epoch_base_, 0) != sizeof epoch_base_) epoch_base_ = mono_ns();
     epoch_base_ &= ~0xffffffffull;  // low 32 bits count the syncs of this process
     thread_ = std::thread([this] { run(); });
@@ -268,7 +269,10 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
         }
         const uint64_t now_us = realtime_us();
         const uint64_t seq = *ka->seq;
-        if (seq <= e.udp.last_seq) {
+        // Nothing sent before this process started is accepted: a restarted control plane has
+        // lost the last accepted seq of every identity, and captured frames must not move a
+        // binding in that window (the dataplane keeps the bindings themselves).
+        if (seq <= std::max(e.udp.last_seq, start_us_)) {
             counters.inc(Counter::udp_keepalive_replay);
             LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= %llu): ignored",
                         e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,

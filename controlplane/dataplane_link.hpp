@@ -70,6 +70,7 @@ private:
     std::shared_ptr<shm::Channel> ch_;
     uint64_t cp_epoch_ = 0;      // of the last full sync pushed
     uint64_t epoch_base_ = 0;    // random per process
+    uint64_t start_us_ = 0;      // Unix microseconds at start: the floor of accepted seqs
     std::vector<uint8_t> scratch_;
 };
 

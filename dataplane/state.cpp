@@ -64,6 +64,7 @@ StateManager::Outcome StateManager::apply(const shm::MsgHeader& h, const uint8_t
             if (m.cp_epoch != staging_->cp_epoch)
                 return reject("SyncEnd for cp_epoch " + std::to_string(m.cp_epoch) + ", sync began with " +
                               std::to_string(staging_->cp_epoch));
+            carry_bindings(*staging_);
             auto g = build(*staging_);
             model_ = std::move(*staging_);
             staging_.reset();
@@ -224,6 +225,29 @@ void StateManager::clear_in_place(uint32_t cp_id) {
     if (c.endpoint(old)) {
         if (g->sessions.lookup(old) == d->second) g->sessions.erase(old);
         c.set_endpoint(EndpointKey{});
+    }
+}
+
+void StateManager::carry_bindings(Model& next) const {
+    // A restarted control plane does not know the UDP bindings: they live here. Keep the current
+    // binding of every client that the new state describes identically (same id, cluster,
+    // private IP, CIDRs and cluster cipher) unless the sync binds it itself; the client's next
+    // KeepAlive refreshes it. ARCHITECTURE invariant 1: a control-plane restart must not
+    // interrupt established UDP sessions.
+    for (const auto& [id, ep] : model_.endpoints) {
+        if (next.endpoints.count(id)) continue;
+        auto o = model_.clients.find(id);
+        auto n = next.clients.find(id);
+        if (o == model_.clients.end() || n == next.clients.end()) continue;
+        if (o->second.cluster_id != n->second.cluster_id || o->second.private_ip != n->second.private_ip ||
+            o->second.cidrs != n->second.cidrs)
+            continue;
+        auto oc = model_.clusters.find(o->second.cluster_id);
+        auto nc = next.clusters.find(n->second.cluster_id);
+        if (oc == model_.clusters.end() || nc == next.clusters.end() || oc->second.method != nc->second.method ||
+            oc->second.key != nc->second.key)
+            continue;
+        next.endpoints.emplace(id, ep);
     }
 }
 

@@ -147,6 +147,7 @@ private:
                      uint64_t now_tsc);
     Outcome reject(std::string why);
     std::unique_ptr<Generation> build(Model& m);
+    void carry_bindings(Model& next) const;
     std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key) const;
     void publish(std::unique_ptr<Generation> g);
     Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t now_tsc);

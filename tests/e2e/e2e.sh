@@ -227,22 +227,82 @@ scenario_udp_fallback() {
 }
 
 scenario_udp_relay() {
-    # ======================================================================================
-    # STUB (to be wired by the lead): UDP relay through rustun-dataplane.
-    # Needs: the dataplane binary, hugepages, a DPDK port in the gateway namespace (e.g.
-    # --vdev=net_af_packet0,iface=eth0 or net_tap), listen.udp in gateway.yaml and the
-    # dataplane section; then run clients with `--relay udp` (default: the server's host and
-    # port) and check s["relay"]["in_use"] == "udp" and counters udp_relay_data_tx/rx grow.
-    # ======================================================================================
-    local dp=""
-    for f in "$E2E_ROOT"/build*/dataplane/rustun-dataplane; do [ -x "$f" ] && dp=$f && break; done
-    if [ -z "$dp" ]; then
-        echo "SKIP: no build*/dataplane/rustun-dataplane: UDP relay e2e not run"
-    else
-        echo "SKIP: found $dp, but the dataplane e2e wiring is not done yet (tests/e2e/e2e.sh scenario_udp_relay)"
-    fi
-    RESULT=77
-    exit 77
+    # UDP relay through rustun-dataplane (net_af_packet0 on the gateway's eth0, bifurcated,
+    # `exception: none`) beside rustun-controlplane on the same channel. Two clients with
+    # --relay udp: ping goes over the dataplane (its `relayed` grows, the clients' relay.in_use
+    # is udp); dataplane stopped: the clients fall back to TCP within ~15 s; restarted: UDP again.
+    # Bounded: a watchdog ends the scenario after 58 s, the dataplane runs at most 60 s.
+    e2e_dp_available || { echo "SKIP: $E2E_DP_WHY"; RESULT=77; exit 77; }
+    (
+        trap - EXIT INT
+        trap 'kill "$w" 2>/dev/null; exit 0' TERM
+        sleep 58 & w=$!
+        wait "$w" && { echo "FAIL: udp-relay took more than 58 s"; kill -TERM $$; }
+    ) &
+    E2E_PIDS+=("$!")
+    e2e_setup_net || fail "network setup"
+    e2e_dp_setup_nft || fail "nftables rule in the gateway namespace"
+    e2e_write_gateway_config "$WORK/gateway.yaml" dataplane
+    e2e_start_dataplane
+    e2e_start_gateway || fail "gateway start"
+    wait_for 20 "control plane attached to the dataplane" e2e_dp_attached ||
+        fail "the control plane did not attach to the dataplane (status: $(e2e_ctl_json status dataplane))"
+    step "dataplane ($DP) and control plane attached on $E2E_DP_CHANNEL"
+    e2e_start_client a client-a --relay udp
+    e2e_start_client b client-b --relay udp
+    wait_for 10 "a connected" connected a || fail "a did not connect"
+    wait_for 10 "b connected" connected b || fail "b did not connect"
+    wait_for 10 "a bound over UDP" st_is a 's["relay"]["in_use"]' udp || fail "a: UDP relay not in use"
+    wait_for 10 "b bound over UDP" st_is b 's["relay"]["in_use"]' udp || fail "b: UDP relay not in use"
+    step "both clients bound: relay in use udp ($(st a 's["relay"]["udp_endpoint"]'))"
+
+    local r0 r1 tx0 tx1 rx0 rx1
+    r0=$(e2e_dp_relayed)
+    tx0=$(st a 's["counters"]["udp_relay_data_tx"]')
+    rx0=$(st a 's["counters"]["udp_relay_data_rx"]')
+    wait_for 10 "ping a->b over UDP" ping_ok a 10.0.1.3 5 || fail "ping a->b over the UDP relay"
+    r1=$(e2e_dp_relayed)
+    tx1=$(st a 's["counters"]["udp_relay_data_tx"]')
+    rx1=$(st a 's["counters"]["udp_relay_data_rx"]')
+    step "ping a->b ok: dataplane relayed $r0 -> $r1, a udp_relay_data tx $tx0 -> $tx1, rx $rx0 -> $rx1"
+    [ $((r1 - r0)) -ge 10 ] || fail "dataplane relayed grew by $((r1 - r0)), want >= 10 (5 requests + 5 replies)"
+    [ $((tx1 - tx0)) -ge 5 ] || fail "a: udp_relay_data_tx grew by $((tx1 - tx0)), want >= 5"
+    [ $((rx1 - rx0)) -ge 5 ] || fail "a: udp_relay_data_rx grew by $((rx1 - rx0)), want >= 5"
+    [ "$(st b 's["counters"]["udp_relay_data_tx"] >= 5')" = True ] || fail "b: replies not sent over UDP"
+    ping_ok b 10.0.1.2 3 || fail "ping b->a over the UDP relay"
+
+    step "stopping the dataplane (SIGTERM)"
+    local t_stop tcp0
+    tcp0=$(st a 's["counters"]["tcp_data_tx"]')
+    t_stop=$SECONDS
+    e2e_stop_dataplane || fail "the dataplane did not exit within 10 s of SIGTERM"
+    [ "$E2E_DP_RC" = 0 ] || fail "dataplane exit status $E2E_DP_RC after SIGTERM"
+    [ ! -e "$E2E_DP_CHANNEL" ] || fail "channel $E2E_DP_CHANNEL left behind by the dataplane"
+    wait_for 5 "control plane detached" e2e_dp_detached ||
+        fail "the control plane still reports the dataplane attached"
+    wait_for 22 "ping a->b over TCP" ping_ok a 10.0.1.3 2 || fail "no ping within 22 s of stopping the dataplane"
+    step "ping works again $((SECONDS - t_stop)) s after the stop"
+    ping_ok a 10.0.1.3 3 || fail "ping a->b over TCP"
+    [ "$(st a 's["relay"]["in_use"]')" = tcp ] || fail "a: relay in use should be tcp without the dataplane"
+    [ "$(st b 's["relay"]["in_use"]')" = tcp ] || fail "b: relay in use should be tcp without the dataplane"
+    [ $(( $(st a 's["counters"]["tcp_data_tx"]') - tcp0 )) -ge 3 ] || fail "a: tcp_data_tx did not grow"
+    grep -q 'falls back to TCP' "$WORK/a.log" || fail "a did not log the fallback"
+    step "both clients on TCP (fallback); a tcp_data_tx $tcp0 -> $(st a 's["counters"]["tcp_data_tx"]')"
+
+    step "starting the dataplane again"
+    e2e_start_dataplane "$WORK/dataplane2.log"
+    wait_for 15 "control plane re-attached" e2e_dp_attached || fail "the control plane did not re-attach"
+    wait_for 10 "a bound over UDP again" st_is a 's["relay"]["in_use"]' udp || fail "a: UDP relay not resumed"
+    wait_for 10 "b bound over UDP again" st_is b 's["relay"]["in_use"]' udp || fail "b: UDP relay not resumed"
+    r0=$(e2e_dp_relayed)
+    tx0=$(st a 's["counters"]["udp_relay_data_tx"]')
+    ping_ok a 10.0.1.3 5 || fail "ping a->b after the dataplane restart"
+    r1=$(e2e_dp_relayed)
+    tx1=$(st a 's["counters"]["udp_relay_data_tx"]')
+    step "UDP relay resumed $((SECONDS - t_stop)) s after the stop: relayed $r0 -> $r1, a udp tx $tx0 -> $tx1"
+    [ $((r1 - r0)) -ge 10 ] || fail "new dataplane relayed grew by $((r1 - r0)), want >= 10"
+    [ $((tx1 - tx0)) -ge 5 ] || fail "a: udp_relay_data_tx did not grow after the restart"
+    RESULT=0
 }
 
 scenario_stun() {

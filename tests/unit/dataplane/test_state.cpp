@@ -293,3 +293,30 @@ TEST(State, MalformedMessagesAreRejected) {
     EXPECT_EQ(f.sync(shm::MsgType::SyncEnd, 3), StateManager::Outcome::Rejected);
     EXPECT_EQ(f.send(shm::MsgType::TxFrame, e), StateManager::Outcome::Rejected);
 }
+
+// A restarted control plane knows no UDP bindings: a full sync without them keeps the bindings of
+// clients it describes identically, and drops those whose address, cluster or key changed.
+TEST(State, ControlPlaneRestartKeepsUnchangedBindings) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 7);
+    ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 7), StateManager::Outcome::SyncApplied);
+    ASSERT_EQ(session_cp(*sm.current(), 5000), 100u);
+    // The "restarted" control plane: same clients, no EndpointSet, except that client 200 moved
+    // to another private IP.
+    ASSERT_EQ(f.sync(shm::MsgType::SyncBegin, 8), StateManager::Outcome::Applied);
+    f.cluster(1, "chacha20:rustun");
+    f.cluster(2, "aes256:other");
+    f.client(100, 1, "10.0.0.2", "192.168.1.0", 24);
+    f.client(101, 1, "10.0.0.3");
+    f.client(200, 2, "10.0.0.9");
+    ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 8), StateManager::Outcome::SyncApplied);
+    EXPECT_EQ(session_cp(*sm.current(), 5000), 100u);        // kept
+    EXPECT_EQ(session_cp(*sm.current(), 6000), kNoSession);  // changed client: dropped
+    // A re-keyed cluster drops its bindings too.
+    ASSERT_EQ(f.sync(shm::MsgType::SyncBegin, 9), StateManager::Outcome::Applied);
+    f.cluster(1, "chacha20:rotated");
+    f.client(100, 1, "10.0.0.2", "192.168.1.0", 24);
+    ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 9), StateManager::Outcome::SyncApplied);
+    EXPECT_EQ(session_cp(*sm.current(), 5000), kNoSession);
+}
