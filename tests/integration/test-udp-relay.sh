@@ -35,3 +35,17 @@ check "dataplane relayed > 0 and >= 90% of the frames" \
     ge "$(lab_json "$S" dataplane.relayed)" $(( (sent_a + sent_b) * 9 / 10 ))
 check "dataplane: no auth failures" eq "$(lab_json "$S" dataplane.drop_auth_failed)" 0
 check "control plane accepted UDP KeepAlives" ge "$(lab_json "$S" controlplane.udp_keepalive_ok)" 2
+
+# The same counters through rte_telemetry (what dpdk-telemetry.py reads).
+TQ="$(dirname "$0")/telemetry_query.py"
+T_STATS=$(/usr/bin/python3 "$TQ" "rustun-lab-$P" /rustun/stats 2>&1)
+T_DROPS=$(/usr/bin/python3 "$TQ" "rustun-lab-$P" /rustun/drops 2>&1)
+T_SESS=$(/usr/bin/python3 "$TQ" "rustun-lab-$P" /rustun/sessions 2>&1)
+echo "telemetry /rustun/stats: ${T_STATS:0:300}"
+echo "telemetry /rustun/sessions: ${T_SESS:0:300}"
+check "telemetry /rustun/stats answers with relayed > 0" \
+    eq "$(echo "$T_STATS" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); t=d.get("total", d); print(int(t["relayed"]) > 0)' 2>/dev/null)" True
+check "telemetry /rustun/drops lists only drop_* counters" \
+    eq "$(echo "$T_DROPS" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); t=d.get("total", d); print(all(k.startswith("drop_") for k in t) and "drop_auth_failed" in t)' 2>/dev/null)" True
+check "telemetry /rustun/sessions counts the 2 bound endpoints" \
+    eq "$(echo "$T_SESS" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d.get("sessions", d.get("count", -1))))' 2>/dev/null)" 2
