@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The end-to-end demo: a Rustun gateway and three clients in network namespaces on this machine.
 #   1. scripts/setup.sh (packages, build into build/)
-#   2. namespaces on a private bridge, the control plane (and the dataplane if built), 3 clients
-#   3. ping over the relay (P2P blocked by a firewall), then over P2P (firewall opened)
-#   4. client status and `rustunctl clients`
-# Everything is removed on exit or Ctrl-C; daemon logs stay in a temp dir (path printed).
+#   2. namespaces on a private bridge, the DPDK dataplane (if built and hugepages are free) and
+#      the control plane in the gateway namespace, 3 clients
+#   3. ping over the TCP relay (P2P blocked by a firewall), then over P2P (firewall opened)
+#   4. tenant isolation
+#   5. two clients in `--relay udp` mode relaying through the dataplane (ping, counters)
+#   6. `rustunctl clients` and a client's status
+# Everything is removed on exit or Ctrl-C (namespaces, processes, the dataplane's shared-memory
+# channel); daemon logs stay in a temp dir (path printed).
 # Run as root. DEMO_SKIP_SETUP=1 skips step 1 (binaries from build/ or build-client/).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,41 +34,60 @@ pick() { [ -x "$ROOT/build/$1" ] && echo "$ROOT/build/$1" || e2e_find_bin "$(bas
 CLIENT=$(pick client/rustun-client) || die "rustun-client is not built"
 CP=$(pick controlplane/rustun-controlplane) || die "rustun-controlplane is not built"
 CTL=$(pick controlplane/rustunctl) || die "rustunctl is not built"
+RUSTUN_DATAPLANE=${RUSTUN_DATAPLANE:-$ROOT/build/dataplane/rustun-dataplane}
+E2E_DP_LIMIT=600   # the dataplane's run-time bound (the demo takes about a minute)
 
 P="rd$(( $$ % 10000 ))"
 WORK=$(mktemp -d /tmp/rustun-demo-XXXXXX)
 cleanup() {
     trap - EXIT INT TERM
-    bold "Cleanup"
+    trap '' PIPE   # output may be gone (demo.sh | head): clean up anyway
     e2e_cleanup
+    bold "Cleanup"
     say "namespaces, interfaces and processes removed"
-    say "daemon logs: $WORK/{gateway,a,b,c}.log"
+    if [ -n "$WITH_DP" ]; then
+        say "dataplane stopped (SIGTERM); channel $E2E_DP_CHANNEL removed"
+        say "daemon logs: $WORK/{dataplane,gateway,a,b,c}.log"
+    else
+        say "daemon logs: $WORK/{gateway,a,b,c}.log"
+    fi
 }
+WITH_DP=""
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 141' PIPE
 
 bold "2. Network"
 e2e_setup_net || die "namespace set-up failed"
+e2e_dp_available && WITH_DP=1
 cat <<'TXT'
    Five network namespaces on one private bridge (nothing touches this machine's network):
      gateway   172.31.77.1    rustun-controlplane, TCP 7000
+TXT
+[ -n "$WITH_DP" ] && say "                           rustun-dataplane (DPDK), UDP relay 7000, on the same eth0"
+cat <<'TXT'
      client-a  172.31.77.11   VPN 10.0.1.2  (+ its LAN 192.168.11.0/24)   cluster "test"
      client-b  172.31.77.12   VPN 10.0.1.3                                 cluster "test"
      client-c  172.31.77.13   VPN 10.0.1.9                                 cluster "other" (own key)
 TXT
 
 bold "3. Gateway"
-e2e_write_gateway_config "$WORK/gateway.yaml"
+if [ -n "$WITH_DP" ]; then
+    e2e_dp_setup_nft || die "nftables rule in the gateway namespace failed"
+    e2e_write_gateway_config "$WORK/gateway.yaml" dataplane
+    e2e_start_dataplane
+    say "rustun-dataplane: DPDK (--no-pci --in-memory) on net_af_packet0 over the gateway's eth0"
+    say "  bifurcated: it serves UDP 172.31.77.1:7000; the kernel keeps ARP and TCP 7000, and an"
+    say "  nftables rule makes the kernel drop its copy of the relay datagrams"
+else
+    say "dataplane not started ($E2E_DP_WHY): relay over TCP only"
+    e2e_write_gateway_config "$WORK/gateway.yaml"
+fi
 e2e_start_gateway || die "the gateway did not start (see $WORK/gateway.log)"
 say "rustun-controlplane running (config $WORK/gateway.yaml)"
-DP=""
-for f in "$ROOT"/build/dataplane/rustun-dataplane "$ROOT"/build-*/dataplane/rustun-dataplane; do
-    [ -x "$f" ] && DP=$f && break
-done
-if [ -n "$DP" ]; then
-    say "dataplane binary found ($DP); the demo does not start it yet: relay stays on TCP"
-else
-    say "dataplane not built: relay over TCP"
+if [ -n "$WITH_DP" ]; then
+    wait_for 20 "dataplane attached" e2e_dp_attached || die "the control plane did not attach to the dataplane (see $WORK/dataplane.log)"
+    say "control plane attached to the dataplane (shared-memory channel $E2E_DP_CHANNEL)"
 fi
 
 bold "4. Clients"
@@ -130,10 +153,50 @@ say "client-c (cluster \"other\") \$ ping 10.0.1.2   # client-a's address in clu
 ping_show c 10.0.1.2
 say "(no reply: the gateway routes only inside a cluster)"
 
-bold "8. The gateway's view: rustunctl clients"
+bold "8. UDP relay through the DPDK dataplane"
+if [ -z "$WITH_DP" ]; then
+    say "skipped: the dataplane is not running ($E2E_DP_WHY)"
+else
+    say "client-a and client-b restart with --relay udp (P2P off): each binds its UDP endpoint with a"
+    say "KeepAlive to UDP 172.31.77.1:7000 and relays over UDP through the dataplane (TCP stays as fallback)"
+    for n in a b; do
+        kill -TERM "${CLIENT_PID[$n]}"
+        wait "${CLIENT_PID[$n]}" 2>/dev/null
+    done
+    e2e_start_client a client-a --relay udp
+    e2e_start_client b client-b --relay udp
+    for n in a b; do
+        wait_for 10 "$n UDP relay" st_is "$n" 's["relay"]["in_use"]' udp || die "client $n did not bind over UDP (see $WORK/$n.log)"
+    done
+    say "client-a relay status: $(st a '" ".join("%s=%s" % (k, v) for k, v in s["relay"].items() if k != "udp_last_reply_ms_ago")')"
+    relayed0=$(e2e_dp_relayed)
+    say "client-a \$ ping 10.0.1.3"
+    ping_show a 10.0.1.3
+    say "client-a: $(st a '"udp_relay_data_tx %d, udp_relay_data_rx %d, tcp_data_tx %d" % (s["counters"]["udp_relay_data_tx"], s["counters"]["udp_relay_data_rx"], s["counters"]["tcp_data_tx"])')"
+    say "dataplane \`relayed\`: $relayed0 -> $(e2e_dp_relayed) (4 requests + 4 replies: UDP in, UDP out, not through the control plane)"
+    say "\$ rustunctl stats   (dataplane part)"
+    "$CTL" --socket "$WORK/gateway.sock" stats | "$SYS_PY" -c '
+import sys
+lines = sys.stdin.read().splitlines()
+show = {"relayed", "rx_packets", "tx_packets", "to_controlplane_tcp", "punted", "from_controlplane_tx",
+        "drop_not_for_us", "sessions", "session_capacity"}
+dp = False
+for l in lines:
+    w = l.split()
+    if l.lower().startswith("dataplane"):
+        dp = True
+        print("     " + l.strip())
+    elif dp and w and w[0] in show:
+        print("     " + l.strip())'
+    say "(punted: the binding KeepAlives, handed to the control plane, which answered them through the"
+    say " dataplane: from_controlplane_tx; drop_not_for_us: the gateway's other traffic, e.g. TCP 7000,"
+    say " which the kernel handles on the same interface)"
+fi
+
+bold "9. The gateway's view: rustunctl clients"
 "$CTL" --socket "$WORK/gateway.sock" clients | sed 's/^/   /'
 
-bold "9. Full status of client-a"
+bold "10. Full status of client-a"
 say "(JSON from --status-socket; --http-port serves the same on GET /status)"
 st a 'json.dumps(s, indent=1)' 2>/dev/null | head -40 | sed 's/^/   /'
 say "..."

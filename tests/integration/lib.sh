@@ -17,11 +17,23 @@
 #
 # The caller sets LAB_ROOT (source tree), WORK (a temp dir) and P (namespace prefix, <= 6 chars),
 # optionally RUSTUN_CP / RUSTUN_DP / RUSTUN_CTL (binaries), and calls lab_cleanup from its trap.
+#
+# Exception-path variant (LAB_EXCEPTION=tap, set before sourcing; tests/integration/test-tap-exception.sh):
+# the gateway's eth0 gets no kernel address and an nftables netdev ingress rule drops everything the
+# kernel would receive on it (AF_PACKET still sees every frame: packet taps run before the ingress
+# hook), which stands in for a vfio-pci NIC the kernel does not see. rustun-dataplane runs with
+# `exception: tap`: its tap LAB_EXC_IFACE carries 172.30.0.1/32, lab_start_gateway adds the route to
+# 172.30.0.0/24 on it and starts the control plane only then. The clients' veths have TX checksum
+# offload off (their TCP segments reach the tap through AF_PACKET, which does not complete a
+# CHECKSUM_PARTIAL checksum; a real wire would carry full ones). LAB_EXTRA_NODES="d" adds client-d.
 
-LAB_NODES=(gw a b c)
-declare -A LAB_IP=([gw]=172.30.0.1 [a]=172.30.0.11 [b]=172.30.0.12 [c]=172.30.0.13)
-declare -A LAB_VPN=([a]=10.0.1.2 [b]=10.0.1.3 [c]=10.0.1.4)
-declare -A LAB_ID=([a]=client-a [b]=client-b [c]=client-c)
+LAB_EXCEPTION=${LAB_EXCEPTION:-none}
+LAB_EXC_IFACE=${LAB_EXC_IFACE:-rustun0}
+LAB_NODES=(gw a b c ${LAB_EXTRA_NODES:-})
+declare -A LAB_IP=([gw]=172.30.0.1 [a]=172.30.0.11 [b]=172.30.0.12 [c]=172.30.0.13 [d]=172.30.0.14)
+declare -A LAB_VPN=([a]=10.0.1.2 [b]=10.0.1.3 [c]=10.0.1.4 [d]=10.0.1.5)
+declare -A LAB_ID=([a]=client-a [b]=client-b [c]=client-c [d]=client-d)
+LAB_SUBNET=172.30.0.0/24
 LAB_PORT=7000
 LAB_GW=172.30.0.1:$LAB_PORT
 SYS_PY=/usr/bin/python3
@@ -69,9 +81,26 @@ lab_setup_net() {
         ip -n "${P}$n" link set lo up
         ip -n "${P}$n" link add eth0 type veth peer name "v$n" netns "${P}sw" || return 1
         ip -n "${P}sw" link set "v$n" master br0 up
-        ip -n "${P}$n" addr add "${LAB_IP[$n]}/24" dev eth0
+        if [ "$n" = gw ] && [ "$LAB_EXCEPTION" = tap ]; then
+            ip netns exec "${P}gw" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+        else
+            ip -n "${P}$n" addr add "${LAB_IP[$n]}/24" dev eth0
+        fi
+        [ "$n" != gw ] && [ "$LAB_EXCEPTION" = tap ] && { ip netns exec "${P}$n" ethtool -K eth0 tx off >/dev/null || return 1; }
         ip -n "${P}$n" link set eth0 up
     done
+    if [ "$LAB_EXCEPTION" = tap ]; then
+        # The kernel must not see the uplink at all: everything it gets comes through the tap.
+        ip netns exec "${P}gw" nft -f - <<NFT || return 1
+table netdev rustun_lab_uplink {
+  chain ingress {
+    type filter hook ingress device "eth0" priority 0; policy accept;
+    counter drop comment "uplink owned by rustun-dataplane (AF_PACKET sees it before this hook)"
+  }
+}
+NFT
+        return 0
+    fi
     # The dataplane transmits on the gateway's veth through AF_PACKET with software checksums;
     # the kernel's own TCP there keeps its offloads. The kernel must not answer the relay port.
     ip netns exec "${P}gw" nft -f - <<NFT || return 1
@@ -107,13 +136,13 @@ dataplane:
   sessions: 1024
   mbufs: 4095
   address: ${LAB_IP[gw]}
-  exception: none
+  exception: $LAB_EXCEPTION$([ "$LAB_EXCEPTION" = tap ] && printf '\n  exception_iface: %s' "$LAB_EXC_IFACE")
 clusters:
   - name: test
     clients:
-      - {identity: client-a, name: Client A, private_ip: ${LAB_VPN[a]}, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}
-      - {identity: client-b, name: Client B, private_ip: ${LAB_VPN[b]}, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}
-      - {identity: client-c, name: Client C, private_ip: ${LAB_VPN[c]}, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}
+$(for n in "${LAB_NODES[@]}"; do [ "$n" = gw ] && continue
+  echo "      - {identity: ${LAB_ID[$n]}, name: Client ${n^^}, private_ip: ${LAB_VPN[$n]}, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}"
+done)
 YAML
     LAB_CONFIG=$1
     LAB_CHANNEL=/dev/shm/rustun-lab-$id
@@ -186,9 +215,25 @@ lab_wait() {  # SECONDS COMMAND...
 lab_dp_synced() { grep -q 'sync cp_epoch .* applied' "${1:-$WORK/dataplane.log}" 2>/dev/null; }
 lab_cp_attached() { [ "$(lab_json "$(lab_ctl --json status 2>/dev/null || echo '{}')" dataplane)" = attached ]; }
 
+# The dataplane's exception tap exists, is up and carries the gateway's address.
+lab_tap_ready() {
+    ip -n "${P}gw" -4 addr show dev "$LAB_EXC_IFACE" up 2>/dev/null | grep -q "inet ${LAB_IP[gw]}/"
+}
+
 # Starts both daemons and waits until the control plane is attached and its sync applied.
+# With LAB_EXCEPTION=tap: waits for the tap, adds the route to the bridge subnet on it unless the
+# dataplane did (LAB_ROUTE_ADDED=1 when we added it), and only then starts the control plane
+# (it binds the gateway's address, which exists only on the tap).
 lab_start_gateway() {
     lab_start_dp || return 1
+    if [ "$LAB_EXCEPTION" = tap ]; then
+        lab_wait 20 lab_tap_ready || { lab_log "tap $LAB_EXC_IFACE not up with ${LAB_IP[gw]}"; return 1; }
+        LAB_ROUTE_ADDED=0
+        if ! ip -n "${P}gw" route show "$LAB_SUBNET" | grep -q "dev $LAB_EXC_IFACE"; then
+            ip -n "${P}gw" route add "$LAB_SUBNET" dev "$LAB_EXC_IFACE" || return 1
+            LAB_ROUTE_ADDED=1
+        fi
+    fi
     lab_start_cp || return 1
     lab_wait 20 lab_cp_attached || { lab_log "control plane not attached"; return 1; }
     lab_wait 10 lab_dp_synced || { lab_log "dataplane applied no sync"; return 1; }
