@@ -102,6 +102,10 @@ bool DataplaneLink::try_attach() {
         LOG_LIMITED(LogLevel::Debug, "dataplane not attached: %s", ch.error().c_str());
         return false;
     }
+    if (ch.value()->header().dp_state.load() == static_cast<uint32_t>(shm::DpState::Stopping)) {
+        // A dataplane on its way out still has its segment for a moment: wait for the next one.
+        return false;
+    }
     {
         std::lock_guard<std::mutex> lk(ch_mu_);
         ch_ = std::shared_ptr<shm::Channel>(std::move(ch.value()));
