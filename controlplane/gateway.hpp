@@ -63,7 +63,9 @@ public:
 
     // --- for workers ---
     std::mutex mu;
-    std::unique_ptr<Membership> members;  // guarded by mu
+    // Guarded by mu. shared_ptr: a worker holds the generation it routed a batch with until the
+    // batch is queued, so a reload may replace it meanwhile.
+    std::shared_ptr<Membership> members;
     Limits limits;                        // guarded by mu
     std::vector<std::unique_ptr<Worker>> workers;
     // The channel to rustun-dataplane; null when the configuration has no `dataplane:` section.

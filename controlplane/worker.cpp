@@ -189,6 +189,7 @@ void Worker::run() {
         flush_dirty();
         process_close_requests();
         if (std::chrono::steady_clock::now() >= next_timer_) timers();
+        graveyard_.clear();
     }
     // Shutdown: close every connection of this worker.
     std::vector<ConnectionPtr> all;
@@ -321,7 +322,7 @@ bool Worker::parse_frames(const ConnectionPtr& c, uint32_t base, size_t len) {
             continue;
         }
         if (h.frame_type() == FrameType::Data) {
-            batch_.push_back(BatchItem{c, static_cast<uint32_t>(p - arena_.get()),
+            batch_.push_back(BatchItem{c.get(), static_cast<uint32_t>(p - arena_.get()),
                                        static_cast<uint32_t>(h.frame_size())});
             continue;
         }
@@ -479,19 +480,21 @@ void Worker::process_batch() {
     }
     engine_->open_burst(std::span<OpenItem>(open_items_));
 
-    std::vector<ConnectionPtr> bad;
+    std::vector<uint64_t> bad;  // connection ids
+    std::shared_ptr<Membership> hold;  // keeps the ClientStats of deliveries_ alive (reload)
     deliveries_.clear();
     {
         std::lock_guard<std::mutex> lk(gw_.mu);
-        Membership& m = *gw_.members;
+        hold = gw_.members;
+        Membership& m = *hold;
         const SteadyTime now = std::chrono::steady_clock::now();
         for (size_t i = 0; i < batch_.size(); ++i) {
-            const ConnectionPtr& src = batch_[i].src;
+            Connection* src = batch_[i].src;
             const OpenItem& it = open_items_[i];
-            if (src->client == kNoClient || m.clients[src->client].rt.conn != src) continue;  // closed meanwhile
+            if (src->client == kNoClient || m.clients[src->client].rt.conn.get() != src) continue;  // closed meanwhile
             ClientEntry& se = m.clients[src->client];
             if (it.status != CryptoStatus::Ok) {
-                bad.push_back(src);
+                bad.push_back(src->id);
                 continue;
             }
             counters.inc(Counter::data_rx);
@@ -520,7 +523,8 @@ void Worker::process_batch() {
             // Same cluster, hence the same key: the received bytes go out unchanged, over the
             // destination's live UDP endpoint if it has one (it chose the UDP relay), else TCP.
             if (gw_.link && de.udp.live(now)) {
-                deliveries_.push_back(Delivery{nullptr, de.udp.endpoint, de.stats, se.stats, batch_[i].offset, batch_[i].len});
+                deliveries_.push_back(
+                    Delivery{nullptr, de.udp.endpoint, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
                 continue;
             }
             if (!de.rt.conn) {
@@ -528,7 +532,7 @@ void Worker::process_batch() {
                 se.stats->drops.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
-            deliveries_.push_back(Delivery{de.rt.conn, {}, de.stats, se.stats, batch_[i].offset, batch_[i].len});
+            deliveries_.push_back(Delivery{de.rt.conn, {}, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
         }
     }
     for (Delivery& d : deliveries_) {
@@ -561,8 +565,10 @@ void Worker::process_batch() {
     deliveries_.clear();
     batch_.clear();
     arena_used_ = 0;
-    for (auto& c : bad) {
-        if (!conns_.count(c->id)) continue;
+    for (uint64_t id : bad) {
+        auto it = conns_.find(id);
+        if (it == conns_.end()) continue;
+        ConnectionPtr c = it->second;
         LOG_LIMITED(LogLevel::Warn, "%s: Data frame failed authentication: closing", c->peer_text.c_str());
         close_conn(c, CloseReason::DecryptFailed);
     }
@@ -622,6 +628,7 @@ void Worker::process_close_requests() {
 
 void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
     if (!conns_.erase(c->id)) return;
+    graveyard_.push_back(c);  // batch items of this turn may still point at it
     // Count before the fd closes: whoever sees the close may read the counters at once.
     counters.inc(Counter::conn_closed);
     Counter k = counter_for(r);

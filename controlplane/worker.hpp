@@ -49,15 +49,19 @@ public:
     CounterBlock counters;
 
 private:
+    // Raw pointers are safe for one turn: a connection closed during the turn is kept in
+    // graveyard_ until the turn ends, and the batch is always processed within its turn; the
+    // stats live in the Membership that process_batch holds (`hold`) while it uses them.
     struct BatchItem {
-        ConnectionPtr src;
+        Connection* src;
         uint32_t offset;  // frame start in arena_
         uint32_t len;     // whole frame (header + payload)
     };
     struct Delivery {
         ConnectionPtr dst;  // null: UDP delivery through the dataplane to `udp`
         shm::Endpoint udp;
-        std::shared_ptr<ClientStats> dst_stats, src_stats;
+        ClientStats* dst_stats;
+        ClientStats* src_stats;
         uint32_t offset, len;
     };
 
@@ -90,6 +94,7 @@ private:
     Limits limits_;  // copy refreshed by timers()
 
     std::unordered_map<uint64_t, ConnectionPtr> conns_;
+    std::vector<ConnectionPtr> graveyard_;  // closed this turn; released at the end of the turn
 
     // Input arena: every socket read of a turn lands here; Data frames are referenced by offset
     // until the batch is processed, then the arena is reused from 0. pt_arena_ receives the
