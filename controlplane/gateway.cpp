@@ -237,6 +237,7 @@ Result<ReloadReport> Gateway::reload() {
     apply_limits_locked();
     config_loaded_at_ = unix_now();
     if (link) link->request_resync();  // client ids were renumbered
+    if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
     malloc_trim(0);                    // return the parse's freed heap
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);

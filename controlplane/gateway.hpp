@@ -57,6 +57,9 @@ public:
     // One control-socket request line -> one answer line.
     std::string handle_command(const std::string& line);
 
+    // --log-level given on the command line: a reload does not change the log level.
+    void pin_log_level() { log_level_pinned_ = true; }
+
     // The bound TCP port (useful when the configuration asked for port 0).
     uint16_t tcp_port() const { return tcp_port_; }
     uint64_t counter(Counter c) const;
@@ -92,6 +95,7 @@ private:
     uint64_t started_at_ = 0;
     uint64_t config_loaded_at_ = 0;
     int stop_fd_ = -1;  // eventfd that ends run()
+    bool log_level_pinned_ = false;
 };
 
 }  // namespace rustun

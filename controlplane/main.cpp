@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
     }
 
     Gateway gw(std::move(cfg.value()), config_path);
+    if (!level_text.empty()) gw.pin_log_level();
     Status st = gw.start();
     if (!st) {
         LOG_ERROR("%s", st.error().c_str());
