@@ -32,7 +32,9 @@ after=$(rx_sum); udp_after=$(( $(lab_progress a rx_udp) + $(lab_progress b rx_ud
 lab_log "control plane down 3 s: peers received $(( after - before )) frames ($(( udp_after - udp_before )) over UDP)"
 check "UDP relay kept working with the control plane down: $(( udp_after - udp_before )) frames in 3 s (>= $(( 2 * RATE * 3 * 8 / 10 )))" \
     ge $(( udp_after - udp_before )) $(( 2 * RATE * 3 * 8 / 10 ))
-check "the clients saw their TCP session drop" eq "$(lab_progress a tcp_lost)$(lab_progress b tcp_lost)" 11
+# At least once each: a reconnect may land in the dying listener's backlog and be reset too.
+check "the clients saw their TCP session drop (a: $(lab_progress a tcp_lost), b: $(lab_progress b tcp_lost))" \
+    ge "$(( $(lab_progress a tcp_lost) >= 1 && $(lab_progress b tcp_lost) >= 1 ))" 1
 
 lab_log "restart control plane"
 c_sent_at_restart=$(lab_progress c sent); a_from_c_at_restart=$(lab_progress a seen_counts/${LAB_VPN[c]})
