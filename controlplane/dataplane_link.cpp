@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <new>
+#include <optional>
 
 #include "gateway.hpp"
 #include "log.hpp"
@@ -38,6 +40,7 @@ constexpr uint64_t kSeqWindowUs = 30'000'000;
 
 DataplaneLink::DataplaneLink(Gateway& gw, std::string channel_path) : gw_(gw), path_(std::move(channel_path)) {
     scratch_.resize(kMaxFrameSize);
+    msg_copy_.reset(new (std::align_val_t(64)) uint8_t[shm::kSlotSize]);
 }
 
 DataplaneLink::~DataplaneLink() { stop(); }
@@ -208,11 +211,15 @@ void DataplaneLink::poll_rings() {
         shm::SpscRing& r = ch_->dp_to_cp(w);
         int n = 0;
         for (const uint8_t* slot; n < 256 && (slot = r.peek()) != nullptr; ++n) {
-            const shm::MsgHeader& h = shm::msg_header(slot);
+            // Work on a private copy: the other process must not be able to change a message
+            // between its validation and its use.
+            std::memcpy(msg_copy_.get(), slot, shm::kSlotSize);
+            const uint8_t* copy = msg_copy_.get();
+            const shm::MsgHeader& h = shm::msg_header(copy);
             if (h.type == static_cast<uint16_t>(shm::MsgType::Punt) && h.len >= offsetof(shm::PuntMsg, frame))
-                handle_punt(*reinterpret_cast<const shm::PuntMsg*>(shm::msg_body(slot)));
+                handle_punt(*reinterpret_cast<const shm::PuntMsg*>(shm::msg_body(copy)));
             else if (h.type == static_cast<uint16_t>(shm::MsgType::TcpDeliver) && h.len >= offsetof(shm::TcpDeliverMsg, frame))
-                handle_deliver(*reinterpret_cast<const shm::TcpDeliverMsg*>(shm::msg_body(slot)));
+                handle_deliver(*reinterpret_cast<const shm::TcpDeliverMsg*>(shm::msg_body(copy)));
             r.consume();
         }
         if (n) {
@@ -232,6 +239,8 @@ void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep) {
 }
 
 void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
+    // `m` is this thread's private copy of the slot (poll_rings): the dataplane cannot change it
+    // between the checks below and its use.
     if (m.frame_len < kFrameHeaderSize || m.frame_len > shm::kMaxFrameInSlot) {
         counters.inc(Counter::udp_punt_rejected);
         return;
@@ -246,23 +255,51 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
         counters.inc(Counter::udp_unexpected_type);
         return;
     }
-    std::lock_guard<std::mutex> lk(gw_.mu);
-    Membership& mem = *gw_.members;
-    // Try the key of the endpoint's session first, then every cluster key.
-    std::vector<const CipherKey*> keys;
-    if (m.client_hint < mem.clients.size()) keys.push_back(mem.clusters[mem.clients[m.client_hint].cluster].key.get());
-    for (const auto& k : mem.trial_keys) keys.push_back(k.get());
-    for (const CipherKey* key : keys) {
+    // Trial decryption happens outside the state mutex, so that a flood of punted garbage costs
+    // this thread only and never stalls the TCP workers: take the keys (and the membership they
+    // belong to) under the mutex, open without it, and re-check under it.
+    std::shared_ptr<Membership> snap;
+    std::vector<std::shared_ptr<const CipherKey>> keys;
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        snap = gw_.members;
+        if (m.client_hint < snap->clients.size()) keys.push_back(snap->clusters[snap->clients[m.client_hint].cluster].key);
+        keys.insert(keys.end(), snap->trial_keys.begin(), snap->trial_keys.end());
+    }
+    std::optional<KeepAlive> ka;
+    std::shared_ptr<const CipherKey> key;
+    for (const auto& k : keys) {
         OpenItem it;
-        it.key = key;
+        it.key = k.get();
         it.payload = const_cast<uint8_t*>(m.frame + kFrameHeaderSize);
         it.payload_len = h.payload_length;
         it.out = scratch_.data();
         if (engine_->open(it) != CryptoStatus::Ok) continue;
-        auto ka = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
-        if (!ka) continue;
-        ClientId id = mem.find(ka->identity);
-        if (id == kNoClient || mem.clusters[mem.clients[id].cluster].key.get() != key) continue;
+        auto parsed = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+        if (!parsed) continue;
+        ClientId cand = snap->find(parsed->identity);
+        if (cand == kNoClient || snap->clusters[snap->clients[cand].cluster].key != k) continue;
+        ka = std::move(parsed.value());
+        key = k;
+        break;
+    }
+    if (!ka) {
+        counters.inc(Counter::udp_punt_rejected);
+        LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
+                    endpoint_to_string(m.from).c_str());
+        return;
+    }
+    bool bind = false;
+    ClientId id = kNoClient;
+    {
+        std::lock_guard<std::mutex> lk(gw_.mu);
+        Membership& mem = *gw_.members;
+        id = mem.find(ka->identity);
+        // A reload between the two locks may have removed or re-keyed the identity.
+        if (id == kNoClient || mem.clusters[mem.clients[id].cluster].key->spec() != key->spec()) {
+            counters.inc(Counter::udp_punt_rejected);
+            return;
+        }
         ClientEntry& e = mem.clients[id];
         // Replay protection of the UDP binding (docs/protocol-extensions.md).
         if (!ka->seq) {
@@ -300,8 +337,11 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
             LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str());
         }
         // Outside a sync, EndpointSet also tells the dataplane "authenticated just now": it
-        // (re)binds and marks the endpoint live (docs/shm-channel.md).
-        bind_endpoint(id, m.from);
+        // (re)binds and marks the endpoint live (docs/shm-channel.md). While a reload's
+        // renumbering waits to be pushed (resync_ is set under the state mutex together with the
+        // new membership), the id would be read in the old numbering: the coming full sync
+        // carries the binding instead.
+        bind = !resync_.load();
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
         e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
         sender_->apply_keepalive_locked(mem, id, ka.value());
@@ -312,19 +352,20 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
             e.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
             e.stats->tx_bytes.fetch_add(f.size(), std::memory_order_relaxed);
         }
-        return;
     }
-    counters.inc(Counter::udp_punt_rejected);
-    LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
-                endpoint_to_string(m.from).c_str());
+    // Outside the state mutex: pushing may wait for room in the control ring.
+    if (bind) bind_endpoint(id, m.from);
 }
 
 void DataplaneLink::handle_deliver(const shm::TcpDeliverMsg& m) {
-    if (ch_->header().dp_applied_cp_epoch.load() != cp_epoch_) {
+    std::lock_guard<std::mutex> lk(gw_.mu);
+    // Client ids are only meaningful in the epoch they were pushed in: a message routed by an
+    // older state (before a reload or a restart of this process), or one that arrives while a
+    // reload's renumbering has not been pushed yet, could name another client. Drop it.
+    if (m.cp_epoch != cp_epoch_ || resync_.load()) {
         counters.inc(Counter::udp_deliver_stale);
         return;
     }
-    std::lock_guard<std::mutex> lk(gw_.mu);
     Membership& mem = *gw_.members;
     if (m.dst_client >= mem.clients.size() || m.frame_len > shm::kMaxFrameInSlot) {
         counters.inc(Counter::udp_deliver_stale);

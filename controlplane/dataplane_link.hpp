@@ -72,6 +72,10 @@ private:
     uint64_t epoch_base_ = 0;    // random per process
     uint64_t start_us_ = 0;      // Unix microseconds at start: the floor of accepted seqs
     std::vector<uint8_t> scratch_;
+    struct AlignedDelete {
+        void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
+    };
+    std::unique_ptr<uint8_t[], AlignedDelete> msg_copy_;  // one slot, copied out of the ring
 };
 
 }  // namespace rustun

@@ -308,6 +308,8 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             tm->dst_client = dc.cp_id;
             tm->frame_len = it.frame_len;
             std::memset(tm->pad, 0, sizeof tm->pad);
+            std::memset(tm->pad2, 0, sizeof tm->pad2);
+            tm->cp_epoch = g.cp_epoch;
             std::memcpy(tm->frame, it.frame, it.frame_len);  // the received bytes, untouched
             w.to_cp->advance();
             to_cp_pending = true;

@@ -18,7 +18,7 @@
 namespace rustun::shm {
 
 inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" little-endian
-inline constexpr uint32_t kChannelVersion = 2;  // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe
+inline constexpr uint32_t kChannelVersion = 3;  // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxRings = 64;
 inline constexpr uint32_t kMaxWorkers = kMaxRings - 2;
@@ -184,9 +184,14 @@ struct TcpDeliverMsg {
     uint32_t src_client;
     uint32_t dst_client;
     uint16_t frame_len;
-    uint8_t pad[22];
+    uint8_t pad[6];
+    // The cp_epoch of the state whose client ids src/dst_client are: the control plane drops a
+    // message from another epoch (its ids may name other clients after a reload or restart).
+    uint64_t cp_epoch;
+    uint8_t pad2[8];
     uint8_t frame[kMaxFrameInSlot];
 };
+static_assert(offsetof(TcpDeliverMsg, cp_epoch) == 16);
 static_assert(sizeof(TcpDeliverMsg) == 32 + kMaxFrameInSlot);
 
 static_assert(sizeof(ClusterSetMsg) <= kMaxBody && sizeof(TxFrameMsg) <= kMaxBody &&

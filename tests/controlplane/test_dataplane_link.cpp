@@ -241,6 +241,7 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     shm::TcpDeliverMsg d{};
     d.src_client = 0;
     d.dst_client = 1;
+    d.cp_epoch = dp_->header().dp_applied_cp_epoch.load();
     d.frame_len = static_cast<uint16_t>(bframe->size());
     std::memcpy(d.frame, bframe->data(), bframe->size());
     uint8_t* slot = dp_->dp_to_cp(0).reserve();
@@ -250,6 +251,14 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     ASSERT_TRUE(got.ok()) << got.error();
     EXPECT_EQ(got->raw, bframe.value());
     EXPECT_EQ(counter(Counter::udp_to_tcp), 1u);
+    // The same message routed by an older state (another epoch) is dropped: its ids may name
+    // other clients after a reload.
+    d.cp_epoch ^= 1;
+    slot = dp_->dp_to_cp(0).reserve();
+    shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, sizeof d);
+    dp_->dp_to_cp(0).commit();
+    EXPECT_TRUE(wait_counter(Counter::udp_deliver_stale, 1));
+    EXPECT_FALSE(b->recv(200).ok());
 }
 
 TEST_F(Link, TheControlPlaneWorksWithoutItsDataplane) {
