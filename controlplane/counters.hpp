@@ -20,6 +20,7 @@ namespace rustun {
     X(handshake_wrong_type, "first frames that were not a Handshake")                          \
     X(handshake_timeout, "connections closed: no handshake within handshake_timeout")          \
     X(handshake_rate_limited, "connections refused: handshake rate limit per source address")  \
+    X(handshake_backlog_full, "connections refused: too many connections of a worker still without a handshake") \
     X(duplicate_identity_replaced, "older connections closed because the same identity connected again") \
     X(idle_timeout, "connections closed: silent for idle_timeout")                             \
     X(bad_magic, "connections closed: bad magic")                                              \

@@ -225,6 +225,14 @@ void Worker::accept_all() {
             return;
         }
         counters.inc(Counter::conn_accepted);
+        if (unestablished_ >= kMaxUnestablished) {
+            counters.inc(Counter::handshake_backlog_full);
+            counters.inc(Counter::conn_closed);
+            LOG_LIMITED(LogLevel::Warn, "refused %s: %zu connections are still without a handshake",
+                        peer_to_string(ss).c_str(), unestablished_);
+            ::close(fd);
+            continue;
+        }
         if (!rate_allowed(ss)) {
             counters.inc(Counter::handshake_rate_limited);
             LOG_LIMITED(LogLevel::Warn, "refused %s: handshake rate limit (%u/s per source)",
@@ -253,6 +261,7 @@ void Worker::accept_all() {
         }
         c->in_epoll = true;
         conns_.emplace(c->id, c);
+        ++unestablished_;
         LOG_DEBUG("accepted %s (conn %llu, worker %u)", c->peer_text.c_str(), (unsigned long long)c->id, index_);
     }
 }
@@ -383,6 +392,7 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
         c->dialect = e.rt.dialect;
         c->key = key;
         c->established = true;
+        --unestablished_;
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
         e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
         counters.inc(Counter::handshake_ok);
@@ -628,6 +638,7 @@ void Worker::process_close_requests() {
 
 void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
     if (!conns_.erase(c->id)) return;
+    if (!c->established) --unestablished_;
     graveyard_.push_back(c);  // batch items of this turn may still point at it
     // Count before the fd closes: whoever sees the close may read the counters at once.
     counters.inc(Counter::conn_closed);

@@ -94,6 +94,10 @@ private:
     Limits limits_;  // copy refreshed by timers()
 
     std::unordered_map<uint64_t, ConnectionPtr> conns_;
+    // Connections accepted but not yet established. Bounded: each may hold a partial first frame
+    // (a pool block) until handshake_timeout, so an address range cannot pin unbounded memory.
+    static constexpr size_t kMaxUnestablished = 4096;
+    size_t unestablished_ = 0;
     std::vector<ConnectionPtr> graveyard_;  // closed this turn; released at the end of the turn
 
     // Input arena: every socket read of a turn lands here; Data frames are referenced by offset

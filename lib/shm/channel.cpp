@@ -115,7 +115,9 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path) {
                           std::to_string(kChannelVersion) + " (dataplane and control plane from different builds?)");
     if (h.slot_size != kSlotSize || h.header_bytes != kHeaderBytes || h.segment_bytes != ch->size_ ||
         h.counter_count != kDpCounterCount || h.worker_count == 0 || h.worker_count > kMaxWorkers ||
-        h.ring_count != h.worker_count + 2)
+        h.ring_count != h.worker_count + 2 || h.counter_stride < kDpCounterCount * sizeof(uint64_t) ||
+        h.counter_stride % kCacheLine != 0 || h.counters_offset < kHeaderBytes ||
+        h.counters_offset + h.counter_stride * h.worker_count > ch->size_)
         return make_error("channel " + path + ": layout does not match this build");
     Status s = ch->map_rings();
     if (!s) return make_error(s.error());

@@ -98,6 +98,12 @@ public:
         if (cons_tail_ == cons_head_cache_) {
             cons_head_cache_ = hdr_->head.load(std::memory_order_acquire);
             if (cons_tail_ == cons_head_cache_) return nullptr;
+            // The other process's index is not trusted: a head that runs more than a ring ahead
+            // (or behind) is corruption; report empty rather than replay stale slots.
+            if (cons_head_cache_ - cons_tail_ > static_cast<uint64_t>(mask_) + 1) {
+                cons_head_cache_ = cons_tail_;
+                return nullptr;
+            }
         }
         return slots_ + (cons_tail_ & mask_) * slot_size_;
     }
