@@ -115,6 +115,15 @@ protected:
         return s;
     }
 
+    // Sends a new-dialect Handshake for `identity` (no reply awaited).
+    static void send_handshake(FrameStream& s, const std::string& identity) {
+        Handshake hs;
+        hs.identity = identity;
+        std::string body;
+        encode_handshake(hs, Shape::New, body);
+        ASSERT_TRUE(s.send(FrameType::Handshake, body).ok());
+    }
+
     // Sends a KeepAlive in the client's dialect and returns the reply (a KeepAlive).
     KeepAlive keepalive(FrameStream& s, const std::string& identity, Dialect d, const std::string& ipv6 = "",
                         uint16_t port = 51258) {

@@ -53,11 +53,7 @@ TEST_F(Ops, ReloadAddsRemovesChangesAndRekeys) {
     // The new identity can join; the removed one cannot.
     EXPECT_TRUE(join("client-z", Dialect::New));
     auto gone = connect();
-    Handshake hs;
-    hs.identity = "client-c";
-    std::string body;
-    encode_handshake(hs, Shape::New, body);
-    ASSERT_TRUE(gone->send(FrameType::Handshake, body).ok());
+    send_handshake(*gone, "client-c");
     EXPECT_TRUE(gone->wait_closed(3000));
     // x with the rotated key is accepted again.
     EXPECT_TRUE(join("client-x", Dialect::New, nullptr, spec("aes256:rotated-key")));

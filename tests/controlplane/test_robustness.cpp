@@ -19,11 +19,7 @@ protected:
 TEST_F(Robust, WrongKeyIsClosedAndCounted) {
     start();
     auto s = connect(spec("chacha20:not-the-key"));
-    Handshake hs;
-    hs.identity = "client-a";
-    std::string body;
-    encode_handshake(hs, Shape::New, body);
-    ASSERT_TRUE(s->send(FrameType::Handshake, body).ok());
+    send_handshake(*s, "client-a");
     EXPECT_TRUE(s->wait_closed(3000));
     EXPECT_EQ(counter(Counter::handshake_decrypt_failed), 1u);
 }
@@ -84,11 +80,7 @@ TEST_F(Robust, UnknownTypeIsSkippedAndTheStreamGoesOn) {
 TEST_F(Robust, UnknownIdentityIsClosedWithoutReply) {
     start();
     auto s = connect();
-    Handshake hs;
-    hs.identity = "mallory";
-    std::string body;
-    encode_handshake(hs, Shape::New, body);
-    ASSERT_TRUE(s->send(FrameType::Handshake, body).ok());
+    send_handshake(*s, "mallory");
     auto f = s->recv(3000);
     EXPECT_FALSE(f.ok());
     EXPECT_EQ(counter(Counter::handshake_unknown_identity), 1u);

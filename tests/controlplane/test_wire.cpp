@@ -188,11 +188,7 @@ TEST_F(Wire, ClustersNeverSeeEachOther) {
     EXPECT_TRUE(wait_counter(Counter::data_no_route, 1));
     // A handshake for a "test" identity sealed with the other cluster's key is refused.
     auto wrong = connect(other_key());
-    Handshake hs;
-    hs.identity = "client-b";
-    std::string body;
-    encode_handshake(hs, Shape::New, body);
-    ASSERT_TRUE(wrong->send(FrameType::Handshake, body).ok());
+    send_handshake(*wrong, "client-b");
     EXPECT_TRUE(wrong->wait_closed(3000));
     EXPECT_EQ(counter(Counter::handshake_unknown_identity), 1u);
     EXPECT_FALSE(a->recv(200).ok());  // nothing reached a
@@ -285,11 +281,7 @@ TEST_F(Wire, PeerListsNeverExceedOneFrame) {
     gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
     ASSERT_TRUE(gw_->start().ok());
     auto s = connect();
-    Handshake hs;
-    hs.identity = "client-0000";
-    std::string body;
-    encode_handshake(hs, Shape::New, body);
-    ASSERT_TRUE(s->send(FrameType::Handshake, body).ok());
+    send_handshake(*s, "client-0000");
     auto f = s->recv(5000);
     ASSERT_TRUE(f.ok()) << f.error();
     EXPECT_LE(f->raw.size(), kMaxFrameSize);
