@@ -190,6 +190,20 @@ uint64_t Runtime::mac_hint(const EndpointKey& k) const {
     return 0;
 }
 
+// The port's own drop counters (absolute in ethdev) added to the named counters as deltas, once a
+// second, so that drops the NIC makes (RX ring full, no mbuf) show beside ours (invariant 5).
+void export_port_stats(Runtime& rt) {
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(rt.port_id, &st) != 0) return;
+    using C = shm::DpCounter;
+    const uint64_t now[4] = {st.imissed, st.rx_nombuf, st.ierrors, st.oerrors};
+    const C names[4] = {C::drop_port_rx_missed, C::drop_port_rx_nombuf, C::drop_port_rx_errors, C::drop_port_tx_errors};
+    for (int i = 0; i < 4; ++i) {
+        if (now[i] > rt.port_stats_seen[i]) rt.count(0, names[i], now[i] - rt.port_stats_seen[i]);
+        rt.port_stats_seen[i] = now[i];
+    }
+}
+
 void main_loop(Runtime& rt, const MainOptions& opt) {
     auto& hdr = rt.channel->header();
     uint64_t next_beat = 0, next_snap = 0, idle_since = 0, last_activity = ~0ull;
@@ -220,6 +234,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
         if (now >= next_snap) {
             next_snap = now + 1'000'000'000ull;
             refresh_snapshot(rt);
+            export_port_stats(rt);
         }
         if (work == 0) {
             if (++idle_rounds > 64) ::usleep(100);  // the main lcore is not latency critical

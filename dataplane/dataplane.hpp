@@ -57,6 +57,7 @@ struct Runtime {
     uint64_t tsc_hz = 0;
     uint64_t live_tsc = 0;
     uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)
+    uint64_t port_stats_seen[4] = {};  // ethdev imissed, rx_nombuf, ierrors, oerrors already counted (main lcore)
 
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync

@@ -18,7 +18,7 @@
 namespace rustun::shm {
 
 inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" little-endian
-inline constexpr uint32_t kChannelVersion = 3;  // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch
+inline constexpr uint32_t kChannelVersion = 4;  // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch; 4: drop_port_* counters
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxRings = 64;
 inline constexpr uint32_t kMaxWorkers = kMaxRings - 2;

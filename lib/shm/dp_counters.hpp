@@ -40,7 +40,11 @@ namespace rustun::shm {
     X(drop_no_mbuf, "dropped: mbuf pool empty")                                                   \
     X(drop_malformed, "dropped: truncated or inconsistent Ethernet/IP/UDP headers")               \
     X(drop_no_address6, "dropped: IPv6 destination endpoint but no dataplane.address6")            \
-    X(drop_bad_txframe, "dropped: TxFrame with a bad endpoint or length")
+    X(drop_bad_txframe, "dropped: TxFrame with a bad endpoint or length")                       \
+    X(drop_port_rx_missed, "dropped by the port: RX ring full (ethdev imissed)")                \
+    X(drop_port_rx_nombuf, "dropped by the port: no mbuf for a received packet (ethdev rx_nombuf)") \
+    X(drop_port_rx_errors, "dropped by the port: erroneous received packets (ethdev ierrors)")  \
+    X(drop_port_tx_errors, "dropped by the port: failed transmissions (ethdev oerrors)")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,
