@@ -379,9 +379,11 @@ int worker_main(void* arg) {
         if (n) {
             empty_polls = 0;
             process_burst(w, *g, rx, n);
-        } else if (++empty_polls > 4096) {
-            // Idle: yield the core briefly (shared VMs); never while packets flow.
-            ::usleep(20);
+        } else if (rt.cfg.idle_sleep_us && ++empty_polls > 4096) {
+            // Idle: yield the core briefly (shared VMs); never while packets flow. A line-rate
+            // burst arriving during the sleep waits in the RX ring (drop_port_rx_missed if it
+            // overflows): set dataplane.idle_sleep_us: 0 on isolated cores.
+            ::usleep(rt.cfg.idle_sleep_us);
         } else {
             rte_pause();
         }

@@ -94,6 +94,9 @@ struct DataplaneConfig {
     std::string port;                                   // uplink: vdev name or PCI address; required
     uint32_t workers = 1;                               // RX/TX queue pairs = worker lcores, 1..62
     uint32_t burst = 32;                                // RX burst, 1..64
+    // Microseconds a worker sleeps after ~4096 empty polls, 0..1000; 0 = pure busy polling
+    // (isolated cores on bare metal). The default yields the core on shared machines.
+    uint32_t idle_sleep_us = 20;
     uint32_t sessions = 65536;                          // endpoint bindings, 16..16777216
     uint32_t mbufs = 16383;                             // mbuf pool size, 1023..16777215
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required

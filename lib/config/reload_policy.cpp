@@ -9,7 +9,7 @@ namespace {
 constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
 constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
 
-constexpr std::array<ConfigKeyInfo, 38> kKeys = {{
+constexpr std::array<ConfigKeyInfo, 39> kKeys = {{
     {"listen", S},
     {"listen.tcp", S},
     {"listen.udp", S},
@@ -42,6 +42,7 @@ constexpr std::array<ConfigKeyInfo, 38> kKeys = {{
     {"dataplane.port", S},
     {"dataplane.workers", S},
     {"dataplane.burst", S},
+    {"dataplane.idle_sleep_us", S},
     {"dataplane.sessions", S},
     {"dataplane.mbufs", S},
     {"dataplane.address", S},

@@ -207,9 +207,9 @@ private:
 
 constexpr std::array<std::string_view, 7> kTopKeys = {
     "listen", "crypto", "control_socket", "clients_file", "clusters", "controlplane", "dataplane"};
-constexpr std::array<std::string_view, 11> kDataplaneKeys = {
-    "channel", "eal_args", "port",    "workers",   "burst",          "sessions",
-    "mbufs",   "address",  "address6", "exception", "exception_iface"};
+constexpr std::array<std::string_view, 12> kDataplaneKeys = {
+    "channel", "eal_args", "port",     "workers",   "burst",           "sessions",
+    "mbufs",   "address",  "address6", "exception", "exception_iface", "idle_sleep_us"};
 constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
 constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
 constexpr std::array<std::string_view, 7> kClientKeys = {
@@ -328,6 +328,10 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     if (const auto* v = f.get("workers")) {
         RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("workers"), 1, 62));
         out.workers = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("idle_sleep_us")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("idle_sleep_us"), 0, 1000));
+        out.idle_sleep_us = static_cast<uint32_t>(n);
     }
     if (const auto* v = f.get("burst")) {
         RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("burst"), 1, 64));
