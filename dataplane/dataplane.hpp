@@ -48,6 +48,7 @@ struct Runtime {
     uint16_t port_id = 0;         // uplink
     uint16_t tap_port = 0xffff;   // exception path (tap mode), else 0xffff
     bool ipv4_cksum_offload = false;
+    uint16_t mtu = 1500;  // the uplink's IP MTU in bytes: a relayed packet longer than this is dropped
     OuterSource src{};
     rte_mempool* pool = nullptr;
     rte_ring* main_tx = nullptr;  // main lcore -> worker 0 -> uplink (SP/SC)

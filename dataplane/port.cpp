@@ -82,6 +82,8 @@ Status setup_uplink(Runtime& rt) {
     rte_ether_addr mac;
     rte_eth_macaddr_get(rt.port_id, &mac);
     std::memcpy(rt.src.mac, mac.addr_bytes, 6);
+    uint16_t mtu = 0;
+    if (rte_eth_dev_get_mtu(rt.port_id, &mtu) == 0 && mtu >= 1280) rt.mtu = mtu;
     return {};
 }
 

@@ -281,6 +281,12 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
                 drop[ndrop++] = it.m;
                 continue;
             }
+            // IPv4 -> IPv6 adds 20 bytes to the outer packet: never send one the link would drop.
+            if (it.frame_len + 8u + (to.family == 6 ? 40u : 20u) > rt.mtu) {
+                cnt.add(C::drop_oversize);
+                drop[ndrop++] = it.m;
+                continue;
+            }
             uint64_t mac = dc.mac.load(std::memory_order_relaxed);
             if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
             if (!(mac & kMacKnown)) mac = it.src_mac;  // same uplink next hop as the sender's
