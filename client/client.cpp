@@ -408,17 +408,24 @@ bool Client::tcp_send_frame(FrameType type, const uint8_t* plain, size_t len) {
         ++c_.tcp_out_full;
         return false;
     }
-    uint8_t* f = out_.data() + out_tail_;
+    const size_t total = seal_into(out_.data() + out_tail_, need, type, plain, len);
+    if (total == 0) return false;
+    out_tail_ += total;
+    return tcp_flush();
+}
+
+// Seals `plain` as a `type` frame into frame[0..need) (header, then payload); in place when
+// `plain` already sits at frame + 8 + prefix. Returns the frame length, 0 on failure.
+size_t Client::seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len) {
     SealItem it;
     it.key = key_.get();
     it.plaintext = plain;
     it.plaintext_len = (uint32_t)len;
-    it.out = f + kFrameHeaderSize;
+    it.out = frame + kFrameHeaderSize;
     it.out_capacity = (uint32_t)(need - kFrameHeaderSize);
-    if (engine_->seal(it) != CryptoStatus::Ok) return false;
-    if (!encode_header(type, it.out_len, std::span<uint8_t>(f, kFrameHeaderSize))) return false;
-    out_tail_ += kFrameHeaderSize + it.out_len;
-    return tcp_flush();
+    if (engine_->seal(it) != CryptoStatus::Ok) return 0;
+    if (!encode_header(type, it.out_len, std::span<uint8_t>(frame, kFrameHeaderSize))) return 0;
+    return kFrameHeaderSize + it.out_len;
 }
 
 void Client::on_tcp(uint32_t events) {
@@ -784,15 +791,8 @@ bool Client::udp_send_frame(int fd, int family, FrameType type, const uint8_t* p
     const bool in_place = plain == f + kFrameHeaderSize + key_->prefix_len();
     uint8_t* frame = in_place ? f : rx_buf_.data() + (rx_buf_.size() - kMaxFrameSize);
     if (!in_place && plain >= frame && plain < frame + need) frame = f;  // never overlap the input
-    SealItem it;
-    it.key = key_.get();
-    it.plaintext = plain;
-    it.plaintext_len = (uint32_t)len;
-    it.out = frame + kFrameHeaderSize;
-    it.out_capacity = (uint32_t)(need - kFrameHeaderSize);
-    if (engine_->seal(it) != CryptoStatus::Ok) return false;
-    if (!encode_header(type, it.out_len, std::span<uint8_t>(frame, kFrameHeaderSize))) return false;
-    const size_t total = kFrameHeaderSize + it.out_len;
+    const size_t total = seal_into(frame, need, type, plain, len);
+    if (total == 0) return false;
     ssize_t w;
     if (!to) {
         w = ::send(fd, frame, total, MSG_DONTWAIT);

@@ -95,6 +95,7 @@ private:
     bool tcp_flush();
     void tcp_update_epoll();
     bool tcp_send_frame(FrameType type, const uint8_t* plain, size_t len);
+    size_t seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len);
     void handle_tcp_frame(uint8_t type, uint8_t* payload, size_t len);
     void send_keepalive();
     void apply_handshake_reply(const HandshakeReply& r);

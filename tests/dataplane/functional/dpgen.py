@@ -242,3 +242,21 @@ def icmp_echo(src, dst, seq=1, size=84, ident=0x1234, ip_id=0x4a2b, reply=False)
     icmp_echo_request (timestamp 6773a400 00012345, then 0x10, 0x11, ...)."""
     pad = bytes.fromhex("6773a40000012345") + bytes((0x10 + i) & 0xFF for i in range(size - 36))
     return bytes(IP(src=src, dst=dst, id=ip_id, flags="DF", ttl=64) / ICMP(type=0 if reply else 8, id=ident, seq=seq) / Raw(pad))
+
+
+def relay_pair(gen_file):
+    """The scenario of 001-004 (the cipher comes from each scenario.yaml): A and B bind, A's first
+    frame goes to TCP because B is not live yet, then B -> A and A -> B are relayed."""
+    s = Scenario(gen_file)
+    a, b = s.client("client-a"), s.client("client-b")
+    s.send(a, s.keepalive(a), "punt")                                    # 0
+    s.send(b, s.keepalive(b), "punt")                                    # 1: punted, unauthenticated: B not live
+    req = s.data(a, icmp_echo(a.ip, b.ip, seq=1))
+    s.send(a, req, "tcp_deliver")                                        # 2: B not live -> TCP; A now live
+    rep = s.data(b, icmp_echo(b.ip, a.ip, seq=1, ip_id=0x7b01, reply=True))
+    s.send(b, rep)                                                       # 3: B -> A relayed; B now live
+    s.expect_relay(rep, to=a)
+    req2 = s.data(a, icmp_echo(a.ip, b.ip, seq=2, ip_id=0x4a2c))
+    s.send(a, req2)                                                      # 4: A -> B relayed
+    s.expect_relay(req2, to=b)
+    s.write()
