@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone, as root on Debian 12:
 #   scripts/setup.sh (packages, hugepages, build) -> meson unit/functional/integration tests
-#   -> libFuzzer targets for a bounded time. Exits non-zero on any failure.
-# Environment: FUZZ_SECONDS (default 60 per target; 0 skips fuzzing).
+#   -> the unit and control-plane tests again in an ASan + UBSan build (build-asan/)
+#   -> libFuzzer targets (ASan + UBSan) for a bounded time. Exits non-zero on any failure.
+# Environment: FUZZ_SECONDS (default 60 per target; 0 skips fuzzing); SANITIZE=0 skips the
+# sanitizer build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,35 @@ failed=0
 echo "[test] meson test"
 meson test -C build --print-errorlogs --num-processes 2 2>&1 | tee build/meson-test.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+
+# The sanitizer pass: every test that needs neither DPDK at run time nor root networking (the
+# library, dataplane-core and control-plane suites), built with -fsanitize=address,undefined.
+# Any ASan report (including a leak at exit) or UBSan report fails the test that shows it.
+san_status=skipped
+if [ "${SANITIZE:-1}" != 0 ]; then
+  echo "[test] sanitizers: ASan + UBSan build of the unit and control-plane tests (build-asan/)"
+  werror=false; [ "${CI:-}" = "true" ] && werror=true
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
+      -Db_ndebug=false -Dwerror=$werror > build/asan-setup.log 2>&1 || { tail -n 20 build/asan-setup.log; san_status=FAILED; }
+  fi
+  if [ "$san_status" != FAILED ]; then
+    san_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's/^rustun[^/]* \/ //p' |
+                grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
+    san_targets=$(ninja -C build-asan -t targets all 2>/dev/null | grep -E '^tests/(unit|controlplane)/[^:/]+/?[^:]*: cpp_LINKER' | cut -d: -f1)
+    if ! ninja -C build-asan $san_targets > build/asan-build.log 2>&1; then
+      tail -n 40 build/asan-build.log; san_status=FAILED
+    else
+      # halt_on_error: the first report ends the process (UBSan is recoverable by default).
+      # shellcheck disable=SC2086
+      ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:print_summary=1 \
+        meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 2 $san_tests 2>&1 | tee build/asan-test.log
+      if [ "${PIPESTATUS[0]}" -eq 0 ]; then san_status=ok; else san_status=FAILED; fi
+    fi
+  fi
+  [ "$san_status" = ok ] || failed=1
+fi
 
 fuzz_secs=${FUZZ_SECONDS:-60}
 fuzz_status=skipped
@@ -27,6 +58,14 @@ for k in Fail Timeout 'Unexpected Pass'; do
   n=$(grep -E "^$k: " build/meson-test.log | awk '{print $NF}'); bad=$((bad + ${n:-0}))
 done
 skip=$(grep -E '^Skipped: ' build/meson-test.log | awk '{print $2}'); skip=${skip:-0}
+if [ -f build/asan-test.log ] && [ "$san_status" != skipped ]; then
+  n=$(grep -E '^Ok: ' build/asan-test.log | awk '{print $2}'); ok=$((ok + ${n:-0}))
+  for k in Fail Timeout 'Unexpected Pass'; do
+    n=$(grep -E "^$k: " build/asan-test.log | awk '{print $NF}'); bad=$((bad + ${n:-0}))
+  done
+fi
+echo "[test] sanitizers: $san_status"
+[ "$san_status" = FAILED ] && ! grep -qE '^Fail: +[1-9]' build/asan-test.log 2>/dev/null && bad=$((bad + 1))
 echo "[test] fuzzing: $fuzz_status"
 [ "$fuzz_status" = ok ] && ok=$((ok + 1))
 [ "$fuzz_status" = FAILED ] && bad=$((bad + 1))
