@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "frame_check.hpp"
 #include "packet.hpp"
 #include "stun.hpp"
 
@@ -176,4 +177,39 @@ TEST(Stun, RejectsMalformedAndOtherMethods) {
     EXPECT_EQ(stun_binding_reply(ind.data(), 28, from, out, n), StunResult::NotBindingRequest);
     const uint8_t rustun[8] = {0x91, 0x92, 0x93, 0x94, 1, 3, 0, 0};
     EXPECT_FALSE(looks_like_stun(rustun, 8));
+}
+
+// ---- check_frame: the relay port's frame checks (frame_check.hpp) ----
+namespace {
+std::vector<uint8_t> rustun_header(uint8_t type, uint16_t len, uint8_t version = 1) {
+    std::vector<uint8_t> f(8u + len, 0xab);
+    const uint8_t hdr[8] = {0x91, 0x92, 0x93, 0x94, version, type, static_cast<uint8_t>(len >> 8),
+                            static_cast<uint8_t>(len)};
+    std::copy(hdr, hdr + 8, f.begin());
+    return f;
+}
+}  // namespace
+
+TEST(FrameCheck, Verdicts) {
+    using rustun::dp::check_frame;
+    using rustun::dp::FrameVerdict;
+    auto data = rustun_header(static_cast<uint8_t>(rustun::FrameType::Data), 40);
+    auto fc = check_frame(data.data(), static_cast<uint32_t>(data.size()));
+    EXPECT_EQ(fc.verdict, FrameVerdict::Data);
+    EXPECT_EQ(fc.frame_len, 48u);
+    auto ka = rustun_header(static_cast<uint8_t>(rustun::FrameType::KeepAlive), 10);
+    EXPECT_EQ(check_frame(ka.data(), static_cast<uint32_t>(ka.size())).verdict, FrameVerdict::Control);
+    // Trailing bytes after 8 + payload_length are ignored.
+    data.insert(data.end(), 5, uint8_t{0});
+    fc = check_frame(data.data(), static_cast<uint32_t>(data.size()));
+    EXPECT_EQ(fc.verdict, FrameVerdict::Data);
+    EXPECT_EQ(fc.frame_len, 48u);
+    // Declared length beyond the datagram, fewer than 8 bytes, wrong magic or version.
+    EXPECT_EQ(check_frame(data.data(), 47).verdict, FrameVerdict::Short);
+    EXPECT_EQ(check_frame(data.data(), 7).verdict, FrameVerdict::Short);
+    auto bad = data;
+    bad[0] = 0x90;
+    EXPECT_EQ(check_frame(bad.data(), static_cast<uint32_t>(bad.size())).verdict, FrameVerdict::BadMagic);
+    auto v2 = rustun_header(1, 4, 2);
+    EXPECT_EQ(check_frame(v2.data(), static_cast<uint32_t>(v2.size())).verdict, FrameVerdict::BadVersion);
 }
