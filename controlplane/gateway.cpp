@@ -76,6 +76,10 @@ void Gateway::apply_limits_locked() {
     limits.output_queue_bytes = c.output_queue_bytes;
     limits.max_peers_per_reply = c.max_peers_per_reply;
     limits.handshake_rate_per_source = c.handshake_rate_per_source;
+    limits.handshake_pending_max = c.handshake_pending_max;
+    limits.handshake_pending_per_source = c.handshake_pending_per_source;
+    limits.handshake_pending_per_prefix6 = c.handshake_pending_per_prefix6;
+    limits.first_byte_timeout = c.first_byte_timeout;
     // One keep-alive interval: a reader that is merely slow drains its queue below half the
     // bound well within that; one that stopped reading does not.
     limits.slow_client_timeout = c.keepalive_interval;
@@ -234,6 +238,7 @@ Result<ReloadReport> Gateway::reload() {
     applied.controlplane.workers = cfg_.controlplane.workers;
     cfg_ = std::move(applied);
     members = std::move(nm.value());
+    handshake_nonces.retain([&](const std::string& identity) { return members->find(identity) != kNoClient; });
     apply_limits_locked();
     config_loaded_at_ = unix_now();
     if (link) link->request_resync();  // client ids were renumbered
