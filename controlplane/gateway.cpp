@@ -112,6 +112,7 @@ Status Gateway::start() {
     }
     Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); });
     if (!st) return st;
+    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("%s", w.c_str());
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
              cfg_.listen.tcp.to_string().c_str(), tcp_port_, cfg_.controlplane.workers, cfg_.clusters.size(),
              cfg_.total_clients(), cfg_.control_socket.c_str());
@@ -246,6 +247,7 @@ Result<ReloadReport> Gateway::reload() {
     malloc_trim(0);                    // return the parse's freed heap
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
+    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)
         LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
     return rep;
