@@ -250,7 +250,7 @@ TEST_F(Security, IdleConnectionFloodFrom40SourcesDoesNotLockOutClients) {
         for (int i = 0; !stop; ++i) {
             int fd = connect_from(("127.0.0." + std::to_string(2 + i % 40)).c_str(), port);
             if (fd >= 0) mine.push_back(fd);
-            if (mine.size() > 400) {
+            if (mine.size() > 200) {
                 ::close(mine.front());
                 mine.pop_front();
             }
