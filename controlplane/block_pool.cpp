@@ -10,6 +10,12 @@ BlockPool& BlockPool::instance() {
     return pool;
 }
 
+BlockPool::~BlockPool() {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (uint8_t* b : free_) std::free(b);
+    free_.clear();
+}
+
 uint8_t* BlockPool::get() {
     {
         std::lock_guard<std::mutex> lk(mu_);

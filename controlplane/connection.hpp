@@ -45,6 +45,9 @@ enum class CloseReason : uint8_t {
     SlowClient,     // output queue stayed full
     RateLimited,
     Shutdown,
+    Evicted,           // the oldest connection without a Handshake, to admit a newer one
+    FirstByteTimeout,  // not a byte within first_byte_timeout
+    HandshakeReplay,   // a Handshake nonce already seen for that identity
 };
 const char* close_reason_name(CloseReason r);
 
@@ -59,7 +62,8 @@ struct Connection {
 
     // --- owning worker only ---
     bool established = false;  // a valid Handshake was accepted
-    SteadyTime last_rx;        // last complete frame received
+    SteadyTime last_rx;        // last authenticated frame received (the idle timer)
+    bool got_bytes = false;    // at least one byte was read (the first-byte timer)
     uint8_t* pending = nullptr;  // BlockPool block with a partial frame, or null
     size_t pending_len = 0;
     bool in_epoll = false;

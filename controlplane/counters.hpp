@@ -20,7 +20,11 @@ namespace rustun {
     X(handshake_wrong_type, "first frames that were not a Handshake")                          \
     X(handshake_timeout, "connections closed: no handshake within handshake_timeout")          \
     X(handshake_rate_limited, "connections refused: handshake rate limit per source address")  \
-    X(handshake_backlog_full, "connections refused: too many connections of a worker still without a handshake") \
+    X(handshake_pending_source_full, "connections refused: handshake_pending_per_source connections of that address already wait for a handshake") \
+    X(handshake_pending_prefix_full, "connections refused: handshake_pending_per_prefix6 connections of that IPv6 /64 already wait for a handshake") \
+    X(handshake_pending_evicted, "connections without a handshake closed to admit a newer one (handshake_pending_max reached)") \
+    X(first_byte_timeout, "connections closed: not a byte within first_byte_timeout")         \
+    X(handshake_replayed, "handshakes refused: nonce already seen for that identity (replayed bytes)") \
     X(duplicate_identity_replaced, "older connections closed because the same identity connected again") \
     X(idle_timeout, "connections closed: silent for idle_timeout")                             \
     X(bad_magic, "connections closed: bad magic")                                              \
@@ -44,6 +48,7 @@ namespace rustun {
     X(control_outq_full, "control frames dropped: output queue full")                          \
     X(slow_client_disconnect, "connections closed: output queue stayed above half its bound for a keepalive_interval") \
     X(write_error, "connections closed: socket write error")                                   \
+    X(read_error, "socket reads that failed (connection closed; e.g. reset by the peer)")      \
     X(kicked, "connections closed by rustunctl kick or reload")                                \
     X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")                   \
     X(dataplane_attached, "times the control plane attached to a (new) dataplane channel")      \

@@ -278,7 +278,7 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
         auto parsed = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
         if (!parsed) continue;
         ClientId cand = snap->find(parsed->identity);
-        if (cand == kNoClient || snap->clusters[snap->clients[cand].cluster].key != k) continue;
+        if (cand == kNoClient || snap->clusters[snap->clients[cand].cluster].key->spec() != k->spec()) continue;
         ka = std::move(parsed.value());
         key = k;
         break;

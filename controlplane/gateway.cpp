@@ -76,6 +76,10 @@ void Gateway::apply_limits_locked() {
     limits.output_queue_bytes = c.output_queue_bytes;
     limits.max_peers_per_reply = c.max_peers_per_reply;
     limits.handshake_rate_per_source = c.handshake_rate_per_source;
+    limits.handshake_pending_max = c.handshake_pending_max;
+    limits.handshake_pending_per_source = c.handshake_pending_per_source;
+    limits.handshake_pending_per_prefix6 = c.handshake_pending_per_prefix6;
+    limits.first_byte_timeout = c.first_byte_timeout;
     // One keep-alive interval: a reader that is merely slow drains its queue below half the
     // bound well within that; one that stopped reading does not.
     limits.slow_client_timeout = c.keepalive_interval;
@@ -108,6 +112,7 @@ Status Gateway::start() {
     }
     Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); });
     if (!st) return st;
+    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("%s", w.c_str());
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
              cfg_.listen.tcp.to_string().c_str(), tcp_port_, cfg_.controlplane.workers, cfg_.clusters.size(),
              cfg_.total_clients(), cfg_.control_socket.c_str());
@@ -234,6 +239,7 @@ Result<ReloadReport> Gateway::reload() {
     applied.controlplane.workers = cfg_.controlplane.workers;
     cfg_ = std::move(applied);
     members = std::move(nm.value());
+    handshake_nonces.retain([&](const std::string& identity) { return members->find(identity) != kNoClient; });
     apply_limits_locked();
     config_loaded_at_ = unix_now();
     if (link) link->request_resync();  // client ids were renumbered
@@ -241,6 +247,7 @@ Result<ReloadReport> Gateway::reload() {
     malloc_trim(0);                    // return the parse's freed heap
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
+    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)
         LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
     return rep;

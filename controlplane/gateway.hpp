@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "admission.hpp"
 #include "config/config.hpp"
 #include "control_socket.hpp"
 #include "counters.hpp"
@@ -32,6 +33,10 @@ struct Limits {
     uint64_t output_queue_bytes = 1u << 20;
     uint32_t max_peers_per_reply = 100;
     uint32_t handshake_rate_per_source = 20;
+    uint32_t handshake_pending_max = 4096;
+    uint32_t handshake_pending_per_source = 32;
+    uint32_t handshake_pending_per_prefix6 = 128;
+    std::chrono::milliseconds first_byte_timeout{3'000};
 };
 
 struct ReloadReport {
@@ -70,6 +75,9 @@ public:
     // batch is queued, so a reload may replace it meanwhile.
     std::shared_ptr<Membership> members;
     Limits limits;                        // guarded by mu
+    // Nonces of recently accepted Handshakes per identity (replay refusal); guarded by mu. Kept
+    // across reloads for the identities that stay configured.
+    HandshakeNonces handshake_nonces;
     std::vector<std::unique_ptr<Worker>> workers;
     // The channel to rustun-dataplane; null when the configuration has no `dataplane:` section.
     std::unique_ptr<DataplaneLink> link;

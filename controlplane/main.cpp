@@ -10,6 +10,7 @@
 #include "config/yaml_loader.hpp"
 #include "gateway.hpp"
 #include "log.hpp"
+#include "membership.hpp"
 
 namespace {
 
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
         printf("%s: OK: listen %s, %zu cluster(s), %zu client(s), %u worker(s), control socket %s\n",
                config_path.c_str(), cfg->listen.tcp.to_string().c_str(), cfg->clusters.size(), cfg->total_clients(),
                cfg->controlplane.workers, cfg->control_socket.c_str());
+        for (const std::string& line : shared_key_warnings(cfg.value())) printf("warning: %s\n", line.c_str());
         return 0;
     }
     LogLevel level = cfg->controlplane.log_level;

@@ -63,6 +63,38 @@ Result<std::unique_ptr<Membership>> Membership::build(const GatewayConfig& cfg) 
     return m;
 }
 
+std::vector<std::vector<std::string>> clusters_sharing_a_key(const GatewayConfig& cfg) {
+    std::vector<std::vector<std::string>> groups;
+    std::vector<const CipherSpec*> specs;  // spec of groups[i]
+    for (const ClusterConfig& cc : cfg.clusters) {
+        if (cc.crypto.method == CipherMethod::Plain) continue;  // no key to share
+        size_t i = 0;
+        while (i < specs.size() && !(*specs[i] == cc.crypto)) ++i;
+        if (i == specs.size()) {
+            specs.push_back(&cc.crypto);
+            groups.emplace_back();
+        }
+        groups[i].push_back(cc.name);
+    }
+    std::vector<std::vector<std::string>> out;
+    for (auto& g : groups)
+        if (g.size() > 1) out.push_back(std::move(g));
+    return out;
+}
+
+std::vector<std::string> shared_key_warnings(const GatewayConfig& cfg) {
+    std::vector<std::string> lines;
+    for (const auto& g : clusters_sharing_a_key(cfg)) {
+        std::string names;
+        for (const auto& n : g) names += (names.empty() ? "'" : ", '") + n + "'";
+        const ClusterConfig* first = cfg.find_cluster(g.front());
+        lines.push_back("clusters " + names + " share one key (" + cipher_method_name(first->crypto.method) +
+                        "): each client lands in its own identity's cluster, but a client of one of them can "
+                        "read and forge the others' frames");
+    }
+    return lines;
+}
+
 ClientId Membership::find(std::string_view identity) const {
     auto it = by_identity_.find(std::string(identity));
     return it == by_identity_.end() ? kNoClient : it->second;

@@ -97,6 +97,14 @@ private:
     std::unordered_map<std::string, ClientId> by_identity_;
 };
 
+// Groups of cluster names (configuration order) that share one cipher key, each of two clusters
+// or more. Sharing is allowed (the reference has one key for all clusters): a client's identity
+// alone decides its cluster. But a client of one cluster of a group can read and forge the frames
+// of the others, so --check-config and the start-up log warn about it.
+std::vector<std::vector<std::string>> clusters_sharing_a_key(const GatewayConfig& cfg);
+// One line per group: "clusters 'a', 'b' share one key (chacha20): ..." (never the key itself).
+std::vector<std::string> shared_key_warnings(const GatewayConfig& cfg);
+
 // Clears the runtime of an identity going offline.
 void reset_runtime(ClientRuntime& rt);
 

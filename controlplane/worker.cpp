@@ -63,6 +63,9 @@ Counter counter_for(CloseReason r) {
         case CloseReason::WriteError: return Counter::write_error;
         case CloseReason::Replaced: return Counter::duplicate_identity_replaced;
         case CloseReason::Kicked: return Counter::kicked;
+        case CloseReason::Evicted: return Counter::handshake_pending_evicted;
+        case CloseReason::FirstByteTimeout: return Counter::first_byte_timeout;
+        case CloseReason::HandshakeReplay: return Counter::handshake_replayed;
         default: return Counter::kCount;
     }
 }
@@ -89,6 +92,9 @@ const char* close_reason_name(CloseReason r) {
         case CloseReason::SlowClient: return "output queue stayed full (client not reading)";
         case CloseReason::RateLimited: return "handshake rate limit";
         case CloseReason::Shutdown: return "shutdown";
+        case CloseReason::Evicted: return "evicted: too many connections without a handshake";
+        case CloseReason::FirstByteTimeout: return "nothing sent within first_byte_timeout";
+        case CloseReason::HandshakeReplay: return "replayed Handshake";
     }
     return "?";
 }
@@ -225,14 +231,6 @@ void Worker::accept_all() {
             return;
         }
         counters.inc(Counter::conn_accepted);
-        if (unestablished_ >= kMaxUnestablished) {
-            counters.inc(Counter::handshake_backlog_full);
-            counters.inc(Counter::conn_closed);
-            LOG_LIMITED(LogLevel::Warn, "refused %s: %zu connections are still without a handshake",
-                        peer_to_string(ss).c_str(), unestablished_);
-            ::close(fd);
-            continue;
-        }
         if (!rate_allowed(ss)) {
             counters.inc(Counter::handshake_rate_limited);
             LOG_LIMITED(LogLevel::Warn, "refused %s: handshake rate limit (%u/s per source)",
@@ -240,6 +238,32 @@ void Worker::accept_all() {
             ::close(fd);
             counters.inc(Counter::conn_closed);
             continue;
+        }
+        // Few addresses must not hold every slot of connections waiting for a Handshake.
+        PendingSources::Admit adm =
+            pending_sources_.admit(ss, limits_.handshake_pending_per_source, limits_.handshake_pending_per_prefix6);
+        if (adm != PendingSources::Admit::Ok) {
+            const bool src = adm == PendingSources::Admit::SourceFull;
+            counters.inc(src ? Counter::handshake_pending_source_full : Counter::handshake_pending_prefix_full);
+            LOG_LIMITED(LogLevel::Warn, "refused %s: %u connections of this %s already wait for a handshake",
+                        peer_to_string(ss).c_str(),
+                        src ? limits_.handshake_pending_per_source : limits_.handshake_pending_per_prefix6,
+                        src ? "address" : "IPv6 /64");
+            ::close(fd);
+            counters.inc(Counter::conn_closed);
+            continue;
+        }
+        // When the worker's slots are all taken, the oldest waiting connection gives way: a flood
+        // of idle connections delays new clients by at most one flood cycle, never locks them out.
+        while (pending_.size() >= limits_.handshake_pending_max) {
+            auto old = conns_.find(*pending_.begin());
+            if (old == conns_.end()) {  // cannot happen: close_conn leaves pending_ too
+                pending_.erase(pending_.begin());
+                continue;
+            }
+            LOG_LIMITED(LogLevel::Warn, "%s: closed to admit %s: %zu connections are without a handshake",
+                        old->second->peer_text.c_str(), peer_to_string(ss).c_str(), pending_.size());
+            close_conn(ConnectionPtr(old->second), CloseReason::Evicted);
         }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -255,13 +279,14 @@ void Worker::accept_all() {
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.u64 = c->id;
         if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            pending_sources_.release(ss);
             ::close(fd);
             counters.inc(Counter::conn_closed);
             continue;
         }
         c->in_epoll = true;
         conns_.emplace(c->id, c);
-        ++unestablished_;
+        pending_.insert(c->id);
         LOG_DEBUG("accepted %s (conn %llu, worker %u)", c->peer_text.c_str(), (unsigned long long)c->id, index_);
     }
 }
@@ -271,6 +296,10 @@ void Worker::on_readable(const ConnectionPtr& c) {
         // Room for the pending partial frame plus at least one maximum frame.
         if (arena_used_ + c->pending_len + kMaxFrameSize + 1 > kArenaSize) {
             process_batch();  // releases the arena
+            // process_batch() closes the senders of Data frames that failed authentication, `c`
+            // among them perhaps: its fd is closed and its number may already be another
+            // connection's (any thread may accept or open meanwhile). Never read it again.
+            if (!conns_.count(c->id)) return;
         }
         uint8_t* base = arena_.get() + arena_used_;
         size_t room = kArenaSize - arena_used_ - c->pending_len;
@@ -278,6 +307,8 @@ void Worker::on_readable(const ConnectionPtr& c) {
         if (r < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            counters.inc(Counter::read_error);
+            LOG_LIMITED(LogLevel::Info, "%s: read: %s: closing", c->peer_text.c_str(), strerror(errno));
             close_conn(c, CloseReason::ReadError);
             return;
         }
@@ -285,6 +316,7 @@ void Worker::on_readable(const ConnectionPtr& c) {
             close_conn(c, CloseReason::PeerClosed);
             return;
         }
+        c->got_bytes = true;
         if (c->pending_len) {
             std::memcpy(base, c->pending, c->pending_len);
             BlockPool::instance().put(c->pending);
@@ -301,7 +333,6 @@ void Worker::on_readable(const ConnectionPtr& c) {
 
 bool Worker::parse_frames(const ConnectionPtr& c, uint32_t base, size_t len) {
     size_t pos = 0;
-    auto now = std::chrono::steady_clock::now();
     while (len - pos >= kFrameHeaderSize) {
         uint8_t* p = arena_.get() + base + pos;
         FrameHeader h;
@@ -320,7 +351,8 @@ bool Worker::parse_frames(const ConnectionPtr& c, uint32_t base, size_t len) {
         }
         if (len - pos < h.frame_size()) break;  // partial frame
         pos += h.frame_size();
-        c->last_rx = now;
+        // The idle timer is reset by authenticated frames only (handshake, KeepAlive, Data):
+        // anyone on the path can inject unauthenticated ones.
         if (!is_known_type(h.type)) {
             counters.inc(Counter::unknown_type_skipped);
             continue;
@@ -370,13 +402,28 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
         if (!hs) continue;
         parsed = true;
         ClientId id = m.find(hs->identity);
-        // Only identities of a cluster whose key decrypted the frame are accepted.
-        if (id == kNoClient || m.clusters[m.clients[id].cluster].key != key) {
+        // The identity alone decides the cluster; it is accepted only if its own cluster's key is
+        // the one that opened the frame. Keys are compared by value: clusters may share one.
+        if (id == kNoClient || m.clusters[m.clients[id].cluster].key->spec() != key->spec()) {
             if (unknown.empty()) unknown = hs->identity;
             continue;
         }
-        // Accepted.
         ClientEntry& e = m.clients[id];
+        // An AEAD payload starts with a fresh random nonce: one already seen for this identity
+        // means replayed bytes. Refused before anything happens to the identity's live session.
+        if (key->is_aead() && h.payload_length >= HandshakeNonces::kNonceSize) {
+            HandshakeNonces::Nonce nonce;
+            std::memcpy(nonce.data(), payload, nonce.size());
+            if (gw_.handshake_nonces.seen(e.cfg.identity, nonce)) {
+                lk.unlock();
+                LOG_LIMITED(LogLevel::Warn, "%s: replayed Handshake of '%s' refused: closing", c->peer_text.c_str(),
+                            hs->identity.c_str());
+                close_conn(c, CloseReason::HandshakeReplay);
+                return false;
+            }
+            gw_.handshake_nonces.record(e.cfg.identity, nonce);
+        }
+        // Accepted.
         if (e.rt.conn && e.rt.conn != c) {
             LOG_INFO("%s: identity '%s' connected again from %s: closing the older connection",
                      e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
@@ -390,17 +437,18 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
         c->client = id;
         c->cluster = e.cluster;
         c->dialect = e.rt.dialect;
-        c->key = key;
+        c->key = m.clusters[e.cluster].key;  // the identity's own cluster's key object
+        leave_pending(*c);
         c->established = true;
-        --unestablished_;
+        c->last_rx = std::chrono::steady_clock::now();
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
         e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
         counters.inc(Counter::handshake_ok);
         LOG_INFO("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
                  m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(),
                  c->peer_text.c_str());
-        const std::string& body = sender_->reply_body_locked(m, id, FrameType::HandshakeReply, nullptr, limits_, key->overhead());
-        sender_->to_conn_locked(c, FrameType::HandshakeReply, body, *key, e.stats.get());
+        const std::string& body = sender_->reply_body_locked(m, id, FrameType::HandshakeReply, nullptr, limits_, c->key->overhead());
+        sender_->to_conn_locked(c, FrameType::HandshakeReply, body, *c->key, e.stats.get());
         return true;
     }
     lk.unlock();
@@ -446,6 +494,7 @@ bool Worker::handle_control(const ConnectionPtr& c, const FrameHeader& h, uint8_
         return false;
     }
     counters.inc(Counter::keepalive_rx);
+    c->last_rx = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lk(gw_.mu);
     if (c->client == kNoClient) return true;  // kicked by a reload meanwhile
     ClientEntry& e = gw_.members->clients[c->client];
@@ -508,6 +557,7 @@ void Worker::process_batch() {
                 continue;
             }
             counters.inc(Counter::data_rx);
+            src->last_rx = now;
             se.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
             se.stats->rx_bytes.fetch_add(batch_[i].len, std::memory_order_relaxed);
             const uint8_t* ip = it.plaintext;
@@ -601,7 +651,10 @@ void Worker::timers() {
     std::vector<std::pair<ConnectionPtr, CloseReason>> expired;
     for (auto& [id, c] : conns_) {
         if (!c->established) {
-            if (now - c->accepted_at > limits_.handshake_timeout) expired.emplace_back(c, CloseReason::HandshakeTimeout);
+            if (!c->got_bytes && now - c->accepted_at > limits_.first_byte_timeout)
+                expired.emplace_back(c, CloseReason::FirstByteTimeout);
+            else if (now - c->accepted_at > limits_.handshake_timeout)
+                expired.emplace_back(c, CloseReason::HandshakeTimeout);
             continue;
         }
         if (now - c->last_rx > limits_.idle_timeout) {
@@ -626,6 +679,10 @@ void Worker::timers() {
     }
 }
 
+void Worker::leave_pending(const Connection& c) {
+    if (pending_.erase(c.id)) pending_sources_.release(c.peer);
+}
+
 void Worker::process_close_requests() {
     std::vector<std::pair<ConnectionPtr, CloseReason>> reqs;
     {
@@ -638,7 +695,7 @@ void Worker::process_close_requests() {
 
 void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
     if (!conns_.erase(c->id)) return;
-    if (!c->established) --unestablished_;
+    if (!c->established) leave_pending(*c);
     graveyard_.push_back(c);  // batch items of this turn may still point at it
     // Count before the fd closes: whoever sees the close may read the counters at once.
     counters.inc(Counter::conn_closed);

@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "admission.hpp"
 #include "connection.hpp"
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
@@ -94,10 +96,13 @@ private:
     Limits limits_;  // copy refreshed by timers()
 
     std::unordered_map<uint64_t, ConnectionPtr> conns_;
-    // Connections accepted but not yet established. Bounded: each may hold a partial first frame
-    // (a pool block) until handshake_timeout, so an address range cannot pin unbounded memory.
-    static constexpr size_t kMaxUnestablished = 4096;
-    size_t unestablished_ = 0;
+    // Connections accepted but not yet established, by id (ids grow with time: begin() is the
+    // oldest). Bounded by limits_.handshake_pending_max, the oldest giving way to a new one; each
+    // may hold a partial first frame (a pool block) until handshake_timeout, so an address range
+    // cannot pin unbounded memory. Also counted per source address and IPv6 /64.
+    std::set<uint64_t> pending_;
+    PendingSources pending_sources_;
+    void leave_pending(const Connection& c);
     std::vector<ConnectionPtr> graveyard_;  // closed this turn; released at the end of the turn
 
     // Input arena: every socket read of a turn lands here; Data frames are referenced by offset

@@ -80,6 +80,16 @@ struct ControlPlaneConfig {
     uint32_t max_peers_per_reply = 100;
     // Handshakes accepted per second from one source IP address; 0 = no limit.
     uint32_t handshake_rate_per_source = 20;
+    // Connections of one worker still waiting for their Handshake (docs/controlplane.md,
+    // "Connections without a Handshake"): at most handshake_pending_max (1..1000000; when full,
+    // the oldest is closed to admit the new one), at most handshake_pending_per_source from one
+    // IP address and handshake_pending_per_prefix6 from one IPv6 /64 (0 = no limit, ..1000000).
+    uint32_t handshake_pending_max = 4096;
+    uint32_t handshake_pending_per_source = 32;
+    uint32_t handshake_pending_per_prefix6 = 128;
+    // A connection that has sent no byte at all within this time is closed (seconds, like the
+    // other durations). Only shortens handshake_timeout.
+    std::chrono::milliseconds first_byte_timeout{3'000};
     LogLevel log_level = LogLevel::Info;
 
     bool operator==(const ControlPlaneConfig&) const = default;

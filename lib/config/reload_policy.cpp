@@ -9,7 +9,7 @@ namespace {
 constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
 constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
 
-constexpr std::array<ConfigKeyInfo, 39> kKeys = {{
+constexpr std::array<ConfigKeyInfo, 43> kKeys = {{
     {"listen", S},
     {"listen.tcp", S},
     {"listen.udp", S},
@@ -35,6 +35,10 @@ constexpr std::array<ConfigKeyInfo, 39> kKeys = {{
     {"controlplane.output_queue_bytes", R},
     {"controlplane.max_peers_per_reply", R},
     {"controlplane.handshake_rate_per_source", R},
+    {"controlplane.handshake_pending_max", R},
+    {"controlplane.handshake_pending_per_source", R},
+    {"controlplane.handshake_pending_per_prefix6", R},
+    {"controlplane.first_byte_timeout", R},
     {"controlplane.log_level", R},
     {"dataplane", S},
     {"dataplane.channel", S},

@@ -214,14 +214,18 @@ constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
 constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
 constexpr std::array<std::string_view, 7> kClientKeys = {
     "identity", "name", "private_ip", "mask", "gateway", "ciders", "cider_mapping"};
-constexpr std::array<std::string_view, 8> kControlPlaneKeys = {"workers",
-                                                               "handshake_timeout",
-                                                               "keepalive_interval",
-                                                               "idle_timeout",
-                                                               "output_queue_bytes",
-                                                               "max_peers_per_reply",
-                                                               "handshake_rate_per_source",
-                                                               "log_level"};
+constexpr std::array<std::string_view, 12> kControlPlaneKeys = {"workers",
+                                                                "handshake_timeout",
+                                                                "keepalive_interval",
+                                                                "idle_timeout",
+                                                                "output_queue_bytes",
+                                                                "max_peers_per_reply",
+                                                                "handshake_rate_per_source",
+                                                                "handshake_pending_max",
+                                                                "handshake_pending_per_source",
+                                                                "handshake_pending_per_prefix6",
+                                                                "first_byte_timeout",
+                                                                "log_level"};
 
 Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
                                           const std::string& path) {
@@ -283,6 +287,22 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
     if (const auto* v = f.get("handshake_rate_per_source")) {
         RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_rate_per_source"), 0, 1'000'000));
         out.handshake_rate_per_source = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("handshake_pending_max")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_max"), 1, 1'000'000));
+        out.handshake_pending_max = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("handshake_pending_per_source")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_per_source"), 0, 1'000'000));
+        out.handshake_pending_per_source = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("handshake_pending_per_prefix6")) {
+        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_per_prefix6"), 0, 1'000'000));
+        out.handshake_pending_per_prefix6 = static_cast<uint32_t>(n);
+    }
+    if (const auto* v = f.get("first_byte_timeout")) {
+        RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("first_byte_timeout")));
+        out.first_byte_timeout = d;
     }
     if (const auto* v = f.get("log_level")) {
         RUSTUN_TRY_ASSIGN(s, r.string(*v, path("log_level")));

@@ -20,4 +20,10 @@ python3 "$src/scripts/convert-reference-config.py" plain.toml | grep -q 'crypto:
 printf '[server_config]\nlisten_addr = "127.0.0.1:8080"\n[crypto_config]\nblowfish = "x"\n[route_config]\nroutes_file = "./routes.json"\n' > bad.toml
 if python3 "$src/scripts/convert-reference-config.py" bad.toml 2> err.txt; then echo "bad cipher accepted"; exit 1; fi
 grep -q "crypto_config.blowfish: unknown cipher" err.txt
+# Clusters that share a key are named in a warning (the key itself never printed).
+printf 'listen: {tcp: 127.0.0.1:0}\ncrypto: chacha20:secret\nclusters:\n  - {name: east}\n  - {name: west}\n  - {name: own, crypto: "aes256:x"}\n' > shared.yaml
+"$cp_bin" --config shared.yaml --check-config > shared.txt
+grep -q "^warning: clusters 'east', 'west' share one key (chacha20)" shared.txt
+if grep -q secret shared.txt; then echo "key printed"; exit 1; fi
+if grep -q "'own'" shared.txt; then echo "own cluster listed"; exit 1; fi
 echo "converter: ok"

@@ -87,6 +87,10 @@ TEST(ConfigYaml, DefaultsAndOptionalKeys) {
     EXPECT_EQ(cp.output_queue_bytes, 1u << 20);
     EXPECT_EQ(cp.max_peers_per_reply, 100u);
     EXPECT_EQ(cp.handshake_rate_per_source, 20u);
+    EXPECT_EQ(cp.handshake_pending_max, 4096u);
+    EXPECT_EQ(cp.handshake_pending_per_source, 32u);
+    EXPECT_EQ(cp.handshake_pending_per_prefix6, 128u);
+    EXPECT_EQ(cp.first_byte_timeout, 3s);
     EXPECT_EQ(cp.log_level, LogLevel::Info);
 }
 
@@ -102,6 +106,10 @@ controlplane:
   output_queue_bytes: 65543
   max_peers_per_reply: 50
   handshake_rate_per_source: 0
+  handshake_pending_max: 64
+  handshake_pending_per_source: 0
+  handshake_pending_per_prefix6: 7
+  first_byte_timeout: 0.5
   log_level: debug
 )",
                                 "cp.yaml");
@@ -117,6 +125,10 @@ controlplane:
     EXPECT_EQ(cp.output_queue_bytes, 65543u);
     EXPECT_EQ(cp.max_peers_per_reply, 50u);
     EXPECT_EQ(cp.handshake_rate_per_source, 0u);
+    EXPECT_EQ(cp.handshake_pending_max, 64u);
+    EXPECT_EQ(cp.handshake_pending_per_source, 0u);
+    EXPECT_EQ(cp.handshake_pending_per_prefix6, 7u);
+    EXPECT_EQ(cp.first_byte_timeout, 500ms);
     EXPECT_EQ(cp.log_level, LogLevel::Debug);
 
     auto r2 = load_config_string(
