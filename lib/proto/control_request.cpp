@@ -10,6 +10,14 @@ namespace rustun {
 
 namespace {
 
+// RapidJSON 1.1 decodes a lone low surrogate escape (\uDC00..\uDFFF) to the 3-byte sequence
+// ED B0..BF xx, which is not UTF-8; validated raw input never has ED followed by A0..BF.
+bool has_encoded_surrogate(const char* s, size_t n) {
+    for (size_t i = 0; i + 1 < n; ++i)
+        if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) return true;
+    return false;
+}
+
 // SAX handler: tracks the nesting depth, keeps the top-level string members, refuses what the
 // rules above refuse. Returning false stops the (iterative) reader at once.
 class RequestHandler {
@@ -29,6 +37,7 @@ public:
     bool RawNumber(const char*, rapidjson::SizeType, bool) { return scalar(); }
     bool String(const char* s, rapidjson::SizeType n, bool) {
         if (depth_ == 0) return refuse("request is not a JSON object");
+        if (has_encoded_surrogate(s, n)) return refuse("request has a lone surrogate escape in a string");
         if (depth_ == 1 && in_object_top_) {
             if (key_ == "cmd") {
                 out_.cmd.assign(s, n);
@@ -40,6 +49,7 @@ public:
         return true;
     }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
+        if (has_encoded_surrogate(s, n)) return refuse("request has a lone surrogate escape in a member name");
         if (depth_ == 1) {
             key_.assign(s, n);
             if (!names_.insert(key_).second) return refuse("request has a repeated member name");

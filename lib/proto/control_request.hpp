@@ -4,7 +4,7 @@
 //
 // Parsing is iterative (RapidJSON kParseIterativeFlag, no recursion whatever the input) and
 // stops at kControlRequestMaxDepth levels of nesting with an error that says so; no DOM is built.
-// Rules: valid UTF-8; the root must be an object; only JSON whitespace after it; a string member
+// Rules: valid UTF-8 (a lone surrogate escape is an error); the root must be an object; only JSON whitespace after it; a string member
 // "cmd" is required; the other top-level string members are the arguments (in document order);
 // members of other types and anything nested are checked for syntax and ignored; a repeated
 // top-level member name is an error; at most kControlRequestMaxBytes bytes.
