@@ -1,10 +1,10 @@
 // Control-socket commands (docs/controlplane.md, "Control socket"): JSON in, JSON out.
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include "gateway.hpp"
+#include "proto/control_request.hpp"
 #include "dataplane_link.hpp"
 #include "worker.hpp"
 
@@ -103,16 +103,11 @@ void write_list(JsonWriter& w, const char* k, const std::vector<std::string>& v)
 }  // namespace
 
 std::string Gateway::handle_command(const std::string& line) {
-    rapidjson::Document d;
-    if (d.Parse(line.c_str(), line.size()).HasParseError() || !d.IsObject())
-        return error_answer("request is not a JSON object");
-    auto cmd_it = d.FindMember("cmd");
-    if (cmd_it == d.MemberEnd() || !cmd_it->value.IsString()) return error_answer("request has no \"cmd\" string");
-    std::string cmd = cmd_it->value.GetString();
-    auto arg = [&](const char* name) -> std::string {
-        auto it = d.FindMember(name);
-        return it != d.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
-    };
+    // Iterative and depth-limited (lib/proto/control_request.hpp): no input can exhaust the stack.
+    auto req = parse_control_request(line);
+    if (!req) return error_answer(req.error());
+    const std::string& cmd = req->cmd;
+    auto arg = [&](const char* name) { return req->arg(name); };
     if (cmd == "status") return command_status();
     if (cmd == "clients") return command_clients(arg("cluster"));
     if (cmd == "client") return command_client(arg("identity"));

@@ -64,7 +64,12 @@ namespace rustun {
     X(udp_to_tcp, "Data from UDP senders delivered over TCP")                                   \
     X(tcp_to_udp, "Data from TCP senders handed to the dataplane for UDP delivery")             \
     X(udp_tx_ring_full, "frames for the dataplane dropped: its TX ring was full")               \
-    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")
+    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")               \
+    X(control_refused_peer, "control-socket connections refused: peer not root, our uid or in control_socket_group") \
+    X(control_refused_busy, "control-socket connections refused: too many open at once")       \
+    X(control_request_timeout, "control-socket connections closed: no complete request within the deadline") \
+    X(control_request_too_large, "control-socket connections closed: request line longer than 64 KiB") \
+    X(control_send_timeout, "control-socket connections dropped: answer not taken within the deadline")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

@@ -110,7 +110,14 @@ Status Gateway::start() {
         Status ls = link->start();
         if (!ls) return ls;
     }
-    Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); });
+    ControlSocketOptions copt;
+    if (!cfg_.control_socket_group.empty()) {
+        auto gid = ControlSocket::resolve_group(cfg_.control_socket_group);
+        if (!gid) return make_error(gid.error());
+        copt.group = gid.value();
+    }
+    Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); },
+                               copt);
     if (!st) return st;
     for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("%s", w.c_str());
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
@@ -175,7 +182,7 @@ void Gateway::request_close(const ConnectionPtr& c, CloseReason reason) {
 }
 
 uint64_t Gateway::counter(Counter c) const {
-    uint64_t v = counters.get(c);
+    uint64_t v = counters.get(c) + control_.counters.get(c);
     if (link) v += link->counters.get(c);
     for (auto& w : workers) v += w->counters.get(c);
     return v;
@@ -236,6 +243,7 @@ Result<ReloadReport> Gateway::reload() {
     GatewayConfig applied = std::move(next.value());
     applied.listen = cfg_.listen;
     applied.control_socket = cfg_.control_socket;
+    applied.control_socket_group = cfg_.control_socket_group;
     applied.controlplane.workers = cfg_.controlplane.workers;
     cfg_ = std::move(applied);
     members = std::move(nm.value());

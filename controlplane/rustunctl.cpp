@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     rapidjson::Document d;
-    if (d.Parse(answer.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("ok")) {
+    if (d.Parse<rapidjson::kParseIterativeFlag>(answer.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("ok")) {
         fprintf(stderr, "rustunctl: unparseable answer: %s\n", answer.c_str());
         return 1;
     }

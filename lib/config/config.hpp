@@ -124,6 +124,9 @@ struct GatewayConfig {
     ListenConfig listen;
     CipherSpec crypto;  // default cipher and key of every cluster without an override
     std::string control_socket{kDefaultControlSocket};
+    // Group (name or gid) whose members may use the control socket besides root and the
+    // gateway's own user; the socket file gets that group and mode 0660. Empty: mode 0600.
+    std::string control_socket_group;
     // The routes.json imported, resolved against the YAML file's directory; empty if none.
     std::string clients_file;
     ControlPlaneConfig controlplane;

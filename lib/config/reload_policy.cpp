@@ -9,12 +9,13 @@ namespace {
 constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
 constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
 
-constexpr std::array<ConfigKeyInfo, 43> kKeys = {{
+constexpr std::array<ConfigKeyInfo, 44> kKeys = {{
     {"listen", S},
     {"listen.tcp", S},
     {"listen.udp", S},
     {"crypto", R},
     {"control_socket", S},
+    {"control_socket_group", S},
     {"clients_file", R},
     {"clusters", R},
     {"clusters[].name", R},
@@ -73,6 +74,7 @@ std::vector<std::string> restart_only_changes(const GatewayConfig& running,
     if (!(running.listen.tcp == next.listen.tcp)) out.emplace_back("listen.tcp");
     if (running.listen.udp != next.listen.udp) out.emplace_back("listen.udp");
     if (running.control_socket != next.control_socket) out.emplace_back("control_socket");
+    if (running.control_socket_group != next.control_socket_group) out.emplace_back("control_socket_group");
     if (running.controlplane.workers != next.controlplane.workers)
         out.emplace_back("controlplane.workers");
     if (running.dataplane != next.dataplane) out.emplace_back("dataplane");

@@ -205,8 +205,9 @@ private:
     std::string file_;
 };
 
-constexpr std::array<std::string_view, 7> kTopKeys = {
-    "listen", "crypto", "control_socket", "clients_file", "clusters", "controlplane", "dataplane"};
+constexpr std::array<std::string_view, 8> kTopKeys = {
+    "listen",       "crypto",   "control_socket", "control_socket_group",
+    "clients_file", "clusters", "controlplane",   "dataplane"};
 constexpr std::array<std::string_view, 12> kDataplaneKeys = {
     "channel", "eal_args", "port",     "workers",   "burst",           "sessions",
     "mbufs",   "address",  "address6", "exception", "exception_iface", "idle_sleep_us"};
@@ -535,6 +536,11 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
         RUSTUN_TRY_ASSIGN(s, r.string(*e, "control_socket"));
         if (s.empty()) return error_at(r.at(*e, "control_socket"), "expected a non-empty path");
         cfg.control_socket = s;
+    }
+    if (const auto* e = top.get("control_socket_group")) {
+        RUSTUN_TRY_ASSIGN(g, r.string(*e, "control_socket_group", "a group name or a numeric gid"));
+        if (g.empty()) return error_at(r.at(*e, "control_socket_group"), "expected a group name or a numeric gid");
+        cfg.control_socket_group = g;
     }
 
     RUSTUN_TRY_ASSIGN(cp, read_controlplane(r, top.get("controlplane")));
