@@ -59,7 +59,9 @@ namespace rustun {
     X(udp_to_tcp, "Data from UDP senders delivered over TCP")                                   \
     X(tcp_to_udp, "Data from TCP senders handed to the dataplane for UDP delivery")             \
     X(udp_tx_ring_full, "frames for the dataplane dropped: its TX ring was full")               \
-    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")
+    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")              \
+    X(dataplane_refused, "attach attempts refused: unsafe channel (owner, mode, symlink, directory) or bad layout") \
+    X(dp_msg_rejected, "messages from the dataplane refused: bad type or length, or TcpDeliver not exactly one Data frame")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,
