@@ -363,6 +363,22 @@ TEST(ShmRing, AConsumerIgnoresAHeadMoreThanARingAhead) {
 
 // ---- TcpDeliver has its own ring per worker ----
 
+TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Segment layout"
+    auto one = Channel::create(temp_path("size1"), ChannelOptions{});
+    ASSERT_TRUE(one.ok()) << one.error();
+    EXPECT_EQ((*one)->size(), 54'550'528u);
+    EXPECT_EQ((*one)->header().counter_count, 37u);
+    EXPECT_EQ((*one)->header().counter_stride, 320u);
+    ChannelOptions two;
+    two.workers = 2;
+    auto b = Channel::create(temp_path("size2"), two);
+    ASSERT_TRUE(b.ok()) << b.error();
+    EXPECT_EQ((*b)->size(), 54'550'528u + 12'591'104u);
+    EXPECT_EQ((*b)->header().ring_count, 6u);
+    EXPECT_EQ((*b)->header().rings[5].kind, static_cast<uint32_t>(RingKind::DpToCpDeliver));
+    EXPECT_EQ((*b)->header().rings[5].index, 1u);
+}
+
 TEST(ShmChannel, AFullPuntRingLeavesTheDeliverRingFree) {
     auto path = temp_path("rings");
     auto dp = Channel::create(path, ChannelOptions{2, 16, 16, 8, 8});
