@@ -134,6 +134,11 @@ std::string Gateway::command_status() {
         put(w, "clients_online", static_cast<uint64_t>(members->online_count()));
         put(w, "connections_open", counter(Counter::conn_accepted) - counter(Counter::conn_closed));
         put(w, "dataplane", std::string(!link ? "not configured" : link->attached() ? "attached" : "not attached"));
+        if (link) {
+            put(w, "dataplane_channel", link->channel_path());
+            // Why the control plane is not attached: absent, not ready, or refused (unsafe).
+            if (!link->attached()) put(w, "dataplane_error", link->last_error());
+        }
         w.EndObject();
     });
 }

@@ -69,7 +69,9 @@ namespace rustun {
     X(control_refused_busy, "control-socket connections refused: too many open at once")       \
     X(control_request_timeout, "control-socket connections closed: no complete request within the deadline") \
     X(control_request_too_large, "control-socket connections closed: request line longer than 64 KiB") \
-    X(control_send_timeout, "control-socket connections dropped: answer not taken within the deadline")
+    X(control_send_timeout, "control-socket connections dropped: answer not taken within the deadline") \
+    X(dataplane_refused, "attach attempts refused: unsafe channel (owner, mode, symlink, directory) or bad layout") \
+    X(dp_msg_rejected, "messages from the dataplane refused: bad type or length, or TcpDeliver not exactly one Data frame")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

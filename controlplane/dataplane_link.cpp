@@ -99,14 +99,42 @@ void DataplaneLink::run() {
     }
 }
 
+std::string DataplaneLink::last_error() const {
+    std::lock_guard<std::mutex> lk(err_mu_);
+    return last_error_;
+}
+
+void DataplaneLink::set_error(const std::string& e, shm::AttachFailure why) {
+    const bool loud = why == shm::AttachFailure::Unsafe || why == shm::AttachFailure::Layout;
+    bool changed;
+    {
+        std::lock_guard<std::mutex> lk(err_mu_);
+        changed = e != last_error_;
+        last_error_ = e;
+    }
+    if (!loud) {
+        LOG_LIMITED(LogLevel::Debug, "dataplane not attached: %s", e.c_str());
+        return;
+    }
+    counters.inc(Counter::dataplane_refused);
+    // Attach is retried every 200 ms: log a refusal when its reason changes, else once a minute.
+    const auto now = std::chrono::steady_clock::now();
+    if (changed || now - last_error_logged_ >= 60s) {
+        last_error_logged_ = now;
+        LOG_WARN("dataplane channel refused (no state is sent to it): %s", e.c_str());
+    }
+}
+
 bool DataplaneLink::try_attach() {
-    auto ch = shm::Channel::attach(path_);
+    shm::AttachFailure why = shm::AttachFailure::None;
+    auto ch = shm::Channel::attach(path_, &why);
     if (!ch) {
-        LOG_LIMITED(LogLevel::Debug, "dataplane not attached: %s", ch.error().c_str());
+        set_error(ch.error(), why);
         return false;
     }
     if (ch.value()->header().dp_state.load() == static_cast<uint32_t>(shm::DpState::Stopping)) {
         // A dataplane on its way out still has its segment for a moment: wait for the next one.
+        set_error("channel " + path_ + ": its dataplane is stopping", shm::AttachFailure::NotReady);
         return false;
     }
     {
@@ -116,8 +144,12 @@ bool DataplaneLink::try_attach() {
     ch_->header().cp_pid.store(static_cast<uint32_t>(::getpid()));
     ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
     attached_ = true;
+    {
+        std::lock_guard<std::mutex> lk(err_mu_);
+        last_error_.clear();
+    }
     counters.inc(Counter::dataplane_attached);
-    LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx)", path_.c_str(), ch_->header().dp_pid,
+    LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx)", path_.c_str(), ch_->dp_pid(),
              ch_->workers(), (unsigned long long)ch_->dp_epoch());
     return true;
 }
@@ -155,13 +187,11 @@ bool DataplaneLink::full_sync() {
         const Membership& m = *gw_.members;
         clusters.resize(m.clusters.size());
         for (uint32_t i = 0; i < m.clusters.size(); ++i) {
-            shm::ClusterSetMsg& c = clusters[i];
-            std::memset(&c, 0, sizeof c);
-            c.cluster_id = i;
-            c.method = static_cast<uint8_t>(m.clusters[i].key->method());
             auto key = m.clusters[i].key->spec().derived_key();
-            c.key_len = static_cast<uint16_t>(std::min<size_t>(key.size(), shm::ClusterSetMsg::kMaxKey));
-            std::memcpy(c.key, key.data(), c.key_len);
+            // A plain cluster's key is empty (key.data() may be null): make_cluster_set copies
+            // nothing then.
+            shm::make_cluster_set(clusters[i], i, static_cast<uint8_t>(m.clusters[i].key->method()), key.data(),
+                                  key.size());
             if (key.size() > shm::ClusterSetMsg::kMaxKey)
                 LOG_ERROR("cluster '%s': XOR key longer than %u bytes cannot be given to the dataplane",
                           m.clusters[i].name.c_str(), shm::ClusterSetMsg::kMaxKey);
@@ -207,25 +237,28 @@ bool DataplaneLink::full_sync() {
 
 void DataplaneLink::poll_rings() {
     bool any = false;
-    for (uint32_t w = 0; w < ch_->workers(); ++w) {
-        shm::SpscRing& r = ch_->dp_to_cp(w);
-        int n = 0;
-        for (const uint8_t* slot; n < 256 && (slot = r.peek()) != nullptr; ++n) {
-            // Work on a private copy: the other process must not be able to change a message
-            // between its validation and its use.
-            std::memcpy(msg_copy_.get(), slot, shm::kSlotSize);
-            const uint8_t* copy = msg_copy_.get();
-            const shm::MsgHeader& h = shm::msg_header(copy);
-            if (h.type == static_cast<uint16_t>(shm::MsgType::Punt) && h.len >= offsetof(shm::PuntMsg, frame))
-                handle_punt(*reinterpret_cast<const shm::PuntMsg*>(shm::msg_body(copy)));
-            else if (h.type == static_cast<uint16_t>(shm::MsgType::TcpDeliver) && h.len >= offsetof(shm::TcpDeliverMsg, frame))
-                handle_deliver(*reinterpret_cast<const shm::TcpDeliverMsg*>(shm::msg_body(copy)));
-            r.consume();
-        }
-        if (n) {
-            r.release();
-            any = true;
-        }
+    // Everything read from the rings is untrusted (docs/shm-channel.md "Validation"): each slot is
+    // copied out first (drain_ring), so that the dataplane cannot change a message between its
+    // validation and its use, then parsed. The worker count is this process's copy, taken and
+    // checked at attach. TcpDeliver has its own rings, served first: punts cannot starve it.
+    const uint32_t workers = ch_->workers();
+    auto rejected = [&](shm::MsgCheck c) {
+        counters.inc(Counter::dp_msg_rejected);
+        LOG_LIMITED(LogLevel::Warn, "dataplane message refused: %s", shm::msg_check_name(c));
+    };
+    for (uint32_t w = 0; w < workers; ++w) {
+        any |= shm::drain_ring(ch_->deliver(w), 256, msg_copy_.get(), [&](const uint8_t* copy) {
+            shm::DeliverView v;
+            if (shm::MsgCheck c = shm::parse_deliver(copy, v); c != shm::MsgCheck::Ok) return rejected(c);
+            handle_deliver(v);
+        }) != 0;
+    }
+    for (uint32_t w = 0; w < workers; ++w) {
+        any |= shm::drain_ring(ch_->dp_to_cp(w), 256, msg_copy_.get(), [&](const uint8_t* copy) {
+            shm::PuntView v;
+            if (shm::MsgCheck c = shm::parse_punt(copy, v); c != shm::MsgCheck::Ok) return rejected(c);
+            handle_punt(v);
+        }) != 0;
     }
     sender_->flush();
     if (!any) std::this_thread::sleep_for(100us);
@@ -238,7 +271,7 @@ void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep) {
     if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
 }
 
-void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
+void DataplaneLink::handle_punt(const shm::PuntView& m) {
     // `m` is this thread's private copy of the slot (poll_rings): the dataplane cannot change it
     // between the checks below and its use.
     if (m.frame_len < kFrameHeaderSize || m.frame_len > shm::kMaxFrameInSlot) {
@@ -357,7 +390,7 @@ void DataplaneLink::handle_punt(const shm::PuntMsg& m) {
     if (bind) bind_endpoint(id, m.from);
 }
 
-void DataplaneLink::handle_deliver(const shm::TcpDeliverMsg& m) {
+void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
     std::lock_guard<std::mutex> lk(gw_.mu);
     // Client ids are only meaningful in the epoch they were pushed in: a message routed by an
     // older state (before a reload or a restart of this process), or one that arrives while a

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include "crypto/crypto_engine.hpp"
 #include "frame_sender.hpp"
 #include "shm/channel.hpp"
+#include "shm/messages.hpp"
 
 namespace rustun {
 
@@ -40,6 +42,9 @@ public:
     bool send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters);
 
     bool attached() const { return attached_.load(); }
+    const std::string& channel_path() const { return path_; }
+    // Why the last attach attempt failed ("" while attached or before the first attempt).
+    std::string last_error() const;
     // Dataplane counters and session numbers, or false if not attached (control-socket thread).
     bool dataplane_counters(std::vector<uint64_t>& values, uint64_t& sessions, uint64_t& capacity, uint64_t& epoch);
 
@@ -52,8 +57,9 @@ private:
     bool full_sync();
     bool push_control(shm::MsgType type, const void* body, uint32_t len);
     void poll_rings();
-    void handle_punt(const shm::PuntMsg& m);
-    void handle_deliver(const shm::TcpDeliverMsg& m);
+    void handle_punt(const shm::PuntView& m);
+    void handle_deliver(const shm::DeliverView& m);
+    void set_error(const std::string& e, shm::AttachFailure why);
     void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep);
 
     Gateway& gw_;
@@ -72,6 +78,9 @@ private:
     uint64_t epoch_base_ = 0;    // random per process
     uint64_t start_us_ = 0;      // Unix microseconds at start: the floor of accepted seqs
     std::vector<uint8_t> scratch_;
+    mutable std::mutex err_mu_;
+    std::string last_error_;                          // guarded by err_mu_
+    std::chrono::steady_clock::time_point last_error_logged_{};
     struct AlignedDelete {
         void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
     };

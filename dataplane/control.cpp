@@ -52,18 +52,27 @@ void update_cp_alive(Runtime& rt, uint64_t now) {
     rt.cp_alive.store(alive, std::memory_order_relaxed);
 }
 
+// One slot, copied out of a ring before it is looked at (the control plane's messages are
+// untrusted input too: it must not be able to change one between its validation and its use).
+alignas(64) uint8_t g_msg_copy[shm::kSlotSize];
+
 // Applies up to `max` control messages; returns how many.
 unsigned poll_control(Runtime& rt, unsigned max) {
-    shm::SpscRing& r = rt.channel->control();
-    unsigned n = 0;
-    while (n < max) {
-        const uint8_t* slot = r.peek();
-        if (slot == nullptr) break;
-        const shm::MsgHeader& h = shm::msg_header(slot);
-        const auto o = rt.state->apply(h, shm::msg_body(slot), rte_rdtsc());
-        if (o == StateManager::Outcome::Rejected)
+    uint64_t bad = 0;
+    const unsigned n = shm::drain_ring(rt.channel->control(), max, g_msg_copy, [&](const uint8_t* copy) {
+        shm::MsgHeader h;
+        if (shm::parse_control_header(copy, h) != shm::MsgCheck::Ok) {
+            ++bad;
+            std::fprintf(stderr, "rustun-dataplane: control message type %u rejected: len %u beyond the slot\n", h.type,
+                         h.len);
+            return;
+        }
+        const auto o = rt.state->apply(h, shm::msg_body(copy), rte_rdtsc());
+        if (o == StateManager::Outcome::Rejected) {
+            ++bad;
             std::fprintf(stderr, "rustun-dataplane: control message type %u rejected: %s\n", h.type,
                          rt.state->last_error().c_str());
+        }
         if (o == StateManager::Outcome::SessionFull) rt.count(0, C::drop_session_table_full, 1);
         if (o == StateManager::Outcome::SyncApplied) {
             const Generation* g = rt.state->current();
@@ -75,27 +84,17 @@ unsigned poll_control(Runtime& rt, unsigned max) {
             if (rt.first_sync_tsc == 0) rt.first_sync_tsc = rte_rdtsc();
             rt.rx_enabled.store(true, std::memory_order_release);
         }
-        r.consume();
-        ++n;
-    }
-    if (n) r.release();
+    });
+    if (bad) rt.count(0, C::drop_bad_control, bad);
     return n;
 }
 
 // Sends up to `max` TxFrames through worker 0.
 unsigned poll_tx(Runtime& rt, unsigned max) {
-    shm::SpscRing& r = rt.channel->tx();
-    unsigned n = 0;
     uint64_t sent = 0, bad = 0, nombuf = 0, full = 0;
-    while (n < max) {
-        const uint8_t* slot = r.peek();
-        if (slot == nullptr) break;
-        const shm::MsgHeader& h = shm::msg_header(slot);
-        shm::TxFrameMsg msg;
-        std::memcpy(&msg, shm::msg_body(slot), offsetof(shm::TxFrameMsg, frame));
-        const bool ok = h.type == static_cast<uint16_t>(shm::MsgType::TxFrame) && h.len >= offsetof(shm::TxFrameMsg, frame) &&
-                        msg.frame_len <= shm::kMaxFrameInSlot && h.len >= offsetof(shm::TxFrameMsg, frame) + msg.frame_len &&
-                        (msg.to.family == 4 || (msg.to.family == 6 && rt.src.has_addr6)) && msg.to.port != 0;
+    const unsigned n = shm::drain_ring(rt.channel->tx(), max, g_msg_copy, [&](const uint8_t* copy) {
+        shm::TxFrameView msg;
+        const bool ok = shm::parse_txframe(copy, msg) == shm::MsgCheck::Ok && (msg.to.family == 4 || rt.src.has_addr6);
         if (!ok) {
             ++bad;
         } else {
@@ -106,7 +105,7 @@ unsigned poll_tx(Runtime& rt, unsigned max) {
             const uint32_t s = g->sessions.lookup(k);
             if (s != kNoSession) mac = g->clients[s].mac.load(std::memory_order_relaxed);
             if (!(mac & kMacKnown)) mac = rt.mac_hint(k);
-            rte_mbuf* m = build_datagram(rt, to, mac, shm::msg_body(slot) + offsetof(shm::TxFrameMsg, frame), msg.frame_len);
+            rte_mbuf* m = build_datagram(rt, to, mac, msg.frame, msg.frame_len);
             if (m == nullptr) {
                 ++nombuf;
             } else if (rte_ring_sp_enqueue(rt.main_tx, m) != 0) {
@@ -116,11 +115,8 @@ unsigned poll_tx(Runtime& rt, unsigned max) {
                 ++sent;
             }
         }
-        r.consume();
-        ++n;
-    }
+    });
     if (n) {
-        r.release();
         rt.count(0, C::from_controlplane_tx, sent);
         rt.count(0, C::drop_bad_txframe, bad);
         rt.count(0, C::drop_no_mbuf, nombuf);

@@ -15,6 +15,7 @@
 #include "mac_cache.hpp"
 #include "packet.hpp"
 #include "shm/channel.hpp"
+#include "shm/messages.hpp"
 #include "state.hpp"
 
 struct rte_mempool;
@@ -35,7 +36,8 @@ struct alignas(64) Worker {
     Runtime* rt = nullptr;
     std::unique_ptr<CryptoEngine> engine;
     std::unique_ptr<uint8_t[]> scratch;  // kMaxBurst * kScratchPerItem, 64-byte aligned start
-    shm::SpscRing* to_cp = nullptr;      // this worker's DpToCp ring (producer side)
+    shm::SpscRing* to_cp = nullptr;      // this worker's DpToCp ring: punts (producer side)
+    shm::SpscRing* to_cp_deliver = nullptr;  // this worker's DpToCpDeliver ring: TcpDeliver
     std::atomic<uint64_t>* counters = nullptr;  // this worker's block in the channel
     rte_ring* to_kernel = nullptr;       // exception packets for the main lcore (SP/SC)
     MacCache macs;
@@ -87,6 +89,7 @@ int worker_main(void* arg);
 struct MainOptions {
     bool wait_sync = false;
     uint64_t stop_when_idle_ms = 0;  // 0 = never
+    uint32_t punt_ring_slots = 0;    // 0 = the channel's default (tests use small rings)
 };
 void main_loop(Runtime& rt, const MainOptions& opt);
 

@@ -8,6 +8,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -33,10 +34,12 @@ void on_signal(int) {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--help] [-- EAL args]\n"
+                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--help]\n"
+                 "                        [-- EAL args]\n"
                  "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
                  "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
                  "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
+                 "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
                  "  -- EAL args           appended to dataplane.eal_args\n"
                  "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n");
 }
@@ -65,6 +68,12 @@ int main(int argc, char** argv) {
             char* end = nullptr;
             opt.stop_when_idle_ms = std::strtoull(argv[++i], &end, 10);
             if (*end != '\0' || opt.stop_when_idle_ms == 0) return fail("--stop-when-idle: expected milliseconds > 0");
+        } else if (a == "--punt-ring-slots" && i + 1 < argc) {
+            char* end = nullptr;
+            const unsigned long long n = std::strtoull(argv[++i], &end, 10);
+            if (*end != '\0' || n == 0 || n > 65536 || (n & (n - 1)) != 0)
+                return fail("--punt-ring-slots: expected a power of two 1..65536");
+            opt.punt_ring_slots = static_cast<uint32_t>(n);
         } else if (a == "--") {
             for (++i; i < argc; ++i) cli_eal.emplace_back(argv[i]);
         } else {
@@ -134,6 +143,12 @@ int main(int argc, char** argv) {
 
     shm::ChannelOptions co;
     co.workers = nw;
+    if (opt.punt_ring_slots) co.dp_to_cp_slots = opt.punt_ring_slots;
+    if (!rt.cfg.channel_group.empty()) {
+        const group* gr = ::getgrnam(rt.cfg.channel_group.c_str());
+        if (gr == nullptr) return cleanup_and(fail("dataplane.channel_group: no group named \"" + rt.cfg.channel_group + "\""));
+        co.group = gr->gr_gid;
+    }
     auto ch = shm::Channel::create(rt.cfg.channel, co);
     if (!ch) return cleanup_and(fail("dataplane.channel: " + ch.error()));
     rt.channel = std::move(*ch);
@@ -150,6 +165,7 @@ int main(int argc, char** argv) {
         wk->engine = std::move(*eng);
         wk->scratch = std::make_unique<uint8_t[]>(kMaxBurst * kScratchPerItem);
         wk->to_cp = &rt.channel->dp_to_cp(w);
+        wk->to_cp_deliver = &rt.channel->deliver(w);
         wk->counters = rt.channel->counters(w);
         const std::string rn = "rustun_exc" + std::to_string(w);
         wk->to_kernel = rte_ring_create(rn.c_str(), 1024, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);

@@ -229,13 +229,13 @@ int cp(const char* path, int seconds) {
     bool replied = false;
     while (mono_ns() < end && ch->still_current()) {
         h.cp_heartbeat_ns.store(mono_ns());
-        for (uint32_t w = 0; w < ch->workers(); ++w) {
-            auto& r = ch->dp_to_cp(w);
+        for (uint32_t ring = 0; ring < 2 * ch->workers(); ++ring) {
+            auto& r = ring % 2 == 0 ? ch->dp_to_cp(ring / 2) : ch->deliver(ring / 2);
             while (const uint8_t* s = r.peek()) {
                 const auto& mh = shm::msg_header(s);
                 if (mh.type == static_cast<uint16_t>(shm::MsgType::Punt)) {
                     shm::PuntMsg p;
-                    std::memcpy(&p, shm::msg_body(s), mh.len);
+                    std::memcpy(&p, shm::msg_body(s), std::min<size_t>(mh.len, sizeof p));
                     char a[64];
                     inet_ntop(p.from.family == 4 ? AF_INET : AF_INET6, p.from.addr, a, sizeof a);
                     std::printf("cp: Punt from %s:%u hint %d type %u len %u\n", a, p.from.port,
@@ -251,7 +251,7 @@ int cp(const char* path, int seconds) {
                     }
                 } else if (mh.type == static_cast<uint16_t>(shm::MsgType::TcpDeliver)) {
                     shm::TcpDeliverMsg t;
-                    std::memcpy(&t, shm::msg_body(s), mh.len);
+                    std::memcpy(&t, shm::msg_body(s), std::min<size_t>(mh.len, sizeof t));
                     std::printf("cp: TcpDeliver %u -> %u len %u\n", t.src_client, t.dst_client, t.frame_len);
                 }
                 r.consume();

@@ -94,6 +94,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     DataItem items[kMaxBurst];
     uint16_t nitems = 0;
     bool to_cp_pending = false;
+    bool deliver_pending = false;
     const bool exception = rt.tap_port != 0xffff;
 
     // ---- stage 1: parse, STUN, frame header checks, punts; collect Data ----
@@ -308,7 +309,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         } else if (it.frame_len > shm::kMaxFrameInSlot) {
             cnt.add(C::drop_oversize);
             drop[ndrop++] = it.m;
-        } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp, shm::MsgType::TcpDeliver, it.frame_len)) {
+        } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp_deliver, shm::MsgType::TcpDeliver, it.frame_len)) {
             auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
             tm->src_client = src.cp_id;
             tm->dst_client = dc.cp_id;
@@ -317,12 +318,13 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             std::memset(tm->pad2, 0, sizeof tm->pad2);
             tm->cp_epoch = g.cp_epoch;
             std::memcpy(tm->frame, it.frame, it.frame_len);  // the received bytes, untouched
-            w.to_cp->advance();
-            to_cp_pending = true;
+            w.to_cp_deliver->advance();
+            deliver_pending = true;
             cnt.add(C::to_controlplane_tcp);
             drop[ndrop++] = it.m;
         } else {
-            cnt.add(C::drop_ring_full);
+            // Its own ring: a flood of punts never takes TcpDeliver's room.
+            cnt.add(C::drop_deliver_ring_full);
             drop[ndrop++] = it.m;
         }
     }
@@ -346,6 +348,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     }
     if (ndrop) rte_pktmbuf_free_bulk(drop, ndrop);
     if (to_cp_pending) w.to_cp->publish();
+    if (deliver_pending) w.to_cp_deliver->publish();
     for (size_t c = 0; c < shm::kDpCounterCount; ++c)
         if (cnt.v[c]) w.counters[c].fetch_add(cnt.v[c], std::memory_order_relaxed);
 }

@@ -56,7 +56,7 @@ TMP=$(mktemp -d /tmp/rustun-bench.XXXXXX)
 ID=rb$$
 SOCK_DP=/run/rustun-$ID-dp.sock   # abstract memif sockets (socket-abstract=yes, the 22.11 default)
 SOCK_FWD=/run/rustun-$ID-fwd.sock
-CHAN=/dev/shm/rustun-$ID
+CHAN=/dev/shm/rustun-$ID/channel  # in its own directory (0700): never directly in /dev/shm
 PIDS=()
 stop_pid() {  # SIGINT, wait up to 5 s, then SIGKILL
   local p=$1
@@ -67,7 +67,7 @@ stop_pid() {  # SIGINT, wait up to 5 s, then SIGKILL
 }
 cleanup() {
   for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  rm -rf "$TMP" "$CHAN" /var/run/dpdk/$ID-* 2>/dev/null || true
+  rm -rf "$TMP" "$(dirname "$CHAN")" /var/run/dpdk/$ID-* 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -34,7 +34,7 @@ load_state() {
     # shellcheck disable=SC1090
     . "$STATE"
     LAB_CONFIG=$WORK/gateway.yaml
-    LAB_CHANNEL=/dev/shm/rustun-lab-$P
+    LAB_CHANNEL=/dev/shm/rustun-lab-$P/channel
 }
 
 cmd_up() {
@@ -100,8 +100,8 @@ cmd_down() {
         # No state: remove what the lab would have created, nothing else.
         local n
         for n in "${LAB_NODES[@]}" sw; do ip netns del "${P}$n" 2>/dev/null; done
-        LAB_CHANNEL=/dev/shm/rustun-lab-$P
-        rm -f "$LAB_CHANNEL"
+        LAB_CHANNEL=/dev/shm/rustun-lab-$P/channel
+        rm -rf "$(dirname "$LAB_CHANNEL")"
     fi
     rm -f "$STATE" "$STATE_DIR"/*.progress "$STATE_DIR"/*.json "$STATE_DIR"/*.err
     echo "down (logs kept in $STATE_DIR)"

@@ -99,7 +99,12 @@ struct ControlPlaneConfig {
 struct DataplaneConfig {
     enum class Exception : uint8_t { None, Tap };
 
-    std::string channel{"/dev/shm/rustun-dataplane"};  // shared-memory segment path, non-empty
+    // Shared-memory segment path, non-empty. Its directory must be writable only by the gateway's
+    // user (docs/shm-channel.md "Where the channel lives"); the dataplane creates it if missing.
+    std::string channel{"/run/rustun/dataplane.chan"};
+    // Group that may attach to the channel (directory 0750, file 0660 of that group); empty =
+    // owner only (0700 / 0600).
+    std::string channel_group;
     std::vector<std::string> eal_args;                  // DPDK EAL arguments, before the CLI's
     std::string port;                                   // uplink: vdev name or PCI address; required
     uint32_t workers = 1;                               // RX/TX queue pairs = worker lcores, 1..62

@@ -9,7 +9,7 @@ namespace {
 constexpr ReloadPolicy R = ReloadPolicy::Reloadable;
 constexpr ReloadPolicy S = ReloadPolicy::RestartOnly;
 
-constexpr std::array<ConfigKeyInfo, 44> kKeys = {{
+constexpr std::array<ConfigKeyInfo, 45> kKeys = {{
     {"listen", S},
     {"listen.tcp", S},
     {"listen.udp", S},
@@ -43,6 +43,7 @@ constexpr std::array<ConfigKeyInfo, 44> kKeys = {{
     {"controlplane.log_level", R},
     {"dataplane", S},
     {"dataplane.channel", S},
+    {"dataplane.channel_group", S},
     {"dataplane.eal_args", S},
     {"dataplane.port", S},
     {"dataplane.workers", S},

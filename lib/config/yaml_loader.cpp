@@ -208,9 +208,10 @@ private:
 constexpr std::array<std::string_view, 8> kTopKeys = {
     "listen",       "crypto",   "control_socket", "control_socket_group",
     "clients_file", "clusters", "controlplane",   "dataplane"};
-constexpr std::array<std::string_view, 12> kDataplaneKeys = {
+constexpr std::array<std::string_view, 13> kDataplaneKeys = {
     "channel", "eal_args", "port",     "workers",   "burst",           "sessions",
-    "mbufs",   "address",  "address6", "exception", "exception_iface", "idle_sleep_us"};
+    "mbufs",   "address",  "address6", "exception", "exception_iface", "idle_sleep_us",
+    "channel_group"};
 constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
 constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
 constexpr std::array<std::string_view, 7> kClientKeys = {
@@ -328,9 +329,14 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     DataplaneConfig out;
     auto path = [](std::string_view k) { return join("dataplane", k); };
     if (const auto* v = f.get("channel")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel"), "a path such as /dev/shm/rustun-dataplane"));
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel"), "a path such as /run/rustun/dataplane.chan"));
         if (s.empty()) return error_at(r.at(*v, path("channel")), "expected a non-empty path");
         out.channel = s;
+    }
+    if (const auto* v = f.get("channel_group")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel_group"), "a group name such as rustun"));
+        if (s.empty()) return error_at(r.at(*v, path("channel_group")), "expected a non-empty group name");
+        out.channel_group = s;
     }
     if (const auto* v = f.get("eal_args")) {
         RUSTUN_TRY_ASSIGN(items, r.list(*v, path("eal_args")));

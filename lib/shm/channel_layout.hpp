@@ -1,8 +1,8 @@
 // The shared-memory channel between rustun-controlplane and rustun-dataplane, byte by byte
 // (docs/shm-channel.md is the prose version of this header; keep them in step).
 //
-// The dataplane creates the segment (a file under /dev/shm) at start and recreates it, with a
-// new dp_epoch, when it restarts; the control plane attaches, checks magic/version/sizes, and
+// The dataplane creates the segment (a file in a directory only the gateway's user can write,
+// by default /run/rustun/) at start and recreates it, with a new dp_epoch, when it restarts; the control plane attaches, checks magic/version/sizes, and
 // re-attaches when dp_epoch changes. Nothing in the segment is a pointer: rings and counter
 // blocks are located by offsets from the segment start. All multi-byte fields are host byte order
 // (both processes run on the same machine); addresses inside messages are network byte order.
@@ -18,16 +18,20 @@
 namespace rustun::shm {
 
 inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" little-endian
-inline constexpr uint32_t kChannelVersion = 4;  // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch; 4: drop_port_* counters
+// 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch;
+// 4: drop_port_* counters; 5: a DpToCpDeliver ring per worker (TcpDeliver apart from punts),
+// 126 ring descriptors, counter drop_deliver_ring_full.
+inline constexpr uint32_t kChannelVersion = 5;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
-inline constexpr uint32_t kMaxRings = 64;
-inline constexpr uint32_t kMaxWorkers = kMaxRings - 2;
+inline constexpr uint32_t kMaxWorkers = 62;
+inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, then two per worker
 inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
 
 enum class RingKind : uint32_t {
     CpToDpControl = 0,  // table updates and sync markers (consumer: the dataplane's main lcore)
     CpToDpTx = 1,       // frames the dataplane sends on the control plane's behalf
-    DpToCp = 2,         // one per worker: punted frames and frames for TCP delivery
+    DpToCp = 2,         // one per worker: punted frames (Punt)
+    DpToCpDeliver = 3,  // one per worker: authenticated Data for TCP delivery (TcpDeliver)
 };
 
 enum class DpState : uint32_t { Starting = 0, Running = 1, Stopping = 2 };
@@ -47,7 +51,7 @@ struct alignas(kCacheLine) SegmentHeader {
     uint64_t segment_bytes;       // the whole mapping
     uint64_t dp_epoch;            // random per dataplane start; changes on restart
     uint32_t slot_size;           // kSlotSize
-    uint32_t ring_count;          // 2 + worker_count
+    uint32_t ring_count;          // 2 + 2 * worker_count
     uint32_t worker_count;
     uint32_t counter_count;       // kDpCounterCount at creation
     uint64_t counters_offset;     // worker_count blocks of counter_stride bytes
@@ -68,7 +72,18 @@ struct alignas(kCacheLine) SegmentHeader {
     std::atomic<uint32_t> cp_pid;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
-static_assert(offsetof(SegmentHeader, rings) == 72);
+static_assert(offsetof(SegmentHeader, version) == 8 && offsetof(SegmentHeader, header_bytes) == 12 &&
+              offsetof(SegmentHeader, segment_bytes) == 16 && offsetof(SegmentHeader, dp_epoch) == 24 &&
+              offsetof(SegmentHeader, slot_size) == 32 && offsetof(SegmentHeader, ring_count) == 36 &&
+              offsetof(SegmentHeader, worker_count) == 40 && offsetof(SegmentHeader, counter_count) == 44 &&
+              offsetof(SegmentHeader, counters_offset) == 48 && offsetof(SegmentHeader, counter_stride) == 56 &&
+              offsetof(SegmentHeader, dp_pid) == 64);
+static_assert(offsetof(SegmentHeader, rings) == 72 && sizeof(SegmentHeader::rings) == 2016);
+static_assert(offsetof(SegmentHeader, dp_heartbeat_ns) == 2112 && offsetof(SegmentHeader, dp_state) == 2120 &&
+              offsetof(SegmentHeader, dp_applied_cp_epoch) == 2128 && offsetof(SegmentHeader, sessions) == 2136 &&
+              offsetof(SegmentHeader, session_capacity) == 2144);
+static_assert(offsetof(SegmentHeader, cp_heartbeat_ns) == 2176 && offsetof(SegmentHeader, cp_epoch) == 2184 &&
+              offsetof(SegmentHeader, cp_pid) == 2192 && sizeof(SegmentHeader) == 2240);
 
 // ---- Messages: every slot starts with a MsgHeader; `len` bytes of body follow it. ----
 

@@ -33,7 +33,7 @@ namespace rustun::shm {
     X(drop_dst_not_live, "dropped: destination has no live UDP endpoint and no control plane")    \
     X(drop_oversize, "dropped: frame larger than the dataplane's maximum datagram")               \
     X(drop_bad_stun, "dropped: malformed STUN message")                                          \
-    X(drop_ring_full, "dropped: ring to the control plane full")                                 \
+    X(drop_ring_full, "dropped: punt ring to the control plane full")                                 \
     X(drop_tx_full, "dropped: uplink TX queue full")                                             \
     X(drop_exception_full, "dropped: exception path full")                                       \
     X(drop_session_table_full, "endpoint bindings refused: session table full")                   \
@@ -44,7 +44,9 @@ namespace rustun::shm {
     X(drop_port_rx_missed, "dropped by the port: RX ring full (ethdev imissed)")                \
     X(drop_port_rx_nombuf, "dropped by the port: no mbuf for a received packet (ethdev rx_nombuf)") \
     X(drop_port_rx_errors, "dropped by the port: erroneous received packets (ethdev ierrors)")  \
-    X(drop_port_tx_errors, "dropped by the port: failed transmissions (ethdev oerrors)")
+    X(drop_port_tx_errors, "dropped by the port: failed transmissions (ethdev oerrors)")          \
+    X(drop_deliver_ring_full, "dropped: TcpDeliver ring to the control plane full")              \
+    X(drop_bad_control, "control messages refused: bad type, length or content")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

@@ -47,12 +47,14 @@ constexpr size_t ring_bytes(uint32_t slot_count, uint32_t slot_size) {
 class SpscRing {
 public:
     SpscRing() = default;
-    // `base` points at the RingHeader inside this process's mapping.
-    explicit SpscRing(void* base)
+    // `base` points at the RingHeader inside this process's mapping; slot_count (a power of two)
+    // and slot_size are the values the caller validated: they are never read again from the
+    // shared header, which the other process could change afterwards.
+    SpscRing(void* base, uint32_t slot_count, uint32_t slot_size)
         : hdr_(static_cast<RingHeader*>(base)),
           slots_(static_cast<uint8_t*>(base) + sizeof(RingHeader)),
-          mask_(hdr_->slot_count - 1),
-          slot_size_(hdr_->slot_size) {}
+          mask_(slot_count - 1),
+          slot_size_(slot_size) {}
 
     // Initialises a ring in fresh shared memory (creator only, before publishing the segment).
     static void init(void* base, uint32_t slot_count, uint32_t slot_size, uint32_t kind, uint32_t index) {

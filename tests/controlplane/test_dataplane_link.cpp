@@ -1,7 +1,11 @@
 // The control plane's side of the dataplane channel, with the test playing the dataplane: it
 // creates the segment, reads what the control plane pushes, and injects punted UDP frames.
 // (The real rustun-dataplane is exercised by tests/dataplane/ and the namespace tests.)
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include <functional>
 
 #include "harness.hpp"
 #include "shm/channel.hpp"
@@ -29,17 +33,21 @@ class Link : public GatewayFixture {
 protected:
     void SetUp() override {
         GatewayFixture::SetUp();
-        chan_path_ = "/dev/shm/rustun-cp-link-test-" + std::to_string(::getpid());
+        // The channel's directory: ours, 0700 (never a world-writable one such as /dev/shm).
+        chan_dir_ = dir_ + "/run";
+        ::mkdir(chan_dir_.c_str(), 0700);
+        chan_path_ = chan_dir_ + "/dataplane.chan";
     }
     void TearDown() override {
         GatewayFixture::TearDown();
-        ::unlink(chan_path_.c_str());
+        dp_.reset();
     }
     std::string dp_section() {
         return "dataplane:\n  channel: " + chan_path_ + "\n  port: net_null0\n  address: 192.0.2.1\n";
     }
-    void start_with_dataplane() {
+    void start_with_dataplane(const std::string& plain_cluster = "") {
         std::string y = scenario_yaml(socket_path_);
+        if (!plain_cluster.empty()) y.replace(y.find("aes256:other-tenant-key"), 23, plain_cluster);
         y.replace(y.find("clusters:"), 0, dp_section());
         write_config(y);
         auto cfg = load_config_file(config_path_);
@@ -138,7 +146,16 @@ protected:
         return sealer.seal_frame(FrameType::KeepAlive, body).value();
     }
 
-    std::string chan_path_;
+    // Sends a TcpDeliver as the dataplane does, on worker 0's deliver ring.
+    void deliver(const shm::TcpDeliverMsg& d, uint32_t len = sizeof(shm::TcpDeliverMsg)) {
+        uint8_t* slot = dp_->deliver(0).reserve();
+        ASSERT_NE(slot, nullptr);
+        shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, len);
+        dp_->deliver(0).commit();
+    }
+    std::string status() { return command("{\"cmd\":\"status\"}"); }
+
+    std::string chan_dir_, chan_path_;
     std::unique_ptr<shm::Channel> dp_;
 };
 
@@ -244,9 +261,7 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     d.cp_epoch = dp_->header().dp_applied_cp_epoch.load();
     d.frame_len = static_cast<uint16_t>(bframe->size());
     std::memcpy(d.frame, bframe->data(), bframe->size());
-    uint8_t* slot = dp_->dp_to_cp(0).reserve();
-    shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, sizeof d);
-    dp_->dp_to_cp(0).commit();
+    deliver(d);
     auto got = b->recv(3000);
     ASSERT_TRUE(got.ok()) << got.error();
     EXPECT_EQ(got->raw, bframe.value());
@@ -254,9 +269,7 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     // The same message routed by an older state (another epoch) is dropped: its ids may name
     // other clients after a reload.
     d.cp_epoch ^= 1;
-    slot = dp_->dp_to_cp(0).reserve();
-    shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, sizeof d);
-    dp_->dp_to_cp(0).commit();
+    deliver(d);
     EXPECT_TRUE(wait_counter(Counter::udp_deliver_stale, 1));
     EXPECT_FALSE(b->recv(200).ok());
 }
@@ -271,6 +284,173 @@ TEST_F(Link, TheControlPlaneWorksWithoutItsDataplane) {
     EXPECT_TRUE(b->recv(3000).ok());
     EXPECT_NE(command("{\"cmd\":\"status\"}").find("\"dataplane\":\"not attached\""), std::string::npos);
     EXPECT_NE(command("{\"cmd\":\"stats\"}").find("\"dataplane\":null"), std::string::npos);
+}
+
+
+// ---- The channel must be the gateway's own (docs/shm-channel.md "Where the channel lives") ----
+
+// Each unsafe channel is refused: nothing is written into it (no ClusterSet, no key, not even
+// cp_pid), the reason is counted, logged and shown by `status`; once repaired it is used.
+TEST_F(Link, AChannelThatIsNotTheGatewaysOwnIsRefusedAndNeverGetsAKey) {
+    dataplane_up();
+    const std::string real = chan_dir_ + "/real.chan";
+    struct Case {
+        const char* what;
+        std::function<void()> spoil, repair;
+    } cases[] = {
+        {"owned by uid 65534",  // as if created by a dataplane (or anyone) running as nobody
+         [&] { ASSERT_EQ(::chown(chan_path_.c_str(), 65534, 65534), 0); },
+         [&] { ASSERT_EQ(::chown(chan_path_.c_str(), 0, 0), 0); }},
+        {"symbolic link",
+         [&] {
+             ASSERT_EQ(::rename(chan_path_.c_str(), real.c_str()), 0);
+             ASSERT_EQ(::symlink(real.c_str(), chan_path_.c_str()), 0);
+         },
+         [&] { ASSERT_EQ(::rename(real.c_str(), chan_path_.c_str()), 0); }},
+        {"world-writable",
+         [&] { ASSERT_EQ(::chmod(chan_dir_.c_str(), 01777), 0); },
+         [&] { ASSERT_EQ(::chmod(chan_dir_.c_str(), 0700), 0); }},
+        {"wider than 0660",
+         [&] { ASSERT_EQ(::chmod(chan_path_.c_str(), 0666), 0); },
+         [&] { ASSERT_EQ(::chmod(chan_path_.c_str(), 0600), 0); }},
+    };
+    // One condition at a time: spoil, start (or keep) the gateway, check, repair.
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        c.spoil();
+        if (!gw_) start_with_dataplane();
+        const uint64_t refused = counter(Counter::dataplane_refused);
+        ASSERT_TRUE(wait_counter(Counter::dataplane_refused, refused + 2));  // retried every 200 ms
+        EXPECT_EQ(counter(Counter::dataplane_attached), 0u);
+        EXPECT_EQ(dp_->control().used(), 0u);  // no SyncBegin, no ClusterSet: no key
+        EXPECT_EQ(dp_->header().cp_pid.load(), 0u);
+        EXPECT_EQ(dp_->header().cp_heartbeat_ns.load(), 0u);
+        std::string st = status();
+        EXPECT_NE(st.find("\"dataplane\":\"not attached\""), std::string::npos) << st;
+        EXPECT_NE(st.find("\"dataplane_error\":"), std::string::npos) << st;
+        EXPECT_NE(st.find(c.what), std::string::npos) << st;
+        EXPECT_NE(st.find(chan_path_), std::string::npos) << st;
+        c.repair();
+    }
+    // The same segment, now safe: attached and synced.
+    Sync s = read_sync();
+    EXPECT_EQ(s.clusters, 2);
+    EXPECT_EQ(counter(Counter::dataplane_attached), 1u);
+    EXPECT_EQ(status().find("dataplane_error"), std::string::npos);
+}
+
+// ---- A hostile dataplane cannot crash the control plane ----
+
+TEST_F(Link, HeaderChangesAfterAttachAreIgnored) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    // Was a heap-use-after-free in poll_rings: the worker count was re-read from the segment.
+    shm::SegmentHeader& h = dp_->header();
+    h.worker_count = 62;
+    h.ring_count = 126;
+    h.counters_offset = ~0ull - 64;
+    h.counter_stride = 1ull << 40;
+    for (auto& r : h.rings) r.offset = ~0ull - 4096;
+    auto sealer = connect();
+    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*sealer, "client-a", now_us()));
+    EXPECT_TRUE(next_control(shm::MsgType::EndpointSet));
+    std::string stats = command("{\"cmd\":\"stats\"}");
+    EXPECT_NE(stats.find("\"relayed\":0"), std::string::npos) << stats.substr(0, 300);
+    EXPECT_NE(status().find("\"dataplane\":\"attached\""), std::string::npos);
+}
+
+TEST_F(Link, TcpDeliverMustBeExactlyOneDataFrame) {
+    start_with_dataplane();
+    dataplane_up();
+    const uint64_t epoch = read_sync().epoch;
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(b);
+    auto pkt = ipv4_packet("10.0.1.2", "10.0.1.3");
+    auto data = b->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size())).value();
+    auto ka = udp_keepalive(*b, "client-b", now_us());
+    auto make = [&](const std::vector<uint8_t>& bytes) {
+        shm::TcpDeliverMsg d{};
+        d.src_client = 0;
+        d.dst_client = 1;
+        d.cp_epoch = epoch;
+        d.frame_len = static_cast<uint16_t>(bytes.size());
+        std::memcpy(d.frame, bytes.data(), bytes.size());
+        return d;
+    };
+    std::vector<uint8_t> two = data;
+    two.insert(two.end(), ka.begin(), ka.end());  // a KeepAlive smuggled after the Data frame
+    deliver(make(two));
+    deliver(make(ka));                                                   // not Data
+    deliver(make(std::vector<uint8_t>(data.begin(), data.end() - 1)));  // cut short
+    auto long_len = make(data);
+    deliver(long_len, offsetof(shm::TcpDeliverMsg, frame) + 10);        // frame_len beyond len
+    long_len.frame_len = 0xffff;
+    deliver(long_len);                                                   // frame_len beyond the slot
+    // The punt ring does not carry TcpDeliver, and garbage types are refused too.
+    uint8_t* slot = dp_->dp_to_cp(0).reserve();
+    ASSERT_NE(slot, nullptr);
+    auto d = make(data);
+    shm::write_msg(slot, shm::MsgType::TcpDeliver, &d, sizeof d);
+    dp_->dp_to_cp(0).commit();
+    EXPECT_TRUE(wait_counter(Counter::dp_msg_rejected, 6));
+    EXPECT_FALSE(b->recv(300).ok());
+    EXPECT_EQ(counter(Counter::udp_to_tcp), 0u);
+    // A genuine one still goes through.
+    deliver(make(data));
+    auto got = b->recv(3000);
+    ASSERT_TRUE(got.ok()) << got.error();
+    EXPECT_EQ(got->raw, data);
+    EXPECT_EQ(counter(Counter::dp_msg_rejected), 6u);
+}
+
+TEST_F(Link, GarbageInEveryRingSlotIsRefusedAndTheControlPlaneCarriesOn) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto a = join("client-a", Dialect::New);
+    ASSERT_TRUE(a);
+    uint32_t x = 12345;
+    auto fill = [&](shm::SpscRing& r) {
+        int n = 0;
+        for (uint8_t* slot; n < static_cast<int>(r.capacity()) && (slot = r.reserve()) != nullptr;) {
+            for (uint32_t i = 0; i < shm::kSlotSize; ++i) slot[i] = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 16);
+            if (n % 2) {  // a plausible header with a random len
+                const uint16_t type = n % 4 == 1 ? 30 : 31;
+                std::memcpy(slot, &type, 2);
+            }
+            r.commit();
+            ++n;
+        }
+        return n;
+    };
+    const int n = fill(dp_->dp_to_cp(0)) + fill(dp_->deliver(0));
+    EXPECT_TRUE(wait_counter(Counter::dp_msg_rejected, 1));
+    for (int i = 0; i < 300 && dp_->dp_to_cp(0).used() + dp_->deliver(0).used() > 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(dp_->dp_to_cp(0).used() + dp_->deliver(0).used(), 0u) << n;
+    EXPECT_EQ(counter(Counter::udp_to_tcp), 0u);
+    // The gateway is fine: the TCP session works, a KeepAlive gets its reply.
+    EXPECT_EQ(keepalive(*a, "client-a", Dialect::New).identity, "client-a");
+}
+
+// A plain cluster's key is empty: pushing it must not memcpy from a null pointer (UBSan).
+TEST_F(Link, APlainClusterIsPushedWithAnEmptyKey) {
+    start_with_dataplane("plain");
+    dataplane_up();
+    std::vector<std::pair<uint8_t, uint16_t>> clusters;  // method, key_len
+    for (int i = 0; i < 500 && clusters.size() < 2; ++i) {
+        std::vector<uint8_t> body;
+        if (!next_control(shm::MsgType::ClusterSet, &body, 100ms)) continue;
+        ASSERT_GE(body.size(), 8u);
+        shm::ClusterSetMsg m{};
+        std::memcpy(&m, body.data(), body.size());
+        clusters.emplace_back(m.method, m.key_len);
+        EXPECT_EQ(body.size(), 8u + m.key_len);
+    }
+    ASSERT_EQ(clusters.size(), 2u);
+    EXPECT_EQ(clusters[0], std::make_pair(uint8_t{2}, uint16_t{32}));  // chacha20: the derived key
+    EXPECT_EQ(clusters[1], std::make_pair(uint8_t{0}, uint16_t{0}));   // plain: no key
 }
 
 }  // namespace

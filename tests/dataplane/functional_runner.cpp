@@ -554,6 +554,11 @@ struct Scenario {
     uint16_t relay_port = 51258;
     std::string address = "192.0.2.1", address6 = "2001:db8::1";
     bool heartbeat = true;
+    // Slots of each punt ring (rustun-dataplane --punt-ring-slots), 0 = the default; with
+    // drain_punts false the runner reads the punt rings only after the dataplane exited, so
+    // that they fill up (TcpDeliver has its own rings and must still get through).
+    uint32_t punt_ring_slots = 0;
+    bool drain_punts = true;
     uint32_t workers = 1;           // dataplane.workers = net_pcap queue pairs
     std::vector<uint32_t> rx_queues;  // RX queue of each send.pcap packet (default: all 0)
     std::vector<ClusterSpec> clusters;
@@ -574,6 +579,8 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
         if (y["address"]) s.address = y["address"].as<std::string>();
         if (y["address6"]) s.address6 = y["address6"].as<std::string>();
         if (y["heartbeat"]) s.heartbeat = y["heartbeat"].as<bool>();
+        if (y["punt_ring_slots"]) s.punt_ring_slots = y["punt_ring_slots"].as<uint32_t>();
+        if (y["drain_punts"]) s.drain_punts = y["drain_punts"].as<bool>();
         if (y["workers"]) s.workers = y["workers"].as<uint32_t>();
         if (s.workers < 1 || s.workers > 8) {
             err = "workers must be 1..8";
@@ -777,9 +784,12 @@ struct Msg {
     uint32_t worker = 0;
 };
 
-void drain(shm::Channel& ch, std::vector<Msg>& out) {
-    for (uint32_t w = 0; w < ch.workers(); ++w) {
-        auto& r = ch.dp_to_cp(w);
+void drain(shm::Channel& ch, std::vector<Msg>& out, bool punts = true) {
+    for (uint32_t ring = 0; ring < 2 * ch.workers(); ++ring) {
+        // Per worker: its punt ring (DpToCp) and its TcpDeliver ring (DpToCpDeliver).
+        const uint32_t w = ring / 2;
+        if (ring % 2 == 0 && !punts) continue;
+        auto& r = ring % 2 == 0 ? ch.dp_to_cp(w) : ch.deliver(w);
         bool any = false;
         while (const uint8_t* slot = r.peek()) {
             any = true;
@@ -875,7 +885,9 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
     }
     fs::path tmp = tmpl;
     const std::string tag = std::to_string(getpid()) + "-" + tmp.filename().string().substr(11);
-    const std::string channel = "/dev/shm/rustun-dp-test-" + tag;
+    // In the work dir (mkdtemp: 0700, ours): the control plane refuses a channel in a
+    // world-writable directory such as /dev/shm.
+    const std::string channel = (tmp / "channel").string();
     const std::string prefix = "rustun-dpt-" + tag;
     fs::copy_file(dir / "send.pcap", tmp / "IN.pcap");
     if (s.workers > 1) {  // split send.pcap over the RX queues (order kept within a queue)
@@ -920,8 +932,13 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
             close(fd);
         }
         std::string cfg = (tmp / "config.yaml").string();
-        execl(exe.c_str(), exe.c_str(), "--config", cfg.c_str(), "--wait-sync", "--stop-when-idle", "300",
-              static_cast<char*>(nullptr));
+        const std::string slots = std::to_string(s.punt_ring_slots);
+        if (s.punt_ring_slots)
+            execl(exe.c_str(), exe.c_str(), "--config", cfg.c_str(), "--wait-sync", "--stop-when-idle", "300",
+                  "--punt-ring-slots", slots.c_str(), static_cast<char*>(nullptr));
+        else
+            execl(exe.c_str(), exe.c_str(), "--config", cfg.c_str(), "--wait-sync", "--stop-when-idle", "300",
+                  static_cast<char*>(nullptr));
         std::perror("exec");
         _exit(127);
     }
@@ -990,7 +1007,7 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
                   << (s.heartbeat ? ", cp_heartbeat_ns every 20 ms" : ", no cp_heartbeat_ns (control plane absent)")
                   << " (cp_heartbeat_ns now " << ch->header().cp_heartbeat_ns.load() << ")\n";
         while (!poll_child()) {
-            drain(*ch, msgs);
+            drain(*ch, msgs, s.drain_punts);
             if (g_stop) {
                 stop_child("runner interrupted");
                 failures.push_back("interrupted");

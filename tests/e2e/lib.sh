@@ -15,7 +15,7 @@
 # 172.31.77.1:7000 (listen.udp) from an AF_PACKET socket, while the kernel keeps 172.31.77.1 for
 # ARP and the control plane's TCP. The kernel sees the relay datagrams too; an nftables rule in
 # ${P}gw drops them there (otherwise it would answer ICMP port-unreachable). Channel
-# /dev/shm/rustun-e2e-$P, DPDK --file-prefix rustun-e2e-$P --in-memory --no-pci.
+# /dev/shm/rustun-e2e-$P/channel, DPDK --file-prefix rustun-e2e-$P --in-memory --no-pci.
 
 E2E_NODES=(gw a b c)
 declare -A E2E_IP=([gw]=172.31.77.1 [a]=172.31.77.11 [b]=172.31.77.12 [c]=172.31.77.13)
@@ -54,7 +54,7 @@ e2e_setup_net() {
 e2e_write_gateway_config() {  # FILE [dataplane]
     local udp="" dp=""
     if [ "${2:-}" = dataplane ]; then
-        E2E_DP_CHANNEL=/dev/shm/rustun-e2e-$P
+        E2E_DP_CHANNEL=/dev/shm/rustun-e2e-$P/channel  # the dataplane creates the directory 0700
         udp="  udp: $GW_ADDR"
         dp="dataplane:
   channel: $E2E_DP_CHANNEL
@@ -237,7 +237,7 @@ e2e_cleanup() {
     wait 2>/dev/null
     for n in "${E2E_NODES[@]}" sw; do ip netns del "${P}$n" 2>/dev/null; done
     if [ -n "$E2E_DP_CHANNEL" ]; then
-        rm -f "$E2E_DP_CHANNEL"
+        rm -rf "$(dirname "$E2E_DP_CHANNEL")"
         rm -rf "/var/run/dpdk/rustun-e2e-$P"
     fi
 }

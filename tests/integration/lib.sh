@@ -128,7 +128,7 @@ controlplane:
   handshake_rate_per_source: 0
   log_level: info
 dataplane:
-  channel: /dev/shm/rustun-lab-$id
+  channel: /dev/shm/rustun-lab-$id/channel
   eal_args: [--no-pci, --in-memory, --file-prefix=rustun-lab-$id, -l, "0-1", --log-level=lib.eal:warning, "--vdev=net_af_packet0,iface=eth0,qpairs=1"]
   port: net_af_packet0
   workers: 1
@@ -145,7 +145,7 @@ $(for n in "${LAB_NODES[@]}"; do [ "$n" = gw ] && continue
 done)
 YAML
     LAB_CONFIG=$1
-    LAB_CHANNEL=/dev/shm/rustun-lab-$id
+    LAB_CHANNEL=/dev/shm/rustun-lab-$id/channel  # its directory: created 0700 by the dataplane
 }
 
 # Daemons run inside ${P}gw under `timeout` (SIGTERM at LAB_LIMIT s, SIGKILL 5 s later).
@@ -287,7 +287,7 @@ lab_cleanup() {
     for n in "${LAB_NODES[@]}" sw; do
         ip netns del "${P}$n" 2>/dev/null
     done
-    [ -n "${LAB_CHANNEL:-}" ] && rm -f "$LAB_CHANNEL"
+    [ -n "${LAB_CHANNEL:-}" ] && rm -rf "$(dirname "$LAB_CHANNEL")"
     rm -rf "/var/run/dpdk/rustun-lab-${P}" 2>/dev/null
     return 0
 }

@@ -18,7 +18,7 @@ finish() {
     trap - EXIT INT TERM
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -f "/dev/shm/$ID" "/dev/shm/$ID-cp"; rm -rf "/var/run/dpdk/$ID-dp" "/var/run/dpdk/$ID-lg"
+    rm -rf "/dev/shm/$ID" "/dev/shm/$ID-cp"; rm -rf "/var/run/dpdk/$ID-dp" "/var/run/dpdk/$ID-lg"
     if [ "$rc" -ne 0 ]; then
         for f in dp cp lg.err lg.out; do echo "---- $f"; tail -n 20 "$WORK/$f" 2>/dev/null; done
         echo "FAIL (logs kept in $WORK)"
@@ -37,7 +37,7 @@ control_socket: $WORK/control.sock
 controlplane:
   handshake_rate_per_source: 0
 dataplane:
-  channel: /dev/shm/$ID
+  channel: /dev/shm/$ID/channel
   eal_args: [--no-pci, --in-memory, --file-prefix=$ID-dp, -l, "0-1", --log-level=error, "--vdev=net_memif0,role=server,socket=/run/$ID.sock"]
   port: net_memif0
   workers: 1
@@ -46,7 +46,7 @@ dataplane:
 YAML
 timeout 60 "$RUSTUN_DP" --config gw.yaml > dp 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do [ -e "/dev/shm/$ID" ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ -e "/dev/shm/$ID/channel" ] && break; sleep 0.1; done
 timeout 60 "$RUSTUN_CP" --config gw.yaml > cp 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q "full state pushed" cp && break; sleep 0.1; done

@@ -109,8 +109,8 @@ void ShmControlPlane::loop(const Scenario* sc) {
     uint64_t next_bind = mono_ns() + 10'000'000'000ull;
     while (!stop_.load(std::memory_order_relaxed)) {
         h.cp_heartbeat_ns.store(mono_ns(), std::memory_order_relaxed);
-        for (uint32_t w = 0; w < ch_->workers(); ++w) {
-            auto& r = ch_->dp_to_cp(w);
+        for (uint32_t ring = 0; ring < 2 * ch_->workers(); ++ring) {
+            auto& r = ring % 2 == 0 ? ch_->dp_to_cp(ring / 2) : ch_->deliver(ring / 2);
             uint32_t n = 0;
             while (const uint8_t* s = r.peek()) {
                 const auto t = shm::msg_header(s).type;

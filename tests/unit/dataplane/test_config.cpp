@@ -20,7 +20,8 @@ TEST(DataplaneConfig, AbsentAndDefaults) {
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(c->dataplane);
     const DataplaneConfig& d = *c->dataplane;
-    EXPECT_EQ(d.channel, "/dev/shm/rustun-dataplane");
+    EXPECT_EQ(d.channel, "/run/rustun/dataplane.chan");
+    EXPECT_EQ(d.channel_group, "");
     EXPECT_EQ(d.workers, 1u);
     EXPECT_EQ(d.burst, 32u);
     EXPECT_EQ(d.sessions, 65536u);
@@ -34,7 +35,8 @@ TEST(DataplaneConfig, AbsentAndDefaults) {
 TEST(DataplaneConfig, AllKeys) {
     auto c = load(
         "dataplane:\n"
-        "  channel: /dev/shm/x\n"
+        "  channel: /run/rustun/x\n"
+        "  channel_group: rustun\n"
         "  eal_args: [--no-pci, --in-memory, -l, \"0-1\"]\n"
         "  port: 0000:01:00.0\n"
         "  workers: 2\n  burst: 64\n  sessions: 1000\n  mbufs: 4095\n"
@@ -51,6 +53,8 @@ TEST(DataplaneConfig, AllKeys) {
     EXPECT_EQ((*d.address6)[15], 1);
     EXPECT_EQ(d.exception, DataplaneConfig::Exception::Tap);
     EXPECT_EQ(d.exception_iface, "gw0");
+    EXPECT_EQ(d.channel, "/run/rustun/x");
+    EXPECT_EQ(d.channel_group, "rustun");
 }
 
 TEST(DataplaneConfig, ErrorsNameTheKey) {
@@ -67,6 +71,7 @@ TEST(DataplaneConfig, ErrorsNameTheKey) {
         {"dataplane: {port: p, address: 192.0.2.1, exception: kni}\n", "dataplane.exception"},
         {"dataplane: {port: p, address: 192.0.2.1, exception_iface: a/b}\n", "dataplane.exception_iface"},
         {"dataplane: {port: p, address: 192.0.2.1, eal_args: [[x]]}\n", "dataplane.eal_args[0]"},
+        {"dataplane: {port: p, address: 192.0.2.1, channel_group: \"\"}\n", "dataplane.channel_group"},
         {"dataplane: {port: p, address: 192.0.2.1, bogus: 1}\n", "dataplane.bogus: unknown key"},
     };
     for (const Case& k : cases) {

@@ -1,19 +1,35 @@
 // The shared-memory channel: layout validation, ring semantics, and two real processes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "shm/channel.hpp"
+#include "shm/messages.hpp"
+#include "proto/frame.hpp"
 
 namespace rustun::shm {
 namespace {
 
-std::string temp_path(const char* name) {
-    return std::string("/dev/shm/rustun-test-") + name + "-" + std::to_string(::getpid());
+// A private directory (mkdtemp: 0700, ours) under /dev/shm: the channel is refused directly in
+// a world-writable directory such as /dev/shm itself.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/dev/shm/rustun-test-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+const std::string& temp_dir() {
+    static TempDir d;
+    return d.path;
 }
+std::string temp_path(const char* name) { return temp_dir() + "/" + name; }
 
 TEST(ShmChannel, CreateThenAttachSeesTheSameLayout) {
     auto path = temp_path("layout");
@@ -141,6 +157,345 @@ TEST(ShmChannel, CountersAreSummedOverWorkers) {
     EXPECT_EQ((*cp)->counter_total(DpCounter::relayed), 12u);
     EXPECT_EQ((*cp)->counter_total(DpCounter::drop_no_route), 0u);
     ::unlink(path.c_str());
+}
+
+
+// ---- item: where the channel lives and whose it is (docs/shm-channel.md) ----
+
+// A directory of its own for one test, mode `mode`.
+std::string own_dir(const char* name, mode_t mode) {
+    std::string d = temp_dir() + "/" + name;
+    ::mkdir(d.c_str(), 0700);
+    ::chmod(d.c_str(), mode);
+    return d;
+}
+
+TEST(ShmChannel, CreateMakesThePrivateDirectoryAndFile) {
+    const std::string d = temp_dir() + "/made";
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    ASSERT_EQ(::stat((d + "/chan").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    // With a group: 0750 and 0660 of that group.
+    const std::string g = temp_dir() + "/made-group";
+    ChannelOptions o{1, 16, 16, 16, 16};
+    o.group = 65534;
+    auto dg = Channel::create(g + "/chan", o);
+    ASSERT_TRUE(dg.ok()) << dg.error();
+    ASSERT_EQ(::stat(g.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0750u);
+    EXPECT_EQ(st.st_gid, 65534u);
+    ASSERT_EQ(::stat((g + "/chan").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0660u);
+    EXPECT_EQ(st.st_gid, 65534u);
+}
+
+TEST(ShmChannel, CreateRefusesAWorldWritableDirectory) {
+    const std::string d = own_dir("create-ww", 01777);
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_FALSE(dp.ok());
+    EXPECT_NE(dp.error().find("world-writable"), std::string::npos) << dp.error();
+    EXPECT_NE(::access((d + "/chan").c_str(), F_OK), 0);
+}
+
+struct Refusal {
+    AttachFailure why;
+    std::string error;
+};
+Refusal attach_error(const std::string& path) {
+    AttachFailure why = AttachFailure::None;
+    auto cp = Channel::attach(path, &why);
+    return {why, cp.ok() ? std::string() : cp.error()};
+}
+
+TEST(ShmChannel, AttachRefusesAFileOfAnotherUser) {
+    const std::string d = own_dir("uid", 0700);
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    ASSERT_EQ(::chown((d + "/chan").c_str(), 65534, 65534), 0);  // nobody's file
+    Refusal r = attach_error(d + "/chan");
+    EXPECT_EQ(r.why, AttachFailure::Unsafe);
+    EXPECT_NE(r.error.find("owned by uid 65534"), std::string::npos) << r.error;
+    ASSERT_EQ(::chown((d + "/chan").c_str(), 0, 0), 0);
+    EXPECT_TRUE(Channel::attach(d + "/chan").ok());
+}
+
+TEST(ShmChannel, AttachRefusesADirectoryOfAnotherUser) {
+    const std::string d = own_dir("diruid", 0755);
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    ASSERT_EQ(::chown(d.c_str(), 65534, 65534), 0);
+    Refusal r = attach_error(d + "/chan");
+    EXPECT_EQ(r.why, AttachFailure::Unsafe);
+    EXPECT_NE(r.error.find("owned by uid 65534"), std::string::npos) << r.error;
+}
+
+TEST(ShmChannel, AttachRefusesASymbolicLink) {
+    const std::string d = own_dir("symlink", 0700);
+    auto dp = Channel::create(d + "/real", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    ASSERT_EQ(::symlink((d + "/real").c_str(), (d + "/chan").c_str()), 0);
+    Refusal r = attach_error(d + "/chan");
+    EXPECT_EQ(r.why, AttachFailure::Unsafe);
+    EXPECT_NE(r.error.find("symbolic link"), std::string::npos) << r.error;
+    EXPECT_TRUE(Channel::attach(d + "/real").ok());
+}
+
+TEST(ShmChannel, AttachRefusesAWorldWritableDirectoryEvenWithTheStickyBit) {
+    const std::string d = own_dir("ww", 0700);
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    for (mode_t m : {0777, 01777, 0733}) {
+        ::chmod(d.c_str(), m);
+        Refusal r = attach_error(d + "/chan");
+        EXPECT_EQ(r.why, AttachFailure::Unsafe) << std::oct << m;
+        EXPECT_NE(r.error.find("world-writable"), std::string::npos) << r.error;
+    }
+    // Group-writable by a group that is not ours.
+    ::chmod(d.c_str(), 0770);
+    ASSERT_EQ(::chown(d.c_str(), 0, 65534), 0);
+    Refusal g = attach_error(d + "/chan");
+    EXPECT_NE(g.error.find("writable by group 65534"), std::string::npos) << g.error;
+    ::chmod(d.c_str(), 0750);
+    EXPECT_TRUE(Channel::attach(d + "/chan").ok());
+}
+
+TEST(ShmChannel, AttachRefusesAModeWiderThan0660) {
+    const std::string d = own_dir("mode", 0700);
+    auto dp = Channel::create(d + "/chan", ChannelOptions{1, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    for (mode_t m : {0666, 0662, 0670, 0604, 04600, 0700}) {
+        ::chmod((d + "/chan").c_str(), m);
+        Refusal r = attach_error(d + "/chan");
+        EXPECT_EQ(r.why, AttachFailure::Unsafe) << std::oct << m;
+        EXPECT_NE(r.error.find("wider than 0660"), std::string::npos) << r.error;
+    }
+    for (mode_t m : {0600, 0640, 0660}) {
+        ::chmod((d + "/chan").c_str(), m);
+        EXPECT_TRUE(Channel::attach(d + "/chan").ok()) << std::oct << m;
+    }
+}
+
+TEST(ShmChannel, AttachRefusesWhatIsNotARegularFile) {
+    const std::string d = own_dir("fifo", 0700);
+    ASSERT_EQ(::mkfifo((d + "/chan").c_str(), 0600), 0);
+    Refusal r = attach_error(d + "/chan");  // O_NONBLOCK: does not hang
+    EXPECT_EQ(r.why, AttachFailure::Unsafe);
+    EXPECT_NE(r.error.find("not a regular file"), std::string::npos) << r.error;
+}
+
+// ---- item: a hostile or buggy peer cannot make the other side read out of bounds ----
+
+TEST(ShmChannel, LayoutFieldsAreCopiedAtAttachAndNeverReadAgain) {
+    auto path = temp_path("reread");
+    auto dp = Channel::create(path, ChannelOptions{1, 16, 16, 16, 16});
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(dp.ok() && cp.ok());
+    SegmentHeader& h = (*dp)->header();
+    const uint64_t epoch = (*cp)->dp_epoch();
+    h.worker_count = 62;  // was a heap-use-after-free in DataplaneLink::poll_rings
+    h.ring_count = 126;
+    h.counters_offset = ~0ull - 7;
+    h.counter_stride = ~0ull;
+    h.dp_epoch = 1;
+    EXPECT_EQ((*cp)->workers(), 1u);
+    EXPECT_EQ((*cp)->dp_epoch(), epoch);
+    EXPECT_EQ((*cp)->counter_total(DpCounter::relayed), 0u);
+    EXPECT_THROW((*cp)->dp_to_cp(1), std::out_of_range);
+    // The ring views keep their own mask and slot size.
+    auto* rh = reinterpret_cast<RingHeader*>((*dp)->base() + h.rings[2].offset);
+    rh->slot_count = 1u << 30;
+    rh->slot_size = 1u << 20;
+    EXPECT_EQ((*cp)->dp_to_cp(0).capacity(), 16u);
+    EXPECT_EQ((*cp)->dp_to_cp(0).slot_size(), kSlotSize);
+}
+
+TEST(ShmChannel, AttachRefusesOffsetsThatWouldWrap) {
+    auto path = temp_path("wrap");
+    auto dp = Channel::create(path, ChannelOptions{2, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok());
+    SegmentHeader& h = (*dp)->header();
+    const SegmentHeader saved_counters{};
+    (void)saved_counters;
+    auto expect_layout_error = [&](const char* what) {
+        Refusal r = attach_error(path);
+        EXPECT_EQ(r.why, AttachFailure::Layout) << what << ": " << r.error;
+    };
+    const uint64_t co = h.counters_offset, cs = h.counter_stride;
+    h.counters_offset = ~0ull - 63;  // + stride * workers wraps around
+    expect_layout_error("counters_offset");
+    h.counters_offset = co;
+    h.counter_stride = (1ull << 63);
+    expect_layout_error("counter_stride");
+    h.counter_stride = cs;
+    const RingDesc r2 = h.rings[2];
+    h.rings[2].offset = ~0ull - 100;
+    expect_layout_error("ring offset");
+    h.rings[2].offset = r2.offset + 8;  // misaligned atomics
+    expect_layout_error("ring alignment");
+    h.rings[2] = h.rings[3];  // the same ring twice, one missing
+    expect_layout_error("duplicate ring");
+    h.rings[2] = r2;
+    auto* rh = reinterpret_cast<RingHeader*>((*dp)->base() + r2.offset);
+    rh->slot_count = 1u << 31;  // beyond the segment
+    expect_layout_error("slot_count");
+    rh->slot_count = 16;
+    h.worker_count = 3;  // ring_count no longer matches
+    expect_layout_error("worker_count");
+    h.worker_count = 2;
+    EXPECT_TRUE(Channel::attach(path).ok());
+}
+
+TEST(ShmRing, AConsumerIgnoresAHeadMoreThanARingAhead) {
+    auto path = temp_path("head");
+    auto dp = Channel::create(path, ChannelOptions{1, 16, 16, 16, 16});
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(dp.ok() && cp.ok());
+    auto* rh = reinterpret_cast<RingHeader*>((*dp)->base() + (*dp)->header().rings[2].offset);
+    rh->head.store(17);  // 17 slots published in a 16-slot ring
+    EXPECT_EQ((*cp)->dp_to_cp(0).peek(), nullptr);
+    rh->head.store(~0ull);  // "behind" the tail
+    EXPECT_EQ((*cp)->dp_to_cp(0).peek(), nullptr);
+}
+
+// ---- TcpDeliver has its own ring per worker ----
+
+TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Segment layout"
+    auto one = Channel::create(temp_path("size1"), ChannelOptions{});
+    ASSERT_TRUE(one.ok()) << one.error();
+    EXPECT_EQ((*one)->size(), 54'550'528u);
+    EXPECT_EQ((*one)->header().counter_count, 37u);
+    EXPECT_EQ((*one)->header().counter_stride, 320u);
+    ChannelOptions two;
+    two.workers = 2;
+    auto b = Channel::create(temp_path("size2"), two);
+    ASSERT_TRUE(b.ok()) << b.error();
+    EXPECT_EQ((*b)->size(), 54'550'528u + 12'591'104u);
+    EXPECT_EQ((*b)->header().ring_count, 6u);
+    EXPECT_EQ((*b)->header().rings[5].kind, static_cast<uint32_t>(RingKind::DpToCpDeliver));
+    EXPECT_EQ((*b)->header().rings[5].index, 1u);
+}
+
+TEST(ShmChannel, AFullPuntRingLeavesTheDeliverRingFree) {
+    auto path = temp_path("rings");
+    auto dp = Channel::create(path, ChannelOptions{2, 16, 16, 8, 8});
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(dp.ok() && cp.ok());
+    for (uint32_t w = 0; w < 2; ++w) {
+        SpscRing& punts = (*dp)->dp_to_cp(w);
+        int n = 0;
+        while (uint8_t* s = punts.reserve()) {
+            write_msg(s, MsgType::Punt, nullptr, 0);
+            punts.commit();
+            ++n;
+        }
+        EXPECT_EQ(n, 8);
+        EXPECT_NE((*dp)->deliver(w).reserve(), nullptr);
+        EXPECT_EQ((*cp)->deliver(w).peek(), nullptr);
+        EXPECT_NE((*cp)->dp_to_cp(w).peek(), nullptr);
+    }
+}
+
+// ---- message validation (messages.hpp) ----
+
+std::vector<uint8_t> data_frame(size_t payload, uint8_t type = 3) {
+    std::vector<uint8_t> f(kFrameHeaderSize + payload, 0xab);
+    EXPECT_TRUE(encode_header(static_cast<FrameType>(type), payload, std::span<uint8_t>(f.data(), 8)).ok());
+    return f;
+}
+
+// A slot holding a TcpDeliver with `frame`; frame_len and len overridable.
+std::vector<uint8_t> deliver_slot(const std::vector<uint8_t>& frame, int frame_len = -1, int len = -1) {
+    std::vector<uint8_t> slot(kSlotSize, 0);
+    TcpDeliverMsg m{};
+    m.src_client = 1;
+    m.dst_client = 2;
+    m.cp_epoch = 77;
+    m.frame_len = static_cast<uint16_t>(frame_len < 0 ? frame.size() : static_cast<size_t>(frame_len));
+    std::memcpy(m.frame, frame.data(), std::min<size_t>(frame.size(), kMaxFrameInSlot));
+    write_msg(slot.data(), MsgType::TcpDeliver, &m, offsetof(TcpDeliverMsg, frame) + std::min<size_t>(frame.size(), kMaxFrameInSlot));
+    if (len >= 0) {
+        const uint32_t l = static_cast<uint32_t>(len);
+        std::memcpy(slot.data() + 4, &l, 4);
+    }
+    return slot;
+}
+
+TEST(ShmMessages, TcpDeliverMustBeExactlyOneDataFrame) {
+    DeliverView v;
+    auto ok = deliver_slot(data_frame(100));
+    ASSERT_EQ(parse_deliver(ok.data(), v), MsgCheck::Ok);
+    EXPECT_EQ(v.src_client, 1u);
+    EXPECT_EQ(v.dst_client, 2u);
+    EXPECT_EQ(v.cp_epoch, 77u);
+    EXPECT_EQ(v.frame_len, 108u);
+    // Two frames in one message (the second one would be injected into the client's stream).
+    auto two = data_frame(100);
+    auto second = data_frame(20, 4);
+    two.insert(two.end(), second.begin(), second.end());
+    EXPECT_EQ(parse_deliver(deliver_slot(two).data(), v), MsgCheck::BadFrame);
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100, 2)).data(), v), MsgCheck::BadFrame);      // KeepAlive
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100), 50).data(), v), MsgCheck::BadFrame);     // cut short
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(3)).data(), v), MsgCheck::Ok);
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(3), 5).data(), v), MsgCheck::BadFrame);        // < header
+    auto bad_magic = data_frame(10);
+    bad_magic[0] ^= 1;
+    EXPECT_EQ(parse_deliver(deliver_slot(bad_magic).data(), v), MsgCheck::BadFrame);
+    // Lengths: frame_len beyond len, len beyond the slot, len shorter than the fixed part.
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100), 108, 32 + 100).data(), v), MsgCheck::BadLength);
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100), 108, kMaxBody + 1).data(), v), MsgCheck::BadLength);
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100), 108, 31).data(), v), MsgCheck::BadLength);
+    EXPECT_EQ(parse_deliver(deliver_slot(data_frame(100), 0xffff, kMaxBody).data(), v), MsgCheck::BadLength);
+    PuntView p;
+    EXPECT_EQ(parse_punt(ok.data(), p), MsgCheck::BadType);
+}
+
+TEST(ShmMessages, PuntAndTxFrameLengthsAreChecked) {
+    std::vector<uint8_t> slot(kSlotSize, 0);
+    PuntMsg m{};
+    m.from.family = 4;
+    m.from.port = 1;
+    m.frame_len = 100;
+    write_msg(slot.data(), MsgType::Punt, &m, offsetof(PuntMsg, frame) + 100);
+    PuntView p;
+    ASSERT_EQ(parse_punt(slot.data(), p), MsgCheck::Ok);
+    EXPECT_EQ(p.frame_len, 100u);
+    m.frame_len = 101;  // beyond len
+    write_msg(slot.data(), MsgType::Punt, &m, offsetof(PuntMsg, frame) + 100);
+    EXPECT_EQ(parse_punt(slot.data(), p), MsgCheck::BadLength);
+    m.frame_len = 0xffff;
+    write_msg(slot.data(), MsgType::Punt, &m, kMaxBody);
+    EXPECT_EQ(parse_punt(slot.data(), p), MsgCheck::BadLength);
+    TxFrameMsg t{};
+    t.to.family = 6;
+    t.to.port = 9;
+    t.frame_len = 10;
+    write_msg(slot.data(), MsgType::TxFrame, &t, offsetof(TxFrameMsg, frame) + 10);
+    TxFrameView tv;
+    EXPECT_EQ(parse_txframe(slot.data(), tv), MsgCheck::Ok);
+    t.to.family = 5;
+    write_msg(slot.data(), MsgType::TxFrame, &t, offsetof(TxFrameMsg, frame) + 10);
+    EXPECT_EQ(parse_txframe(slot.data(), tv), MsgCheck::BadFrame);
+    MsgHeader h{static_cast<uint16_t>(MsgType::ClusterSet), 0, kMaxBody + 1};
+    std::memcpy(slot.data(), &h, sizeof h);
+    MsgHeader out;
+    EXPECT_EQ(parse_control_header(slot.data(), out), MsgCheck::BadLength);
+}
+
+TEST(ShmMessages, APlainClustersEmptyKeyIsNeverCopiedFromNull) {
+    ClusterSetMsg m;
+    // (UBSan: memcpy from a null pointer, even of 0 bytes, is undefined.)
+    EXPECT_EQ(make_cluster_set(m, 3, 0, nullptr, 0), offsetof(ClusterSetMsg, key));
+    EXPECT_EQ(m.cluster_id, 3u);
+    EXPECT_EQ(m.key_len, 0u);
+    const std::vector<uint8_t> empty;
+    EXPECT_EQ(make_cluster_set(m, 4, 0, empty.data(), empty.size()), 8u);
+    std::vector<uint8_t> big(2000, 7);
+    EXPECT_EQ(make_cluster_set(m, 5, 1, big.data(), big.size()), 8u + ClusterSetMsg::kMaxKey);
+    EXPECT_EQ(m.key[ClusterSetMsg::kMaxKey - 1], 7);
 }
 
 }  // namespace
