@@ -241,23 +241,27 @@ def dependency_closure(packages):
     return names
 
 
-def bash_knows(word):
-    r = subprocess.run(["bash", "-c", 'type -t -- "$1"', "_", word], capture_output=True, text=True)
-    return r.stdout.strip() in ("builtin", "keyword")
+def bash_words():
+    """Bash's builtins and keywords (one call)."""
+    r = subprocess.run(["bash", "-c", "compgen -b; compgen -k"], capture_output=True, text=True)
+    return set(r.stdout.split())
 
 
-def package_of(path):
-    candidates = [path, os.path.realpath(path)]
-    for p in list(candidates):
-        if p.startswith("/usr/"):
-            candidates.append(p[4:])  # usr-merge: dpkg may record /bin/x for /usr/bin/x
-        else:
-            candidates.append("/usr" + p)
-    for p in candidates:
-        r = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":")[0].strip()
-    return None
+def packages_of(paths):
+    """{path: package} for every path that a Debian package owns (one dpkg -S call)."""
+    variants = {}
+    for path in paths:
+        for p in (path, os.path.realpath(path)):
+            # usr-merge: dpkg may record /bin/x for /usr/bin/x and the other way round
+            for v in (p, p[4:] if p.startswith("/usr/") else "/usr" + p):
+                variants.setdefault(v, set()).add(path)
+    r = subprocess.run(["dpkg", "-S"] + sorted(variants), capture_output=True, text=True)
+    owner = {}
+    for line in r.stdout.splitlines():
+        pkg, _, owned = line.partition(": ")
+        for path in variants.get(owned.strip(), ()):
+            owner.setdefault(path, pkg.split(":")[0].split(",")[0].strip())
+    return owner
 
 
 def always_present(pkg):
@@ -291,9 +295,10 @@ def main():
             uses.setdefault(cmd, f"{rel}:{lineno}")
 
     packages = dependency_closure(setup_packages())
-    problems, checked = [], 0
+    builtin = bash_words()
+    problems, checked, resolved = [], 0, {}
     for cmd in sorted(uses):
-        if cmd in functions or bash_knows(cmd) or cmd in OPTIONAL:
+        if cmd in functions or cmd in builtin or cmd in OPTIONAL:
             continue
         where = uses[cmd]
         # Our own build outputs and scripts are not packages.
@@ -304,7 +309,11 @@ def main():
             problems.append(f"{cmd} (used at {where}) is not installed on this machine: add its package to "
                             "scripts/setup.sh, or list it in OPTIONAL here with the reason")
             continue
-        pkg = package_of(path)
+        resolved[cmd] = path
+    owners = packages_of(set(resolved.values()))
+    for cmd, path in sorted(resolved.items()):
+        where = uses[cmd]
+        pkg = owners.get(path)
         checked += 1
         if pkg is None:
             problems.append(f"{cmd} ({path}, used at {where}) belongs to no Debian package: a fresh machine lacks it")
