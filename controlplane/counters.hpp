@@ -59,7 +59,12 @@ namespace rustun {
     X(udp_to_tcp, "Data from UDP senders delivered over TCP")                                   \
     X(tcp_to_udp, "Data from TCP senders handed to the dataplane for UDP delivery")             \
     X(udp_tx_ring_full, "frames for the dataplane dropped: its TX ring was full")               \
-    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")
+    X(udp_deliver_stale, "TcpDeliver messages dropped: from an older state epoch")             \
+    X(udp_keepalive_challenge, "UDP KeepAlives from an unverified endpoint: cookie sent, not bound") \
+    X(udp_cookie_bad, "UDP KeepAlives whose return-routability cookie did not verify")          \
+    X(udp_reply_limited_identity, "UDP KeepAlive replies not sent: per-identity rate limit")   \
+    X(udp_reply_limited_source, "UDP KeepAlive replies not sent: per-source-address rate limit") \
+    X(udp_punt_hint_first, "punted KeepAlives opened by the first key tried: that of the client bound to the source")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

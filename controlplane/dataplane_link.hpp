@@ -15,9 +15,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/crypto_engine.hpp"
+#include "crypto/rr_cookie.hpp"
 #include "frame_sender.hpp"
 #include "shm/channel.hpp"
 
@@ -54,7 +56,9 @@ private:
     void poll_rings();
     void handle_punt(const shm::PuntMsg& m);
     void handle_deliver(const shm::TcpDeliverMsg& m);
-    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep);
+    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor);
+    // Rate limits of UDP KeepAlive replies (per identity, per source address; counted).
+    bool reply_allowed(UdpBinding& b, const shm::Endpoint& from, SteadyTime now);
 
     Gateway& gw_;
     std::string path_;
@@ -72,6 +76,8 @@ private:
     uint64_t epoch_base_ = 0;    // random per process
     uint64_t start_us_ = 0;      // Unix microseconds at start: the floor of accepted seqs
     std::vector<uint8_t> scratch_;
+    RrCookie cookie_;  // return-routability cookies (docs/protocol-extensions.md)
+    std::unordered_map<std::string, SteadyTime> reply_src_tat_;  // source address (IPv6: /64) -> GCRA
     struct AlignedDelete {
         void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
     };
