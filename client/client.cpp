@@ -416,8 +416,10 @@ bool Client::tcp_send_frame(FrameType type, const uint8_t* plain, size_t len) {
 
 // Seals `plain` as a `type` frame into frame[0..need) (header, then payload); in place when
 // `plain` already sits at frame + 8 + prefix. Returns the frame length, 0 on failure.
-size_t Client::seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len) {
+size_t Client::seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len,
+                         const uint8_t* nonce) {
     SealItem it;
+    it.nonce = nonce;
     it.key = key_.get();
     it.plaintext = plain;
     it.plaintext_len = (uint32_t)len;
@@ -791,7 +793,15 @@ bool Client::udp_send_frame(int fd, int family, FrameType type, const uint8_t* p
     const bool in_place = plain == f + kFrameHeaderSize + key_->prefix_len();
     uint8_t* frame = in_place ? f : rx_buf_.data() + (rx_buf_.size() - kMaxFrameSize);
     if (!in_place && plain >= frame && plain < frame + need) frame = f;  // never overlap the input
-    const size_t total = seal_into(frame, need, type, plain, len);
+    // Relayed Data carries the replay-protection counter nonce (declared in our UDP KeepAlives).
+    uint8_t nonce[12];
+    const bool counted = fd == relay_fd_ && type == FrameType::Data && key_->prefix_len() == 12;
+    if (counted) {
+        std::memcpy(nonce, nonce_salt_, 4);
+        const uint64_t c = ++data_ctr_;
+        for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(c >> (56 - 8 * i));
+    }
+    const size_t total = seal_into(frame, need, type, plain, len, counted ? nonce : nullptr);
     if (total == 0) return false;
     ssize_t w;
     if (!to) {
@@ -945,6 +955,17 @@ Status Client::open_relay_socket() {
         return make_error("--udp-relay: " + std::string(strerror(errno)));
     relay_text_ = sockaddr_text(a.value());
     epoll_add(relay_fd_, tag(TagRelay), EPOLLIN);
+    // Counter nonces: a random salt keeps clients of one cluster (one key) apart; the counter
+    // starts at the Unix time in ns, so that a restarted client continues above its old counters.
+    if (getrandom(nonce_salt_, sizeof nonce_salt_, 0) != (ssize_t)sizeof nonce_salt_) {
+        const uint64_t t = unix_us();
+        std::memcpy(nonce_salt_, &t, sizeof nonce_salt_);
+    }
+    {
+        timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        data_ctr_ = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
     CLOG_INFO("UDP relay mode: gateway UDP endpoint %s (TCP fallback)", relay_text_.c_str());
     return {};
 }
@@ -957,6 +978,8 @@ void Client::send_udp_keepalive() {
     const uint64_t us = unix_us();
     last_seq_ = std::max(last_seq_ + 1, us);  // strictly increasing
     ka.seq = last_seq_;
+    if (!udp_cookie_.empty()) ka.cookie = udp_cookie_;
+    if (key_->prefix_len() == 12) ka.replay = data_ctr_ + 1;  // opt in: nothing older follows
     std::string body;
     encode_keepalive(ka, Shape::Old, body);
     if (udp_send_frame(relay_fd_, relay_family_, FrameType::KeepAlive, reinterpret_cast<const uint8_t*>(body.data()),
@@ -983,10 +1006,21 @@ void Client::on_relay_udp() {
         const uint64_t now = mono_ms();
         if (h.frame_type() == FrameType::KeepAlive) {
             ++c_.udp_keepalive_rx;
-            udp_last_reply_ms_ = now;
             auto ka = decode_keepalive(
                 std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len), DecodeMode::Lenient);
-            if (ka && ka->has_peer_details) apply_peer_list(ka->peer_details, false);
+            if (!ka) continue;
+            if (ka->cookie) {
+                // A challenge: the gateway has not verified this endpoint (new, or our NAT
+                // mapping changed). Echo the cookie at once; not bound until a plain reply.
+                ++c_.udp_challenges_rx;
+                const bool fresh = udp_cookie_ != *ka->cookie;
+                udp_cookie_ = *ka->cookie;
+                if (fresh) send_udp_keepalive();
+                continue;
+            }
+            udp_last_reply_ms_ = now;
+            udp_cookie_.clear();  // this endpoint is verified
+            if (ka->has_peer_details) apply_peer_list(ka->peer_details, false);
         } else if (h.frame_type() == FrameType::Data) {
             const uint8_t* pt = it.plaintext;
             if (it.plaintext_len < 20 || (pt[0] >> 4) != 4) continue;
@@ -1296,6 +1330,7 @@ std::string Client::status_json() {
     json_ku(o, "peer_updates_rx", c_.peer_updates_rx);
     json_ku(o, "udp_keepalive_tx", c_.udp_keepalive_tx);
     json_ku(o, "udp_keepalive_rx", c_.udp_keepalive_rx);
+    json_ku(o, "udp_challenges_rx", c_.udp_challenges_rx);
     json_ku(o, "p2p_probes_tx", c_.p2p_probes_tx);
     json_ku(o, "p2p_probes_rx", c_.p2p_probes_rx);
     json_ku(o, "p2p_answers_tx", c_.p2p_answers_tx);

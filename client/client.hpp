@@ -95,7 +95,8 @@ private:
     bool tcp_flush();
     void tcp_update_epoll();
     bool tcp_send_frame(FrameType type, const uint8_t* plain, size_t len);
-    size_t seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len);
+    size_t seal_into(uint8_t* frame, size_t need, FrameType type, const uint8_t* plain, size_t len,
+                     const uint8_t* nonce = nullptr);
     void handle_tcp_frame(uint8_t type, uint8_t* payload, size_t len);
     void send_keepalive();
     void apply_handshake_reply(const HandshakeReply& r);
@@ -181,6 +182,13 @@ private:
     uint64_t next_udp_ka_ms_ = 0;
     uint64_t udp_last_reply_ms_ = 0;
     bool udp_was_ok_ = false;
+    // Return routability (docs/protocol-extensions.md): the gateway's last cookie, echoed in
+    // the next UDP KeepAlive; the relay is used only after a reply without a cookie (bound).
+    std::string udp_cookie_;
+    // Data replay protection (AEAD clusters): relayed Data nonces are salt (4 random bytes) ||
+    // counter (8 bytes big-endian), the counter starting at the Unix time in ns.
+    uint8_t nonce_salt_[4] = {};
+    uint64_t data_ctr_ = 0;
 
     // Public address
     std::string pub_ip_;
@@ -217,7 +225,7 @@ private:
         uint64_t p2p_probes_tx = 0, p2p_probes_rx = 0, p2p_answers_tx = 0;
         uint64_t p2p_bad = 0, p2p_spoofed = 0, p2p_unknown = 0;
         uint64_t keepalive_tx = 0, keepalive_rx = 0, peer_updates_rx = 0;
-        uint64_t udp_keepalive_tx = 0, udp_keepalive_rx = 0;
+        uint64_t udp_keepalive_tx = 0, udp_keepalive_rx = 0, udp_challenges_rx = 0;
     } c_;
 };
 

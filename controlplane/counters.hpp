@@ -71,7 +71,12 @@ namespace rustun {
     X(control_request_too_large, "control-socket connections closed: request line longer than 64 KiB") \
     X(control_send_timeout, "control-socket connections dropped: answer not taken within the deadline") \
     X(dataplane_refused, "attach attempts refused: unsafe channel (owner, mode, symlink, directory) or bad layout") \
-    X(dp_msg_rejected, "messages from the dataplane refused: bad type or length, or TcpDeliver not exactly one Data frame")
+    X(dp_msg_rejected, "messages from the dataplane refused: bad type or length, or TcpDeliver not exactly one Data frame") \
+    X(udp_keepalive_challenge, "UDP KeepAlives from an unverified endpoint: cookie sent, not bound") \
+    X(udp_cookie_bad, "UDP KeepAlives whose return-routability cookie did not verify")          \
+    X(udp_reply_limited_identity, "UDP KeepAlive replies not sent: per-identity rate limit")   \
+    X(udp_reply_limited_source, "UDP KeepAlive replies not sent: per-source-address rate limit") \
+    X(udp_punt_hint_first, "punted KeepAlives opened by the first key tried: that of the client bound to the source")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

@@ -36,6 +36,23 @@ constexpr size_t kUdpReplyPayload = 1400;
 // How far a UDP KeepAlive's seq (Unix microseconds) may be from the gateway clock.
 constexpr uint64_t kSeqWindowUs = 30'000'000;
 
+// UDP KeepAlive replies (docs/protocol-extensions.md, "Rate limits"): per identity 5/s, bursts of
+// 10; per source address (IPv6: /64) 50/s, bursts of 20.
+constexpr auto kReplyIdInterval = std::chrono::milliseconds(200);
+constexpr auto kReplyIdTolerance = kReplyIdInterval * 9;
+constexpr auto kReplySrcInterval = std::chrono::milliseconds(20);
+constexpr auto kReplySrcTolerance = kReplySrcInterval * 19;
+constexpr size_t kReplySrcMax = 65536;  // tracked source addresses
+
+// GCRA: true (and charges one) if a reply fits the bucket whose theoretical arrival time is `tat`.
+template <typename D>
+bool gcra(SteadyTime& tat, SteadyTime now, D interval, D tolerance) {
+    const SteadyTime t = std::max(tat, now);
+    if (t - now > tolerance) return false;
+    tat = t + interval;
+    return true;
+}
+
 }  // namespace
 
 DataplaneLink::DataplaneLink(Gateway& gw, std::string channel_path) : gw_(gw), path_(std::move(channel_path)) {
@@ -213,6 +230,14 @@ bool DataplaneLink::full_sync() {
                 shm::EndpointSetMsg ep{};
                 ep.client_id = i;
                 ep.endpoint = e.udp.endpoint;
+                // Liveness comes from KeepAlives here: tell a (restarted) dataplane which
+                // bindings were confirmed within the live window, and who opted into Data replay
+                // protection with which floor.
+                if (e.udp.live(std::chrono::steady_clock::now())) ep.flags |= shm::kEndpointLive;
+                if (e.udp.replay_floor) {
+                    ep.flags |= shm::kEndpointReplay;
+                    ep.replay_floor_hi = static_cast<uint32_t>(e.udp.replay_floor >> 32);
+                }
                 endpoints.push_back(ep);
             }
         }
@@ -264,10 +289,14 @@ void DataplaneLink::poll_rings() {
     if (!any) std::this_thread::sleep_for(100us);
 }
 
-void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep) {
+void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor) {
     shm::EndpointSetMsg m{};
     m.client_id = client_id;
     m.endpoint = ep;
+    if (replay_floor) {
+        m.flags = shm::kEndpointReplay;
+        m.replay_floor_hi = static_cast<uint32_t>(replay_floor >> 32);
+    }
     if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
 }
 
@@ -312,6 +341,9 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         if (!parsed) continue;
         ClientId cand = snap->find(parsed->identity);
         if (cand == kNoClient || snap->clusters[snap->clients[cand].cluster].key->spec() != k->spec()) continue;
+        // The key of the client bound to the source endpoint is tried first: a bound client's
+        // KeepAlive costs one decryption however many clusters there are.
+        if (&k == &keys.front() && m.client_hint < snap->clients.size()) counters.inc(Counter::udp_punt_hint_first);
         ka = std::move(parsed.value());
         key = k;
         break;
@@ -323,6 +355,8 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         return;
     }
     bool bind = false;
+    bool return_reply = true;
+    uint64_t replay_floor = 0;
     ClientId id = kNoClient;
     {
         std::lock_guard<std::mutex> lk(gw_.mu);
@@ -359,11 +393,42 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
                         e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq);
             return;
         }
+        // Return routability (docs/protocol-extensions.md): the binding is made or moved only
+        // from an endpoint that echoed the cookie the gateway sent there; the same endpoint
+        // refreshes it without one. Anything else gets a challenge: a reply no larger than the
+        // request plus the cookie, and no state change (a spoofed source learns nothing and
+        // cannot raise last_seq or move the binding).
+        const uint64_t now_s = now_us / 1'000'000;
+        const auto now = std::chrono::steady_clock::now();
+        const auto* ep_bytes = reinterpret_cast<const uint8_t*>(&m.from);
+        const bool same = e.udp.bound && std::memcmp(&e.udp.endpoint, &m.from, sizeof m.from) == 0;
+        if (!same) {
+            const bool cookie_ok =
+                ka->cookie && cookie_.verify(*ka->cookie, e.cfg.identity, ep_bytes, sizeof m.from, now_s);
+            if (ka->cookie && !cookie_ok) counters.inc(Counter::udp_cookie_bad);
+            if (!cookie_ok) {
+                counters.inc(Counter::udp_keepalive_challenge);
+                if (!reply_allowed(e.udp, m.from, now)) return;
+                KeepAlive r;
+                r.identity = e.cfg.identity;
+                r.ipv6 = ka->ipv6;
+                r.port = ka->port;
+                r.seq = ka->seq;
+                r.cookie = cookie_.make(e.cfg.identity, ep_bytes, sizeof m.from, now_s);
+                std::string body;
+                encode_keepalive(r, Shape::Old, body);
+                auto f = sender_->seal(FrameType::KeepAlive, body, *key);
+                if (!f.empty() && f.size() <= shm::kMaxFrameInSlot) send_udp(m.from, f.data(), f.size(), counters);
+                return;
+            }
+        }
         counters.inc(Counter::udp_keepalive_ok);
         e.udp.last_seq = seq;
-        e.udp.last_rx = std::chrono::steady_clock::now();
-        const bool moved = !e.udp.bound || std::memcmp(&e.udp.endpoint, &m.from, sizeof m.from) != 0;
-        if (moved) {
+        e.udp.last_rx = now;
+        // Data replay protection: opt-in, AEAD clusters only (the counter is in the nonce).
+        e.udp.replay_floor = ka->replay && key->is_aead() ? std::max<uint64_t>(1, *ka->replay) : 0;
+        replay_floor = e.udp.replay_floor;
+        if (!same) {
             e.udp.bound = true;
             e.udp.endpoint = m.from;
             counters.inc(Counter::udp_endpoint_moved);
@@ -378,16 +443,39 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
         e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
         sender_->apply_keepalive_locked(mem, id, ka.value());
-        const std::string& body =
-            sender_->reply_body_locked(mem, id, FrameType::KeepAlive, &ka.value(), gw_.limits, key->overhead(), kUdpReplyPayload);
-        auto f = sender_->seal(FrameType::KeepAlive, body, *key);
-        if (!f.empty() && f.size() <= shm::kMaxFrameInSlot && send_udp(m.from, f.data(), f.size(), counters)) {
-            e.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
-            e.stats->tx_bytes.fetch_add(f.size(), std::memory_order_relaxed);
+        if (!reply_allowed(e.udp, m.from, now)) return_reply = false;
+        if (return_reply) {
+            const std::string& body = sender_->reply_body_locked(mem, id, FrameType::KeepAlive, &ka.value(), gw_.limits,
+                                                                 key->overhead(), kUdpReplyPayload);
+            auto f = sender_->seal(FrameType::KeepAlive, body, *key);
+            if (!f.empty() && f.size() <= shm::kMaxFrameInSlot && send_udp(m.from, f.data(), f.size(), counters)) {
+                e.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+                e.stats->tx_bytes.fetch_add(f.size(), std::memory_order_relaxed);
+            }
         }
     }
     // Outside the state mutex: pushing may wait for room in the control ring.
-    if (bind) bind_endpoint(id, m.from);
+    if (bind) bind_endpoint(id, m.from, replay_floor);
+}
+
+bool DataplaneLink::reply_allowed(UdpBinding& b, const shm::Endpoint& from, SteadyTime now) {
+    if (!gcra(b.reply_tat, now, std::chrono::duration_cast<SteadyTime::duration>(kReplyIdInterval),
+              std::chrono::duration_cast<SteadyTime::duration>(kReplyIdTolerance))) {
+        counters.inc(Counter::udp_reply_limited_identity);
+        return false;
+    }
+    std::string k(1, static_cast<char>(from.family));
+    k.append(reinterpret_cast<const char*>(from.addr), from.family == 6 ? 8 : 4);  // IPv6: the /64
+    if (reply_src_tat_.size() >= kReplySrcMax) {
+        std::erase_if(reply_src_tat_, [&](const auto& kv) { return kv.second <= now; });  // full buckets
+        if (reply_src_tat_.size() >= kReplySrcMax) reply_src_tat_.clear();
+    }
+    if (!gcra(reply_src_tat_[k], now, std::chrono::duration_cast<SteadyTime::duration>(kReplySrcInterval),
+              std::chrono::duration_cast<SteadyTime::duration>(kReplySrcTolerance))) {
+        counters.inc(Counter::udp_reply_limited_source);
+        return false;
+    }
+    return true;
 }
 
 void DataplaneLink::handle_deliver(const shm::DeliverView& m) {

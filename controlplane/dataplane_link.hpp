@@ -16,9 +16,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/crypto_engine.hpp"
+#include "crypto/rr_cookie.hpp"
 #include "frame_sender.hpp"
 #include "shm/channel.hpp"
 #include "shm/messages.hpp"
@@ -60,7 +62,9 @@ private:
     void handle_punt(const shm::PuntView& m);
     void handle_deliver(const shm::DeliverView& m);
     void set_error(const std::string& e, shm::AttachFailure why);
-    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep);
+    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor);
+    // Rate limits of UDP KeepAlive replies (per identity, per source address; counted).
+    bool reply_allowed(UdpBinding& b, const shm::Endpoint& from, SteadyTime now);
 
     Gateway& gw_;
     std::string path_;
@@ -81,6 +85,8 @@ private:
     mutable std::mutex err_mu_;
     std::string last_error_;                          // guarded by err_mu_
     std::chrono::steady_clock::time_point last_error_logged_{};
+    RrCookie cookie_;  // return-routability cookies (docs/protocol-extensions.md)
+    std::unordered_map<std::string, SteadyTime> reply_src_tat_;  // source address (IPv6: /64) -> GCRA
     struct AlignedDelete {
         void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
     };

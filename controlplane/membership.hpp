@@ -53,6 +53,9 @@ struct UdpBinding {
     shm::Endpoint endpoint{};
     uint64_t last_seq = 0;  // highest accepted KeepAlive seq (Unix microseconds)
     SteadyTime last_rx{};   // last accepted UDP KeepAlive
+    // Data replay protection: 0 = not opted in, else the counter floor the client declared.
+    uint64_t replay_floor = 0;
+    SteadyTime reply_tat{};  // rate limit of UDP KeepAlive replies to this identity (GCRA)
     // Live: a KeepAlive within 15 s (WIRE.md: the P2P validity window, reused for the relay).
     bool live(SteadyTime now) const { return bound && now - last_rx < std::chrono::seconds(15); }
 };

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,42 @@ namespace rustun::dp {
 inline constexpr uint32_t kMaxBurst = 64;
 inline constexpr uint32_t kScratchPerItem = 2048;  // plaintext bytes per burst item
 inline constexpr uint64_t kLiveSeconds = 15;       // a destination is live this long after rx
+// Per source address (IPv6: per /64) rate limits (docs/dataplane.md): punts to the control plane
+// and STUN replies. Token buckets: `rate` per second, bursts of `burst`.
+inline constexpr uint64_t kPuntRate = 100, kPuntBurst = 64;
+inline constexpr uint64_t kStunRate = 10, kStunBurst = 20;
+
+// Per-source-address token buckets in a small direct-mapped table (one per worker): no
+// allocation, no lock on the hot path; an address colliding with another takes its slot over (and
+// starts with a full bucket). GCRA: one theoretical arrival time per bucket.
+struct SourceLimiter {
+    enum Kind : uint32_t { Punt = 0, Stun = 1 };
+    static constexpr uint32_t kSlots = 2048;  // power of two
+    struct Slot {
+        EndpointKey k{};  // family + address (IPv6: the /64), port 0; family 0 = unused
+        uint64_t tat[2] = {};
+    };
+    std::unique_ptr<Slot[]> slots = std::make_unique<Slot[]>(kSlots);
+
+    static EndpointKey source_key(const shm::Endpoint& from) {
+        shm::Endpoint e = from;
+        e.port = 0;
+        if (e.family == 6) std::memset(e.addr + 8, 0, 8);
+        return EndpointKey::from(e);
+    }
+    // `interval`: TSC cycles per token; `tolerance`: (burst - 1) * interval.
+    bool allow(const EndpointKey& k, Kind kind, uint64_t now, uint64_t interval, uint64_t tolerance) {
+        Slot& s = slots[endpoint_hash(k) & (kSlots - 1)];
+        if (!(s.k == k)) {
+            s.k = k;
+            s.tat[0] = s.tat[1] = 0;
+        }
+        const uint64_t tat = s.tat[kind] > now ? s.tat[kind] : now;
+        if (tat - now > tolerance) return false;
+        s.tat[kind] = tat + interval;
+        return true;
+    }
+};
 
 struct Runtime;
 
@@ -41,6 +78,7 @@ struct alignas(64) Worker {
     std::atomic<uint64_t>* counters = nullptr;  // this worker's block in the channel
     rte_ring* to_kernel = nullptr;       // exception packets for the main lcore (SP/SC)
     MacCache macs;
+    SourceLimiter limiter;
     uint16_t ip_id = 0;
 };
 
@@ -59,6 +97,8 @@ struct Runtime {
     std::vector<std::unique_ptr<Worker>> workers;
     uint64_t tsc_hz = 0;
     uint64_t live_tsc = 0;
+    uint64_t punt_interval = 0, punt_tolerance = 0;  // SourceLimiter, TSC cycles
+    uint64_t stun_interval = 0, stun_tolerance = 0;
     uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)
     uint64_t port_stats_seen[4] = {};  // ethdev imissed, rx_nombuf, ierrors, oerrors already counted (main lcore)
 

@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
                                 " (set -l in dataplane.eal_args)"));
     rt.tsc_hz = rte_get_tsc_hz();
     rt.live_tsc = rt.tsc_hz * kLiveSeconds;
+    rt.punt_interval = rt.tsc_hz / kPuntRate;
+    rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
+    rt.stun_interval = rt.tsc_hz / kStunRate;
+    rt.stun_tolerance = rt.stun_interval * (kStunBurst - 1);
     rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
     if (rt.pool == nullptr)
         return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +

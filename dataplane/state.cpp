@@ -47,6 +47,7 @@ std::shared_ptr<const CipherKey> StateManager::find_cipher(uint8_t method,
 
 StateManager::Outcome StateManager::apply(const shm::MsgHeader& h, const uint8_t* body, uint64_t now_tsc) {
     using shm::MsgType;
+    now_tsc_ = now_tsc;
     switch (static_cast<MsgType>(h.type)) {
         case MsgType::SyncBegin: {
             if (!body_at_least<shm::SyncMsg>(h)) return reject("SyncBegin: short body");
@@ -147,6 +148,7 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
             std::memcpy(&id, body, 4);
             if (live) clear_in_place(id);
             m.endpoints.erase(id);
+            m.replay_floor.erase(id);
             if (m.clients.erase(id) == 0) return Outcome::Ignored;
             if (live) dirty_ = true;
             return Outcome::Applied;
@@ -157,12 +159,21 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
             std::memcpy(&msg, body, sizeof msg);
             if (!valid_endpoint(msg.endpoint)) return reject("EndpointSet: bad endpoint family or port 0");
             msg.endpoint = EndpointKey::from(msg.endpoint).to_endpoint();
+            // Opted into Data replay protection: counters below the floor are replays (a floor
+            // of 0 still opts in: 1 is the lowest counter then).
+            const uint64_t floor = (msg.flags & shm::kEndpointReplay)
+                                       ? std::max<uint64_t>(1, uint64_t{msg.replay_floor_hi} << 32)
+                                       : 0;
             if (!live) {
                 // Within a sync: a later binding of the same endpoint wins (build() resolves it).
                 m.endpoints[msg.client_id] = msg.endpoint;
+                if (floor) m.replay_floor[msg.client_id] = floor;
+                else m.replay_floor.erase(msg.client_id);
+                if (msg.flags & shm::kEndpointLive) m.live[msg.client_id] = true;
+                else m.live.erase(msg.client_id);
                 return Outcome::Applied;
             }
-            return bind_in_place(msg.client_id, msg.endpoint, now_tsc);
+            return bind_in_place(msg.client_id, msg.endpoint, floor, now_tsc);
         }
         case MsgType::EndpointClear: {
             if (!body_at_least<shm::ClientIdMsg>(h)) return reject("EndpointClear: short body");
@@ -176,7 +187,8 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
     }
 }
 
-StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t now_tsc) {
+StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t floor,
+                                                  uint64_t now_tsc) {
     // Another client bound to the same endpoint loses it (the newest binding wins).
     {
         const Generation* g = owned_cur_.get();
@@ -188,6 +200,8 @@ StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::End
         }
     }
     model_.endpoints[cp_id] = ep;
+    if (floor) model_.replay_floor[cp_id] = floor;
+    else model_.replay_floor.erase(cp_id);
     Generation* g = owned_cur_.get();
     auto d = g->by_cp_id.find(cp_id);
     if (d == g->by_cp_id.end()) {
@@ -205,6 +219,7 @@ StateManager::Outcome StateManager::bind_in_place(uint32_t cp_id, const shm::End
         return Outcome::SessionFull;
     }
     c.set_endpoint(k);
+    c.replay_floor.store(floor, std::memory_order_relaxed);
     c.last_rx_tsc.store(now_tsc, std::memory_order_relaxed);
     // The packet the control plane just authenticated (a KeepAlive) was punted, so the workers'
     // MAC cache holds its source MAC: the endpoint's newest next hop, even if one was known.
@@ -288,7 +303,10 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
         c.cluster = cluster_of[d];
         c.key = g->keys[c.cluster].get();
         g->by_cp_id[c.cp_id] = d;
+        auto f = m.replay_floor.find(c.cp_id);
+        c.replay_floor.store(f == m.replay_floor.end() ? 0 : f->second, std::memory_order_relaxed);
     }
+    g->replay = std::make_unique<ReplayWindow[]>(size_t{workers_} * g->client_count);
     // Endpoints: a binding whose client is gone is dropped from the model.
     for (auto it = m.endpoints.begin(); it != m.endpoints.end();) {
         auto d = g->by_cp_id.find(it->first);
@@ -319,12 +337,18 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
                 c.mac.store(old->clients[o].mac.load(std::memory_order_relaxed), std::memory_order_relaxed);
                 c.last_rx_tsc.store(old->clients[o].last_rx_tsc.load(std::memory_order_relaxed),
                                     std::memory_order_relaxed);
+                // The replay windows too (a worker may still record a counter in the old
+                // generation while this copy is made: that one counter could pass once more).
+                for (uint32_t w = 0; w < workers_; ++w) g->window(w, d->second) = old->window(w, o);
             }
         }
+        // A sync's binding the control plane vouches for (kEndpointLive): live as of now.
+        if (m.live.count(it->first) && now_tsc_ != 0) c.last_rx_tsc.store(now_tsc_, std::memory_order_relaxed);
         if (!(c.mac.load(std::memory_order_relaxed) & kMacKnown) && mac_hint_)
             c.mac.store(mac_hint_(k), std::memory_order_relaxed);
         ++it;
     }
+    m.live.clear();  // a claim of the sync that carried it, not state
     return g;
 }
 

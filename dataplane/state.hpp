@@ -40,6 +40,9 @@ struct alignas(64) ClientLive {
     const CipherKey* key = nullptr;        // its cluster's key (owned by the generation)
     uint32_t cluster = 0;                  // dense ClusterId in `routes`
     uint32_t cp_id = 0;                    // the control plane's client id
+    // Data replay protection (docs/protocol-extensions.md): 0 = the client did not opt in; else
+    // the lowest Data counter accepted (>= 1). Written by the main lcore, read by workers.
+    std::atomic<uint64_t> replay_floor{0};
 
     // Consistent copy of the endpoint; false if the client has none (or, after kSeqRetries
     // attempts, if the main lcore is stuck in the middle of changing it).
@@ -62,6 +65,33 @@ struct alignas(64) ClientLive {
     }
 };
 static_assert(sizeof(ClientLive) == 64);
+
+// RFC 6479 anti-replay window over a sender's Data counter: kReplayWords 64-bit blocks, the
+// newest counter `top`; a counter more than kReplayWindow below top, or already seen, is a
+// replay. One per (worker, client): a worker owns its windows (no atomics, a few cycles).
+inline constexpr uint32_t kReplayWords = 8;  // power of two
+inline constexpr uint64_t kReplayWindow = (kReplayWords - 1) * 64;  // 448 counters of reordering
+struct ReplayWindow {
+    uint64_t top = 0;
+    uint64_t bits[kReplayWords] = {};
+    // True (and records it) if `ctr` is new; false for a replay or a counter too old.
+    bool check_and_update(uint64_t ctr) {
+        if (ctr < top && top - ctr >= kReplayWindow) return false;
+        const uint64_t index = ctr >> 6;
+        if (ctr > top) {
+            const uint64_t cur = top >> 6;
+            uint64_t diff = index - cur;
+            if (diff > kReplayWords) diff = kReplayWords;
+            for (uint64_t i = 1; i <= diff; ++i) bits[(cur + i) & (kReplayWords - 1)] = 0;
+            top = ctr;
+        }
+        uint64_t& word = bits[index & (kReplayWords - 1)];
+        const uint64_t bit = uint64_t{1} << (ctr & 63);
+        if (word & bit) return false;
+        word |= bit;
+        return true;
+    }
+};
 
 inline constexpr uint64_t kMacKnown = uint64_t{1} << 48;
 inline uint64_t pack_mac(const uint8_t* m) {
@@ -87,6 +117,10 @@ struct Generation {
     uint32_t client_count = 0;
     SessionTable sessions;
     std::unordered_map<uint32_t, uint32_t> by_cp_id;  // cp client id -> dense id (main lcore only)
+    // Replay windows, worker w's of client d at [w * client_count + d]; each written only by its
+    // worker (carried into the next generation by endpoint, like liveness).
+    std::unique_ptr<ReplayWindow[]> replay;
+    ReplayWindow& window(uint32_t worker, uint32_t d) const { return replay[size_t{worker} * client_count + d]; }
 };
 
 // Per-worker "I no longer use generations older than this id", one cache line each.
@@ -141,6 +175,8 @@ private:
         std::map<uint32_t, ClusterModel> clusters;
         std::map<uint32_t, ClientModel> clients;
         std::unordered_map<uint32_t, shm::Endpoint> endpoints;  // cp client id -> endpoint
+        std::unordered_map<uint32_t, uint64_t> replay_floor;     // cp client id -> floor (opted in)
+        std::unordered_map<uint32_t, bool> live;                 // within a sync: kEndpointLive
     };
 
     Outcome apply_to(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body,
@@ -150,7 +186,7 @@ private:
     void carry_bindings(Model& next) const;
     std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key) const;
     void publish(std::unique_ptr<Generation> g);
-    Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t now_tsc);
+    Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t floor, uint64_t now_tsc);
     void clear_in_place(uint32_t cp_id);
 
     uint32_t capacity_;
@@ -165,6 +201,7 @@ private:
     std::unique_ptr<QuiescentId[]> seen_;
     uint64_t next_id_ = 1;
     uint64_t applied_epoch_ = 0;
+    uint64_t now_tsc_ = 0;  // of the message being applied (liveness of a sync's kEndpointLive)
     uint64_t session_full_ = 0;
     std::string error_;
 };

@@ -128,6 +128,13 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         const uint64_t src_mac = pack_mac(p.src_mac);
 
         if (looks_like_stun(payload, plen)) {
+            // Reflection: every reply goes to a source address nobody verified (docs/dataplane.md).
+            if (!w.limiter.allow(SourceLimiter::source_key(from), SourceLimiter::Stun, now, rt.stun_interval,
+                                 rt.stun_tolerance)) {
+                cnt.add(C::drop_stun_rate_limited);
+                drop[ndrop++] = m;
+                continue;
+            }
             uint8_t reply[kStunMaxReplyLen];
             uint32_t rlen = 0;
             if (stun_binding_reply(payload, plen, from, reply, rlen) != StunResult::Reply) {
@@ -178,9 +185,12 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         }
         const uint32_t hash = endpoint_hash(key);
         if (payload[5] != static_cast<uint8_t>(FrameType::Data)) {
-            w.macs.put(key, hash, src_mac);
             if (flen > shm::kMaxFrameInSlot) {
                 cnt.add(C::drop_oversize);
+            } else if (!w.limiter.allow(SourceLimiter::source_key(from), SourceLimiter::Punt, now, rt.punt_interval,
+                                        rt.punt_tolerance)) {
+                // One source cannot fill the ring the control plane trial-decrypts from.
+                cnt.add(C::drop_punt_rate_limited);
             } else if (uint8_t* b = reserve_msg<shm::PuntMsg>(*w.to_cp, shm::MsgType::Punt, flen)) {
                 const uint32_t s = g.sessions.lookup(key, hash);
                 shm::PuntMsg* pm = reinterpret_cast<shm::PuntMsg*>(b);
@@ -191,6 +201,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
                 std::memcpy(pm->frame, payload, flen);
                 w.to_cp->advance();
                 to_cp_pending = true;
+                w.macs.put(key, hash, src_mac);
                 cnt.add(C::punted);
             } else {
                 cnt.add(C::drop_ring_full);
@@ -245,7 +256,21 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             continue;
         }
         const ClientLive& src = g.clients[it.session];
-        src.last_rx_tsc.store(now, std::memory_order_relaxed);
+        // Liveness only from a provably fresh frame: a sender that opted into replay protection
+        // (counter nonce: bytes 4..11 of the AEAD nonce, big-endian) and whose counter is new to
+        // this worker's window and not below its floor. Anything else authenticated may be a
+        // replay (docs/protocol-extensions.md): it is relayed but refreshes nothing.
+        if (const uint64_t floor = src.replay_floor.load(std::memory_order_relaxed);
+            floor != 0 && src.key->prefix_len() >= 12) {
+            const uint8_t* nonce = it.frame + kFrameHeaderSize + 4;
+            const uint64_t ctr = uint64_t{load_be32(nonce)} << 32 | load_be32(nonce + 4);
+            if (ctr < floor || !g.window(w.index, it.session).check_and_update(ctr)) {
+                cnt.add(C::drop_replay);
+                drop[ndrop++] = it.m;
+                continue;
+            }
+            src.last_rx_tsc.store(now, std::memory_order_relaxed);
+        }
         if (src.mac.load(std::memory_order_relaxed) != it.src_mac) src.mac.store(it.src_mac, std::memory_order_relaxed);
         const uint8_t* inner = o.plaintext;
         if (o.plaintext_len < 20 || (inner[0] >> 4) != 4) {
@@ -268,8 +293,8 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         }
         const ClientLive& dc = g.clients[dst];
         EndpointKey dk;
-        // Live = an authenticated packet from it (Data here, or a KeepAlive the control plane
-        // accepted and confirmed with an EndpointSet) within kLiveSeconds; 0 = never. The
+        // Live = a fresh authenticated packet from it (replay-checked Data here, or a KeepAlive
+        // the control plane accepted and confirmed with an EndpointSet) within kLiveSeconds; 0 = never. The
         // difference is signed: another worker or the main lcore may have stored a TSC read
         // after this burst's `now` (that is fresh, not 2^64 cycles old).
         const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);

@@ -207,6 +207,8 @@ void encode_keepalive(const KeepAlive& msg, Shape shape, std::string& out) {
         write_peer_details(w, "peer_details", msg.peer_details);
     }
     if (msg.seq.has_value()) w.member_uint("seq", *msg.seq);
+    if (msg.cookie.has_value()) w.member("cookie", *msg.cookie);
+    if (msg.replay.has_value()) w.member_uint("replay", *msg.replay);
     w.end_object();
 }
 
@@ -231,16 +233,20 @@ Result<KeepAlive> decode_keepalive(std::string_view json, DecodeMode mode) {
             case DecodeMode::Lenient:
                 break;
         }
-        uint64_t seq = 0;
-        bool has_seq = false;
+        uint64_t seq = 0, replay = 0;
+        bool has_seq = false, has_cookie = false, has_replay = false;
+        std::string cookie;
         Status st = first_error(
             o.opt_string("name", msg.name, msg.has_name), std::move(common),
             o.opt_string("stun_ip", msg.stun_ip, msg.has_stun_ip),
             o.opt_u16("stun_port", msg.stun_port, msg.has_stun_port),
             o.opt_object_list("peer_details", appender(msg.peer_details, read_peer_detail),
                               msg.has_peer_details),
-            o.opt_u64("seq", seq, has_seq));
+            o.opt_u64("seq", seq, has_seq), o.opt_string("cookie", cookie, has_cookie),
+            o.opt_u64("replay", replay, has_replay));
         if (has_seq) msg.seq = seq;
+        if (has_cookie) msg.cookie = std::move(cookie);
+        if (has_replay) msg.replay = replay;
         msg.shape = msg.has_name && msg.has_stun_ip && msg.has_stun_port && msg.has_peer_details
                         ? Shape::New
                         : Shape::Old;

@@ -114,6 +114,12 @@ struct KeepAlive {
     // (u64) after the reference members of either shape; references ignore unknown members.
     // When unset the output is byte-identical to the reference.
     std::optional<uint64_t> seq;
+    // UDP relay extensions (docs/protocol-extensions.md), encoded after "seq" when set:
+    // "cookie": the gateway's return-routability cookie (in its challenge reply; echoed by the
+    // client from the endpoint it was sent to); "replay": the client opts into Data replay
+    // protection, value = its current Data counter (the floor of what it sends from now on).
+    std::optional<std::string> cookie;
+    std::optional<uint64_t> replay;
 
     // Set by the decoder, ignored by the encoder. shape = New when every HEAD member is present.
     // The has_* flags record HEAD-era members individually (intermediate commits, WIRE.md §5.7,

@@ -168,11 +168,16 @@ struct ClientIdMsg {
 
 struct EndpointSetMsg {
     uint32_t client_id;
-    uint32_t pad;
+    uint32_t flags;  // kEndpoint* bits (was padding: 0 = a plain binding)
     Endpoint endpoint;
-    uint8_t pad2[4];
+    // With kEndpointReplay: Data counters below (replay_floor_hi << 32) are replays.
+    uint32_t replay_floor_hi;
 };
-static_assert(sizeof(EndpointSetMsg) == 32);
+static_assert(sizeof(EndpointSetMsg) == 32 && offsetof(EndpointSetMsg, replay_floor_hi) == 28);
+// Inside a sync: the control plane accepted a KeepAlive from this endpoint within the live window.
+inline constexpr uint32_t kEndpointLive = 1;
+// The client opted into Data replay protection (docs/protocol-extensions.md): counter nonces.
+inline constexpr uint32_t kEndpointReplay = 2;
 
 // Frames carried whole (header + payload) in the body after a fixed part.
 inline constexpr uint32_t kMaxFrameInSlot = kMaxBody - 32;  // 2008 bytes

@@ -46,7 +46,10 @@ namespace rustun::shm {
     X(drop_port_rx_errors, "dropped by the port: erroneous received packets (ethdev ierrors)")  \
     X(drop_port_tx_errors, "dropped by the port: failed transmissions (ethdev oerrors)")          \
     X(drop_deliver_ring_full, "dropped: TcpDeliver ring to the control plane full")              \
-    X(drop_bad_control, "control messages refused: bad type, length or content")
+    X(drop_bad_control, "control messages refused: bad type, length or content") \
+    X(drop_replay, "dropped: Data from a replay-protected sender replayed or older than its window") \
+    X(drop_punt_rate_limited, "dropped: punts from one source address over its rate limit")       \
+    X(drop_stun_rate_limited, "dropped: STUN requests from one source address over its rate limit")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

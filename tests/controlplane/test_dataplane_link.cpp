@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "crypto/crypto_engine.hpp"
 #include "harness.hpp"
 #include "shm/channel.hpp"
 
@@ -125,10 +126,10 @@ protected:
         }
         return false;
     }
-    void punt(const shm::Endpoint& from, const std::vector<uint8_t>& frame) {
+    void punt(const shm::Endpoint& from, const std::vector<uint8_t>& frame, uint32_t hint = shm::kNoClientHint) {
         shm::PuntMsg m{};
         m.from = from;
-        m.client_hint = shm::kNoClientHint;
+        m.client_hint = hint;
         m.frame_len = static_cast<uint16_t>(frame.size());
         std::memcpy(m.frame, frame.data(), frame.size());
         uint8_t* slot = dp_->dp_to_cp(0).reserve();
@@ -137,15 +138,58 @@ protected:
         dp_->dp_to_cp(0).commit();
     }
     // A UDP KeepAlive of `identity` with `seq`, sealed with `key`.
-    std::vector<uint8_t> udp_keepalive(FrameStream& sealer, const std::string& identity, std::optional<uint64_t> seq) {
+    std::vector<uint8_t> udp_keepalive(FrameStream& sealer, const std::string& identity, std::optional<uint64_t> seq,
+                                       std::optional<std::string> cookie = std::nullopt,
+                                       std::optional<uint64_t> replay = std::nullopt) {
         KeepAlive ka;
         ka.identity = identity;
         ka.seq = seq;
+        ka.cookie = std::move(cookie);
+        ka.replay = replay;
         std::string body;
         encode_keepalive(ka, Shape::New, body);
         return sealer.seal_frame(FrameType::KeepAlive, body).value();
     }
 
+    // The KeepAlive in a TxFrame, opened with `s`'s key.
+    std::optional<KeepAlive> open_keepalive(FrameStream& s, const shm::TxFrameMsg& tx) {
+        auto eng = CryptoEngine::create();
+        if (!eng || tx.frame_len < kFrameHeaderSize || tx.frame[5] != static_cast<uint8_t>(FrameType::KeepAlive))
+            return std::nullopt;
+        std::vector<uint8_t> payload(tx.frame + kFrameHeaderSize, tx.frame + tx.frame_len), out(payload.size() + 1);
+        OpenItem it;
+        it.key = &s.key();
+        it.payload = payload.data();
+        it.payload_len = static_cast<uint32_t>(payload.size());
+        it.out = out.data();
+        if (eng.value()->open(it) != CryptoStatus::Ok) return std::nullopt;
+        auto ka = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+        if (!ka) return std::nullopt;
+        return ka.value();
+    }
+    // The cookie of the challenge the gateway sends to `ep` for a KeepAlive of `identity`.
+    std::string challenge(FrameStream& s, const std::string& identity, const shm::Endpoint& ep) {
+        punt(ep, udp_keepalive(s, identity, now_us()));
+        shm::TxFrameMsg tx;
+        if (!next_tx(tx)) return "";
+        auto ka = open_keepalive(s, tx);
+        return ka && ka->cookie ? *ka->cookie : "";
+    }
+    // Binds `identity` at `ep` as a client does: KeepAlive, challenge, KeepAlive with the cookie,
+    // EndpointSet (its body in `set_body`), and the plain reply (in `reply`).
+    void bind_udp(FrameStream& s, const std::string& identity, const shm::Endpoint& ep,
+                  std::vector<uint8_t>* set_body = nullptr, shm::TxFrameMsg* reply = nullptr,
+                  std::optional<uint64_t> replay = std::nullopt) {
+        const std::string cookie = challenge(s, identity, ep);
+        ASSERT_EQ(cookie.size(), 16u);
+        punt(ep, udp_keepalive(s, identity, now_us(), cookie, replay));
+        ASSERT_TRUE(next_control(shm::MsgType::EndpointSet, set_body));
+        shm::TxFrameMsg tx;
+        ASSERT_TRUE(next_tx(tx));
+        if (reply) *reply = tx;
+    }
+
+    std::string chan_path_;
     // Sends a TcpDeliver as the dataplane does, on worker 0's deliver ring.
     void deliver(const shm::TcpDeliverMsg& d, uint32_t len = sizeof(shm::TcpDeliverMsg)) {
         uint8_t* slot = dp_->deliver(0).reserve();
@@ -172,13 +216,16 @@ TEST_F(Link, AttachPushesTheFullStateAndResyncsAfterADataplaneRestart) {
 
     // Bind client-a over UDP, then restart the dataplane: the binding is pushed again.
     auto sealer = connect();
-    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*sealer, "client-a", now_us()));
-    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    bind_udp(*sealer, "client-a", v4_endpoint(198, 51, 100, 7, 40000), nullptr, nullptr, uint64_t{7} << 32 | 5);
     dataplane_up();
     Sync again = read_sync();
     EXPECT_NE(again.epoch, s.epoch);
     ASSERT_EQ(again.endpoints.size(), 1u);
     EXPECT_EQ(again.endpoints[0].endpoint.port, 40000);
+    // Liveness comes from KeepAlives only: the new dataplane learns that this binding was
+    // confirmed just now, and that client-a opted into Data replay protection.
+    EXPECT_EQ(again.endpoints[0].flags, shm::kEndpointLive | shm::kEndpointReplay);
+    EXPECT_EQ(again.endpoints[0].replay_floor_hi, 7u);
     EXPECT_EQ(counter(Counter::dataplane_lost), 1u);
     // The TCP session never noticed.
     EXPECT_EQ(keepalive(*b, "client-b", Dialect::New).identity, "client-b");
@@ -191,15 +238,18 @@ TEST_F(Link, UdpKeepAliveBindsAndIsAnsweredOverUdp) {
     read_sync();
     auto sealer = connect();
     const auto ep = v4_endpoint(198, 51, 100, 7, 40000);
-    punt(ep, udp_keepalive(*sealer, "client-a", now_us()));
     std::vector<uint8_t> body;
-    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet, &body));
+    shm::TxFrameMsg tx;
+    bind_udp(*sealer, "client-a", ep, &body, &tx);
     auto* set = reinterpret_cast<const shm::EndpointSetMsg*>(body.data());
     EXPECT_EQ(set->client_id, 0u);  // client-a
     EXPECT_EQ(std::memcmp(&set->endpoint, &ep, sizeof ep), 0);
-    shm::TxFrameMsg tx;
-    ASSERT_TRUE(next_tx(tx));
+    EXPECT_EQ(set->flags, 0u);  // no "replay" member: not opted in
     EXPECT_EQ(std::memcmp(&tx.to, &ep, sizeof ep), 0);
+    auto reply = open_keepalive(*sealer, tx);
+    ASSERT_TRUE(reply);
+    EXPECT_FALSE(reply->cookie);  // a verified endpoint gets the plain reply
+    EXPECT_TRUE(reply->has_peer_details);
     // The reply is a KeepAlive with the peer list, sealed with the cluster key.
     FrameHeader h;
     ASSERT_EQ(decode_header(std::span<const uint8_t>(tx.frame, tx.frame_len), h), HeaderStatus::Ok);
@@ -214,6 +264,7 @@ TEST_F(Link, ReplayedOrStaleKeepAlivesNeverMoveAnEndpoint) {
     dataplane_up();
     read_sync();
     auto sealer = connect();
+    bind_udp(*sealer, "client-a", v4_endpoint(198, 51, 100, 7, 40000));
     auto captured = udp_keepalive(*sealer, "client-a", now_us());
     punt(v4_endpoint(198, 51, 100, 7, 40000), captured);
     ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
@@ -240,10 +291,8 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     read_sync();
     auto b = join("client-b", Dialect::New);
     ASSERT_TRUE(b);
-    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*b, "client-a", now_us()));
-    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    bind_udp(*b, "client-a", v4_endpoint(198, 51, 100, 7, 40000));
     shm::TxFrameMsg tx;
-    ASSERT_TRUE(next_tx(tx));  // the KeepAlive reply
     // b (TCP) -> a (UDP): the dataplane is asked to send b's frame bytes unchanged.
     auto pkt = ipv4_packet("10.0.1.3", "10.0.1.2");
     auto frame = b->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size()));
@@ -451,6 +500,132 @@ TEST_F(Link, APlainClusterIsPushedWithAnEmptyKey) {
     ASSERT_EQ(clusters.size(), 2u);
     EXPECT_EQ(clusters[0], std::make_pair(uint8_t{2}, uint16_t{32}));  // chacha20: the derived key
     EXPECT_EQ(clusters[1], std::make_pair(uint8_t{0}, uint16_t{0}));   // plain: no key
+}
+
+}  // namespace
+}  // namespace rustun::test
+
+namespace rustun::test {
+namespace {
+
+// Return routability (docs/protocol-extensions.md): a KeepAlive from an endpoint the gateway has
+// not verified gets a small challenge and changes nothing; only the echoed cookie, from the
+// endpoint it was sent to, makes or moves the binding.
+TEST_F(Link, AnEndpointMovesOnlyWithTheEchoedCookie) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto s = connect();
+    const auto home = v4_endpoint(198, 51, 100, 7, 40000);
+    const auto other = v4_endpoint(203, 0, 113, 66, 6666);
+    const auto third = v4_endpoint(203, 0, 113, 67, 7777);
+    // No binding yet: the first KeepAlive is only challenged.
+    const uint64_t seq0 = now_us();
+    auto ka = udp_keepalive(*s, "client-a", seq0);
+    punt(home, ka);
+    shm::TxFrameMsg tx;
+    ASSERT_TRUE(next_tx(tx));
+    auto ch = open_keepalive(*s, tx);
+    ASSERT_TRUE(ch && ch->cookie);
+    EXPECT_FALSE(ch->has_peer_details);              // no peer list before the check
+    EXPECT_LE(tx.frame_len, 3 * ka.size());          // no amplification (item 9): <= 3x
+    EXPECT_EQ(ch->seq, std::optional<uint64_t>(seq0));  // echoed
+    EXPECT_FALSE(next_control(shm::MsgType::EndpointSet, nullptr, 200ms));
+    EXPECT_EQ(counter(Counter::udp_keepalive_challenge), 1u);
+    EXPECT_EQ(counter(Counter::udp_keepalive_ok), 0u);
+    std::string cl = command("{\"cmd\":\"client\",\"identity\":\"client-a\"}");
+    EXPECT_NE(cl.find("\"udp_endpoint\":null"), std::string::npos) << cl;
+    // Echoed from there: bound.
+    punt(home, udp_keepalive(*s, "client-a", now_us(), *ch->cookie));
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    ASSERT_TRUE(next_tx(tx));
+    // The same endpoint refreshes without a cookie.
+    punt(home, udp_keepalive(*s, "client-a", now_us()));
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    ASSERT_TRUE(next_tx(tx));
+    // A KeepAlive from another endpoint (e.g. racing the genuine client): challenged, not moved.
+    const std::string cookie_other = challenge(*s, "client-a", other);
+    ASSERT_EQ(cookie_other.size(), 16u);
+    EXPECT_FALSE(next_control(shm::MsgType::EndpointSet, nullptr, 200ms));
+    // A cookie made for another endpoint, or for another identity, does not verify.
+    punt(third, udp_keepalive(*s, "client-a", now_us(), cookie_other));
+    EXPECT_TRUE(wait_counter(Counter::udp_cookie_bad, 1));
+    ASSERT_TRUE(next_tx(tx));  // a fresh challenge for `third`
+    punt(other, udp_keepalive(*s, "client-b", now_us(), cookie_other));
+    EXPECT_TRUE(wait_counter(Counter::udp_cookie_bad, 2));
+    ASSERT_TRUE(next_tx(tx));
+    EXPECT_FALSE(next_control(shm::MsgType::EndpointSet, nullptr, 200ms));
+    cl = command("{\"cmd\":\"client\",\"identity\":\"client-a\"}");
+    EXPECT_NE(cl.find("\"udp_endpoint\":\"198.51.100.7:40000\""), std::string::npos) << cl;
+    // The echoed cookie from `other`: the binding moves.
+    punt(other, udp_keepalive(*s, "client-a", now_us(), cookie_other));
+    std::vector<uint8_t> body;
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet, &body));
+    EXPECT_EQ(reinterpret_cast<const shm::EndpointSetMsg*>(body.data())->endpoint.port, 6666);
+    EXPECT_EQ(counter(Counter::udp_endpoint_moved), 2u);
+}
+
+// Data replay protection is declared in the KeepAlive ("replay": the client's counter) and
+// passed to the dataplane in the EndpointSet (flags, floor's high 32 bits).
+TEST_F(Link, ReplayOptInReachesTheDataplane) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto s = connect();
+    std::vector<uint8_t> body;
+    const uint64_t ctr = 1764650000123456789ull;
+    bind_udp(*s, "client-a", v4_endpoint(198, 51, 100, 7, 40000), &body, nullptr, ctr);
+    const auto* set = reinterpret_cast<const shm::EndpointSetMsg*>(body.data());
+    EXPECT_EQ(set->flags, shm::kEndpointReplay);
+    EXPECT_EQ(set->replay_floor_hi, static_cast<uint32_t>(ctr >> 32));
+    // The next KeepAlive without the member opts out again.
+    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*s, "client-a", now_us()));
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet, &body));
+    EXPECT_EQ(reinterpret_cast<const shm::EndpointSetMsg*>(body.data())->flags, 0u);
+}
+
+// Reflection (item 9): replies are rate-limited per identity and per source address.
+TEST_F(Link, KeepAliveRepliesAreRateLimited) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto s = connect();
+    // One identity from many source addresses: at most a burst of 10 replies.
+    for (int i = 0; i < 16; ++i) punt(v4_endpoint(203, 0, 113, static_cast<uint8_t>(10 + i), 5000), udp_keepalive(*s, "client-c", now_us()));
+    EXPECT_TRUE(wait_counter(Counter::udp_keepalive_challenge, 16));
+    EXPECT_GE(counter(Counter::udp_reply_limited_identity), 5u);
+    int replies = 0;
+    shm::TxFrameMsg tx;
+    while (next_tx(tx, 200ms)) ++replies;
+    EXPECT_LE(replies, 11);
+    EXPECT_GE(replies, 10);
+    const uint64_t id_limited = counter(Counter::udp_reply_limited_identity);
+    // One source address (many ports), four identities, six each (under their own limit): a
+    // burst of 20 per address.
+    auto t = connect(spec("aes256:other-tenant-key"));
+    const char* ids[] = {"client-a", "client-b", "client-x", "client-y"};
+    for (int i = 0; i < 24; ++i)
+        punt(v4_endpoint(198, 51, 100, 200, static_cast<uint16_t>(6000 + i)),
+             udp_keepalive(i % 4 < 2 ? *s : *t, ids[i % 4], now_us()));
+    EXPECT_TRUE(wait_counter(Counter::udp_keepalive_challenge, 16 + 24));
+    EXPECT_GE(counter(Counter::udp_reply_limited_source), 1u);
+    EXPECT_EQ(counter(Counter::udp_reply_limited_identity), id_limited);
+}
+
+// Item 6: the key of the client bound to the source endpoint (the dataplane's hint) is tried
+// first, before any other cluster's.
+TEST_F(Link, TheHintedClientsKeyIsTriedFirst) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    auto s = connect();
+    // client-x (id 3) is in the second cluster (scenario_yaml): its key is not the first trial key.
+    auto other = connect(spec("aes256:other-tenant-key"));
+    bind_udp(*other, "client-x", v4_endpoint(198, 51, 100, 9, 40009));
+    const uint64_t before = counter(Counter::udp_punt_hint_first);
+    punt(v4_endpoint(198, 51, 100, 9, 40009), udp_keepalive(*other, "client-x", now_us()), 3);
+    ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
+    EXPECT_EQ(counter(Counter::udp_punt_hint_first), before + 1);
 }
 
 }  // namespace

@@ -534,6 +534,11 @@ struct ClientSpec {
     std::string private_ip;
     std::vector<std::string> cidrs;
     EndpointSpec endpoint;
+    // The sync's EndpointSet flags (shm::kEndpoint*): `replay: true` (opted into Data replay
+    // protection; `replay_floor_hi:` the floor's high 32 bits), `live: true` (the control plane
+    // vouches for a recent KeepAlive from the endpoint, so it is live from the start).
+    uint32_t ep_flags = 0;
+    uint32_t replay_floor_hi = 0;
 };
 struct ClusterSpec {
     std::string name;
@@ -595,6 +600,7 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
                 }
             }
         uint32_t next_id = 0;
+        const bool replay_all = y["replay"] && y["replay"].as<bool>();  // every client opted in
         for (const auto& c : y["clusters"]) {
             ClusterSpec cs{c["name"].as<std::string>(), c["crypto"].as<std::string>()};
             uint32_t cid = static_cast<uint32_t>(s.clusters.size());
@@ -611,6 +617,9 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
                     err = "bad endpoint of " + cl.identity;
                     return std::nullopt;
                 }
+                if (k["replay"] ? k["replay"].as<bool>() : replay_all) cl.ep_flags |= shm::kEndpointReplay;
+                if (k["replay_floor_hi"]) cl.replay_floor_hi = k["replay_floor_hi"].as<uint32_t>();
+                if (k["live"] && k["live"].as<bool>()) cl.ep_flags |= shm::kEndpointLive;
                 s.clients.push_back(cl);
             }
         }
@@ -770,6 +779,8 @@ bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string
         shm::EndpointSetMsg m{};
         m.client_id = c.id;
         m.endpoint = to_shm(c.endpoint);
+        m.flags = c.ep_flags;
+        m.replay_floor_hi = c.replay_floor_hi;
         if (!push(ch, shm::MsgType::EndpointSet, &m, sizeof m)) return err = "control ring full", false;
     }
     if (!push(ch, shm::MsgType::SyncEnd, &sm, sizeof sm)) return err = "control ring full (SyncEnd)", false;

@@ -102,6 +102,7 @@ class Client:
         self.udp.setblocking(False)
         self.relay = hostport(a.relay) if a.relay else None
         self.last_seq_us = 0
+        self.cookie = None  # the gateway's return-routability cookie, echoed once
         self.stats = dict(identity=a.identity, mode=a.mode, udp_local=self.udp.getsockname()[1],
                           tcp_connects=0, tcp_connect_failures=0, tcp_lost=0, handshake_replies=0,
                           tcp_keepalives_tx=0, tcp_keepalive_replies=0,
@@ -164,9 +165,11 @@ class Client:
     def keepalive_body(self):
         now_us = int(time.time() * 1e6)
         self.last_seq_us = max(now_us, self.last_seq_us + 1)
-        return json.dumps({"name": "", "identity": self.a.identity, "ipv6": "", "port": 0, "stun_ip": "",
-                           "stun_port": 0, "peer_details": [], "seq": self.last_seq_us},
-                          separators=(",", ":")).encode(), self.last_seq_us
+        body = {"name": "", "identity": self.a.identity, "ipv6": "", "port": 0, "stun_ip": "",
+                "stun_port": 0, "peer_details": [], "seq": self.last_seq_us}
+        if self.cookie:
+            body["cookie"] = self.cookie
+        return json.dumps(body, separators=(",", ":")).encode(), self.last_seq_us
 
     def read_tcp(self):
         try:
@@ -222,10 +225,18 @@ class Client:
         elif ftype == T_KEEPALIVE and path == "udp":
             self.stats["udp_keepalive_replies"] += 1
             try:
-                if json.loads(pt).get("seq") == self.last_seq_us:
-                    self.stats["udp_reply_seq_echo_ok"] += 1
+                reply = json.loads(pt)
             except ValueError:
-                pass
+                reply = {}
+            if reply.get("seq") == self.last_seq_us:
+                self.stats["udp_reply_seq_echo_ok"] += 1
+            if "cookie" in reply:
+                # Return-routability challenge (docs/protocol-extensions.md): echo it at once.
+                self.stats["udp_challenges"] = self.stats.get("udp_challenges", 0) + 1
+                self.cookie = reply["cookie"]
+                self.send_udp_keepalive()
+                return
+            self.cookie = None
             if not self.stats["bound"]:
                 self.stats["bound"] = True
                 self.stats["first_bound_at"] = time.time()

@@ -236,8 +236,8 @@ int main(int argc, char** argv) {
         Totals tot;
         std::vector<uint8_t> ka_bound(ka_mode ? flows : 0, 0);
         uint32_t ka_bound_n = 0;
-        auto send_keepalive = [&](uint32_t i) {
-            auto f = sc->keepalive_frame(*eng, i, realtime_us());
+        auto send_keepalive = [&](uint32_t i, const std::string& cookie = {}) {
+            auto f = sc->keepalive_frame(*eng, i, realtime_us(), cookie);
             rte_mbuf* m = rte_pktmbuf_alloc(rxpool);
             if (!m) return;
             auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(42 + f.size())));
@@ -270,6 +270,14 @@ int main(int argc, char** argv) {
                 }
                 if (fr[5] == static_cast<uint8_t>(FrameType::KeepAlive)) {
                     ++tot.ka_replies;
+                    if (ka_mode && receiver < flows) {
+                        // A return-routability challenge: echo the cookie (protocol-extensions.md).
+                        std::string cookie = sc->keepalive_cookie(*eng, receiver, fr, static_cast<uint32_t>(p + len - fr));
+                        if (!cookie.empty()) {
+                            send_keepalive(receiver, cookie);
+                            continue;
+                        }
+                    }
                     if (ka_mode && receiver < flows && !ka_bound[receiver]) {
                         ka_bound[receiver] = 1;
                         ++ka_bound_n;

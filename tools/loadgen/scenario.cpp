@@ -131,11 +131,13 @@ bool Scenario::data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8
     return static_cast<bool>(encode_header(FrameType::Data, out_len, std::span<uint8_t>(out, 8)));
 }
 
-std::vector<uint8_t> Scenario::keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq) const {
+std::vector<uint8_t> Scenario::keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq,
+                                               const std::string& cookie) const {
     KeepAlive ka;
     ka.identity = identity(i);
     ka.stun_ip = "";
     ka.seq = seq;
+    if (!cookie.empty()) ka.cookie = cookie;
     std::string body;
     encode_keepalive(ka, Shape::New, body);
     const CipherKey& k = *keys_[clients_[i].cluster];
@@ -146,6 +148,21 @@ std::vector<uint8_t> Scenario::keepalive_frame(CryptoEngine& eng, uint32_t i, ui
     (void)encode_header(FrameType::KeepAlive, n, std::span<uint8_t>(out.data(), 8));
     out.resize(8 + n);
     return out;
+}
+
+std::string Scenario::keepalive_cookie(CryptoEngine& eng, uint32_t i, const uint8_t* frame, uint32_t len) const {
+    if (i >= clients_.size() || len < 8 || frame[5] != static_cast<uint8_t>(FrameType::KeepAlive)) return {};
+    const uint32_t plen = uint32_t{frame[6]} << 8 | frame[7];
+    if (8 + plen > len) return {};
+    std::vector<uint8_t> payload(frame + 8, frame + 8 + plen), out(plen + 1);
+    OpenItem it;
+    it.key = keys_[clients_[i].cluster].get();
+    it.payload = payload.data();
+    it.payload_len = plen;
+    it.out = out.data();
+    if (eng.open(it) != CryptoStatus::Ok) return {};
+    auto ka = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
+    return ka && ka->cookie ? *ka->cookie : std::string();
 }
 
 bool Scenario::read_tag(const uint8_t* frame, uint32_t len, uint32_t receiver, uint32_t& flow, uint32_t& slot) const {

@@ -67,7 +67,12 @@ public:
     // that a receiver identifies the packet without decrypting it (read_tag).
     bool data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const;
     // A sealed KeepAlive frame of client i with `seq` (Unix µs), HEAD shape (protocol-extensions.md).
-    std::vector<uint8_t> keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq) const;
+    // `cookie`: the gateway's return-routability cookie to echo (empty: none).
+    std::vector<uint8_t> keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq,
+                                         const std::string& cookie = {}) const;
+    // The "cookie" of a KeepAlive reply to client i (a challenge), or "" (a plain reply, or not
+    // a KeepAlive that client i's key opens).
+    std::string keepalive_cookie(CryptoEngine& eng, uint32_t i, const uint8_t* frame, uint32_t len) const;
     // Recovers {flow, slot} from a relayed frame (frame = 8-byte header onwards); false if the
     // frame is not one of ours. `receiver`: the client the datagram was addressed to (only xor
     // needs it: the tag is decoded with the receiver's cluster pad).

@@ -246,9 +246,25 @@ def icmp_echo(src, dst, seq=1, size=84, ident=0x1234, ip_id=0x4a2b, reply=False)
 
 def relay_pair(gen_file):
     """The scenario of 001-004 (the cipher comes from each scenario.yaml): A and B bind, A's first
-    frame goes to TCP because B is not live yet, then B -> A and A -> B are relayed."""
+    frame goes to TCP because B is not live yet, then B -> A and A -> B are relayed.
+    With xor/plain (003, 004) no frame can prove it is fresh (no counter nonce), so Data never
+    makes its sender live: A is live from the sync (`live: true`, a KeepAlive the control plane
+    accepted) and B never becomes live: the last A -> B goes to TCP as well."""
     s = Scenario(gen_file)
     a, b = s.client("client-a"), s.client("client-b")
+    if a.cluster.method not in ("chacha20", "aes256"):
+        s.send(a, s.keepalive(a), "punt")                                # 0
+        s.send(b, s.keepalive(b), "punt")                                # 1
+        req = s.data(a, icmp_echo(a.ip, b.ip, seq=1))
+        s.send(a, req, "tcp_deliver")                                    # 2: B not live -> TCP
+        rep = s.data(b, icmp_echo(b.ip, a.ip, seq=1, ip_id=0x7b01, reply=True))
+        s.send(b, rep)                                                   # 3: A live (sync) -> relayed
+        s.expect_relay(rep, to=a)
+        req2 = s.data(a, icmp_echo(a.ip, b.ip, seq=2, ip_id=0x4a2c))
+        s.send(a, req2, "tcp_deliver")                                   # 4: B's Data did not make it live
+        s.write()
+        return
+
     s.send(a, s.keepalive(a), "punt")                                    # 0
     s.send(b, s.keepalive(b), "punt")                                    # 1: punted, unauthenticated: B not live
     req = s.data(a, icmp_echo(a.ip, b.ip, seq=1))

@@ -320,3 +320,71 @@ TEST(State, ControlPlaneRestartKeepsUnchangedBindings) {
     ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 9), StateManager::Outcome::SyncApplied);
     EXPECT_EQ(session_cp(*sm.current(), 5000), kNoSession);
 }
+
+// ---- Data replay protection (docs/protocol-extensions.md) ----
+
+TEST(ReplayWindow, AcceptsNewRejectsSeenAndTooOld) {
+    ReplayWindow w;
+    EXPECT_TRUE(w.check_and_update(1000));
+    EXPECT_FALSE(w.check_and_update(1000));  // replay
+    EXPECT_TRUE(w.check_and_update(1002));
+    EXPECT_TRUE(w.check_and_update(1001));   // reordered, within the window
+    EXPECT_FALSE(w.check_and_update(1001));
+    EXPECT_TRUE(w.check_and_update(5000));   // a jump clears the bitmap
+    EXPECT_FALSE(w.check_and_update(5000 - kReplayWindow));  // too old, never seen
+    EXPECT_TRUE(w.check_and_update(5000 - kReplayWindow + 1));
+    EXPECT_FALSE(w.check_and_update(1002));
+    EXPECT_FALSE(w.check_and_update(0));
+    // Sliding across block boundaries, one counter at a time: each once.
+    ReplayWindow v;
+    for (uint64_t c = 1; c < 3000; ++c) ASSERT_TRUE(v.check_and_update(c)) << c;
+    for (uint64_t c = 2999 - kReplayWindow + 1; c < 3000; ++c) ASSERT_FALSE(v.check_and_update(c)) << c;
+    // Huge counters (the client starts at the Unix time in ns).
+    ReplayWindow u;
+    const uint64_t t = 1764650000000000000ull;
+    EXPECT_TRUE(u.check_and_update(t));
+    EXPECT_TRUE(u.check_and_update(t + 1));
+    EXPECT_FALSE(u.check_and_update(t));
+}
+
+TEST(State, EndpointSetCarriesReplayFloorAndSyncLiveness) {
+    StateManager sm(64, 2);
+    Feed f{sm};
+    f.tsc = 5555;
+    full_sync(f, 7);
+    shm::EndpointSetMsg m{};
+    m.client_id = 101;
+    m.endpoint = Feed::ep(5001);
+    m.flags = shm::kEndpointLive | shm::kEndpointReplay;
+    m.replay_floor_hi = 3;
+    ASSERT_EQ(f.send(shm::MsgType::EndpointSet, m), StateManager::Outcome::Applied);
+    ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 7), StateManager::Outcome::SyncApplied);
+    const Generation& g = *sm.current();
+    const ClientLive& a = g.clients[g.by_cp_id.at(100)];
+    const ClientLive& b = g.clients[g.by_cp_id.at(101)];
+    EXPECT_EQ(a.replay_floor.load(), 0u);          // not opted in
+    EXPECT_EQ(a.last_rx_tsc.load(), 0u);           // a sync binding claims nothing by itself
+    EXPECT_EQ(b.replay_floor.load(), uint64_t{3} << 32);
+    EXPECT_EQ(b.last_rx_tsc.load(), 5555u);        // kEndpointLive: live as of the SyncEnd
+    // A window per worker: worker 1 recording a counter does not affect worker 0.
+    const uint32_t d = g.by_cp_id.at(101);
+    EXPECT_TRUE(g.window(1, d).check_and_update(7));
+    EXPECT_TRUE(g.window(0, d).check_and_update(7));
+    // In place: a KeepAlive without opt-in turns it off; a Commit carries windows and floors.
+    f.tsc = 6000;
+    m.flags = shm::kEndpointReplay;
+    m.replay_floor_hi = 0;  // opted in, floor 0 -> 1
+    ASSERT_EQ(f.send(shm::MsgType::EndpointSet, m), StateManager::Outcome::Applied);
+    EXPECT_EQ(b.replay_floor.load(), 1u);
+    EXPECT_EQ(b.last_rx_tsc.load(), 6000u);
+    f.client(102, 1, "10.0.0.9");
+    ASSERT_EQ(f.send(shm::MsgType::Commit, shm::ClientIdMsg{}, 0), StateManager::Outcome::Flipped);
+    const Generation& g2 = *sm.current();
+    const uint32_t d2 = g2.by_cp_id.at(101);
+    EXPECT_EQ(g2.clients[d2].replay_floor.load(), 1u);
+    EXPECT_FALSE(g2.window(1, d2).check_and_update(7));  // carried: still seen
+    EXPECT_FALSE(g2.window(0, d2).check_and_update(7));
+    m.flags = 0;
+    ASSERT_EQ(f.send(shm::MsgType::EndpointSet, m), StateManager::Outcome::Applied);
+    EXPECT_EQ(g2.clients[d2].replay_floor.load(), 0u);
+}
