@@ -189,7 +189,6 @@ protected:
         if (reply) *reply = tx;
     }
 
-    std::string chan_path_;
     // Sends a TcpDeliver as the dataplane does, on worker 0's deliver ring.
     void deliver(const shm::TcpDeliverMsg& d, uint32_t len = sizeof(shm::TcpDeliverMsg)) {
         uint8_t* slot = dp_->deliver(0).reserve();
