@@ -401,8 +401,7 @@ TEST_F(Link, HeaderChangesAfterAttachAreIgnored) {
     h.counter_stride = 1ull << 40;
     for (auto& r : h.rings) r.offset = ~0ull - 4096;
     auto sealer = connect();
-    punt(v4_endpoint(198, 51, 100, 7, 40000), udp_keepalive(*sealer, "client-a", now_us()));
-    EXPECT_TRUE(next_control(shm::MsgType::EndpointSet));
+    bind_udp(*sealer, "client-a", v4_endpoint(198, 51, 100, 7, 40000));  // challenge, cookie, EndpointSet
     std::string stats = command("{\"cmd\":\"stats\"}");
     EXPECT_NE(stats.find("\"relayed\":0"), std::string::npos) << stats.substr(0, 300);
     EXPECT_NE(status().find("\"dataplane\":\"attached\""), std::string::npos);

@@ -367,7 +367,7 @@ TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Se
     auto one = Channel::create(temp_path("size1"), ChannelOptions{});
     ASSERT_TRUE(one.ok()) << one.error();
     EXPECT_EQ((*one)->size(), 54'550'528u);
-    EXPECT_EQ((*one)->header().counter_count, 37u);
+    EXPECT_EQ((*one)->header().counter_count, 40u);
     EXPECT_EQ((*one)->header().counter_stride, 320u);
     ChannelOptions two;
     two.workers = 2;
