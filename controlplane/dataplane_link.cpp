@@ -472,7 +472,8 @@ bool DataplaneLink::reply_allowed(UdpBinding& b, const shm::Endpoint& from, Stea
     k.append(reinterpret_cast<const char*>(from.addr), from.family == 6 ? 8 : 4);  // IPv6: the /64
     if (reply_src_tat_.size() >= kReplySrcMax) {
         std::erase_if(reply_src_tat_, [&](const auto& kv) { return kv.second <= now; });  // full buckets
-        if (reply_src_tat_.size() >= kReplySrcMax) reply_src_tat_.clear();
+        // Mostly active sources: forget them all rather than scan again at the next insertion.
+        if (reply_src_tat_.size() >= kReplySrcMax / 4 * 3) reply_src_tat_.clear();
     }
     if (!gcra(reply_src_tat_[k], now, std::chrono::duration_cast<SteadyTime::duration>(kReplySrcInterval),
               std::chrono::duration_cast<SteadyTime::duration>(kReplySrcTolerance))) {
