@@ -11,6 +11,7 @@
 
 #include "gateway.hpp"
 #include "log.hpp"
+#include "net/udp_keepalive.hpp"
 
 namespace rustun {
 
@@ -307,6 +308,8 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         counters.inc(Counter::udp_punt_rejected);
         return;
     }
+    // Cheap checks before the state mutex (open_udp_keepalive repeats them): a flood of other
+    // frame types never contends with the TCP workers.
     FrameHeader h;
     if (decode_header(std::span<const uint8_t>(m.frame, m.frame_len), h) != HeaderStatus::Ok ||
         h.frame_size() > m.frame_len) {
@@ -328,32 +331,33 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         if (m.client_hint < snap->clients.size()) keys.push_back(snap->clusters[snap->clients[m.client_hint].cluster].key);
         keys.insert(keys.end(), snap->trial_keys.begin(), snap->trial_keys.end());
     }
-    std::optional<KeepAlive> ka;
-    std::shared_ptr<const CipherKey> key;
-    for (const auto& k : keys) {
-        OpenItem it;
-        it.key = k.get();
-        it.payload = const_cast<uint8_t*>(m.frame + kFrameHeaderSize);
-        it.payload_len = h.payload_length;
-        it.out = scratch_.data();
-        if (engine_->open(it) != CryptoStatus::Ok) continue;
-        auto parsed = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
-        if (!parsed) continue;
-        ClientId cand = snap->find(parsed->identity);
-        if (cand == kNoClient || snap->clusters[snap->clients[cand].cluster].key->spec() != k->spec()) continue;
-        // The key of the client bound to the source endpoint is tried first: a bound client's
-        // KeepAlive costs one decryption however many clusters there are.
-        if (&k == &keys.front() && m.client_hint < snap->clients.size()) counters.inc(Counter::udp_punt_hint_first);
-        ka = std::move(parsed.value());
-        key = k;
-        break;
-    }
-    if (!ka) {
-        counters.inc(Counter::udp_punt_rejected);
-        LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
-                    endpoint_to_string(m.from).c_str());
+    std::vector<const CipherKey*> raw(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) raw[i] = keys[i].get();
+    UdpKeepAliveOpened opened;
+    const auto opened_status = open_udp_keepalive(
+        m.frame, m.frame_len, raw, *engine_, scratch_.data(),
+        [&](const KeepAlive& body, size_t k) {
+            const ClientId cand = snap->find(body.identity);
+            return cand != kNoClient && snap->clusters[snap->clients[cand].cluster].key->spec() == keys[k]->spec();
+        },
+        opened);
+    if (opened_status == UdpKeepAliveOpen::NotKeepAlive) {
+        counters.inc(Counter::udp_unexpected_type);
         return;
     }
+    if (opened_status != UdpKeepAliveOpen::Ok) {
+        counters.inc(Counter::udp_punt_rejected);
+        if (opened_status == UdpKeepAliveOpen::Rejected)
+            LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
+                        endpoint_to_string(m.from).c_str());
+        return;
+    }
+    // The key of the client bound to the source endpoint is tried first: a bound client's
+    // KeepAlive costs one decryption however many clusters there are.
+    if (opened.key_index == 0 && m.client_hint < snap->clients.size()) counters.inc(Counter::udp_punt_hint_first);
+    std::optional<KeepAlive> ka = std::move(opened.ka);
+    const std::shared_ptr<const CipherKey> key = keys[opened.key_index];
+    const uint32_t frame_size = opened.frame_size;
     bool bind = false;
     bool return_reply = true;
     uint64_t replay_floor = 0;
@@ -368,30 +372,30 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
             return;
         }
         ClientEntry& e = mem.clients[id];
-        // Replay protection of the UDP binding (docs/protocol-extensions.md).
-        if (!ka->seq) {
-            counters.inc(Counter::udp_keepalive_no_seq);
-            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s without seq: not bound", e.cfg.identity.c_str(),
-                        endpoint_to_string(m.from).c_str());
-            return;
-        }
+        // Replay protection of the UDP binding (docs/protocol-extensions.md). Nothing sent before
+        // this process started is accepted: a restarted control plane has lost the last accepted
+        // seq of every identity, and captured frames must not move a binding in that window (the
+        // dataplane keeps the bindings themselves).
         const uint64_t now_us = realtime_us();
-        const uint64_t seq = *ka->seq;
-        // Nothing sent before this process started is accepted: a restarted control plane has
-        // lost the last accepted seq of every identity, and captured frames must not move a
-        // binding in that window (the dataplane keeps the bindings themselves).
-        if (seq <= std::max(e.udp.last_seq, start_us_)) {
-            counters.inc(Counter::udp_keepalive_replay);
-            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= %llu): ignored",
-                        e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
-                        (unsigned long long)e.udp.last_seq);
-            return;
-        }
-        if (seq + kSeqWindowUs < now_us || seq > now_us + kSeqWindowUs) {
-            counters.inc(Counter::udp_keepalive_stale);
-            LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s: seq %llu is more than 30 s off the clock",
-                        e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq);
-            return;
+        const uint64_t seq = ka->seq.value_or(0);
+        switch (check_keepalive_seq(ka->seq, e.udp.last_seq, start_us_, now_us, kSeqWindowUs)) {
+            case SeqCheck::Ok: break;
+            case SeqCheck::Missing:
+                counters.inc(Counter::udp_keepalive_no_seq);
+                LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s without seq: not bound", e.cfg.identity.c_str(),
+                            endpoint_to_string(m.from).c_str());
+                return;
+            case SeqCheck::Replay:
+                counters.inc(Counter::udp_keepalive_replay);
+                LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= %llu): ignored",
+                            e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
+                            (unsigned long long)e.udp.last_seq);
+                return;
+            case SeqCheck::Stale:
+                counters.inc(Counter::udp_keepalive_stale);
+                LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s: seq %llu is more than 30 s off the clock",
+                            e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq);
+                return;
         }
         // Return routability (docs/protocol-extensions.md): the binding is made or moved only
         // from an endpoint that echoed the cookie the gateway sent there; the same endpoint
@@ -441,7 +445,7 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
         // carries the binding instead.
         bind = !resync_.load();
         e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
-        e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
+        e.stats->rx_bytes.fetch_add(frame_size, std::memory_order_relaxed);
         sender_->apply_keepalive_locked(mem, id, ka.value());
         if (!reply_allowed(e.udp, m.from, now)) return_reply = false;
         if (return_reply) {
@@ -468,7 +472,8 @@ bool DataplaneLink::reply_allowed(UdpBinding& b, const shm::Endpoint& from, Stea
     k.append(reinterpret_cast<const char*>(from.addr), from.family == 6 ? 8 : 4);  // IPv6: the /64
     if (reply_src_tat_.size() >= kReplySrcMax) {
         std::erase_if(reply_src_tat_, [&](const auto& kv) { return kv.second <= now; });  // full buckets
-        if (reply_src_tat_.size() >= kReplySrcMax) reply_src_tat_.clear();
+        // Mostly active sources: forget them all rather than scan again at the next insertion.
+        if (reply_src_tat_.size() >= kReplySrcMax / 4 * 3) reply_src_tat_.clear();
     }
     if (!gcra(reply_src_tat_[k], now, std::chrono::duration_cast<SteadyTime::duration>(kReplySrcInterval),
               std::chrono::duration_cast<SteadyTime::duration>(kReplySrcTolerance))) {

@@ -34,12 +34,13 @@ void on_signal(int) {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--help]\n"
+                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help]\n"
                  "                        [-- EAL args]\n"
                  "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
                  "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
                  "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
                  "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
+                 "  --live-seconds S      liveness window of UDP endpoints (default 15; for tests)\n"
                  "  -- EAL args           appended to dataplane.eal_args\n"
                  "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n");
 }
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     std::string config_path;
     MainOptions opt;
     std::vector<std::string> cli_eal;
+    uint64_t live_seconds = kLiveSeconds;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
             if (*end != '\0' || n == 0 || n > 65536 || (n & (n - 1)) != 0)
                 return fail("--punt-ring-slots: expected a power of two 1..65536");
             opt.punt_ring_slots = static_cast<uint32_t>(n);
+        } else if (a == "--live-seconds" && i + 1 < argc) {
+            char* end = nullptr;
+            live_seconds = std::strtoull(argv[++i], &end, 10);
+            if (*end != '\0' || live_seconds == 0 || live_seconds > 3600) return fail("--live-seconds: expected 1..3600");
         } else if (a == "--") {
             for (++i; i < argc; ++i) cli_eal.emplace_back(argv[i]);
         } else {
@@ -131,7 +137,7 @@ int main(int argc, char** argv) {
                                 " lcores (main + workers), EAL has " + std::to_string(rte_lcore_count()) +
                                 " (set -l in dataplane.eal_args)"));
     rt.tsc_hz = rte_get_tsc_hz();
-    rt.live_tsc = rt.tsc_hz * kLiveSeconds;
+    rt.live_tsc = rt.tsc_hz * live_seconds;
     rt.punt_interval = rt.tsc_hz / kPuntRate;
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;

@@ -153,7 +153,8 @@ YAML
 # LAB_SETSID=1 (scripts/dataplane-lab.sh) starts them in a session of their own.
 lab_start_dp() {  # [LOG]
     local log=${1:-$WORK/dataplane.log}
-    ${LAB_SETSID:+setsid} timeout -k 5 "$LAB_LIMIT" ip netns exec "${P}gw" "$DP" --config "$LAB_CONFIG" >>"$log" 2>&1 &
+    # LAB_DP_ARGS: extra rustun-dataplane options (e.g. --live-seconds 3 for a short liveness window).
+    ${LAB_SETSID:+setsid} timeout -k 5 "$LAB_LIMIT" ip netns exec "${P}gw" "$DP" --config "$LAB_CONFIG" ${LAB_DP_ARGS:-} >>"$log" 2>&1 &
     LAB_DP_PID=$!
     LAB_PIDS+=("$LAB_DP_PID")
 }

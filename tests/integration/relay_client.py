@@ -279,6 +279,9 @@ class Client:
                 self.udp.sendto(frame, self.relay)
                 ok = True
                 self.stats["sent_udp"] += 1
+                if self.a.dump_data and not os.path.exists(self.a.dump_data):
+                    with open(self.a.dump_data, "wb") as f:  # a "captured" frame, for replay tests
+                        f.write(frame)
             except OSError:
                 self.stats["send_errors"] += 1
         elif self.tcp and not self.hs_pending:
@@ -382,6 +385,7 @@ def main():
     p.add_argument("--bind-ip", default="0.0.0.0")
     p.add_argument("--udp-port", type=int, default=0)
     p.add_argument("--progress", help="file to rewrite with the JSON counters every 200 ms")
+    p.add_argument("--dump-data", help="write the first Data frame sent over UDP to this file")
     a = p.parse_args()
     if a.mode == "udp" and not a.relay:
         p.error("--mode udp needs --relay")

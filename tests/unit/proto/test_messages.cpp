@@ -255,6 +255,30 @@ TEST(KeepAliveExtension, SeqEncodedLastWhenSet) {
                                  DecodeMode::StrictOld).ok());
 }
 
+// Return-routability cookie and Data replay opt-in (docs/protocol-extensions.md): after "seq",
+// read back leniently, ignored by the strict reference modes.
+TEST(KeepAliveExtension, CookieAndReplayEncodedAfterSeq) {
+    KeepAlive k;
+    k.identity = "client-a";
+    k.seq = 42;
+    k.cookie = "0123456789abcdef";
+    k.replay = 1764650000123456789ull;
+    std::string out;
+    encode_keepalive(k, Shape::Old, out);
+    EXPECT_EQ(out, R"({"identity":"client-a","ipv6":"","port":0,"seq":42,"cookie":"0123456789abcdef",)"
+                   R"("replay":1764650000123456789})");
+    const auto back = decode_keepalive(out);
+    ASSERT_TRUE(back.ok()) << back.error();
+    EXPECT_EQ(back->cookie, k.cookie);
+    EXPECT_EQ(back->replay, k.replay);
+    const auto ref = decode_keepalive(out, DecodeMode::StrictOld);
+    ASSERT_TRUE(ref.ok());
+    EXPECT_FALSE(ref->cookie.has_value());
+    EXPECT_FALSE(ref->replay.has_value());
+    EXPECT_FALSE(decode_keepalive(R"({"identity":"a","ipv6":"","port":1,"cookie":7})").ok());
+    EXPECT_FALSE(decode_keepalive(R"({"identity":"a","ipv6":"","port":1,"replay":"x"})").ok());
+}
+
 TEST(KeepAliveExtension, UnknownExtraMembersIgnored) {
     const auto m = decode_keepalive(
         R"({"identity":"a","ipv6":"","port":1,"future":{"x":[1,2]},"flags":7})");
