@@ -44,13 +44,22 @@ using rustun::dp::StateManager;
 constexpr uint32_t kWorkers = 2;
 constexpr uint32_t kSlots = 8;
 
-const std::string& channel_path() {
-    static const std::string path = [] {
-        char tmpl[] = "/dev/shm/rustun-fuzz-XXXXXX";  // 0700, ours
+// A private directory (mkdtemp: 0700, ours), removed at exit (libFuzzer exits normally at the
+// end of -max_total_time/-runs; a crash leaves it for the post-mortem).
+struct TempDir {
+    std::string dir;
+    TempDir() {
+        char tmpl[] = "/dev/shm/rustun-fuzz-XXXXXX";
         const char* d = ::mkdtemp(tmpl);
         if (d == nullptr) std::abort();
-        return std::string(d) + "/channel";
-    }();
+        dir = d;
+    }
+    ~TempDir() { std::filesystem::remove_all(dir); }
+};
+
+const std::string& channel_path() {
+    static TempDir d;
+    static const std::string path = d.dir + "/channel";
     return path;
 }
 
