@@ -359,6 +359,11 @@ TEST(ShmRing, AConsumerIgnoresAHeadMoreThanARingAhead) {
     EXPECT_EQ((*cp)->dp_to_cp(0).peek(), nullptr);
     rh->head.store(~0ull);  // "behind" the tail
     EXPECT_EQ((*cp)->dp_to_cp(0).peek(), nullptr);
+    // The same at attach: a head a million slots ahead is not a million messages to replay.
+    rh->head.store(1'000'000);
+    auto again = Channel::attach(path);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)->dp_to_cp(0).peek(), nullptr);
 }
 
 // ---- TcpDeliver has its own ring per worker ----
