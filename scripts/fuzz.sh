@@ -12,6 +12,9 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz > build-fuzz/last-build.log 2>&1 || { tail -n 40 build-fuzz/last-build.log >&2; exit 1; }
 
+# UBSan: any report fails the run, except known ones in third-party headers (ubsan.supp).
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
 status=0
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
   [ -f "$bin" ] && [ -x "$bin" ] || continue

@@ -114,6 +114,8 @@ public:
     void attach_consumer() {
         cons_tail_ = hdr_->tail.load(std::memory_order_relaxed);
         cons_head_cache_ = hdr_->head.load(std::memory_order_acquire);
+        // Same distrust as in peek(): more than a ring's worth pending is corruption.
+        if (cons_head_cache_ - cons_tail_ > static_cast<uint64_t>(mask_) + 1) cons_head_cache_ = cons_tail_;
     }
     // Slots waiting (approximate from either side).
     uint64_t used() const {

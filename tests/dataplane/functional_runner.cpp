@@ -49,6 +49,7 @@
 
 #include "crypto/cipher_spec.hpp"
 #include "shm/channel.hpp"
+#include "shm/messages.hpp"
 
 namespace fs = std::filesystem;
 using namespace rustun;
@@ -564,6 +565,8 @@ struct Scenario {
     // that they fill up (TcpDeliver has its own rings and must still get through).
     uint32_t punt_ring_slots = 0;
     bool drain_punts = true;
+    // After the sync, push malformed control messages (each must be counted as drop_bad_control).
+    bool bad_control = false;
     uint32_t workers = 1;           // dataplane.workers = net_pcap queue pairs
     std::vector<uint32_t> rx_queues;  // RX queue of each send.pcap packet (default: all 0)
     std::vector<ClusterSpec> clusters;
@@ -586,6 +589,7 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
         if (y["heartbeat"]) s.heartbeat = y["heartbeat"].as<bool>();
         if (y["punt_ring_slots"]) s.punt_ring_slots = y["punt_ring_slots"].as<uint32_t>();
         if (y["drain_punts"]) s.drain_punts = y["drain_punts"].as<bool>();
+        if (y["bad_control"]) s.bad_control = y["bad_control"].as<bool>();
         if (y["workers"]) s.workers = y["workers"].as<uint32_t>();
         if (s.workers < 1 || s.workers > 8) {
             err = "workers must be 1..8";
@@ -753,11 +757,8 @@ bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string
         auto spec = CipherSpec::parse(s.clusters[i].crypto);
         if (!spec) return err = "cluster " + s.clusters[i].name + ": bad crypto", false;
         shm::ClusterSetMsg m{};
-        m.cluster_id = static_cast<uint32_t>(i);
-        m.method = static_cast<uint8_t>(spec->method);
-        auto key = spec->derived_key();
-        m.key_len = static_cast<uint16_t>(key.size());
-        std::memcpy(m.key, key.data(), key.size());
+        auto key = spec->derived_key();  // empty for plain: never memcpy from its null data()
+        shm::make_cluster_set(m, static_cast<uint32_t>(i), static_cast<uint8_t>(spec->method), key.data(), key.size());
         if (!push(ch, shm::MsgType::ClusterSet, &m, sizeof m)) return err = "control ring full", false;
     }
     for (const auto& c : s.clients) {
@@ -784,6 +785,21 @@ bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string
         if (!push(ch, shm::MsgType::EndpointSet, &m, sizeof m)) return err = "control ring full", false;
     }
     if (!push(ch, shm::MsgType::SyncEnd, &sm, sizeof sm)) return err = "control ring full (SyncEnd)", false;
+    if (s.bad_control) {
+        // A control plane gone wrong: each of these is refused and counted (drop_bad_control),
+        // and the dataplane carries on with the state it has.
+        uint8_t junk[shm::kMaxBody] = {};
+        uint8_t* slot = ch.control().reserve();
+        if (slot == nullptr) return err = "control ring full", false;
+        shm::MsgHeader h{static_cast<uint16_t>(shm::MsgType::ClientRemove), 0, shm::kMaxBody + 1};  // beyond the slot
+        std::memcpy(slot, &h, sizeof h);
+        ch.control().commit();
+        shm::ClusterSetMsg cs{};
+        cs.key_len = 1024;  // beyond the body sent
+        if (!push(ch, shm::MsgType::ClusterSet, &cs, 8 + 16)) return err = "control ring full", false;
+        if (!push(ch, static_cast<shm::MsgType>(99), junk, 0)) return err = "control ring full", false;
+        if (!push(ch, shm::MsgType::EndpointSet, junk, 4)) return err = "control ring full", false;  // short
+    }
     return true;
 }
 

@@ -1,6 +1,7 @@
 // libFuzzer target for the shared-memory channel, each side playing against a hostile peer
-// (docs/shm-channel.md "Validation"). Every run creates a fresh channel (2 workers, 8-slot rings)
-// in a private directory, then lets the input act as the other process:
+// (docs/shm-channel.md "Validation"). A channel (2 workers, 8-slot rings) is created once in a
+// private directory; every run restores its pristine bytes, builds fresh dataplane-side ring
+// views, and lets the input act as the other process:
 //
 //   input  = [n_pre] patch * n_pre  [n_post] patch * n_post  message * ...
 //   patch  = [region u8] [offset u16 LE] [len u8] bytes[len % 17]
@@ -26,6 +27,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "proto/frame.hpp"
 #include "shm/channel.hpp"
@@ -36,17 +38,28 @@ namespace {
 
 using namespace rustun;
 using namespace rustun::shm;
+using rustun::dp::EndpointKey;
+using rustun::dp::StateManager;
 
 constexpr uint32_t kWorkers = 2;
 constexpr uint32_t kSlots = 8;
 
-const std::string& channel_path() {
-    static const std::string path = [] {
-        char tmpl[] = "/dev/shm/rustun-fuzz-XXXXXX";  // 0700, ours
+// A private directory (mkdtemp: 0700, ours), removed at exit (libFuzzer exits normally at the
+// end of -max_total_time/-runs; a crash leaves it for the post-mortem).
+struct TempDir {
+    std::string dir;
+    TempDir() {
+        char tmpl[] = "/dev/shm/rustun-fuzz-XXXXXX";
         const char* d = ::mkdtemp(tmpl);
         if (d == nullptr) std::abort();
-        return std::string(d) + "/channel";
-    }();
+        dir = d;
+    }
+    ~TempDir() { std::filesystem::remove_all(dir); }
+};
+
+const std::string& channel_path() {
+    static TempDir d;
+    static const std::string path = d.dir + "/channel";
     return path;
 }
 
@@ -69,7 +82,13 @@ struct Reader {
 // Where the dataplane put each ring, copied right after create (patches may change the table).
 RingDesc g_descs[kMaxRings];
 
-void apply_patches(Reader& in, Channel& dp) {
+// The dataplane's side of the channel for one run: the mapping and fresh ring views.
+struct DpSide {
+    uint8_t* base;
+    SpscRing rings[2 + 2 * kWorkers];  // control, tx, punt 0, punt 1, deliver 0, deliver 1
+};
+
+void apply_patches(Reader& in, DpSide& dp) {
     uint8_t count = 0;
     if (!in.get(count)) return;
     for (uint8_t i = 0; i < count % 16; ++i) {
@@ -92,20 +111,11 @@ void apply_patches(Reader& in, Channel& dp) {
         }
         const size_t o = off % span;
         const size_t k = std::min<size_t>(len, span - o);
-        std::memcpy(dp.base() + base + o, bytes, k);
+        std::memcpy(dp.base + base + o, bytes, k);
     }
 }
 
-SpscRing& ring_for(Channel& dp, uint8_t sel) {
-    switch (sel % 6) {
-        case 0: return dp.control();
-        case 1: return dp.tx();
-        case 2: return dp.dp_to_cp(0);
-        case 3: return dp.dp_to_cp(1);
-        case 4: return dp.deliver(0);
-        default: return dp.deliver(1);
-    }
-}
+SpscRing& ring_for(DpSide& dp, uint8_t sel) { return dp.rings[sel % 6]; }
 
 bool inside(const uint8_t* p, size_t n, const uint8_t* slot) {
     return p >= slot && p + n <= slot + kSlotSize;
@@ -114,11 +124,23 @@ bool inside(const uint8_t* p, size_t n, const uint8_t* slot) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    ChannelOptions opt{kWorkers, kSlots, kSlots, kSlots, kSlots};
-    auto created = Channel::create(channel_path(), opt);
-    if (!created) std::abort();
-    Channel& dp = **created;
-    std::memcpy(g_descs, dp.header().rings, sizeof g_descs);
+    // Created once (creating and unmapping per run costs TLB shootdowns); restored every run.
+    static std::unique_ptr<Channel> created;
+    static std::vector<uint8_t> pristine;
+    if (!created) {
+        auto c = Channel::create(channel_path(), ChannelOptions{kWorkers, kSlots, kSlots, kSlots, kSlots});
+        if (!c) std::abort();
+        created = std::move(*c);
+        std::memcpy(g_descs, created->header().rings, sizeof g_descs);
+        pristine.assign(created->base(), created->base() + created->size());
+    }
+    std::memcpy(created->base(), pristine.data(), pristine.size());
+    DpSide dp{created->base(), {}};
+    for (uint32_t i = 0; i < 2 + 2 * kWorkers; ++i) {
+        // Rings in creation order: control, tx, punt w, deliver w (RingDesc table order).
+        const uint32_t slot = i < 2 ? i : (g_descs[i].kind == static_cast<uint32_t>(RingKind::DpToCp) ? 2 : 4) + g_descs[i].index;
+        dp.rings[slot] = SpscRing(dp.base + g_descs[i].offset, kSlots, kSlotSize);
+    }
     Reader in{data, size};
 
     // Messages go in after the patch sections; find them by skipping the patches first.
@@ -163,13 +185,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // ---- the dataplane's consumers: control ring (the real StateManager) and TX ring ----
     {
         StateManager state(64, kWorkers, [](const EndpointKey&) { return uint64_t{0}; });
-        drain_ring(dp.control(), 64, copy, [&](const uint8_t* c) {
+        drain_ring(dp.rings[0], 64, copy, [&](const uint8_t* c) {
             MsgHeader h;
             if (parse_control_header(c, h) != MsgCheck::Ok) return;
             state.apply(h, msg_body(c), 1000);
             state.reclaim();
         });
-        drain_ring(dp.tx(), 64, copy, [&](const uint8_t* c) {
+        drain_ring(dp.rings[1], 64, copy, [&](const uint8_t* c) {
             TxFrameView v;
             if (parse_txframe(c, v) != MsgCheck::Ok) return;
             if (!inside(v.frame, v.frame_len, c) || (v.to.family != 4 && v.to.family != 6)) std::abort();
