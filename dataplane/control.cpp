@@ -6,6 +6,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +203,13 @@ void export_port_stats(Runtime& rt) {
     for (int i = 0; i < 4; ++i) {
         if (now[i] > rt.port_stats_seen[i]) rt.count(0, names[i], now[i] - rt.port_stats_seen[i]);
         rt.port_stats_seen[i] = now[i];
+    }
+    // net_af_packet: the kernel's drops on the PMD's sockets (reading PACKET_STATISTICS resets
+    // them, so each read is a delta; the PMD itself never reads them).
+    for (int fd : rt.kernel_ring_fds) {
+        tpacket_stats ks{};
+        socklen_t len = sizeof ks;
+        if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) rt.count(0, C::drop_port_kernel_ring, ks.tp_drops);
     }
 }
 

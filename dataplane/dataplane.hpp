@@ -59,6 +59,9 @@ struct Runtime {
     uint64_t live_tsc = 0;
     uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)
     uint64_t port_stats_seen[4] = {};  // ethdev imissed, rx_nombuf, ierrors, oerrors already counted (main lcore)
+    // net_af_packet only: the PMD's AF_PACKET sockets (found in our fd table at set-up), whose
+    // PACKET_STATISTICS tp_drops the PMD does not report; read (and thereby reset) by the main lcore.
+    std::vector<int> kernel_ring_fds;
 
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync

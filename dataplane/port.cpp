@@ -4,6 +4,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <linux/ipv6.h>
 #include <netinet/in.h>
@@ -12,7 +14,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "dataplane.hpp"
 
@@ -51,6 +55,30 @@ Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, const rte_e
     return {};
 }
 
+// net_af_packet (DPDK 22.11) reads its socket's ring but never its PACKET_STATISTICS: what the
+// kernel dropped because the ring was full (the dataplane stalled or too slow) shows in no ethdev
+// counter. The PMD's sockets are ours (same process): find the AF_PACKET sockets bound to the
+// port's interface in our fd table, so that the main lcore can read tp_drops from them.
+std::vector<int> find_af_packet_sockets(int if_index) {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (d == nullptr) return fds;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
+        int domain = 0;
+        socklen_t len = sizeof domain;
+        if (::getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET) continue;
+        sockaddr_ll sll{};
+        len = sizeof sll;
+        if (::getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&sll), &len) != 0) continue;
+        if (sll.sll_ifindex == if_index) fds.push_back(static_cast<int>(fd));
+    }
+    ::closedir(d);
+    return fds;
+}
+
 }  // namespace
 
 Status setup_uplink(Runtime& rt) {
@@ -84,6 +112,12 @@ Status setup_uplink(Runtime& rt) {
     std::memcpy(rt.src.mac, mac.addr_bytes, 6);
     uint16_t mtu = 0;
     if (rte_eth_dev_get_mtu(rt.port_id, &mtu) == 0 && mtu >= 1280) rt.mtu = mtu;
+    if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 && info.if_index != 0) {
+        rt.kernel_ring_fds = find_af_packet_sockets(static_cast<int>(info.if_index));
+        if (rt.kernel_ring_fds.empty())
+            std::fprintf(stderr, "rustun-dataplane: warning: %s: no AF_PACKET socket found on ifindex %u; "
+                                 "kernel ring drops are not counted\n", c.port.c_str(), info.if_index);
+    }
     return {};
 }
 
