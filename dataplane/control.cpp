@@ -211,6 +211,13 @@ void export_port_stats(Runtime& rt) {
         socklen_t len = sizeof ks;
         if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) rt.count(0, C::drop_port_kernel_ring, ks.tp_drops);
     }
+    // net_tap: what the kernel could not queue to the PMD (the tap's queue full).
+    for (auto& [iface, seen] : rt.kernel_tap_ifaces) {
+        uint64_t now_dropped = 0;
+        if (!kernel_tx_dropped(iface, now_dropped)) continue;
+        if (now_dropped > seen) rt.count(0, C::drop_port_kernel_ring, now_dropped - seen);
+        seen = now_dropped;
+    }
 }
 
 void main_loop(Runtime& rt, const MainOptions& opt) {

@@ -79,7 +79,33 @@ std::vector<int> find_af_packet_sockets(int if_index) {
     return fds;
 }
 
+void watch_tap_drops(Runtime& rt, const std::string& iface) {
+    uint64_t seen = 0;
+    if (kernel_tx_dropped(iface, seen)) rt.kernel_tap_ifaces.emplace_back(iface, seen);
+}
+
 }  // namespace
+
+bool kernel_tx_dropped(const std::string& iface, uint64_t& out) {
+    FILE* f = std::fopen("/proc/self/net/dev", "re");
+    if (f == nullptr) return false;
+    char line[512];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+        char* colon = std::strchr(line, ':');
+        if (colon == nullptr) continue;
+        char* name = line;
+        while (*name == ' ') ++name;
+        if (std::string(name, static_cast<size_t>(colon - name)) != iface) continue;
+        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop
+        unsigned long long v[12];
+        found = std::sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                            &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]) == 12;
+        if (found) out = v[11];
+    }
+    std::fclose(f);
+    return found;
+}
 
 Status setup_uplink(Runtime& rt) {
     const DataplaneConfig& c = rt.cfg;
@@ -118,6 +144,10 @@ Status setup_uplink(Runtime& rt) {
             std::fprintf(stderr, "rustun-dataplane: warning: %s: no AF_PACKET socket found on ifindex %u; "
                                  "kernel ring drops are not counted\n", c.port.c_str(), info.if_index);
     }
+    char ifname[IF_NAMESIZE] = {};
+    if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_tap") == 0 && info.if_index != 0 &&
+        ::if_indextoname(info.if_index, ifname) != nullptr)
+        watch_tap_drops(rt, ifname);
     return {};
 }
 
@@ -136,6 +166,7 @@ Status setup_tap(Runtime& rt) {
     rte_eth_conf conf{};
     Status s = start_port(rt.tap_port, 1, rt.pool, conf, ("dataplane.exception_iface: " + c.exception_iface).c_str());
     if (!s) return s;
+    watch_tap_drops(rt, c.exception_iface);
     // The kernel side carries the gateway's address (/32: routes are the operator's business).
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {

@@ -45,7 +45,7 @@ namespace rustun::shm {
     X(drop_port_rx_nombuf, "dropped by the port: no mbuf for a received packet (ethdev rx_nombuf)") \
     X(drop_port_rx_errors, "dropped by the port: erroneous received packets (ethdev ierrors)")  \
     X(drop_port_tx_errors, "dropped by the port: failed transmissions (ethdev oerrors)")       \
-    X(drop_port_kernel_ring, "dropped by the kernel: net_af_packet's socket ring full (PACKET_STATISTICS tp_drops)")
+    X(drop_port_kernel_ring, "dropped by the kernel before a port read them: net_af_packet ring full (tp_drops), tap queue full (tx_dropped)")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,
