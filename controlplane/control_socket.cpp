@@ -186,39 +186,35 @@ void ControlSocket::accept_all(Clock::time_point now) {
     }
 }
 
-// Sends what the socket takes now. False: write error (the connection is to be closed).
-bool ControlSocket::flush(Conn& c, Clock::time_point now) {
-    while (c.out_off < c.out.size()) {
-        ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        if (w <= 0) return false;
-        c.out_off += static_cast<size_t>(w);
-    }
-    c.out.clear();
-    c.out_off = 0;
-    if (c.close_after_send) return false;
-    c.deadline = now + opt_.request_timeout;  // the next request's clock starts now
-    return handle_lines(c, now);
-}
-
-// Handles buffered request lines while no answer is pending.
-bool ControlSocket::handle_lines(Conn& c, Clock::time_point now) {
-    while (c.out.empty()) {
+// Sends the pending answer as far as the socket takes it now, then handles the next buffered
+// request line, and so on (a loop, not recursion: a client may pipeline thousands of tiny
+// requests). Returns false when the connection is to be closed.
+bool ControlSocket::pump(Conn& c, Clock::time_point now) {
+    for (;;) {
+        while (c.out_off < c.out.size()) {
+            ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // POLLOUT later
+            if (w <= 0) return false;
+            c.out_off += static_cast<size_t>(w);
+        }
+        if (!c.out.empty()) {
+            c.out.clear();
+            c.out_off = 0;
+            if (c.close_after_send) return false;
+            c.deadline = now + opt_.request_timeout;  // the next request's clock starts now
+        }
         const size_t nl = c.in.find('\n');
         if (nl == std::string::npos) {
-            if (c.in.size() > kControlRequestMaxBytes) {
-                counters.inc(Counter::control_request_too_large);
-                LOG_LIMITED(LogLevel::Warn, "control socket: request longer than %zu bytes, connection closed",
-                            kControlRequestMaxBytes);
-                c.out = error_line("request longer than " + std::to_string(kControlRequestMaxBytes) + " bytes");
-                c.out_off = 0;
-                c.in.clear();
-                c.close_after_send = true;
-                c.deadline = now + opt_.send_timeout;
-                return flush(c, now);
-            }
-            return !c.eof;  // wait for the rest of the line (unless the client is gone)
+            if (c.in.size() <= kControlRequestMaxBytes) return !c.eof;  // wait for the rest of the line
+            counters.inc(Counter::control_request_too_large);
+            LOG_LIMITED(LogLevel::Warn, "control socket: request longer than %zu bytes, connection closed",
+                        kControlRequestMaxBytes);
+            c.out = error_line("request longer than " + std::to_string(kControlRequestMaxBytes) + " bytes");
+            c.in.clear();
+            c.close_after_send = true;
+            c.deadline = now + opt_.send_timeout;
+            continue;
         }
         std::string line = c.in.substr(0, nl);
         c.in.erase(0, nl + 1);
@@ -226,11 +222,8 @@ bool ControlSocket::handle_lines(Conn& c, Clock::time_point now) {
         if (line.empty()) continue;
         c.out = handler_(line);
         c.out.push_back('\n');
-        c.out_off = 0;
         c.deadline = now + opt_.send_timeout;  // the whole answer must be taken by then
-        return flush(c, now);
     }
-    return true;
 }
 
 bool ControlSocket::on_readable(Conn& c, Clock::time_point now) {
@@ -249,7 +242,7 @@ bool ControlSocket::on_readable(Conn& c, Clock::time_point now) {
         got += static_cast<size_t>(r);
         if (c.in.find('\n', c.in.size() - static_cast<size_t>(r)) != std::string::npos) break;
     }
-    if (!handle_lines(c, now)) return false;
+    if (!pump(c, now)) return false;
     return !(c.eof && c.out.empty());
 }
 
@@ -278,7 +271,7 @@ void ControlSocket::serve() {
             const short ev = n > 0 ? p[i + 2].revents : 0;
             bool alive = true;
             if (!c.out.empty()) {
-                if (ev & (POLLOUT | POLLERR | POLLHUP)) alive = flush(c, now);
+                if (ev & (POLLOUT | POLLERR | POLLHUP)) alive = pump(c, now);
             } else if (ev & (POLLIN | POLLERR | POLLHUP)) {
                 alive = on_readable(c, now);
             }

@@ -78,8 +78,7 @@ private:
     void refuse(int fd, const char* why);
     // Reads, handles complete lines and sends; returns false when the connection is to be closed.
     bool on_readable(Conn& c, std::chrono::steady_clock::time_point now);
-    bool handle_lines(Conn& c, std::chrono::steady_clock::time_point now);
-    bool flush(Conn& c, std::chrono::steady_clock::time_point now);
+    bool pump(Conn& c, std::chrono::steady_clock::time_point now);
 
     std::string path_;
     Handler handler_;

@@ -78,6 +78,13 @@ int main(int argc, char** argv) {
         fprintf(stderr, "rustun-controlplane: %s\n", cfg.error().c_str());
         return 1;
     }
+    if (check_only && !cfg->control_socket_group.empty()) {
+        auto gid = ControlSocket::resolve_group(cfg->control_socket_group);
+        if (!gid) {
+            fprintf(stderr, "rustun-controlplane: %s\n", gid.error().c_str());
+            return 1;
+        }
+    }
     if (check_only) {
         printf("%s: OK: listen %s, %zu cluster(s), %zu client(s), %u worker(s), control socket %s\n",
                config_path.c_str(), cfg->listen.tcp.to_string().c_str(), cfg->clusters.size(), cfg->total_clients(),

@@ -6,6 +6,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +199,20 @@ void export_port_stats(Runtime& rt) {
     for (int i = 0; i < 4; ++i) {
         if (now[i] > rt.port_stats_seen[i]) rt.count(0, names[i], now[i] - rt.port_stats_seen[i]);
         rt.port_stats_seen[i] = now[i];
+    }
+    // net_af_packet: the kernel's drops on the PMD's sockets (reading PACKET_STATISTICS resets
+    // them, so each read is a delta; the PMD itself never reads them).
+    for (int fd : rt.kernel_ring_fds) {
+        tpacket_stats ks{};
+        socklen_t len = sizeof ks;
+        if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) rt.count(0, C::drop_port_kernel_ring, ks.tp_drops);
+    }
+    // net_tap: what the kernel could not queue to the PMD (the tap's queue full).
+    for (auto& [iface, seen] : rt.kernel_tap_ifaces) {
+        uint64_t now_dropped = 0;
+        if (!kernel_tx_dropped(iface, now_dropped)) continue;
+        if (now_dropped > seen) rt.count(0, C::drop_port_kernel_ring, now_dropped - seen);
+        seen = now_dropped;
     }
 }
 

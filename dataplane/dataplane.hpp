@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -101,6 +102,12 @@ struct Runtime {
     uint64_t stun_interval = 0, stun_tolerance = 0;
     uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)
     uint64_t port_stats_seen[4] = {};  // ethdev imissed, rx_nombuf, ierrors, oerrors already counted (main lcore)
+    // net_af_packet only: the PMD's AF_PACKET sockets (found in our fd table at set-up), whose
+    // PACKET_STATISTICS tp_drops the PMD does not report; read (and thereby reset) by the main lcore.
+    std::vector<int> kernel_ring_fds;
+    // net_tap ports (the uplink if it is one, the exception tap): the kernel's drops on the tap's
+    // queue to the PMD show as the interface's tx_dropped; name and the value already counted.
+    std::vector<std::pair<std::string, uint64_t>> kernel_tap_ifaces;
 
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync
@@ -137,6 +144,8 @@ void main_loop(Runtime& rt, const MainOptions& opt);
 Status setup_uplink(Runtime& rt);
 Status setup_tap(Runtime& rt);
 void register_telemetry(Runtime& rt);
+// The kernel interface's tx_dropped (/proc/self/net/dev, our network namespace); false if absent.
+bool kernel_tx_dropped(const std::string& iface, uint64_t& out);
 
 // Builds a UDP datagram (outer headers + payload copy) in a fresh mbuf for the main lcore;
 // nullptr when the pool is empty.

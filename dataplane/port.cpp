@@ -4,6 +4,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <linux/ipv6.h>
 #include <netinet/in.h>
@@ -12,7 +14,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "dataplane.hpp"
 
@@ -51,7 +55,57 @@ Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, const rte_e
     return {};
 }
 
+// net_af_packet (DPDK 22.11) reads its socket's ring but never its PACKET_STATISTICS: what the
+// kernel dropped because the ring was full (the dataplane stalled or too slow) shows in no ethdev
+// counter. The PMD's sockets are ours (same process): find the AF_PACKET sockets bound to the
+// port's interface in our fd table, so that the main lcore can read tp_drops from them.
+std::vector<int> find_af_packet_sockets(int if_index) {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (d == nullptr) return fds;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
+        int domain = 0;
+        socklen_t len = sizeof domain;
+        if (::getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET) continue;
+        sockaddr_ll sll{};
+        len = sizeof sll;
+        if (::getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&sll), &len) != 0) continue;
+        if (sll.sll_ifindex == if_index) fds.push_back(static_cast<int>(fd));
+    }
+    ::closedir(d);
+    return fds;
+}
+
+void watch_tap_drops(Runtime& rt, const std::string& iface) {
+    uint64_t seen = 0;
+    if (kernel_tx_dropped(iface, seen)) rt.kernel_tap_ifaces.emplace_back(iface, seen);
+}
+
 }  // namespace
+
+bool kernel_tx_dropped(const std::string& iface, uint64_t& out) {
+    FILE* f = std::fopen("/proc/self/net/dev", "re");
+    if (f == nullptr) return false;
+    char line[512];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+        char* colon = std::strchr(line, ':');
+        if (colon == nullptr) continue;
+        char* name = line;
+        while (*name == ' ') ++name;
+        if (std::string(name, static_cast<size_t>(colon - name)) != iface) continue;
+        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop
+        unsigned long long v[12];
+        found = std::sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                            &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]) == 12;
+        if (found) out = v[11];
+    }
+    std::fclose(f);
+    return found;
+}
 
 Status setup_uplink(Runtime& rt) {
     const DataplaneConfig& c = rt.cfg;
@@ -84,6 +138,16 @@ Status setup_uplink(Runtime& rt) {
     std::memcpy(rt.src.mac, mac.addr_bytes, 6);
     uint16_t mtu = 0;
     if (rte_eth_dev_get_mtu(rt.port_id, &mtu) == 0 && mtu >= 1280) rt.mtu = mtu;
+    if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 && info.if_index != 0) {
+        rt.kernel_ring_fds = find_af_packet_sockets(static_cast<int>(info.if_index));
+        if (rt.kernel_ring_fds.empty())
+            std::fprintf(stderr, "rustun-dataplane: warning: %s: no AF_PACKET socket found on ifindex %u; "
+                                 "kernel ring drops are not counted\n", c.port.c_str(), info.if_index);
+    }
+    char ifname[IF_NAMESIZE] = {};
+    if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_tap") == 0 && info.if_index != 0 &&
+        ::if_indextoname(info.if_index, ifname) != nullptr)
+        watch_tap_drops(rt, ifname);
     return {};
 }
 
@@ -102,6 +166,7 @@ Status setup_tap(Runtime& rt) {
     rte_eth_conf conf{};
     Status s = start_port(rt.tap_port, 1, rt.pool, conf, ("dataplane.exception_iface: " + c.exception_iface).c_str());
     if (!s) return s;
+    watch_tap_drops(rt, c.exception_iface);
     // The kernel side carries the gateway's address (/32: routes are the operator's business).
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {

@@ -49,7 +49,8 @@ namespace rustun::shm {
     X(drop_bad_control, "control messages refused: bad type, length or content") \
     X(drop_replay, "dropped: Data from a replay-protected sender replayed or older than its window") \
     X(drop_punt_rate_limited, "dropped: punts from one source address over its rate limit")       \
-    X(drop_stun_rate_limited, "dropped: STUN requests from one source address over its rate limit")
+    X(drop_stun_rate_limited, "dropped: STUN requests from one source address over its rate limit") \
+    X(drop_port_kernel_ring, "dropped by the kernel before a port read them: net_af_packet ring full (tp_drops), tap queue full (tx_dropped)")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

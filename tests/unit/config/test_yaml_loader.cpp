@@ -94,6 +94,24 @@ TEST(ConfigYaml, DefaultsAndOptionalKeys) {
     EXPECT_EQ(cp.log_level, LogLevel::Info);
 }
 
+TEST(ConfigYaml, ControlSocketGroup) {
+    auto r = load_config_string("listen: {tcp: 127.0.0.1:0}\ncrypto: plain\n", "min.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->control_socket_group, "");  // default: socket 0600, root and our uid only
+    r = load_config_string("listen: {tcp: 127.0.0.1:0}\ncrypto: plain\ncontrol_socket_group: rustun-ctl\n", "g.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->control_socket_group, "rustun-ctl");
+    r = load_config_string("listen: {tcp: 127.0.0.1:0}\ncrypto: plain\ncontrol_socket_group: 4242\n", "g.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->control_socket_group, "4242");
+    EXPECT_FALSE(load_config_string("listen: {tcp: 127.0.0.1:0}\ncrypto: plain\ncontrol_socket_group: \"\"\n", "g.yaml").ok());
+    EXPECT_FALSE(load_config_string("listen: {tcp: 127.0.0.1:0}\ncrypto: plain\ncontrol_socket_group: [a]\n", "g.yaml").ok());
+    EXPECT_EQ(reload_policy("control_socket_group"), ReloadPolicy::RestartOnly);
+    GatewayConfig b = *r;
+    b.control_socket_group = "other";
+    EXPECT_EQ(restart_only_changes(*r, b), std::vector<std::string>{"control_socket_group"});
+}
+
 TEST(ConfigYaml, ControlPlaneSection) {
     auto r = load_config_string(R"(listen:
   tcp: "[::]:9000"

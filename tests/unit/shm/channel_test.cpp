@@ -372,8 +372,7 @@ TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Se
     auto one = Channel::create(temp_path("size1"), ChannelOptions{});
     ASSERT_TRUE(one.ok()) << one.error();
     EXPECT_EQ((*one)->size(), 54'550'528u);
-    // (40 counters in version 5; a counter appended later changes the count, and the stride
-    // once there are more than 40.)
+    // (41 counters in version 5: 328 bytes, a 384-byte stride.)
     EXPECT_EQ((*one)->header().counter_count, kDpCounterCount);
     EXPECT_EQ((*one)->header().counter_stride, (kDpCounterCount * 8 + 63) / 64 * 64);
     ChannelOptions two;
