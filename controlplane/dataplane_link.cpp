@@ -1,5 +1,7 @@
 #include "dataplane_link.hpp"
 
+#include <signal.h>
+
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -108,6 +110,10 @@ void DataplaneLink::run() {
                 detach("it is stopping");
                 continue;
             }
+            if (dataplane_gone(*ch_)) {
+                detach("its process is gone (killed?); its channel file stays until a dataplane starts");
+                continue;
+            }
         }
         if (resync_.exchange(false) && !full_sync()) {
             detach("full sync did not complete");
@@ -155,6 +161,13 @@ bool DataplaneLink::try_attach() {
         set_error("channel " + path_ + ": its dataplane is stopping", shm::AttachFailure::NotReady);
         return false;
     }
+    if (dataplane_gone(*ch.value())) {
+        // The file a killed dataplane left behind: never push state into a corpse.
+        set_error("channel " + path_ + ": its dataplane (pid " + std::to_string(ch.value()->dp_pid()) +
+                      ") is not running (killed?)",
+                  shm::AttachFailure::NotReady);
+        return false;
+    }
     {
         std::lock_guard<std::mutex> lk(ch_mu_);
         ch_ = std::shared_ptr<shm::Channel>(std::move(ch.value()));
@@ -170,6 +183,18 @@ bool DataplaneLink::try_attach() {
     LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx)", path_.c_str(), ch_->dp_pid(),
              ch_->workers(), (unsigned long long)ch_->dp_epoch());
     return true;
+}
+
+// A dataplane is gone when its heartbeat is more than 1 s old AND its process does not exist.
+// Both: a stopped (SIGSTOP) or busy dataplane has an old heartbeat but a process; a dataplane in
+// another PID namespace has a process we cannot see but a fresh heartbeat. dp_pid was copied at
+// attach; a wrong one (the segment is untrusted) can only make us wait, never attach elsewhere.
+bool DataplaneLink::dataplane_gone(shm::Channel& ch) {
+    const uint64_t beat = ch.header().dp_heartbeat_ns.load(std::memory_order_acquire);
+    const uint64_t now = mono_ns();
+    if (beat != 0 && now - beat < 1'000'000'000ull) return false;
+    const pid_t pid = static_cast<pid_t>(ch.dp_pid());
+    return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 void DataplaneLink::detach(const char* why) {

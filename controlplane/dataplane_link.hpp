@@ -57,6 +57,7 @@ private:
     bool try_attach();
     void detach(const char* why);
     bool full_sync();
+    static bool dataplane_gone(shm::Channel& ch);
     bool push_control(shm::MsgType type, const void* body, uint32_t len);
     void poll_rings();
     void handle_punt(const shm::PuntView& m);

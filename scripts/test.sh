@@ -21,10 +21,10 @@ meson test -C build --print-errorlogs --num-processes 2 2>&1 | tee build/meson-t
 san_status=skipped
 if [ "${SANITIZE:-1}" != 0 ]; then
   echo "[test] sanitizers: ASan + UBSan build of the unit and control-plane tests (build-asan/)"
-  werror=false; [ "${CI:-}" = "true" ] && werror=true
+  # -Werror stays off here: GCC 12 warns falsely (-Wmaybe-uninitialized in <regex>) under ASan.
   if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
-      -Db_ndebug=false -Dwerror=$werror > build/asan-setup.log 2>&1 || { tail -n 20 build/asan-setup.log; san_status=FAILED; }
+      -Db_ndebug=false -Dwerror=false > build/asan-setup.log 2>&1 || { tail -n 20 build/asan-setup.log; san_status=FAILED; }
   fi
   if [ "$san_status" != FAILED ]; then
     san_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's/^rustun[^/]* \/ //p' |

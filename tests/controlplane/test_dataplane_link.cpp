@@ -3,6 +3,8 @@
 // (The real rustun-dataplane is exercised by tests/dataplane/ and the namespace tests.)
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <functional>
@@ -624,6 +626,55 @@ TEST_F(Link, TheHintedClientsKeyIsTriedFirst) {
     punt(v4_endpoint(198, 51, 100, 9, 40009), udp_keepalive(*other, "client-x", now_us()), 3);
     ASSERT_TRUE(next_control(shm::MsgType::EndpointSet));
     EXPECT_EQ(counter(Counter::udp_punt_hint_first), before + 1);
+}
+
+}  // namespace
+}  // namespace rustun::test
+
+// ---- A dataplane killed with -9 leaves its channel file behind ----
+
+namespace rustun::test {
+namespace {
+
+TEST_F(Link, AKilledDataplaneIsDetachedAndItsLeftoverChannelNeverAttached) {
+    // The "dataplane": a child process that creates the channel and waits to be killed.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        auto ch = shm::Channel::create(chan_path_, shm::ChannelOptions{1, 1024, 256, 256});
+        char ok = ch.ok() ? 1 : 0;
+        if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+        for (;;) ::pause();
+    }
+    char ok = 0;
+    ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    ASSERT_EQ(ok, 1);
+    start_with_dataplane();
+    auto until = [](auto cond) {
+        for (int i = 0; i < 300 && !cond(); ++i) std::this_thread::sleep_for(10ms);
+        return cond();
+    };
+    ASSERT_TRUE(until([&] { return counter(Counter::dataplane_attached) == 1; }));
+
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    // Its heartbeat is old and its process is gone: detached, though the file is still there.
+    EXPECT_TRUE(until([&] { return status().find("\"dataplane\":\"not attached\"") != std::string::npos; }))
+        << status();
+    struct stat st;
+    EXPECT_EQ(::stat(chan_path_.c_str(), &st), 0);
+    // And the leftover file is never attached again (no state is pushed into a corpse).
+    std::this_thread::sleep_for(600ms);
+    EXPECT_EQ(counter(Counter::dataplane_attached), 1u);
+    EXPECT_NE(status().find("is not running"), std::string::npos) << status();
+    // A new dataplane replaces the file: attached again.
+    dataplane_up();
+    read_sync();
+    EXPECT_EQ(counter(Counter::dataplane_attached), 2u);
 }
 
 }  // namespace
