@@ -13,6 +13,7 @@
 #include <span>
 
 #include "dataplane.hpp"
+#include "frame_check.hpp"
 #include "proto/frame.hpp"
 #include "stun.hpp"
 
@@ -162,29 +163,18 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             tx[ntx++] = m;
             continue;
         }
-        if (plen < kFrameHeaderSize) {
-            cnt.add(C::drop_short_frame);
+        // Header checks (frame_check.hpp); bytes after 8 + payload_length are ignored.
+        const FrameCheck fc = check_frame(payload, plen);
+        if (unlikely(fc.verdict != FrameVerdict::Data && fc.verdict != FrameVerdict::Control)) {
+            cnt.add(fc.verdict == FrameVerdict::BadMagic     ? C::drop_bad_magic
+                    : fc.verdict == FrameVerdict::BadVersion ? C::drop_bad_version
+                                                             : C::drop_short_frame);
             drop[ndrop++] = m;
             continue;
         }
-        if (load_be32(payload) != kFrameMagic) {
-            cnt.add(C::drop_bad_magic);
-            drop[ndrop++] = m;
-            continue;
-        }
-        if (payload[4] != kFrameVersion) {
-            cnt.add(C::drop_bad_version);
-            drop[ndrop++] = m;
-            continue;
-        }
-        const uint32_t flen = kFrameHeaderSize + load_be16(payload + 6);
-        if (flen > plen) {  // bytes after 8+len are ignored (WIRE.md §2.6)
-            cnt.add(C::drop_short_frame);
-            drop[ndrop++] = m;
-            continue;
-        }
+        const uint32_t flen = fc.frame_len;
         const uint32_t hash = endpoint_hash(key);
-        if (payload[5] != static_cast<uint8_t>(FrameType::Data)) {
+        if (fc.verdict == FrameVerdict::Control) {
             if (flen > shm::kMaxFrameInSlot) {
                 cnt.add(C::drop_oversize);
             } else if (!w.limiter.allow(SourceLimiter::source_key(from), SourceLimiter::Punt, now, rt.punt_interval,
