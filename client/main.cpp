@@ -5,6 +5,7 @@
 #include "client.hpp"
 #include "log.hpp"
 #include "options.hpp"
+#include "util/version.hpp"
 
 int main(int argc, char** argv) {
     using namespace rustun::client;
@@ -15,6 +16,10 @@ int main(int argc, char** argv) {
     }
     if (parsed->help) {
         fputs(usage_text(), stdout);
+        return 0;
+    }
+    if (parsed->version) {
+        printf("rustun-client %s\n", rustun::kVersion);
         return 0;
     }
     set_level(parsed->options.log_level);

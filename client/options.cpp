@@ -32,6 +32,7 @@ const char* usage_text() {
            "      --status-socket PATH        unix socket that returns the status JSON on connect\n"
            "      --http-port PORT            HTTP status on 127.0.0.1:PORT (GET /status, /health)\n"
            "      --log-level LEVEL           trace|debug|info|warn|error|off (default info)\n"
+           "  -V, --version                   print the version and exit\n"
            "  -h, --help                      this text\n";
 }
 
@@ -123,6 +124,9 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         std::string s;
         if (flag == "-h" || flag == "--help") {
             out.help = true;
+            return out;
+        } else if (flag == "-V" || flag == "--version") {
+            out.version = true;
             return out;
         } else if (flag == "-s" || flag == "--server") {
             if (!(st = need(s))) return make_error(st.error());

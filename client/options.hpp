@@ -41,6 +41,7 @@ struct Options {
 // Result of parsing: options, or an error naming the flag, or a request for the usage text.
 struct ParseOutcome {
     bool help = false;
+    bool version = false;  // --version: print the version and exit
     Options options;
 };
 Result<ParseOutcome> parse_options(int argc, char** argv);

@@ -5,6 +5,7 @@
 
 #include "gateway.hpp"
 #include "proto/control_request.hpp"
+#include "util/version.hpp"
 #include "dataplane_link.hpp"
 #include "worker.hpp"
 
@@ -121,7 +122,7 @@ std::string Gateway::command_status() {
     std::lock_guard<std::mutex> lk(mu);
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
-        put(w, "version", std::string(RUSTUN_VERSION));
+        put(w, "version", std::string(kVersion));
         put(w, "pid", static_cast<uint64_t>(::getpid()));
         put(w, "uptime_s", unix_now() - started_at_);
         put(w, "config_file", config_path_);

@@ -56,7 +56,7 @@ namespace rustun {
     X(dataplane_lost, "times the dataplane went away (segment gone or replaced)")               \
     X(udp_keepalive_ok, "UDP KeepAlives accepted (endpoint bound or refreshed)")                \
     X(udp_endpoint_moved, "UDP bindings created or moved to a new endpoint")                    \
-    X(udp_keepalive_replay, "UDP KeepAlives refused: seq not above the last accepted one")      \
+    X(udp_keepalive_replay, "UDP KeepAlives refused: seq not above the last accepted one or the start") \
     X(udp_keepalive_stale, "UDP KeepAlives refused: seq more than 30 s from the gateway clock") \
     X(udp_keepalive_no_seq, "UDP KeepAlives refused: no seq member (replay protection)")        \
     X(udp_punt_rejected, "punted UDP frames refused: bad frame, no key opens it, bad JSON or unknown identity") \

@@ -412,9 +412,19 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
                 return;
             case SeqCheck::Replay:
                 counters.inc(Counter::udp_keepalive_replay);
-                LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= %llu): ignored",
-                            e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
-                            (unsigned long long)e.udp.last_seq);
+                // Two causes: really not newer than the last accepted one, or only dated before this
+                // process started (after a restart last_seq is 0: in-flight KeepAlives land here).
+                if (seq <= e.udp.last_seq)
+                    LOG_LIMITED(LogLevel::Warn,
+                                "UDP KeepAlive for '%s' from %s replayed (seq %llu <= last accepted %llu): ignored",
+                                e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
+                                (unsigned long long)e.udp.last_seq);
+                else
+                    LOG_LIMITED(LogLevel::Warn,
+                                "UDP KeepAlive for '%s' from %s dated before this control plane started "
+                                "(seq %llu <= start %llu): ignored",
+                                e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str(), (unsigned long long)seq,
+                                (unsigned long long)start_us_);
                 return;
             case SeqCheck::Stale:
                 counters.inc(Counter::udp_keepalive_stale);

@@ -11,6 +11,7 @@
 #include "gateway.hpp"
 #include "log.hpp"
 #include "membership.hpp"
+#include "util/version.hpp"
 
 namespace {
 
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
             usage(stdout);
             return 0;
         } else if (a == "-V" || a == "--version") {
-            printf("rustun-controlplane %s\n", RUSTUN_VERSION);
+            printf("rustun-controlplane %s\n", kVersion);
             return 0;
         } else if (a == "-c" || a == "--config") {
             config_path = value("--config");

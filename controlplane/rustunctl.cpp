@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "util/version.hpp"
+
 namespace {
 
 const char* kDefaultSocket = "/run/rustun/control.sock";
@@ -38,6 +40,7 @@ void usage(FILE* out) {
             "Options:\n"
             "  --socket PATH   control socket (default %s)\n"
             "  --json          print the raw JSON answer\n"
+            "  -V, --version   print the version and exit\n"
             "  -h, --help      this text\n",
             kDefaultSocket);
 }
@@ -185,6 +188,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help") { usage(stdout); return 0; }
+        if (a == "-V" || a == "--version") { printf("rustunctl %s\n", rustun::kVersion); return 0; }
         if (a == "--json") { json = true; continue; }
         if (a == "--socket" || a.rfind("--socket=", 0) == 0) {
             if (a == "--socket") {

@@ -20,6 +20,7 @@
 
 #include "config/yaml_loader.hpp"
 #include "dataplane.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::dp;
@@ -34,7 +35,7 @@ void on_signal(int) {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help]\n"
+                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help] [--version]\n"
                  "                        [-- EAL args]\n"
                  "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
                  "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
@@ -42,6 +43,8 @@ void usage(FILE* f) {
                  "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
                  "  --live-seconds S      liveness window of UDP endpoints (default 15; for tests)\n"
                  "  -- EAL args           appended to dataplane.eal_args\n"
+                 "  -V, --version         print the version and exit\n"
+                 "  -h, --help            this text\n"
                  "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n");
 }
 
@@ -61,6 +64,9 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
             usage(stdout);
+            return 0;
+        } else if (a == "--version" || a == "-V") {
+            std::printf("rustun-dataplane %s\n", rustun::kVersion);
             return 0;
         } else if (a == "--config" && i + 1 < argc) {
             config_path = argv[++i];

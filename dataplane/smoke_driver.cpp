@@ -20,6 +20,7 @@
 #include "packet.hpp"
 #include "proto/frame.hpp"
 #include "shm/channel.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::dp;
@@ -272,6 +273,14 @@ int main(int argc, char** argv) {
     if (argc == 5 && std::string(argv[1]) == "gen-relay")
         return gen_relay(argv[2], static_cast<uint32_t>(std::atoi(argv[3])), static_cast<uint32_t>(std::atoi(argv[4])));
     if (argc == 4 && std::string(argv[1]) == "cp") return cp(argv[2], std::atoi(argv[3]));
-    std::fprintf(stderr, "usage: rustun-dp-smoke gen IN.pcap | gen-relay OUT.pcap INNER_BYTES COUNT | cp CHANNEL SECONDS\n");
+    if (argc == 2 && (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V")) {
+        std::printf("rustun-dp-smoke %s\n", rustun::kVersion);
+        return 0;
+    }
+    const bool help = argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr,
+                 "usage: rustun-dp-smoke gen IN.pcap | gen-relay OUT.pcap INNER_BYTES COUNT | cp CHANNEL SECONDS\n"
+                 "       rustun-dp-smoke --version | --help\n");
+    if (help) return 0;
     return 2;
 }

@@ -6,8 +6,9 @@
 #
 # Rows per cipher (chacha20, aes256) and inner size (64, 512, 1400 B):
 #   crypto     rustun-crypto-bench --json, open (decrypt+verify), burst of 32, one core
-#   memif-fwd  rustun-loadgen ⇄ rustun-memif-fwd (DPDK io forwarding; dpdk-testpmd is not in
-#              Debian 12's dpdk package): t_forward, the no-crypto cost over the same memif set-up
+#   memif-fwd  rustun-loadgen ⇄ rustun-memif-fwd (DPDK io forwarding, like dpdk-testpmd's io mode,
+#              which is in Debian 12's dpdk-dev package): t_forward, the no-crypto cost over the
+#              same memif set-up
 #   dataplane  rustun-loadgen ⇄ rustun-dataplane (1 worker), 100 endpoints in 1 cluster
 #   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster)
 #   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,

@@ -48,6 +48,7 @@
 #include "crypto/crypto_engine.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+#include "util/version.hpp"
 
 namespace {
 
@@ -109,7 +110,7 @@ void usage(FILE* f) {
         "      KeepAlive with a new address, the time until all N-1 others hold the PeerUpdate.\n"
         "\n"
         "  Common: --config FILE, --json (one JSON object on stdout), --timeout S (default 300),\n"
-        "          --help. Source addresses 127.0.0.2.. (20000 connections each).\n",
+        "          --version, --help. Source addresses 127.0.0.2.. (20000 connections each).\n",
         f);
 }
 
@@ -151,6 +152,10 @@ Args parse_args(int argc, char** argv) {
         std::string s = argv[i];
         if (s == "-h" || s == "--help") {
             usage(stdout);
+            std::exit(0);
+        }
+        if (s == "-V" || s == "--version") {
+            std::printf("rustun-cp-bench %s\n", rustun::kVersion);
             std::exit(0);
         }
         if (s == "--json") {

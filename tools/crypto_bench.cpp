@@ -21,6 +21,7 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "crypto_bench_imb.hpp"
+#include "util/version.hpp"
 
 namespace {
 
@@ -54,6 +55,7 @@ void usage(FILE* f) {
         "  --interfaces       also compare raw IPsec-MB interfaces (direct, job, burst\n"
         "                     checked/unchecked) for decrypt + tag, per algorithm\n"
         "  --json             one JSON object on stdout instead of the table\n"
+        "  --version          print the version and exit\n"
         "  --help             this text\n",
         f);
 }
@@ -92,6 +94,9 @@ bool parse_args(int argc, char** argv, Options& o) {
         uint64_t n = 0;
         if (a == "--help" || a == "-h") {
             usage(stdout);
+            std::exit(0);
+        } else if (a == "--version" || a == "-V") {
+            std::printf("rustun-crypto-bench %s\n", rustun::kVersion);
             std::exit(0);
         } else if (a == "--json") {
             o.json = true;

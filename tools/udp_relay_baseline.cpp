@@ -22,6 +22,7 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "proto/frame.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 
@@ -76,9 +77,15 @@ int main(int argc, char** argv) {
         else if (k == "--cipher" && i + 1 < argc) method = argv[++i];
         else if (k == "--size" && i + 1 < argc) size = static_cast<unsigned>(std::atoi(argv[++i]));
         else if (k == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
-        else {
-            std::fprintf(stderr, "usage: rustun-udp-relay-baseline [--cipher chacha20|aes256|xor|plain] [--size B] [--seconds S] [--json]\n");
-            return k == "--help" ? 0 : 2;
+        else if (k == "--version" || k == "-V") {
+            std::printf("rustun-udp-relay-baseline %s\n", rustun::kVersion);
+            return 0;
+        } else {
+            const bool help = k == "--help" || k == "-h";
+            std::fprintf(help ? stdout : stderr,
+                         "usage: rustun-udp-relay-baseline [--cipher chacha20|aes256|xor|plain] [--size B] [--seconds S] [--json]\n"
+                         "                                 [--version] [--help]\n");
+            return help ? 0 : 2;
         }
     }
     if (size < 20 || size > 1430 || seconds <= 0 || seconds > 600) {

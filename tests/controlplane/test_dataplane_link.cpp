@@ -11,6 +11,7 @@
 
 #include "crypto/crypto_engine.hpp"
 #include "harness.hpp"
+#include "net/udp_keepalive.hpp"
 #include "shm/channel.hpp"
 
 namespace rustun::test {
@@ -258,6 +259,22 @@ TEST_F(Link, UdpKeepAliveBindsAndIsAnsweredOverUdp) {
     std::string cl = command("{\"cmd\":\"client\",\"identity\":\"client-a\"}");
     EXPECT_NE(cl.find("\"udp_endpoint\":\"198.51.100.7:40000\""), std::string::npos) << cl;
     EXPECT_EQ(counter(Counter::udp_keepalive_ok), 1u);
+}
+
+// The order docs/protocol-extensions.md states: seq missing, then replay (not above the last
+// accepted seq or the control plane's start), then the ±30 s window.
+TEST(KeepAliveSeq, ReplayIsCheckedBeforeTheWindow) {
+    const uint64_t s = 1'000'000;  // one second in µs
+    const uint64_t now = 1'764'000'000 * s, window = 30 * s;
+    EXPECT_EQ(check_keepalive_seq(std::nullopt, 0, 0, now, window), SeqCheck::Missing);
+    // 60 s old and not above the last accepted seq (or the start): replay, not stale.
+    EXPECT_EQ(check_keepalive_seq(now - 60 * s, now - 10 * s, now - 3600 * s, now, window), SeqCheck::Replay);
+    EXPECT_EQ(check_keepalive_seq(now - 60 * s, 0, now - 20 * s, now, window), SeqCheck::Replay);
+    // 60 s old, above both (no accepted seq since, control plane up for an hour): stale.
+    EXPECT_EQ(check_keepalive_seq(now - 60 * s, now - 61 * s, now - 3600 * s, now, window), SeqCheck::Stale);
+    // In the future beyond the window: always stale.
+    EXPECT_EQ(check_keepalive_seq(now + 60 * s, now - 1 * s, now - 3600 * s, now, window), SeqCheck::Stale);
+    EXPECT_EQ(check_keepalive_seq(now - 5 * s, now - 6 * s, now - 3600 * s, now, window), SeqCheck::Ok);
 }
 
 TEST_F(Link, ReplayedOrStaleKeepAlivesNeverMoveAnEndpoint) {

@@ -26,4 +26,10 @@ printf 'listen: {tcp: 127.0.0.1:0}\ncrypto: chacha20:secret\nclusters:\n  - {nam
 grep -q "^warning: clusters 'east', 'west' share one key (chacha20)" shared.txt
 if grep -q secret shared.txt; then echo "key printed"; exit 1; fi
 if grep -q "'own'" shared.txt; then echo "own cluster listed"; exit 1; fi
+# --check-config output (summary, warnings, errors) ends with a newline.
+"$cp_bin" --config file.yaml --check-config > ok.txt
+if "$cp_bin" --config bad.toml --check-config > bad.txt 2>&1; then echo "a TOML file passed --check-config"; exit 1; fi
+for f in ok.txt shared.txt bad.txt; do
+    if [[ ! -s $f || -n "$(tail -c1 "$f")" ]]; then echo "--check-config output $f lacks a final newline"; exit 1; fi
+done
 echo "converter: ok"

@@ -31,6 +31,7 @@
 #include "proto/frame.hpp"
 #include "scenario.hpp"
 #include "shm_cp.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::loadgen;
@@ -109,6 +110,10 @@ void parse(Args& a, int argc, char** argv, int first) {
         std::string k = argv[i];
         if (k == "-h" || k == "--help") {
             usage(stdout);
+            std::exit(0);
+        }
+        if (k == "-V" || k == "--version") {
+            std::printf("rustun-loadgen %s\n", rustun::kVersion);
             std::exit(0);
         }
         if (k == "--json") { a.json = true; continue; }

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string>
 
+#include "util/version.hpp"
+
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -26,9 +28,13 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = std::atof(argv[++i]);
             if (seconds <= 0 || seconds > 3600) seconds = 600;
+        } else if (std::strcmp(argv[i], "--version") == 0 || std::strcmp(argv[i], "-V") == 0) {
+            std::printf("rustun-memif-fwd %s\n", rustun::kVersion);
+            return 0;
         } else {
-            std::fprintf(stderr, "usage: rustun-memif-fwd [--seconds S] -- EAL-ARGS\n");
-            return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+            const bool help = std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0;
+            std::fprintf(help ? stdout : stderr, "usage: rustun-memif-fwd [--seconds S] [--version] [--help] -- EAL-ARGS\n");
+            return help ? 0 : 2;
         }
     }
     if (i >= argc) {

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "scenario.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::loadgen;
@@ -49,14 +50,30 @@ uint32_t parse_ip(const char* s) {
     return ntohl(a.s_addr);
 }
 
+void usage(FILE* f) {
+    std::fprintf(f,
+                 "usage: rustun-pcapgen gen --out FILE [--clients N] [--clusters C] [--cipher chacha20|aes256|xor|plain]\n"
+                 "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M] [--no-keepalives]\n"
+                 "       rustun-pcapgen keeper [scenario options] --seconds S [--interval 10] [--dev IFACE]\n"
+                 "       rustun-pcapgen --version | --help\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
+            usage(stdout);
+            return 0;
+        }
+        if (a == "-V" || a == "--version") {
+            std::printf("rustun-pcapgen %s\n", kVersion);
+            return 0;
+        }
+    }
     if (argc < 2 || (std::string(argv[1]) != "gen" && std::string(argv[1]) != "keeper")) {
-        std::fprintf(stderr,
-                     "usage: rustun-pcapgen gen --out FILE [--clients N] [--clusters C] [--cipher chacha20|aes256|xor|plain]\n"
-                     "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M] [--no-keepalives]\n"
-                     "       rustun-pcapgen keeper [scenario options] --seconds S [--interval 10] [--dev IFACE]\n");
+        usage(stderr);
         return 2;
     }
     const std::string mode = argv[1];
