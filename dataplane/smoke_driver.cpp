@@ -199,7 +199,7 @@ int cp(const char* path, int seconds) {
     cs.method = static_cast<uint8_t>(spec->method);
     auto dk = spec->derived_key();
     cs.key_len = static_cast<uint16_t>(dk.size());
-    std::memcpy(cs.key, dk.data(), dk.size());
+    if (!dk.empty()) std::memcpy(cs.key, dk.data(), dk.size());  // plain: no key
     send(ch->control(), shm::MsgType::ClusterSet, &cs, 8 + cs.key_len);
     const char* ips[4] = {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"};
     for (uint32_t i = 0; i < 4; ++i) {

@@ -30,7 +30,9 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   if [ "$san_status" != FAILED ]; then
     san_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's/^rustun[^/]* \/ //p' |
                 grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
-    san_targets=$(ninja -C build-asan -t targets all 2>/dev/null | grep -E '^tests/(unit|controlplane)/[^:/]+/?[^:]*: cpp_LINKER' | cut -d: -f1)
+    # The test programs, and the two binaries the control-plane tests run (rustunctl, --check-config).
+    san_targets="controlplane/rustun-controlplane controlplane/rustunctl $(ninja -C build-asan -t targets all 2>/dev/null |
+                 grep -E '^tests/(unit|controlplane)/[^:/]+/?[^:]*: cpp_LINKER' | cut -d: -f1)"
     if ! ninja -C build-asan $san_targets > build/asan-build.log 2>&1; then
       tail -n 40 build/asan-build.log; san_status=FAILED
     else

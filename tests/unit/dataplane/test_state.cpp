@@ -27,7 +27,7 @@ struct Feed {
         m.method = static_cast<uint8_t>(s->method);
         auto k = s->derived_key();
         m.key_len = static_cast<uint16_t>(k.size());
-        std::memcpy(m.key, k.data(), k.size());
+        if (!k.empty()) std::memcpy(m.key, k.data(), k.size());  // plain: no key (never memcpy from null)
         return send(shm::MsgType::ClusterSet, m, 8 + m.key_len);
     }
     StateManager::Outcome client(uint32_t id, uint32_t cluster, const char* ip, const char* cidr = nullptr,
