@@ -16,7 +16,7 @@ PACKAGES=(
   build-essential g++ clang pkg-config meson ninja-build
   libdpdk-dev dpdk libipsec-mb-dev rapidjson-dev libyaml-cpp-dev libgtest-dev
   libpcap-dev python3 python3-scapy python3-cryptography tcpdump iproute2 iputils-ping nftables procps
-  ethtool git
+  ethtool git bsdutils
 )
 
 missing=()
