@@ -112,7 +112,7 @@ const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId 
             r.ipv6 = e.rt.handshake_ipv6;
             encode_handshake_reply(r, ReplyShape::Superset, json_);
         } else {
-            // WIRE.md §9.3: a HEAD-shaped reply to every KeepAlive, with the sender's own identity.
+            // docs/protocol.md, "KeepAlive replies": a HEAD-shaped reply to every KeepAlive, with the sender's own identity.
             KeepAlive r;
             r.name = e.cfg.name;
             r.identity = e.cfg.identity;
@@ -125,7 +125,7 @@ const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId 
             encode_keepalive(r, Shape::New, json_);
         }
         if (json_.size() + overhead <= max_payload || peers_.empty()) break;
-        // Too large for one frame (WIRE.md §2.3) or datagram: cut the list and try again.
+        // Too large for one frame (docs/protocol.md, "Frame size limits") or datagram: cut the list and try again.
         peers_.resize(peers_.size() * 3 / 4);
         capped = true;
     }
@@ -146,7 +146,7 @@ void FrameSender::apply_keepalive_locked(Membership& m, ClientId self, const Kee
     e.rt.stun_port = ka.stun_port;
     e.rt.last_active = unix_now();
     if (!moved) return;
-    // dbde974 push model (WIRE.md §6.4): tell the old-dialect peers of the cluster at once.
+    // dbde974 push model (docs/protocol.md, "Peer-address propagation"): tell the old-dialect peers of the cluster at once.
     json2_.clear();
     encode_peer_update(PeerUpdate{e.cfg.identity, ka.ipv6, ka.port}, json2_);
     const ClusterEntry& cl = m.clusters[e.cluster];

@@ -37,7 +37,7 @@ struct ClientRuntime {
     ConnectionPtr conn;          // null = offline
     Dialect dialect = Dialect::New;
     std::string handshake_ipv6;  // old dialect: echoed in the HandshakeReply `ipv6`
-    // From the client's latest KeepAlive on its current connection (WIRE.md §6.4).
+    // From the client's latest KeepAlive on its current connection (docs/protocol.md, "KeepAlive handling").
     std::string ipv6;
     uint16_t port = 0;
     std::string stun_ip;
@@ -56,7 +56,7 @@ struct UdpBinding {
     // Data replay protection: 0 = not opted in, else the counter floor the client declared.
     uint64_t replay_floor = 0;
     SteadyTime reply_tat{};  // rate limit of UDP KeepAlive replies to this identity (GCRA)
-    // Live: a KeepAlive within 15 s (WIRE.md: the P2P validity window, reused for the relay).
+    // Live: a KeepAlive within 15 s (the P2P validity window, docs/protocol.md, "P2P in the old generation").
     bool live(SteadyTime now) const { return bound && now - last_rx < std::chrono::seconds(15); }
 };
 std::string endpoint_to_string(const shm::Endpoint& e);
@@ -91,7 +91,7 @@ public:
     ClientId find(std::string_view identity) const;
     size_t online_count() const;
 
-    // The peer list of `self` (WIRE.md §5.2 peer_details/others): every other configured client of
+    // The peer list of `self` (docs/protocol.md, "HandshakeReply": peer_details/others): every other configured client of
     // its cluster, online ones first, each group in configuration order, at most `cap` entries.
     // `capped` tells whether entries were left out.
     void peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const;

@@ -509,7 +509,7 @@ void Worker::handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka
     Membership& m = *gw_.members;
     ClientEntry& e = m.clients[c->client];
     if (ka.identity != e.cfg.identity) {
-        // WIRE.md §10: the body identity is never trusted; the connection's identity is used.
+        // docs/protocol.md, "Known weaknesses": the body identity is never trusted; the connection's identity is used.
         counters.inc(Counter::keepalive_identity_mismatch);
         LOG_LIMITED(LogLevel::Warn, "'%s' sent a KeepAlive naming '%s': using the connection's identity",
                     e.cfg.identity.c_str(), ka.identity.c_str());
