@@ -1,4 +1,4 @@
-// Direct UDP paths to peers (--enable-p2p, docs/client.md "P2P"): one dual-stack UDP socket,
+// Direct UDP paths to peers (--enable-p2p, docs/client.md, "P2P"): one dual-stack UDP socket,
 // KeepAlive frames as probes, Data frames for packets. A peer's path is valid while an
 // authenticated packet from its address arrived within kP2pValidMs; a probe is answered only
 // while our own path to that peer was not valid and at most once per kProbeAnswerMinGapMs, so

@@ -1,4 +1,4 @@
-// Our advertised P2P address (docs/client.md "Public address"): from one source — fixed
+// Our advertised P2P address (docs/client.md, "Public address"): from one source — fixed
 // (--public-addr), a command (--public-addr-cmd, re-run every --address-check-interval) or STUN
 // (--public-addr-stun: a Binding Request, 3 tries kStunRetryMs apart, re-checked likewise) —
 // and the KeepAlive body {identity, ipv6, port} that carries it to the gateway and to peers.

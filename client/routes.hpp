@@ -1,5 +1,5 @@
 // The kernel routes towards our peers through the TUN device: one per peer CIDR (network form)
-// and one /32 per peer whose private IP lies outside our own subnet (docs/client.md "Relay
+// and one /32 per peer whose private IP lies outside our own subnet (docs/client.md, "Relay
 // session"). sync() diffs the wanted set against what we installed; routes the kernel dropped
 // with an address change are forgotten; remove_all() runs at shutdown.
 #pragma once

@@ -1,4 +1,4 @@
-// The status endpoints (docs/client.md "Status"): a Unix socket (connect, read the JSON to EOF)
+// The status endpoints (docs/client.md, "Status"): a Unix socket (connect, read the JSON to EOF)
 // and HTTP on 127.0.0.1 (GET /status, GET /health). Never blocks the event loop: every socket is
 // non-blocking, a request is read and an answer written in pieces as epoll reports readiness
 // (the unsent rest stays buffered per connection), and a connection not finished within

@@ -1,4 +1,4 @@
-// The relay session with the gateway over TCP (docs/client.md "Relay session"): connect (bounded
+// The relay session with the gateway over TCP (docs/client.md, "Relay session"): connect (bounded
 // by kConnectTimeoutMs), a dbde974-dialect Handshake, the HandshakeReply (bounded by
 // kHandshakeTimeoutMs), KeepAlives every interval, liveness (any inbound frame; silence for
 // (threshold - 1) x interval fails the session) and reconnects with back-off 1 s doubling to

@@ -1,4 +1,4 @@
-// The UDP relay leg (--relay udp, docs/client.md "UDP relay"): one UDP socket connected to the
+// The UDP relay leg (--relay udp, docs/client.md, "UDP relay"): one UDP socket connected to the
 // gateway's dataplane. A KeepAlive with "seq" (Unix µs, strictly increasing) binds our endpoint;
 // a reply carrying a return-routability cookie is a challenge, echoed at once; only a reply
 // without a cookie counts as bound. The relay is used while such a reply arrived within

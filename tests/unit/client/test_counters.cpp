@@ -1,5 +1,8 @@
 // The client's counter table: unique names, one slot each, written in table order.
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -51,4 +54,23 @@ TEST(ClientCounters, StatusMembersInTableOrder) {
     EXPECT_EQ(out, want);
     // The status document's documented names (docs/client.md) start with these.
     EXPECT_EQ(out.rfind("{\"tun_rx\":8,\"tun_tx\":0,", 0), 0u);
+}
+
+// docs/client.md lists the table, in order, one row per counter: "| `name` | help |".
+TEST(ClientCounters, DocumentedInClientMd) {
+    const char* root = std::getenv("RUSTUN_SOURCE_ROOT");
+    ASSERT_NE(root, nullptr) << "RUSTUN_SOURCE_ROOT not set";
+    std::ifstream in(std::string(root) + "/docs/client.md");
+    ASSERT_TRUE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string doc = ss.str();
+    size_t pos = doc.find("### Counters");
+    ASSERT_NE(pos, std::string::npos);
+    for (const CtrInfo& c : kCtrInfo) {
+        const std::string row = std::string("| `") + c.name + "` | " + c.help + " |";
+        const size_t at = doc.find(row, pos);
+        EXPECT_NE(at, std::string::npos) << "docs/client.md lacks (in table order): " << row;
+        if (at != std::string::npos) pos = at;
+    }
 }
