@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -36,85 +37,79 @@ std::vector<uint8_t> stun_success(const uint8_t* txid) {
     return std::vector<uint8_t>(m, m + sizeof m);
 }
 
-}  // namespace
-
-TEST(PublicAddress, FixedIsAdvertisedOnceAndInTheKeepAliveBody) {
+class PublicAddressTest : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(poller.open().ok()); }
+    // Opens `pa` for options `o` (kept by reference: tests may change them later).
+    PublicAddress& open(std::optional<uint16_t> stun_port = std::nullopt) {
+        if (stun_port) {
+            o.addr_source = AddrSource::Stun;
+            o.stun_host = "127.0.0.1";
+            o.stun_port = *stun_port;
+        }
+        pa.emplace(o, clock, ev);
+        EXPECT_TRUE(pa->open(-1, AF_INET6, poller).ok());
+        return *pa;
+    }
     Options o = base_options();
-    o.addr_source = AddrSource::Fixed;
-    o.public_addr = "203.0.113.9";
     FakeClock clock;
     Poller poller;
-    ASSERT_TRUE(poller.open().ok());
     CountingAddressEvents ev;
-    PublicAddress pa(o, clock, ev);
-    EXPECT_EQ(pa.current().keepalive_body, R"({"identity":"client-a","ipv6":"","port":0})");
-    ASSERT_TRUE(pa.open(-1, AF_INET6, poller).ok());
-    EXPECT_EQ(pa.current().ip, "203.0.113.9");
-    EXPECT_EQ(pa.current().port, 51258);
-    EXPECT_EQ(pa.current().keepalive_body, R"({"identity":"client-a","ipv6":"203.0.113.9","port":51258})");
+    std::optional<PublicAddress> pa;
+};
+
+}  // namespace
+
+TEST_F(PublicAddressTest, FixedIsAdvertisedOnceAndInTheKeepAliveBody) {
+    o.addr_source = AddrSource::Fixed;
+    o.public_addr = "203.0.113.9";
+    PublicAddress before(o, clock, ev);
+    EXPECT_EQ(before.current().keepalive_body, R"({"identity":"client-a","ipv6":"","port":0})");
+    PublicAddress& a = open();
+    EXPECT_EQ(a.current().ip, "203.0.113.9");
+    EXPECT_EQ(a.current().port, 51258);
+    EXPECT_EQ(a.current().keepalive_body, R"({"identity":"client-a","ipv6":"203.0.113.9","port":51258})");
     EXPECT_EQ(ev.changes, 1);
     clock.advance_ms(1000ull * 3600 * 24);
-    pa.tick(clock.mono_ms());  // never re-checked
+    a.tick(clock.mono_ms());  // never re-checked
     EXPECT_EQ(ev.changes, 1);
 }
 
-TEST(PublicAddress, NothingAdvertisedWithoutP2p) {
-    Options o = base_options();
+TEST_F(PublicAddressTest, NothingAdvertisedWithoutP2p) {
     o.enable_p2p = false;
     o.addr_source = AddrSource::Fixed;
     o.public_addr = "203.0.113.9";
-    FakeClock clock;
-    Poller poller;
-    ASSERT_TRUE(poller.open().ok());
-    CountingAddressEvents ev;
-    PublicAddress pa(o, clock, ev);
-    ASSERT_TRUE(pa.open(-1, AF_INET6, poller).ok());
-    EXPECT_EQ(pa.current().ip, "");
+    EXPECT_EQ(open().current().ip, "");
     EXPECT_EQ(ev.changes, 0);
 }
 
-TEST(PublicAddress, CommandOutputMustBeAnAddressAndIsRecheckedEachInterval) {
-    Options o = base_options();
+TEST_F(PublicAddressTest, CommandOutputMustBeAnAddressAndIsRecheckedEachInterval) {
     o.addr_source = AddrSource::Command;
     o.public_addr_cmd = "echo '  192.0.2.44 '; echo second line";
     o.address_check_interval_s = 300;
-    FakeClock clock;
-    Poller poller;
-    ASSERT_TRUE(poller.open().ok());
-    CountingAddressEvents ev;
-    PublicAddress pa(o, clock, ev);
-    ASSERT_TRUE(pa.open(-1, AF_INET6, poller).ok());
-    EXPECT_EQ(pa.current().ip, "192.0.2.44");
+    PublicAddress& a = open();
+    EXPECT_EQ(a.current().ip, "192.0.2.44");
     EXPECT_EQ(ev.changes, 1);
     o.public_addr_cmd = "echo not-an-address";
     clock.advance_ms(300 * 1000 - 1);
-    pa.tick(clock.mono_ms());
+    a.tick(clock.mono_ms());
     clock.advance_ms(1);
-    pa.tick(clock.mono_ms());  // re-run: output refused, address kept
-    EXPECT_EQ(pa.current().ip, "192.0.2.44");
+    a.tick(clock.mono_ms());  // re-run: output refused, address kept
+    EXPECT_EQ(a.current().ip, "192.0.2.44");
     o.public_addr_cmd = "echo 2001:db8::5";
     clock.advance_ms(300 * 1000);
-    pa.tick(clock.mono_ms());
-    EXPECT_EQ(pa.current().ip, "2001:db8::5");
+    a.tick(clock.mono_ms());
+    EXPECT_EQ(a.current().ip, "2001:db8::5");
     EXPECT_EQ(ev.changes, 2);
 }
 
-TEST(PublicAddress, StunThreeTriesOneSecondApartThenGivesUp) {
+TEST_F(PublicAddressTest, StunThreeTriesOneSecondApartThenGivesUp) {
     LoopbackUdp server;
-    Options o = base_options();
-    o.addr_source = AddrSource::Stun;
-    o.stun_host = "127.0.0.1";
-    o.stun_port = server.port;
-    FakeClock clock;
-    Poller poller;
-    ASSERT_TRUE(poller.open().ok());
-    CountingAddressEvents ev;
-    PublicAddress pa(o, clock, ev);
-    ASSERT_TRUE(pa.open(-1, AF_INET6, poller).ok());
-    ASSERT_GE(pa.stun_fd(), 0);
+    PublicAddress& a = open(server.port);
+    ASSERT_GE(a.stun_fd(), 0);
     int requests = 0;
     for (int ms = 0; ms <= 5000; ms += 100) {
-        pa.tick(clock.mono_ms());
+        a.tick(clock.mono_ms());
         while (auto d = server.recv(5)) {
             ASSERT_EQ(d->size(), 20u);
             EXPECT_EQ((*d)[1], 0x01);  // Binding Request
@@ -124,37 +119,28 @@ TEST(PublicAddress, StunThreeTriesOneSecondApartThenGivesUp) {
         clock.advance_ms(100);
     }
     EXPECT_EQ(requests, kStunTries);
-    EXPECT_FALSE(pa.stun_in_progress());
-    EXPECT_EQ(pa.current().ip, "");
+    EXPECT_FALSE(a.stun_in_progress());
+    EXPECT_EQ(a.current().ip, "");
 }
 
-TEST(PublicAddress, StunResponseSetsTheMappedAddress) {
+TEST_F(PublicAddressTest, StunResponseSetsTheMappedAddress) {
     LoopbackUdp server;
-    Options o = base_options();
-    o.addr_source = AddrSource::Stun;
-    o.stun_host = "127.0.0.1";
-    o.stun_port = server.port;
-    FakeClock clock;
-    Poller poller;
-    ASSERT_TRUE(poller.open().ok());
-    CountingAddressEvents ev;
-    PublicAddress pa(o, clock, ev);
-    ASSERT_TRUE(pa.open(-1, AF_INET6, poller).ok());
-    pa.tick(clock.mono_ms());
+    PublicAddress& a = open(server.port);
+    a.tick(clock.mono_ms());
     sockaddr_storage client{};
     auto req = server.recv(500, &client);
     ASSERT_TRUE(req.has_value());
     uint8_t wrong[12] = {9, 9, 9};
     auto resp = stun_success(wrong);
-    pa.on_stun_datagram(resp.data(), resp.size());  // another transaction: ignored
+    a.on_stun_datagram(resp.data(), resp.size());  // another transaction: ignored
     EXPECT_EQ(ev.changes, 0);
     server.send_to(stun_success(req->data() + 8), client);
     for (int i = 0; i < 100 && ev.changes == 0; ++i) {
-        pa.on_stun_readable();
+        a.on_stun_readable();
         ::usleep(2000);
     }
-    EXPECT_EQ(pa.current().ip, "198.51.100.7");
-    EXPECT_EQ(pa.current().port, 40000);
-    EXPECT_FALSE(pa.stun_in_progress());
+    EXPECT_EQ(a.current().ip, "198.51.100.7");
+    EXPECT_EQ(a.current().port, 40000);
+    EXPECT_FALSE(a.stun_in_progress());
     EXPECT_EQ(ev.changes, 1);
 }
