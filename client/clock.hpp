@@ -1,6 +1,6 @@
 // The client's time source. Parts read the time through a Clock so that their state machines
 // (P2P path validity, UDP relay binding, STUN retries, TCP back-off) run in unit tests on a
-// FakeClock; the process uses SystemClock.
+// fake clock (tests/unit/client/client_test_util.hpp); the process uses SystemClock.
 #pragma once
 
 #include <cstdint>
@@ -22,21 +22,6 @@ public:
     uint64_t unix_s() const override;
     uint64_t unix_us() const override;
     uint64_t unix_ns() const override;
-};
-
-// Settable time for tests: both clocks advance together with advance_ms().
-class FakeClock final : public Clock {
-public:
-    uint64_t mono = 1'000'000;          // ms
-    uint64_t unix_ns_now = 1'800'000'000'000'000'000ull;
-    void advance_ms(uint64_t ms) {
-        mono += ms;
-        unix_ns_now += ms * 1'000'000;
-    }
-    uint64_t mono_ms() const override { return mono; }
-    uint64_t unix_s() const override { return unix_ns_now / 1'000'000'000; }
-    uint64_t unix_us() const override { return unix_ns_now / 1'000; }
-    uint64_t unix_ns() const override { return unix_ns_now; }
 };
 
 }  // namespace rustun::client

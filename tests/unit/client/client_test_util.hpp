@@ -15,10 +15,26 @@
 
 #include <gtest/gtest.h>
 
+#include "clock.hpp"
 #include "events.hpp"
 #include "frame_sealer.hpp"
 
 namespace rustun::client::test {
+
+// Settable time: both clocks advance together with advance_ms().
+class FakeClock final : public Clock {
+public:
+    uint64_t mono = 1'000'000;  // ms
+    uint64_t unix_ns_now = 1'800'000'000'000'000'000ull;
+    void advance_ms(uint64_t ms) {
+        mono += ms;
+        unix_ns_now += ms * 1'000'000;
+    }
+    uint64_t mono_ms() const override { return mono; }
+    uint64_t unix_s() const override { return unix_ns_now / 1'000'000'000; }
+    uint64_t unix_us() const override { return unix_ns_now / 1'000; }
+    uint64_t unix_ns() const override { return unix_ns_now; }
+};
 
 inline constexpr const char* kTestCrypto = "chacha20:unit-test-key";
 

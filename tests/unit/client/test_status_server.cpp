@@ -14,10 +14,12 @@
 
 #include <gtest/gtest.h>
 
+#include "client_test_util.hpp"
 #include "status_server.hpp"
 
 using namespace rustun;
 using namespace rustun::client;
+using rustun::client::test::FakeClock;
 
 namespace {
 
