@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
-namespace rustun {
+namespace rustun::cp {
 
 static std::atomic<int> g_level{static_cast<int>(LogLevel::Info)};
 
@@ -62,4 +62,4 @@ bool LogRateLimit::allow(uint64_t& suppressed) {
     return true;
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"  // LogLevel (trace < debug < info < warn < error < off)
 
-namespace rustun {
+namespace rustun::cp {
 
 // Parses "trace", "debug", "info", "warn", "error", "off"; returns false for anything else.
 bool log_level_from_string(std::string_view text, LogLevel& out);
@@ -41,12 +41,12 @@ private:
     uint64_t last_ns_ = 0;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp
 
 #define RLOG(level, ...)                                                              \
     do {                                                                              \
-        if (static_cast<int>(level) >= static_cast<int>(::rustun::log_level()))      \
-            ::rustun::log_msg(level, __VA_ARGS__);                                    \
+        if (static_cast<int>(level) >= static_cast<int>(::rustun::cp::log_level()))      \
+            ::rustun::cp::log_msg(level, __VA_ARGS__);                                    \
     } while (0)
 #define LOG_ERROR(...) RLOG(::rustun::LogLevel::Error, __VA_ARGS__)
 #define LOG_WARN(...) RLOG(::rustun::LogLevel::Warn, __VA_ARGS__)
@@ -57,14 +57,14 @@ private:
 // Rate-limited variant: one static bucket per call site (10 lines/s, bursts of 20).
 #define LOG_LIMITED(level, fmt, ...)                                                  \
     do {                                                                              \
-        static ::rustun::LogRateLimit rl_bucket_(10.0, 20.0);                         \
+        static ::rustun::cp::LogRateLimit rl_bucket_(10.0, 20.0);                         \
         uint64_t rl_supp_ = 0;                                                        \
-        if (static_cast<int>(level) >= static_cast<int>(::rustun::log_level()) &&    \
+        if (static_cast<int>(level) >= static_cast<int>(::rustun::cp::log_level()) &&    \
             rl_bucket_.allow(rl_supp_)) {                                             \
             if (rl_supp_)                                                             \
-                ::rustun::log_msg(level, fmt " (%llu similar lines suppressed)",      \
-                                  ##__VA_ARGS__, (unsigned long long)rl_supp_);       \
+                ::rustun::cp::log_msg(level, fmt " (%llu similar lines suppressed)",  \
+                                      __VA_ARGS__ __VA_OPT__(,)(unsigned long long)rl_supp_); \
             else                                                                      \
-                ::rustun::log_msg(level, fmt, ##__VA_ARGS__);                         \
+                ::rustun::cp::log_msg(level, fmt __VA_OPT__(, ) __VA_ARGS__);           \
         }                                                                             \
     } while (0)
