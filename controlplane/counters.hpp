@@ -1,5 +1,5 @@
 // Control-plane counters: one X-macro table of named events, one counter each. Every drop or
-// refusal has its own name (ARCHITECTURE.md invariant 5). Each worker thread owns one block
+// refusal has its own name (docs/architecture.md, "Every drop is counted"). Each worker thread owns one block
 // (single writer, relaxed atomics); readers sum the blocks. Nothing here is synthesised: a
 // counter is only ever incremented where the event happens.
 #pragma once

@@ -6,7 +6,7 @@
 // replay check of docs/protocol-extensions.md, then bound with EndpointSet and answered over UDP)
 // and Data for clients without a live UDP endpoint (delivered over their TCP connection).
 //
-// Invariant 2 (ARCHITECTURE.md): TCP sessions never depend on the dataplane; when it restarts
+// docs/architecture.md, "The control plane survives a dataplane restart": TCP sessions never depend on the dataplane; when it restarts
 // (its segment is replaced) the link re-attaches and re-pushes everything.
 #pragma once
 

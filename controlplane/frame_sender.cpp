@@ -109,7 +109,7 @@ const std::string& FrameSender::reply_body(const Membership& m, ClientId self, F
             r.ipv6 = e.rt.handshake_ipv6;
             encode_handshake_reply(r, ReplyShape::Superset, json_);
         } else {
-            // WIRE.md §9.3: a HEAD-shaped reply to every KeepAlive, with the sender's own identity.
+            // docs/protocol.md, "KeepAlive replies": a HEAD-shaped reply to every KeepAlive, with the sender's own identity.
             KeepAlive r;
             r.name = e.cfg.name;
             r.identity = e.cfg.identity;
@@ -122,7 +122,7 @@ const std::string& FrameSender::reply_body(const Membership& m, ClientId self, F
             encode_keepalive(r, Shape::New, json_);
         }
         if (json_.size() + overhead <= max_payload || peers_.empty()) break;
-        // Too large for one frame (WIRE.md §2.3) or datagram: cut the list and try again.
+        // Too large for one frame (docs/protocol.md, "Frame size limits") or datagram: cut the list and try again.
         peers_.resize(peers_.size() * 3 / 4);
         capped = true;
     }
@@ -136,6 +136,7 @@ const std::string& FrameSender::reply_body(const Membership& m, ClientId self, F
 
 void FrameSender::peer_update(const Membership& m, ClientId self) {
     const ClientEntry& e = m.clients[self];
+    // dbde974 push model (docs/protocol.md, "Peer-address propagation").
     json2_.clear();
     encode_peer_update(PeerUpdate{e.cfg.identity, e.rt.ipv6, e.rt.port}, json2_);
     m.for_each_old_dialect_peer(self, [&](ClientId id) {

@@ -1,7 +1,7 @@
 // One control-plane worker thread: an epoll loop over its own SO_REUSEPORT listener and the
 // connections it accepted.
 //
-// Per loop turn (docs/controlplane.md, "A worker's turn"):
+// Per loop turn (docs/controlplane.md, "Threads and a worker's turn"):
 //   1. read every readable socket into the worker's input arena (partial frames of a connection
 //      wait in a pool block between turns, so idle connections hold no buffer);
 //   2. handle control frames (Handshake, KeepAlive) at once, and collect Data frames;

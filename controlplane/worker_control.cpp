@@ -143,7 +143,8 @@ void Worker::handle_keepalive(const ConnectionPtr& c, const KeepAlive& ka) {
     Membership& m = state_.members();
     ClientEntry& e = m.clients[c->client];
     if (ka.identity != e.cfg.identity) {
-        // The body identity is never trusted; the connection's identity is used.
+        // docs/protocol.md, "Known weaknesses": the body identity is never trusted; the
+        // connection's identity is used.
         counters_.inc(Counter::keepalive_identity_mismatch);
         LOG_LIMITED(LogLevel::Warn, "'%s' sent a KeepAlive naming '%s': using the connection's identity",
                     e.cfg.identity.c_str(), ka.identity.c_str());

@@ -247,7 +247,7 @@ void StateManager::carry_bindings(Model& next) const {
     // A restarted control plane does not know the UDP bindings: they live here. Keep the current
     // binding of every client that the new state describes identically (same id, cluster,
     // private IP, CIDRs and cluster cipher) unless the sync binds it itself; the client's next
-    // KeepAlive refreshes it. ARCHITECTURE invariant 1: a control-plane restart must not
+    // KeepAlive refreshes it. docs/architecture.md, "The dataplane survives a control-plane restart": a control-plane restart must not
     // interrupt established UDP sessions.
     for (const auto& [id, ep] : model_.endpoints) {
         if (next.endpoints.count(id)) continue;

@@ -23,7 +23,7 @@
 namespace rustun {
 
 // One `cider_mapping` entry: traffic for `virtual_cidr` (advertised to peers) is mapped to
-// `real_cidr` on the client's LAN (Linux NETMAP on that client, WIRE.md §5.2).
+// `real_cidr` on the client's LAN (Linux NETMAP on that client, docs/protocol.md, "HandshakeReply").
 struct CidrMapping {
     Ipv4Cidr virtual_cidr;
     Ipv4Cidr real_cidr;
@@ -31,7 +31,7 @@ struct CidrMapping {
 };
 
 struct ClientConfig {
-    std::string identity;                 // the only credential (WIRE.md §10); unique, non-empty
+    std::string identity;                 // the only credential (docs/protocol.md, "Known weaknesses"); unique, non-empty
     std::string name;                     // display name, may be empty
     Ipv4Addr private_ip;                  // the client's VPN address
     Ipv4Addr mask;                        // TUN netmask, contiguous
@@ -47,12 +47,12 @@ struct ClientConfig {
 };
 
 struct ClusterConfig {
-    std::string name;  // tenant name (WIRE.md §6.1 `cluster`); unique, non-empty
+    std::string name;  // tenant name (docs/protocol.md, "The reference routes.json": `cluster`); unique, non-empty
     // Effective cipher of the cluster: its own `crypto` override, else the gateway default.
     CipherSpec crypto;
     bool crypto_overridden = false;  // true if the cluster set its own `crypto`
     // Clients of the cluster in configured order: clients_file entries first (file order), then
-    // inline ones. The order is the reference's peer-list order (WIRE.md §5.2 `others`).
+    // inline ones. The order is the reference's peer-list order (docs/protocol.md, "HandshakeReply": `others`).
     std::vector<ClientConfig> clients;
 };
 
@@ -76,7 +76,7 @@ struct ControlPlaneConfig {
     // 8-byte header + 65535-byte payload), <= 1 GiB.
     uint64_t output_queue_bytes = 1u << 20;
     // Cap on peers listed in one HandshakeReply/KeepAlive reply so that payloads stay
-    // <= 65535 bytes (WIRE.md §9.8); 1..10000. The frame builder still checks the size.
+    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"); 1..10000. The frame builder still checks the size.
     uint32_t max_peers_per_reply = 100;
     // Handshakes accepted per second from one source IP address; 0 = no limit.
     uint32_t handshake_rate_per_source = 20;

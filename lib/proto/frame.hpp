@@ -1,4 +1,4 @@
-// Rustun frame header (WIRE.md §2.1): magic, version, type, payload length.
+// Rustun frame header (docs/protocol.md, "Frame header"): magic, version, type, payload length.
 // The layout is identical at dbde974 and HEAD. The payload is opaque here (cipher output).
 #pragma once
 
@@ -17,7 +17,7 @@ inline constexpr size_t kFrameHeaderSize = 8;         // bytes
 inline constexpr size_t kMaxPayloadSize = 65535;      // bytes; the length field is a u16
 inline constexpr size_t kMaxFrameSize = kFrameHeaderSize + kMaxPayloadSize;  // 65543 bytes
 
-// Type byte (WIRE.md §2.2). 5 exists only at dbde974, 6 and 7 only at HEAD; which types a
+// Type byte (docs/protocol.md, "Frame types"). 5 exists only at dbde974, 6 and 7 only at HEAD; which types a
 // peer understands is a dialect question (proto/dialect.hpp), not a framing one.
 enum class FrameType : uint8_t {
     Handshake = 1,
@@ -32,7 +32,7 @@ enum class FrameType : uint8_t {
 // True for the type bytes 1..7 known to either reference commit.
 constexpr bool is_known_type(uint8_t type) { return type >= 1 && type <= 7; }
 
-// Name as used in WIRE.md ("Handshake", ...); "Unknown" for any other byte.
+// Name as used in docs/protocol.md ("Handshake", ...); "Unknown" for any other byte.
 std::string_view frame_type_name(FrameType type);
 
 struct FrameHeader {

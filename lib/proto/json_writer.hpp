@@ -1,5 +1,5 @@
 // Compact JSON writer, byte-identical to serde_json::to_string for the values our frame
-// bodies contain (WIRE.md §4): no whitespace, members in the order the caller writes them,
+// bodies contain (docs/protocol.md, "JSON encoding"): no whitespace, members in the order the caller writes them,
 // unsigned integers in plain decimal, strings escaped per the serde_json table
 // (\" \\ \b \f \n \r \t, other U+0000..U+001F as \u00xx lower-case, everything else verbatim,
 // including '/', U+007F and raw UTF-8).

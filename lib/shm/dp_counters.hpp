@@ -1,6 +1,6 @@
 // The dataplane's named counters: one X-macro table shared by rustun-dataplane (the writer),
 // rustun-controlplane (which shows them in `rustunctl stats`) and the telemetry commands.
-// Every drop reason has its own counter (ARCHITECTURE.md invariant 5). The order is part of the
+// Every drop reason has its own counter (docs/architecture.md, "Every drop is counted"). The order is part of the
 // shared-memory layout: append only, and bump kChannelVersion when it changes.
 #pragma once
 

@@ -14,7 +14,7 @@ TEST_F(Wire, OldDialectHandshakeGetsAReplyBothGenerationsParse) {
     EXPECT_EQ(r.private_ip, "10.0.1.2");
     EXPECT_EQ(r.mask, "255.255.255.0");
     EXPECT_EQ(r.gateway, "10.0.1.254");
-    EXPECT_EQ(r.ipv6, "2001:db8::2");  // echo of the handshake's ipv6 (WIRE.md §5.2)
+    EXPECT_EQ(r.ipv6, "2001:db8::2");  // echo of the handshake's ipv6 (docs/protocol.md, "HandshakeReply")
     ASSERT_EQ(r.peers.size(), 2u);      // every other configured client of the cluster
     EXPECT_EQ(r.peers[0].identity, "client-b");
     EXPECT_EQ(r.peers[0].ciders, std::vector<std::string>{"192.168.1.0/24"});

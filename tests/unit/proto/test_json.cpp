@@ -1,4 +1,4 @@
-// JSON writer (serde_json::to_string byte-identity) and strict reader (WIRE.md §4).
+// JSON writer (serde_json::to_string byte-identity) and strict reader (docs/protocol.md, "JSON encoding").
 #include <gtest/gtest.h>
 
 #include <cstdio>
