@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "util/sd_notify.hpp"
@@ -60,29 +61,25 @@ TEST_F(SdNotify, UnsetIsANoOp) {
     EXPECT_FALSE(*r);
 }
 
+// Each state sent to NOTIFY_SOCKET=`name` arrives whole, as one datagram.
+void expect_delivered(const std::string& name, std::initializer_list<const char*> states) {
+    Listener l(name);
+    ASSERT_TRUE(l.bound()) << name;
+    ::setenv("NOTIFY_SOCKET", name.c_str(), 1);
+    for (const char* state : states) {
+        auto r = rustun::sd_notify_state(state);
+        ASSERT_TRUE(r.ok()) << r.error();
+        EXPECT_TRUE(*r);
+        EXPECT_EQ(l.receive(), state);
+    }
+}
+
 TEST_F(SdNotify, PathSocketGetsTheWholeState) {
-    const std::string path = "/tmp/rustun-sd-notify-test-" + std::to_string(::getpid());
-    Listener l(path);
-    ASSERT_TRUE(l.bound());
-    ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
-    auto r = rustun::sd_notify_state("READY=1\nSTATUS=relaying");
-    ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_TRUE(*r);
-    EXPECT_EQ(l.receive(), "READY=1\nSTATUS=relaying");
-    r = rustun::sd_notify_state("STOPPING=1");
-    ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_EQ(l.receive(), "STOPPING=1");
+    expect_delivered("/tmp/rustun-sd-notify-test-" + std::to_string(::getpid()), {"READY=1\nSTATUS=relaying", "STOPPING=1"});
 }
 
 TEST_F(SdNotify, AbstractSocket) {
-    const std::string name = "@rustun-sd-notify-test-" + std::to_string(::getpid());
-    Listener l(name);
-    ASSERT_TRUE(l.bound());
-    ::setenv("NOTIFY_SOCKET", name.c_str(), 1);
-    auto r = rustun::sd_notify_state("READY=1");
-    ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_TRUE(*r);
-    EXPECT_EQ(l.receive(), "READY=1");
+    expect_delivered("@rustun-sd-notify-test-" + std::to_string(::getpid()), {"READY=1"});
 }
 
 TEST_F(SdNotify, BadAddressesAreErrors) {
