@@ -1,5 +1,5 @@
 // rustun-client command line (docs/client.md). The reference client's flags keep their names and
-// defaults (WIRE.md §7.1, dbde974 defaults); everything else is our extension.
+// defaults (docs/protocol.md, "Client command line": dbde974 defaults); everything else is our extension.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Who is configured and who is online: the control plane's membership state.
 //
-// Built from a GatewayConfig (clusters, clients, keys, route table) and guarded by the gateway's
-// state mutex; a reload builds a new Membership and carries the runtime state of every identity
+// Built from a GatewayConfig (clusters, clients, keys, route table); its runtime part (rt, udp)
+// is guarded by the state mutex (SharedState), its configured part never changes after build(); a reload builds a new Membership and carries the runtime state of every identity
 // that stays over to it (Gateway::reload). ClusterId/ClientId are the route table's dense ids
 // (cluster order of the configuration; clients of cluster 0 first).
 //
@@ -23,7 +23,7 @@
 #include "routing/route_table.hpp"
 #include "shm/channel_layout.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 // Counters of one identity; shared_ptr so they survive reconnects and reloads.
 struct ClientStats {
@@ -37,7 +37,7 @@ struct ClientRuntime {
     ConnectionPtr conn;          // null = offline
     Dialect dialect = Dialect::New;
     std::string handshake_ipv6;  // old dialect: echoed in the HandshakeReply `ipv6`
-    // From the client's latest KeepAlive on its current connection (WIRE.md §6.4).
+    // From the client's latest KeepAlive on its current connection (docs/protocol.md, "KeepAlive handling").
     std::string ipv6;
     uint16_t port = 0;
     std::string stun_ip;
@@ -56,7 +56,7 @@ struct UdpBinding {
     // Data replay protection: 0 = not opted in, else the counter floor the client declared.
     uint64_t replay_floor = 0;
     SteadyTime reply_tat{};  // rate limit of UDP KeepAlive replies to this identity (GCRA)
-    // Live: a KeepAlive within 15 s (WIRE.md: the P2P validity window, reused for the relay).
+    // Live: a KeepAlive within 15 s (the P2P validity window, docs/protocol.md, "P2P in the old generation").
     bool live(SteadyTime now) const { return bound && now - last_rx < std::chrono::seconds(15); }
 };
 std::string endpoint_to_string(const shm::Endpoint& e);
@@ -89,9 +89,25 @@ public:
     std::vector<std::shared_ptr<const CipherKey>> trial_keys;
 
     ClientId find(std::string_view identity) const;
+    // The client `identity` names if `key` is its own cluster's key (compared by value: clusters
+    // may share one), else kNoClient. The rule of trial_authenticate().
+    ClientId client_for(std::string_view identity, const CipherKey& key) const;
     size_t online_count() const;
 
-    // The peer list of `self` (WIRE.md §5.2 peer_details/others): every other configured client of
+    // Applies an authenticated KeepAlive (over TCP or UDP) to `self`: its addresses from the body
+    // (the identity is the caller's, never the body's), last_active = now. Returns true if its
+    // (ipv6, port) changed: the caller then tells the old-dialect peers
+    // (FrameSender::peer_update; docs/protocol.md, "Peer-address propagation").
+    bool apply_keepalive(ClientId self, const KeepAlive& ka);
+    // Calls f(id) for every online old-dialect client of `self`'s cluster other than `self`.
+    template <class F>
+    void for_each_old_dialect_peer(ClientId self, F&& f) const {
+        const ClusterEntry& cl = clusters[clients[self].cluster];
+        for (ClientId id = cl.first; id < cl.first + cl.count; ++id)
+            if (id != self && clients[id].rt.conn && clients[id].rt.dialect == Dialect::Old) f(id);
+    }
+
+    // The peer list of `self` (docs/protocol.md, "HandshakeReply": peer_details/others): every other configured client of
     // its cluster, online ones first, each group in configuration order, at most `cap` entries.
     // `capped` tells whether entries were left out.
     void peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const;
@@ -113,4 +129,4 @@ void reset_runtime(ClientRuntime& rt);
 
 uint64_t unix_now();
 
-}  // namespace rustun
+}  // namespace rustun::cp

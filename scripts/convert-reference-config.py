@@ -6,7 +6,7 @@ Usage: scripts/convert-reference-config.py SERVER_TOML [-o gateway.yaml] [--inli
 
 By default the YAML keeps using the reference routes.json through `clients_file` (so the same
 file can keep being edited); --inline copies every client into the YAML instead. Errors name the
-file and the key. Reads the reference format of WIRE.md section 6.1 (both commits): server_config.
+file and the key. Reads the reference format (docs/protocol.md, "The reference routes.json", both commits): server_config.
 listen_addr, crypto_config (chacha20poly1305 | aes256 | xor = "key", or "plain"),
 route_config.routes_file (relative to the current directory, as the reference resolves it).
 """

@@ -38,7 +38,7 @@ consteval std::chrono::milliseconds default_ms(std::string_view path) {
 }
 
 // One `cider_mapping` entry: traffic for `virtual_cidr` (advertised to peers) is mapped to
-// `real_cidr` on the client's LAN (Linux NETMAP on that client, WIRE.md §5.2).
+// `real_cidr` on the client's LAN (Linux NETMAP on that client, docs/protocol.md, "HandshakeReply").
 struct CidrMapping {
     Ipv4Cidr virtual_cidr;
     Ipv4Cidr real_cidr;
@@ -46,7 +46,7 @@ struct CidrMapping {
 };
 
 struct ClientConfig {
-    std::string identity;                 // the only credential (WIRE.md §10); unique, non-empty
+    std::string identity;                 // the only credential (docs/protocol.md, "Known weaknesses"); unique, non-empty
     std::string name;                     // display name, may be empty
     Ipv4Addr private_ip;                  // the client's VPN address
     Ipv4Addr mask;                        // TUN netmask, contiguous
@@ -62,12 +62,12 @@ struct ClientConfig {
 };
 
 struct ClusterConfig {
-    std::string name;  // tenant name (WIRE.md §6.1 `cluster`); unique, non-empty
+    std::string name;  // tenant name (docs/protocol.md, "The reference routes.json": `cluster`); unique, non-empty
     // Effective cipher of the cluster: its own `crypto` override, else the gateway default.
     CipherSpec crypto;
     bool crypto_overridden = false;  // true if the cluster set its own `crypto`
     // Clients of the cluster in configured order: clients_file entries first (file order), then
-    // inline ones. The order is the reference's peer-list order (WIRE.md §5.2 `others`).
+    // inline ones. The order is the reference's peer-list order (docs/protocol.md, "HandshakeReply": `others`).
     std::vector<ClientConfig> clients;
 };
 
@@ -94,7 +94,8 @@ struct ControlPlaneConfig {
     // Bound of one connection's output queue in bytes; at least one maximum frame.
     uint64_t output_queue_bytes = default_integer("controlplane.output_queue_bytes");
     // Cap on peers listed in one HandshakeReply/KeepAlive reply so that payloads stay
-    // <= 65535 bytes (WIRE.md §9.8); 1..10000. The frame builder still checks the size.
+    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"). The frame builder
+    // still checks the size.
     uint32_t max_peers_per_reply = default_integer("controlplane.max_peers_per_reply");
     // Handshakes accepted per second from one source IP address; 0 = no limit.
     uint32_t handshake_rate_per_source =

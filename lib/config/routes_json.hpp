@@ -1,4 +1,4 @@
-// Importer for the reference server's routes.json (WIRE.md §6.1): a JSON array of client objects.
+// Importer for the reference server's routes.json (docs/protocol.md, "The reference routes.json"): a JSON array of client objects.
 //
 // Members: `cluster`, `identity`, `private_ip`, `mask`, `gateway` (strings) and `ciders` (array
 // of strings) are required; `name` (string, default "") and `cider_mapping` (object string ->

@@ -1,4 +1,4 @@
-// CipherKey: the immutable, expanded state of one configured cipher (WIRE.md §3).
+// CipherKey: the immutable, expanded state of one configured cipher (docs/protocol.md, "Ciphers").
 //
 // Created once from a CipherSpec at configuration time (this allocates and runs the AES key
 // schedule); afterwards it is read-only, so one instance may be shared by any number of threads
@@ -21,11 +21,11 @@ struct gcm_key_data;  // IPsec-MB's expanded GCM key (kept out of this header on
 
 namespace rustun {
 
-// AEAD payload = nonce(12) || ciphertext(len(plaintext)) || tag(16)  (WIRE.md §3.3, §3.4).
+// AEAD payload = nonce(12) || ciphertext(len(plaintext)) || tag(16)  (docs/protocol.md, "ChaCha20-Poly1305", "AES-256-GCM").
 inline constexpr uint32_t kAeadNonceLen = 12;
 inline constexpr uint32_t kAeadTagLen = 16;
 inline constexpr uint32_t kAeadOverhead = kAeadNonceLen + kAeadTagLen;  // 28
-// Largest payload a frame can carry: the header's length field is a u16 (WIRE.md §2.3).
+// Largest payload a frame can carry: the header's length field is a u16 (docs/protocol.md, "Frame size limits").
 inline constexpr uint32_t kMaxPayloadLen = 65535;
 
 class alignas(64) CipherKey {
@@ -48,7 +48,7 @@ public:
     const CipherSpec& spec() const { return spec_; }
 
     // --- raw material for CryptoEngine (valid for the lifetime of the key) ---
-    // 32-byte ChaCha20 key (AEAD key bytes, WIRE.md §3.2). Meaningful for ChaCha20-Poly1305.
+    // 32-byte ChaCha20 key (AEAD key bytes, docs/protocol.md, "Key derivation"). Meaningful for ChaCha20-Poly1305.
     const uint8_t* chacha_key() const { return chacha_key_; }
     // Expanded AES-256 round keys + GHASH tables, 64-byte aligned. Meaningful for AES-256-GCM.
     const gcm_key_data* gcm_key() const { return gcm_; }

@@ -1,4 +1,4 @@
-// Reference cipher syntax and key derivation (WIRE.md §3.1, §3.2).
+// Reference cipher syntax and key derivation (docs/protocol.md, "Cipher syntax", "Key derivation").
 #include "crypto/cipher_spec.hpp"
 
 #include <algorithm>
@@ -22,7 +22,7 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 }
 
 // Method names accepted before the first ':'. "chacha20poly1305" is the server.toml spelling
-// (WIRE.md §3.1); it is accepted here so one parser serves both configuration sources.
+// (docs/protocol.md, "Cipher syntax"); it is accepted here so one parser serves both configuration sources.
 struct MethodName {
     std::string_view name;
     CipherMethod method;
@@ -74,7 +74,7 @@ Result<CipherSpec> CipherSpec::parse(std::string_view text) {
                           cipher_method_name(spec.method) + ":KEY");
     }
     if (spec.method == CipherMethod::Xor && key_text.empty()) {
-        // The reference panics here (WIRE.md §3.1); we refuse the configuration instead.
+        // The reference panics here (docs/protocol.md, "Cipher syntax"); we refuse the configuration instead.
         return make_error("cipher 'xor:' needs a non-empty key");
     }
     spec.key.assign(key_text);
@@ -94,7 +94,7 @@ std::vector<uint8_t> CipherSpec::derived_key() const {
             return std::vector<uint8_t>(key.begin(), key.end());
         case CipherMethod::ChaCha20Poly1305:
         case CipherMethod::Aes256Gcm: {
-            // UTF-8 bytes truncated to 32 or zero-padded to 32; no KDF (WIRE.md §3.2).
+            // UTF-8 bytes truncated to 32 or zero-padded to 32; no KDF (docs/protocol.md, "Key derivation").
             std::vector<uint8_t> out(kAeadKeyLen, 0);
             std::copy_n(key.begin(), std::min(key.size(), kAeadKeyLen), out.begin());
             return out;

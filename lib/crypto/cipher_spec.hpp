@@ -1,4 +1,4 @@
-// The reference `method:key` cipher syntax (WIRE.md §3.1) and key derivation (§3.2).
+// The reference `method:key` cipher syntax (docs/protocol.md, "Cipher syntax") and key derivation ("Key derivation").
 // Parsing happens at configuration time; the result is turned into a CipherKey
 // (cipher_key.hpp) once, never per packet.
 #pragma once

@@ -29,7 +29,7 @@ inline bool overlaps(const uint8_t* a, uint64_t alen, const uint8_t* b, uint64_t
 }
 
 // ---------------------------------------------------------------------------------------------
-// XOR (WIRE.md §3.5): out[i] = in[i] ^ key[i mod klen], i from 0 for every payload. The pad is
+// XOR (docs/protocol.md, "XOR"): out[i] = in[i] ^ key[i mod klen], i from 0 for every payload. The pad is
 // the key repeated to a multiple of its length, so each pad-sized chunk starts at key offset 0.
 // in == out is allowed.
 void xor_apply(const CipherKey& k, const uint8_t* in, uint8_t* out, uint32_t len) {
@@ -130,7 +130,7 @@ void fill_chacha_job(IMB_JOB* j, const CipherKey& k, IMB_CIPHER_DIRECTION dir,
     j->iv_len_in_bytes = kAeadNonceLen;
     j->auth_tag_output = tag;
     j->auth_tag_output_len_in_bytes = kAeadTagLen;
-    j->u.CHACHA20_POLY1305.aad = nullptr;  // WIRE.md §3.3: no AAD
+    j->u.CHACHA20_POLY1305.aad = nullptr;  // docs/protocol.md, "ChaCha20-Poly1305": no AAD
     j->u.CHACHA20_POLY1305.aad_len_in_bytes = 0;
     j->user_data = user;
 }

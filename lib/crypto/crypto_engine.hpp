@@ -1,4 +1,4 @@
-// CryptoEngine: per-thread AEAD/XOR/plain processing of Rustun payloads (WIRE.md §3).
+// CryptoEngine: per-thread AEAD/XOR/plain processing of Rustun payloads (docs/protocol.md, "Ciphers").
 //
 // One engine per thread (it owns an IPsec-MB manager, ~200 KB, created once); engines are not
 // thread-safe, CipherKeys are shared read-only between them. After create(), no call allocates,

@@ -15,7 +15,7 @@ enum class CryptoStatus : uint8_t {
     Ok = 0,
     TooShort = 1,     // open: AEAD payload shorter than 28 bytes (nonce + tag)
     AuthFailed = 2,   // open: tag mismatch; the output region has been zeroed
-    TooLong = 3,      // seal: the payload would exceed 65535 bytes (WIRE.md §2.3)
+    TooLong = 3,      // seal: the payload would exceed 65535 bytes (docs/protocol.md, "Frame size limits")
     NoSpace = 4,      // seal: out_capacity too small for plaintext_len + overhead
     BadArgument = 5,  // null key, null buffer with a non-zero length, overlapping buffers
     EngineError = 6,  // IPsec-MB rejected a job (only with EngineOptions::validate_jobs)

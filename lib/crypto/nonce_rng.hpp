@@ -1,4 +1,4 @@
-// NonceRng: a per-thread generator of 96-bit AEAD nonces (WIRE.md §3.3, §3.4).
+// NonceRng: a per-thread generator of 96-bit AEAD nonces (docs/protocol.md, "ChaCha20-Poly1305", "AES-256-GCM").
 //
 // Construction: nonce = P_K(lane || counter), where
 //   * K       is a 128-bit AES key drawn once per process from getrandom(2);

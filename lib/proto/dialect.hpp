@@ -1,4 +1,4 @@
-// Protocol generation ("dialect") of a client connection, WIRE.md §9: detected from the
+// Protocol generation ("dialect") of a client connection (docs/protocol.md, "What the gateway sends to each generation"): detected from the
 // Handshake, confirmed by the KeepAlives, and what it implies for the frames we send.
 #pragma once
 
@@ -20,8 +20,8 @@ std::string_view dialect_name(Dialect d);
 // From a leniently decoded Handshake: ipv6 and port present -> Old; otherwise New.
 Dialect detect_dialect(const Handshake& hs);
 
-// From a leniently decoded KeepAlive: `name` present -> New (WIRE.md §9.1). `stun_ip` is also
-// taken as New: intermediate clients (ce3c465 .. 727efc0, WIRE.md §5.7) already send the
+// From a leniently decoded KeepAlive: `name` present -> New (docs/protocol.md, "Dialect detection"). `stun_ip` is also
+// taken as New: intermediate clients (ce3c465 .. 727efc0, docs/protocol.md, "Intermediate clients") already send the
 // {identity} Handshake and stun_ip/stun_port, but not yet `name`. Otherwise Old.
 Dialect dialect_of_keepalive(const KeepAlive& ka);
 
@@ -36,7 +36,7 @@ Shape body_shape(Dialect d);
 ReplyShape reply_shape(Dialect d);
 
 // Whether a frame of this type may be sent to a client of this dialect over the TCP relay link
-// (WIRE.md §9.4, §9.5): PeerUpdate only to Old, probes (6, 7) never on TCP, unknown types never.
+// (docs/protocol.md, "Types each generation may receive"): PeerUpdate only to Old, probes (6, 7) never on TCP, unknown types never.
 bool may_send_on_tcp(Dialect d, uint8_t type);
 
 }  // namespace rustun

@@ -1,4 +1,4 @@
-// Rustun frame header (WIRE.md §2.1): magic, version, type, payload length.
+// Rustun frame header (docs/protocol.md, "Frame header"): magic, version, type, payload length.
 // The layout is identical at dbde974 and HEAD. The payload is opaque here (cipher output).
 #pragma once
 
@@ -7,17 +7,14 @@
 #include <span>
 #include <string_view>
 
+#include "proto/constants.hpp"
 #include "util/result.hpp"
 
 namespace rustun {
 
-inline constexpr uint32_t kFrameMagic = 0x91929394;  // big-endian on the wire
-inline constexpr uint8_t kFrameVersion = 1;
-inline constexpr size_t kFrameHeaderSize = 8;         // bytes
-inline constexpr size_t kMaxPayloadSize = 65535;      // bytes; the length field is a u16
-inline constexpr size_t kMaxFrameSize = kFrameHeaderSize + kMaxPayloadSize;  // 65543 bytes
+// kFrameMagic, kFrameVersion, kFrameHeaderSize, kMaxPayloadSize, kMaxFrameSize: proto/constants.hpp.
 
-// Type byte (WIRE.md §2.2). 5 exists only at dbde974, 6 and 7 only at HEAD; which types a
+// Type byte (docs/protocol.md, "Frame types"). 5 exists only at dbde974, 6 and 7 only at HEAD; which types a
 // peer understands is a dialect question (proto/dialect.hpp), not a framing one.
 enum class FrameType : uint8_t {
     Handshake = 1,
@@ -32,7 +29,7 @@ enum class FrameType : uint8_t {
 // True for the type bytes 1..7 known to either reference commit.
 constexpr bool is_known_type(uint8_t type) { return type >= 1 && type <= 7; }
 
-// Name as used in WIRE.md ("Handshake", ...); "Unknown" for any other byte.
+// Name as used in docs/protocol.md ("Handshake", ...); "Unknown" for any other byte.
 std::string_view frame_type_name(FrameType type);
 
 struct FrameHeader {

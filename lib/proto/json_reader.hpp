@@ -1,5 +1,5 @@
 // Strict JSON reading on top of RapidJSON, accepting what serde_json accepts for our frame
-// bodies (WIRE.md §4) and nothing more:
+// bodies (docs/protocol.md, "JSON encoding") and nothing more:
 //   * input must be valid UTF-8 (kParseValidateEncodingFlag); \uXXXX escapes and surrogate pairs
 //     are decoded; a lone surrogate escape is an error;
 //   * only JSON whitespace may follow the root value (a NUL byte is an error);

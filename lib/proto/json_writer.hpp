@@ -1,5 +1,5 @@
 // Compact JSON writer, byte-identical to serde_json::to_string for the values our frame
-// bodies contain (WIRE.md §4): no whitespace, members in the order the caller writes them,
+// bodies contain (docs/protocol.md, "JSON encoding"): no whitespace, members in the order the caller writes them,
 // unsigned integers in plain decimal, strings escaped per the serde_json table
 // (\" \\ \b \f \n \r \t, other U+0000..U+001F as \u00xx lower-case, everything else verbatim,
 // including '/', U+007F and raw UTF-8).
@@ -29,10 +29,13 @@ public:
     void key(std::string_view name);
     void string(std::string_view value);
     void uint(uint64_t value);
+    // `true` / `false` (status documents; frame bodies carry no booleans).
+    void boolean(bool value);
 
     // Convenience: key + value.
     void member(std::string_view name, std::string_view value) { key(name); string(value); }
     void member_uint(std::string_view name, uint64_t value) { key(name); uint(value); }
+    void member_bool(std::string_view name, bool value) { key(name); boolean(value); }
 
 private:
     void separator();

@@ -1,6 +1,6 @@
-// Frame bodies of WIRE.md §5 (JSON plaintext of types 1, 2, 4, 5, 6, 7; Data is raw bytes and
+// Frame bodies of docs/protocol.md, "Message bodies" (JSON plaintext of types 1, 2, 4, 5, 6, 7; Data is raw bytes and
 // has no body codec). Encoders produce exactly what serde_json::to_string produces for the
-// chosen reference shape; decoders follow WIRE.md §4 (proto/json_reader.hpp).
+// chosen reference shape; decoders follow docs/protocol.md, "JSON encoding" (proto/json_reader.hpp).
 //
 // Shapes: Old = commit dbde974, New = commit HEAD (cadd0ec). Encoders append to `out` (which may
 // already hold e.g. a reserved frame header); payload size limits are the framing layer's job.
@@ -19,7 +19,7 @@ namespace rustun {
 
 enum class Shape : uint8_t { Old, New };
 
-// HandshakeReply encodings. Superset = WIRE.md §9.2: every member of both shapes
+// HandshakeReply encodings. Superset = docs/protocol.md, "HandshakeReply: the superset": every member of both shapes
 // (name, private_ip, mask, gateway, ciders, cider_mapping, peer_details, others, ipv6) with
 // `others` carrying the same PeerDetail objects as `peer_details`; both client generations
 // accept it.
@@ -33,7 +33,7 @@ enum class DecodeMode : uint8_t {
     StrictNew,  // exactly what the HEAD reference requires (unknown members ignored)
 };
 
-// HEAD peer entry (WIRE.md §5.2). The dbde974 entry RouteItem (identity, private_ip, ciders,
+// HEAD peer entry (docs/protocol.md, "Peer entries"). The dbde974 entry RouteItem (identity, private_ip, ciders,
 // ipv6, port) is its projection and has no struct of its own: an Old-shape reply decodes into
 // PeerDetail with name, stun_ip empty and stun_port, last_active 0.
 struct PeerDetail {
@@ -61,7 +61,7 @@ struct Handshake {
     std::string identity;
     std::string ipv6;   // Old shape only
     uint16_t port = 0;  // Old shape only
-    // Set by the decoder: whether the member was present (dialect detection, WIRE.md §9.1).
+    // Set by the decoder: whether the member was present (docs/protocol.md, "Dialect detection").
     // Ignored by the encoder.
     bool has_ipv6 = false;
     bool has_port = false;
@@ -101,7 +101,7 @@ Result<HandshakeReply> decode_handshake_reply(std::string_view json, ReplyShape 
 // ---- Type 2 ---------------------------------------------------------------------------------
 
 // Old: {identity, ipv6, port}; New: {name, identity, ipv6, port, stun_ip, stun_port,
-// peer_details}. A New body also satisfies the Old decoder (WIRE.md §8 row 8).
+// peer_details}. A New body also satisfies the Old decoder (docs/protocol.md, "Compatibility table", row 8).
 struct KeepAlive {
     std::string name;                      // New
     std::string identity;
@@ -122,7 +122,7 @@ struct KeepAlive {
     std::optional<uint64_t> replay;
 
     // Set by the decoder, ignored by the encoder. shape = New when every HEAD member is present.
-    // The has_* flags record HEAD-era members individually (intermediate commits, WIRE.md §5.7,
+    // The has_* flags record HEAD-era members individually (docs/protocol.md, "Intermediate clients":
     // send some but not all of them).
     Shape shape = Shape::Old;
     bool has_name = false;

@@ -1,4 +1,4 @@
-// TCP stream reassembler: turns a byte stream into frames (WIRE.md §2.5, "recommended" receiver).
+// TCP stream reassembler: turns a byte stream into frames (docs/protocol.md, "Reading a TCP stream").
 //
 // Memory: one buffer of kFrameHeaderSize + max_payload bytes, allocated once in the constructor;
 // nothing is allocated per frame. A frame is returned as a view into that buffer.

@@ -13,7 +13,7 @@
 // control plane / dataplane do that). Liveness is not decided here: a lookup returns the client
 // that owns the destination; whether it is connected is the caller's question.
 //
-// Deliberate difference from the reference (WIRE.md §6.6): the reference walks the *connected*
+// Deliberate difference from the reference (docs/protocol.md, "Relay routing"): the reference walks the *connected*
 // clients in connection order and takes the first match; here the longest prefix wins (/32 beats
 // /24 beats /16), independent of connection order. If two clients of one cluster claim the very
 // same prefix, the one added first (config order) owns it and the build reports a RouteConflict.
@@ -56,8 +56,8 @@ public:
     }
 
     // Source validation: true if `src` (host byte order) is `client`'s private IP or inside one
-    // of its CIDRs (WIRE.md §9.6; ARCHITECTURE "relayed packets must carry a source address that
-    // belongs to the sender"). False for an out-of-range client. Linear in the client's CIDRs.
+    // of its CIDRs (docs/protocol.md, "Inner source validation"; docs/architecture.md, "Security beyond the
+    // reference"). False for an out-of-range client. Linear in the client's CIDRs.
     bool source_allowed(ClientId client, uint32_t src) const noexcept {
         if (client >= clients_.size()) return false;
         const ClientSlot& c = clients_[client];

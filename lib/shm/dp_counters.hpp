@@ -1,9 +1,10 @@
 // The dataplane's named counters: one X-macro table shared by rustun-dataplane (the writer),
 // rustun-controlplane (which shows them in `rustunctl stats`) and the telemetry commands.
-// Every drop reason has its own counter (ARCHITECTURE.md invariant 5). The order is part of the
+// Every drop reason has its own counter (docs/architecture.md, "Every drop is counted"). The order is part of the
 // shared-memory layout: append only, and bump kChannelVersion when it changes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -59,6 +60,13 @@ enum class DpCounter : uint16_t {
         kCount
 };
 inline constexpr size_t kDpCounterCount = static_cast<size_t>(DpCounter::kCount);
+
+// Adds `n` to a counter of a block with exactly one writer, the calling lcore (each worker and
+// the main lcore have their own block: Channel::counters, Channel::main_counters): a plain load
+// and store, no locked read-modify-write. Readers in either process see whole values.
+inline void add_owned(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 struct DpCounterInfo {
     const char* name;

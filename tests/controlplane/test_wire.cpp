@@ -1,7 +1,7 @@
 // Handshakes, KeepAlive replies, PeerUpdate and relay, with clients of both generations.
 #include "harness.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 class Wire : public GatewayFixture {};
@@ -14,7 +14,7 @@ TEST_F(Wire, OldDialectHandshakeGetsAReplyBothGenerationsParse) {
     EXPECT_EQ(r.private_ip, "10.0.1.2");
     EXPECT_EQ(r.mask, "255.255.255.0");
     EXPECT_EQ(r.gateway, "10.0.1.254");
-    EXPECT_EQ(r.ipv6, "2001:db8::2");  // echo of the handshake's ipv6 (WIRE.md §5.2)
+    EXPECT_EQ(r.ipv6, "2001:db8::2");  // echo of the handshake's ipv6 (docs/protocol.md, "HandshakeReply")
     ASSERT_EQ(r.peers.size(), 2u);      // every other configured client of the cluster
     EXPECT_EQ(r.peers[0].identity, "client-b");
     EXPECT_EQ(r.peers[0].ciders, std::vector<std::string>{"192.168.1.0/24"});
@@ -221,9 +221,9 @@ TEST_F(Wire, OfflineDestinationAndNonIpv4AreCounted) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 // Two workers: SO_REUSEPORT spreads the connections, and frames cross between workers.
@@ -257,9 +257,9 @@ TEST_F(Wire, RelayAcrossTwoWorkers) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 // A cluster too large for one reply: the peer list is cut so the payload stays <= 65535 bytes.
@@ -294,4 +294,4 @@ TEST_F(Wire, PeerListsNeverExceedOneFrame) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

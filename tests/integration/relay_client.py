@@ -9,7 +9,7 @@ the relay port (--mode udp) or over TCP (--mode tcp). Counts what arrives on UDP
 per sender, with duplicates, and prints a JSON summary at the end. --progress FILE gets the same
 JSON (cumulative) every 200 ms, so a test can look at the counters while the client runs.
 
-Frames (WIRE.md §2-3): 91 92 93 94 | 01 | type | len16 BE | nonce12 || ciphertext || tag16,
+Frames (docs/protocol.md, "Frame header", "Ciphers"): 91 92 93 94 | 01 | type | len16 BE | nonce12 || ciphertext || tag16,
 ChaCha20-Poly1305 or AES-256-GCM, key = key string zero-padded/truncated to 32 bytes, no AAD.
 """
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration 3 (ARCHITECTURE invariant 1): during UDP traffic between two bound clients, kill -9
+# Integration 3 (docs/architecture.md, "The dataplane survives a control-plane restart"): during UDP traffic between two bound clients, kill -9
 # the control plane. The dataplane keeps relaying on its last tables. Restart the control plane:
 # it re-attaches to the same channel, pushes a full sync that the dataplane applies
 # (dp_applied_cp_epoch = the new cp_epoch), the clients re-handshake over TCP, and no frame is

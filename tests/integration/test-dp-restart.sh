@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration 4 (ARCHITECTURE invariant 2): during traffic, stop the dataplane (SIGTERM) and start
+# Integration 4 (docs/architecture.md, "The control plane survives a dataplane restart"): during traffic, stop the dataplane (SIGTERM) and start
 # it again. The clients' TCP sessions with the control plane stay up (no reconnect: the gateway's
 # conn_accepted does not grow), the control plane re-attaches to the new channel and re-pushes its
 # state (clients, keys and the UDP bindings), and UDP relaying resumes after the clients' next

@@ -28,7 +28,7 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.pat
 # Commands that a script uses only when present and skips (exit 77 or a fallback) otherwise,
 # with the reason. Keep this list short and explained.
 OPTIONAL = {
-    "pktgen": "built from ../shared/tools/pktgen when that directory exists; the tests skip otherwise",
+    "pktgen": "built from source by hand (docs/load-testing.md) when present; the tests skip otherwise",
     "dpdk-devbind.py": "bare-metal lab only (docs/operations.md), never run by a test",
     "perf": "optional profiling in benchmark scripts, skipped when absent",
 }

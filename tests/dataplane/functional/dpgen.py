@@ -29,7 +29,7 @@ PCAP_EPOCH = 1700000000  # fixed pcap timestamps: PCAP_EPOCH + index ms
 
 
 def derived_key(crypto):
-    """WIRE.md 3.2: (method, key bytes). AEAD keys are truncated/zero-padded to 32 bytes."""
+    """docs/protocol.md, "Key derivation": (method, key bytes). AEAD keys are truncated/zero-padded to 32 bytes."""
     method, _, key = crypto.partition(":")
     method = method.lower()
     raw = key.encode("utf-8")
@@ -106,7 +106,7 @@ class Scenario:
     def cluster(self, name):
         return next(c for c in self.clusters if c.name == name)
 
-    # ---- cipher layer (WIRE.md 3) ----
+    # ---- cipher layer (docs/protocol.md, "Ciphers") ----
     def next_nonce(self):
         self.nonce_counter += 1
         return b"NONCE-" + self.nonce_counter.to_bytes(6, "big")
@@ -123,7 +123,7 @@ class Scenario:
             return bytes(b ^ k[i % len(k)] for i, b in enumerate(plaintext))
         return bytes(plaintext)
 
-    # ---- frames (WIRE.md 2) ----
+    # ---- frames (docs/protocol.md, "Frame header") ----
     @staticmethod
     def header(ftype, length, magic=MAGIC, version=1):
         return struct.pack(">IBBH", magic, version, ftype, length)
@@ -137,7 +137,7 @@ class Scenario:
         return self.frame(sender.cluster, T_DATA, bytes(inner))
 
     def keepalive(self, sender):
-        """HEAD-shaped client KeepAlive (WIRE.md 5.3), sealed with the sender's cluster cipher."""
+        """HEAD-shaped client KeepAlive (docs/protocol.md, "KeepAlive"), sealed with the sender's cluster cipher."""
         body = json.dumps({"name": "", "identity": sender.identity, "ipv6": "", "port": 0,
                            "stun_ip": "", "stun_port": 0}, separators=(",", ":"))
         return self.frame(sender.cluster, T_KEEPALIVE, body.encode())

@@ -1,4 +1,4 @@
-// config-routes-json: the reference routes.json importer (WIRE.md §6.1).
+// config-routes-json: the reference routes.json importer (docs/protocol.md, "The reference routes.json").
 #include <gtest/gtest.h>
 
 #include "config/routes_json.hpp"
@@ -9,7 +9,7 @@ namespace {
 
 using test::replace_once;
 
-// The 3-client example of WIRE.md §6.1, verbatim.
+// The 3-client example of the reference routes.json (docs/protocol.md, "The reference routes.json").
 constexpr std::string_view kExample = R"([
   {"name":"Client A","cluster":"test","identity":"client-a","private_ip":"10.0.1.2","mask":"255.255.255.0","gateway":"10.0.1.254","ciders":["192.168.11.0/24"],"cider_mapping":{"192.168.11.0/24":"192.168.10.0/24"}},
   {"name":"Client B","cluster":"test","identity":"client-b","private_ip":"10.0.1.3","mask":"255.255.255.0","gateway":"10.0.1.254","ciders":["192.168.1.0/24"]},

@@ -1,4 +1,4 @@
-// CipherSpec parsing and key derivation (WIRE.md §3.1, §3.2), and CipherKey creation.
+// CipherSpec parsing and key derivation (docs/protocol.md, "Cipher syntax", "Key derivation"), and CipherKey creation.
 #include <gtest/gtest.h>
 
 #include "crypto/cipher_key.hpp"

@@ -41,7 +41,7 @@ inline std::unique_ptr<CryptoEngine> make_engine(bool validate_jobs = false) {
     return std::move(e).value();
 }
 
-// 8-byte frame header (WIRE.md §2.1): magic 91929394, version 01, type, u16 BE length.
+// 8-byte frame header (docs/protocol.md, "Frame header"): magic 91929394, version 01, type, u16 BE length.
 inline Bytes frame_header(uint8_t type, uint32_t payload_len) {
     return Bytes{0x91, 0x92, 0x93, 0x94, 0x01, type, static_cast<uint8_t>(payload_len >> 8),
                  static_cast<uint8_t>(payload_len & 0xff)};

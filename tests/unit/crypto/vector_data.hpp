@@ -1,4 +1,4 @@
-// Test support: tests/data/vectors.json (WIRE.md §11) loaded into plain structs.
+// Test support: tests/data/vectors.json (docs/protocol.md, "Test vectors") loaded into plain structs.
 #pragma once
 
 #include <cstdint>

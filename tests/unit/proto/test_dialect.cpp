@@ -1,4 +1,4 @@
-// Dialect detection (WIRE.md §9.1) and what a dialect may be sent.
+// Dialect detection (docs/protocol.md, "Dialect detection") and what a dialect may be sent.
 #include <gtest/gtest.h>
 
 #include "proto/dialect.hpp"

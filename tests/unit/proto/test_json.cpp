@@ -1,4 +1,4 @@
-// JSON writer (serde_json::to_string byte-identity) and strict reader (WIRE.md §4).
+// JSON writer (serde_json::to_string byte-identity) and strict reader (docs/protocol.md, "JSON encoding").
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -75,6 +75,21 @@ TEST(JsonWriter, StructureAndIntegers) {
     w.member_uint("f", 65535);
     w.end_object();
     EXPECT_EQ(out, R"(HDR{"a":0,"b":[18446744073709551615,{},[],"x"],"c":{"d":"e"},"f":65535})");
+}
+
+TEST(JsonWriter, Booleans) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.member_bool("t", true);
+    w.member_bool("f", false);
+    w.key("a");
+    w.begin_array();
+    w.boolean(false);
+    w.boolean(true);
+    w.end_array();
+    w.end_object();
+    EXPECT_EQ(out, R"({"t":true,"f":false,"a":[false,true]})");
 }
 
 // ---- reader ----

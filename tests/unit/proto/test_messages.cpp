@@ -139,7 +139,7 @@ TEST(MessageVectors, CompatReplyDecodesAsOldAndAsNew) {
     EXPECT_EQ(out, json);
 }
 
-TEST(MessageVectors, ReplyShapesAreMutuallyExclusive) {  // WIRE.md §8 row 5
+TEST(MessageVectors, ReplyShapesAreMutuallyExclusive) {  // docs/protocol.md, "Compatibility table", row 5
     const std::string old_json = plain_json("dbde974/handshake_reply_2peers");
     const std::string new_json = plain_json("HEAD/handshake_reply_2peers");
     const auto a = decode_handshake_reply(old_json, ReplyShape::New);
@@ -177,7 +177,7 @@ TEST(MessageVectors, HeadHandshakeToOldParser) {
     EXPECT_FALSE(lenient->has_ipv6);
     EXPECT_FALSE(lenient->has_port);
     EXPECT_TRUE(decode_handshake(json, DecodeMode::StrictNew).ok());
-    // And the old Handshake is accepted by a HEAD parser (extra members ignored), §8 row 4.
+    // And the old Handshake is accepted by a HEAD parser (extra members ignored), "Compatibility table" row 4.
     const auto old_by_new = decode_handshake(plain_json("dbde974/handshake"), DecodeMode::StrictNew);
     ASSERT_TRUE(old_by_new.ok());
     EXPECT_EQ(old_by_new->identity, "client-a");
@@ -195,7 +195,7 @@ TEST(MessageVectors, LenientHandshakeRecordsMembers) {
     EXPECT_FALSE(decode_handshake(R"({"ipv6":"","port":1})").ok());
 }
 
-TEST(MessageVectors, KeepAliveShapes) {  // WIRE.md §8 row 8
+TEST(MessageVectors, KeepAliveShapes) {  // docs/protocol.md, "Compatibility table", row 8
     const std::string old_json = plain_json("dbde974/keepalive");
     const std::string new_json = plain_json("HEAD/keepalive_reply_2peers");
     const auto new_as_old = decode_keepalive(new_json, DecodeMode::StrictOld);
@@ -217,7 +217,7 @@ TEST(MessageVectors, KeepAliveShapes) {  // WIRE.md §8 row 8
     EXPECT_EQ(detected_new->peer_details.size(), 2u);
     EXPECT_EQ(detected_new->stun_port, 51259);
 
-    // An intermediate client (WIRE.md §5.7): stun members but no name yet.
+    // An intermediate client (docs/protocol.md, "Intermediate clients"): stun members but no name yet.
     const auto mid = decode_keepalive(
         R"({"identity":"a","ipv6":"","port":0,"stun_ip":"198.51.100.9","stun_port":1,"peer_details":[]})");
     ASSERT_TRUE(mid.ok()) << mid.error();

@@ -1,7 +1,7 @@
 // Every frame of tests/data/vectors.json through the whole receive and send pipeline:
 // reassembler -> header -> open with the cipher -> body decoder for its shape -> body encoder ->
 // seal with the vector's fixed nonce -> header -> byte-identical frame. And every negative vector
-// through the same pipeline, with the result WIRE.md §11 documents.
+// through the same pipeline, with the result docs/protocol.md, "Test vectors" documents.
 #include <gtest/gtest.h>
 
 #include <string>
