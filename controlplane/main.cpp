@@ -18,6 +18,7 @@ namespace {
 // --check-config: every error on stderr (exit 1), or the summary and the warnings on stdout.
 int check_config(const std::string& config_path) {
     using namespace rustun;
+    using namespace rustun::cp;
     ConfigCheck check = check_config_file(config_path);
     for (const std::string& e : check.errors) fprintf(stderr, "rustun-controlplane: %s\n", e.c_str());
     if (!check.errors.empty()) return 1;
