@@ -226,7 +226,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
         work += poll_exception(rt);
         const uint64_t now = mono_ns();
         if (now >= next_beat) {
-            next_beat = now + 10'000'000;  // 10 ms
+            next_beat = now + cap::kHeartbeatPeriodNs;
             hdr.dp_heartbeat_ns.store(now, std::memory_order_release);
             update_cp_alive(rt, now);
             rt.state->reclaim();
@@ -244,7 +244,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
             }
         }
         if (now >= next_snap) {
-            next_snap = now + 1'000'000'000ull;
+            next_snap = now + cap::kSnapshotPeriodNs;
             refresh_snapshot(rt);
             export_port_stats(rt);
         }

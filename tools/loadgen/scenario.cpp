@@ -9,14 +9,11 @@
 
 #include "net/checksum.hpp"
 #include "net/packet_build.hpp"
-#include "packet.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+#include "util/endian.hpp"
 
 namespace rustun::loadgen {
-
-using dp::store_be16;
-using dp::store_be32;
 
 uint64_t realtime_us() {
     timeval tv;
