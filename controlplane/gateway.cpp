@@ -84,7 +84,7 @@ Status Gateway::start() {
         auto m = Membership::build(cfg_);
         if (!m) return make_error(m.error());
         state_.replace_members(std::move(m.value()));
-        state_.set_limits(limits_from_config(cfg_.controlplane));
+        state_.set_limits(cfg_.controlplane);
         listen = cfg_.listen.tcp;
         nworkers = cfg_.controlplane.workers;
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
@@ -205,7 +205,7 @@ Result<ReloadReport> Gateway::reload() {
     const Membership& now_members = state_.members();
     state_.handshake_nonces().retain(
         [&](const std::string& identity) { return now_members.find(identity) != kNoClient; });
-    state_.set_limits(limits_from_config(cfg_.controlplane));
+    state_.set_limits(cfg_.controlplane);
     config_loaded_at_ = unix_now();
     if (link_) link_->request_resync();  // client ids were renumbered
     if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);

@@ -478,7 +478,7 @@ void Worker::timers() {
         }
         MutexLock lk(c->out_mu);
         c->out.set_limit(limits_.output_queue_bytes);
-        if (c->over_limit_since != SteadyTime{} && now - c->over_limit_since > limits_.slow_client_timeout)
+        if (c->over_limit_since != SteadyTime{} && now - c->over_limit_since > limits_.keepalive_interval)
             expired.emplace_back(c, CloseReason::SlowClient);
     }
     for (auto& [c, r] : expired) {
