@@ -11,6 +11,9 @@
 #include <new>
 
 #include "log.hpp"
+#include "net/udp_keepalive.hpp"
+#include "shm/control_push.hpp"
+#include "shm/state_writer.hpp"
 
 namespace rustun::cp {
 
@@ -181,83 +184,58 @@ void DataplaneLink::detach(const char* why) {
 }
 
 bool DataplaneLink::push_control(shm::MsgType type, const void* body, uint32_t len) {
-    shm::SpscRing& r = ch_->control();
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    for (;;) {
-        if (uint8_t* slot = r.reserve()) {
-            shm::write_msg(slot, type, body, len);
-            r.commit();
-            return true;
-        }
-        if (stop_ || std::chrono::steady_clock::now() > deadline) return false;
-        ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
-        std::this_thread::sleep_for(50us);
-    }
+    // Waits at most 2 s for room (keeping our heartbeat fresh), never past stop().
+    const shm::PushWait wait{std::chrono::seconds(2), std::chrono::microseconds(50), true, &stop_};
+    return shm::push_control(*ch_, wait, type, body, len);
 }
 
 bool DataplaneLink::full_sync() {
     // Snapshot under the state mutex, push outside it: a slow dataplane never stalls the workers.
-    std::vector<shm::ClusterSetMsg> clusters;
-    std::vector<shm::ClientSetMsg> clients;
-    std::vector<shm::EndpointSetMsg> endpoints;
+    shm::FullState st;
     {
         MutexLock lk(state_.mu());
         const Membership& m = state_.members();
-        clusters.resize(m.clusters.size());
+        st.clusters.resize(m.clusters.size());
         for (uint32_t i = 0; i < m.clusters.size(); ++i) {
-            auto key = m.clusters[i].key->spec().derived_key();
-            // A plain cluster's key is empty (key.data() may be null): make_cluster_set copies
-            // nothing then.
-            shm::make_cluster_set(clusters[i], i, static_cast<uint8_t>(m.clusters[i].key->method()), key.data(),
-                                  key.size());
-            if (key.size() > shm::ClusterSetMsg::kMaxKey)
+            shm::ClusterState& c = st.clusters[i];
+            c.id = i;
+            c.method = static_cast<uint8_t>(m.clusters[i].key->method());
+            c.key = m.clusters[i].key->spec().derived_key();  // empty for plain
+            if (c.key.size() > shm::ClusterSetMsg::kMaxKey)
                 LOG_ERROR("cluster '%s': XOR key longer than %u bytes cannot be given to the dataplane",
                           m.clusters[i].name.c_str(), shm::ClusterSetMsg::kMaxKey);
         }
-        clients.resize(m.clients.size());
+        st.clients.resize(m.clients.size());
+        const auto now = std::chrono::steady_clock::now();
         for (uint32_t i = 0; i < m.clients.size(); ++i) {
             const ClientEntry& e = m.clients[i];
-            shm::ClientSetMsg& c = clients[i];
-            std::memset(&c, 0, sizeof c);
-            c.client_id = i;
+            shm::ClientState& c = st.clients[i];
+            c.id = i;
             c.cluster_id = e.cluster;
             c.private_ip = e.cfg.private_ip.value;
-            c.cidr_count = static_cast<uint16_t>(std::min<size_t>(e.cfg.ciders.size(), shm::ClientSetMsg::kMaxCidrs));
-            for (uint16_t k = 0; k < c.cidr_count; ++k) {
-                c.cidrs[k].network = e.cfg.ciders[k].network();
-                c.cidrs[k].prefix_len = e.cfg.ciders[k].prefix_len;
-            }
+            c.cidrs.reserve(e.cfg.ciders.size());
+            for (const auto& cidr : e.cfg.ciders) c.cidrs.push_back(shm::Cidr{cidr.network(), cidr.prefix_len, {}});
             if (e.udp.bound) {
-                shm::EndpointSetMsg ep{};
-                ep.client_id = i;
-                ep.endpoint = e.udp.endpoint;
                 // Liveness comes from KeepAlives here: tell a (restarted) dataplane which
                 // bindings were confirmed within the live window, and who opted into Data replay
                 // protection with which floor.
-                if (e.udp.live(std::chrono::steady_clock::now())) ep.flags |= shm::kEndpointLive;
-                if (e.udp.replay_floor) {
-                    ep.flags |= shm::kEndpointReplay;
-                    ep.replay_floor_hi = static_cast<uint32_t>(e.udp.replay_floor >> 32);
-                }
-                endpoints.push_back(ep);
+                shm::EndpointState ep;
+                ep.client_id = i;
+                ep.endpoint = e.udp.endpoint;
+                ep.live = e.udp.live(now);
+                if (e.udp.replay_floor) ep.replay_floor = e.udp.replay_floor;
+                st.endpoints.push_back(ep);
             }
         }
     }
     cp_epoch_ = epoch_base_ | ((cp_epoch_ + 1) & 0xffffffffull);
+    st.cp_epoch = cp_epoch_;
     ch_->header().cp_epoch.store(cp_epoch_);
-    shm::SyncMsg sync{cp_epoch_, static_cast<uint32_t>(clusters.size()), static_cast<uint32_t>(clients.size())};
-    if (!push_control(shm::MsgType::SyncBegin, &sync, sizeof sync)) return false;
-    for (auto& c : clusters)
-        if (!push_control(shm::MsgType::ClusterSet, &c, offsetof(shm::ClusterSetMsg, key) + c.key_len)) return false;
-    for (auto& c : clients)
-        if (!push_control(shm::MsgType::ClientSet, &c, offsetof(shm::ClientSetMsg, cidrs) + c.cidr_count * sizeof(shm::Cidr)))
-            return false;
-    for (auto& e : endpoints)
-        if (!push_control(shm::MsgType::EndpointSet, &e, sizeof e)) return false;
-    if (!push_control(shm::MsgType::SyncEnd, &sync, sizeof sync)) return false;
+    shm::StateWriter writer([this](shm::MsgType t, const void* body, uint32_t len) { return push_control(t, body, len); });
+    if (!writer.full_sync(st)) return false;
     counters_.inc(Counter::dataplane_syncs);
     LOG_INFO("dataplane: full state pushed (epoch %016llx: %zu clusters, %zu clients, %zu UDP endpoints)",
-             (unsigned long long)cp_epoch_, clusters.size(), clients.size(), endpoints.size());
+             (unsigned long long)cp_epoch_, st.clusters.size(), st.clients.size(), st.endpoints.size());
     return true;
 }
 

@@ -196,10 +196,7 @@ Result<ReloadReport> Gateway::reload() {
     carry_over(fresh, rep);
     // Restart-only keys keep their running values.
     GatewayConfig applied = std::move(next.value());
-    applied.listen = cfg_.listen;
-    applied.control_socket = cfg_.control_socket;
-    applied.control_socket_group = cfg_.control_socket_group;
-    applied.controlplane.workers = cfg_.controlplane.workers;
+    keep_restart_only_values(applied, cfg_);
     cfg_ = std::move(applied);
     state_.replace_members(std::move(nm.value()));
     const Membership& now_members = state_.members();

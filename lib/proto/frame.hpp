@@ -7,15 +7,12 @@
 #include <span>
 #include <string_view>
 
+#include "proto/constants.hpp"
 #include "util/result.hpp"
 
 namespace rustun {
 
-inline constexpr uint32_t kFrameMagic = 0x91929394;  // big-endian on the wire
-inline constexpr uint8_t kFrameVersion = 1;
-inline constexpr size_t kFrameHeaderSize = 8;         // bytes
-inline constexpr size_t kMaxPayloadSize = 65535;      // bytes; the length field is a u16
-inline constexpr size_t kMaxFrameSize = kFrameHeaderSize + kMaxPayloadSize;  // 65543 bytes
+// kFrameMagic, kFrameVersion, kFrameHeaderSize, kMaxPayloadSize, kMaxFrameSize: proto/constants.hpp.
 
 // Type byte (docs/protocol.md, "Frame types"). 5 exists only at dbde974, 6 and 7 only at HEAD; which types a
 // peer understands is a dialect question (proto/dialect.hpp), not a framing one.
