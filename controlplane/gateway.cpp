@@ -15,8 +15,9 @@
 
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
-#include "log.hpp"
 #include "dataplane_link.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
 #include "worker.hpp"
 
 namespace rustun::cp {
@@ -93,7 +94,7 @@ Status Gateway::start() {
         warnings = shared_key_warnings(cfg_);
         nclusters = cfg_.clusters.size();
         nclients = cfg_.total_clients();
-        started_at_ = config_loaded_at_ = unix_now();
+        started_at_ = config_loaded_at_ = realtime_s();
     }
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
     // The link exists before the workers (they hand it Data for UDP endpoints); its thread
@@ -203,7 +204,7 @@ Result<ReloadReport> Gateway::reload() {
     state_.handshake_nonces().retain(
         [&](const std::string& identity) { return now_members.find(identity) != kNoClient; });
     state_.set_limits(cfg_.controlplane);
-    config_loaded_at_ = unix_now();
+    config_loaded_at_ = realtime_s();
     if (link_) link_->request_resync();  // client ids were renumbered
     if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
     malloc_trim(0);                    // return the parse's freed heap

@@ -24,10 +24,12 @@
 namespace rustun {
 
 // The default of an integer key of the table, as the member's type (a value that does not fit
-// does not compile).
+// does not compile). config_key_row, not the consteval config_key: clang 14 does not treat a
+// consteval function template instantiated from a default member initializer as an immediate
+// function context, and refuses the nested consteval call.
 template <typename T>
 consteval T default_integer(std::string_view path) {
-    const ConfigKey& k = config_key(path);
+    const ConfigKey& k = config_key_row(path);
     if (k.kind != KeyKind::Integer || k.number > static_cast<uint64_t>(static_cast<T>(-1)))
         throw "not an integer key, or its default does not fit";
     return static_cast<T>(k.number);
