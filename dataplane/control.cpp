@@ -189,7 +189,7 @@ uint64_t Runtime::mac_hint(const EndpointKey& k) const {
 }
 
 // The port's own drop counters (absolute in ethdev) added to the named counters as deltas, once a
-// second, so that drops the NIC makes (RX ring full, no mbuf) show beside ours (invariant 5).
+// second, so that drops the NIC makes (RX ring full, no mbuf) show beside ours (docs/architecture.md, "Every drop is counted").
 void export_port_stats(Runtime& rt) {
     rte_eth_stats st{};
     if (rte_eth_stats_get(rt.port_id, &st) != 0) return;
