@@ -7,33 +7,16 @@
 
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <new>
 
-#include "log.hpp"
-#include "net/udp_keepalive.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
 
 namespace rustun::cp {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
-
-uint64_t DataplaneLink::realtime_us() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
 
 DataplaneLink::DataplaneLink(SharedState& state, std::string channel_path)
     : state_(state), path_(std::move(channel_path)) {

@@ -9,8 +9,8 @@
 
 #include "config/yaml_loader.hpp"
 #include "gateway.hpp"
-#include "log.hpp"
 #include "membership.hpp"
+#include "util/log.hpp"
 #include "util/version.hpp"
 
 namespace {

@@ -144,12 +144,16 @@ inline constexpr ConfigKey kConfigKeys[] = {
 
 inline constexpr std::span<const ConfigKey> kConfigKeys{config_keys_detail::kConfigKeys};
 
-// The row of `path`; a path that is not in the table does not compile.
-consteval const ConfigKey& config_key(std::string_view path) {
+// The row of `path`; throws if there is none, which in a constant expression (config_key,
+// the consteval defaults of config.hpp) means it does not compile.
+constexpr const ConfigKey& config_key_row(std::string_view path) {
     for (const ConfigKey& k : kConfigKeys)
         if (k.path == path) return k;
     throw "not a key of the configuration key table (config_keys.hpp)";
 }
+
+// The row of `path`; a path that is not in the table does not compile.
+consteval const ConfigKey& config_key(std::string_view path) { return config_key_row(path); }
 
 // The row of `path` at run time; nullptr if there is none.
 const ConfigKey* find_config_key(std::string_view path);
