@@ -3,9 +3,10 @@
 #   scripts/setup.sh (packages, hugepages, build) -> meson unit/functional/integration tests
 #   -> the unit and control-plane tests again in an ASan + UBSan build (build-asan/)
 #   -> clang's thread-safety analysis of the control plane (build-tsa/, zero warnings)
-#   -> libFuzzer targets (ASan + UBSan) for a bounded time. Exits non-zero on any failure.
+#   -> libFuzzer targets (ASan + UBSan) for a bounded time -> the Debian packages, built and
+#   checked (scripts/package.sh). Exits non-zero on any failure.
 # Environment: FUZZ_SECONDS (default 40 per target; 0 skips fuzzing); SANITIZE=0 skips the
-# sanitizer build.
+# sanitizer build; PACKAGE=0 skips the packages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +61,16 @@ if [ "$fuzz_secs" -gt 0 ]; then
   if bash scripts/fuzz.sh "$fuzz_secs"; then fuzz_status=ok; else fuzz_status=FAILED; failed=1; fi
 fi
 
+# The Debian packages: a second full build (-j2) from a scratch copy of the tree, their contents
+# and lintian (scripts/package.sh). PACKAGE=0 skips it.
+pkg_status=skipped
+if [ "${PACKAGE:-1}" != 0 ]; then
+  echo "[test] Debian packages (scripts/package.sh -> build/packages/)"
+  pkg_start=$(date +%s)
+  if bash scripts/package.sh build/packages; then pkg_status=ok; else pkg_status=FAILED; failed=1; fi
+  echo "[test] packages: $pkg_status in $(( $(date +%s) - pkg_start )) s"
+fi
+
 # One closing line that any CI reader understands: counts from meson's summary, plus fuzzing.
 ok=$(grep -E '^Ok: ' build/meson-test.log | awk '{print $2}'); ok=${ok:-0}
 bad=0
@@ -81,5 +92,8 @@ echo "[test] thread-safety: $tsa_status"
 echo "[test] fuzzing: $fuzz_status"
 [ "$fuzz_status" = ok ] && ok=$((ok + 1))
 [ "$fuzz_status" = FAILED ] && bad=$((bad + 1))
+echo "[test] packages: $pkg_status"
+[ "$pkg_status" = ok ] && ok=$((ok + 1))
+[ "$pkg_status" = FAILED ] && bad=$((bad + 1))
 echo "$ok passed, $bad failed, $skip skipped"
 [ "$failed" -eq 0 ] && [ "$bad" -eq 0 ]
