@@ -20,6 +20,7 @@
 
 #include "config/yaml_loader.hpp"
 #include "dataplane.hpp"
+#include "util/log.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -49,17 +50,18 @@ void usage(FILE* f) {
 }
 
 int fail(const std::string& msg) {
-    std::fprintf(stderr, "rustun-dataplane: %s\n", msg.c_str());
+    LOG_ERROR("%s", msg.c_str());
     return 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    set_log_process("rustun-dataplane");
     std::string config_path;
     MainOptions opt;
     std::vector<std::string> cli_eal;
-    uint64_t live_seconds = kLiveSeconds;
+    uint64_t live_seconds = kValidityWindowSeconds;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -201,11 +203,10 @@ int main(int argc, char** argv) {
     char mac[32];
     std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
                   rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
-    std::fprintf(stderr,
-                 "rustun-dataplane: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s\n",
-                 rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
-                 static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
-                 rt.workers[0]->engine->arch_name());
+    LOG_INFO("port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s", rt.cfg.port.c_str(), mac,
+             rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
+             static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
+             rt.workers[0]->engine->arch_name());
 
     main_loop(rt, opt);
 
@@ -224,6 +225,6 @@ int main(int argc, char** argv) {
     const double secs = rt.first_sync_tsc ? double(rte_rdtsc() - rt.first_sync_tsc) / double(rt.tsc_hz) : 0.0;
     char when[64] = "no sync applied";
     if (rt.first_sync_tsc) std::snprintf(when, sizeof when, "%.3f s after the first sync", secs);
-    std::fprintf(stderr, "rustun-dataplane: stopped %s; counters:%s\n", when, summary.empty() ? " (all zero)" : summary.c_str());
+    LOG_INFO("stopped %s; counters:%s", when, summary.empty() ? " (all zero)" : summary.c_str());
     return cleanup_and(0);
 }
