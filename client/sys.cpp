@@ -128,6 +128,12 @@ std::string ipv4_text(uint32_t h) {
     return b;
 }
 
+std::string endpoint_text(const std::string& ip, uint16_t port) {
+    if (ip.empty()) return "";
+    if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+    return ip + ":" + std::to_string(port);
+}
+
 std::string sockaddr_text(const sockaddr_storage& ss) {
     char buf[INET6_ADDRSTRLEN];
     if (ss.ss_family == AF_INET) {
@@ -182,6 +188,23 @@ sockaddr_in6 to_v6(const sockaddr_storage& ss) {
 
 bool same_endpoint(const sockaddr_in6& a, const sockaddr_in6& b) {
     return a.sin6_port == b.sin6_port && std::memcmp(&a.sin6_addr, &b.sin6_addr, 16) == 0;
+}
+
+bool send_datagram(int fd, int family, const uint8_t* data, size_t len, const sockaddr_in6* to) {
+    if (fd < 0) return false;
+    ssize_t w;
+    if (!to) {
+        w = ::send(fd, data, len, MSG_DONTWAIT);
+    } else if (family == AF_INET6) {
+        w = ::sendto(fd, data, len, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(to), sizeof *to);
+    } else {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = to->sin6_port;
+        std::memcpy(&a.sin_addr, &to->sin6_addr.s6_addr[12], 4);
+        w = ::sendto(fd, data, len, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    }
+    return w == (ssize_t)len;
 }
 
 }  // namespace rustun::client

@@ -44,8 +44,20 @@ Result<std::string> run_shell_first_line(const std::string& cmd, int timeout_s);
 // when `prefer_v4`).
 Result<sockaddr_storage> resolve(const std::string& host, uint16_t port, int socktype, socklen_t& len);
 
+// Inner IPv4 packets: true when `len` bytes hold an IPv4 header (20 bytes, version 4); the
+// source and destination addresses in host order.
+inline bool is_ipv4_packet(const uint8_t* pkt, size_t len) { return len >= 20 && (pkt[0] >> 4) == 4; }
+inline uint32_t load_be32(const uint8_t* p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+inline uint32_t ipv4_source(const uint8_t* pkt) { return load_be32(pkt + 12); }
+inline uint32_t ipv4_destination(const uint8_t* pkt) { return load_be32(pkt + 16); }
+
 // Formatting helpers.
 std::string ipv4_text(uint32_t host_order);
+// An advertised endpoint (IP literal and port) for status and logs: "a.b.c.d:port",
+// "[v6]:port", "" when `ip` is empty.
+std::string endpoint_text(const std::string& ip, uint16_t port);
 // "a.b.c.d:port" for IPv4 and v4-mapped IPv6, "[v6]:port" otherwise.
 std::string sockaddr_text(const sockaddr_storage& ss);
 // An IP literal (IPv4 or IPv6) and port -> IPv6 socket address (IPv4 as ::ffff:a.b.c.d) for the
@@ -54,5 +66,10 @@ bool make_v6_sockaddr(const std::string& ip, uint16_t port, sockaddr_in6& out);
 // Any AF_INET / AF_INET6 address -> AF_INET6 (v4-mapped for IPv4).
 sockaddr_in6 to_v6(const sockaddr_storage& ss);
 bool same_endpoint(const sockaddr_in6& a, const sockaddr_in6& b);
+
+// Sends one datagram without blocking: on a connected socket when `to` is null, otherwise to
+// `to` (an AF_INET6 address, v4-mapped for IPv4; converted when the socket is AF_INET). True
+// when the whole datagram was sent.
+bool send_datagram(int fd, int family, const uint8_t* data, size_t len, const sockaddr_in6* to);
 
 }  // namespace rustun::client

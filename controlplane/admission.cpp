@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace rustun {
+namespace rustun::cp {
 
 namespace {
 
@@ -77,4 +77,4 @@ void HandshakeNonces::record(std::string_view identity, const Nonce& n) {
     if (r.count < kPerIdentity) ++r.count;
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

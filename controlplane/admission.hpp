@@ -17,7 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace rustun {
+namespace rustun::cp {
 
 class PendingSources {
 public:
@@ -71,4 +71,4 @@ private:
     std::unordered_map<std::string, Ring> map_;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

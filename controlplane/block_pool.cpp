@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <new>
 
-namespace rustun {
+namespace rustun::cp {
 
 BlockPool& BlockPool::instance() {
     static BlockPool pool;
@@ -54,4 +54,4 @@ size_t BlockPool::cached() const {
     return free_.size();
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

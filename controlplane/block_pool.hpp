@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-namespace rustun {
+namespace rustun::cp {
 
 class BlockPool {
 public:
@@ -38,4 +38,4 @@ private:
     static constexpr size_t kMaxCached = 1024;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -9,7 +9,7 @@
 #include "dataplane_link.hpp"
 #include "worker.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 namespace {
 
@@ -119,34 +119,37 @@ std::string Gateway::handle_command(const std::string& line) {
 }
 
 std::string Gateway::command_status() {
-    std::lock_guard<std::mutex> lk(mu);
+    MutexLock lk(state_.mu());
+    const Membership& m = state_.members();
+    const uint64_t loaded_at = config_loaded_at_;
+    const std::string listen_tcp = cfg_.listen.tcp.to_string();
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         put(w, "version", std::string(kVersion));
         put(w, "pid", static_cast<uint64_t>(::getpid()));
         put(w, "uptime_s", unix_now() - started_at_);
         put(w, "config_file", config_path_);
-        put(w, "config_loaded_at", config_loaded_at_);
-        put(w, "listen_tcp", cfg_.listen.tcp.to_string());
+        put(w, "config_loaded_at", loaded_at);
+        put(w, "listen_tcp", listen_tcp);
         put(w, "tcp_port", tcp_port_);
-        put(w, "workers", static_cast<uint64_t>(workers.size()));
-        put(w, "clusters", static_cast<uint64_t>(members->clusters.size()));
-        put(w, "clients_configured", static_cast<uint64_t>(members->clients.size()));
-        put(w, "clients_online", static_cast<uint64_t>(members->online_count()));
+        put(w, "workers", static_cast<uint64_t>(workers_.size()));
+        put(w, "clusters", static_cast<uint64_t>(m.clusters.size()));
+        put(w, "clients_configured", static_cast<uint64_t>(m.clients.size()));
+        put(w, "clients_online", static_cast<uint64_t>(m.online_count()));
         put(w, "connections_open", counter(Counter::conn_accepted) - counter(Counter::conn_closed));
-        put(w, "dataplane", std::string(!link ? "not configured" : link->attached() ? "attached" : "not attached"));
-        if (link) {
-            put(w, "dataplane_channel", link->channel_path());
+        put(w, "dataplane", std::string(!link_ ? "not configured" : link_->attached() ? "attached" : "not attached"));
+        if (link_) {
+            put(w, "dataplane_channel", link_->channel_path());
             // Why the control plane is not attached: absent, not ready, or refused (unsafe).
-            if (!link->attached()) put(w, "dataplane_error", link->last_error());
+            if (!link_->attached()) put(w, "dataplane_error", link_->last_error());
         }
         w.EndObject();
     });
 }
 
 std::string Gateway::command_clients(const std::string& cluster_filter) {
-    std::lock_guard<std::mutex> lk(mu);
-    const Membership& m = *members;
+    MutexLock lk(state_.mu());
+    const Membership& m = state_.members();
     if (!cluster_filter.empty()) {
         bool found = false;
         for (const auto& c : m.clusters) found |= c.name == cluster_filter;
@@ -164,22 +167,21 @@ std::string Gateway::command_clients(const std::string& cluster_filter) {
 }
 
 std::string Gateway::command_client(const std::string& identity) {
-    std::lock_guard<std::mutex> lk(mu);
-    ClientId id = members->find(identity);
+    MutexLock lk(state_.mu());
+    const Membership& m = state_.members();
+    ClientId id = m.find(identity);
     if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
-    return ok_answer([&](JsonWriter& w) { write_client(w, *members, members->clients[id], true); });
+    return ok_answer([&](JsonWriter& w) { write_client(w, m, m.clients[id], true); });
 }
 
 std::string Gateway::command_kick(const std::string& identity) {
-    std::lock_guard<std::mutex> lk(mu);
-    ClientId id = members->find(identity);
+    MutexLock lk(state_.mu());
+    Membership& m = state_.members();
+    ClientId id = m.find(identity);
     if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
-    ClientEntry& e = members->clients[id];
-    bool was_online = e.rt.conn != nullptr;
-    if (was_online) {
-        request_close(e.rt.conn, CloseReason::Kicked);
-        counters.inc(Counter::kicked);
-    }
+    ClientEntry& e = m.clients[id];
+    const bool was_online = e.rt.conn != nullptr;
+    if (was_online) request_close(e.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         put(w, "identity", identity);
@@ -214,7 +216,7 @@ std::string Gateway::command_stats() {
         w.EndObject();
         std::vector<uint64_t> dp;
         uint64_t sessions = 0, capacity = 0, epoch = 0;
-        if (link && link->dataplane_counters(dp, sessions, capacity, epoch)) {
+        if (link_ && link_->dataplane_counters(dp, sessions, capacity, epoch)) {
             w.Key("dataplane");
             w.StartObject();
             for (size_t i = 0; i < dp.size(); ++i) put(w, shm::kDpCounterInfo[i].name, dp[i]);
@@ -228,4 +230,4 @@ std::string Gateway::command_stats() {
     });
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

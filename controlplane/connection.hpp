@@ -4,7 +4,9 @@
 // reads the socket, runs its timers and closes the fd. Any thread may queue output: the output
 // side (out, closed, want_write, over_limit_since) is guarded by out_mu, and the fd is closed
 // only under out_mu with closed = true, so a writer on another thread never writes to a reused
-// fd. The client binding (client, cluster, dialect) is guarded by the gateway's state mutex.
+// fd. The client binding (client, cluster, dialect, key) is guarded by the state mutex
+// (SharedState::mu()): a reload rebinds `client` and `cluster`; `dialect` and `key` are written
+// only by the owning worker (under the mutex), which may read them without it.
 #pragma once
 
 #include <netinet/in.h>
@@ -14,48 +16,39 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "close_reason.hpp"
 #include "crypto/cipher_key.hpp"
 #include "out_queue.hpp"
 #include "proto/dialect.hpp"
 #include "routing/route_table.hpp"
+#include "thread_annotations.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-enum class CloseReason : uint8_t {
-    None,
-    PeerClosed,
-    ReadError,
-    WriteError,
-    HandshakeTimeout,
-    IdleTimeout,
-    BadMagic,
-    BadVersion,
-    LengthRefused,
-    DecryptFailed,
-    BadJson,
-    WrongFirstFrame,
-    UnknownIdentity,
-    Replaced,       // the same identity connected again
-    Kicked,         // rustunctl kick, or removed/re-keyed by a reload
-    SlowClient,     // output queue stayed full
-    RateLimited,
-    Shutdown,
-    Evicted,           // the oldest connection without a Handshake, to admit a newer one
-    FirstByteTimeout,  // not a byte within first_byte_timeout
-    HandshakeReplay,   // a Handshake nonce already seen for that identity
+struct Connection;
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+// What the worker that owns a connection offers to every other thread.
+class ConnectionOwner {
+public:
+    // Queues a close request; the owner closes the connection in its next turn. Any thread.
+    virtual void request_close(const ConnectionPtr& c, CloseReason reason) = 0;
+    // The owner's epoll set (output side: EPOLLOUT armed while a queue cannot drain).
+    virtual int epoll_fd() const = 0;
+
+protected:
+    ~ConnectionOwner() = default;
 };
-const char* close_reason_name(CloseReason r);
 
 struct Connection {
     // --- immutable after accept ---
     int fd = -1;
     uint64_t id = 0;       // unique per process, never reused
-    uint32_t worker = 0;   // index of the owning worker
+    ConnectionOwner* owner = nullptr;  // the worker that accepted it
     sockaddr_storage peer{};
     std::string peer_text;  // "a.b.c.d:port" or "[v6]:port"
     SteadyTime accepted_at;
@@ -78,14 +71,18 @@ struct Connection {
     std::atomic<CloseReason> close_requested{CloseReason::None};
 
     // --- out_mu ---
-    std::mutex out_mu;
-    OutQueue out;
-    bool closed = false;      // fd closed (or closing); nothing may be written
-    bool want_write = false;  // EPOLLOUT armed
-    bool dirty = false;       // queued output not yet flushed by the current batch
-    SteadyTime over_limit_since{};  // first refusal since the queue last drained; zero if none
+    Mutex out_mu;
+    OutQueue out GUARDED_BY(out_mu);
+    bool closed GUARDED_BY(out_mu) = false;      // fd closed (or closing); nothing may be written
+    bool want_write GUARDED_BY(out_mu) = false;  // EPOLLOUT armed
+    bool dirty GUARDED_BY(out_mu) = false;       // queued output not yet flushed by the current batch
+    SteadyTime over_limit_since GUARDED_BY(out_mu){};  // first refusal since the queue last drained; zero if none
 };
 
-using ConnectionPtr = std::shared_ptr<Connection>;
+// Asks the owning worker to close `c` (any thread).
+inline void request_close(const ConnectionPtr& c, CloseReason reason) {
+    c->close_requested.store(reason);
+    c->owner->request_close(c, reason);
+}
 
-}  // namespace rustun
+}  // namespace rustun::cp

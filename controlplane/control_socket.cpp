@@ -21,7 +21,7 @@
 #define SO_PEERGROUPS 59  // Linux >= 4.13
 #endif
 
-namespace rustun {
+namespace rustun::cp {
 
 namespace {
 
@@ -155,7 +155,7 @@ void ControlSocket::accept_all(Clock::time_point now) {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-            counters.inc(Counter::control_refused_peer);
+            counters_.inc(Counter::control_refused_peer);
             LOG_LIMITED(LogLevel::Warn, "control socket: refused a connection: SO_PEERCRED: %s", strerror(errno));
             refuse(fd, "permission denied: peer credentials unavailable");
             continue;
@@ -163,7 +163,7 @@ void ControlSocket::accept_all(Clock::time_point now) {
         std::vector<gid_t> groups;
         if (opt_.group && cred.uid != 0 && cred.uid != ::geteuid() && cred.gid != *opt_.group) groups = peer_groups(fd);
         if (!peer_allowed(cred.uid, cred.gid, groups, ::geteuid(), opt_.group)) {
-            counters.inc(Counter::control_refused_peer);
+            counters_.inc(Counter::control_refused_peer);
             LOG_LIMITED(LogLevel::Warn,
                         "control socket: refused a connection from pid %d uid %u gid %u: not root, not uid %u%s",
                         static_cast<int>(cred.pid), static_cast<unsigned>(cred.uid), static_cast<unsigned>(cred.gid),
@@ -173,7 +173,7 @@ void ControlSocket::accept_all(Clock::time_point now) {
             continue;
         }
         if (conns_.size() >= opt_.max_connections) {
-            counters.inc(Counter::control_refused_busy);
+            counters_.inc(Counter::control_refused_busy);
             LOG_LIMITED(LogLevel::Warn, "control socket: refused a connection from pid %d uid %u: %zu connections open",
                         static_cast<int>(cred.pid), static_cast<unsigned>(cred.uid), conns_.size());
             refuse(fd, "too many control connections, try again");
@@ -207,7 +207,7 @@ bool ControlSocket::pump(Conn& c, Clock::time_point now) {
         const size_t nl = c.in.find('\n');
         if (nl == std::string::npos) {
             if (c.in.size() <= kControlRequestMaxBytes) return !c.eof;  // wait for the rest of the line
-            counters.inc(Counter::control_request_too_large);
+            counters_.inc(Counter::control_request_too_large);
             LOG_LIMITED(LogLevel::Warn, "control socket: request longer than %zu bytes, connection closed",
                         kControlRequestMaxBytes);
             c.out = error_line("request longer than " + std::to_string(kControlRequestMaxBytes) + " bytes");
@@ -278,12 +278,12 @@ void ControlSocket::serve() {
             if (alive && now >= c.deadline) {
                 alive = false;
                 if (!c.out.empty()) {
-                    counters.inc(Counter::control_send_timeout);
+                    counters_.inc(Counter::control_send_timeout);
                     LOG_LIMITED(LogLevel::Warn,
                                 "control socket: client took only %zu of a %zu-byte answer within %lld ms, dropped",
                                 c.out_off, c.out.size(), static_cast<long long>(opt_.send_timeout.count()));
                 } else {
-                    counters.inc(Counter::control_request_timeout);
+                    counters_.inc(Counter::control_request_timeout);
                     LOG_LIMITED(LogLevel::Info, "control socket: no complete request within %lld ms (%zu bytes), closed",
                                 static_cast<long long>(opt_.request_timeout.count()), c.in.size());
                 }
@@ -296,4 +296,4 @@ void ControlSocket::serve() {
     }
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

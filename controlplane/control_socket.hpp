@@ -29,7 +29,7 @@
 #include "counters.hpp"
 #include "util/result.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 struct ControlSocketOptions {
     std::optional<gid_t> group;  // control_socket_group: allowed peers and the file's group
@@ -60,7 +60,7 @@ public:
     static Result<gid_t> resolve_group(const std::string& name_or_gid);
 
     // control_* counters (refusals, timeouts); written by the serving thread only.
-    CounterBlock counters;
+    const CounterBlock& counters() const { return counters_; }
 
 private:
     struct Conn {
@@ -88,6 +88,7 @@ private:
     std::atomic<bool> stop_{false};
     std::thread thread_;
     std::vector<Conn> conns_;  // serving thread only
+    CounterBlock counters_;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -1,6 +1,6 @@
 #include "counters.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 static const CounterInfo kInfo[] = {
 #define X(name, help) {#name, help},
@@ -10,4 +10,4 @@ static const CounterInfo kInfo[] = {
 
 const CounterInfo& counter_info(Counter c) { return kInfo[static_cast<size_t>(c)]; }
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace rustun {
+namespace rustun::cp {
 
 #define RUSTUN_CP_COUNTERS(X)                                                                  \
     X(conn_accepted, "TCP connections accepted")                                               \
@@ -45,6 +45,7 @@ namespace rustun {
     X(data_no_route, "Data dropped: no client of the sender's cluster owns the destination")   \
     X(data_dst_offline, "Data dropped: destination client not connected")                      \
     X(data_outq_full, "Data dropped: destination output queue full")                           \
+    X(data_src_closed, "Data dropped: its sender was closed, replaced or removed by a reload before the batch was routed") \
     X(control_outq_full, "control frames dropped: output queue full")                          \
     X(slow_client_disconnect, "connections closed: output queue stayed above half its bound for a keepalive_interval") \
     X(write_error, "connections closed: socket write error")                                   \
@@ -103,4 +104,4 @@ struct alignas(64) CounterBlock {
     uint64_t get(Counter c) const { return v[static_cast<size_t>(c)].load(std::memory_order_relaxed); }
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -2,43 +2,41 @@
 
 #include <sys/epoll.h>
 
-#include "gateway.hpp"
 #include "log.hpp"
-#include "worker.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 namespace {
 
-// out_mu held; the fd is open (closed == false).
-void set_want_write(Gateway& gw, Connection& c, bool on) {
+// The fd is open (closed == false).
+void set_want_write(Connection& c, bool on) REQUIRES(c.out_mu) {
     if (c.want_write == on) return;
     c.want_write = on;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
     ev.data.u64 = c.id;
-    ::epoll_ctl(gw.workers[c.worker]->epoll_fd(), EPOLL_CTL_MOD, c.fd, &ev);
+    ::epoll_ctl(c.owner->epoll_fd(), EPOLL_CTL_MOD, c.fd, &ev);
 }
 
 }  // namespace
 
-void flush_connection(Gateway& gw, const ConnectionPtr& c) {
-    std::lock_guard<std::mutex> lk(c->out_mu);
+void flush_connection(const ConnectionPtr& c) {
+    MutexLock lk(c->out_mu);
     c->dirty = false;
     if (c->closed) return;
     size_t written = 0;
     auto r = c->out.flush(c->fd, written);
     if (r == OutQueue::FlushResult::Error) {
-        set_want_write(gw, *c, false);
-        gw.request_close(c, CloseReason::WriteError);
+        set_want_write(*c, false);
+        request_close(c, CloseReason::WriteError);
         return;
     }
     if (r == OutQueue::FlushResult::Drained || c->out.bytes() < c->out.limit() / 2) c->over_limit_since = SteadyTime{};
-    set_want_write(gw, *c, r == OutQueue::FlushResult::WouldBlock);
+    set_want_write(*c, r == OutQueue::FlushResult::WouldBlock);
 }
 
-FrameSender::FrameSender(Gateway& gw, CryptoEngine& engine, CounterBlock& counters)
-    : gw_(gw), engine_(engine), counters_(counters), frame_buf_(kMaxFrameSize) {
+FrameSender::FrameSender(CryptoEngine& engine, CounterBlock& counters)
+    : engine_(engine), counters_(counters), frame_buf_(kMaxFrameSize) {
     dirty_.reserve(1024);
 }
 
@@ -56,7 +54,7 @@ std::span<const uint8_t> FrameSender::seal(FrameType type, std::string_view pt, 
 }
 
 FrameSender::Queued FrameSender::bytes_to_conn(const ConnectionPtr& c, const uint8_t* frame, size_t len) {
-    std::lock_guard<std::mutex> lk(c->out_mu);
+    MutexLock lk(c->out_mu);
     if (c->closed) return Queued::Closed;
     if (!c->out.push(frame, len)) {
         if (c->over_limit_since == SteadyTime{}) c->over_limit_since = std::chrono::steady_clock::now();
@@ -69,8 +67,8 @@ FrameSender::Queued FrameSender::bytes_to_conn(const ConnectionPtr& c, const uin
     return Queued::Ok;
 }
 
-bool FrameSender::to_conn_locked(const ConnectionPtr& c, FrameType type, std::string_view pt, const CipherKey& key,
-                                 ClientStats* stats) {
+bool FrameSender::to_conn(const ConnectionPtr& c, FrameType type, std::string_view pt, const CipherKey& key,
+                          ClientStats* stats) {
     auto f = seal(type, pt, key);
     if (f.empty()) return false;
     Queued q = bytes_to_conn(c, f.data(), f.size());
@@ -87,16 +85,15 @@ bool FrameSender::to_conn_locked(const ConnectionPtr& c, FrameType type, std::st
 }
 
 void FrameSender::flush() {
-    for (size_t i = 0; i < dirty_.size(); ++i) flush_connection(gw_, dirty_[i]);
+    for (size_t i = 0; i < dirty_.size(); ++i) flush_connection(dirty_[i]);
     dirty_.clear();
 }
 
-const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId self, FrameType type,
-                                                  const KeepAlive* req, const Limits& limits, size_t overhead,
-                                                  size_t max_payload) {
+const std::string& FrameSender::reply_body(const Membership& m, ClientId self, FrameType type, const KeepAlive* req,
+                                           uint32_t max_peers, size_t overhead, size_t max_payload) {
     const ClientEntry& e = m.clients[self];
     bool capped = false;
-    m.peers_of(self, limits.max_peers_per_reply, peers_, capped);
+    m.peers_of(self, max_peers, peers_, capped);
     for (;;) {
         json_.clear();
         if (type == FrameType::HandshakeReply) {
@@ -132,30 +129,21 @@ const std::string& FrameSender::reply_body_locked(const Membership& m, ClientId 
     if (capped) {
         counters_.inc(Counter::peer_list_capped);
         LOG_LIMITED(LogLevel::Warn, "peer list for '%s' cut to %zu entries (max_peers_per_reply %u, %zu-byte payload limit)",
-                    e.cfg.identity.c_str(), peers_.size(), limits.max_peers_per_reply, max_payload);
+                    e.cfg.identity.c_str(), peers_.size(), max_peers, max_payload);
     }
     return json_;
 }
 
-void FrameSender::apply_keepalive_locked(Membership& m, ClientId self, const KeepAlive& ka) {
-    ClientEntry& e = m.clients[self];
-    const bool moved = e.rt.ipv6 != ka.ipv6 || e.rt.port != ka.port;
-    e.rt.ipv6 = ka.ipv6;
-    e.rt.port = ka.port;
-    e.rt.stun_ip = ka.stun_ip;
-    e.rt.stun_port = ka.stun_port;
-    e.rt.last_active = unix_now();
-    if (!moved) return;
-    // dbde974 push model (docs/protocol.md, "Peer-address propagation"): tell the old-dialect peers of the cluster at once.
+void FrameSender::peer_update(const Membership& m, ClientId self) {
+    const ClientEntry& e = m.clients[self];
+    // dbde974 push model (docs/protocol.md, "Peer-address propagation").
     json2_.clear();
-    encode_peer_update(PeerUpdate{e.cfg.identity, ka.ipv6, ka.port}, json2_);
-    const ClusterEntry& cl = m.clusters[e.cluster];
-    for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
-        ClientEntry& peer = m.clients[id];
-        if (id == self || !peer.rt.conn || peer.rt.dialect != Dialect::Old) continue;
-        if (to_conn_locked(peer.rt.conn, FrameType::PeerUpdate, json2_, *peer.rt.conn->key, peer.stats.get()))
+    encode_peer_update(PeerUpdate{e.cfg.identity, e.rt.ipv6, e.rt.port}, json2_);
+    m.for_each_old_dialect_peer(self, [&](ClientId id) {
+        const ClientEntry& peer = m.clients[id];
+        if (to_conn(peer.rt.conn, FrameType::PeerUpdate, json2_, *peer.rt.conn->key, peer.stats.get()))
             counters_.inc(Counter::peer_update_tx);
-    }
+    });
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

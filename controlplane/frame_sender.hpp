@@ -1,7 +1,8 @@
 // Building, sealing and queueing the frames the gateway originates (HandshakeReply, KeepAlive
 // replies, PeerUpdate) and flushing connections. One FrameSender per thread that sends (each
 // worker, the dataplane link): it owns that thread's scratch buffers; the CryptoEngine is the
-// thread's own. Functions ending in _locked need the gateway's state mutex.
+// thread's own. Functions taking a Membership read or write its runtime part: the caller holds
+// the state mutex (it got the Membership from SharedState::members(), which requires it).
 #pragma once
 
 #include <string>
@@ -13,19 +14,17 @@
 #include "membership.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+#include "thread_annotations.hpp"
 
-namespace rustun {
-
-class Gateway;
-struct Limits;
+namespace rustun::cp {
 
 // Writes what `c` has queued (out_mu taken), arms EPOLLOUT on its owner while the socket is full,
 // and asks the owner to close it on a write error. Any thread.
-void flush_connection(Gateway& gw, const ConnectionPtr& c);
+void flush_connection(const ConnectionPtr& c) EXCLUDES(c->out_mu);
 
 class FrameSender {
 public:
-    FrameSender(Gateway& gw, CryptoEngine& engine, CounterBlock& counters);
+    FrameSender(CryptoEngine& engine, CounterBlock& counters);
 
     // Seals `pt` as a `type` frame with `key`; the frame (header + payload) stays valid until the
     // next call. Empty if it would exceed 65535 bytes (counted as payload_too_large).
@@ -33,28 +32,27 @@ public:
 
     // Seals and queues a frame to `c`, remembering `c` for flush(). False if not queued
     // (full: counted control_outq_full, or closed).
-    bool to_conn_locked(const ConnectionPtr& c, FrameType type, std::string_view pt, const CipherKey& key,
-                        ClientStats* stats);
+    bool to_conn(const ConnectionPtr& c, FrameType type, std::string_view pt, const CipherKey& key,
+                 ClientStats* stats) EXCLUDES(c->out_mu);
     // Queues already-sealed frame bytes to `c` (relayed Data). Counts data_outq_full itself.
     enum class Queued { Ok, Full, Closed };
-    Queued bytes_to_conn(const ConnectionPtr& c, const uint8_t* frame, size_t len);
+    Queued bytes_to_conn(const ConnectionPtr& c, const uint8_t* frame, size_t len) EXCLUDES(c->out_mu);
     // Flushes every connection queued to since the last flush.
     void flush();
 
     // The JSON body of `self`'s HandshakeReply (superset shape) or KeepAlive reply (HEAD shape,
-    // answering `req`), with the peer list cut to fit max_peers_per_reply and one frame of a
+    // answering `req`), with the peer list cut to fit `max_peers` and one frame of a
     // cipher with `overhead` bytes whose payload is at most `max_payload` bytes (one UDP datagram
     // for replies over the UDP relay). A KeepAlive reply echoes the request's `seq` if it had one.
     // Valid until the next call.
-    const std::string& reply_body_locked(const Membership& m, ClientId self, FrameType type, const KeepAlive* req,
-                                         const Limits& limits, size_t overhead, size_t max_payload = kMaxPayloadSize);
+    const std::string& reply_body(const Membership& m, ClientId self, FrameType type, const KeepAlive* req,
+                                  uint32_t max_peers, size_t overhead, size_t max_payload = kMaxPayloadSize);
 
-    // Applies a KeepAlive to `self` (addresses from the body, identity from the caller) and, if
-    // its (ipv6, port) changed, queues a PeerUpdate to every online old-dialect peer of its cluster.
-    void apply_keepalive_locked(Membership& m, ClientId self, const KeepAlive& ka);
+    // Queues a PeerUpdate with `self`'s current (ipv6, port) to every online old-dialect peer of
+    // its cluster (after Membership::apply_keepalive said they changed).
+    void peer_update(const Membership& m, ClientId self);
 
 private:
-    Gateway& gw_;
     CryptoEngine& engine_;
     CounterBlock& counters_;
     std::vector<uint8_t> frame_buf_;
@@ -63,4 +61,4 @@ private:
     std::vector<ConnectionPtr> dirty_;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

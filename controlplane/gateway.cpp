@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
@@ -18,7 +19,7 @@
 #include "dataplane_link.hpp"
 #include "worker.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 namespace {
 
@@ -69,60 +70,60 @@ Gateway::~Gateway() {
     if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
-void Gateway::apply_limits_locked() {
-    const ControlPlaneConfig& c = cfg_.controlplane;
-    limits.handshake_timeout = c.handshake_timeout;
-    limits.idle_timeout = c.idle_timeout;
-    limits.output_queue_bytes = c.output_queue_bytes;
-    limits.max_peers_per_reply = c.max_peers_per_reply;
-    limits.handshake_rate_per_source = c.handshake_rate_per_source;
-    limits.handshake_pending_max = c.handshake_pending_max;
-    limits.handshake_pending_per_source = c.handshake_pending_per_source;
-    limits.handshake_pending_per_prefix6 = c.handshake_pending_per_prefix6;
-    limits.first_byte_timeout = c.first_byte_timeout;
-    // One keep-alive interval: a reader that is merely slow drains its queue below half the
-    // bound well within that; one that stopped reading does not.
-    limits.slow_client_timeout = c.keepalive_interval;
-}
-
 Status Gateway::start() {
-    auto m = Membership::build(cfg_);
-    if (!m) return make_error(m.error());
+    // What start() needs of the configuration, read under the state mutex (a reload from the
+    // control socket may run as soon as that socket is up). All restart-only keys.
+    SocketAddress listen;
+    uint32_t nworkers = 0;
+    std::optional<std::string> channel;
+    std::string control_path, control_group;
+    std::vector<std::string> warnings;
+    size_t nclusters = 0, nclients = 0;
     {
-        std::lock_guard<std::mutex> lk(mu);
-        members = std::move(m.value());
-        apply_limits_locked();
+        MutexLock lk(state_.mu());
+        auto m = Membership::build(cfg_);
+        if (!m) return make_error(m.error());
+        state_.replace_members(std::move(m.value()));
+        state_.set_limits(limits_from_config(cfg_.controlplane));
+        listen = cfg_.listen.tcp;
+        nworkers = cfg_.controlplane.workers;
+        if (cfg_.dataplane) channel = cfg_.dataplane->channel;
+        control_path = cfg_.control_socket;
+        control_group = cfg_.control_socket_group;
+        warnings = shared_key_warnings(cfg_);
+        nclusters = cfg_.clusters.size();
+        nclients = cfg_.total_clients();
+        started_at_ = config_loaded_at_ = unix_now();
     }
-    started_at_ = config_loaded_at_ = unix_now();
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
-    uint16_t port = cfg_.listen.tcp.port;
-    for (uint32_t i = 0; i < cfg_.controlplane.workers; ++i) {
-        auto fd = open_listener(cfg_.listen.tcp, port);
+    // The link exists before the workers (they hand it Data for UDP endpoints); its thread
+    // starts after theirs.
+    if (channel) link_ = std::make_unique<DataplaneLink>(state_, *channel);
+    uint16_t port = listen.port;
+    for (uint32_t i = 0; i < nworkers; ++i) {
+        auto fd = open_listener(listen, port);
         if (!fd) return make_error(fd.error());
         if (i == 0) port = tcp_port_ = bound_port(fd.value());
-        workers.push_back(std::make_unique<Worker>(*this, i, fd.value()));
-        Status st = workers.back()->init();
+        workers_.push_back(std::make_unique<Worker>(state_, link_.get(), i, fd.value()));
+        Status st = workers_.back()->init();
         if (!st) return st;
     }
-    for (auto& w : workers) w->start();
-    if (cfg_.dataplane) {
-        link = std::make_unique<DataplaneLink>(*this, cfg_.dataplane->channel);
-        Status ls = link->start();
+    for (auto& w : workers_) w->start();
+    if (link_) {
+        Status ls = link_->start();
         if (!ls) return ls;
     }
     ControlSocketOptions copt;
-    if (!cfg_.control_socket_group.empty()) {
-        auto gid = ControlSocket::resolve_group(cfg_.control_socket_group);
+    if (!control_group.empty()) {
+        auto gid = ControlSocket::resolve_group(control_group);
         if (!gid) return make_error(gid.error());
         copt.group = gid.value();
     }
-    Status st = control_.start(cfg_.control_socket, [this](const std::string& line) { return handle_command(line); },
-                               copt);
+    Status st = control_.start(control_path, [this](const std::string& line) { return handle_command(line); }, copt);
     if (!st) return st;
-    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("%s", w.c_str());
+    for (const std::string& w : warnings) LOG_WARN("%s", w.c_str());
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
-             cfg_.listen.tcp.to_string().c_str(), tcp_port_, cfg_.controlplane.workers, cfg_.clusters.size(),
-             cfg_.total_clients(), cfg_.control_socket.c_str());
+             listen.to_string().c_str(), tcp_port_, nworkers, nclusters, nclients, control_path.c_str());
     return {};
 }
 
@@ -167,8 +168,8 @@ void Gateway::run() {
 
 void Gateway::stop() {
     control_.stop();
-    if (link) link->stop();
-    for (auto& w : workers) w->stop_and_join();
+    if (link_) link_->stop();
+    for (auto& w : workers_) w->stop_and_join();
     if (stop_fd_ >= 0) {
         uint64_t one = 1;
         if (::write(stop_fd_, &one, sizeof one) < 0) {
@@ -176,15 +177,10 @@ void Gateway::stop() {
     }
 }
 
-void Gateway::request_close(const ConnectionPtr& c, CloseReason reason) {
-    c->close_requested.store(reason);
-    workers[c->worker]->request_close(c, reason);
-}
-
 uint64_t Gateway::counter(Counter c) const {
-    uint64_t v = counters.get(c) + control_.counters.get(c);
-    if (link) v += link->counters.get(c);
-    for (auto& w : workers) v += w->counters.get(c);
+    uint64_t v = control_.counters().get(c);
+    if (link_) v += link_->counters().get(c);
+    for (auto& w : workers_) v += w->counters().get(c);
     return v;
 }
 
@@ -195,10 +191,38 @@ Result<ReloadReport> Gateway::reload() {
     if (!nm) return make_error(nm.error());
     Membership& fresh = *nm.value();
     ReloadReport rep;
-    std::lock_guard<std::mutex> lk(mu);
-    Membership& old = *members;
+    MutexLock lk(state_.mu());
     rep.restart_only = restart_only_changes(cfg_, next.value());
+    carry_over(fresh, rep);
+    // Restart-only keys keep their running values.
+    GatewayConfig applied = std::move(next.value());
+    keep_restart_only_values(applied, cfg_);
+    cfg_ = std::move(applied);
+    state_.replace_members(std::move(nm.value()));
+    const Membership& now_members = state_.members();
+    state_.handshake_nonces().retain(
+        [&](const std::string& identity) { return now_members.find(identity) != kNoClient; });
+    state_.set_limits(limits_from_config(cfg_.controlplane));
+    config_loaded_at_ = unix_now();
+    if (link_) link_->request_resync();  // client ids were renumbered
+    if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
+    malloc_trim(0);                    // return the parse's freed heap
+    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
+             rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
+    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
+    for (const auto& k : rep.restart_only)
+        LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
+    return rep;
+}
+
+void Gateway::carry_over(Membership& fresh, ReloadReport& rep) {
+    Membership& old = state_.members();
     std::vector<bool> kept(old.clients.size(), false);
+    auto kick = [](ClientEntry& oe) {
+        if (!oe.rt.conn) return;
+        oe.rt.conn->client = kNoClient;
+        request_close(oe.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
+    };
     for (ClientId nid = 0; nid < fresh.clients.size(); ++nid) {
         ClientEntry& ne = fresh.clients[nid];
         ClientId oid = old.find(ne.cfg.identity);
@@ -213,11 +237,7 @@ Result<ReloadReport> Gateway::reload() {
                              old.clusters[oe.cluster].name != fresh.clusters[ne.cluster].name;
         if (rekeyed) {
             rep.rekeyed.push_back(ne.cfg.identity);
-            if (oe.rt.conn) {
-                oe.rt.conn->client = kNoClient;
-                request_close(oe.rt.conn, CloseReason::Kicked);
-                counters.inc(Counter::kicked);
-            }
+            kick(oe);
             continue;
         }
         if (ne.cfg.same_settings(oe.cfg)) ++rep.unchanged;
@@ -231,34 +251,9 @@ Result<ReloadReport> Gateway::reload() {
     }
     for (ClientId oid = 0; oid < old.clients.size(); ++oid) {
         if (kept[oid]) continue;
-        ClientEntry& oe = old.clients[oid];
-        rep.removed.push_back(oe.cfg.identity);
-        if (oe.rt.conn) {
-            oe.rt.conn->client = kNoClient;
-            request_close(oe.rt.conn, CloseReason::Kicked);
-            counters.inc(Counter::kicked);
-        }
+        rep.removed.push_back(old.clients[oid].cfg.identity);
+        kick(old.clients[oid]);
     }
-    // Restart-only keys keep their running values.
-    GatewayConfig applied = std::move(next.value());
-    applied.listen = cfg_.listen;
-    applied.control_socket = cfg_.control_socket;
-    applied.control_socket_group = cfg_.control_socket_group;
-    applied.controlplane.workers = cfg_.controlplane.workers;
-    cfg_ = std::move(applied);
-    members = std::move(nm.value());
-    handshake_nonces.retain([&](const std::string& identity) { return members->find(identity) != kNoClient; });
-    apply_limits_locked();
-    config_loaded_at_ = unix_now();
-    if (link) link->request_resync();  // client ids were renumbered
-    if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
-    malloc_trim(0);                    // return the parse's freed heap
-    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
-             rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
-    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
-    for (const auto& k : rep.restart_only)
-        LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
-    return rep;
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -37,6 +37,7 @@ void usage(FILE* out) {
 
 int main(int argc, char** argv) {
     using namespace rustun;
+    using namespace rustun::cp;
     std::string config_path;
     std::string level_text;
     bool check_only = false;

@@ -8,7 +8,7 @@
 
 #include "routing/route_table_from_config.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 uint64_t unix_now() { return static_cast<uint64_t>(::time(nullptr)); }
 
@@ -100,6 +100,23 @@ ClientId Membership::find(std::string_view identity) const {
     return it == by_identity_.end() ? kNoClient : it->second;
 }
 
+ClientId Membership::client_for(std::string_view identity, const CipherKey& key) const {
+    const ClientId id = find(identity);
+    if (id == kNoClient || clusters[clients[id].cluster].key->spec() != key.spec()) return kNoClient;
+    return id;
+}
+
+bool Membership::apply_keepalive(ClientId self, const KeepAlive& ka) {
+    ClientRuntime& rt = clients[self].rt;
+    const bool moved = rt.ipv6 != ka.ipv6 || rt.port != ka.port;
+    rt.ipv6 = ka.ipv6;
+    rt.port = ka.port;
+    rt.stun_ip = ka.stun_ip;
+    rt.stun_port = ka.stun_port;
+    rt.last_active = unix_now();
+    return moved;
+}
+
 size_t Membership::online_count() const {
     size_t n = 0;
     for (const auto& c : clients) n += c.rt.conn != nullptr;
@@ -137,4 +154,4 @@ void Membership::peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& 
     }
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -1,7 +1,7 @@
 // Who is configured and who is online: the control plane's membership state.
 //
-// Built from a GatewayConfig (clusters, clients, keys, route table) and guarded by the gateway's
-// state mutex; a reload builds a new Membership and carries the runtime state of every identity
+// Built from a GatewayConfig (clusters, clients, keys, route table); its runtime part (rt, udp)
+// is guarded by the state mutex (SharedState), its configured part never changes after build(); a reload builds a new Membership and carries the runtime state of every identity
 // that stays over to it (Gateway::reload). ClusterId/ClientId are the route table's dense ids
 // (cluster order of the configuration; clients of cluster 0 first).
 //
@@ -23,7 +23,7 @@
 #include "routing/route_table.hpp"
 #include "shm/channel_layout.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 // Counters of one identity; shared_ptr so they survive reconnects and reloads.
 struct ClientStats {
@@ -89,7 +89,23 @@ public:
     std::vector<std::shared_ptr<const CipherKey>> trial_keys;
 
     ClientId find(std::string_view identity) const;
+    // The client `identity` names if `key` is its own cluster's key (compared by value: clusters
+    // may share one), else kNoClient. The rule of trial_authenticate().
+    ClientId client_for(std::string_view identity, const CipherKey& key) const;
     size_t online_count() const;
+
+    // Applies an authenticated KeepAlive (over TCP or UDP) to `self`: its addresses from the body
+    // (the identity is the caller's, never the body's), last_active = now. Returns true if its
+    // (ipv6, port) changed: the caller then tells the old-dialect peers
+    // (FrameSender::peer_update; docs/protocol.md, "Peer-address propagation").
+    bool apply_keepalive(ClientId self, const KeepAlive& ka);
+    // Calls f(id) for every online old-dialect client of `self`'s cluster other than `self`.
+    template <class F>
+    void for_each_old_dialect_peer(ClientId self, F&& f) const {
+        const ClusterEntry& cl = clusters[clients[self].cluster];
+        for (ClientId id = cl.first; id < cl.first + cl.count; ++id)
+            if (id != self && clients[id].rt.conn && clients[id].rt.dialect == Dialect::Old) f(id);
+    }
 
     // The peer list of `self` (docs/protocol.md, "HandshakeReply": peer_details/others): every other configured client of
     // its cluster, online ones first, each group in configuration order, at most `cap` entries.
@@ -113,4 +129,4 @@ void reset_runtime(ClientRuntime& rt);
 
 uint64_t unix_now();
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -7,7 +7,7 @@
 
 #include "block_pool.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
 static constexpr size_t kBlock = BlockPool::kBlockSize;
 
@@ -94,4 +94,4 @@ OutQueue::FlushResult OutQueue::flush(int fd, size_t& written) {
     return FlushResult::Drained;
 }
 
-}  // namespace rustun
+}  // namespace rustun::cp

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace rustun {
+namespace rustun::cp {
 
 class OutQueue {
 public:
@@ -44,4 +44,4 @@ private:
     size_t limit_;
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

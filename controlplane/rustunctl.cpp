@@ -19,6 +19,7 @@
 
 #include "util/version.hpp"
 
+namespace rustun::cp {
 namespace {
 
 const char* kDefaultSocket = "/run/rustun/control.sock";
@@ -180,8 +181,10 @@ void print_stats(const rapidjson::Value& result) {
 }
 
 }  // namespace
+}  // namespace rustun::cp
 
 int main(int argc, char** argv) {
+    using namespace rustun::cp;
     std::string sock = kDefaultSocket;
     bool json = false;
     std::vector<std::string> args;

@@ -25,15 +25,20 @@
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "frame_sender.hpp"
-#include "gateway.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+#include "shared_state.hpp"
+#include "thread_annotations.hpp"
 
-namespace rustun {
+namespace rustun::cp {
 
-class Worker {
+class DataplaneLink;
+
+class Worker final : public ConnectionOwner {
 public:
-    Worker(Gateway& gw, uint32_t index, int listen_fd);
+    // `link`: the dataplane link (null without a `dataplane:` section), for Data to clients on
+    // the UDP relay; it outlives the worker.
+    Worker(SharedState& state, DataplaneLink* link, uint32_t index, int listen_fd);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -44,11 +49,12 @@ public:
     // Wakes the loop (close requests are pending). Any thread.
     void wake();
     // Queues a close request for a connection of this worker. Any thread.
-    void request_close(const ConnectionPtr& c, CloseReason reason);
+    void request_close(const ConnectionPtr& c, CloseReason reason) override EXCLUDES(close_mu_);
 
-    int epoll_fd() const { return epfd_; }
+    int epoll_fd() const override { return epfd_; }
     uint32_t index() const { return index_; }
-    CounterBlock counters;
+    // Written by this worker's thread only; any thread reads.
+    const CounterBlock& counters() const { return counters_; }
 
 private:
     // Raw pointers are safe for one turn: a connection closed during the turn is kept in
@@ -76,15 +82,29 @@ private:
     // Returns false if the connection was closed.
     bool parse_frames(const ConnectionPtr& c, uint32_t base, size_t len);
     bool handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload);
+    // True if the Handshake's AEAD nonce was already seen for client `id` (replayed bytes); else
+    // records it.
+    bool handshake_replayed(ClientId id, const FrameHeader& h, const uint8_t* payload, const CipherKey& key)
+        REQUIRES(state_.mu());
+    // Binds `c` to the client `id` a Handshake authenticated as (the older connection of that
+    // identity is closed), and replies.
+    void accept_handshake(const ConnectionPtr& c, const FrameHeader& h, ClientId id, const Handshake& hs)
+        REQUIRES(state_.mu());
     bool handle_control(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload);
-    void handle_keepalive_locked(const ConnectionPtr& c, const KeepAlive& ka);
+    void handle_keepalive(const ConnectionPtr& c, const KeepAlive& ka) REQUIRES(state_.mu());
     void process_batch();
+    // Routes the authenticated frames of the batch into deliveries_ (under the state mutex);
+    // collects the connections whose frames failed authentication in `bad`.
+    void route_batch(Membership& m, std::vector<uint64_t>& bad) REQUIRES(state_.mu());
+    void deliver_batch();
     void flush_dirty();
     void timers();
     void process_close_requests();
-    void close_conn(const ConnectionPtr& c, CloseReason r);
+    void close_conn(const ConnectionPtr& c, CloseReason r) EXCLUDES(state_.mu());
 
-    Gateway& gw_;
+    SharedState& state_;
+    DataplaneLink* link_;
+    CounterBlock counters_;
     uint32_t index_;
     int listen_fd_;
     int epfd_ = -1;
@@ -115,8 +135,8 @@ private:
     std::vector<OpenItem> open_items_;
     std::vector<Delivery> deliveries_;
 
-    std::mutex close_mu_;
-    std::vector<std::pair<ConnectionPtr, CloseReason>> close_requests_;
+    Mutex close_mu_;
+    std::vector<std::pair<ConnectionPtr, CloseReason>> close_requests_ GUARDED_BY(close_mu_);
 
     struct Bucket {
         double tokens;
@@ -126,4 +146,4 @@ private:
     SteadyTime next_timer_{};
 };
 
-}  // namespace rustun
+}  // namespace rustun::cp

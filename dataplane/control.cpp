@@ -60,7 +60,7 @@ unsigned poll_control(Runtime& rt, unsigned max) {
             ++bad;
             LOG_WARN("control message type %u rejected: %s", h.type, rt.state->last_error().c_str());
         }
-        if (o == StateManager::Outcome::SessionFull) rt.count(0, C::drop_session_table_full, 1);
+        if (o == StateManager::Outcome::SessionFull) rt.count_main(C::drop_session_table_full, 1);
         if (o == StateManager::Outcome::SyncApplied) {
             const Generation* g = rt.state->current();
             rt.channel->header().dp_applied_cp_epoch.store(rt.state->applied_cp_epoch(), std::memory_order_release);
@@ -72,7 +72,7 @@ unsigned poll_control(Runtime& rt, unsigned max) {
             rt.rx_enabled.store(true, std::memory_order_release);
         }
     });
-    if (bad) rt.count(0, C::drop_bad_control, bad);
+    if (bad) rt.count_main(C::drop_bad_control, bad);
     return n;
 }
 
@@ -104,10 +104,10 @@ unsigned poll_tx(Runtime& rt, unsigned max) {
         }
     });
     if (n) {
-        rt.count(0, C::from_controlplane_tx, sent);
-        rt.count(0, C::drop_bad_txframe, bad);
-        rt.count(0, C::drop_no_mbuf, nombuf);
-        rt.count(0, C::drop_tx_full, full);
+        rt.count_main(C::from_controlplane_tx, sent);
+        rt.count_main(C::drop_bad_txframe, bad);
+        rt.count_main(C::drop_no_mbuf, nombuf);
+        rt.count_main(C::drop_tx_full, full);
     }
     return n;
 }
@@ -116,27 +116,27 @@ unsigned poll_tx(Runtime& rt, unsigned max) {
 unsigned poll_exception(Runtime& rt) {
     if (rt.tap_port == 0xffff) return 0;
     unsigned work = 0;
-    rte_mbuf* b[kMaxBurst];
+    rte_mbuf* b[cap::kMaxBurst];
     for (auto& w : rt.workers) {
-        const unsigned n = rte_ring_sc_dequeue_burst(w->to_kernel, reinterpret_cast<void**>(b), kMaxBurst, nullptr);
+        const unsigned n = rte_ring_sc_dequeue_burst(w->to_kernel, reinterpret_cast<void**>(b), cap::kMaxBurst, nullptr);
         if (n == 0) continue;
         work += n;
         for (unsigned i = 0; i < n; ++i) b[i]->ol_flags = 0;
         const uint16_t sent = rte_eth_tx_burst(rt.tap_port, 0, b, static_cast<uint16_t>(n));
         if (sent < n) {
             rte_pktmbuf_free_bulk(b + sent, n - sent);
-            rt.count(0, C::drop_exception_full, n - sent);
+            rt.count_main(C::drop_exception_full, n - sent);
         }
     }
-    const uint16_t n = rte_eth_rx_burst(rt.tap_port, 0, b, kMaxBurst);
+    const uint16_t n = rte_eth_rx_burst(rt.tap_port, 0, b, cap::kMaxBurst);
     if (n) {
         work += n;
         for (uint16_t i = 0; i < n; ++i) b[i]->ol_flags = 0;  // RX flags of the tap mean nothing on TX
         const unsigned q = rte_ring_sp_enqueue_burst(rt.main_tx, reinterpret_cast<void**>(b), n, nullptr);
-        rt.count(0, C::exception_from_kernel, q);
+        rt.count_main(C::exception_from_kernel, q);
         if (q < n) {
             rte_pktmbuf_free_bulk(b + q, n - q);
-            rt.count(0, C::drop_exception_full, n - q);
+            rt.count_main(C::drop_exception_full, n - q);
         }
     }
     return work;
@@ -151,7 +151,7 @@ void refresh_snapshot(Runtime& rt) {
             std::snprintf(line, sizeof line, "client %u %s", g->clients[v].cp_id, endpoint_text(k.to_endpoint()).c_str());
             list.emplace_back(line);
         },
-        256);
+        cap::kSnapshotSessions);
     std::lock_guard<std::mutex> lk(rt.snap_mu);
     rt.snap_sessions = g->sessions.size();
     rt.snap_clients = g->client_count;
@@ -182,7 +182,7 @@ void export_port_stats(Runtime& rt) {
     const uint64_t now[4] = {st.imissed, st.rx_nombuf, st.ierrors, st.oerrors};
     const C names[4] = {C::drop_port_rx_missed, C::drop_port_rx_nombuf, C::drop_port_rx_errors, C::drop_port_tx_errors};
     for (int i = 0; i < 4; ++i) {
-        if (now[i] > rt.port_stats_seen[i]) rt.count(0, names[i], now[i] - rt.port_stats_seen[i]);
+        if (now[i] > rt.port_stats_seen[i]) rt.count_main(names[i], now[i] - rt.port_stats_seen[i]);
         rt.port_stats_seen[i] = now[i];
     }
     // net_af_packet: the kernel's drops on the PMD's sockets (reading PACKET_STATISTICS resets
@@ -190,13 +190,13 @@ void export_port_stats(Runtime& rt) {
     for (int fd : rt.kernel_ring_fds) {
         tpacket_stats ks{};
         socklen_t len = sizeof ks;
-        if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) rt.count(0, C::drop_port_kernel_ring, ks.tp_drops);
+        if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) rt.count_main(C::drop_port_kernel_ring, ks.tp_drops);
     }
     // net_tap: what the kernel could not queue to the PMD (the tap's queue full).
     for (auto& [iface, seen] : rt.kernel_tap_ifaces) {
         uint64_t now_dropped = 0;
         if (!kernel_tx_dropped(iface, now_dropped)) continue;
-        if (now_dropped > seen) rt.count(0, C::drop_port_kernel_ring, now_dropped - seen);
+        if (now_dropped > seen) rt.count_main(C::drop_port_kernel_ring, now_dropped - seen);
         seen = now_dropped;
     }
 }
@@ -206,8 +206,8 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
     uint64_t next_beat = 0, next_snap = 0, idle_since = 0, last_activity = ~0ull;
     uint32_t idle_rounds = 0;
     while (!rt.stop.load(std::memory_order_relaxed)) {
-        unsigned work = poll_control(rt, 256);
-        work += poll_tx(rt, 64);
+        unsigned work = poll_control(rt, cap::kControlPerRound);
+        work += poll_tx(rt, cap::kTxFramesPerRound);
         work += poll_exception(rt);
         const uint64_t now = mono_ns();
         if (now >= next_beat) {
@@ -233,7 +233,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
             export_port_stats(rt);
         }
         if (work == 0) {
-            if (++idle_rounds > 64) ::usleep(100);  // the main lcore is not latency critical
+            if (++idle_rounds > cap::kMainIdleRounds) ::usleep(cap::kMainIdleSleepUs);  // the main lcore is not latency critical
         } else {
             idle_rounds = 0;
         }

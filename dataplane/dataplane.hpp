@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "capacities.hpp"
 #include "config/config.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "mac_cache.hpp"
@@ -26,8 +27,6 @@ struct rte_ring;
 
 namespace rustun::dp {
 
-inline constexpr uint32_t kMaxBurst = 64;
-inline constexpr uint32_t kScratchPerItem = 2048;  // plaintext bytes per burst item
 // Per source address (IPv6: per /64) rate limits (docs/dataplane.md): punts to the control plane
 // and STUN replies. Token buckets: `rate` per second, bursts of `burst`.
 inline constexpr uint64_t kPuntRate = 100, kPuntBurst = 64;
@@ -38,7 +37,7 @@ inline constexpr uint64_t kStunRate = 10, kStunBurst = 20;
 // starts with a full bucket). GCRA: one theoretical arrival time per bucket.
 struct SourceLimiter {
     enum Kind : uint32_t { Punt = 0, Stun = 1 };
-    static constexpr uint32_t kSlots = 2048;  // power of two
+    static constexpr uint32_t kSlots = cap::kSourceLimiterSlots;  // power of two
     struct Slot {
         EndpointKey k{};  // family + address (IPv6: the /64), port 0; family 0 = unused
         uint64_t tat[2] = {};
@@ -73,10 +72,10 @@ struct alignas(64) Worker {
     unsigned lcore = 0;
     Runtime* rt = nullptr;
     std::unique_ptr<CryptoEngine> engine;
-    std::unique_ptr<uint8_t[]> scratch;  // kMaxBurst * kScratchPerItem, 64-byte aligned start
+    std::unique_ptr<uint8_t[]> scratch;  // cap::kMaxBurst * cap::kScratchPerItem, 64-byte aligned start
     shm::SpscRing* to_cp = nullptr;      // this worker's DpToCp ring: punts (producer side)
     shm::SpscRing* to_cp_deliver = nullptr;  // this worker's DpToCpDeliver ring: TcpDeliver
-    std::atomic<uint64_t>* counters = nullptr;  // this worker's block in the channel
+    std::atomic<uint64_t>* counters = nullptr;  // this worker's block in the channel (its only writer)
     rte_ring* to_kernel = nullptr;       // exception packets for the main lcore (SP/SC)
     MacCache macs;
     SourceLimiter limiter;
@@ -120,10 +119,10 @@ struct Runtime {
     uint64_t snap_gen = 0;
     std::vector<std::string> snap_list;  // "client <cp id> <addr>:<port>", at most 256
 
-    // Adds `n` to counter `c` of block `w` (per burst, not per packet; blocks may have two
-    // writers: worker 0 and the main lcore, hence the atomic add).
-    void count(uint32_t w, shm::DpCounter c, uint64_t n) {
-        if (n) channel->counters(w)[static_cast<size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+    // Main lcore only: adds `n` to counter `c` of its own block (workers add to theirs, per
+    // burst; every block has one writer, so no atomic read-modify-write anywhere).
+    void count_main(shm::DpCounter c, uint64_t n) {
+        if (n) shm::add_owned(channel->main_counters()[static_cast<size_t>(c)], n);
     }
     uint64_t mac_hint(const EndpointKey& k) const;
 };

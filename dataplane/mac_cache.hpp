@@ -14,7 +14,7 @@ namespace rustun::dp {
 
 class MacCache {
 public:
-    static constexpr uint32_t kEntries = 4096;
+    static constexpr uint32_t kEntries = cap::kMacCacheEntries;
 
     MacCache() : e_(std::make_unique<Entry[]>(kEntries)) {}
 

@@ -150,13 +150,13 @@ int main(int argc, char** argv) {
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;
     rt.stun_tolerance = rt.stun_interval * (kStunBurst - 1);
-    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, cap::kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
     if (rt.pool == nullptr)
         return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
                                 " mbufs: " + rte_strerror(rte_errno)));
     if (Status s = setup_uplink(rt); !s) return cleanup_and(fail(s.error()));
     if (Status s = setup_tap(rt); !s) return cleanup_and(fail(s.error()));
-    rt.main_tx = rte_ring_create("rustun_main_tx", 4096, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rt.main_tx = rte_ring_create("rustun_main_tx", cap::kMainTxRingSlots, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (rt.main_tx == nullptr) return cleanup_and(fail("cannot create the main TX ring"));
 
     shm::ChannelOptions co;
@@ -181,12 +181,12 @@ int main(int argc, char** argv) {
         auto eng = CryptoEngine::create();
         if (!eng) return cleanup_and(fail("crypto engine: " + eng.error()));
         wk->engine = std::move(*eng);
-        wk->scratch = std::make_unique<uint8_t[]>(kMaxBurst * kScratchPerItem);
+        wk->scratch = std::make_unique<uint8_t[]>(cap::kMaxBurst * cap::kScratchPerItem);
         wk->to_cp = &rt.channel->dp_to_cp(w);
         wk->to_cp_deliver = &rt.channel->deliver(w);
         wk->counters = rt.channel->counters(w);
         const std::string rn = "rustun_exc" + std::to_string(w);
-        wk->to_kernel = rte_ring_create(rn.c_str(), 1024, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+        wk->to_kernel = rte_ring_create(rn.c_str(), cap::kExceptionRingSlots, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (wk->to_kernel == nullptr) return cleanup_and(fail("cannot create the exception ring"));
         rt.workers.push_back(std::move(wk));
     }

@@ -38,7 +38,7 @@ std::string available_ports() {
 Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, const rte_eth_conf& conf, const char* what) {
     int rc = rte_eth_dev_configure(port, queues, queues, &conf);
     if (rc < 0) return make_error(std::string(what) + ": rte_eth_dev_configure: " + rte_strerror(-rc));
-    uint16_t nrx = 1024, ntx = 1024;
+    uint16_t nrx = cap::kPortRxDescriptors, ntx = cap::kPortTxDescriptors;
     rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
     const int socket = rte_eth_dev_socket_id(port);
     for (uint16_t q = 0; q < queues; ++q) {

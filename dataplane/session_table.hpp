@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "capacities.hpp"
 #include "shm/channel_layout.hpp"
 #include "util/seqlock.hpp"
 
@@ -26,7 +27,7 @@ namespace rustun::dp {
 
 inline constexpr uint32_t kNoSession = 0xffffffffu;
 // Seqlock read attempts before a reader gives up (treats the entry as absent).
-inline constexpr uint32_t kSeqRetries = 256;
+inline constexpr uint32_t kSeqRetries = cap::kSeqRetries;
 
 // An endpoint as five 32-bit words (family|pad|port, then 16 address bytes), normalised.
 struct EndpointKey {
@@ -41,7 +42,7 @@ uint32_t endpoint_hash(const EndpointKey& k);
 
 class SessionTable {
 public:
-    static constexpr uint32_t kMaxProbe = 64;
+    static constexpr uint32_t kMaxProbe = cap::kSessionMaxProbe;
     static constexpr uint32_t kEmpty = 0xffffffffu;  // value of a never-used slot
     static constexpr uint32_t kTomb = 0xfffffffeu;   // value of a deleted slot
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,9 +19,11 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "packet.hpp"
-#include "proto/frame.hpp"
 #include "net/pcap_writer.hpp"
+#include "proto/frame.hpp"
 #include "shm/channel.hpp"
+#include "shm/control_push.hpp"
+#include "shm/state_writer.hpp"
 #include "util/clock.hpp"
 #include "util/endpoint_text.hpp"
 #include "util/log.hpp"
@@ -182,43 +186,25 @@ int cp(const char* path, int seconds) {
     }
     auto& h = ch->header();
     h.cp_heartbeat_ns.store(mono_ns());
-    const uint64_t epoch = 0x5eed;
-    h.cp_epoch.store(epoch);
-    shm::SyncMsg sm{epoch, 1, 4};
-    send(ch->control(), shm::MsgType::SyncBegin, &sm);
-    shm::ClusterSetMsg cs{};
-    cs.cluster_id = 7;
+    shm::FullState st;
+    st.cp_epoch = 0x5eed;
+    h.cp_epoch.store(st.cp_epoch);
     auto spec = CipherSpec::parse(cipher_text());
-    cs.method = static_cast<uint8_t>(spec->method);
-    auto dk = spec->derived_key();
-    cs.key_len = static_cast<uint16_t>(dk.size());
-    if (!dk.empty()) std::memcpy(cs.key, dk.data(), dk.size());  // plain: no key
-    send(ch->control(), shm::MsgType::ClusterSet, &cs, 8 + cs.key_len);
+    st.clusters.push_back({7, static_cast<uint8_t>(spec->method), spec->derived_key()});
     const char* ips[4] = {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"};
     for (uint32_t i = 0; i < 4; ++i) {
-        shm::ClientSetMsg c{};
-        c.client_id = 10 + i;
-        c.cluster_id = 7;
         in_addr a;
         inet_pton(AF_INET, ips[i], &a);
-        c.private_ip = ntohl(a.s_addr);
-        send(ch->control(), shm::MsgType::ClientSet, &c, 16);
+        st.clients.push_back({10 + i, 7, ntohl(a.s_addr), {}});
     }
     const shm::Endpoint eps[3] = {kA, kB, kC};
-    for (uint32_t i = 0; i < 3; ++i) {
-        shm::EndpointSetMsg e{};
-        e.client_id = 10 + i;
-        e.endpoint = eps[i];
-        send(ch->control(), shm::MsgType::EndpointSet, &e);
-    }
-    send(ch->control(), shm::MsgType::SyncEnd, &sm);
+    for (uint32_t i = 0; i < 3; ++i) st.endpoints.push_back({10 + i, eps[i], false, std::nullopt});
+    const shm::PushWait wait{std::chrono::seconds(1), std::chrono::milliseconds(1), false, nullptr};
+    shm::StateWriter writer(
+        [&](shm::MsgType t, const void* body, uint32_t len) { return shm::push_control(*ch, wait, t, body, len); });
+    writer.full_sync(st);
     // Live bindings (as after authenticated KeepAlives).
-    for (uint32_t i = 0; i < 3; ++i) {
-        shm::EndpointSetMsg e{};
-        e.client_id = 10 + i;
-        e.endpoint = eps[i];
-        send(ch->control(), shm::MsgType::EndpointSet, &e);
-    }
+    for (const shm::EndpointState& e : st.endpoints) writer.endpoint_set(e);
     const uint64_t end = mono_ns() + static_cast<uint64_t>(seconds) * 1'000'000'000ull;
     bool replied = false;
     while (mono_ns() < end && ch->still_current()) {

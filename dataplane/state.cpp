@@ -129,16 +129,31 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
             std::memcpy(&msg, body, 16);
             if (msg.cidr_count > shm::ClientSetMsg::kMaxCidrs || h.len < 16u + 8u * msg.cidr_count)
                 return reject("ClientSet: cidr_count " + std::to_string(msg.cidr_count) + " beyond the body");
-            ClientModel c;
-            c.cluster_id = msg.cluster_id;
-            c.private_ip = msg.private_ip;
+            if (msg.flags & ~shm::kClientSetAppendCidrs)
+                return reject("ClientSet: unknown flags " + std::to_string(msg.flags));
+            std::vector<Ipv4Cidr> cidrs;
+            cidrs.reserve(msg.cidr_count);
             for (uint32_t i = 0; i < msg.cidr_count; ++i) {
                 shm::Cidr cd;
                 std::memcpy(&cd, body + 16 + 8 * i, sizeof cd);
                 if (cd.prefix_len > 32) return reject("ClientSet: prefix_len > 32");
-                c.cidrs.push_back(Ipv4Cidr{Ipv4Addr{cd.network}, cd.prefix_len});
+                cidrs.push_back(Ipv4Cidr{Ipv4Addr{cd.network}, cd.prefix_len});
             }
-            m.clients[msg.client_id] = std::move(c);
+            if (msg.flags & shm::kClientSetAppendCidrs) {
+                // The continuation of the ClientSet just before it: the same client, as it was set.
+                auto prev = m.clients.find(msg.client_id);
+                if (prev == m.clients.end() || prev->second.cluster_id != msg.cluster_id ||
+                    prev->second.private_ip != msg.private_ip)
+                    return reject("ClientSet: CIDRs appended to client " + std::to_string(msg.client_id) +
+                                  " without its ClientSet");
+                prev->second.cidrs.insert(prev->second.cidrs.end(), cidrs.begin(), cidrs.end());
+            } else {
+                ClientModel c;
+                c.cluster_id = msg.cluster_id;
+                c.private_ip = msg.private_ip;
+                c.cidrs = std::move(cidrs);
+                m.clients[msg.client_id] = std::move(c);
+            }
             if (live) dirty_ = true;
             return Outcome::Applied;
         }

@@ -4,6 +4,7 @@
 #include <rte_telemetry.h>
 
 #include <cstring>
+#include <string>
 
 #include "dataplane.hpp"
 
@@ -18,14 +19,16 @@ int cmd_stats(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(d);
     for (size_t c = 0; c < shm::kDpCounterCount; ++c)
         rte_tel_data_add_dict_u64(d, shm::kDpCounterInfo[c].name, rt.channel->counter_total(static_cast<shm::DpCounter>(c)));
-    for (uint32_t w = 0; w < rt.channel->workers(); ++w) {
+    // Then each block: workerN, and "main" (the main lcore's: TxFrames, exception path, port drops).
+    for (uint32_t w = 0; w <= rt.channel->workers(); ++w) {
+        const bool main = w == rt.channel->workers();
+        const std::atomic<uint64_t>* block = main ? rt.channel->main_counters() : rt.channel->counters(w);
         rte_tel_data* wd = rte_tel_data_alloc();
         if (wd == nullptr) return -ENOMEM;
         rte_tel_data_start_dict(wd);
         for (size_t c = 0; c < shm::kDpCounterCount; ++c)
-            rte_tel_data_add_dict_u64(wd, shm::kDpCounterInfo[c].name,
-                                      rt.channel->counters(w)[c].load(std::memory_order_relaxed));
-        const std::string name = "worker" + std::to_string(w);
+            rte_tel_data_add_dict_u64(wd, shm::kDpCounterInfo[c].name, block[c].load(std::memory_order_relaxed));
+        const std::string name = main ? "main" : "worker" + std::to_string(w);
         rte_tel_data_add_dict_container(d, name.c_str(), wd, 0);
     }
     return 0;
@@ -52,10 +55,10 @@ int cmd_sessions(const char*, const char*, rte_tel_data* d) {
     rte_tel_data* list = rte_tel_data_alloc();
     if (list == nullptr) return -ENOMEM;
     rte_tel_data_start_array(list, RTE_TEL_STRING_VAL);
-    // A telemetry reply is bounded (16 KiB): list at most 128 sessions.
+    // A telemetry reply is bounded (16 KiB): list at most cap::kTelemetrySessions sessions.
     size_t n = 0;
     for (const std::string& s : rt.snap_list) {
-        if (++n > 128) break;
+        if (++n > cap::kTelemetrySessions) break;
         rte_tel_data_add_array_string(list, s.c_str());
     }
     rte_tel_data_add_dict_container(d, "list", list, 0);
@@ -66,10 +69,13 @@ int cmd_sessions(const char*, const char*, rte_tel_data* d) {
 
 void register_telemetry(Runtime& rt) {
     g_rt = &rt;
+    // Kept for the process's lifetime (DPDK may keep the pointer).
+    static const std::string sessions_help = "Endpoint sessions: count, capacity and up to " +
+                                             std::to_string(cap::kTelemetrySessions) + " entries. No parameters.";
     rte_telemetry_register_cmd("/rustun/stats", cmd_stats,
-                               "Dataplane counters summed over workers, then per worker. No parameters.");
+                               "Dataplane counters summed over all blocks, then per worker and the main lcore's. No parameters.");
     rte_telemetry_register_cmd("/rustun/sessions", cmd_sessions,
-                               "Endpoint sessions: count, capacity and up to 128 entries. No parameters.");
+                               sessions_help.c_str());
     rte_telemetry_register_cmd("/rustun/drops", cmd_drops, "Only the drop_* counters, summed over workers.");
 }
 

@@ -97,13 +97,13 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     const uint64_t now = rte_rdtsc();
     const bool cp_alive = rt.cp_alive.load(std::memory_order_relaxed);
 
-    rte_mbuf* tx[kMaxBurst];
+    rte_mbuf* tx[cap::kMaxBurst];
     uint16_t ntx = 0;
-    rte_mbuf* exc[kMaxBurst];
+    rte_mbuf* exc[cap::kMaxBurst];
     uint16_t nexc = 0;
-    rte_mbuf* drop[kMaxBurst];
+    rte_mbuf* drop[cap::kMaxBurst];
     uint16_t ndrop = 0;
-    DataItem items[kMaxBurst];
+    DataItem items[cap::kMaxBurst];
     uint16_t nitems = 0;
     bool to_cp_pending = false;
     bool deliver_pending = false;
@@ -215,9 +215,9 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     }
 
     // ---- stage 2: sessions for the whole burst, prefetch client + key, one crypto call ----
-    OpenItem open[kMaxBurst];
+    OpenItem open[cap::kMaxBurst];
     uint16_t nopen = 0;
-    DataItem* owner[kMaxBurst];
+    DataItem* owner[cap::kMaxBurst];
     for (uint16_t i = 0; i < nitems; ++i) {
         DataItem& it = items[i];
         it.session = g.sessions.lookup(it.key, it.hash);
@@ -229,7 +229,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         const ClientLive& c = g.clients[it.session];
         rte_prefetch0(&c);
         rte_prefetch0(c.key);
-        if (it.frame_len - kFrameHeaderSize > kScratchPerItem) {
+        if (it.frame_len - kFrameHeaderSize > cap::kScratchPerItem) {
             cnt.add(C::drop_oversize);
             drop[ndrop++] = it.m;
             continue;
@@ -239,7 +239,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         o.key = c.key;
         o.payload = it.frame + kFrameHeaderSize;
         o.payload_len = it.frame_len - kFrameHeaderSize;
-        o.out = w.scratch.get() + nopen * kScratchPerItem;
+        o.out = w.scratch.get() + nopen * cap::kScratchPerItem;
         owner[nopen++] = &it;
     }
     if (nopen) w.engine->open_burst(std::span<OpenItem>(open, nopen));
@@ -366,21 +366,21 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     if (to_cp_pending) w.to_cp->publish();
     if (deliver_pending) w.to_cp_deliver->publish();
     for (size_t c = 0; c < shm::kDpCounterCount; ++c)
-        if (cnt.v[c]) w.counters[c].fetch_add(cnt.v[c], std::memory_order_relaxed);
+        if (cnt.v[c]) shm::add_owned(w.counters[c], cnt.v[c]);
 }
 
 // Worker 0 transmits what the main lcore built (TxFrames, kernel exception packets), so that the
 // uplink needs no extra TX queue (net_pcap has one per tx_pcap file).
 void drain_main_tx(Worker& w) {
     Runtime& rt = *w.rt;
-    rte_mbuf* b[kMaxBurst];
-    const unsigned n = rte_ring_sc_dequeue_burst(rt.main_tx, reinterpret_cast<void**>(b), kMaxBurst, nullptr);
+    rte_mbuf* b[cap::kMaxBurst];
+    const unsigned n = rte_ring_sc_dequeue_burst(rt.main_tx, reinterpret_cast<void**>(b), cap::kMaxBurst, nullptr);
     if (n == 0) return;
     const uint16_t sent = rte_eth_tx_burst(rt.port_id, w.queue, b, static_cast<uint16_t>(n));
     uint64_t drops = n - sent;
     if (drops) rte_pktmbuf_free_bulk(b + sent, static_cast<unsigned>(drops));
-    w.counters[static_cast<size_t>(C::tx_packets)].fetch_add(sent, std::memory_order_relaxed);
-    if (drops) w.counters[static_cast<size_t>(C::drop_tx_full)].fetch_add(drops, std::memory_order_relaxed);
+    shm::add_owned(w.counters[static_cast<size_t>(C::tx_packets)], sent);
+    if (drops) shm::add_owned(w.counters[static_cast<size_t>(C::drop_tx_full)], drops);
 }
 
 }  // namespace
@@ -390,7 +390,7 @@ int worker_main(void* arg) {
     Runtime& rt = *w.rt;
     const auto& gen_ptr = rt.state->current_ptr();
     QuiescentId& seen = rt.state->quiescent()[w.index];
-    rte_mbuf* rx[kMaxBurst];
+    rte_mbuf* rx[cap::kMaxBurst];
     const uint16_t burst = static_cast<uint16_t>(rt.cfg.burst);
     uint32_t empty_polls = 0;
     while (!rt.stop.load(std::memory_order_relaxed)) {
@@ -404,7 +404,7 @@ int worker_main(void* arg) {
         if (n) {
             empty_polls = 0;
             process_burst(w, *g, rx, n);
-        } else if (rt.cfg.idle_sleep_us && ++empty_polls > 4096) {
+        } else if (rt.cfg.idle_sleep_us && ++empty_polls > cap::kWorkerIdlePolls) {
             // Idle: yield the core briefly (shared VMs); never while packets flow. A line-rate
             // burst arriving during the sleep waits in the RX ring (drop_port_rx_missed if it
             // overflows): set dataplane.idle_sleep_us: 0 on isolated cores.

@@ -2,6 +2,7 @@
 # The whole test suite, from a fresh clone, as root on Debian 12:
 #   scripts/setup.sh (packages, hugepages, build) -> meson unit/functional/integration tests
 #   -> the unit and control-plane tests again in an ASan + UBSan build (build-asan/)
+#   -> clang's thread-safety analysis of the control plane (build-tsa/, zero warnings)
 #   -> libFuzzer targets (ASan + UBSan) for a bounded time. Exits non-zero on any failure.
 # Environment: FUZZ_SECONDS (default 40 per target; 0 skips fuzzing); SANITIZE=0 skips the
 # sanitizer build.
@@ -47,6 +48,11 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   [ "$san_status" = ok ] || failed=1
 fi
 
+# The control plane's locking rules, checked by the compiler: clang++ -Wthread-safety over every
+# control-plane source (scripts/thread-safety.sh); one warning fails the test command.
+echo "[test] thread-safety analysis: clang -Wthread-safety over controlplane/ (build-tsa/)"
+if bash scripts/thread-safety.sh; then tsa_status=ok; else tsa_status=FAILED; failed=1; fi
+
 fuzz_secs=${FUZZ_SECONDS:-40}
 fuzz_status=skipped
 if [ "$fuzz_secs" -gt 0 ]; then
@@ -69,6 +75,9 @@ if [ -f build/asan-test.log ] && [ "$san_status" != skipped ]; then
 fi
 echo "[test] sanitizers: $san_status"
 [ "$san_status" = FAILED ] && ! grep -qE '^Fail: +[1-9]' build/asan-test.log 2>/dev/null && bad=$((bad + 1))
+echo "[test] thread-safety: $tsa_status"
+[ "$tsa_status" = ok ] && ok=$((ok + 1))
+[ "$tsa_status" = FAILED ] && bad=$((bad + 1))
 echo "[test] fuzzing: $fuzz_status"
 [ "$fuzz_status" = ok ] && ok=$((ok + 1))
 [ "$fuzz_status" = FAILED ] && bad=$((bad + 1))

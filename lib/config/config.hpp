@@ -6,7 +6,7 @@
 //  * cluster names are unique and non-empty; identities are unique and non-empty across all
 //    clusters; private_ip is unique within a cluster;
 //  * every mask is a contiguous netmask; every CIDR has prefix_len <= 32;
-//  * controlplane values are inside the ranges documented next to each field.
+//  * controlplane and dataplane values are inside the ranges of the key table (config_keys.hpp).
 #pragma once
 
 #include <array>
@@ -18,9 +18,26 @@
 #include <vector>
 
 #include "config/address.hpp"
+#include "config/config_keys.hpp"
 #include "crypto/cipher_spec.hpp"
 
 namespace rustun {
+
+// The default of an integer key of the table, as the member's type (a value that does not fit
+// does not compile).
+template <typename T>
+consteval T default_integer(std::string_view path) {
+    const ConfigKey& k = config_key(path);
+    if (k.kind != KeyKind::Integer || k.number > static_cast<uint64_t>(static_cast<T>(-1)))
+        throw "not an integer key, or its default does not fit";
+    return static_cast<T>(k.number);
+}
+// The default of a seconds key of the table.
+consteval std::chrono::milliseconds default_ms(std::string_view path) {
+    const ConfigKey& k = config_key(path);
+    if (k.kind != KeyKind::Seconds) throw "not a seconds key";
+    return std::chrono::milliseconds(static_cast<int64_t>(k.number));
+}
 
 // One `cider_mapping` entry: traffic for `virtual_cidr` (advertised to peers) is mapped to
 // `real_cidr` on the client's LAN (Linux NETMAP on that client, docs/protocol.md, "HandshakeReply").
@@ -64,32 +81,39 @@ struct ListenConfig {
 enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error, Off };
 const char* log_level_name(LogLevel level);  // "trace" .. "off"
 
+// Defaults and ranges are the key table's (config_keys.hpp); the config-keys test checks the enum
+// defaults (log_level, exception) against it.
 struct ControlPlaneConfig {
-    uint32_t workers = 1;  // epoll worker threads, 1..256
+    uint32_t workers = default_integer<uint32_t>("controlplane.workers");  // epoll worker threads
     // All durations are > 0 and <= 1 day; configured in seconds (fractions allowed, ms precision).
-    std::chrono::milliseconds handshake_timeout{20'000};   // first frame must arrive within
-    std::chrono::milliseconds keepalive_interval{10'000};  // the clients' KeepAlive period
+    // The first frame must arrive within handshake_timeout.
+    std::chrono::milliseconds handshake_timeout{default_ms("controlplane.handshake_timeout")};
+    // The clients' KeepAlive period.
+    std::chrono::milliseconds keepalive_interval{default_ms("controlplane.keepalive_interval")};
     // Silence after which a connection is dropped; 3 x keepalive_interval unless configured.
     // Invariant: idle_timeout > keepalive_interval.
-    std::chrono::milliseconds idle_timeout{30'000};
-    // Bound of one connection's output queue in bytes; >= 65543 (one maximum frame:
-    // 8-byte header + 65535-byte payload), <= 1 GiB.
-    uint64_t output_queue_bytes = 1u << 20;
+    std::chrono::milliseconds idle_timeout{default_ms("controlplane.idle_timeout")};
+    // Bound of one connection's output queue in bytes; at least one maximum frame.
+    uint64_t output_queue_bytes = default_integer<uint64_t>("controlplane.output_queue_bytes");
     // Cap on peers listed in one HandshakeReply/KeepAlive reply so that payloads stay
-    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"); 1..10000. The frame builder still checks the size.
-    uint32_t max_peers_per_reply = 100;
+    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"); 1..10000. The frame
+    // builder still checks the size.
+    uint32_t max_peers_per_reply = default_integer<uint32_t>("controlplane.max_peers_per_reply");
     // Handshakes accepted per second from one source IP address; 0 = no limit.
-    uint32_t handshake_rate_per_source = 20;
+    uint32_t handshake_rate_per_source =
+        default_integer<uint32_t>("controlplane.handshake_rate_per_source");
     // Connections of one worker still waiting for their Handshake (docs/controlplane.md,
-    // "Connections without a Handshake"): at most handshake_pending_max (1..1000000; when full,
-    // the oldest is closed to admit the new one), at most handshake_pending_per_source from one
-    // IP address and handshake_pending_per_prefix6 from one IPv6 /64 (0 = no limit, ..1000000).
-    uint32_t handshake_pending_max = 4096;
-    uint32_t handshake_pending_per_source = 32;
-    uint32_t handshake_pending_per_prefix6 = 128;
+    // "Connections without a Handshake"): at most handshake_pending_max (when full, the oldest is
+    // closed to admit the new one), at most handshake_pending_per_source from one IP address and
+    // handshake_pending_per_prefix6 from one IPv6 /64 (0 = no limit).
+    uint32_t handshake_pending_max = default_integer<uint32_t>("controlplane.handshake_pending_max");
+    uint32_t handshake_pending_per_source =
+        default_integer<uint32_t>("controlplane.handshake_pending_per_source");
+    uint32_t handshake_pending_per_prefix6 =
+        default_integer<uint32_t>("controlplane.handshake_pending_per_prefix6");
     // A connection that has sent no byte at all within this time is closed (seconds, like the
     // other durations). Only shortens handshake_timeout.
-    std::chrono::milliseconds first_byte_timeout{3'000};
+    std::chrono::milliseconds first_byte_timeout{default_ms("controlplane.first_byte_timeout")};
     LogLevel log_level = LogLevel::Info;
 
     bool operator==(const ControlPlaneConfig&) const = default;
@@ -101,28 +125,28 @@ struct DataplaneConfig {
 
     // Shared-memory segment path, non-empty. Its directory must be writable only by the gateway's
     // user (docs/shm-channel.md "Where the channel lives"); the dataplane creates it if missing.
-    std::string channel{"/run/rustun/dataplane.chan"};
+    std::string channel{config_key("dataplane.channel").text};
     // Group that may attach to the channel (directory 0750, file 0660 of that group); empty =
     // owner only (0700 / 0600).
     std::string channel_group;
     std::vector<std::string> eal_args;                  // DPDK EAL arguments, before the CLI's
     std::string port;                                   // uplink: vdev name or PCI address; required
-    uint32_t workers = 1;                               // RX/TX queue pairs = worker lcores, 1..62
-    uint32_t burst = 32;                                // RX burst, 1..64
-    // Microseconds a worker sleeps after ~4096 empty polls, 0..1000; 0 = pure busy polling
+    uint32_t workers = default_integer<uint32_t>("dataplane.workers");  // RX/TX queue pairs = lcores
+    uint32_t burst = default_integer<uint32_t>("dataplane.burst");      // RX burst
+    // Microseconds a worker sleeps after ~4096 empty polls; 0 = pure busy polling
     // (isolated cores on bare metal). The default yields the core on shared machines.
-    uint32_t idle_sleep_us = 20;
-    uint32_t sessions = 65536;                          // endpoint bindings, 16..16777216
-    uint32_t mbufs = 16383;                             // mbuf pool size, 1023..16777215
+    uint32_t idle_sleep_us = default_integer<uint32_t>("dataplane.idle_sleep_us");
+    uint32_t sessions = default_integer<uint32_t>("dataplane.sessions");  // endpoint bindings
+    uint32_t mbufs = default_integer<uint32_t>("dataplane.mbufs");        // mbuf pool size
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
     std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
     Exception exception = Exception::None;
-    std::string exception_iface{"rustun0"};  // tap interface name, 1..15 characters
+    std::string exception_iface{config_key("dataplane.exception_iface").text};  // tap interface
 
     bool operator==(const DataplaneConfig&) const = default;
 };
 
-inline constexpr std::string_view kDefaultControlSocket = "/run/rustun/control.sock";
+inline constexpr std::string_view kDefaultControlSocket = config_key("control_socket").text;
 
 struct GatewayConfig {
     std::string source_file;  // the YAML file (or pseudo file name) this was loaded from

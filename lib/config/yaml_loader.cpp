@@ -7,10 +7,12 @@
 #include <exception>
 #include <filesystem>
 #include <span>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
 #include "config/cluster_merge.hpp"
+#include "config/config_keys.hpp"
 #include "config/read_text_file.hpp"
 #include "config/routes_json.hpp"
 
@@ -87,8 +89,10 @@ public:
         return at(e.value, std::move(path), &e.key);
     }
 
-    Result<Fields> map(const YAML::Node& n, const std::string& path,
-                       std::span<const std::string_view> known, const YAML::Node* fallback) const {
+    // `n` as a mapping whose keys are all in `known_keys` (child_keys() of its table path).
+    Result<Fields> map(const YAML::Node& n, const std::string& path, const KeyNames& known_keys,
+                       const YAML::Node* fallback) const {
+        std::span<const std::string_view> known = known_keys.span();
         if (!n.IsMap())
             return error_at(at(n, path, fallback),
                             std::string("expected a mapping, got ") + kind_of(n));
@@ -133,6 +137,14 @@ public:
             return error_at(at(e, path),
                             "expected " + std::string(expected) + ", got " + kind_of(e.value));
         return e.value.Scalar();
+    }
+
+    // A non-empty scalar's text; `if_empty` is the error for an empty one.
+    Result<std::string> nonempty_string(const Fields::Entry& e, const std::string& path,
+                                        std::string_view expected, std::string_view if_empty) const {
+        auto s = string(e, path, expected);
+        if (s.ok() && s->empty()) return error_at(at(e, path), if_empty);
+        return s;
     }
 
     // Decimal integer in [lo, hi].
@@ -205,29 +217,35 @@ private:
     std::string file_;
 };
 
-constexpr std::array<std::string_view, 8> kTopKeys = {
-    "listen",       "crypto",   "control_socket", "control_socket_group",
-    "clients_file", "clusters", "controlplane",   "dataplane"};
-constexpr std::array<std::string_view, 13> kDataplaneKeys = {
-    "channel", "eal_args", "port",     "workers",   "burst",           "sessions",
-    "mbufs",   "address",  "address6", "exception", "exception_iface", "idle_sleep_us",
-    "channel_group"};
-constexpr std::array<std::string_view, 2> kListenKeys = {"tcp", "udp"};
-constexpr std::array<std::string_view, 3> kClusterKeys = {"name", "crypto", "clients"};
-constexpr std::array<std::string_view, 7> kClientKeys = {
-    "identity", "name", "private_ip", "mask", "gateway", "ciders", "cider_mapping"};
-constexpr std::array<std::string_view, 12> kControlPlaneKeys = {"workers",
-                                                                "handshake_timeout",
-                                                                "keepalive_interval",
-                                                                "idle_timeout",
-                                                                "output_queue_bytes",
-                                                                "max_peers_per_reply",
-                                                                "handshake_rate_per_source",
-                                                                "handshake_pending_max",
-                                                                "handshake_pending_per_source",
-                                                                "handshake_pending_per_prefix6",
-                                                                "first_byte_timeout",
-                                                                "log_level"};
+// The keys each mapping accepts, from the key table (config_keys.hpp), in its order.
+constexpr KeyNames kTopKeys = child_keys("");
+constexpr KeyNames kListenKeys = child_keys("listen");
+constexpr KeyNames kControlPlaneKeys = child_keys("controlplane");
+constexpr KeyNames kDataplaneKeys = child_keys("dataplane");
+constexpr KeyNames kClusterKeys = child_keys("clusters[]");
+constexpr KeyNames kClientKeys = child_keys("clusters[].clients[]");
+
+// Reads the integer key `k` of the mapping `f` into `out` if it is given, range-checked by the
+// table. `f` is the mapping at k.parent() (a top-level section, so its path is k's path).
+template <typename T>
+Status read_integer(const YamlReader& r, const Fields& f, const ConfigKey& k, T& out) {
+    static_assert(std::is_unsigned_v<T>);
+    const auto* v = f.get(k.name());
+    if (v == nullptr) return Status::success();
+    RUSTUN_TRY_ASSIGN(n, r.integer(*v, std::string(k.path), k.min, k.max));
+    out = static_cast<T>(n);
+    return Status::success();
+}
+
+// Reads the seconds key `k` of the mapping `f` into `out` if it is given (as read_integer).
+Status read_seconds(const YamlReader& r, const Fields& f, const ConfigKey& k,
+                    std::chrono::milliseconds& out) {
+    const auto* v = f.get(k.name());
+    if (v == nullptr) return Status::success();
+    RUSTUN_TRY_ASSIGN(d, r.seconds(*v, std::string(k.path)));
+    out = d;
+    return Status::success();
+}
 
 Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
                                           const std::string& path) {
@@ -255,18 +273,9 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
     if (e == nullptr || e->value.IsNull()) return out;  // all defaults
     RUSTUN_TRY_ASSIGN(f, r.map(e->value, "controlplane", kControlPlaneKeys, &e->key));
     auto path = [](std::string_view k) { return join("controlplane", k); };
-    if (const auto* v = f.get("workers")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("workers"), 1, 256));
-        out.workers = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("handshake_timeout")) {
-        RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("handshake_timeout")));
-        out.handshake_timeout = d;
-    }
-    if (const auto* v = f.get("keepalive_interval")) {
-        RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("keepalive_interval")));
-        out.keepalive_interval = d;
-    }
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.workers"), out.workers));
+    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.handshake_timeout"), out.handshake_timeout));
+    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.keepalive_interval"), out.keepalive_interval));
     out.idle_timeout = 3 * out.keepalive_interval;
     if (const auto* v = f.get("idle_timeout")) {
         RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("idle_timeout")));
@@ -277,35 +286,16 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
                                 std::to_string(d.count()) + " ms");
         out.idle_timeout = d;
     }
-    if (const auto* v = f.get("output_queue_bytes")) {
-        RUSTUN_TRY_ASSIGN(n,
-                          r.integer(*v, path("output_queue_bytes"), 8 + 65535, uint64_t{1} << 30));
-        out.output_queue_bytes = n;
-    }
-    if (const auto* v = f.get("max_peers_per_reply")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("max_peers_per_reply"), 1, 10000));
-        out.max_peers_per_reply = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("handshake_rate_per_source")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_rate_per_source"), 0, 1'000'000));
-        out.handshake_rate_per_source = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("handshake_pending_max")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_max"), 1, 1'000'000));
-        out.handshake_pending_max = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("handshake_pending_per_source")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_per_source"), 0, 1'000'000));
-        out.handshake_pending_per_source = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("handshake_pending_per_prefix6")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("handshake_pending_per_prefix6"), 0, 1'000'000));
-        out.handshake_pending_per_prefix6 = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("first_byte_timeout")) {
-        RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("first_byte_timeout")));
-        out.first_byte_timeout = d;
-    }
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.output_queue_bytes"), out.output_queue_bytes));
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.max_peers_per_reply"), out.max_peers_per_reply));
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_rate_per_source"),
+                            out.handshake_rate_per_source));
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_max"), out.handshake_pending_max));
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_per_source"),
+                            out.handshake_pending_per_source));
+    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_per_prefix6"),
+                            out.handshake_pending_per_prefix6));
+    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.first_byte_timeout"), out.first_byte_timeout));
     if (const auto* v = f.get("log_level")) {
         RUSTUN_TRY_ASSIGN(s, r.string(*v, path("log_level")));
         bool found = false;
@@ -329,13 +319,13 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     DataplaneConfig out;
     auto path = [](std::string_view k) { return join("dataplane", k); };
     if (const auto* v = f.get("channel")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel"), "a path such as /run/rustun/dataplane.chan"));
-        if (s.empty()) return error_at(r.at(*v, path("channel")), "expected a non-empty path");
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*v, path("channel"), "a path such as /run/rustun/dataplane.chan",
+                                               "expected a non-empty path"));
         out.channel = s;
     }
     if (const auto* v = f.get("channel_group")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("channel_group"), "a group name such as rustun"));
-        if (s.empty()) return error_at(r.at(*v, path("channel_group")), "expected a non-empty group name");
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*v, path("channel_group"), "a group name such as rustun",
+                                               "expected a non-empty group name"));
         out.channel_group = s;
     }
     if (const auto* v = f.get("eal_args")) {
@@ -349,29 +339,14 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
         }
     }
     RUSTUN_TRY_ASSIGN(port, r.required(f, "port", "a DPDK port name such as net_pcap0 or 0000:01:00.0"));
-    RUSTUN_TRY_ASSIGN(port_name, r.string(*port, path("port"), "a DPDK port name"));
-    if (port_name.empty()) return error_at(r.at(*port, path("port")), "expected a non-empty port name");
+    RUSTUN_TRY_ASSIGN(port_name,
+                      r.nonempty_string(*port, path("port"), "a DPDK port name", "expected a non-empty port name"));
     out.port = port_name;
-    if (const auto* v = f.get("workers")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("workers"), 1, 62));
-        out.workers = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("idle_sleep_us")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("idle_sleep_us"), 0, 1000));
-        out.idle_sleep_us = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("burst")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("burst"), 1, 64));
-        out.burst = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("sessions")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("sessions"), 16, 16'777'216));
-        out.sessions = static_cast<uint32_t>(n);
-    }
-    if (const auto* v = f.get("mbufs")) {
-        RUSTUN_TRY_ASSIGN(n, r.integer(*v, path("mbufs"), 1023, 16'777'215));
-        out.mbufs = static_cast<uint32_t>(n);
-    }
+    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.workers"), out.workers));
+    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.idle_sleep_us"), out.idle_sleep_us));
+    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
+    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
+    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));
     RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
     RUSTUN_TRY_ASSIGN(addr_text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
     RUSTUN_TRY_ASSIGN(addr_value, check_ipv4_field(addr_text, r.at(*addr, path("address"))));
@@ -539,13 +514,12 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     cfg.crypto = crypto_spec;
 
     if (const auto* e = top.get("control_socket")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*e, "control_socket"));
-        if (s.empty()) return error_at(r.at(*e, "control_socket"), "expected a non-empty path");
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*e, "control_socket", "a string", "expected a non-empty path"));
         cfg.control_socket = s;
     }
     if (const auto* e = top.get("control_socket_group")) {
-        RUSTUN_TRY_ASSIGN(g, r.string(*e, "control_socket_group", "a group name or a numeric gid"));
-        if (g.empty()) return error_at(r.at(*e, "control_socket_group"), "expected a group name or a numeric gid");
+        RUSTUN_TRY_ASSIGN(g, r.nonempty_string(*e, "control_socket_group", "a group name or a numeric gid",
+                                               "expected a group name or a numeric gid"));
         cfg.control_socket_group = g;
     }
 
@@ -559,10 +533,8 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
 
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*e, "clients_file"));
-        if (s.empty())
-            return error_at(r.at(*e, "clients_file"),
-                            "expected a non-empty path to a routes.json file");
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*e, "clients_file", "a string",
+                                               "expected a non-empty path to a routes.json file"));
         cfg.clients_file = (std::filesystem::path(r.file()).parent_path() / s).string();
         auto text = read_text_file(cfg.clients_file);
         if (!text) return error_at(r.at(*e, "clients_file"), text.error());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "net/trial_open.hpp"
 #include "proto/frame.hpp"
 
 namespace rustun {
@@ -16,18 +17,13 @@ UdpKeepAliveOpen open_udp_keepalive(const uint8_t* frame, size_t len, std::span<
         h.frame_size() > len)
         return UdpKeepAliveOpen::BadFrame;
     if (h.frame_type() != FrameType::KeepAlive) return UdpKeepAliveOpen::NotKeepAlive;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        if (keys[i] == nullptr) continue;
-        OpenItem it;
-        it.key = keys[i];
-        it.payload = const_cast<uint8_t*>(frame + kFrameHeaderSize);  // read only: out of place
-        it.payload_len = h.payload_length;
-        it.out = scratch;
-        if (eng.open(it) != CryptoStatus::Ok) continue;
-        auto parsed = decode_keepalive(std::string_view(reinterpret_cast<const char*>(it.plaintext), it.plaintext_len));
-        if (!parsed || !accept(parsed.value(), i)) continue;
-        out.ka = std::move(parsed.value());
-        out.key_index = i;
+    TrialTrace trace;
+    auto opened = trial_open(
+        keys, eng, frame + kFrameHeaderSize, h.payload_length, scratch,
+        [](std::string_view pt) { return decode_keepalive(pt); }, accept, trace);
+    if (opened) {
+        out.ka = std::move(opened->first);
+        out.key_index = opened->second;
         out.frame_size = static_cast<uint32_t>(h.frame_size());
         return UdpKeepAliveOpen::Ok;
     }

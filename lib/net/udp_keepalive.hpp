@@ -1,7 +1,9 @@
 // The pure part of the control plane's UDP KeepAlive punt handler (docs/protocol-extensions.md):
 // frame checks, trial decryption with the candidate keys in order (the hinted client's first),
-// body decoding, and the `seq` window. No state, no locks, no I/O: DataplaneLink::handle_punt
-// calls these with the membership's keys; tests/fuzz/fuzz_udp_keepalive feeds them arbitrary bytes.
+// body decoding, and the `seq` window. No state, no locks, no I/O. The control plane's punt path
+// (controlplane/dataplane_link_punt.cpp) makes the same frame checks and opens with the same
+// trial loop (net/trial_open.hpp, through trial_authenticate), and calls check_keepalive_seq;
+// tests/fuzz/fuzz_udp_keepalive feeds these arbitrary bytes.
 #pragma once
 
 #include <cstddef>

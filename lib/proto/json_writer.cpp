@@ -88,4 +88,10 @@ void JsonWriter::uint(uint64_t value) {
     need_comma_ = true;
 }
 
+void JsonWriter::boolean(bool value) {
+    separator();
+    out_.append(value ? "true" : "false");
+    need_comma_ = true;
+}
+
 }  // namespace rustun

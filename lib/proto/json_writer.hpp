@@ -29,10 +29,13 @@ public:
     void key(std::string_view name);
     void string(std::string_view value);
     void uint(uint64_t value);
+    // `true` / `false` (status documents; frame bodies carry no booleans).
+    void boolean(bool value);
 
     // Convenience: key + value.
     void member(std::string_view name, std::string_view value) { key(name); string(value); }
     void member_uint(std::string_view name, uint64_t value) { key(name); uint(value); }
+    void member_bool(std::string_view name, bool value) { key(name); boolean(value); }
 
 private:
     void separator();

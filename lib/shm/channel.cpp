@@ -116,7 +116,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     const uint64_t stride = round_up(kDpCounterCount * sizeof(uint64_t), kCacheLine);
     size_t off = kHeaderBytes;
     const size_t counters_off = off;
-    off += round_up(stride * opt.workers, 4096);
+    off += round_up(stride * counter_blocks(opt.workers), 4096);
     std::vector<RingDesc> descs;
     std::vector<uint32_t> slots;
     auto add = [&](RingKind k, uint32_t index, uint32_t n) {
@@ -270,7 +270,8 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
                     h.ring_count == 2 + 2 * h.worker_count && h.counter_stride >= kDpCounterCount * sizeof(uint64_t) &&
                     h.counter_stride % kCacheLine == 0 && h.counter_stride <= size &&
                     h.counters_offset >= kHeaderBytes && h.counters_offset % kCacheLine == 0 &&
-                    h.counters_offset <= size && h.counter_stride * h.worker_count <= size - h.counters_offset;
+                    h.counters_offset <= size &&
+                    h.counter_stride * counter_blocks(h.worker_count) <= size - h.counters_offset;
     if (!ok) return fail(AttachFailure::Layout, "layout does not match this build");
     ch->dp_epoch_ = h.dp_epoch;
     ch->dp_pid_ = h.dp_pid;
@@ -326,14 +327,18 @@ Status Channel::map_rings(const RingDesc* descs, uint32_t count) {
     return {};
 }
 
-std::atomic<uint64_t>* Channel::counters(uint32_t w) {
-    if (w >= workers_) w = 0;
-    return reinterpret_cast<std::atomic<uint64_t>*>(base_ + counters_offset_ + w * counter_stride_);
+std::atomic<uint64_t>* Channel::block(uint32_t b) {
+    return reinterpret_cast<std::atomic<uint64_t>*>(base_ + counters_offset_ + b * counter_stride_);
 }
+
+std::atomic<uint64_t>* Channel::counters(uint32_t w) { return block(w < workers_ ? w : 0); }
+
+std::atomic<uint64_t>* Channel::main_counters() { return block(workers_); }
 
 uint64_t Channel::counter_total(DpCounter c) {
     uint64_t v = 0;
-    for (uint32_t w = 0; w < workers_; ++w) v += counters(w)[static_cast<size_t>(c)].load(std::memory_order_relaxed);
+    for (uint32_t b = 0; b < counter_blocks(workers_); ++b)
+        v += block(b)[static_cast<size_t>(c)].load(std::memory_order_relaxed);
     return v;
 }
 

@@ -63,9 +63,12 @@ public:
     SpscRing& dp_to_cp(uint32_t worker) { return dp_to_cp_.at(worker); }
     SpscRing& deliver(uint32_t worker) { return deliver_.at(worker); }
 
-    // Worker `w`'s counter block (kDpCounterCount uint64 slots, single writer). w < workers().
+    // Worker `w`'s counter block (kDpCounterCount uint64 slots; its one writer is worker w's
+    // lcore, which adds with add_owned()). w < workers().
     std::atomic<uint64_t>* counters(uint32_t w);
-    // Sum over all workers of counter `c`.
+    // The main lcore's own block (after the workers'): its one writer is the main lcore.
+    std::atomic<uint64_t>* main_counters();
+    // Sum of counter `c` over every block (the workers' and the main lcore's).
     uint64_t counter_total(DpCounter c);
 
     // True if the segment at `path` is still this mapping (same inode).
@@ -74,6 +77,7 @@ public:
 private:
     Channel() = default;
     Status map_rings(const RingDesc* descs, uint32_t count);
+    std::atomic<uint64_t>* block(uint32_t b);  // b < counter_blocks(workers_)
 
     std::string path_;
     uint8_t* base_ = nullptr;

@@ -20,12 +20,27 @@ namespace rustun::shm {
 inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" little-endian
 // 2: counters drop_malformed, drop_no_address6, drop_bad_txframe; 3: TcpDeliverMsg.cp_epoch;
 // 4: drop_port_* counters; 5: a DpToCpDeliver ring per worker (TcpDeliver apart from punts),
-// 126 ring descriptors, counter drop_deliver_ring_full.
-inline constexpr uint32_t kChannelVersion = 5;
+// 126 ring descriptors, counter drop_deliver_ring_full (and later, without a new version,
+// drop_bad_control, drop_replay, drop_*_rate_limited, drop_port_kernel_ring); 6: a counter block
+// of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs).
+inline constexpr uint32_t kChannelVersion = 6;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
 inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, then two per worker
 inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
+
+// kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
+// a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
+// reason for this table); a new version records its count here and in docs/shm-channel.md.
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41};
+static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
+              "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
+static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],
+              "RUSTUN_DP_COUNTERS changed: bump kChannelVersion and record the new count");
+
+// Counter blocks in a segment of `workers` workers: one per worker, then the main lcore's (each
+// block has exactly one writer, so no writer needs an atomic read-modify-write).
+constexpr uint32_t counter_blocks(uint32_t workers) { return workers + 1; }
 
 enum class RingKind : uint32_t {
     CpToDpControl = 0,  // table updates and sync markers (consumer: the dataplane's main lcore)
@@ -54,7 +69,7 @@ struct alignas(kCacheLine) SegmentHeader {
     uint32_t ring_count;          // 2 + 2 * worker_count
     uint32_t worker_count;
     uint32_t counter_count;       // kDpCounterCount at creation
-    uint64_t counters_offset;     // worker_count blocks of counter_stride bytes
+    uint64_t counters_offset;     // counter_blocks(worker_count) blocks of counter_stride bytes
     uint64_t counter_stride;      // bytes, multiple of 64
     uint32_t dp_pid;
     uint32_t reserved0;
@@ -84,6 +99,13 @@ static_assert(offsetof(SegmentHeader, dp_heartbeat_ns) == 2112 && offsetof(Segme
               offsetof(SegmentHeader, session_capacity) == 2144);
 static_assert(offsetof(SegmentHeader, cp_heartbeat_ns) == 2176 && offsetof(SegmentHeader, cp_epoch) == 2184 &&
               offsetof(SegmentHeader, cp_pid) == 2192 && sizeof(SegmentHeader) == 2240);
+static_assert(offsetof(SegmentHeader, magic) == 0 && offsetof(SegmentHeader, reserved0) == 68 &&
+              offsetof(SegmentHeader, reserved1) == 2124);
+static_assert(offsetof(RingDesc, offset) == 0 && offsetof(RingDesc, kind) == 8 && offsetof(RingDesc, index) == 12);
+// The ring header (spsc_ring.hpp), as documented: description line, producer line, consumer line.
+static_assert(offsetof(RingHeader, slot_count) == 0 && offsetof(RingHeader, slot_size) == 4 &&
+              offsetof(RingHeader, kind) == 8 && offsetof(RingHeader, index) == 12 &&
+              offsetof(RingHeader, head) == 64 && offsetof(RingHeader, tail) == 128 && sizeof(RingHeader) == 192);
 
 // ---- Messages: every slot starts with a MsgHeader; `len` bytes of body follow it. ----
 
@@ -109,7 +131,7 @@ struct MsgHeader {
     uint16_t flags;  // 0
     uint32_t len;    // body bytes after this header
 };
-static_assert(sizeof(MsgHeader) == 8);
+static_assert(sizeof(MsgHeader) == 8 && offsetof(MsgHeader, flags) == 2 && offsetof(MsgHeader, len) == 4);
 inline constexpr uint32_t kMaxBody = kSlotSize - sizeof(MsgHeader);
 
 enum class AddrFamily : uint8_t { None = 0, V4 = 4, V6 = 6 };
@@ -121,14 +143,14 @@ struct Endpoint {
     uint16_t port;   // host byte order
     uint8_t addr[16];
 };
-static_assert(sizeof(Endpoint) == 20);
+static_assert(sizeof(Endpoint) == 20 && offsetof(Endpoint, port) == 2 && offsetof(Endpoint, addr) == 4);
 
 struct SyncMsg {
     uint64_t cp_epoch;
     uint32_t cluster_count;
     uint32_t client_count;
 };
-static_assert(sizeof(SyncMsg) == 16);
+static_assert(sizeof(SyncMsg) == 16 && offsetof(SyncMsg, cluster_count) == 8 && offsetof(SyncMsg, client_count) == 12);
 
 // Cipher of one cluster. method: CipherMethod (crypto/cipher_spec.hpp); key: the derived key
 // (32 bytes for the AEADs, the raw XOR key, nothing for plain).
@@ -140,26 +162,33 @@ struct ClusterSetMsg {
     static constexpr uint32_t kMaxKey = 1024;
     uint8_t key[kMaxKey];
 };
-static_assert(sizeof(ClusterSetMsg) == 8 + 1024);
+static_assert(sizeof(ClusterSetMsg) == 8 + 1024 && offsetof(ClusterSetMsg, method) == 4 &&
+              offsetof(ClusterSetMsg, key_len) == 6 && offsetof(ClusterSetMsg, key) == 8);
 
 struct Cidr {
     uint32_t network;  // host byte order, host bits cleared
     uint8_t prefix_len;
     uint8_t pad[3];
 };
-static_assert(sizeof(Cidr) == 8);
+static_assert(sizeof(Cidr) == 8 && offsetof(Cidr, prefix_len) == 4);
 
 struct ClientSetMsg {
     uint32_t client_id;   // the control plane's ClientId in the current cp_epoch
     uint32_t cluster_id;
     uint32_t private_ip;  // host byte order
-    uint16_t cidr_count;  // <= kMaxCidrs
-    uint16_t pad;
+    uint16_t cidr_count;  // <= kMaxCidrs, in this message
+    uint16_t flags;       // kClientSet* bits (0: create or replace the client)
     static constexpr uint32_t kMaxCidrs = 250;
     Cidr cidrs[kMaxCidrs];
 };
 static_assert(sizeof(ClientSetMsg) == 16 + 250 * 8);
 static_assert(sizeof(ClientSetMsg) <= kMaxBody);
+static_assert(offsetof(ClientSetMsg, cidr_count) == 12 && offsetof(ClientSetMsg, flags) == 14 &&
+              offsetof(ClientSetMsg, cidrs) == 16);
+// A client with more than kMaxCidrs CIDRs: its first ClientSet carries kMaxCidrs of them, then
+// ClientSets with this flag (same client_id, cluster_id, private_ip, right after it) append the
+// rest, kMaxCidrs at most each (channel version 6; before, the control plane cut at 250).
+inline constexpr uint16_t kClientSetAppendCidrs = 1;
 
 struct ClientIdMsg {
     uint32_t client_id;
@@ -173,7 +202,8 @@ struct EndpointSetMsg {
     // With kEndpointReplay: Data counters below (replay_floor_hi << 32) are replays.
     uint32_t replay_floor_hi;
 };
-static_assert(sizeof(EndpointSetMsg) == 32 && offsetof(EndpointSetMsg, replay_floor_hi) == 28);
+static_assert(sizeof(EndpointSetMsg) == 32 && offsetof(EndpointSetMsg, flags) == 4 &&
+              offsetof(EndpointSetMsg, endpoint) == 8 && offsetof(EndpointSetMsg, replay_floor_hi) == 28);
 // Inside a sync: the control plane accepted a KeepAlive from this endpoint within the live window.
 inline constexpr uint32_t kEndpointLive = 1;
 // The client opted into Data replay protection (docs/protocol-extensions.md): counter nonces.
@@ -188,7 +218,8 @@ struct TxFrameMsg {
     uint8_t pad[10];
     uint8_t frame[kMaxFrameInSlot];
 };
-static_assert(sizeof(TxFrameMsg) == 32 + kMaxFrameInSlot);
+static_assert(sizeof(TxFrameMsg) == 32 + kMaxFrameInSlot && offsetof(TxFrameMsg, frame_len) == 20 &&
+              offsetof(TxFrameMsg, frame) == 32);
 
 struct PuntMsg {
     Endpoint from;          // source UDP endpoint of the datagram
@@ -197,7 +228,8 @@ struct PuntMsg {
     uint8_t pad[6];
     uint8_t frame[kMaxFrameInSlot];
 };
-static_assert(sizeof(PuntMsg) == 32 + kMaxFrameInSlot);
+static_assert(sizeof(PuntMsg) == 32 + kMaxFrameInSlot && offsetof(PuntMsg, client_hint) == 20 &&
+              offsetof(PuntMsg, frame_len) == 24 && offsetof(PuntMsg, frame) == 32);
 inline constexpr uint32_t kNoClientHint = 0xffffffffu;
 
 struct TcpDeliverMsg {
@@ -212,7 +244,8 @@ struct TcpDeliverMsg {
     uint8_t frame[kMaxFrameInSlot];
 };
 static_assert(offsetof(TcpDeliverMsg, cp_epoch) == 16);
-static_assert(sizeof(TcpDeliverMsg) == 32 + kMaxFrameInSlot);
+static_assert(sizeof(TcpDeliverMsg) == 32 + kMaxFrameInSlot && offsetof(TcpDeliverMsg, dst_client) == 4 &&
+              offsetof(TcpDeliverMsg, frame_len) == 8 && offsetof(TcpDeliverMsg, frame) == 32);
 
 static_assert(sizeof(ClusterSetMsg) <= kMaxBody && sizeof(TxFrameMsg) <= kMaxBody &&
               sizeof(PuntMsg) <= kMaxBody && sizeof(TcpDeliverMsg) <= kMaxBody);

@@ -4,6 +4,7 @@
 // shared-memory layout: append only, and bump kChannelVersion when it changes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -59,6 +60,13 @@ enum class DpCounter : uint16_t {
         kCount
 };
 inline constexpr size_t kDpCounterCount = static_cast<size_t>(DpCounter::kCount);
+
+// Adds `n` to a counter of a block with exactly one writer, the calling lcore (each worker and
+// the main lcore have their own block: Channel::counters, Channel::main_counters): a plain load
+// and store, no locked read-modify-write. Readers in either process see whole values.
+inline void add_owned(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 struct DpCounterInfo {
     const char* name;

@@ -85,14 +85,4 @@ MsgCheck parse_control_header(const uint8_t* copy, MsgHeader& out) {
     return out.len <= kMaxBody ? MsgCheck::Ok : MsgCheck::BadLength;
 }
 
-uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len) {
-    std::memset(&m, 0, sizeof m);
-    m.cluster_id = cluster_id;
-    m.method = method;
-    m.key_len = static_cast<uint16_t>(key_len < ClusterSetMsg::kMaxKey ? key_len : ClusterSetMsg::kMaxKey);
-    // memcpy from a null pointer is undefined even for 0 bytes (a plain cluster has no key).
-    if (m.key_len != 0 && key != nullptr) std::memcpy(m.key, key, m.key_len);
-    return static_cast<uint32_t>(offsetof(ClusterSetMsg, key) + m.key_len);
-}
-
 }  // namespace rustun::shm

@@ -47,10 +47,6 @@ MsgCheck parse_txframe(const uint8_t* copy, TxFrameView& out);
 // the dataplane StateManager's, per type).
 MsgCheck parse_control_header(const uint8_t* copy, MsgHeader& out);
 
-// Builds a ClusterSet body; `key` may be empty (plain) or null with key_len 0. Returns the body
-// length to send (the fixed part + key bytes); keys above kMaxKey are cut (the caller logs).
-uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len);
-
 // Consumes up to `max` messages of ring `r`: each slot is copied into `scratch` (kSlotSize
 // bytes) and `fn(scratch)` sees the copy only. Releases what it consumed; returns the count.
 template <typename Fn>

@@ -19,7 +19,7 @@
 #include "proto/dialect.hpp"
 #include "proto/messages.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 
 // YAML of the standard scenario: cluster "test" (client-a 10.0.1.2 with 192.168.11.0/24,
 // client-b 10.0.1.3, client-c 10.0.1.4) and cluster "other" (aes256 key; client-x 10.0.1.2,
@@ -180,4 +180,4 @@ inline std::vector<uint8_t> ipv4_packet(const char* src, const char* dst, size_t
     return p;
 }
 
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

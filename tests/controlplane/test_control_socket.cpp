@@ -14,7 +14,7 @@
 #include "control_socket.hpp"
 #include "harness.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -184,9 +184,9 @@ TEST_F(BareControlSocket, ClientThatNeverReadsIsDroppedAfterTheDeadline) {
         EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(2000));
         ::close(fd);
     }
-    EXPECT_EQ(sock_.counters.get(Counter::control_send_timeout), 0u);  // served while it was stuck
+    EXPECT_EQ(sock_.counters().get(Counter::control_send_timeout), 0u);  // served while it was stuck
     std::this_thread::sleep_for(std::chrono::milliseconds(4500));
-    EXPECT_EQ(sock_.counters.get(Counter::control_send_timeout), 1u);
+    EXPECT_EQ(sock_.counters().get(Counter::control_send_timeout), 1u);
     EXPECT_TRUE(wait_closed(stuck, 2000));  // what was sent, then the end
     ::close(stuck);
 }
@@ -232,7 +232,7 @@ TEST_F(BareControlSocket, ConnectionCapRefusesTheNextOne) {
     int c = unix_connect(path_);
     ASSERT_GE(c, 0);
     EXPECT_EQ(read_line(c, 2000), "{\"ok\":false,\"error\":\"too many control connections, try again\"}");
-    EXPECT_EQ(sock_.counters.get(Counter::control_refused_busy), 1u);
+    EXPECT_EQ(sock_.counters().get(Counter::control_refused_busy), 1u);
     ::close(a);
     ::close(b);
     ::close(c);
@@ -254,7 +254,7 @@ TEST_F(BareControlSocket, RequestDeadlineCountsFromTheFirstByteNotTheLast) {
     }
     EXPECT_TRUE(closed);
     EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(1000));
-    EXPECT_EQ(sock_.counters.get(Counter::control_request_timeout), 1u);
+    EXPECT_EQ(sock_.counters().get(Counter::control_request_timeout), 1u);
     ::close(fd);
 }
 
@@ -368,4 +368,4 @@ TEST_F(ControlSocketTest, MemberOfTheConfiguredGroupIsAccepted) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

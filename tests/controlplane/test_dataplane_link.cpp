@@ -14,7 +14,7 @@
 #include "net/udp_keepalive.hpp"
 #include "shm/channel.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -520,9 +520,9 @@ TEST_F(Link, APlainClusterIsPushedWithAnEmptyKey) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 // Return routability (docs/protocol-extensions.md): a KeepAlive from an endpoint the gateway has
@@ -646,11 +646,11 @@ TEST_F(Link, TheHintedClientsKeyIsTriedFirst) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
 // ---- A dataplane killed with -9 leaves its channel file behind ----
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 TEST_F(Link, AKilledDataplaneIsDetachedAndItsLeftoverChannelNeverAttached) {
@@ -695,4 +695,4 @@ TEST_F(Link, AKilledDataplaneIsDetachedAndItsLeftoverChannelNeverAttached) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

@@ -6,7 +6,7 @@
 
 #include "harness.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 class Ops : public GatewayFixture {
@@ -156,6 +156,34 @@ TEST_F(Ops, RustunctlTalksToTheSocket) {
     EXPECT_EQ(rc, 0);
 }
 
+// One kick closes one connection and counts it once (kicked), however the close is requested.
+TEST_F(Ops, OneKickThroughTheControlSocketCountsOnce) {
+    const char* ctl = getenv("RUSTUNCTL");
+    if (!ctl) GTEST_SKIP() << "RUSTUNCTL not set";
+    start();
+    auto a = join("client-a", Dialect::New);
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(a && b);
+    int rc;
+    std::string out = run(std::string(ctl) + " --socket " + socket_path_ + " kick client-a", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_TRUE(a->wait_closed(3000));
+    ASSERT_TRUE(wait_counter(Counter::conn_closed, 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing else may follow
+    EXPECT_EQ(counter(Counter::kicked), 1u);
+    EXPECT_EQ(counter(Counter::conn_closed), 1u);
+    // A reload that removes a client kicks it: counted once as well.
+    std::string yaml = scenario_yaml(socket_path_);
+    const size_t at = yaml.find("      - {identity: client-b");
+    yaml.erase(at, yaml.find('\n', at) + 1 - at);
+    write_config(yaml);
+    EXPECT_NE(command("{\"cmd\":\"reload\"}").find("\"removed\":[\"client-b\"]"), std::string::npos);
+    EXPECT_TRUE(b->wait_closed(3000));
+    ASSERT_TRUE(wait_counter(Counter::conn_closed, 2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(counter(Counter::kicked), 2u);
+}
+
 TEST_F(Ops, ControlSocketIsOwnerOnly) {
     start();
     struct stat st;
@@ -164,4 +192,4 @@ TEST_F(Ops, ControlSocketIsOwnerOnly) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

@@ -1,7 +1,7 @@
 // Misbehaving clients: each gets the documented treatment while the others keep working.
 #include "harness.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 class Robust : public GatewayFixture {
@@ -63,6 +63,28 @@ TEST_F(Robust, FailedDataAuthenticationClosesTheSender) {
     ASSERT_TRUE(a->send_raw(f->data(), f->size()).ok());
     EXPECT_TRUE(a->wait_closed(3000));
     EXPECT_EQ(counter(Counter::decrypt_failed), 1u);
+    EXPECT_FALSE(b->recv(200).ok());
+}
+
+// A Data frame read in the same turn as a frame that closes its sender is dropped at routing,
+// and counted (data_src_closed), not relayed.
+TEST_F(Robust, DataOfASenderClosedInTheSameTurnIsCounted) {
+    start();
+    auto a = join("client-a", Dialect::New);
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(a && b);
+    auto pkt = ipv4_packet("10.0.1.2", "10.0.1.3");
+    auto data = a->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size()));
+    auto bad_ka = a->seal_frame(FrameType::KeepAlive, "{}");
+    ASSERT_TRUE(data.ok() && bad_ka.ok());
+    bad_ka->back() ^= 1;  // tag: the KeepAlive fails authentication and closes the connection
+    std::vector<uint8_t> both = *data;
+    both.insert(both.end(), bad_ka->begin(), bad_ka->end());
+    ASSERT_TRUE(a->send_raw(both.data(), both.size()).ok());  // one write: one read, one turn
+    EXPECT_TRUE(a->wait_closed(3000));
+    EXPECT_EQ(counter(Counter::decrypt_failed), 1u);
+    EXPECT_EQ(counter(Counter::data_src_closed), 1u);
+    EXPECT_EQ(counter(Counter::data_rx), 0u);
     EXPECT_FALSE(b->recv(200).ok());
 }
 
@@ -171,4 +193,4 @@ TEST_F(Robust, HandshakeRateLimitPerSource) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

@@ -18,7 +18,7 @@
 #include "harness.hpp"
 #include "membership.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -366,7 +366,7 @@ TEST_F(Security, NoReadOnAConnectionClosedMidBatch) {
     std::thread writer;
     int queued = 0;
     {
-        std::lock_guard<std::mutex> stall(gw_->mu);
+        MutexLock stall(gw_->state_mutex());
         std::this_thread::sleep_for(400ms);
         writer = std::thread([&] { send_all(a->fd(), stream.data(), stream.size()); });
         for (int i = 0; i < 300; ++i) {
@@ -437,4 +437,4 @@ TEST_F(Security, ClustersSharingOneKeyAreDecidedByIdentity) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

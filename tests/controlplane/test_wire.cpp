@@ -1,7 +1,7 @@
 // Handshakes, KeepAlive replies, PeerUpdate and relay, with clients of both generations.
 #include "harness.hpp"
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 class Wire : public GatewayFixture {};
@@ -221,9 +221,9 @@ TEST_F(Wire, OfflineDestinationAndNonIpv4AreCounted) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 // Two workers: SO_REUSEPORT spreads the connections, and frames cross between workers.
@@ -257,9 +257,9 @@ TEST_F(Wire, RelayAcrossTwoWorkers) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test
 
-namespace rustun::test {
+namespace rustun::cp::test {
 namespace {
 
 // A cluster too large for one reply: the peer list is cut so the payload stays <= 65535 bytes.
@@ -294,4 +294,4 @@ TEST_F(Wire, PeerListsNeverExceedOneFrame) {
 }
 
 }  // namespace
-}  // namespace rustun::test
+}  // namespace rustun::cp::test

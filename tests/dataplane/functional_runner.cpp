@@ -50,7 +50,9 @@
 #include "crypto/cipher_spec.hpp"
 #include "net/pcap_writer.hpp"
 #include "shm/channel.hpp"
+#include "shm/control_push.hpp"
 #include "shm/messages.hpp"
+#include "shm/state_writer.hpp"
 #include "util/endian.hpp"
 #include "util/endpoint_text.hpp"
 
@@ -707,16 +709,10 @@ uint64_t now_ns() {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+// The runner's heartbeat is its own thread (or absent: `heartbeat: false`), never the pusher's.
 bool push(shm::Channel& ch, shm::MsgType t, const void* body, uint32_t len) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    uint8_t* slot;
-    while (!(slot = ch.control().reserve())) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    shm::write_msg(slot, t, body, len);
-    ch.control().commit();
-    return true;
+    const shm::PushWait wait{std::chrono::seconds(5), std::chrono::milliseconds(1), false, nullptr};
+    return shm::push_control(ch, wait, t, body, len);
 }
 
 shm::Endpoint to_shm(const EndpointSpec& e) {
@@ -738,40 +734,35 @@ bool parse_cidr(const std::string& t, uint32_t& net, uint8_t& len) {
 }
 
 bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string& err) {
-    shm::SyncMsg sm{epoch, static_cast<uint32_t>(s.clusters.size()), static_cast<uint32_t>(s.clients.size())};
-    if (!push(ch, shm::MsgType::SyncBegin, &sm, sizeof sm)) return err = "control ring full (SyncBegin)", false;
+    shm::FullState st;
+    st.cp_epoch = epoch;
     for (size_t i = 0; i < s.clusters.size(); ++i) {
         auto spec = CipherSpec::parse(s.clusters[i].crypto);
         if (!spec) return err = "cluster " + s.clusters[i].name + ": bad crypto", false;
-        shm::ClusterSetMsg m{};
-        auto key = spec->derived_key();  // empty for plain: never memcpy from its null data()
-        shm::make_cluster_set(m, static_cast<uint32_t>(i), static_cast<uint8_t>(spec->method), key.data(), key.size());
-        if (!push(ch, shm::MsgType::ClusterSet, &m, sizeof m)) return err = "control ring full", false;
+        st.clusters.push_back({static_cast<uint32_t>(i), static_cast<uint8_t>(spec->method), spec->derived_key()});
     }
     for (const auto& c : s.clients) {
-        shm::ClientSetMsg m{};
-        m.client_id = c.id;
+        shm::ClientState& m = st.clients.emplace_back();
+        m.id = c.id;
         m.cluster_id = c.cluster;
         in_addr a{};
         inet_pton(AF_INET, c.private_ip.c_str(), &a);
         m.private_ip = ntohl(a.s_addr);
         for (const auto& t : c.cidrs) {
-            if (!parse_cidr(t, m.cidrs[m.cidr_count].network, m.cidrs[m.cidr_count].prefix_len))
-                return err = "bad cidr " + t, false;
-            ++m.cidr_count;
+            shm::Cidr cidr{};
+            if (!parse_cidr(t, cidr.network, cidr.prefix_len)) return err = "bad cidr " + t, false;
+            m.cidrs.push_back(cidr);
         }
-        if (!push(ch, shm::MsgType::ClientSet, &m, sizeof m)) return err = "control ring full", false;
-    }
-    for (const auto& c : s.clients) {
         if (!c.endpoint.family) continue;
-        shm::EndpointSetMsg m{};
-        m.client_id = c.id;
-        m.endpoint = to_shm(c.endpoint);
-        m.flags = c.ep_flags;
-        m.replay_floor_hi = c.replay_floor_hi;
-        if (!push(ch, shm::MsgType::EndpointSet, &m, sizeof m)) return err = "control ring full", false;
+        shm::EndpointState& e = st.endpoints.emplace_back();
+        e.client_id = c.id;
+        e.endpoint = to_shm(c.endpoint);
+        e.live = (c.ep_flags & shm::kEndpointLive) != 0;
+        if (c.ep_flags & shm::kEndpointReplay) e.replay_floor = uint64_t{c.replay_floor_hi} << 32;
     }
-    if (!push(ch, shm::MsgType::SyncEnd, &sm, sizeof sm)) return err = "control ring full (SyncEnd)", false;
+    shm::StateWriter writer([&](shm::MsgType t, const void* body, uint32_t len) { return push(ch, t, body, len); });
+    if (!writer.full_sync(st))
+        return err = "control ring full after " + std::to_string(writer.pushed()) + " message(s) of the sync", false;
     if (s.bad_control) {
         // A control plane gone wrong: each of these is refused and counted (drop_bad_control),
         // and the dataplane carries on with the state it has.

@@ -6,7 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "packet.hpp"
+#include "net/checksum.hpp"
+#include "net/packet_build.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
 #include "util/endian.hpp"
@@ -14,9 +15,7 @@
 
 namespace rustun::loadgen {
 
-uint16_t ipv4_checksum(const uint8_t* h) {
-    return dp::csum_fold(dp::csum_add(0, h, 20));
-}
+uint16_t ipv4_checksum(const uint8_t* h) { return csum_fold(csum_add(0, h, kIpv4Len)); }
 
 std::unique_ptr<Scenario> Scenario::create(const ScenarioOptions& o, std::string& err) {
     if (o.clients < 2 || o.clusters < 1 || o.clients % o.clusters != 0 || (o.clients / o.clusters) % 2 != 0) {
@@ -68,28 +67,20 @@ shm::Endpoint Scenario::endpoint(uint32_t i) const {
 
 void Scenario::datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t* out) const {
     const Client& c = clients_[i];
-    std::memcpy(out, o_.gw_mac, 6);
-    std::memcpy(out + 6, o_.client_mac, 3);
-    out[9] = static_cast<uint8_t>(i >> 16);
-    out[10] = static_cast<uint8_t>(i >> 8);
-    out[11] = static_cast<uint8_t>(i);
-    store_be16(out + 12, 0x0800);
-    uint8_t* ip = out + 14;
-    std::memset(ip, 0, 20);
-    ip[0] = 0x45;
-    store_be16(ip + 2, static_cast<uint16_t>(20 + 8 + len));
-    store_be16(ip + 6, 0x4000);  // DF
-    ip[8] = 64;
-    ip[9] = 17;
-    store_be32(ip + 12, c.ep_ip);
-    store_be32(ip + 16, o_.gw_ip);
-    store_be16(ip + 10, ipv4_checksum(ip));
-    uint8_t* udp = ip + 20;
-    store_be16(udp, c.ep_port);
-    store_be16(udp + 2, o_.gw_port);
-    store_be16(udp + 4, static_cast<uint16_t>(8 + len));
-    store_be16(udp + 6, 0);  // no UDP checksum (IPv4)
-    std::memcpy(udp + 8, frame, len);
+    OuterSource src{};
+    std::memcpy(src.mac, o_.client_mac, 3);
+    src.mac[3] = static_cast<uint8_t>(i >> 16);
+    src.mac[4] = static_cast<uint8_t>(i >> 8);
+    src.mac[5] = static_cast<uint8_t>(i);
+    store_be32(src.addr4, c.ep_ip);
+    src.port = c.ep_port;
+    shm::Endpoint gw{};
+    gw.family = 4;
+    gw.port = o_.gw_port;
+    store_be32(gw.addr, o_.gw_ip);
+    // IPv4, DF, TTL 64, id 0, header checksum, no UDP checksum: the dataplane's own header writer.
+    write_outer(out, src, o_.gw_mac, gw, static_cast<uint16_t>(len), false, 0);
+    std::memcpy(out + outer_header_len(4), frame, len);
 }
 
 bool Scenario::data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const {

@@ -1,19 +1,19 @@
 // Stand-in control plane on the shared-memory channel (shm_cp.hpp, docs/shm-channel.md).
 #include "shm_cp.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <optional>
+
+#include "shm/control_push.hpp"
+#include "shm/state_writer.hpp"
 
 namespace rustun::loadgen {
 
 namespace {
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t mono_ns() { return shm::channel_clock_ns(); }
 }  // namespace
 
 ShmControlPlane::~ShmControlPlane() { stop(); }
@@ -21,26 +21,17 @@ ShmControlPlane::~ShmControlPlane() { stop(); }
 // The control ring is the dataplane's to drain (its main lcore polls every ~100 µs): wait for a
 // free slot, bounded at 30 s, keeping the heartbeat fresh meanwhile.
 bool ShmControlPlane::push(shm::MsgType t, const void* body, uint32_t len) {
-    auto& r = ch_->control();
-    for (int i = 0; i < 150'000; ++i) {
-        if (uint8_t* s = r.reserve()) {
-            shm::write_msg(s, t, body, len);
-            r.commit();
-            return true;
-        }
-        ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_relaxed);
-        usleep(200);
-    }
-    return false;
+    const shm::PushWait wait{std::chrono::seconds(30), std::chrono::microseconds(200), true, nullptr};
+    return shm::push_control(*ch_, wait, t, body, len);
+}
+
+shm::EndpointState ShmControlPlane::binding(const Scenario& sc, uint32_t i) {
+    return shm::EndpointState{i + 1, sc.endpoint(i), false, std::nullopt};
 }
 
 void ShmControlPlane::bind_all(const Scenario& sc) {
-    for (uint32_t i = 0; i < sc.clients(); ++i) {
-        shm::EndpointSetMsg e{};
-        e.client_id = i + 1;
-        e.endpoint = sc.endpoint(i);
-        push(shm::MsgType::EndpointSet, &e, sizeof e);
-    }
+    shm::StateWriter w([this](shm::MsgType t, const void* body, uint32_t len) { return push(t, body, len); });
+    for (uint32_t i = 0; i < sc.clients(); ++i) w.endpoint_set(binding(sc, i));
 }
 
 std::string ShmControlPlane::start(const std::string& channel, const Scenario& sc, uint32_t wait_ms) {
@@ -61,27 +52,18 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
     h.cp_pid.store(static_cast<uint32_t>(getpid()));
     h.cp_epoch.store(epoch);
     h.cp_heartbeat_ns.store(mono_ns());
-    shm::SyncMsg sm{epoch, sc.clusters(), sc.clients()};
-    if (!push(shm::MsgType::SyncBegin, &sm, sizeof sm)) return "control ring stuck (SyncBegin)";
+    shm::FullState st;
+    st.cp_epoch = epoch;
     for (uint32_t c = 0; c < sc.clusters(); ++c) {
-        shm::ClusterSetMsg cs{};
-        cs.cluster_id = c + 1;
         const auto& spec = sc.key(c).spec();
-        cs.method = static_cast<uint8_t>(spec.method);
-        const auto dk = spec.derived_key();
-        cs.key_len = static_cast<uint16_t>(dk.size());
-        if (!dk.empty()) std::memcpy(cs.key, dk.data(), dk.size());
-        if (!push(shm::MsgType::ClusterSet, &cs, 8 + cs.key_len)) return "control ring stuck (ClusterSet)";
+        st.clusters.push_back({c + 1, static_cast<uint8_t>(spec.method), spec.derived_key()});
     }
-    for (uint32_t i = 0; i < sc.clients(); ++i) {
-        shm::ClientSetMsg m{};
-        m.client_id = i + 1;
-        m.cluster_id = sc.client(i).cluster + 1;
-        m.private_ip = sc.client(i).private_ip;
-        if (!push(shm::MsgType::ClientSet, &m, 16)) return "control ring stuck (ClientSet)";
-    }
-    bind_all(sc);  // inside the sync: bindings
-    if (!push(shm::MsgType::SyncEnd, &sm, sizeof sm)) return "control ring stuck (SyncEnd)";
+    for (uint32_t i = 0; i < sc.clients(); ++i)
+        st.clients.push_back({i + 1, sc.client(i).cluster + 1, sc.client(i).private_ip, {}});
+    // Inside the sync: the bindings.
+    for (uint32_t i = 0; i < sc.clients(); ++i) st.endpoints.push_back(binding(sc, i));
+    shm::StateWriter w([this](shm::MsgType t, const void* body, uint32_t len) { return push(t, body, len); });
+    if (!w.full_sync(st)) return "control ring stuck (full sync, after " + std::to_string(w.pushed()) + " messages)";
     while (h.dp_applied_cp_epoch.load(std::memory_order_acquire) != epoch) {
         if (mono_ns() > deadline) return "the dataplane did not apply the sync in time";
         h.cp_heartbeat_ns.store(mono_ns());

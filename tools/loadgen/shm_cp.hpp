@@ -12,6 +12,7 @@
 
 #include "scenario.hpp"
 #include "shm/channel.hpp"
+#include "shm/state_writer.hpp"
 
 namespace rustun::loadgen {
 
@@ -29,6 +30,7 @@ public:
 
 private:
     bool push(shm::MsgType t, const void* body, uint32_t len);
+    static shm::EndpointState binding(const Scenario& sc, uint32_t i);
     void bind_all(const Scenario& sc);
     void loop(const Scenario* sc);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/cipher_spec.hpp"
+#include "shm/state_writer.hpp"
 #include "state.hpp"
 
 using namespace rustun;
@@ -387,4 +388,60 @@ TEST(State, EndpointSetCarriesReplayFloorAndSyncLiveness) {
     m.flags = 0;
     ASSERT_EQ(f.send(shm::MsgType::EndpointSet, m), StateManager::Outcome::Applied);
     EXPECT_EQ(g2.clients[d2].replay_floor.load(), 0u);
+}
+
+// The control plane routes every CIDR of a client; the dataplane must too (it used to get the
+// first 250 only). The one writer (lib/shm/state_writer) carries them in continuations.
+TEST(State, AClientWithMoreThan250CidrsIsRoutedByAllOfThem) {
+    StateManager sm(64, 1);
+    std::vector<std::pair<shm::MsgHeader, std::vector<uint8_t>>> msgs;
+    shm::StateWriter w([&](shm::MsgType t, const void* body, uint32_t len) {
+        const auto* b = static_cast<const uint8_t*>(body);
+        msgs.push_back({shm::MsgHeader{static_cast<uint16_t>(t), 0, len}, std::vector<uint8_t>(b, b + len)});
+        return true;
+    });
+    shm::FullState st;
+    st.cp_epoch = 3;
+    auto spec = CipherSpec::parse("chacha20:rustun");
+    st.clusters.push_back({1, static_cast<uint8_t>(spec->method), spec->derived_key()});
+    shm::ClientState big{100, 1, ip("10.0.0.2"), {}};
+    for (uint32_t i = 0; i < 600; ++i) big.cidrs.push_back(shm::Cidr{ip("172.16.0.0") + (i << 8), 24, {}});
+    st.clients.push_back(big);
+    st.clients.push_back({101, 1, ip("10.0.0.3"), {}});
+    ASSERT_TRUE(w.full_sync(st));
+    for (auto& [h, body] : msgs) {
+        const auto o = sm.apply(h, body.data(), 1);
+        ASSERT_TRUE(o == StateManager::Outcome::Applied || o == StateManager::Outcome::SyncApplied) << sm.last_error();
+    }
+    const Generation& g = *sm.current();
+    const uint32_t a = g.by_cp_id.at(100);
+    const uint32_t b = g.by_cp_id.at(101);
+    EXPECT_EQ(g.routes.lookup(g.clients[b].cluster, ip("172.16.0.9")), a);      // CIDR #0
+    EXPECT_EQ(g.routes.lookup(g.clients[b].cluster, ip("172.16.249.9")), a);    // #249, the last one before
+    EXPECT_EQ(g.routes.lookup(g.clients[b].cluster, ip("172.16.250.9")), a);    // #250, the first beyond
+    EXPECT_EQ(g.routes.lookup(g.clients[b].cluster, ip("172.18.87.9")), a);     // #599
+    EXPECT_EQ(g.routes.lookup(g.clients[b].cluster, ip("172.18.88.9")), kNoClient);
+    EXPECT_TRUE(g.routes.source_allowed(a, ip("172.18.87.1")));
+}
+
+TEST(State, AppendedCidrsNeedTheirClientSetFirst) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    ASSERT_EQ(f.sync(shm::MsgType::SyncBegin, 4), StateManager::Outcome::Applied);
+    shm::ClientSetMsg m{};
+    m.client_id = 7;
+    m.cluster_id = 1;
+    m.private_ip = ip("10.0.0.2");
+    m.flags = shm::kClientSetAppendCidrs;
+    m.cidr_count = 1;
+    m.cidrs[0] = shm::Cidr{ip("172.16.0.0"), 24, {}};
+    EXPECT_EQ(f.send(shm::MsgType::ClientSet, m, 24), StateManager::Outcome::Rejected);  // no such client
+    ASSERT_EQ(f.client(7, 1, "10.0.0.2"), StateManager::Outcome::Applied);
+    m.private_ip = ip("10.0.0.9");
+    EXPECT_EQ(f.send(shm::MsgType::ClientSet, m, 24), StateManager::Outcome::Rejected);  // not the same client
+    m.private_ip = ip("10.0.0.2");
+    m.flags = 4;
+    EXPECT_EQ(f.send(shm::MsgType::ClientSet, m, 24), StateManager::Outcome::Rejected);  // unknown flag
+    m.flags = shm::kClientSetAppendCidrs;
+    EXPECT_EQ(f.send(shm::MsgType::ClientSet, m, 24), StateManager::Outcome::Applied);
 }

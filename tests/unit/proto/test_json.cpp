@@ -77,6 +77,21 @@ TEST(JsonWriter, StructureAndIntegers) {
     EXPECT_EQ(out, R"(HDR{"a":0,"b":[18446744073709551615,{},[],"x"],"c":{"d":"e"},"f":65535})");
 }
 
+TEST(JsonWriter, Booleans) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.member_bool("t", true);
+    w.member_bool("f", false);
+    w.key("a");
+    w.begin_array();
+    w.boolean(false);
+    w.boolean(true);
+    w.end_array();
+    w.end_object();
+    EXPECT_EQ(out, R"({"t":true,"f":false,"a":[false,true]})");
+}
+
 // ---- reader ----
 
 Status parse(std::string_view text) {

@@ -6,7 +6,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "shm/channel.hpp"
 #include "shm/messages.hpp"
@@ -154,8 +158,41 @@ TEST(ShmChannel, CountersAreSummedOverWorkers) {
     ASSERT_TRUE(dp.ok() && cp.ok());
     (*dp)->counters(0)[static_cast<size_t>(DpCounter::relayed)] = 5;
     (*dp)->counters(1)[static_cast<size_t>(DpCounter::relayed)] = 7;
-    EXPECT_EQ((*cp)->counter_total(DpCounter::relayed), 12u);
+    (*dp)->main_counters()[static_cast<size_t>(DpCounter::relayed)] = 30;
+    EXPECT_EQ((*cp)->counter_total(DpCounter::relayed), 42u);  // the main lcore's block counts too
     EXPECT_EQ((*cp)->counter_total(DpCounter::drop_no_route), 0u);
+    ::unlink(path.c_str());
+}
+
+// Counter block 0 used to have two writers (worker 0 and the main lcore), so every add had to be
+// atomic: now each worker and the main lcore own a block, all inside the segment, none shared.
+TEST(ShmChannel, EveryWriterOwnsItsCounterBlock) {
+    auto path = temp_path("blocks");
+    auto dp = Channel::create(path, ChannelOptions{3, 16, 16, 16, 16});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    const auto stride = (*dp)->header().counter_stride;
+    std::vector<const std::atomic<uint64_t>*> blocks;
+    for (uint32_t w = 0; w < 3; ++w) blocks.push_back((*dp)->counters(w));
+    blocks.push_back((*dp)->main_counters());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        const auto off = reinterpret_cast<const uint8_t*>(blocks[i]) - (*dp)->base();
+        EXPECT_EQ(static_cast<uint64_t>(off), (*dp)->header().counters_offset + i * stride) << "block " << i;
+        EXPECT_LE(off + kDpCounterCount * 8, (*dp)->header().rings[0].offset) << "block " << i << " overlaps the rings";
+    }
+    // Owned adds (plain load + store) from four threads, one per block: the total is exact.
+    std::vector<std::thread> writers;
+    for (auto* b : blocks)
+        writers.emplace_back([b] {
+            auto& c = const_cast<std::atomic<uint64_t>*>(b)[static_cast<size_t>(DpCounter::relayed)];
+            for (int i = 0; i < 100000; ++i) add_owned(c, 1);
+        });
+    for (auto& t : writers) t.join();
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(cp.ok()) << cp.error();
+    EXPECT_EQ((*cp)->counter_total(DpCounter::relayed), 400000u);
+    // A stride that leaves room for the workers' blocks but not for the main lcore's is refused.
+    (*dp)->header().counter_stride = ((*dp)->size() - (*dp)->header().counters_offset) / 4 + 64;
+    EXPECT_FALSE(Channel::attach(path).ok());
     ::unlink(path.c_str());
 }
 
@@ -372,7 +409,7 @@ TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Se
     auto one = Channel::create(temp_path("size1"), ChannelOptions{});
     ASSERT_TRUE(one.ok()) << one.error();
     EXPECT_EQ((*one)->size(), 54'550'528u);
-    // (41 counters in version 5: 328 bytes, a 384-byte stride.)
+    // (41 counters in version 6: 328 bytes, a 384-byte stride; two blocks, worker 0's and the main lcore's.)
     EXPECT_EQ((*one)->header().counter_count, kDpCounterCount);
     EXPECT_EQ((*one)->header().counter_stride, (kDpCounterCount * 8 + 63) / 64 * 64);
     ChannelOptions two;
@@ -491,17 +528,20 @@ TEST(ShmMessages, PuntAndTxFrameLengthsAreChecked) {
     EXPECT_EQ(parse_control_header(slot.data(), out), MsgCheck::BadLength);
 }
 
-TEST(ShmMessages, APlainClustersEmptyKeyIsNeverCopiedFromNull) {
-    ClusterSetMsg m;
-    // (UBSan: memcpy from a null pointer, even of 0 bytes, is undefined.)
-    EXPECT_EQ(make_cluster_set(m, 3, 0, nullptr, 0), offsetof(ClusterSetMsg, key));
-    EXPECT_EQ(m.cluster_id, 3u);
-    EXPECT_EQ(m.key_len, 0u);
-    const std::vector<uint8_t> empty;
-    EXPECT_EQ(make_cluster_set(m, 4, 0, empty.data(), empty.size()), 8u);
-    std::vector<uint8_t> big(2000, 7);
-    EXPECT_EQ(make_cluster_set(m, 5, 1, big.data(), big.size()), 8u + ClusterSetMsg::kMaxKey);
-    EXPECT_EQ(m.key[ClusterSetMsg::kMaxKey - 1], 7);
+// docs/shm-channel.md states the version and the counter count of this build (it once said 38
+// counters when the code had 35): a change of either must change the page too.
+TEST(ShmChannel, TheDocumentedVersionAndCounterCountAreThisBuilds) {
+    std::ifstream f(std::string(RUSTUN_SOURCE_ROOT) + "/docs/shm-channel.md");
+    ASSERT_TRUE(f) << "docs/shm-channel.md not found";
+    const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string v = std::to_string(kChannelVersion), n = std::to_string(kDpCounterCount);
+    EXPECT_NE(doc.find("**`kChannelVersion = " + v + "`**"), std::string::npos) << "the version at the top";
+    EXPECT_NE(doc.find("`kChannelVersion` (" + v + ")"), std::string::npos) << "the `version` row";
+    EXPECT_NE(doc.find("(" + n + " in version " + v), std::string::npos) << "the `counter_count` row";
+    for (uint32_t ver = 1; ver <= kChannelVersion; ++ver)
+        EXPECT_NE(doc.find("| " + std::to_string(ver) + " | " + std::to_string(kDpCounterCountOfVersion[ver]) + " |"),
+                  std::string::npos)
+            << "the counters-per-version table, version " << ver;
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+// The control plane's state shared by its threads (workers, the dataplane link, the control
+// socket, the signal thread), behind one mutex:
+//   * membership: who is configured and who is online (Membership, one generation per
+//     configuration; a reload installs a new one);
+//   * limits: the timers and bounds the workers apply, from the configuration;
+//   * the nonces of recently accepted Handshakes (replay refusal).
+// Every accessor names the mutex it needs (REQUIRES(mu())), so the clang build with
+// -Wthread-safety (scripts/test.sh) checks each use. The rules of the Membership itself: its
+// configured part (clusters, keys, client configs, routes) never changes after build(), its
+// runtime part (ClientEntry::rt, ::udp) only under mu().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "admission.hpp"
+#include "config/config.hpp"
+#include "membership.hpp"
+#include "thread_annotations.hpp"
+
+namespace rustun::cp {
+
+// Timers and bounds the workers apply (controlplane section of the configuration).
+struct Limits {
+    std::chrono::milliseconds handshake_timeout{20'000};
+    std::chrono::milliseconds idle_timeout{30'000};
+    // A connection whose output queue stays at its bound this long is disconnected.
+    std::chrono::milliseconds slow_client_timeout{5'000};
+    uint64_t output_queue_bytes = 1u << 20;
+    uint32_t max_peers_per_reply = 100;
+    uint32_t handshake_rate_per_source = 20;
+    uint32_t handshake_pending_max = 4096;
+    uint32_t handshake_pending_per_source = 32;
+    uint32_t handshake_pending_per_prefix6 = 128;
+    std::chrono::milliseconds first_byte_timeout{3'000};
+};
+
+Limits limits_from_config(const ControlPlaneConfig& c);
+
+class SharedState {
+public:
+    Mutex& mu() const RETURN_CAPABILITY(mu_) { return mu_; }
+
+    // The current membership generation.
+    Membership& members() REQUIRES(mu_) { return *members_; }
+    // The same, kept alive for a caller that goes on using it after unlocking (a batch's
+    // per-client stats, the keys of a trial decryption): outside mu() only its configured part
+    // may be read.
+    std::shared_ptr<Membership> hold_members() REQUIRES(mu_) { return members_; }
+    // Installs a new generation (start, reload).
+    void replace_members(std::shared_ptr<Membership> m) REQUIRES(mu_) { members_ = std::move(m); }
+
+    const Limits& limits() const REQUIRES(mu_) { return limits_; }
+    void set_limits(const Limits& l) REQUIRES(mu_) { limits_ = l; }
+    // A copy taken under the mutex, for a thread that applies the limits without it.
+    Limits limits_copy() const EXCLUDES(mu_) {
+        MutexLock lk(mu_);
+        return limits_;
+    }
+
+    // Kept across reloads for the identities that stay configured.
+    HandshakeNonces& handshake_nonces() REQUIRES(mu_) { return nonces_; }
+
+    // A process-unique connection id (> 1: epoll tags 0 and 1 are the listener and the eventfd).
+    uint64_t new_connection_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+private:
+    mutable Mutex mu_;
+    // shared_ptr: a worker holds the generation it routed a batch with until the batch is
+    // queued, so a reload may replace it meanwhile.
+    std::shared_ptr<Membership> members_ GUARDED_BY(mu_) = std::make_shared<Membership>();
+    Limits limits_ GUARDED_BY(mu_);
+    HandshakeNonces nonces_ GUARDED_BY(mu_);
+    std::atomic<uint64_t> next_conn_id_{1};
+};
+
+}  // namespace rustun::cp

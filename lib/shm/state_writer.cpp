@@ -1,0 +1,115 @@
+#include "shm/state_writer.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+namespace rustun::shm {
+
+uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len) {
+    std::memset(&m, 0, sizeof m);
+    m.cluster_id = cluster_id;
+    m.method = method;
+    m.key_len = static_cast<uint16_t>(std::min<size_t>(key_len, ClusterSetMsg::kMaxKey));
+    // memcpy from a null pointer is undefined even for 0 bytes (a plain cluster has no key).
+    if (m.key_len != 0 && key != nullptr) std::memcpy(m.key, key, m.key_len);
+    return static_cast<uint32_t>(offsetof(ClusterSetMsg, key) + m.key_len);
+}
+
+EndpointSetMsg make_endpoint_set(const EndpointState& e) {
+    EndpointSetMsg m{};
+    m.client_id = e.client_id;
+    m.endpoint = e.endpoint;
+    if (e.live) m.flags |= kEndpointLive;
+    if (e.replay_floor) {
+        m.flags |= kEndpointReplay;
+        m.replay_floor_hi = static_cast<uint32_t>(*e.replay_floor >> 32);
+    }
+    return m;
+}
+
+void make_client_set(const ClientState& c, std::vector<ClientSetMsg>& out, std::vector<uint32_t>& lens) {
+    out.clear();
+    lens.clear();
+    size_t done = 0;
+    do {  // one message even without CIDRs
+        ClientSetMsg& m = out.emplace_back();
+        std::memset(&m, 0, sizeof m);
+        m.client_id = c.id;
+        m.cluster_id = c.cluster_id;
+        m.private_ip = c.private_ip;
+        m.flags = done == 0 ? 0 : kClientSetAppendCidrs;
+        m.cidr_count = static_cast<uint16_t>(std::min<size_t>(c.cidrs.size() - done, ClientSetMsg::kMaxCidrs));
+        for (uint16_t k = 0; k < m.cidr_count; ++k) {
+            m.cidrs[k].network = c.cidrs[done + k].network;
+            m.cidrs[k].prefix_len = c.cidrs[done + k].prefix_len;
+        }
+        done += m.cidr_count;
+        lens.push_back(static_cast<uint32_t>(offsetof(ClientSetMsg, cidrs) + m.cidr_count * sizeof(Cidr)));
+    } while (done < c.cidrs.size());
+}
+
+bool StateWriter::push(MsgType type, const void* body, uint32_t len) {
+    if (failed_) return false;
+    if (!push_(type, body, len)) {
+        failed_ = true;
+        return false;
+    }
+    ++pushed_;
+    return true;
+}
+
+bool StateWriter::sync_begin(uint64_t cp_epoch, uint32_t clusters, uint32_t clients) {
+    const SyncMsg m{cp_epoch, clusters, clients};
+    return push(MsgType::SyncBegin, &m, sizeof m);
+}
+
+bool StateWriter::sync_end(uint64_t cp_epoch, uint32_t clusters, uint32_t clients) {
+    const SyncMsg m{cp_epoch, clusters, clients};
+    return push(MsgType::SyncEnd, &m, sizeof m);
+}
+
+bool StateWriter::cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key) {
+    ClusterSetMsg m;
+    const uint32_t len = make_cluster_set(m, id, method, key.data(), key.size());
+    return push(MsgType::ClusterSet, &m, len);
+}
+
+bool StateWriter::client_set(const ClientState& c) {
+    make_client_set(c, client_msgs_, client_lens_);
+    for (size_t i = 0; i < client_msgs_.size(); ++i)
+        if (!push(MsgType::ClientSet, &client_msgs_[i], client_lens_[i])) return false;
+    return true;
+}
+
+bool StateWriter::endpoint_set(const EndpointState& e) {
+    const EndpointSetMsg m = make_endpoint_set(e);
+    return push(MsgType::EndpointSet, &m, sizeof m);
+}
+
+bool StateWriter::client_remove(uint32_t client_id) {
+    const ClientIdMsg m{client_id, 0};
+    return push(MsgType::ClientRemove, &m, sizeof m);
+}
+
+bool StateWriter::endpoint_clear(uint32_t client_id) {
+    const ClientIdMsg m{client_id, 0};
+    return push(MsgType::EndpointClear, &m, sizeof m);
+}
+
+bool StateWriter::commit() { return push(MsgType::Commit, nullptr, 0); }
+
+bool StateWriter::full_sync(const FullState& s) {
+    const auto clusters = static_cast<uint32_t>(s.clusters.size());
+    const auto clients = static_cast<uint32_t>(s.clients.size());
+    if (!sync_begin(s.cp_epoch, clusters, clients)) return false;
+    for (const ClusterState& c : s.clusters)
+        if (!cluster_set(c.id, c.method, c.key)) return false;
+    for (const ClientState& c : s.clients)
+        if (!client_set(c)) return false;
+    for (const EndpointState& e : s.endpoints)
+        if (!endpoint_set(e)) return false;
+    return sync_end(s.cp_epoch, clusters, clients);
+}
+
+}  // namespace rustun::shm

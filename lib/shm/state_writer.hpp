@@ -1,0 +1,100 @@
+// The one writer of the control protocol (docs/shm-channel.md "Messages", "Semantics"): the
+// control plane's full sync and every stand-in control plane (the smoke driver, the load
+// generator's `--bind shm`, the functional runner) build ClusterSet, ClientSet, EndpointSet,
+// ClientRemove, EndpointClear, Commit and the SyncBegin/SyncEnd pair here, so that the bytes on
+// the control ring have one definition. Encoding only: where the messages go (a control ring
+// with a waiting policy, control_push.hpp, or a test's vector) is the PushFn's business.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "shm/channel_layout.hpp"
+
+namespace rustun::shm {
+
+// Pushes one message (header type + `len` body bytes) onto the control ring; false if it could
+// not (ring full past the caller's patience, or told to stop). Every later push is then skipped.
+using PushFn = std::function<bool(MsgType type, const void* body, uint32_t len)>;
+
+// One cluster's cipher: `method` a CipherMethod, `key` its derived key (empty for plain).
+struct ClusterState {
+    uint32_t id = 0;
+    uint8_t method = 0;
+    std::vector<uint8_t> key;  // at most ClusterSetMsg::kMaxKey bytes are sent (the caller logs more)
+};
+
+// One client: its ids in the current cp_epoch, private IP and CIDRs (host byte order). Any number
+// of CIDRs: above ClientSetMsg::kMaxCidrs they continue in kClientSetAppendCidrs messages.
+struct ClientState {
+    uint32_t id = 0;
+    uint32_t cluster_id = 0;
+    uint32_t private_ip = 0;
+    std::vector<Cidr> cidrs;
+};
+
+// One UDP binding. `live` (kEndpointLive) only means something inside a sync; `replay_floor`
+// set = the client opted into Data replay protection (kEndpointReplay), whose floor the
+// dataplane takes as (replay_floor >> 32) << 32, at least 1.
+struct EndpointState {
+    uint32_t client_id = 0;
+    Endpoint endpoint{};
+    bool live = false;
+    std::optional<uint64_t> replay_floor;
+};
+
+// Everything one full sync carries.
+struct FullState {
+    uint64_t cp_epoch = 0;
+    std::vector<ClusterState> clusters;
+    std::vector<ClientState> clients;
+    std::vector<EndpointState> endpoints;
+};
+
+// The message bodies, exactly as pushed (also what the unit tests compare).
+// A ClusterSet body; `key` may be null with key_len 0 (plain). Returns the body length to send
+// (the fixed part + key bytes); keys above kMaxKey are cut (the caller logs).
+uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len);
+EndpointSetMsg make_endpoint_set(const EndpointState& e);
+// ClientSet bodies for `c`: the first with up to kMaxCidrs CIDRs, then one kClientSetAppendCidrs
+// continuation per further kMaxCidrs. `lens[i]` is the body length to send for `out[i]`.
+void make_client_set(const ClientState& c, std::vector<ClientSetMsg>& out, std::vector<uint32_t>& lens);
+
+class StateWriter {
+public:
+    explicit StateWriter(PushFn push) : push_(std::move(push)) {}
+
+    // SyncBegin, a ClusterSet per cluster, ClientSet(s) per client, an EndpointSet per binding,
+    // SyncEnd: the dataplane switches to this state at SyncEnd (docs/shm-channel.md).
+    bool full_sync(const FullState& s);
+
+    bool sync_begin(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
+    bool sync_end(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
+    bool cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key);
+    bool client_set(const ClientState& c);
+    bool endpoint_set(const EndpointState& e);
+    // Incremental changes (outside a sync; ClientSet/ClientRemove take effect at Commit).
+    bool client_remove(uint32_t client_id);
+    bool endpoint_clear(uint32_t client_id);
+    bool commit();
+    // Any bytes, for tests that play a control plane gone wrong.
+    bool raw(MsgType type, const void* body, uint32_t len) { return push(type, body, len); }
+
+    // Messages pushed so far (a full sync counts each ClientSet continuation).
+    uint64_t pushed() const { return pushed_; }
+
+private:
+    bool push(MsgType type, const void* body, uint32_t len);
+
+    PushFn push_;
+    std::vector<ClientSetMsg> client_msgs_;  // reused by client_set()
+    std::vector<uint32_t> client_lens_;
+    bool failed_ = false;
+    uint64_t pushed_ = 0;
+};
+
+}  // namespace rustun::shm
