@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "latency.hpp"
+#include "util/endian.hpp"
 #include "proto/frame.hpp"
 #include "scenario.hpp"
 #include "shm_cp.hpp"
