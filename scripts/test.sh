@@ -18,7 +18,7 @@ meson test -C build --print-errorlogs --num-processes 2 2>&1 | tee build/meson-t
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 
 # The sanitizer pass: every test that needs neither DPDK at run time nor root networking (the
-# library, dataplane-core and control-plane suites), built with -fsanitize=address,undefined.
+# library, dataplane-core, control-plane and client suites), built with -fsanitize=address,undefined.
 # Any ASan report (including a leak at exit) or UBSan report fails the test that shows it.
 san_status=skipped
 if [ "${SANITIZE:-1}" != 0 ]; then
@@ -31,7 +31,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   fi
   if [ "$san_status" != FAILED ]; then
     san_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's/^rustun[^/]* \/ //p' |
-                grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
+                grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane|client)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
     # The test programs, and the two binaries the control-plane tests run (rustunctl, --check-config).
     san_targets="controlplane/rustun-controlplane controlplane/rustunctl $(ninja -C build-asan -t targets all 2>/dev/null |
                  grep -E '^tests/(unit|controlplane)/[^:/]+/?[^:]*: cpp_LINKER' | cut -d: -f1)"
