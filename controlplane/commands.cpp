@@ -3,10 +3,12 @@
 #include <rapidjson/writer.h>
 #include <unistd.h>
 
+#include "dataplane_link.hpp"
 #include "gateway.hpp"
 #include "proto/control_request.hpp"
+#include "util/clock.hpp"
+#include "util/endpoint_text.hpp"
 #include "util/version.hpp"
-#include "dataplane_link.hpp"
 #include "worker.hpp"
 
 namespace rustun::cp {
@@ -66,7 +68,7 @@ void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool
     else put_null(w, "dialect");
     if (online) put(w, "tcp_peer", e.rt.conn->peer_text);
     else put_null(w, "tcp_peer");
-    if (e.udp.bound) put(w, "udp_endpoint", endpoint_to_string(e.udp.endpoint));
+    if (e.udp.bound) put(w, "udp_endpoint", endpoint_text(e.udp.endpoint));
     else put_null(w, "udp_endpoint");
     put(w, "last_active", e.rt.last_active);
     put(w, "rx_frames", e.stats->rx_frames.load());
@@ -127,7 +129,7 @@ std::string Gateway::command_status() {
         w.StartObject();
         put(w, "version", std::string(kVersion));
         put(w, "pid", static_cast<uint64_t>(::getpid()));
-        put(w, "uptime_s", unix_now() - started_at_);
+        put(w, "uptime_s", realtime_s() - started_at_);
         put(w, "config_file", config_path_);
         put(w, "config_loaded_at", loaded_at);
         put(w, "listen_tcp", listen_tcp);

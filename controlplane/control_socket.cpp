@@ -14,8 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "log.hpp"
 #include "proto/control_request.hpp"
+#include "util/log.hpp"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59  // Linux >= 4.13

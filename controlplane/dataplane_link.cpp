@@ -7,33 +7,16 @@
 
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <new>
 
-#include "log.hpp"
-#include "net/udp_keepalive.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
 
 namespace rustun::cp {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
-
-uint64_t DataplaneLink::realtime_us() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
 
 DataplaneLink::DataplaneLink(SharedState& state, std::string channel_path)
     : state_(state), path_(std::move(channel_path)) {
@@ -269,13 +252,10 @@ void DataplaneLink::poll_rings() {
 }
 
 void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor) {
-    shm::EndpointSetMsg m{};
-    m.client_id = client_id;
-    m.endpoint = ep;
-    if (replay_floor) {
-        m.flags = shm::kEndpointReplay;
-        m.replay_floor_hi = static_cast<uint32_t>(replay_floor >> 32);
-    }
+    // Outside a sync: "authenticated just now" (the dataplane marks it live itself).
+    shm::EndpointState e{client_id, ep, false, std::nullopt};
+    if (replay_floor) e.replay_floor = replay_floor;
+    const shm::EndpointSetMsg m = shm::make_endpoint_set(e);
     if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
 }
 

@@ -67,7 +67,6 @@ private:
     void handle_deliver(const shm::DeliverView& m) EXCLUDES(state_.mu());
     void set_error(const std::string& e, shm::AttachFailure why) EXCLUDES(err_mu_);
     void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor);
-    static uint64_t realtime_us();
 
     // A UDP KeepAlive punted by the dataplane (dataplane_link_punt.cpp): frame checks, trial
     // authentication outside the state mutex, then under it the seq window, return

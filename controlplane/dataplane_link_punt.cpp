@@ -6,9 +6,11 @@
 #include <cstring>
 
 #include "dataplane_link.hpp"
-#include "log.hpp"
 #include "net/udp_keepalive.hpp"
 #include "trial_auth.hpp"
+#include "util/clock.hpp"
+#include "util/endpoint_text.hpp"
+#include "util/log.hpp"
 
 namespace rustun::cp {
 
@@ -94,7 +96,7 @@ bool DataplaneLink::open_punt(const shm::PuntView& m, const FrameHeader& h, Punt
     if (t.outcome != TrialOutcome::Accepted) {
         counters_.inc(Counter::udp_punt_rejected);
         LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
-                    endpoint_to_string(m.from).c_str());
+                    endpoint_text(m.from).c_str());
         return false;
     }
     if (t.key_index == 0 && m.client_hint < snap->clients.size()) counters_.inc(Counter::udp_punt_hint_first);
@@ -128,7 +130,7 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
         e.udp.bound = true;
         e.udp.endpoint = m.from;
         counters_.inc(Counter::udp_endpoint_moved);
-        LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_to_string(m.from).c_str());
+        LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
     }
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(o.frame_size, std::memory_order_relaxed);
@@ -153,7 +155,7 @@ bool DataplaneLink::punt_seq_ok(const ClientEntry& e, const KeepAlive& ka, const
         case SeqCheck::Missing:
             counters_.inc(Counter::udp_keepalive_no_seq);
             LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s without seq: not bound", who,
-                        endpoint_to_string(from).c_str());
+                        endpoint_text(from).c_str());
             return false;
         case SeqCheck::Replay:
             counters_.inc(Counter::udp_keepalive_replay);
@@ -161,19 +163,19 @@ bool DataplaneLink::punt_seq_ok(const ClientEntry& e, const KeepAlive& ka, const
             // process started (after a restart last_seq is 0: in-flight KeepAlives land here).
             if (seq <= e.udp.last_seq)
                 LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s replayed (seq %llu <= last accepted %llu): ignored",
-                            who, endpoint_to_string(from).c_str(), (unsigned long long)seq,
+                            who, endpoint_text(from).c_str(), (unsigned long long)seq,
                             (unsigned long long)e.udp.last_seq);
             else
                 LOG_LIMITED(LogLevel::Warn,
                             "UDP KeepAlive for '%s' from %s dated before this control plane started "
                             "(seq %llu <= start %llu): ignored",
-                            who, endpoint_to_string(from).c_str(), (unsigned long long)seq,
+                            who, endpoint_text(from).c_str(), (unsigned long long)seq,
                             (unsigned long long)start_us_);
             return false;
         case SeqCheck::Stale:
             counters_.inc(Counter::udp_keepalive_stale);
             LOG_LIMITED(LogLevel::Warn, "UDP KeepAlive for '%s' from %s: seq %llu is more than 30 s off the clock", who,
-                        endpoint_to_string(from).c_str(), (unsigned long long)seq);
+                        endpoint_text(from).c_str(), (unsigned long long)seq);
             return false;
     }
     return false;

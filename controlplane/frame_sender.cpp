@@ -2,7 +2,7 @@
 
 #include <sys/epoll.h>
 
-#include "log.hpp"
+#include "util/log.hpp"
 
 namespace rustun::cp {
 

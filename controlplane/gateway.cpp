@@ -15,8 +15,9 @@
 
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
-#include "log.hpp"
 #include "dataplane_link.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
 #include "worker.hpp"
 
 namespace rustun::cp {
@@ -84,7 +85,7 @@ Status Gateway::start() {
         auto m = Membership::build(cfg_);
         if (!m) return make_error(m.error());
         state_.replace_members(std::move(m.value()));
-        state_.set_limits(limits_from_config(cfg_.controlplane));
+        state_.set_limits(cfg_.controlplane);
         listen = cfg_.listen.tcp;
         nworkers = cfg_.controlplane.workers;
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
@@ -93,7 +94,7 @@ Status Gateway::start() {
         warnings = shared_key_warnings(cfg_);
         nclusters = cfg_.clusters.size();
         nclients = cfg_.total_clients();
-        started_at_ = config_loaded_at_ = unix_now();
+        started_at_ = config_loaded_at_ = realtime_s();
     }
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
     // The link exists before the workers (they hand it Data for UDP endpoints); its thread
@@ -202,8 +203,8 @@ Result<ReloadReport> Gateway::reload() {
     const Membership& now_members = state_.members();
     state_.handshake_nonces().retain(
         [&](const std::string& identity) { return now_members.find(identity) != kNoClient; });
-    state_.set_limits(limits_from_config(cfg_.controlplane));
-    config_loaded_at_ = unix_now();
+    state_.set_limits(cfg_.controlplane);
+    config_loaded_at_ = realtime_s();
     if (link_) link_->request_resync();  // client ids were renumbered
     if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
     malloc_trim(0);                    // return the parse's freed heap

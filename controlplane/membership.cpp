@@ -1,31 +1,13 @@
 #include "membership.hpp"
 
-#include <arpa/inet.h>
-
-#include <cstdio>
-#include <ctime>
 #include <map>
 
 #include "routing/route_table_from_config.hpp"
+#include "util/clock.hpp"
 
 namespace rustun::cp {
 
-uint64_t unix_now() { return static_cast<uint64_t>(::time(nullptr)); }
-
 void reset_runtime(ClientRuntime& rt) { rt = ClientRuntime{}; }
-
-std::string endpoint_to_string(const shm::Endpoint& e) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    char out[INET6_ADDRSTRLEN + 16];
-    if (e.family == static_cast<uint8_t>(shm::AddrFamily::V4)) {
-        inet_ntop(AF_INET, e.addr, ip, sizeof ip);
-        snprintf(out, sizeof out, "%s:%u", ip, e.port);
-    } else {
-        inet_ntop(AF_INET6, e.addr, ip, sizeof ip);
-        snprintf(out, sizeof out, "[%s]:%u", ip, e.port);
-    }
-    return out;
-}
 
 Result<std::unique_ptr<Membership>> Membership::build(const GatewayConfig& cfg) {
     auto m = std::make_unique<Membership>();
@@ -113,7 +95,7 @@ bool Membership::apply_keepalive(ClientId self, const KeepAlive& ka) {
     rt.port = ka.port;
     rt.stun_ip = ka.stun_ip;
     rt.stun_port = ka.stun_port;
-    rt.last_active = unix_now();
+    rt.last_active = realtime_s();
     return moved;
 }
 

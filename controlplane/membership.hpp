@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "connection.hpp"
 #include "crypto/cipher_key.hpp"
+#include "proto/constants.hpp"
 #include "proto/messages.hpp"
 #include "routing/route_table.hpp"
 #include "shm/channel_layout.hpp"
@@ -57,9 +58,8 @@ struct UdpBinding {
     uint64_t replay_floor = 0;
     SteadyTime reply_tat{};  // rate limit of UDP KeepAlive replies to this identity (GCRA)
     // Live: a KeepAlive within 15 s (the P2P validity window, docs/protocol.md, "P2P in the old generation").
-    bool live(SteadyTime now) const { return bound && now - last_rx < std::chrono::seconds(15); }
+    bool live(SteadyTime now) const { return bound && now - last_rx < kValidityWindow; }
 };
-std::string endpoint_to_string(const shm::Endpoint& e);
 
 struct ClientEntry {
     ClientConfig cfg;
@@ -127,6 +127,5 @@ std::vector<std::string> shared_key_warnings(const GatewayConfig& cfg);
 // Clears the runtime of an identity going offline.
 void reset_runtime(ClientRuntime& rt);
 
-uint64_t unix_now();
 
 }  // namespace rustun::cp

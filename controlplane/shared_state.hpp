@@ -11,7 +11,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -22,22 +21,11 @@
 
 namespace rustun::cp {
 
-// Timers and bounds the workers apply (controlplane section of the configuration).
-struct Limits {
-    std::chrono::milliseconds handshake_timeout{20'000};
-    std::chrono::milliseconds idle_timeout{30'000};
-    // A connection whose output queue stays at its bound this long is disconnected.
-    std::chrono::milliseconds slow_client_timeout{5'000};
-    uint64_t output_queue_bytes = 1u << 20;
-    uint32_t max_peers_per_reply = 100;
-    uint32_t handshake_rate_per_source = 20;
-    uint32_t handshake_pending_max = 4096;
-    uint32_t handshake_pending_per_source = 32;
-    uint32_t handshake_pending_per_prefix6 = 128;
-    std::chrono::milliseconds first_byte_timeout{3'000};
-};
-
-Limits limits_from_config(const ControlPlaneConfig& c);
+// Timers and bounds the workers apply: the `controlplane:` section of the running configuration.
+// A connection whose output queue stays above half its bound for one keepalive_interval is
+// disconnected (a reader that is merely slow drains it well within that; one that stopped
+// reading does not).
+using Limits = ControlPlaneConfig;
 
 class SharedState {
 public:

@@ -12,8 +12,10 @@
 #include "block_pool.hpp"
 #include "dataplane_link.hpp"
 #include "frame_sender.hpp"
-#include "log.hpp"
 #include "proto/dialect.hpp"
+#include "routing/inner_packet_policy.hpp"
+#include "util/endpoint_text.hpp"
+#include "util/log.hpp"
 
 namespace rustun::cp {
 
@@ -25,21 +27,6 @@ constexpr uint64_t kWakeTag = 1;    // epoll data of the eventfd; connection ids
 constexpr size_t kMaxHandshakePayload = 4096;
 // Reads per connection per turn, so that one fast sender cannot monopolise a turn.
 constexpr int kReadsPerTurn = 8;
-
-std::string peer_to_string(const sockaddr_storage& ss) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    char out[INET6_ADDRSTRLEN + 16];
-    if (ss.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        snprintf(out, sizeof out, "%s:%u", ip, ntohs(a->sin_port));
-    } else {
-        auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        snprintf(out, sizeof out, "[%s]:%u", ip, ntohs(a->sin6_port));
-    }
-    return out;
-}
 
 std::string peer_ip_key(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
@@ -185,7 +172,7 @@ void Worker::accept_all() {
         if (!rate_allowed(ss)) {
             counters_.inc(Counter::handshake_rate_limited);
             LOG_LIMITED(LogLevel::Warn, "refused %s: handshake rate limit (%u/s per source)",
-                        peer_to_string(ss).c_str(), limits_.handshake_rate_per_source);
+                        sockaddr_text(ss).c_str(), limits_.handshake_rate_per_source);
             ::close(fd);
             counters_.inc(Counter::conn_closed);
             continue;
@@ -197,7 +184,7 @@ void Worker::accept_all() {
             const bool src = adm == PendingSources::Admit::SourceFull;
             counters_.inc(src ? Counter::handshake_pending_source_full : Counter::handshake_pending_prefix_full);
             LOG_LIMITED(LogLevel::Warn, "refused %s: %u connections of this %s already wait for a handshake",
-                        peer_to_string(ss).c_str(),
+                        sockaddr_text(ss).c_str(),
                         src ? limits_.handshake_pending_per_source : limits_.handshake_pending_per_prefix6,
                         src ? "address" : "IPv6 /64");
             ::close(fd);
@@ -213,7 +200,7 @@ void Worker::accept_all() {
                 continue;
             }
             LOG_LIMITED(LogLevel::Warn, "%s: closed to admit %s: %zu connections are without a handshake",
-                        old->second->peer_text.c_str(), peer_to_string(ss).c_str(), pending_.size());
+                        old->second->peer_text.c_str(), sockaddr_text(ss).c_str(), pending_.size());
             close_conn(ConnectionPtr(old->second), CloseReason::Evicted);
         }
         int one = 1;
@@ -223,7 +210,7 @@ void Worker::accept_all() {
         c->id = state_.new_connection_id();  // > kWakeTag
         c->owner = this;
         c->peer = ss;
-        c->peer_text = peer_to_string(ss);
+        c->peer_text = sockaddr_text(ss);
         c->accepted_at = c->last_rx = std::chrono::steady_clock::now();
         {
             MutexLock lk(c->out_mu);  // not shared yet: uncontended
@@ -392,23 +379,15 @@ void Worker::route_batch(Membership& m, std::vector<uint64_t>& bad) {
             counters_.inc(why);
             se.stats->drops.fetch_add(1, std::memory_order_relaxed);
         };
-        const uint8_t* ip = it.plaintext;
-        if (it.plaintext_len < 20 || (ip[0] >> 4) != 4) {
-            drop(Counter::data_not_ipv4);
-            continue;
+        const InnerDecision d = route_inner_packet(m.routes, src->client, src->cluster, it.plaintext, it.plaintext_len);
+        switch (d.verdict) {
+            case InnerVerdict::Forward: break;
+            case InnerVerdict::NotIpv4: drop(Counter::data_not_ipv4); continue;
+            case InnerVerdict::SpoofedSource: drop(Counter::data_spoofed_source); continue;
+            case InnerVerdict::NoRoute:
+            case InnerVerdict::CrossCluster: drop(Counter::data_no_route); continue;
         }
-        uint32_t src_ip = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15];
-        uint32_t dst_ip = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 | (uint32_t)ip[18] << 8 | ip[19];
-        if (!m.routes.source_allowed(src->client, src_ip)) {
-            drop(Counter::data_spoofed_source);
-            continue;
-        }
-        ClientId dst = m.routes.lookup(src->cluster, dst_ip);
-        if (dst == kNoClient) {
-            drop(Counter::data_no_route);
-            continue;
-        }
-        ClientEntry& de = m.clients[dst];
+        ClientEntry& de = m.clients[d.dst];
         // Same cluster, hence the same key: the received bytes go out unchanged, over the
         // destination's live UDP endpoint if it has one (it chose the UDP relay), else TCP.
         if (link_ && de.udp.live(now)) {
@@ -478,7 +457,7 @@ void Worker::timers() {
         }
         MutexLock lk(c->out_mu);
         c->out.set_limit(limits_.output_queue_bytes);
-        if (c->over_limit_since != SteadyTime{} && now - c->over_limit_since > limits_.slow_client_timeout)
+        if (c->over_limit_since != SteadyTime{} && now - c->over_limit_since > limits_.keepalive_interval)
             expired.emplace_back(c, CloseReason::SlowClient);
     }
     for (auto& [c, r] : expired) {

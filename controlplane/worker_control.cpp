@@ -2,9 +2,10 @@
 // (docs/controlplane.md, "What it does on the wire").
 #include <cstring>
 
-#include "log.hpp"
 #include "proto/dialect.hpp"
 #include "trial_auth.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
 #include "worker.hpp"
 
 namespace rustun::cp {
@@ -86,7 +87,7 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     e.rt.conn = c;
     e.rt.dialect = detect_dialect(hs);
     e.rt.handshake_ipv6 = hs.ipv6;
-    e.rt.last_active = e.rt.connected_since = unix_now();
+    e.rt.last_active = e.rt.connected_since = realtime_s();
     c->client = id;
     c->cluster = e.cluster;
     c->dialect = e.rt.dialect;

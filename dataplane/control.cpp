@@ -174,7 +174,7 @@ uint64_t Runtime::mac_hint(const EndpointKey& k) const {
 }
 
 // The port's own drop counters (absolute in ethdev) added to the named counters as deltas, once a
-// second, so that drops the NIC makes (RX ring full, no mbuf) show beside ours (invariant 5).
+// second, so that drops the NIC makes (RX ring full, no mbuf) show beside ours (docs/architecture.md, "Every drop is counted").
 void export_port_stats(Runtime& rt) {
     rte_eth_stats st{};
     if (rte_eth_stats_get(rt.port_id, &st) != 0) return;
@@ -211,7 +211,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
         work += poll_exception(rt);
         const uint64_t now = mono_ns();
         if (now >= next_beat) {
-            next_beat = now + 10'000'000;  // 10 ms
+            next_beat = now + cap::kHeartbeatPeriodNs;
             hdr.dp_heartbeat_ns.store(now, std::memory_order_release);
             update_cp_alive(rt, now);
             rt.state->reclaim();
@@ -228,7 +228,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
             }
         }
         if (now >= next_snap) {
-            next_snap = now + 1'000'000'000ull;
+            next_snap = now + cap::kSnapshotPeriodNs;
             refresh_snapshot(rt);
             export_port_stats(rt);
         }

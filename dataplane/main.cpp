@@ -20,6 +20,7 @@
 
 #include "config/yaml_loader.hpp"
 #include "dataplane.hpp"
+#include "util/sd_notify.hpp"
 #include "util/log.hpp"
 #include "util/version.hpp"
 
@@ -29,6 +30,12 @@ using namespace rustun::dp;
 namespace {
 
 Runtime* g_runtime = nullptr;
+
+// systemd (Type=notify, packaging/systemd/rustun-dataplane.service): a failed notification is
+// logged, not fatal; without NOTIFY_SOCKET it is a no-op.
+void notify_systemd(const std::string& state) {
+    if (auto r = sd_notify_state(state); !r) LOG_WARN("systemd notification: %s", r.error().c_str());
+}
 
 void on_signal(int) {
     if (g_runtime) g_runtime->stop.store(true, std::memory_order_relaxed);
@@ -207,9 +214,13 @@ int main(int argc, char** argv) {
              rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
              static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
              rt.workers[0]->engine->arch_name());
+    // Ready: the port is started, the workers poll it and the channel exists for the control plane.
+    notify_systemd("READY=1\nSTATUS=relaying on " + rt.cfg.address.to_string() + ":" + std::to_string(rt.relay_port) +
+                   ", port " + rt.cfg.port + ", " + std::to_string(nw) + " worker(s)");
 
     main_loop(rt, opt);
 
+    notify_systemd("STOPPING=1");
     rt.stop.store(true);
     rt.channel->header().dp_state.store(static_cast<uint32_t>(shm::DpState::Stopping), std::memory_order_release);
     rte_eal_mp_wait_lcore();

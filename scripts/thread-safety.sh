@@ -18,6 +18,8 @@ if [ ! -f "$dir/build.ninja" ]; then
 else
   meson configure "$dir" -Dwerror=true -Dcpp_args="$args" > /dev/null || exit 1
 fi
+# Regenerate first if a meson.build changed, so that the target list below is current.
+ninja -C "$dir" build.ninja > /dev/null || exit 1
 # The control plane's objects only (its library, rustun-controlplane's main, rustunctl).
 targets=$(ninja -C "$dir" -t targets all 2>/dev/null | grep -E '^controlplane/[^:]*\.o:' | cut -d: -f1)
 [ -n "$targets" ] || { echo "thread-safety: no control-plane targets in $dir" >&2; exit 1; }

@@ -80,7 +80,7 @@ constexpr ConfigKey text(std::string_view path, std::string_view type, ReloadPol
 }
 constexpr ConfigKey integer(std::string_view path, ReloadPolicy p, uint64_t min, uint64_t max,
                             uint64_t default_value) {
-    return {.path = path, .kind = KeyKind::Integer, .policy = p, .min = min, .max = max,
+    return {.path = path, .kind = KeyKind::Integer, .type = {}, .policy = p, .min = min, .max = max,
             .number = default_value};
 }
 constexpr ConfigKey seconds(std::string_view path, ReloadPolicy p, uint64_t default_ms,
@@ -144,12 +144,16 @@ inline constexpr ConfigKey kConfigKeys[] = {
 
 inline constexpr std::span<const ConfigKey> kConfigKeys{config_keys_detail::kConfigKeys};
 
-// The row of `path`; a path that is not in the table does not compile.
-consteval const ConfigKey& config_key(std::string_view path) {
+// The row of `path`; throws if there is none, which in a constant expression (config_key,
+// the consteval defaults of config.hpp) means it does not compile.
+constexpr const ConfigKey& config_key_row(std::string_view path) {
     for (const ConfigKey& k : kConfigKeys)
         if (k.path == path) return k;
     throw "not a key of the configuration key table (config_keys.hpp)";
 }
+
+// The row of `path`; a path that is not in the table does not compile.
+consteval const ConfigKey& config_key(std::string_view path) { return config_key_row(path); }
 
 // The row of `path` at run time; nullptr if there is none.
 const ConfigKey* find_config_key(std::string_view path);

@@ -29,8 +29,7 @@ void write_outer(uint8_t* h, const OuterSource& src, const uint8_t dst_mac[6], c
         udp = ip + kIpv4Len;
     } else {
         store_be16(h + 12, kEtherTypeIpv6);
-        ip[0] = 0x60;
-        ip[1] = ip[2] = ip[3] = 0;
+        store_be32(ip, 0x60000000u);
         store_be16(ip + 4, udp_len);
         ip[6] = kProtoUdp;
         ip[7] = 64;

@@ -18,7 +18,7 @@ inline constexpr size_t kMaxFrameSize = kFrameHeaderSize + kMaxPayloadSize;  // 
 
 // ---- timing ----
 // A path is valid while an authenticated packet from the other side arrived within this window:
-// the seed protocol's P2P validity, reused for the client's UDP relay path and for the gateway's
+// the P2P validity (docs/protocol.md, "P2P in the old generation"), reused for the client's UDP relay path and for the gateway's
 // liveness of a client's UDP endpoint (control plane and dataplane).
 inline constexpr std::chrono::seconds kValidityWindow{15};
 inline constexpr uint64_t kValidityWindowSeconds = 15;

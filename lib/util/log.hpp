@@ -93,8 +93,8 @@ private:
             rl_bucket_.allow(rl_supp_)) {                                             \
             if (rl_supp_)                                                             \
                 ::rustun::log_msg(level, fmt " (%llu similar lines suppressed)",      \
-                                  ##__VA_ARGS__, (unsigned long long)rl_supp_);       \
+                                  __VA_ARGS__ __VA_OPT__(, )(unsigned long long)rl_supp_); \
             else                                                                      \
-                ::rustun::log_msg(level, fmt, ##__VA_ARGS__);                         \
+                ::rustun::log_msg(level, fmt __VA_OPT__(, ) __VA_ARGS__);             \
         }                                                                             \
     } while (0)

@@ -14,7 +14,7 @@
 
 #include "config/yaml_loader.hpp"
 #include "gateway.hpp"
-#include "log.hpp"
+#include "util/log.hpp"
 #include "net/frame_stream.hpp"
 #include "proto/dialect.hpp"
 #include "proto/messages.hpp"

@@ -71,7 +71,7 @@ check "no duplicates (a: $(lab_client a rx_duplicates), b: $(lab_client b rx_dup
     eq "$(lab_client a rx_duplicates)$(lab_client b rx_duplicates)" 00
 lost=$(( sent_a - got_b + sent_b - got_a ))
 echo "lost: a->b $(( sent_a - got_b )) of $sent_a, b->a $(( sent_b - got_a )) of $sent_b; dataplane drop_unknown_endpoint=$(lab_json "$S" dataplane.drop_unknown_endpoint) drop_dst_not_live=$(lab_json "$S" dataplane.drop_dst_not_live)"
-# Invariant 1 says nothing is lost. The only tolerated loss is the frames in flight while the kill
+# docs/architecture.md, "The dataplane survives a control-plane restart": nothing is lost. The only tolerated loss is the frames in flight while the kill
 # happens (a datagram sent to a peer whose path is being rebound): at most 10 per direction.
 check "nothing lost across the restart (lost $lost, tolerance 20)" le "$lost" 20
 c_after=$(( $(lab_client c sent) - c_sent_at_restart ))

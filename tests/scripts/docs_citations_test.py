@@ -6,8 +6,8 @@ usage: docs_citations_test.py SOURCE_ROOT
 Fails when a tracked file (code comment, document, test, script)
   * cites a document that is not in the repository: the protocol study, the architecture and
     DPDK notes or the seed protocol text this project was started from, anything under a sibling
-    `shared` directory, or a numbered section sign (cite by heading name instead); the patterns
-    are OUTSIDE below;
+    `shared` directory, a numbered section sign or a numbered invariant of those notes (cite by
+    heading name instead); the patterns are OUTSIDE below;
   * cites `docs/<file>.md, "<Heading>"` (one or more quoted headings after the comma, separated
     by `,` `;` or `and`) where docs/<file>.md does not exist or has no such heading.
 A citation may wrap across comment lines: comment markers at the start of a line are ignored.
@@ -23,7 +23,8 @@ SELF = "tests/scripts/docs_citations_test.py"
 
 # Documents outside the repository, by the names they were cited with.
 OUTSIDE = re.compile(
-    r"WIRE\.md|\bARCHITECTURE\b|DPDK-NOTES|seed-PROTOCOL|\.\./shared\b|/work/shared\b|§\s*\d")
+    r"WIRE\.md|\bARCHITECTURE\b|DPDK-NOTES|seed-PROTOCOL|\.\./shared\b|/work/shared\b|§\s*\d"
+    r"|\b[Ii]nvariants? \d")
 
 # `docs/x.md, "A"`, `docs/x.md, "A", "B"`, `docs/x.md, "A" and "B"`.
 CITATION = re.compile(r'(docs/[\w.-]+\.md),\s+("[^"\n]+"(?:\s*(?:,|;|\band\b)\s*"[^"\n]+")*)')
@@ -126,9 +127,10 @@ def self_test() -> bool:
         "bad4.cpp": '// docs/a.md, "Frames", "Nope"\n',
         "bad5.cpp": '// docs/missing.md, "Frames"\n',
         "bad6.sh": "# docs/a.md, \"not a heading\"\n",
+        "bad7.md": "the control plane restarts (invariant 1)\n",
     }
     got = check(files)
-    want = {"bad1.cpp", "bad2.py", "bad3.md", "bad4.cpp", "bad5.cpp", "bad6.sh"}
+    want = {"bad1.cpp", "bad2.py", "bad3.md", "bad4.cpp", "bad5.cpp", "bad6.sh", "bad7.md"}
     reported = {p.split(":")[0] for p in got}
     if reported != want or len(got) != len(want):
         print("FAIL: self-test of the checker:\n  " + "\n  ".join(got))

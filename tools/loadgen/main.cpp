@@ -31,6 +31,7 @@
 #include "proto/frame.hpp"
 #include "scenario.hpp"
 #include "shm_cp.hpp"
+#include "util/endian.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
