@@ -53,6 +53,7 @@
 #include "shm/control_push.hpp"
 #include "shm/messages.hpp"
 #include "shm/state_writer.hpp"
+#include "util/clock.hpp"
 #include "util/endian.hpp"
 #include "util/endpoint_text.hpp"
 
@@ -703,12 +704,6 @@ std::string config_yaml(const Scenario& s, const fs::path& tmp, const std::strin
 // ------------------------------------------------------------------------------------------------
 // Channel (control-plane side)
 
-uint64_t now_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 // The runner's heartbeat is its own thread (or absent: `heartbeat: false`), never the pusher's.
 bool push(shm::Channel& ch, shm::MsgType t, const void* body, uint32_t len) {
     const shm::PushWait wait{std::chrono::seconds(5), std::chrono::milliseconds(1), false, nullptr};
@@ -998,10 +993,10 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
         ch->header().cp_pid.store(static_cast<uint32_t>(getpid()));
         ch->header().cp_epoch.store(epoch);
         if (s.heartbeat) {
-            ch->header().cp_heartbeat_ns.store(now_ns());
+            ch->header().cp_heartbeat_ns.store(mono_ns());
             hb = std::thread([&] {
                 while (hb_run) {
-                    ch->header().cp_heartbeat_ns.store(now_ns(), std::memory_order_release);
+                    ch->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
                     std::this_thread::sleep_for(std::chrono::milliseconds(20));
                 }
             });

@@ -15,18 +15,6 @@ namespace rustun::cpbench {
     std::exit(1);
 }
 
-uint64_t now_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-std::string ipv4_text(uint32_t v) {
-    char b[16];
-    std::snprintf(b, sizeof b, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
-    return b;
-}
-
 void usage(FILE* f) {
     std::fputs(
         "usage: rustun-cp-bench MODE [options]\n"

@@ -38,15 +38,16 @@
 #include "crypto/crypto_engine.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+#include "proto/constants.hpp"
+#include "util/clock.hpp"          // mono_ns
+#include "util/endpoint_text.hpp"  // ipv4_text
 #include "util/version.hpp"
 
 namespace rustun::cpbench {
 
 // Prints "rustun-cp-bench: " + the message on stderr and exits 1.
 [[noreturn]] void die(const char* fmt, ...);
-uint64_t now_ns();  // CLOCK_MONOTONIC
 inline double secs(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
-std::string ipv4_text(uint32_t v);  // host byte order
 void usage(FILE* f);
 
 struct Args {

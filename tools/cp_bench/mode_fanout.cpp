@@ -32,17 +32,17 @@ int mode_fanout(const Args& a) {
     net.old_dialect = true;
     net.conns.resize(n);
     for (size_t i = 0; i < n; ++i) net.conns[i].ident = static_cast<uint32_t>(first + i);
-    const uint64_t deadline = now_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
+    const uint64_t deadline = mono_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
     if (net.establish(0, n, 512, deadline) < n) die("fanout: could not connect: %s", net.last_error.c_str());
     // Let the HandshakeReplies settle.
-    for (uint64_t e = now_ns() + 200'000'000ull; now_ns() < e;) net.poll(20);
+    for (uint64_t e = mono_ns() + 200'000'000ull; mono_ns() < e;) net.poll(20);
 
     std::vector<double> ms;
     uint64_t waiting = 0, t_last = 0;
     net.on_frame = [&](Conn& c, uint8_t type) {
         if (type == static_cast<uint8_t>(FrameType::PeerUpdate) && &c != &net.conns[0]) {
             --waiting;
-            t_last = now_ns();
+            t_last = mono_ns();
         }
     };
     for (int r = 0; r < rounds; ++r) {
@@ -53,14 +53,14 @@ int mode_fanout(const Args& a) {
         ka.port = static_cast<uint16_t>(40000 + r);
         std::string body;
         encode_keepalive(ka, Shape::Old, body);
-        const uint64_t t0 = now_ns();
+        const uint64_t t0 = mono_ns();
         net.send(net.conns[0], FrameType::KeepAlive, body);
         const uint64_t end = t0 + 10'000'000'000ull;
-        while (waiting > 0 && now_ns() < end && !net.failures) net.poll(10);
+        while (waiting > 0 && mono_ns() < end && !net.failures) net.poll(10);
         if (net.failures) die("fanout: %s", net.last_error.c_str());
         if (waiting) die("fanout: round %d: %" PRIu64 " of %zu clients got no PeerUpdate within 10 s", r + 1, waiting, n - 1);
         ms.push_back((t_last - t0) / 1e6);
-        for (uint64_t e = now_ns() + 100'000'000ull; now_ns() < e;) net.poll(10);  // KeepAlive reply, quiet
+        for (uint64_t e = mono_ns() + 100'000'000ull; mono_ns() < e;) net.poll(10);  // KeepAlive reply, quiet
     }
     std::vector<double> sorted = ms;
     std::sort(sorted.begin(), sorted.end());

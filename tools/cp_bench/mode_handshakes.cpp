@@ -15,7 +15,7 @@ int mode_handshakes(const Args& a) {
     const size_t conc = a.num("concurrency", 64, 1, 50000);
     if (s.ids.size() <= conc)
         die("handshakes: the configuration has %zu identities; need more than --concurrency %zu", s.ids.size(), conc);
-    const uint64_t deadline = now_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
+    const uint64_t deadline = mono_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
     raise_nofile(conc + 1024);
     Net net(s);
     net.conns.resize(conc);
@@ -24,16 +24,16 @@ int mode_handshakes(const Args& a) {
     lat.reserve(total);
     std::vector<size_t> free_slots;
     net.on_up = [&](Conn& c) {
-        lat.push_back(now_ns() - c.t_start);
+        lat.push_back(mono_ns() - c.t_start);
         ++done;
         net.close_conn(c, true);  // RST: no TIME_WAIT on either side
         free_slots.push_back(static_cast<size_t>(&c - net.conns.data()));
     };
     for (size_t i = 0; i < conc; ++i) free_slots.push_back(i);
     const GwStats g0 = gateway_stats(s);
-    const uint64_t t0 = now_ns();
+    const uint64_t t0 = mono_ns();
     uint64_t seen_fail = 0;
-    while (done < total && now_ns() < deadline) {
+    while (done < total && mono_ns() < deadline) {
         while (!free_slots.empty() && started < total) {
             size_t i = free_slots.back();
             free_slots.pop_back();
@@ -53,7 +53,7 @@ int mode_handshakes(const Args& a) {
             if (net.failures > total / 100 + 10) die("handshakes: too many failures (%" PRIu64 "), last: %s", net.failures, net.last_error.c_str());
         }
     }
-    const uint64_t el = now_ns() - t0;
+    const uint64_t el = mono_ns() - t0;
     const GwStats g1 = gateway_stats(s);
     if (done < total) die("handshakes: %" PRIu64 " of %" PRIu64 " done within --timeout", done, total);
     std::sort(lat.begin(), lat.end());

@@ -14,7 +14,7 @@ int mode_idle(const Args& a) {
     const size_t n = a.need("clients", 1, s.ids.size());
     const uint64_t hold = a.num("hold", 10, 0, 3600);
     const size_t window = a.num("concurrency", 512, 1, 100000);
-    const uint64_t deadline = now_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
+    const uint64_t deadline = mono_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
     raise_nofile(n + 1024);
     const long pid = gateway_pid(a, s);
     const long rss0 = rss_kib(pid);
@@ -23,11 +23,11 @@ int mode_idle(const Args& a) {
     net.conns.resize(n);
     for (size_t i = 0; i < n; ++i) net.conns[i].ident = static_cast<uint32_t>(i);
     std::mt19937_64 rng(42);
-    const uint64_t ka_period = 10'000'000'000ull;
-    net.on_up = [&](Conn& c) { c.next_ka = now_ns() + rng() % ka_period; };
+    const uint64_t ka_period = kKeepAliveIntervalSeconds * 1'000'000'000ull;
+    net.on_up = [&](Conn& c) { c.next_ka = mono_ns() + rng() % ka_period; };
     uint64_t kas = 0;
     auto keepalives = [&]() {
-        const uint64_t t = now_ns();
+        const uint64_t t = mono_ns();
         for (Conn& c : net.conns) {
             if (c.st != St::Up || c.next_ka > t) continue;
             KeepAlive ka;
@@ -42,30 +42,30 @@ int mode_idle(const Args& a) {
         }
     };
 
-    const uint64_t t0 = now_ns();
+    const uint64_t t0 = mono_ns();
     uint64_t last_ka_scan = t0;
     // Establish in slices so that early connections get their KeepAlives meanwhile.
     size_t up = 0;
     for (size_t first = 0; first < n; first += 5000) {
         size_t cnt = std::min<size_t>(5000, n - first);
         up += net.establish(first, cnt, window, deadline);
-        if (now_ns() - last_ka_scan > 1'000'000'000ull) {
+        if (mono_ns() - last_ka_scan > 1'000'000'000ull) {
             keepalives();
-            last_ka_scan = now_ns();
+            last_ka_scan = mono_ns();
         }
-        if (now_ns() >= deadline) break;
+        if (mono_ns() >= deadline) break;
     }
-    const uint64_t t_est = now_ns() - t0;
+    const uint64_t t_est = mono_ns() - t0;
     if (up < n) die("idle: only %zu of %zu connections established within --timeout (last error: %s)", up, n, net.last_error.c_str());
     std::fprintf(stderr, "rustun-cp-bench: idle: %zu connections established in %.2f s (%.0f/s); holding %" PRIu64 " s\n",
                  n, secs(t_est), n / secs(t_est), hold);
 
-    const uint64_t hold_end = now_ns() + hold * 1000000000ull;
-    while (now_ns() < hold_end) {
+    const uint64_t hold_end = mono_ns() + hold * 1000000000ull;
+    while (mono_ns() < hold_end) {
         net.poll(100);
-        if (now_ns() - last_ka_scan > 200'000'000ull) {
+        if (mono_ns() - last_ka_scan > 200'000'000ull) {
             keepalives();
-            last_ka_scan = now_ns();
+            last_ka_scan = mono_ns();
         }
     }
     size_t alive = 0;

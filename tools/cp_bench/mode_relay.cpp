@@ -40,7 +40,7 @@ int mode_relay(const Args& a) {
         net.conns[2 * p].ident = pr[p].first;       // sender
         net.conns[2 * p + 1].ident = pr[p].second;  // receiver
     }
-    const uint64_t deadline = now_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
+    const uint64_t deadline = mono_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
     if (net.establish(0, 2 * pairs, 256, deadline) < 2 * pairs) die("relay: could not connect: %s", net.last_error.c_str());
 
     // Pre-sealed templates: at least 64 frames and 256 KiB per sender, distinct nonces, one
@@ -130,7 +130,7 @@ int mode_relay(const Args& a) {
     // edges clear `blocked`.
     auto run_until = [&](uint64_t end, bool sending) {
         epoll_event evs[512];
-        while (now_ns() < end) {
+        while (mono_ns() < end) {
             if (sending)
                 for (size_t p = 0; p < pairs; ++p) pump(p);
             int n = epoll_wait(net.epfd(), evs, 512, 5);
@@ -154,16 +154,16 @@ int mode_relay(const Args& a) {
         for (auto& sd : snd) t += sd.sent / frame_len;
         return t;
     };
-    const uint64_t tw = now_ns();
+    const uint64_t tw = mono_ns();
     run_until(tw + warmup_ns, true);
     const uint64_t rx0 = total_rx();
-    const uint64_t t0 = now_ns();
+    const uint64_t t0 = mono_ns();
     run_until(t0 + seconds * 1000000000ull, true);
-    const uint64_t el = now_ns() - t0;
+    const uint64_t el = mono_ns() - t0;
     const uint64_t rx1 = total_rx();
     // Drain: stop sending, wait up to 2 s for what is in flight.
     const uint64_t tx_frames = total_tx_frames();
-    for (int i = 0; i < 40 && total_rx() < tx_frames; ++i) run_until(now_ns() + 50'000'000ull, false);
+    for (int i = 0; i < 40 && total_rx() < tx_frames; ++i) run_until(mono_ns() + 50'000'000ull, false);
     const uint64_t rx_all = total_rx();
     const GwStats g1 = gateway_stats(s);
     const double frames = static_cast<double>(rx1 - rx0);

@@ -157,7 +157,7 @@ public:
         if (epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
         c.st = St::Connecting;
         c.want_out = true;
-        c.t_start = now_ns();
+        c.t_start = mono_ns();
         c.walker = FrameWalker{};
         c.out.clear();
         c.out_off = 0;
@@ -297,7 +297,7 @@ public:
         };
         const uint64_t fail0 = failures;
         uint64_t seen_fail = failures;
-        while (up < count && now_ns() < deadline) {
+        while (up < count && mono_ns() < deadline) {
             while (pending < window && (next < first + count || !retry.empty())) {
                 size_t i;
                 if (!retry.empty()) {

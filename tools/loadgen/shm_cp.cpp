@@ -7,12 +7,12 @@
 #include <cstring>
 #include <optional>
 
+#include "proto/constants.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
 
 namespace rustun::loadgen {
-
 
 ShmControlPlane::~ShmControlPlane() { stop(); }
 
@@ -86,7 +86,7 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
 
 void ShmControlPlane::loop(const Scenario* sc) {
     auto& h = ch_->header();
-    uint64_t next_bind = mono_ns() + 10'000'000'000ull;
+    uint64_t next_bind = mono_ns() + kKeepAliveIntervalSeconds * 1'000'000'000ull;
     while (!stop_.load(std::memory_order_relaxed)) {
         h.cp_heartbeat_ns.store(mono_ns(), std::memory_order_relaxed);
         for (uint32_t ring = 0; ring < 2 * ch_->workers(); ++ring) {
@@ -103,7 +103,7 @@ void ShmControlPlane::loop(const Scenario* sc) {
         }
         if (mono_ns() >= next_bind) {  // the KeepAlive period
             bind_all(*sc);
-            next_bind = mono_ns() + 10'000'000'000ull;
+            next_bind = mono_ns() + kKeepAliveIntervalSeconds * 1'000'000'000ull;
         }
         usleep(100'000);
     }
