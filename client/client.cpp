@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "proto/json_writer.hpp"
 
 namespace rustun::client {
@@ -62,7 +62,7 @@ Status Client::init() {
     st = tun_.open(o_.tun_name);
     if (!st) return make_error("--tun: " + st.error());
     poller_.add(tun_.fd(), Source::Tun, EPOLLIN);
-    CLOG_INFO("TUN device %s created (MTU %u, configured after the handshake)", tun_.name().c_str(), o_.mtu);
+    LOG_INFO("TUN device %s created (MTU %u, configured after the handshake)", tun_.name().c_str(), o_.mtu);
 
     if (!(st = p2p_.open(o_.p2p_port, poller_))) return st;
     if (!(st = address_.open(p2p_.fd(), p2p_.family(), poller_))) return st;
@@ -83,7 +83,7 @@ int Client::run() {
         int n = poller_.wait(evs, 64, 1000);
         if (n < 0) {
             if (errno == EINTR) continue;
-            CLOG_ERROR("epoll_wait: %s", strerror(errno));
+            LOG_ERROR("epoll_wait: %s", strerror(errno));
             break;
         }
         for (int i = 0; i < n && running_; ++i) {
@@ -104,7 +104,7 @@ int Client::run() {
                 case Source::Signal: {
                     signalfd_siginfo si;
                     if (::read(signal_fd_, &si, sizeof si) == (ssize_t)sizeof si)
-                        CLOG_INFO("signal %u received: shutting down", si.ssi_signo);
+                        LOG_INFO("signal %u received: shutting down", si.ssi_signo);
                     running_ = false;
                     break;
                 }
@@ -116,7 +116,7 @@ int Client::run() {
     }
     routes_.remove_all(tun_.name());
     status_.close_all();
-    CLOG_INFO("stopped");
+    LOG_INFO("stopped");
     return 0;
 }
 
@@ -198,9 +198,9 @@ void Client::on_handshake_reply(const HandshakeReply& r, const char* /*shape*/) 
     if (!tun_configured_ || ip->value != tun_addr_ || mask->value != tun_mask_) {
         Status st = tun_.configure(ip->value, mask->value, o_.mtu);
         if (!st) {
-            CLOG_ERROR("cannot configure %s: %s", tun_.name().c_str(), st.error().c_str());
+            LOG_ERROR("cannot configure %s: %s", tun_.name().c_str(), st.error().c_str());
         } else {
-            CLOG_INFO("%s %s: %s/%u, MTU %u, up", tun_.name().c_str(), tun_configured_ ? "re-addressed" : "configured",
+            LOG_INFO("%s %s: %s/%u, MTU %u, up", tun_.name().c_str(), tun_configured_ ? "re-addressed" : "configured",
                       r.private_ip.c_str(), (unsigned)*plen, o_.mtu);
             if (tun_configured_) routes_.forget();  // the kernel dropped them with the old address
             tun_addr_ = ip->value;

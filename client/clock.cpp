@@ -1,20 +1,12 @@
 #include "clock.hpp"
 
-#include <time.h>
+#include "util/clock.hpp"
 
 namespace rustun::client {
 
-namespace {
-uint64_t read_ns(clockid_t id) {
-    timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-}  // namespace
-
-uint64_t SystemClock::mono_ms() const { return read_ns(CLOCK_MONOTONIC) / 1000000; }
-uint64_t SystemClock::unix_s() const { return read_ns(CLOCK_REALTIME) / 1000000000; }
-uint64_t SystemClock::unix_us() const { return read_ns(CLOCK_REALTIME) / 1000; }
-uint64_t SystemClock::unix_ns() const { return read_ns(CLOCK_REALTIME); }
+uint64_t SystemClock::mono_ms() const { return rustun::mono_ms(); }
+uint64_t SystemClock::unix_s() const { return realtime_s(); }
+uint64_t SystemClock::unix_us() const { return realtime_us(); }
+uint64_t SystemClock::unix_ns() const { return realtime_ns(); }
 
 }  // namespace rustun::client

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "client.hpp"
-#include "log.hpp"
+#include "util/log.hpp"
 #include "options.hpp"
 #include "util/version.hpp"
 
@@ -22,11 +22,11 @@ int main(int argc, char** argv) {
         printf("rustun-client %s\n", rustun::kVersion);
         return 0;
     }
-    set_level(parsed->options.log_level);
+    rustun::set_log_level(parsed->options.log_level);
     Client c(parsed->options);
     rustun::Status st = c.init();
     if (!st) {
-        CLOG_ERROR("%s", st.error().c_str());
+        LOG_ERROR("%s", st.error().c_str());
         return 1;
     }
     return c.run();

@@ -195,7 +195,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
             o.http_port = static_cast<uint16_t>(u);
         } else if (flag == "--log-level") {
             if (!(st = need(s))) return make_error(st.error());
-            if (!parse_level(s, o.log_level))
+            if (!log_level_from_string(s, o.log_level))
                 return flag_error(flag, "expected trace, debug, info, warn, error or off, got \"" + s + "\"");
         } else {
             return make_error("rustun-client: unknown option \"" + arg + "\" (see --help)");

@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "log.hpp"
+#include "proto/constants.hpp"
+#include "util/log.hpp"
 #include "util/result.hpp"
 
 namespace rustun::client {
@@ -19,7 +20,7 @@ struct Options {
     std::string identity;     // -i
     std::string crypto = "chacha20:rustun";
     bool enable_p2p = false;
-    uint32_t keepalive_interval_s = 10;
+    uint32_t keepalive_interval_s = kKeepAliveIntervalSeconds;
     uint32_t keepalive_threshold = 5;
     uint16_t p2p_port = 51258;
     RelayMode relay = RelayMode::Tcp;
@@ -35,7 +36,7 @@ struct Options {
     uint32_t mtu = 1430;
     std::string status_socket;
     uint16_t http_port = 0;  // 0: no HTTP status
-    Level log_level = Level::Info;
+    LogLevel log_level = LogLevel::Info;
 };
 
 // Result of parsing: options, or an error naming the flag, or a request for the usage text.

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "proto/json_writer.hpp"
 #include "stun.hpp"
 #include "sys.hpp"
@@ -61,7 +61,7 @@ Status P2p::open(uint16_t port, Poller& poller) {
     }
     fd_ = fd;
     poller.add(fd_, Source::P2p, EPOLLIN);
-    CLOG_INFO("P2P enabled on UDP port %u (%s)", bound_port(), family_ == AF_INET6 ? "dual-stack" : "IPv4 only");
+    LOG_INFO("P2P enabled on UDP port %u (%s)", bound_port(), family_ == AF_INET6 ? "dual-stack" : "IPv4 only");
     return {};
 }
 
@@ -106,11 +106,11 @@ void P2p::set_advertised(Peer& p, const std::string& ip, uint16_t port, bool for
     p.adv_port = port;
     sockaddr_in6 a;
     if (port == 0 || !make_v6_sockaddr(ip, port, a)) {
-        CLOG_WARN("peer '%s': advertised address \"%s\" port %u is not usable", p.identity.c_str(), ip.c_str(), port);
+        LOG_WARN("peer '%s': advertised address \"%s\" port %u is not usable", p.identity.c_str(), ip.c_str(), port);
         return;
     }
     if (family_ == AF_INET && !IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
-        CLOG_WARN("peer '%s': IPv6 address %s unusable on an IPv4-only P2P socket", p.identity.c_str(), ip.c_str());
+        LOG_WARN("peer '%s': IPv6 address %s unusable on an IPv4-only P2P socket", p.identity.c_str(), ip.c_str());
         return;
     }
     // The P2P state starts over only when the address really moved: a PeerUpdate naming the
@@ -124,7 +124,7 @@ void P2p::set_advertised(Peer& p, const std::string& ip, uint16_t port, bool for
         p.last_answer_ms = 0;
     }
     if (enabled_) {
-        CLOG_INFO("peer '%s': P2P address %s (%s), probing", p.identity.c_str(), endpoint_text(ip, port).c_str(), why);
+        LOG_INFO("peer '%s': P2P address %s (%s), probing", p.identity.c_str(), endpoint_text(ip, port).c_str(), why);
         probe(p);
     }
 }
@@ -205,13 +205,13 @@ void P2p::handle_probe(const uint8_t* pt, size_t pl, const sockaddr_in6& src, co
     Peer* pp = peers_.find(ka->identity);
     if (!pp) {
         ctr_.inc(Ctr::p2p_unknown);
-        CLOG_DEBUG("P2P probe from unknown identity '%s' ignored", ka->identity.c_str());
+        LOG_DEBUG("P2P probe from unknown identity '%s' ignored", ka->identity.c_str());
         return;
     }
     Peer& p = *pp;
     const bool was_valid = path_valid(p, now);
     if (!p.has_addr || !same_endpoint(p.addr, src)) {
-        CLOG_INFO("peer '%s': P2P address %s learned from its probe", p.identity.c_str(), sockaddr_text(from).c_str());
+        LOG_INFO("peer '%s': P2P address %s learned from its probe", p.identity.c_str(), sockaddr_text(from, V4Mapped::AsIpv4).c_str());
         p.addr = src;
         p.has_addr = true;
     }
@@ -234,10 +234,10 @@ void P2p::tick(uint64_t now) {
         const bool v = path_valid(p, now);
         if (v == p.was_valid) continue;
         if (v)
-            CLOG_INFO("peer '%s': P2P path up via %s", p.identity.c_str(),
-                      sockaddr_text(*reinterpret_cast<const sockaddr_storage*>(&p.addr)).c_str());
+            LOG_INFO("peer '%s': P2P path up via %s", p.identity.c_str(),
+                      address_text(p.addr).c_str());
         else
-            CLOG_WARN("peer '%s': P2P path down (nothing received for 15 s): using the relay", p.identity.c_str());
+            LOG_WARN("peer '%s': P2P path down (nothing received for 15 s): using the relay", p.identity.c_str());
         p.was_valid = v;
     }
 }
@@ -269,7 +269,7 @@ void P2p::write_peers(JsonWriter& w, uint64_t now) const {
         w.member("path", path_valid(p, now) ? "p2p" : "relay");
         w.member("advertised_address", endpoint_text(p.adv_ip, p.adv_port));
         w.member("p2p_address",
-                 p.has_addr ? sockaddr_text(*reinterpret_cast<const sockaddr_storage*>(&p.addr)) : std::string());
+                 p.has_addr ? address_text(p.addr) : std::string());
         w.member_uint("last_active", p.last_rx_unix);
         w.member_uint("last_active_ms_ago", p.last_rx_ms ? now - p.last_rx_ms : 0);
         w.member_uint("gateway_last_active", p.gw_last_active);

@@ -17,6 +17,7 @@
 #include "frame_sealer.hpp"
 #include "peer_table.hpp"
 #include "poller.hpp"
+#include "proto/constants.hpp"
 #include "public_address.hpp"
 
 namespace rustun {
@@ -25,8 +26,9 @@ class JsonWriter;
 
 namespace rustun::client {
 
-inline constexpr uint64_t kP2pValidMs = 15000;          // path validity window
-inline constexpr uint64_t kP2pProbeIntervalMs = 10000;  // probe round period
+// The protocol's validity window and keep-alive period (proto/constants.hpp).
+inline constexpr uint64_t kP2pValidMs = kValidityWindowMs;            // path validity window
+inline constexpr uint64_t kP2pProbeIntervalMs = kKeepAliveIntervalMs;  // probe round period
 inline constexpr uint64_t kProbeAnswerMinGapMs = 1000;  // per peer
 
 class P2p final : public PeerAddressSink {

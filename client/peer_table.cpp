@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "sys.hpp"
 
 namespace rustun::client {
@@ -50,7 +50,7 @@ bool PeerTable::apply_list(const std::vector<PeerDetail>& list, bool authoritati
         if (!p) {
             fresh.identity = d.identity;
             p = &fresh;
-            CLOG_INFO("peer '%s' (%s) added%s", d.identity.c_str(), d.private_ip.c_str(),
+            LOG_INFO("peer '%s' (%s) added%s", d.identity.c_str(), d.private_ip.c_str(),
                       d.ipv6.empty() ? "" : (", advertised at " + endpoint_text(d.ipv6, d.port)).c_str());
         }
         p->name = d.name;
@@ -83,7 +83,7 @@ bool PeerTable::apply_list(const std::vector<PeerDetail>& list, bool authoritati
     if (authoritative) {
         for (const std::string& id : old_ids) {
             if (std::none_of(next.begin(), next.end(), [&](const Peer& p) { return p.identity == id; }))
-                CLOG_INFO("peer '%s' removed (not in the new HandshakeReply)", id.c_str());
+                LOG_INFO("peer '%s' removed (not in the new HandshakeReply)", id.c_str());
         }
         peers_ = std::move(next);
     }
@@ -93,10 +93,10 @@ bool PeerTable::apply_list(const std::vector<PeerDetail>& list, bool authoritati
 void PeerTable::apply_update(const PeerUpdate& u, PeerAddressSink& sink) {
     Peer* p = find(u.identity);
     if (!p) {
-        CLOG_DEBUG("PeerUpdate for unknown peer '%s' ignored", u.identity.c_str());
+        LOG_DEBUG("PeerUpdate for unknown peer '%s' ignored", u.identity.c_str());
         return;
     }
-    CLOG_INFO("PeerUpdate: '%s' now at %s", u.identity.c_str(),
+    LOG_INFO("PeerUpdate: '%s' now at %s", u.identity.c_str(),
               u.ipv6.empty() ? "(no address)" : endpoint_text(u.ipv6, u.port).c_str());
     if (u.ipv6.empty()) {
         p->adv_ip.clear();

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "proto/json_writer.hpp"
 #include "proto/messages.hpp"
 #include "stun.hpp"
@@ -55,7 +55,7 @@ void PublicAddress::rebuild_keepalive_body() {
 
 void PublicAddress::set(const std::string& ip, uint16_t port, const char* source) {
     if (ip == cur_.ip && port == cur_.port) return;
-    CLOG_INFO("public P2P address %s -> %s (%s)", cur_.ip.empty() ? "(none)" : endpoint_text(cur_.ip, cur_.port).c_str(),
+    LOG_INFO("public P2P address %s -> %s (%s)", cur_.ip.empty() ? "(none)" : endpoint_text(cur_.ip, cur_.port).c_str(),
               ip.empty() ? "(none)" : endpoint_text(ip, port).c_str(), source);
     cur_.ip = ip;
     cur_.port = port;
@@ -78,9 +78,9 @@ void PublicAddress::start_check(uint64_t now) {
             unsigned char buf[16];
             const char* keeping = cur_.ip.empty() ? "no address" : cur_.ip.c_str();
             if (!r)
-                CLOG_WARN("--public-addr-cmd failed (%s); keeping %s", r.error().c_str(), keeping);
+                LOG_WARN("--public-addr-cmd failed (%s); keeping %s", r.error().c_str(), keeping);
             else if (inet_pton(AF_INET, r->c_str(), buf) != 1 && inet_pton(AF_INET6, r->c_str(), buf) != 1)
-                CLOG_WARN("--public-addr-cmd printed \"%s\", not an IP address; keeping %s", r->c_str(), keeping);
+                LOG_WARN("--public-addr-cmd printed \"%s\", not an IP address; keeping %s", r->c_str(), keeping);
             else
                 set(r.value(), o_.p2p_port, "--public-addr-cmd");
             return;
@@ -115,7 +115,7 @@ void PublicAddress::tick(uint64_t now) {
         --stun_tries_left_;
         stun_next_try_ms_ = now + kStunRetryMs;
     } else if (stun_tries_left_ == 0 && now >= stun_next_try_ms_) {
-        CLOG_WARN("STUN server %s did not answer; keeping %s", o_.stun_host.c_str(),
+        LOG_WARN("STUN server %s did not answer; keeping %s", o_.stun_host.c_str(),
                   cur_.ip.empty() ? "no address" : cur_.ip.c_str());
         stun_tries_left_ = -1;
     }

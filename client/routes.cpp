@@ -2,7 +2,7 @@
 
 #include <net/if.h>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "sys.hpp"
 
 namespace rustun::client {
@@ -23,7 +23,7 @@ bool NetlinkRouteInstaller::replace(const Route& r, const std::string& ifname) {
     const unsigned idx = if_nametoindex(ifname.c_str());
     Status st = idx ? nl_.apply(RouteOp::Replace, r.network, r.prefix_len, idx)
                     : Status(make_error("no interface " + ifname));
-    if (!st) CLOG_WARN("route replace %s dev %s failed: %s", r.text().c_str(), ifname.c_str(), st.error().c_str());
+    if (!st) LOG_WARN("route replace %s dev %s failed: %s", r.text().c_str(), ifname.c_str(), st.error().c_str());
     return st.ok();
 }
 
@@ -31,7 +31,7 @@ void NetlinkRouteInstaller::remove(const Route& r, const std::string& ifname) {
     const unsigned idx = if_nametoindex(ifname.c_str());
     if (!idx) return;  // the interface is gone, and its routes with it
     Status st = nl_.apply(RouteOp::Delete, r.network, r.prefix_len, idx);
-    if (!st) CLOG_DEBUG("route del %s dev %s: %s", r.text().c_str(), ifname.c_str(), st.error().c_str());
+    if (!st) LOG_DEBUG("route del %s dev %s: %s", r.text().c_str(), ifname.c_str(), st.error().c_str());
 }
 
 void RouteSync::sync(const std::vector<Peer>& peers, uint32_t tun_addr, uint32_t tun_mask, const std::string& ifname) {
@@ -42,13 +42,13 @@ void RouteSync::sync(const std::vector<Peer>& peers, uint32_t tun_addr, uint32_t
             continue;
         }
         installer_.remove(*it, ifname);
-        CLOG_INFO("route %s dev %s removed", it->text().c_str(), ifname.c_str());
+        LOG_INFO("route %s dev %s removed", it->text().c_str(), ifname.c_str());
         it = installed_.erase(it);
     }
     for (const Route& r : want) {
         if (installed_.count(r)) continue;
         if (installer_.replace(r, ifname)) {
-            CLOG_INFO("route %s dev %s added", r.text().c_str(), ifname.c_str());
+            LOG_INFO("route %s dev %s added", r.text().c_str(), ifname.c_str());
             installed_.insert(r);
         }
     }
@@ -57,7 +57,7 @@ void RouteSync::sync(const std::vector<Peer>& peers, uint32_t tun_addr, uint32_t
 void RouteSync::remove_all(const std::string& ifname) {
     for (const Route& r : installed_) {
         installer_.remove(r, ifname);
-        CLOG_INFO("route %s dev %s removed", r.text().c_str(), ifname.c_str());
+        LOG_INFO("route %s dev %s removed", r.text().c_str(), ifname.c_str());
     }
     installed_.clear();
 }

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 
 namespace rustun::client {
 
@@ -68,7 +68,7 @@ Status StatusServer::open_http(uint16_t port) {
         ::listen(http_fd_, 16) != 0)
         return make_error("--http-port " + std::to_string(port) + ": " + strerror(errno));
     poller_.add(http_fd_, Source::StatusHttp, EPOLLIN);
-    CLOG_INFO("status API on http://127.0.0.1:%u/status", http_port());
+    LOG_INFO("status API on http://127.0.0.1:%u/status", http_port());
     return {};
 }
 

@@ -4,11 +4,12 @@
 
 #include <cstring>
 
+#include "util/endian.hpp"
+
 namespace rustun::client {
 
 namespace {
 constexpr uint32_t kCookie = 0x2112A442;
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 }  // namespace
 
 void stun_build_request(const uint8_t txid[12], uint8_t out[kStunRequestLen]) {
@@ -29,19 +30,19 @@ bool stun_looks_like(const uint8_t* b, size_t len) {
 
 bool stun_parse_response(const uint8_t* b, size_t len, const uint8_t txid[12], sockaddr_in6& mapped) {
     if (!stun_looks_like(b, len)) return false;
-    if (rd16(b) != 0x0101) return false;  // Binding Success Response
-    size_t body = rd16(b + 2);
+    if (load_be16(b) != 0x0101) return false;  // Binding Success Response
+    size_t body = load_be16(b + 2);
     if (20 + body > len || std::memcmp(b + 8, txid, 12) != 0) return false;
     bool found = false;
     size_t off = 20;
     while (off + 4 <= 20 + body) {
-        uint16_t type = rd16(b + off), alen = rd16(b + off + 2);
+        uint16_t type = load_be16(b + off), alen = load_be16(b + off + 2);
         const uint8_t* v = b + off + 4;
         if (off + 4 + alen > 20 + body) return false;
         if ((type == 0x0020 || type == 0x0001) && alen >= 8) {
             const bool x = type == 0x0020;
             uint8_t family = v[1];
-            uint16_t port = rd16(v + 2);
+            uint16_t port = load_be16(v + 2);
             if (x) port ^= static_cast<uint16_t>(kCookie >> 16);
             sockaddr_in6 out{};
             out.sin6_family = AF_INET6;

@@ -122,37 +122,16 @@ Result<sockaddr_storage> resolve(const std::string& host, uint16_t port, int soc
     return ss;
 }
 
-std::string ipv4_text(uint32_t h) {
-    char b[16];
-    snprintf(b, sizeof b, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
-    return b;
-}
-
 std::string endpoint_text(const std::string& ip, uint16_t port) {
     if (ip.empty()) return "";
     if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
     return ip + ":" + std::to_string(port);
 }
 
-std::string sockaddr_text(const sockaddr_storage& ss) {
-    char buf[INET6_ADDRSTRLEN];
-    if (ss.ss_family == AF_INET) {
-        auto* s = reinterpret_cast<const sockaddr_in*>(&ss);
-        inet_ntop(AF_INET, &s->sin_addr, buf, sizeof buf);
-        return std::string(buf) + ":" + std::to_string(ntohs(s->sin_port));
-    }
-    if (ss.ss_family == AF_INET6) {
-        auto* s = reinterpret_cast<const sockaddr_in6*>(&ss);
-        if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
-            inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], buf, sizeof buf);
-            return std::string(buf) + ":" + std::to_string(ntohs(s->sin6_port));
-        }
-        inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof buf);
-        char out[INET6_ADDRSTRLEN + 8];
-        snprintf(out, sizeof out, "[%s]:%u", buf, (unsigned)ntohs(s->sin6_port));
-        return out;
-    }
-    return "?";
+std::string address_text(const sockaddr_in6& a) {
+    sockaddr_storage ss{};
+    std::memcpy(&ss, &a, sizeof a);
+    return sockaddr_text(ss, V4Mapped::AsIpv4);
 }
 
 bool make_v6_sockaddr(const std::string& ip, uint16_t port, sockaddr_in6& out) {

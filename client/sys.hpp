@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/endian.hpp"
+#include "util/endpoint_text.hpp"
 #include "util/result.hpp"
 
 namespace rustun::client {
@@ -47,19 +49,16 @@ Result<sockaddr_storage> resolve(const std::string& host, uint16_t port, int soc
 // Inner IPv4 packets: true when `len` bytes hold an IPv4 header (20 bytes, version 4); the
 // source and destination addresses in host order.
 inline bool is_ipv4_packet(const uint8_t* pkt, size_t len) { return len >= 20 && (pkt[0] >> 4) == 4; }
-inline uint32_t load_be32(const uint8_t* p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 inline uint32_t ipv4_source(const uint8_t* pkt) { return load_be32(pkt + 12); }
 inline uint32_t ipv4_destination(const uint8_t* pkt) { return load_be32(pkt + 16); }
 
-// Formatting helpers.
-std::string ipv4_text(uint32_t host_order);
+// Address text: ipv4_text and sockaddr_text come from util/endpoint_text.hpp (the client prints
+// v4-mapped addresses as IPv4: sockaddr_text(ss, V4Mapped::AsIpv4)).
+// A P2P address as the client prints it: "a.b.c.d:port" when v4-mapped, "[v6]:port" otherwise.
+std::string address_text(const sockaddr_in6& a);
 // An advertised endpoint (IP literal and port) for status and logs: "a.b.c.d:port",
 // "[v6]:port", "" when `ip` is empty.
 std::string endpoint_text(const std::string& ip, uint16_t port);
-// "a.b.c.d:port" for IPv4 and v4-mapped IPv6, "[v6]:port" otherwise.
-std::string sockaddr_text(const sockaddr_storage& ss);
 // An IP literal (IPv4 or IPv6) and port -> IPv6 socket address (IPv4 as ::ffff:a.b.c.d) for the
 // dual-stack P2P socket. False if `ip` is not a literal.
 bool make_v6_sockaddr(const std::string& ip, uint16_t port, sockaddr_in6& out);

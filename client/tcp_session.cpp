@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "proto/json_writer.hpp"
 #include "proto/messages.hpp"
 #include "sys.hpp"
@@ -42,7 +42,7 @@ void TcpSession::start_connect() {
         fail(addr.error().c_str());
         return;
     }
-    peer_text_ = sockaddr_text(addr.value());
+    peer_text_ = sockaddr_text(addr.value(), V4Mapped::AsIpv4);
     int fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fail(strerror(errno));
@@ -53,7 +53,7 @@ void TcpSession::start_connect() {
     fd_ = fd;
     state_ = TcpState::Connecting;
     state_deadline_ms_ = clock_.mono_ms() + kConnectTimeoutMs;
-    CLOG_INFO("connecting to %s", peer_text_.c_str());
+    LOG_INFO("connecting to %s", peer_text_.c_str());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr.value()), len) < 0 && errno != EINPROGRESS) {
         fail(strerror(errno));
         return;
@@ -75,7 +75,7 @@ void TcpSession::fail(const char* why) {
     state_ = TcpState::Backoff;
     if (was_up) backoff_ms_ = kBackoffStartMs;
     next_connect_ms_ = clock_.mono_ms() + backoff_ms_;
-    CLOG_WARN("%s %s: %s; reconnecting in %llu s", was_up ? "lost connection to" : "cannot connect to",
+    LOG_WARN("%s %s: %s; reconnecting in %llu s", was_up ? "lost connection to" : "cannot connect to",
               peer_text_.empty() ? cfg_.host.c_str() : peer_text_.c_str(), why,
               (unsigned long long)(backoff_ms_ / 1000));
     backoff_ms_ = std::min(backoff_ms_ * 2, kBackoffMaxMs);
@@ -144,7 +144,7 @@ void TcpSession::send_keepalive() {
     ctr_.inc(Ctr::keepalive_tx);
     const std::string& body = self_.keepalive_body;
     if (!send_frame(FrameType::KeepAlive, reinterpret_cast<const uint8_t*>(body.data()), body.size()) && fd_ >= 0)
-        CLOG_WARN("KeepAlive not sent: output buffer full");
+        LOG_WARN("KeepAlive not sent: output buffer full");
 }
 
 void TcpSession::send_keepalive_now() {
@@ -179,7 +179,7 @@ void TcpSession::read_frames() {
             ReadResult r = reasm_.next();
             if (r.status == ReadStatus::NeedMore) break;
             if (r.status == ReadStatus::UnknownType) {
-                CLOG_DEBUG("skipped a frame of unknown type %u from the gateway", r.type);
+                LOG_DEBUG("skipped a frame of unknown type %u from the gateway", r.type);
                 continue;
             }
             if (r.status != ReadStatus::Frame) {
@@ -232,7 +232,7 @@ void TcpSession::handle_handshake_reply(std::string_view text) {
     ++connects_;
     connected_since_unix_ = clock_.unix_s();
     last_rx_ms_ = now;
-    CLOG_INFO("connected to %s as '%s' (%s reply): %s/%s, %zu peer(s)", peer_text_.c_str(), cfg_.identity.c_str(),
+    LOG_INFO("connected to %s as '%s' (%s reply): %s/%s, %zu peer(s)", peer_text_.c_str(), cfg_.identity.c_str(),
               shape, r->private_ip.c_str(), r->mask.c_str(), r->peers.size());
     events_.on_handshake_reply(r.value(), shape);
     if (fd_ < 0) return;
@@ -250,7 +250,7 @@ void TcpSession::handle_frame(uint8_t type, uint8_t* payload, size_t len) {
     std::string_view text(reinterpret_cast<const char*>(pt), pl);
     if (state_ == TcpState::Handshaking) {
         if (type != (uint8_t)FrameType::HandshakeReply) {
-            CLOG_DEBUG("frame type %u before the HandshakeReply ignored", type);
+            LOG_DEBUG("frame type %u before the HandshakeReply ignored", type);
             return;
         }
         handle_handshake_reply(text);
@@ -267,7 +267,7 @@ void TcpSession::handle_frame(uint8_t type, uint8_t* payload, size_t len) {
             ctr_.inc(Ctr::keepalive_rx);
             auto ka = decode_keepalive(text, DecodeMode::Lenient);
             if (!ka) {
-                CLOG_WARN("unparseable KeepAlive reply: %s", ka.error().c_str());
+                LOG_WARN("unparseable KeepAlive reply: %s", ka.error().c_str());
                 return;
             }
             if (ka->has_peer_details) events_.on_peer_details(ka->peer_details);
@@ -277,13 +277,13 @@ void TcpSession::handle_frame(uint8_t type, uint8_t* payload, size_t len) {
             ctr_.inc(Ctr::peer_updates_rx);
             auto u = decode_peer_update(text);
             if (!u) {
-                CLOG_WARN("unparseable PeerUpdate: %s", u.error().c_str());
+                LOG_WARN("unparseable PeerUpdate: %s", u.error().c_str());
                 return;
             }
             events_.on_peer_update(u.value());
             return;
         }
-        default: CLOG_DEBUG("frame type %u from the gateway ignored", type); return;
+        default: LOG_DEBUG("frame type %u from the gateway ignored", type); return;
     }
 }
 

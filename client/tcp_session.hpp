@@ -18,6 +18,7 @@
 #include "events.hpp"
 #include "frame_sealer.hpp"
 #include "poller.hpp"
+#include "proto/constants.hpp"
 #include "proto/reassembler.hpp"
 #include "public_address.hpp"
 
@@ -40,7 +41,7 @@ struct TcpSessionConfig {
     std::string host;  // resolved at each connect
     uint16_t port = 0;
     std::string identity;
-    uint64_t keepalive_interval_ms = 10000;
+    uint64_t keepalive_interval_ms = kKeepAliveIntervalMs;
     uint32_t keepalive_threshold = 5;
 };
 

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "proto/json_writer.hpp"
 #include "proto/messages.hpp"
 #include "sys.hpp"
@@ -36,7 +36,7 @@ Status UdpRelay::open(const std::string& host, uint16_t port, Poller& poller) {
     fd_ = ::socket(a->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a.value()), len) != 0)
         return make_error("--udp-relay: " + std::string(strerror(errno)));
-    text_ = sockaddr_text(a.value());
+    text_ = sockaddr_text(a.value(), V4Mapped::AsIpv4);
     rx_buf_.resize(kMaxFrameSize + 64);
     poller.add(fd_, Source::Relay, EPOLLIN);
     // Counter nonces: a random salt keeps clients of one cluster (one key) apart; the counter
@@ -46,7 +46,7 @@ Status UdpRelay::open(const std::string& host, uint16_t port, Poller& poller) {
         std::memcpy(nonce_salt_, &t, sizeof nonce_salt_);
     }
     data_ctr_ = clock_.unix_ns();
-    CLOG_INFO("UDP relay mode: gateway UDP endpoint %s (TCP fallback)", text_.c_str());
+    LOG_INFO("UDP relay mode: gateway UDP endpoint %s (TCP fallback)", text_.c_str());
     return {};
 }
 
@@ -133,9 +133,9 @@ void UdpRelay::tick(uint64_t now, bool session_established) {
     const bool ok = bound(now);
     if (ok != was_bound_) {
         if (ok)
-            CLOG_INFO("UDP relay %s bound: relayed data goes over UDP", text_.c_str());
+            LOG_INFO("UDP relay %s bound: relayed data goes over UDP", text_.c_str());
         else
-            CLOG_WARN("UDP relay %s silent for 15 s: relayed data falls back to TCP", text_.c_str());
+            LOG_WARN("UDP relay %s silent for 15 s: relayed data falls back to TCP", text_.c_str());
         was_bound_ = ok;
     }
 }

@@ -17,6 +17,7 @@
 #include "events.hpp"
 #include "frame_sealer.hpp"
 #include "poller.hpp"
+#include "proto/constants.hpp"
 #include "public_address.hpp"
 
 namespace rustun {
@@ -25,7 +26,8 @@ class JsonWriter;
 
 namespace rustun::client {
 
-inline constexpr uint64_t kUdpRelayValidMs = 15000;  // bound while a plain reply is this recent
+// Bound while a plain reply is this recent: the protocol's validity window (proto/constants.hpp).
+inline constexpr uint64_t kUdpRelayValidMs = kValidityWindowMs;
 inline constexpr uint64_t kUdpRebindMs = 2000;       // KeepAlive period while unbound (at most)
 
 class UdpRelay {

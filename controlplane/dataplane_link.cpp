@@ -252,13 +252,10 @@ void DataplaneLink::poll_rings() {
 }
 
 void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor) {
-    shm::EndpointSetMsg m{};
-    m.client_id = client_id;
-    m.endpoint = ep;
-    if (replay_floor) {
-        m.flags = shm::kEndpointReplay;
-        m.replay_floor_hi = static_cast<uint32_t>(replay_floor >> 32);
-    }
+    // Outside a sync: "authenticated just now" (the dataplane marks it live itself).
+    shm::EndpointState e{client_id, ep, false, std::nullopt};
+    if (replay_floor) e.replay_floor = replay_floor;
+    const shm::EndpointSetMsg m = shm::make_endpoint_set(e);
     if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
 }
 

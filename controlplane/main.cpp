@@ -15,6 +15,29 @@
 
 namespace {
 
+// --check-config: every error on stderr (exit 1), or the summary and the warnings on stdout.
+int check_config(const std::string& config_path) {
+    using namespace rustun;
+    using namespace rustun::cp;
+    ConfigCheck check = check_config_file(config_path);
+    for (const std::string& e : check.errors) fprintf(stderr, "rustun-controlplane: %s\n", e.c_str());
+    if (!check.errors.empty()) return 1;
+    const GatewayConfig& cfg = *check.config;
+    if (!cfg.control_socket_group.empty()) {
+        auto gid = ControlSocket::resolve_group(cfg.control_socket_group);
+        if (!gid) {
+            fprintf(stderr, "rustun-controlplane: %s\n", gid.error().c_str());
+            return 1;
+        }
+    }
+    printf("%s: OK: listen %s, %zu cluster(s), %zu client(s), %u worker(s), control socket %s\n",
+           config_path.c_str(), cfg.listen.tcp.to_string().c_str(), cfg.clusters.size(), cfg.total_clients(),
+           cfg.controlplane.workers, cfg.control_socket.c_str());
+    for (const std::string& line : check.warnings) printf("warning: %s\n", line.c_str());
+    for (const std::string& line : shared_key_warnings(cfg)) printf("warning: %s\n", line.c_str());
+    return 0;
+}
+
 void usage(FILE* out) {
     fprintf(out,
             "Usage: rustun-controlplane --config FILE [--log-level LEVEL] [--check-config]\n"
@@ -26,7 +49,8 @@ void usage(FILE* out) {
             "Options:\n"
             "  -c, --config FILE      YAML configuration (required)\n"
             "  --log-level LEVEL      trace, debug, info, warn, error, off (overrides the file)\n"
-            "  --check-config         validate the configuration, print a summary and exit\n"
+            "  --check-config         validate the configuration, print every error (exit 1) or a\n"
+            "                         summary and warnings (exit 0)\n"
             "  -V, --version          print the version and exit\n"
             "  -h, --help             this text\n"
             "\n"
@@ -75,24 +99,11 @@ int main(int argc, char** argv) {
         fprintf(stderr, "rustun-controlplane: --config FILE is required (see --help)\n");
         return 2;
     }
+    if (check_only) return check_config(config_path);
     auto cfg = load_config_file(config_path);
     if (!cfg) {
         fprintf(stderr, "rustun-controlplane: %s\n", cfg.error().c_str());
         return 1;
-    }
-    if (check_only && !cfg->control_socket_group.empty()) {
-        auto gid = ControlSocket::resolve_group(cfg->control_socket_group);
-        if (!gid) {
-            fprintf(stderr, "rustun-controlplane: %s\n", gid.error().c_str());
-            return 1;
-        }
-    }
-    if (check_only) {
-        printf("%s: OK: listen %s, %zu cluster(s), %zu client(s), %u worker(s), control socket %s\n",
-               config_path.c_str(), cfg->listen.tcp.to_string().c_str(), cfg->clusters.size(), cfg->total_clients(),
-               cfg->controlplane.workers, cfg->control_socket.c_str());
-        for (const std::string& line : shared_key_warnings(cfg.value())) printf("warning: %s\n", line.c_str());
-        return 0;
     }
     LogLevel level = cfg->controlplane.log_level;
     if (!level_text.empty() && !log_level_from_string(level_text, level)) {

@@ -39,6 +39,10 @@ inline constexpr uint32_t kControlPerRound = 256;  // control messages applied p
 inline constexpr uint32_t kTxFramesPerRound = 64;  // TxFrames sent per round
 inline constexpr uint32_t kMainIdleRounds = 64;    // idle rounds before each sleep
 inline constexpr uint32_t kMainIdleSleepUs = 100;  // microseconds
+// dp_heartbeat_ns, cp liveness, reclaim, the sessions gauge: nanoseconds (docs/shm-channel.md: "~10 ms")
+inline constexpr uint64_t kHeartbeatPeriodNs = 10'000'000;
+// telemetry snapshot and the port's drop counters: nanoseconds
+inline constexpr uint64_t kSnapshotPeriodNs = 1'000'000'000;
 
 // ---- telemetry ----
 inline constexpr uint32_t kSnapshotSessions = 256;   // sessions copied into the 1 s snapshot

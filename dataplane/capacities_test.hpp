@@ -27,6 +27,8 @@ inline constexpr uint32_t kControlPerRound = 16;
 inline constexpr uint32_t kTxFramesPerRound = 8;
 inline constexpr uint32_t kMainIdleRounds = 8;
 inline constexpr uint32_t kMainIdleSleepUs = 100;
+inline constexpr uint64_t kHeartbeatPeriodNs = 10'000'000;
+inline constexpr uint64_t kSnapshotPeriodNs = 1'000'000'000;
 
 inline constexpr uint32_t kSnapshotSessions = 16;
 inline constexpr uint32_t kTelemetrySessions = 8;

@@ -5,27 +5,22 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "dataplane.hpp"
+#include "util/clock.hpp"
+#include "util/endpoint_text.hpp"
+#include "util/log.hpp"
 
 namespace rustun::dp {
 
 namespace {
 
 using C = shm::DpCounter;
-
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 const char* outcome_name(StateManager::Outcome o) {
     switch (o) {
@@ -37,14 +32,6 @@ const char* outcome_name(StateManager::Outcome o) {
         case StateManager::Outcome::SessionFull: return "session table full";
     }
     return "?";
-}
-
-std::string endpoint_text(const shm::Endpoint& e) {
-    char a[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, a, sizeof a);
-    char out[INET6_ADDRSTRLEN + 16];
-    std::snprintf(out, sizeof out, e.family == 4 ? "%s:%u" : "[%s]:%u", a, e.port);
-    return out;
 }
 
 void update_cp_alive(Runtime& rt, uint64_t now) {
@@ -65,23 +52,21 @@ unsigned poll_control(Runtime& rt, unsigned max) {
         shm::MsgHeader h;
         if (shm::parse_control_header(copy, h) != shm::MsgCheck::Ok) {
             ++bad;
-            std::fprintf(stderr, "rustun-dataplane: control message type %u rejected: len %u beyond the slot\n", h.type,
-                         h.len);
+            LOG_WARN("control message type %u rejected: len %u beyond the slot", h.type, h.len);
             return;
         }
         const auto o = rt.state->apply(h, shm::msg_body(copy), rte_rdtsc());
         if (o == StateManager::Outcome::Rejected) {
             ++bad;
-            std::fprintf(stderr, "rustun-dataplane: control message type %u rejected: %s\n", h.type,
-                         rt.state->last_error().c_str());
+            LOG_WARN("control message type %u rejected: %s", h.type, rt.state->last_error().c_str());
         }
         if (o == StateManager::Outcome::SessionFull) rt.count_main(C::drop_session_table_full, 1);
         if (o == StateManager::Outcome::SyncApplied) {
             const Generation* g = rt.state->current();
             rt.channel->header().dp_applied_cp_epoch.store(rt.state->applied_cp_epoch(), std::memory_order_release);
-            std::fprintf(stderr, "rustun-dataplane: sync cp_epoch %llu applied: %zu clusters, %u clients, %u endpoints (%s)\n",
-                         static_cast<unsigned long long>(rt.state->applied_cp_epoch()), g->keys.size(), g->client_count,
-                         g->sessions.size(), outcome_name(o));
+            LOG_INFO("sync cp_epoch %llu applied: %zu clusters, %u clients, %u endpoints (%s)",
+                     static_cast<unsigned long long>(rt.state->applied_cp_epoch()), g->keys.size(), g->client_count,
+                     g->sessions.size(), outcome_name(o));
             update_cp_alive(rt, mono_ns());  // before the first burst on the new state
             if (rt.first_sync_tsc == 0) rt.first_sync_tsc = rte_rdtsc();
             rt.rx_enabled.store(true, std::memory_order_release);
@@ -226,7 +211,7 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
         work += poll_exception(rt);
         const uint64_t now = mono_ns();
         if (now >= next_beat) {
-            next_beat = now + 10'000'000;  // 10 ms
+            next_beat = now + cap::kHeartbeatPeriodNs;
             hdr.dp_heartbeat_ns.store(now, std::memory_order_release);
             update_cp_alive(rt, now);
             rt.state->reclaim();
@@ -237,14 +222,13 @@ void main_loop(Runtime& rt, const MainOptions& opt) {
                     last_activity = a;
                     idle_since = now;
                 } else if (now - idle_since >= opt.stop_when_idle_ms * 1'000'000ull) {
-                    std::fprintf(stderr, "rustun-dataplane: idle for %llu ms, stopping\n",
-                                 static_cast<unsigned long long>(opt.stop_when_idle_ms));
+                    LOG_INFO("idle for %llu ms, stopping", static_cast<unsigned long long>(opt.stop_when_idle_ms));
                     break;
                 }
             }
         }
         if (now >= next_snap) {
-            next_snap = now + 1'000'000'000ull;
+            next_snap = now + cap::kSnapshotPeriodNs;
             refresh_snapshot(rt);
             export_port_stats(rt);
         }

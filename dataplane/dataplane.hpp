@@ -17,6 +17,7 @@
 #include "crypto/crypto_engine.hpp"
 #include "mac_cache.hpp"
 #include "packet.hpp"
+#include "proto/constants.hpp"  // kValidityWindowSeconds: a destination is live this long after rx
 #include "shm/channel.hpp"
 #include "shm/messages.hpp"
 #include "state.hpp"
@@ -26,7 +27,6 @@ struct rte_ring;
 
 namespace rustun::dp {
 
-inline constexpr uint64_t kLiveSeconds = 15;       // a destination is live this long after rx
 // Per source address (IPv6: per /64) rate limits (docs/dataplane.md): punts to the control plane
 // and STUN replies. Token buckets: `rate` per second, bursts of `burst`.
 inline constexpr uint64_t kPuntRate = 100, kPuntBurst = 64;

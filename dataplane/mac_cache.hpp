@@ -1,6 +1,6 @@
 // Per-worker direct-mapped cache endpoint -> source MAC of the last frame punted from it, so that
 // the main lcore can address replies (TxFrame) and fresh bindings before any Data frame taught
-// the session its MAC. One writer (the worker), lock-free readers (per-entry seqlock).
+// the session its MAC. One writer (the worker), lock-free readers (per-entry seqlock, util/seqlock.hpp).
 #pragma once
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "session_table.hpp"
+#include "util/seqlock.hpp"
 
 namespace rustun::dp {
 
@@ -20,30 +21,26 @@ public:
     void put(const EndpointKey& k, uint32_t hash, uint64_t mac) {  // the owning worker only
         Entry& e = e_[hash & (kEntries - 1)];
         if (e.mac.load(std::memory_order_relaxed) == mac && same(e, k)) return;
-        const uint32_t s = e.seq.load(std::memory_order_relaxed);
-        e.seq.store(s + 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
-        for (int i = 0; i < 5; ++i) e.key[i].store(k.w[i], std::memory_order_relaxed);
-        e.mac.store(mac, std::memory_order_relaxed);
-        e.seq.store(s + 2, std::memory_order_release);
+        e.lock.write([&] {
+            for (int i = 0; i < 5; ++i) e.key[i].store(k.w[i], std::memory_order_relaxed);
+            e.mac.store(mac, std::memory_order_relaxed);
+        });
     }
     // The MAC (pack_mac form) or 0.
     uint64_t get(const EndpointKey& k, uint32_t hash) const {
         const Entry& e = e_[hash & (kEntries - 1)];
-        for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
-            const uint32_t s1 = e.seq.load(std::memory_order_acquire);
-            if (s1 & 1) continue;
-            const bool eq = same(e, k);
-            const uint64_t mac = e.mac.load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (e.seq.load(std::memory_order_relaxed) == s1) return eq ? mac : 0;
-        }
-        return 0;
+        bool eq = false;
+        uint64_t mac = 0;
+        const bool consistent = e.lock.read([&] {
+            eq = same(e, k);
+            mac = e.mac.load(std::memory_order_relaxed);
+        }, kSeqRetries);
+        return consistent && eq ? mac : 0;
     }
 
 private:
     struct alignas(32) Entry {
-        std::atomic<uint32_t> seq{0};
+        Seqlock lock;  // over key and mac
         std::atomic<uint32_t> key[5]{};
         std::atomic<uint64_t> mac{0};
     };

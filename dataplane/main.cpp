@@ -20,6 +20,8 @@
 
 #include "config/yaml_loader.hpp"
 #include "dataplane.hpp"
+#include "util/sd_notify.hpp"
+#include "util/log.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -28,6 +30,12 @@ using namespace rustun::dp;
 namespace {
 
 Runtime* g_runtime = nullptr;
+
+// systemd (Type=notify, packaging/systemd/rustun-dataplane.service): a failed notification is
+// logged, not fatal; without NOTIFY_SOCKET it is a no-op.
+void notify_systemd(const std::string& state) {
+    if (auto r = sd_notify_state(state); !r) LOG_WARN("systemd notification: %s", r.error().c_str());
+}
 
 void on_signal(int) {
     if (g_runtime) g_runtime->stop.store(true, std::memory_order_relaxed);
@@ -49,17 +57,18 @@ void usage(FILE* f) {
 }
 
 int fail(const std::string& msg) {
-    std::fprintf(stderr, "rustun-dataplane: %s\n", msg.c_str());
+    LOG_ERROR("%s", msg.c_str());
     return 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    set_log_process("rustun-dataplane");
     std::string config_path;
     MainOptions opt;
     std::vector<std::string> cli_eal;
-    uint64_t live_seconds = kLiveSeconds;
+    uint64_t live_seconds = kValidityWindowSeconds;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -201,14 +210,17 @@ int main(int argc, char** argv) {
     char mac[32];
     std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
                   rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
-    std::fprintf(stderr,
-                 "rustun-dataplane: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s\n",
-                 rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
-                 static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
-                 rt.workers[0]->engine->arch_name());
+    LOG_INFO("port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s", rt.cfg.port.c_str(), mac,
+             rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
+             static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
+             rt.workers[0]->engine->arch_name());
+    // Ready: the port is started, the workers poll it and the channel exists for the control plane.
+    notify_systemd("READY=1\nSTATUS=relaying on " + rt.cfg.address.to_string() + ":" + std::to_string(rt.relay_port) +
+                   ", port " + rt.cfg.port + ", " + std::to_string(nw) + " worker(s)");
 
     main_loop(rt, opt);
 
+    notify_systemd("STOPPING=1");
     rt.stop.store(true);
     rt.channel->header().dp_state.store(static_cast<uint32_t>(shm::DpState::Stopping), std::memory_order_release);
     rte_eal_mp_wait_lcore();
@@ -224,6 +236,6 @@ int main(int argc, char** argv) {
     const double secs = rt.first_sync_tsc ? double(rte_rdtsc() - rt.first_sync_tsc) / double(rt.tsc_hz) : 0.0;
     char when[64] = "no sync applied";
     if (rt.first_sync_tsc) std::snprintf(when, sizeof when, "%.3f s after the first sync", secs);
-    std::fprintf(stderr, "rustun-dataplane: stopped %s; counters:%s\n", when, summary.empty() ? " (all zero)" : summary.c_str());
+    LOG_INFO("stopped %s; counters:%s", when, summary.empty() ? " (all zero)" : summary.c_str());
     return cleanup_and(0);
 }

@@ -9,23 +9,9 @@
 
 #include "net/packet_build.hpp"
 #include "shm/channel_layout.hpp"
+#include "util/endian.hpp"  // load_be16/32, store_be16/32
 
 namespace rustun::dp {
-
-inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t load_be32(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-inline void store_be16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-inline void store_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 enum class L3Kind : uint8_t {
     Udp,        // a complete, unfragmented IPv4/IPv6 UDP datagram: `ParsedUdp` is filled

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dataplane.hpp"
+#include "util/log.hpp"
 
 namespace rustun::dp {
 
@@ -123,8 +124,8 @@ Status setup_uplink(Runtime& rt) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
         if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
-            std::fprintf(stderr, "rustun-dataplane: warning: port %s has no IP/UDP RSS; queues beyond 0 may stay idle\n",
-                         c.port.c_str());
+            LOG_WARN("port %s has no IP/UDP RSS; queues beyond 0 may stay idle",
+                     c.port.c_str());
     }
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
@@ -141,8 +142,8 @@ Status setup_uplink(Runtime& rt) {
     if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 && info.if_index != 0) {
         rt.kernel_ring_fds = find_af_packet_sockets(static_cast<int>(info.if_index));
         if (rt.kernel_ring_fds.empty())
-            std::fprintf(stderr, "rustun-dataplane: warning: %s: no AF_PACKET socket found on ifindex %u; "
-                                 "kernel ring drops are not counted\n", c.port.c_str(), info.if_index);
+            LOG_WARN("%s: no AF_PACKET socket found on ifindex %u; "
+                     "kernel ring drops are not counted", c.port.c_str(), info.if_index);
     }
     char ifname[IF_NAMESIZE] = {};
     if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_tap") == 0 && info.if_index != 0 &&
@@ -176,14 +177,14 @@ Status setup_tap(Runtime& rt) {
         sin->sin_family = AF_INET;
         std::memcpy(&sin->sin_addr, rt.src.addr4, 4);
         if (::ioctl(fd, SIOCSIFADDR, &ifr) < 0)
-            std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's address: %s\n", c.exception_iface.c_str(),
-                         std::strerror(errno));
+            LOG_WARN("cannot set %s's address: %s", c.exception_iface.c_str(),
+                     std::strerror(errno));
         auto* mask = reinterpret_cast<sockaddr_in*>(&ifr.ifr_netmask);
         mask->sin_family = AF_INET;
         mask->sin_addr.s_addr = 0xffffffffu;
         if (::ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
-            std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's netmask: %s\n", c.exception_iface.c_str(),
-                         std::strerror(errno));
+            LOG_WARN("cannot set %s's netmask: %s", c.exception_iface.c_str(),
+                     std::strerror(errno));
         ifreq fl{};
         std::snprintf(fl.ifr_name, IFNAMSIZ, "%s", c.exception_iface.c_str());
         if (::ioctl(fd, SIOCGIFFLAGS, &fl) == 0) {
@@ -200,8 +201,8 @@ Status setup_tap(Runtime& rt) {
             r6.ifr6_prefixlen = 128;
             r6.ifr6_ifindex = static_cast<int>(if_nametoindex(c.exception_iface.c_str()));
             if (r6.ifr6_ifindex == 0 || ::ioctl(fd6, SIOCSIFADDR, &r6) < 0)
-                std::fprintf(stderr, "rustun-dataplane: warning: cannot set %s's IPv6 address: %s\n",
-                             c.exception_iface.c_str(), std::strerror(errno));
+                LOG_WARN("cannot set %s's IPv6 address: %s",
+                         c.exception_iface.c_str(), std::strerror(errno));
             ::close(fd6);
         }
     }

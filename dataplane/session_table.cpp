@@ -41,14 +41,11 @@ SessionTable::SessionTable(uint32_t capacity) : capacity_(capacity) {
 
 bool SessionTable::read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const {
     const Slot& s = slots_[i];
-    for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
-        const uint32_t s1 = s.seq.load(std::memory_order_acquire);
-        if (s1 & 1) continue;  // the writer is in the middle of this slot (a few ns)
+    const bool consistent = s.lock.read([&] {
         v = s.value.load(std::memory_order_relaxed);
         for (int j = 0; j < 5; ++j) k.w[j] = s.key[j].load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (s.seq.load(std::memory_order_relaxed) == s1) return true;
-    }
+    }, kSeqRetries);
+    if (consistent) return true;
     v = kTomb;  // undecided: not a match, but keep probing past it
     return false;
 }
@@ -66,12 +63,10 @@ uint32_t SessionTable::lookup(const EndpointKey& k, uint32_t hash) const {
 
 void SessionTable::write_slot(uint32_t i, const EndpointKey& k, uint32_t v) {
     Slot& s = slots_[i];
-    const uint32_t q = s.seq.load(std::memory_order_relaxed);
-    s.seq.store(q + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    s.value.store(v, std::memory_order_relaxed);
-    for (int j = 0; j < 5; ++j) s.key[j].store(k.w[j], std::memory_order_relaxed);
-    s.seq.store(q + 2, std::memory_order_release);
+    s.lock.write([&] {
+        s.value.store(v, std::memory_order_relaxed);
+        for (int j = 0; j < 5; ++j) s.key[j].store(k.w[j], std::memory_order_relaxed);
+    });
 }
 
 int64_t SessionTable::find(const EndpointKey& k, uint32_t hash) const {

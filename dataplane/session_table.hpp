@@ -1,9 +1,9 @@
 // Endpoint -> client index table, one writer (the main lcore) and lock-free readers (workers).
 //
 // Open addressing with linear probing over a power-of-two array of 32-byte slots (two per cache
-// line). Each slot is a tiny seqlock: the writer makes `seq` odd, rewrites the key/value words,
-// makes it even again; a reader copies the words between two reads of an even, unchanged `seq`
-// and retries otherwise, at most kSeqRetries times: a reader that keeps meeting a slot in the middle
+// line). Each slot is a tiny seqlock (util/seqlock.hpp): the writer makes the sequence odd, rewrites
+// the key/value words, makes it even again; a reader copies the words between two reads of an even,
+// unchanged sequence and retries otherwise, at most kSeqRetries times: a reader that keeps meeting a slot in the middle
 // of a write (the writer was preempted there) reports a miss instead of waiting, so a worker never
 // waits for the main lcore. Readers never block the writer and never take a lock; the writer never
 // waits for readers. Deleted slots become tombstones (probing continues over them); an insert
@@ -21,6 +21,7 @@
 
 #include "capacities.hpp"
 #include "shm/channel_layout.hpp"
+#include "util/seqlock.hpp"
 
 namespace rustun::dp {
 
@@ -83,7 +84,7 @@ public:
 
 private:
     struct alignas(32) Slot {
-        std::atomic<uint32_t> seq{0};
+        Seqlock lock;  // over value and key
         std::atomic<uint32_t> value{kEmpty};
         std::atomic<uint32_t> key[5]{};
         uint32_t pad = 0;

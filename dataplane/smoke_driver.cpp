@@ -5,7 +5,6 @@
 //   rustun-dp-smoke gen IN.pcap
 //   rustun-dp-smoke cp CHANNEL SECONDS
 #include <arpa/inet.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,10 +19,14 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "packet.hpp"
+#include "net/pcap_writer.hpp"
 #include "proto/frame.hpp"
 #include "shm/channel.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
+#include "util/clock.hpp"
+#include "util/endpoint_text.hpp"
+#include "util/log.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -32,6 +35,11 @@ using namespace rustun::dp;
 namespace {
 
 constexpr uint16_t kRelayPort = 8080;
+
+int fail(const std::string& msg) {
+    LOG_ERROR("%s", msg.c_str());
+    return 1;
+}
 // The cipher of the scenario's cluster: $RUSTUN_SMOKE_CIPHER or chacha20:rustun.
 const char* cipher_text() {
     const char* e = std::getenv("RUSTUN_SMOKE_CIPHER");
@@ -126,18 +134,14 @@ int gen(const char* path) {
     trailing.insert(trailing.end(), {0xde, 0xad});
     pk.emplace_back("relay C->B (v6 in, v4 out, trailing bytes)", datagram(kC, gw6, trailing));
 
-    FILE* f = std::fopen(path, "wb");
-    if (!f) return 1;
-    const uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
-    std::fwrite(gh, 4, 6, f);
+    PcapWriter w;
+    if (Status st = w.open(path); !st) return fail(st.error());
     uint32_t t = 1;
     for (auto& [name, b] : pk) {
-        const uint32_t ph[4] = {t++, 0, static_cast<uint32_t>(b.size()), static_cast<uint32_t>(b.size())};
-        std::fwrite(ph, 4, 4, f);
-        std::fwrite(b.data(), 1, b.size(), f);
+        w.write(b.data(), static_cast<uint32_t>(b.size()), uint64_t{t++} * 1'000'000);  // one per second
         std::printf("in %2u: %s (%zu bytes)\n", t - 1, name.c_str(), b.size());
     }
-    std::fclose(f);
+    if (Status st = w.close(); !st) return fail(st.error());
     return 0;
 }
 
@@ -147,24 +151,14 @@ int gen_relay(const char* path, uint32_t inner, uint32_t count) {
     auto pkt = ipv4_packet("10.0.0.2", "10.0.0.3");
     pkt.resize(std::max<uint32_t>(inner, 20));
     store_be16(&pkt[2], static_cast<uint16_t>(pkt.size()));
-    FILE* f = std::fopen(path, "wb");
-    if (!f) return 1;
-    const uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
-    std::fwrite(gh, 4, 6, f);
+    PcapWriter w;
+    if (Status st = w.open(path); !st) return fail(st.error());
     for (uint32_t i = 0; i < count; ++i) {
         auto b = datagram(kA, ep4("192.0.2.1", kRelayPort), frame(FrameType::Data, pkt));
-        const uint32_t ph[4] = {i, 0, static_cast<uint32_t>(b.size()), static_cast<uint32_t>(b.size())};
-        std::fwrite(ph, 4, 4, f);
-        std::fwrite(b.data(), 1, b.size(), f);
+        w.write(b.data(), static_cast<uint32_t>(b.size()), uint64_t{i} * 1'000'000);  // one per second
     }
-    std::fclose(f);
+    if (Status st = w.close(); !st) return fail(st.error());
     return 0;
-}
-
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 template <typename T>
@@ -188,8 +182,7 @@ int cp(const char* path, int seconds) {
         else usleep(50'000);
     }
     if (!ch) {
-        std::fprintf(stderr, "smoke: cannot attach %s\n", path);
-        return 1;
+        return fail(std::string("cannot attach ") + path);
     }
     auto& h = ch->header();
     h.cp_heartbeat_ns.store(mono_ns());
@@ -223,9 +216,7 @@ int cp(const char* path, int seconds) {
                 if (mh.type == static_cast<uint16_t>(shm::MsgType::Punt)) {
                     shm::PuntMsg p;
                     std::memcpy(&p, shm::msg_body(s), std::min<size_t>(mh.len, sizeof p));
-                    char a[64];
-                    inet_ntop(p.from.family == 4 ? AF_INET : AF_INET6, p.from.addr, a, sizeof a);
-                    std::printf("cp: Punt from %s:%u hint %d type %u len %u\n", a, p.from.port,
+                    std::printf("cp: Punt from %s hint %d type %u len %u\n", endpoint_text(p.from).c_str(),
                                 p.client_hint == shm::kNoClientHint ? -1 : static_cast<int>(p.client_hint), p.frame[5], p.frame_len);
                     if (!replied) {  // answer with a KeepAlive over UDP
                         shm::TxFrameMsg tx{};
@@ -255,6 +246,7 @@ int cp(const char* path, int seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    set_log_process("rustun-dp-smoke");
     if (argc == 3 && std::string(argv[1]) == "gen") return gen(argv[2]);
     if (argc == 5 && std::string(argv[1]) == "gen-relay")
         return gen_relay(argv[2], static_cast<uint32_t>(std::atoi(argv[3])), static_cast<uint32_t>(std::atoi(argv[4])));

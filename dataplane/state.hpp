@@ -27,12 +27,13 @@
 #include "routing/route_table.hpp"
 #include "session_table.hpp"
 #include "shm/channel_layout.hpp"
+#include "util/seqlock.hpp"
 
 namespace rustun::dp {
 
 // Per-client record, one cache line. Immutable fields are set before the generation is published.
 struct alignas(64) ClientLive {
-    std::atomic<uint32_t> ep_seq{0};  // seqlock over ep[] (writer: the main lcore)
+    Seqlock ep_lock;                  // over ep[] (writer: the main lcore)
     std::atomic<uint32_t> ep[5]{};    // EndpointKey words; family byte 0 = no endpoint
     // Written by workers through a const Generation (hence mutable): relaxed stores, one value each.
     mutable std::atomic<uint64_t> mac{0};          // next-hop MAC of the endpoint, bit 48 set when known
@@ -47,21 +48,15 @@ struct alignas(64) ClientLive {
     // Consistent copy of the endpoint; false if the client has none (or, after kSeqRetries
     // attempts, if the main lcore is stuck in the middle of changing it).
     bool endpoint(EndpointKey& out) const {
-        for (uint32_t attempt = 0; attempt < kSeqRetries; ++attempt) {
-            const uint32_t s1 = ep_seq.load(std::memory_order_acquire);
-            if (s1 & 1) continue;
+        const bool consistent = ep_lock.read([&] {
             for (int i = 0; i < 5; ++i) out.w[i] = ep[i].load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (ep_seq.load(std::memory_order_relaxed) == s1) return (out.w[0] & 0xff) != 0;
-        }
-        return false;
+        }, kSeqRetries);
+        return consistent && (out.w[0] & 0xff) != 0;
     }
     void set_endpoint(const EndpointKey& k) {  // main lcore only
-        const uint32_t s = ep_seq.load(std::memory_order_relaxed);
-        ep_seq.store(s + 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
-        for (int i = 0; i < 5; ++i) ep[i].store(k.w[i], std::memory_order_relaxed);
-        ep_seq.store(s + 2, std::memory_order_release);
+        ep_lock.write([&] {
+            for (int i = 0; i < 5; ++i) ep[i].store(k.w[i], std::memory_order_relaxed);
+        });
     }
 };
 static_assert(sizeof(ClientLive) == 64);

@@ -15,6 +15,7 @@
 #include "dataplane.hpp"
 #include "frame_check.hpp"
 #include "proto/frame.hpp"
+#include "routing/inner_packet_policy.hpp"
 #include "stun.hpp"
 
 namespace rustun::dp {
@@ -27,6 +28,16 @@ struct Counts {
     uint64_t v[shm::kDpCounterCount] = {};
     void add(C c, uint64_t n = 1) { v[static_cast<size_t>(c)] += n; }
 };
+
+// The drop counter of each refusal of the inner-packet policy (precondition: v != Forward).
+inline C inner_drop_counter(InnerVerdict v) {
+    switch (v) {
+        case InnerVerdict::NotIpv4: return C::drop_not_ipv4_inner;
+        case InnerVerdict::SpoofedSource: return C::drop_spoofed_source;
+        case InnerVerdict::CrossCluster: return C::drop_cross_cluster;
+        default: return C::drop_no_route;
+    }
+}
 
 struct DataItem {
     rte_mbuf* m;
@@ -253,7 +264,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         if (const uint64_t floor = src.replay_floor.load(std::memory_order_relaxed);
             floor != 0 && src.key->prefix_len() >= 12) {
             const uint8_t* nonce = it.frame + kFrameHeaderSize + 4;
-            const uint64_t ctr = uint64_t{load_be32(nonce)} << 32 | load_be32(nonce + 4);
+            const uint64_t ctr = load_be64(nonce);
             if (ctr < floor || !g.window(w.index, it.session).check_and_update(ctr)) {
                 cnt.add(C::drop_replay);
                 drop[ndrop++] = it.m;
@@ -262,30 +273,20 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             src.last_rx_tsc.store(now, std::memory_order_relaxed);
         }
         if (src.mac.load(std::memory_order_relaxed) != it.src_mac) src.mac.store(it.src_mac, std::memory_order_relaxed);
-        const uint8_t* inner = o.plaintext;
-        if (o.plaintext_len < 20 || (inner[0] >> 4) != 4) {
-            cnt.add(C::drop_not_ipv4_inner);
+        // The inner-packet policy both planes share (IPv4, source, route within the cluster).
+        const InnerDecision inner =
+            route_inner_packet(g.routes, it.session, src.cluster, o.plaintext, o.plaintext_len, &g.any_cluster);
+        if (inner.verdict != InnerVerdict::Forward) {
+            cnt.add(inner_drop_counter(inner.verdict));
             drop[ndrop++] = it.m;
             continue;
         }
-        if (!g.routes.source_allowed(it.session, load_be32(inner + 12))) {
-            cnt.add(C::drop_spoofed_source);
-            drop[ndrop++] = it.m;
-            continue;
-        }
-        const uint32_t dst_ip = load_be32(inner + 16);
-        const ClientId dst = g.routes.lookup(src.cluster, dst_ip);
-        if (dst == kNoClient) {
-            // Slow path, misses only: another tenant's address, or nobody's. Never forwarded.
-            cnt.add(g.any_cluster.lookup(0, dst_ip) != kNoClient ? C::drop_cross_cluster : C::drop_no_route);
-            drop[ndrop++] = it.m;
-            continue;
-        }
+        const ClientId dst = inner.dst;
         const ClientLive& dc = g.clients[dst];
         EndpointKey dk;
         // Live = a fresh authenticated packet from it (replay-checked Data here, or a KeepAlive
-        // the control plane accepted and confirmed with an EndpointSet) within kLiveSeconds; 0 = never. The
-        // difference is signed: another worker or the main lcore may have stored a TSC read
+        // the control plane accepted and confirmed with an EndpointSet) within the validity window
+        // (rt.live_tsc); 0 = never. The difference is signed: another worker or the main lcore may have stored a TSC read
         // after this burst's `now` (that is fresh, not 2^64 cycles old).
         const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);
         const bool live = dc.endpoint(dk) && last_rx != 0 &&

@@ -3,9 +3,10 @@
 #   scripts/setup.sh (packages, hugepages, build) -> meson unit/functional/integration tests
 #   -> the unit and control-plane tests again in an ASan + UBSan build (build-asan/)
 #   -> clang's thread-safety analysis of the control plane (build-tsa/, zero warnings)
-#   -> libFuzzer targets (ASan + UBSan) for a bounded time. Exits non-zero on any failure.
+#   -> libFuzzer targets (ASan + UBSan) for a bounded time -> the Debian packages, built and
+#   checked (scripts/package.sh). Exits non-zero on any failure.
 # Environment: FUZZ_SECONDS (default 40 per target; 0 skips fuzzing); SANITIZE=0 skips the
-# sanitizer build.
+# sanitizer build; PACKAGE=0 skips the packages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ meson test -C build --print-errorlogs --num-processes 2 2>&1 | tee build/meson-t
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
 
 # The sanitizer pass: every test that needs neither DPDK at run time nor root networking (the
-# library, dataplane-core and control-plane suites), built with -fsanitize=address,undefined.
+# library, dataplane-core, control-plane and client suites), built with -fsanitize=address,undefined.
 # Any ASan report (including a leak at exit) or UBSan report fails the test that shows it.
 san_status=skipped
 if [ "${SANITIZE:-1}" != 0 ]; then
@@ -30,7 +31,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   fi
   if [ "$san_status" != FAILED ]; then
     san_tests=$(meson test -C build-asan --list 2>/dev/null | sed -n 's/^rustun[^/]* \/ //p' |
-                grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
+                grep -E '^(proto|crypto|config|routing|shm|vectors|controlplane|client)(-|$)|^dataplane-(packet|session-table|state|config)$' || true)
     # The test programs, and the two binaries the control-plane tests run (rustunctl, --check-config).
     san_targets="controlplane/rustun-controlplane controlplane/rustunctl $(ninja -C build-asan -t targets all 2>/dev/null |
                  grep -E '^tests/(unit|controlplane)/[^:/]+/?[^:]*: cpp_LINKER' | cut -d: -f1)"
@@ -60,6 +61,16 @@ if [ "$fuzz_secs" -gt 0 ]; then
   if bash scripts/fuzz.sh "$fuzz_secs"; then fuzz_status=ok; else fuzz_status=FAILED; failed=1; fi
 fi
 
+# The Debian packages: a second full build (-j2) from a scratch copy of the tree, their contents
+# and lintian (scripts/package.sh). PACKAGE=0 skips it.
+pkg_status=skipped
+if [ "${PACKAGE:-1}" != 0 ]; then
+  echo "[test] Debian packages (scripts/package.sh -> build/packages/)"
+  pkg_start=$(date +%s)
+  if bash scripts/package.sh build/packages; then pkg_status=ok; else pkg_status=FAILED; failed=1; fi
+  echo "[test] packages: $pkg_status in $(( $(date +%s) - pkg_start )) s"
+fi
+
 # One closing line that any CI reader understands: counts from meson's summary, plus fuzzing.
 ok=$(grep -E '^Ok: ' build/meson-test.log | awk '{print $2}'); ok=${ok:-0}
 bad=0
@@ -81,5 +92,8 @@ echo "[test] thread-safety: $tsa_status"
 echo "[test] fuzzing: $fuzz_status"
 [ "$fuzz_status" = ok ] && ok=$((ok + 1))
 [ "$fuzz_status" = FAILED ] && bad=$((bad + 1))
+echo "[test] packages: $pkg_status"
+[ "$pkg_status" = ok ] && ok=$((ok + 1))
+[ "$pkg_status" = FAILED ] && bad=$((bad + 1))
 echo "$ok passed, $bad failed, $skip skipped"
 [ "$failed" -eq 0 ] && [ "$bad" -eq 0 ]

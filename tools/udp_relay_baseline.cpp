@@ -8,7 +8,6 @@
 // Result: frames received by the receiver per second (Mpps), inner Gbps, relay auth failures.
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +21,7 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "proto/frame.hpp"
+#include "util/clock.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -29,12 +29,6 @@ using namespace rustun;
 namespace {
 
 constexpr unsigned kBatch = 32;
-
-double now_s() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
 
 int udp_socket(uint16_t& port) {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -201,10 +195,10 @@ int main(int argc, char** argv) {
     });
     usleep(static_cast<useconds_t>(warmup * 1e6));
     const uint64_t r0 = received.load();
-    const double t0 = now_s();
+    const double t0 = mono_seconds();
     usleep(static_cast<useconds_t>(seconds * 1e6));
     const uint64_t r1 = received.load();
-    const double t1 = now_s();
+    const double t1 = mono_seconds();
     stop.store(true);
     sender.join();
     relay.join();

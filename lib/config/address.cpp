@@ -4,6 +4,9 @@
 
 #include <cstdio>
 
+#include "util/endian.hpp"
+#include "util/endpoint_text.hpp"
+
 namespace rustun {
 
 namespace {
@@ -22,12 +25,7 @@ std::optional<uint32_t> parse_decimal(std::string_view s, size_t max_digits) {
 
 }  // namespace
 
-std::string Ipv4Addr::to_string() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", value >> 24, (value >> 16) & 0xff,
-                  (value >> 8) & 0xff, value & 0xff);
-    return buf;
-}
+std::string Ipv4Addr::to_string() const { return ipv4_text(value); }
 
 std::optional<Ipv4Addr> parse_ipv4(std::string_view text) {
     uint32_t value = 0;
@@ -66,18 +64,7 @@ std::optional<Ipv4Cidr> parse_ipv4_cidr(std::string_view text) {
 }
 
 std::string SocketAddress::to_string() const {
-    if (family == AddressFamily::V4) {
-        Ipv4Addr a{uint32_t{bytes[0]} << 24 | uint32_t{bytes[1]} << 16 | uint32_t{bytes[2]} << 8 |
-                   uint32_t{bytes[3]}};
-        return a.to_string() + ":" + std::to_string(port);
-    }
-    char buf[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf) == nullptr) buf[0] = '\0';
-    // Built with append(): GCC 12 reports a false -Wrestrict for "[" + std::string(...) at -O3.
-    std::string out;
-    out.reserve(sizeof buf + 8);
-    out.append(1, '[').append(buf).append("]:").append(std::to_string(port));
-    return out;
+    return ip_port_text(family == AddressFamily::V4, bytes.data(), port);
 }
 
 Result<SocketAddress> parse_socket_address(std::string_view text) {
@@ -108,10 +95,7 @@ Result<SocketAddress> parse_socket_address(std::string_view text) {
         if (!a)
             return make_error("invalid IPv4 address \"" + std::string(host) + "\"; " + kExpected);
         out.family = AddressFamily::V4;
-        out.bytes[0] = static_cast<uint8_t>(a->value >> 24);
-        out.bytes[1] = static_cast<uint8_t>(a->value >> 16);
-        out.bytes[2] = static_cast<uint8_t>(a->value >> 8);
-        out.bytes[3] = static_cast<uint8_t>(a->value);
+        store_be32(out.bytes.data(), a->value);
     }
     auto p = parse_decimal(port, 5);
     if (!p || *p > 65535)

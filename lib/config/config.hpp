@@ -23,16 +23,12 @@
 
 namespace rustun {
 
-// The default of an integer key of the table, as the member's type (a value that does not fit
-// does not compile). config_key_row, not the consteval config_key: clang 14 does not treat a
-// consteval function template instantiated from a default member initializer as an immediate
-// function context, and refuses the nested consteval call.
-template <typename T>
-consteval T default_integer(std::string_view path) {
-    const ConfigKey& k = config_key_row(path);
-    if (k.kind != KeyKind::Integer || k.number > static_cast<uint64_t>(static_cast<T>(-1)))
-        throw "not an integer key, or its default does not fit";
-    return static_cast<T>(k.number);
+// The default of an integer key of the table (the config-keys test checks that each fits its
+// member).
+consteval uint64_t default_integer(std::string_view path) {
+    const ConfigKey& k = config_key(path);
+    if (k.kind != KeyKind::Integer) throw "not an integer key";
+    return k.number;
 }
 // The default of a seconds key of the table.
 consteval std::chrono::milliseconds default_ms(std::string_view path) {
@@ -86,7 +82,7 @@ const char* log_level_name(LogLevel level);  // "trace" .. "off"
 // Defaults and ranges are the key table's (config_keys.hpp); the config-keys test checks the enum
 // defaults (log_level, exception) against it.
 struct ControlPlaneConfig {
-    uint32_t workers = default_integer<uint32_t>("controlplane.workers");  // epoll worker threads
+    uint32_t workers = default_integer("controlplane.workers");  // epoll worker threads
     // All durations are > 0 and <= 1 day; configured in seconds (fractions allowed, ms precision).
     // The first frame must arrive within handshake_timeout.
     std::chrono::milliseconds handshake_timeout{default_ms("controlplane.handshake_timeout")};
@@ -96,23 +92,23 @@ struct ControlPlaneConfig {
     // Invariant: idle_timeout > keepalive_interval.
     std::chrono::milliseconds idle_timeout{default_ms("controlplane.idle_timeout")};
     // Bound of one connection's output queue in bytes; at least one maximum frame.
-    uint64_t output_queue_bytes = default_integer<uint64_t>("controlplane.output_queue_bytes");
+    uint64_t output_queue_bytes = default_integer("controlplane.output_queue_bytes");
     // Cap on peers listed in one HandshakeReply/KeepAlive reply so that payloads stay
-    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"); 1..10000. The frame
-    // builder still checks the size.
-    uint32_t max_peers_per_reply = default_integer<uint32_t>("controlplane.max_peers_per_reply");
+    // <= 65535 bytes (docs/protocol.md, "Payload size and peer-list cap"). The frame builder
+    // still checks the size.
+    uint32_t max_peers_per_reply = default_integer("controlplane.max_peers_per_reply");
     // Handshakes accepted per second from one source IP address; 0 = no limit.
     uint32_t handshake_rate_per_source =
-        default_integer<uint32_t>("controlplane.handshake_rate_per_source");
+        default_integer("controlplane.handshake_rate_per_source");
     // Connections of one worker still waiting for their Handshake (docs/controlplane.md,
     // "Connections without a Handshake"): at most handshake_pending_max (when full, the oldest is
     // closed to admit the new one), at most handshake_pending_per_source from one IP address and
     // handshake_pending_per_prefix6 from one IPv6 /64 (0 = no limit).
-    uint32_t handshake_pending_max = default_integer<uint32_t>("controlplane.handshake_pending_max");
+    uint32_t handshake_pending_max = default_integer("controlplane.handshake_pending_max");
     uint32_t handshake_pending_per_source =
-        default_integer<uint32_t>("controlplane.handshake_pending_per_source");
+        default_integer("controlplane.handshake_pending_per_source");
     uint32_t handshake_pending_per_prefix6 =
-        default_integer<uint32_t>("controlplane.handshake_pending_per_prefix6");
+        default_integer("controlplane.handshake_pending_per_prefix6");
     // A connection that has sent no byte at all within this time is closed (seconds, like the
     // other durations). Only shortens handshake_timeout.
     std::chrono::milliseconds first_byte_timeout{default_ms("controlplane.first_byte_timeout")};
@@ -133,13 +129,13 @@ struct DataplaneConfig {
     std::string channel_group;
     std::vector<std::string> eal_args;                  // DPDK EAL arguments, before the CLI's
     std::string port;                                   // uplink: vdev name or PCI address; required
-    uint32_t workers = default_integer<uint32_t>("dataplane.workers");  // RX/TX queue pairs = lcores
-    uint32_t burst = default_integer<uint32_t>("dataplane.burst");      // RX burst
+    uint32_t workers = default_integer("dataplane.workers");  // RX/TX queue pairs = lcores
+    uint32_t burst = default_integer("dataplane.burst");      // RX burst
     // Microseconds a worker sleeps after ~4096 empty polls; 0 = pure busy polling
     // (isolated cores on bare metal). The default yields the core on shared machines.
-    uint32_t idle_sleep_us = default_integer<uint32_t>("dataplane.idle_sleep_us");
-    uint32_t sessions = default_integer<uint32_t>("dataplane.sessions");  // endpoint bindings
-    uint32_t mbufs = default_integer<uint32_t>("dataplane.mbufs");        // mbuf pool size
+    uint32_t idle_sleep_us = default_integer("dataplane.idle_sleep_us");
+    uint32_t sessions = default_integer("dataplane.sessions");  // endpoint bindings
+    uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
     std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
     Exception exception = Exception::None;

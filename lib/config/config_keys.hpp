@@ -80,7 +80,7 @@ constexpr ConfigKey text(std::string_view path, std::string_view type, ReloadPol
 }
 constexpr ConfigKey integer(std::string_view path, ReloadPolicy p, uint64_t min, uint64_t max,
                             uint64_t default_value) {
-    return {.path = path, .kind = KeyKind::Integer, .policy = p, .min = min, .max = max,
+    return {.path = path, .kind = KeyKind::Integer, .type = {}, .policy = p, .min = min, .max = max,
             .number = default_value};
 }
 constexpr ConfigKey seconds(std::string_view path, ReloadPolicy p, uint64_t default_ms,

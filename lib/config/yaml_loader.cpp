@@ -15,10 +15,13 @@
 #include "config/config_keys.hpp"
 #include "config/read_text_file.hpp"
 #include "config/routes_json.hpp"
+#include "config/yaml_reader.hpp"
 
 namespace rustun {
 
 namespace {
+
+using namespace config_yaml;
 
 // Propagates the error of a Result/Status expression out of a function returning Result/Status.
 #define RUSTUN_TRY_ASSIGN(var, expr)                            \
@@ -31,191 +34,20 @@ namespace {
         if (!try_status_.ok()) return Error{try_status_.error()}; \
     } while (0)
 
-std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string index_path(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-}
-
-const char* kind_of(const YAML::Node& n) {
-    if (n.IsNull()) return "an empty value";
-    if (n.IsSequence()) return "a list";
-    if (n.IsMap()) return "a mapping";
-    if (n.IsScalar()) return "a scalar";
-    return "nothing";
-}
-
-// A mapping whose keys were checked: each key appears once and is one of the known keys.
-class Fields {
-public:
-    struct Entry {
-        YAML::Node key;
-        YAML::Node value;
-    };
-
-    const YAML::Node& node() const { return node_; }
-    const std::string& path() const { return path_; }
-    const Entry* get(std::string_view key) const {
-        for (const auto& [k, e] : entries_)
-            if (k == key) return &e;
-        return nullptr;
+// Reads one key or element (`expr`, a Status or Result): its error is returned, or recorded when
+// checking, and reading goes on (RUSTUN_KEY: with the next statement; RUSTUN_NEXT: with the next
+// loop iteration). Expects the YamlReader `r`.
+#define RUSTUN_KEY(expr)                                                                    \
+    do {                                                                                    \
+        auto key_status_ = (expr);                                                          \
+        if (!key_status_.ok() && !r.go_on(Error{key_status_.error()}))                      \
+            return Error{key_status_.error()};                                              \
+    } while (0)
+#define RUSTUN_NEXT(result)                                                                 \
+    if (!(result).ok()) {                                                                   \
+        if (!r.go_on(Error{(result).error()})) return Error{(result).error()};              \
+        continue;                                                                           \
     }
-
-private:
-    friend class YamlReader;
-    YAML::Node node_;
-    std::string path_;
-    std::vector<std::pair<std::string, Entry>> entries_;
-};
-
-// Turns YAML nodes into typed values, with errors located in `file_`.
-class YamlReader {
-public:
-    explicit YamlReader(std::string file) : file_(std::move(file)) {}
-
-    const std::string& file() const { return file_; }
-
-    // Location of `n`; a node without a mark (an implicit empty value) uses `fallback`'s.
-    SourceRef at(const YAML::Node& n, std::string path,
-                 const YAML::Node* fallback = nullptr) const {
-        YAML::Mark m = n.Mark();
-        if (m.is_null() && fallback != nullptr) m = fallback->Mark();
-        if (m.is_null()) return SourceRef{file_, 0, 0, std::move(path)};
-        return SourceRef{file_, static_cast<uint32_t>(m.line + 1),
-                         static_cast<uint32_t>(m.column + 1), std::move(path)};
-    }
-    SourceRef at(const Fields::Entry& e, std::string path) const {
-        return at(e.value, std::move(path), &e.key);
-    }
-
-    // `n` as a mapping whose keys are all in `known_keys` (child_keys() of its table path).
-    Result<Fields> map(const YAML::Node& n, const std::string& path, const KeyNames& known_keys,
-                       const YAML::Node* fallback) const {
-        std::span<const std::string_view> known = known_keys.span();
-        if (!n.IsMap())
-            return error_at(at(n, path, fallback),
-                            std::string("expected a mapping, got ") + kind_of(n));
-        Fields f;
-        f.node_ = n;
-        f.path_ = path;
-        for (const auto& kv : n) {
-            const YAML::Node& k = kv.first;
-            if (!k.IsScalar())
-                return error_at(at(k, path),
-                                std::string("expected a string key, got ") + kind_of(k));
-            const std::string& name = k.Scalar();
-            bool is_known = false;
-            for (std::string_view kn : known) is_known = is_known || kn == name;
-            if (!is_known) {
-                std::string list;
-                for (std::string_view kn : known)
-                    list += (list.empty() ? "" : ", ") + std::string(kn);
-                return error_at(at(k, join(path, name)), "unknown key " + quote_for_error(name) +
-                                                             " (expected one of: " + list + ")");
-            }
-            if (f.get(name) != nullptr)
-                return error_at(at(k, join(path, name)), "key given twice in one mapping");
-            f.entries_.emplace_back(name, Fields::Entry{k, kv.second});
-        }
-        return f;
-    }
-
-    // A required key: its entry, or "<mapping location>: <path.key>: missing required key (expected
-    // ...)".
-    Result<const Fields::Entry*> required(const Fields& f, std::string_view key,
-                                          std::string_view expected) const {
-        if (const auto* e = f.get(key)) return e;
-        return error_at(at(f.node(), join(f.path(), key)),
-                        "missing required key (expected " + std::string(expected) + ")");
-    }
-
-    // A scalar's text; `expected` describes the wanted value in the error for a non-scalar.
-    Result<std::string> string(const Fields::Entry& e, const std::string& path,
-                               std::string_view expected = "a string") const {
-        if (!e.value.IsScalar())
-            return error_at(at(e, path),
-                            "expected " + std::string(expected) + ", got " + kind_of(e.value));
-        return e.value.Scalar();
-    }
-
-    // A non-empty scalar's text; `if_empty` is the error for an empty one.
-    Result<std::string> nonempty_string(const Fields::Entry& e, const std::string& path,
-                                        std::string_view expected, std::string_view if_empty) const {
-        auto s = string(e, path, expected);
-        if (s.ok() && s->empty()) return error_at(at(e, path), if_empty);
-        return s;
-    }
-
-    // Decimal integer in [lo, hi].
-    Result<uint64_t> integer(const Fields::Entry& e, const std::string& path, uint64_t lo,
-                             uint64_t hi) const {
-        std::string expected =
-            "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
-        if (!e.value.IsScalar())
-            return error_at(at(e, path), expected + ", got " + kind_of(e.value));
-        const std::string& s = e.value.Scalar();
-        uint64_t v = 0;
-        bool ok = !s.empty() && s.size() <= 19;
-        for (char c : s) {
-            if (c < '0' || c > '9')
-                ok = false;
-            else
-                v = v * 10 + static_cast<uint64_t>(c - '0');
-        }
-        if (!ok || v < lo || v > hi)
-            return error_at(at(e, path), expected + ", got " + quote_for_error(s));
-        return v;
-    }
-
-    // Seconds as "N" or "N.fff" (at most 3 decimals), > 0 and <= 86400; returned in milliseconds.
-    Result<std::chrono::milliseconds> seconds(const Fields::Entry& e,
-                                              const std::string& path) const {
-        static constexpr const char* kExpected =
-            "expected a number of seconds > 0 and <= 86400 (at most 3 decimals, e.g. 20 or 0.5)";
-        if (!e.value.IsScalar())
-            return error_at(at(e, path), std::string(kExpected) + ", got " + kind_of(e.value));
-        const std::string& s = e.value.Scalar();
-        uint64_t ms = 0;
-        size_t dot = s.find('.');
-        std::string_view whole = std::string_view(s).substr(0, dot);
-        std::string_view frac =
-            dot == std::string::npos ? std::string_view() : std::string_view(s).substr(dot + 1);
-        bool ok = !whole.empty() && whole.size() <= 6 && frac.size() <= 3 &&
-                  (dot == std::string::npos || !frac.empty());
-        for (char c : whole) {
-            if (c < '0' || c > '9')
-                ok = false;
-            else
-                ms = ms * 10 + static_cast<uint64_t>(c - '0');
-        }
-        ms *= 1000;
-        uint64_t scale = 100;
-        for (char c : frac) {
-            if (c < '0' || c > '9')
-                ok = false;
-            else
-                ms += static_cast<uint64_t>(c - '0') * scale;
-            scale /= 10;
-        }
-        if (!ok || ms == 0 || ms > 86'400'000)
-            return error_at(at(e, path), std::string(kExpected) + ", got " + quote_for_error(s));
-        return std::chrono::milliseconds(ms);
-    }
-
-    // A list, or an empty value standing for an empty list.
-    Result<std::vector<YAML::Node>> list(const Fields::Entry& e, const std::string& path) const {
-        std::vector<YAML::Node> out;
-        if (e.value.IsNull()) return out;
-        if (!e.value.IsSequence())
-            return error_at(at(e, path), std::string("expected a list, got ") + kind_of(e.value));
-        for (const auto& item : e.value) out.push_back(item);
-        return out;
-    }
-
-private:
-    std::string file_;
-};
 
 // The keys each mapping accepts, from the key table (config_keys.hpp), in its order.
 constexpr KeyNames kTopKeys = child_keys("");
@@ -255,7 +87,8 @@ Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Ent
     return *a;
 }
 
-Result<ListenConfig> read_listen(const YamlReader& r, const Fields::Entry& e) {
+// `udp_at` receives the location of listen.udp, if given.
+Result<ListenConfig> read_listen(const YamlReader& r, const Fields::Entry& e, SourceRef& udp_at) {
     RUSTUN_TRY_ASSIGN(f, r.map(e.value, "listen", kListenKeys, &e.key));
     ListenConfig out;
     RUSTUN_TRY_ASSIGN(tcp, r.required(f, "tcp", "\"a.b.c.d:port\" or \"[ipv6]:port\""));
@@ -264,6 +97,7 @@ Result<ListenConfig> read_listen(const YamlReader& r, const Fields::Entry& e) {
     if (const auto* udp = f.get("udp")) {
         RUSTUN_TRY_ASSIGN(udp_addr, read_socket_address(r, *udp, "listen.udp"));
         out.udp = udp_addr;
+        udp_at = r.at(*udp, "listen.udp");
     }
     return out;
 }
@@ -273,11 +107,13 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
     if (e == nullptr || e->value.IsNull()) return out;  // all defaults
     RUSTUN_TRY_ASSIGN(f, r.map(e->value, "controlplane", kControlPlaneKeys, &e->key));
     auto path = [](std::string_view k) { return join("controlplane", k); };
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.workers"), out.workers));
-    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.handshake_timeout"), out.handshake_timeout));
-    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.keepalive_interval"), out.keepalive_interval));
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.workers"), out.workers));
+    RUSTUN_KEY(read_seconds(r, f, config_key("controlplane.handshake_timeout"), out.handshake_timeout));
+    RUSTUN_KEY(read_seconds(r, f, config_key("controlplane.keepalive_interval"), out.keepalive_interval));
     out.idle_timeout = 3 * out.keepalive_interval;
-    if (const auto* v = f.get("idle_timeout")) {
+    RUSTUN_KEY([&]() -> Status {
+        const auto* v = f.get("idle_timeout");
+        if (v == nullptr) return Status::success();
         RUSTUN_TRY_ASSIGN(d, r.seconds(*v, path("idle_timeout")));
         if (d <= out.keepalive_interval)
             return error_at(r.at(*v, path("idle_timeout")),
@@ -285,32 +121,32 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
                                 std::to_string(out.keepalive_interval.count()) + " ms), got " +
                                 std::to_string(d.count()) + " ms");
         out.idle_timeout = d;
-    }
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.output_queue_bytes"), out.output_queue_bytes));
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.max_peers_per_reply"), out.max_peers_per_reply));
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_rate_per_source"),
+        return Status::success();
+    }());
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.output_queue_bytes"), out.output_queue_bytes));
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.max_peers_per_reply"), out.max_peers_per_reply));
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.handshake_rate_per_source"),
                             out.handshake_rate_per_source));
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_max"), out.handshake_pending_max));
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_per_source"),
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.handshake_pending_max"), out.handshake_pending_max));
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.handshake_pending_per_source"),
                             out.handshake_pending_per_source));
-    RUSTUN_TRY(read_integer(r, f, config_key("controlplane.handshake_pending_per_prefix6"),
+    RUSTUN_KEY(read_integer(r, f, config_key("controlplane.handshake_pending_per_prefix6"),
                             out.handshake_pending_per_prefix6));
-    RUSTUN_TRY(read_seconds(r, f, config_key("controlplane.first_byte_timeout"), out.first_byte_timeout));
-    if (const auto* v = f.get("log_level")) {
+    RUSTUN_KEY(read_seconds(r, f, config_key("controlplane.first_byte_timeout"), out.first_byte_timeout));
+    RUSTUN_KEY([&]() -> Status {
+        const auto* v = f.get("log_level");
+        if (v == nullptr) return Status::success();
         RUSTUN_TRY_ASSIGN(s, r.string(*v, path("log_level")));
-        bool found = false;
         for (LogLevel l : {LogLevel::Trace, LogLevel::Debug, LogLevel::Info, LogLevel::Warn,
                            LogLevel::Error, LogLevel::Off}) {
             if (s == log_level_name(l)) {
                 out.log_level = l;
-                found = true;
+                return Status::success();
             }
         }
-        if (!found)
-            return error_at(
-                r.at(*v, path("log_level")),
-                "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
-    }
+        return error_at(r.at(*v, path("log_level")),
+                        "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
+    }());
     return out;
 }
 
@@ -318,67 +154,116 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     RUSTUN_TRY_ASSIGN(f, r.map(e.value, "dataplane", kDataplaneKeys, &e.key));
     DataplaneConfig out;
     auto path = [](std::string_view k) { return join("dataplane", k); };
-    if (const auto* v = f.get("channel")) {
-        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*v, path("channel"), "a path such as /run/rustun/dataplane.chan",
+    // The key `k`, if given, read by `read` into `out`.
+    auto optional = [&](std::string_view k, auto read) -> Status {
+        const auto* v = f.get(k);
+        return v == nullptr ? Status::success() : read(*v);
+    };
+    RUSTUN_KEY(optional("channel", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(v, path("channel"), "a path such as /run/rustun/dataplane.chan",
                                                "expected a non-empty path"));
         out.channel = s;
-    }
-    if (const auto* v = f.get("channel_group")) {
-        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*v, path("channel_group"), "a group name such as rustun",
+        return Status::success();
+    }));
+    RUSTUN_KEY(optional("channel_group", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(v, path("channel_group"), "a group name such as rustun",
                                                "expected a non-empty group name"));
         out.channel_group = s;
-    }
-    if (const auto* v = f.get("eal_args")) {
-        RUSTUN_TRY_ASSIGN(items, r.list(*v, path("eal_args")));
+        return Status::success();
+    }));
+    RUSTUN_KEY(optional("eal_args", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(items, r.list(v, path("eal_args")));
         for (size_t i = 0; i < items.size(); ++i) {
             std::string ipath = index_path(path("eal_args"), i);
             if (!items[i].IsScalar())
-                return error_at(r.at(items[i], ipath, &v->key),
+                return error_at(r.at(items[i], ipath, &v.key),
                                 std::string("expected a string, got ") + kind_of(items[i]));
             out.eal_args.push_back(items[i].Scalar());
         }
-    }
-    RUSTUN_TRY_ASSIGN(port, r.required(f, "port", "a DPDK port name such as net_pcap0 or 0000:01:00.0"));
-    RUSTUN_TRY_ASSIGN(port_name,
-                      r.nonempty_string(*port, path("port"), "a DPDK port name", "expected a non-empty port name"));
-    out.port = port_name;
-    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.workers"), out.workers));
-    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.idle_sleep_us"), out.idle_sleep_us));
-    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
-    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
-    RUSTUN_TRY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));
-    RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
-    RUSTUN_TRY_ASSIGN(addr_text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
-    RUSTUN_TRY_ASSIGN(addr_value, check_ipv4_field(addr_text, r.at(*addr, path("address"))));
-    out.address = addr_value;
-    if (const auto* v = f.get("address6")) {
-        RUSTUN_TRY_ASSIGN(text, r.string(*v, path("address6"), "an IPv6 address such as 2001:db8::1"));
+        return Status::success();
+    }));
+    RUSTUN_KEY([&]() -> Status {
+        RUSTUN_TRY_ASSIGN(port, r.required(f, "port", "a DPDK port name such as net_pcap0 or 0000:01:00.0"));
+        RUSTUN_TRY_ASSIGN(name, r.nonempty_string(*port, path("port"), "a DPDK port name",
+                                                  "expected a non-empty port name"));
+        out.port = name;
+        return Status::success();
+    }());
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.workers"), out.workers));
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.idle_sleep_us"), out.idle_sleep_us));
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));
+    RUSTUN_KEY([&]() -> Status {
+        RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
+        RUSTUN_TRY_ASSIGN(text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
+        RUSTUN_TRY_ASSIGN(value, check_ipv4_field(text, r.at(*addr, path("address"))));
+        out.address = value;
+        return Status::success();
+    }());
+    RUSTUN_KEY(optional("address6", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(text, r.string(v, path("address6"), "an IPv6 address such as 2001:db8::1"));
         std::array<uint8_t, 16> a6{};
         if (text.find(':') == std::string::npos || ::inet_pton(AF_INET6, text.c_str(), a6.data()) != 1)
-            return error_at(r.at(*v, path("address6")),
+            return error_at(r.at(v, path("address6")),
                             "expected an IPv6 address such as 2001:db8::1, got " + quote_for_error(text));
         out.address6 = a6;
-    }
-    if (const auto* v = f.get("exception")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("exception"), "none or tap"));
+        return Status::success();
+    }));
+    RUSTUN_KEY(optional("exception", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(s, r.string(v, path("exception"), "none or tap"));
         if (s == "none")
             out.exception = DataplaneConfig::Exception::None;
         else if (s == "tap")
             out.exception = DataplaneConfig::Exception::Tap;
         else
-            return error_at(r.at(*v, path("exception")), "expected none or tap, got " + quote_for_error(s));
-    }
-    if (const auto* v = f.get("exception_iface")) {
-        RUSTUN_TRY_ASSIGN(s, r.string(*v, path("exception_iface"), "an interface name"));
+            return error_at(r.at(v, path("exception")), "expected none or tap, got " + quote_for_error(s));
+        return Status::success();
+    }));
+    RUSTUN_KEY(optional("exception_iface", [&](const Fields::Entry& v) -> Status {
+        RUSTUN_TRY_ASSIGN(s, r.string(v, path("exception_iface"), "an interface name"));
         bool ok = !s.empty() && s.size() <= 15;
         for (char c : s) ok = ok && c > ' ' && c != '/' && c != ',' && c != '=' && c < 127;
         if (!ok)
-            return error_at(r.at(*v, path("exception_iface")),
+            return error_at(r.at(v, path("exception_iface")),
                             "expected an interface name of 1..15 characters without '/', ',', '=' "
                             "or spaces, got " + quote_for_error(s));
         out.exception_iface = s;
-    }
+        return Status::success();
+    }));
     return out;
+}
+
+// The dataplane serves the UDP relay port on dataplane.address (or address6): listen.udp may name
+// that address, or the unspecified one (0.0.0.0, ::: every address); any other address would be
+// silently ignored, so it is an error.
+Status check_udp_address(const SocketAddress& udp, const SourceRef& udp_at, const DataplaneConfig& dp) {
+    const std::array<uint8_t, 16> unspecified{};
+    if (udp.bytes == unspecified) return Status::success();
+    if (udp.family == AddressFamily::V4) {
+        std::array<uint8_t, 16> mine{};
+        for (int i = 0; i < 4; ++i) mine[i] = static_cast<uint8_t>(dp.address.value >> (24 - 8 * i));
+        if (udp.bytes == mine) return Status::success();
+        return error_at(udp_at, "address differs from dataplane.address " + dp.address.to_string() +
+                                    ": the dataplane serves the UDP relay on dataplane.address (give that "
+                                    "address or 0.0.0.0)");
+    }
+    if (dp.address6 && udp.bytes == *dp.address6) return Status::success();
+    return error_at(udp_at, std::string(dp.address6 ? "address differs from dataplane.address6"
+                                                    : "an IPv6 address, but dataplane.address6 is not set") +
+                                ": the dataplane serves the UDP relay on dataplane.address6 (give that "
+                                "address or [::])");
+}
+
+// Warns about a cipher that loads but protects little: plain, xor, an empty key.
+void warn_weak_cipher(const YamlReader& r, const CipherSpec& spec, const SourceRef& at) {
+    if (spec.method == CipherMethod::Plain)
+        r.warn(at, "plain: frames are neither encrypted nor authenticated");
+    else if (spec.method == CipherMethod::Xor)
+        r.warn(at, "xor is not encryption: anyone who sees a few frames reads and forges them");
+    else if (spec.key.empty())
+        r.warn(at, std::string("empty key: ") + cipher_method_name(spec.method) +
+                       " with the all-zero key everyone knows");
 }
 
 Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, const std::string& path,
@@ -459,6 +344,16 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
     return lc;
 }
 
+// A cipher value into `out` (with a warning for a weak one when checking).
+template <typename Spec>
+Status read_crypto(const YamlReader& r, const Fields::Entry& e, const std::string& path, Spec& out) {
+    RUSTUN_TRY_ASSIGN(text, r.string(e, path, "a cipher such as \"chacha20:KEY\""));
+    RUSTUN_TRY_ASSIGN(spec, check_crypto_field(text, r.at(e, path)));
+    warn_weak_cipher(r, spec, r.at(e, path));
+    out = spec;
+    return Status::success();
+}
+
 // `seen` maps the names of the clusters read so far to their location. A duplicate name is
 // rejected before the clients are read, so that a YAML alias repeating a large cluster costs
 // nothing.
@@ -476,18 +371,15 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n,
         return error_at(out.name_at, "duplicate cluster name " + quote_for_error(out.name) +
                                          " (first defined at " + it->second.to_string() + ")");
     if (const auto* e = f.get("crypto")) {
-        RUSTUN_TRY_ASSIGN(text,
-                          r.string(*e, join(path, "crypto"), "a cipher such as \"chacha20:KEY\""));
-        RUSTUN_TRY_ASSIGN(spec, check_crypto_field(text, r.at(*e, join(path, "crypto"))));
-        out.crypto = spec;
+        RUSTUN_KEY(read_crypto(r, *e, join(path, "crypto"), out.crypto));
     }
     if (const auto* e = f.get("clients")) {
         std::string cpath = join(path, "clients");
         RUSTUN_TRY_ASSIGN(items, r.list(*e, cpath));
         for (size_t i = 0; i < items.size(); ++i) {
-            RUSTUN_TRY_ASSIGN(
-                lc, read_client(r, items[i], index_path(cpath, i), out.name, out.name_at));
-            out.clients.push_back(std::move(lc));
+            auto lc = read_client(r, items[i], index_path(cpath, i), out.name, out.name_at);
+            RUSTUN_NEXT(lc);
+            out.clients.push_back(std::move(lc).value());
         }
     }
     return out;
@@ -501,55 +393,67 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     GatewayConfig cfg;
     cfg.source_file = r.file();
 
-    RUSTUN_TRY_ASSIGN(listen, r.required(top, "listen", "a mapping with tcp and optionally udp"));
-    RUSTUN_TRY_ASSIGN(listen_cfg, read_listen(r, *listen));
-    cfg.listen = listen_cfg;
+    SourceRef udp_at;
+    RUSTUN_KEY([&]() -> Status {
+        RUSTUN_TRY_ASSIGN(listen, r.required(top, "listen", "a mapping with tcp and optionally udp"));
+        RUSTUN_TRY_ASSIGN(listen_cfg, read_listen(r, *listen, udp_at));
+        cfg.listen = listen_cfg;
+        return Status::success();
+    }());
 
-    RUSTUN_TRY_ASSIGN(
-        crypto,
-        r.required(top, "crypto", "\"chacha20:KEY\", \"aes256:KEY\", \"xor:KEY\" or \"plain\""));
-    RUSTUN_TRY_ASSIGN(crypto_text,
-                      r.string(*crypto, "crypto", "a cipher such as \"chacha20:KEY\""));
-    RUSTUN_TRY_ASSIGN(crypto_spec, check_crypto_field(crypto_text, r.at(*crypto, "crypto")));
-    cfg.crypto = crypto_spec;
+    RUSTUN_KEY([&]() -> Status {
+        RUSTUN_TRY_ASSIGN(crypto, r.required(top, "crypto",
+                                             "\"chacha20:KEY\", \"aes256:KEY\", \"xor:KEY\" or \"plain\""));
+        return read_crypto(r, *crypto, "crypto", cfg.crypto);
+    }());
 
     if (const auto* e = top.get("control_socket")) {
-        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*e, "control_socket", "a string", "expected a non-empty path"));
-        cfg.control_socket = s;
+        auto s = r.nonempty_string(*e, "control_socket", "a string", "expected a non-empty path");
+        RUSTUN_KEY(s);
+        if (s.ok()) cfg.control_socket = *s;
     }
     if (const auto* e = top.get("control_socket_group")) {
-        RUSTUN_TRY_ASSIGN(g, r.nonempty_string(*e, "control_socket_group", "a group name or a numeric gid",
-                                               "expected a group name or a numeric gid"));
-        cfg.control_socket_group = g;
+        auto g = r.nonempty_string(*e, "control_socket_group", "a group name or a numeric gid",
+                                   "expected a group name or a numeric gid");
+        RUSTUN_KEY(g);
+        if (g.ok()) cfg.control_socket_group = *g;
     }
 
-    RUSTUN_TRY_ASSIGN(cp, read_controlplane(r, top.get("controlplane")));
-    cfg.controlplane = cp;
+    auto cp = read_controlplane(r, top.get("controlplane"));
+    RUSTUN_KEY(cp);
+    if (cp.ok()) cfg.controlplane = *cp;
 
     if (const auto* e = top.get("dataplane"); e != nullptr && !e->value.IsNull()) {
-        RUSTUN_TRY_ASSIGN(dp, read_dataplane(r, *e));
-        cfg.dataplane = std::move(dp);
+        auto dp = read_dataplane(r, *e);
+        RUSTUN_KEY(dp);
+        if (dp.ok()) cfg.dataplane = std::move(dp).value();
     }
+    if (cfg.dataplane && cfg.listen.udp)
+        RUSTUN_KEY(check_udp_address(*cfg.listen.udp, udp_at, *cfg.dataplane));
 
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {
-        RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*e, "clients_file", "a string",
-                                               "expected a non-empty path to a routes.json file"));
-        cfg.clients_file = (std::filesystem::path(r.file()).parent_path() / s).string();
-        auto text = read_text_file(cfg.clients_file);
-        if (!text) return error_at(r.at(*e, "clients_file"), text.error());
-        RUSTUN_TRY_ASSIGN(entries, parse_routes_json(*text, cfg.clients_file));
-        imported = std::move(entries);
+        RUSTUN_KEY([&]() -> Status {
+            RUSTUN_TRY_ASSIGN(s, r.nonempty_string(*e, "clients_file", "a string",
+                                                   "expected a non-empty path to a routes.json file"));
+            cfg.clients_file = (std::filesystem::path(r.file()).parent_path() / s).string();
+            auto text = read_text_file(cfg.clients_file);
+            if (!text) return error_at(r.at(*e, "clients_file"), text.error());
+            RUSTUN_TRY_ASSIGN(entries, parse_routes_json(*text, cfg.clients_file));
+            imported = std::move(entries);
+            return Status::success();
+        }());
     }
 
     std::vector<InlineCluster> inline_clusters;
     std::unordered_map<std::string, SourceRef> cluster_names;
     if (const auto* e = top.get("clusters")) {
-        RUSTUN_TRY_ASSIGN(items, r.list(*e, "clusters"));
-        for (size_t i = 0; i < items.size(); ++i) {
-            RUSTUN_TRY_ASSIGN(ic,
-                              read_cluster(r, items[i], index_path("clusters", i), cluster_names));
-            inline_clusters.push_back(std::move(ic));
+        auto items = r.list(*e, "clusters");
+        RUSTUN_KEY(items);
+        for (size_t i = 0; items.ok() && i < items->size(); ++i) {
+            auto ic = read_cluster(r, (*items)[i], index_path("clusters", i), cluster_names);
+            RUSTUN_NEXT(ic);
+            inline_clusters.push_back(std::move(ic).value());
         }
     }
 
@@ -559,13 +463,19 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     return cfg;
 }
 
+#undef RUSTUN_KEY
+#undef RUSTUN_NEXT
 #undef RUSTUN_TRY
 #undef RUSTUN_TRY_ASSIGN
 
 }  // namespace
 
-Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename) {
-    YamlReader reader{std::string(pseudo_filename)};
+namespace {
+
+// Loads `text`; with a `check`, every error and warning goes there as well.
+Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_filename,
+                                ConfigCheck* check) {
+    YamlReader reader{std::string(pseudo_filename), check};
     try {
         YAML::Node root = YAML::Load(std::string(text));
         return load_document(reader, root);
@@ -582,10 +492,32 @@ Result<GatewayConfig> load_config_string(std::string_view text, std::string_view
     }
 }
 
+}  // namespace
+
+Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename) {
+    return load_text(text, pseudo_filename, nullptr);
+}
+
 Result<GatewayConfig> load_config_file(const std::string& path) {
     auto text = read_text_file(path);
     if (!text) return make_error(path + ": " + text.error());
     return load_config_string(*text, path);
+}
+
+ConfigCheck check_config_string(std::string_view text, std::string_view pseudo_filename) {
+    ConfigCheck check;
+    auto cfg = load_text(text, pseudo_filename, &check);
+    // An error returned (not recorded) stopped the reading: a document, a mapping or a check
+    // across clients that could not go on.
+    if (!cfg.ok()) check.errors.push_back(cfg.error());
+    if (check.errors.empty()) check.config = std::move(cfg).value();
+    return check;
+}
+
+ConfigCheck check_config_file(const std::string& path) {
+    auto text = read_text_file(path);
+    if (!text) return ConfigCheck{.errors = {path + ": " + text.error()}};
+    return check_config_string(*text, path);
 }
 
 }  // namespace rustun

@@ -2,9 +2,10 @@
 
 #include <sys/random.h>
 
-#include <chrono>
 #include <cstring>
 #include <vector>
+
+#include "util/clock.hpp"
 
 namespace rustun {
 
@@ -51,7 +52,7 @@ uint64_t siphash24(const uint8_t key[16], const uint8_t* data, size_t len) {
 RrCookie::RrCookie() {
     if (::getrandom(key_, sizeof key_, 0) != static_cast<ssize_t>(sizeof key_)) {
         // No entropy source: still unpredictable enough to an off-path sender for a cookie.
-        const uint64_t t = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        const uint64_t t = mono_ns();
         const uint64_t a = reinterpret_cast<uintptr_t>(this);
         std::memcpy(key_, &t, 8);
         std::memcpy(key_ + 8, &a, 8);

@@ -1,20 +1,18 @@
 #include "net/checksum.hpp"
 
-namespace rustun {
+#include "util/endian.hpp"
 
-namespace {
-inline uint64_t word(const uint8_t* p) { return uint64_t{p[0]} << 8 | p[1]; }
-}  // namespace
+namespace rustun {
 
 uint32_t csum_add(uint32_t sum, const uint8_t* d, uint32_t len) {
     uint64_t s = sum;
     while (len >= 8) {
-        s += word(d) + word(d + 2) + word(d + 4) + word(d + 6);
+        s += uint64_t{load_be16(d)} + load_be16(d + 2) + load_be16(d + 4) + load_be16(d + 6);
         d += 8;
         len -= 8;
     }
     while (len >= 2) {
-        s += word(d);
+        s += load_be16(d);
         d += 2;
         len -= 2;
     }

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "util/endian.hpp"
+
 namespace rustun {
 
 std::string_view frame_type_name(FrameType type) {
@@ -26,25 +28,19 @@ Status encode_header(FrameType type, size_t payload_length, std::span<uint8_t> o
         return make_error("output buffer of " + std::to_string(out.size()) +
                           " bytes cannot hold the 8-byte frame header");
     }
-    out[0] = static_cast<uint8_t>(kFrameMagic >> 24);
-    out[1] = static_cast<uint8_t>(kFrameMagic >> 16);
-    out[2] = static_cast<uint8_t>(kFrameMagic >> 8);
-    out[3] = static_cast<uint8_t>(kFrameMagic);
+    store_be32(out.data(), kFrameMagic);
     out[4] = kFrameVersion;
     out[5] = static_cast<uint8_t>(type);
-    out[6] = static_cast<uint8_t>(payload_length >> 8);
-    out[7] = static_cast<uint8_t>(payload_length);
+    store_be16(out.data() + 6, static_cast<uint16_t>(payload_length));
     return Status::success();
 }
 
 HeaderStatus decode_header(std::span<const uint8_t> bytes, FrameHeader& out) {
     if (bytes.size() < kFrameHeaderSize) return HeaderStatus::TooShort;
-    const uint32_t magic = (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) |
-                           (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
-    if (magic != kFrameMagic) return HeaderStatus::BadMagic;
+    if (load_be32(bytes.data()) != kFrameMagic) return HeaderStatus::BadMagic;
     if (bytes[4] != kFrameVersion) return HeaderStatus::BadVersion;
     out.type = bytes[5];
-    out.payload_length = static_cast<uint16_t>((bytes[6] << 8) | bytes[7]);
+    out.payload_length = load_be16(bytes.data() + 6);
     return HeaderStatus::Ok;
 }
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "util/endian.hpp"
+
 namespace rustun {
 
 Reassembler::Reassembler(size_t max_payload)
@@ -44,7 +46,7 @@ void Reassembler::reset() {
 size_t Reassembler::current_frame_need() const {
     if (end_ - begin_ < kFrameHeaderSize) return kFrameHeaderSize;
     const uint8_t* h = buf_.get() + begin_;
-    return kFrameHeaderSize + ((size_t{h[6]} << 8) | h[7]);
+    return kFrameHeaderSize + load_be16(h + 6);
 }
 
 std::span<uint8_t> Reassembler::write_area() {

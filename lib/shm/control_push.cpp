@@ -1,16 +1,10 @@
 #include "shm/control_push.hpp"
 
-#include <time.h>
-
 #include <thread>
 
-namespace rustun::shm {
+#include "util/clock.hpp"
 
-uint64_t channel_clock_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+namespace rustun::shm {
 
 bool push_control(Channel& ch, const PushWait& w, MsgType type, const void* body, uint32_t body_len) {
     SpscRing& r = ch.control();
@@ -23,7 +17,7 @@ bool push_control(Channel& ch, const PushWait& w, MsgType type, const void* body
         }
         if ((w.cancel && w.cancel->load(std::memory_order_relaxed)) || std::chrono::steady_clock::now() > deadline)
             return false;
-        if (w.heartbeat) ch.header().cp_heartbeat_ns.store(channel_clock_ns(), std::memory_order_release);
+        if (w.heartbeat) ch.header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
         std::this_thread::sleep_for(w.poll);
     }
 }

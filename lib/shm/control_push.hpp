@@ -24,7 +24,4 @@ struct PushWait {
 // the ring stayed full for `w.timeout` or `*w.cancel` became true. body_len <= kMaxBody.
 bool push_control(Channel& ch, const PushWait& w, MsgType type, const void* body, uint32_t body_len);
 
-// CLOCK_MONOTONIC in nanoseconds: the clock of the channel's heartbeats.
-uint64_t channel_clock_ns();
-
 }  // namespace rustun::shm

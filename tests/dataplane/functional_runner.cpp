@@ -48,10 +48,13 @@
 #include <vector>
 
 #include "crypto/cipher_spec.hpp"
+#include "net/pcap_writer.hpp"
 #include "shm/channel.hpp"
 #include "shm/control_push.hpp"
 #include "shm/messages.hpp"
 #include "shm/state_writer.hpp"
+#include "util/endian.hpp"
+#include "util/endpoint_text.hpp"
 
 namespace fs = std::filesystem;
 using namespace rustun;
@@ -82,21 +85,11 @@ std::string mac_str(const uint8_t* p) {
     std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4], p[5]);
     return b;
 }
-std::string ip4_str(const uint8_t* p) {
-    char b[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, p, b, sizeof b);
-    return b;
-}
-std::string ip6_str(const uint8_t* p) {
-    char b[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, p, b, sizeof b);
-    return b;
-}
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+std::string ip4_str(const uint8_t* p) { return ip_text(true, p); }
+std::string ip6_str(const uint8_t* p) { return ip_text(false, p); }
 
 uint32_t csum_add(uint32_t sum, const uint8_t* p, size_t n) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += be16(p + i);
+    for (size_t i = 0; i + 1 < n; i += 2) sum += load_be16(p + i);
     if (n & 1) sum += uint32_t(p[n - 1]) << 8;
     return sum;
 }
@@ -150,14 +143,14 @@ void add_bytes(Decoded& d, const std::string& name, const uint8_t* p, size_t n) 
 }
 
 void decode_stun(Decoded& d, const uint8_t* p, size_t n) {
-    add_int(d, "stun.type", be16(p), 4);
-    add_int(d, "stun.length", be16(p + 2));
-    add_int(d, "stun.cookie", be32(p + 4), 8);
+    add_int(d, "stun.type", load_be16(p), 4);
+    add_int(d, "stun.length", load_be16(p + 2));
+    add_int(d, "stun.cookie", load_be32(p + 4), 8);
     add(d, "stun.txid", hex(p + 8, 12), Bytes(p + 8, p + 20));
     size_t off = 20;
     std::map<uint16_t, int> seen;
     while (off + 4 <= n) {
-        uint16_t t = be16(p + off), l = be16(p + off + 2);
+        uint16_t t = load_be16(p + off), l = load_be16(p + off + 2);
         if (off + 4 + l > n) {
             add_bytes(d, "stun.truncated_attr", p + off, n - off);
             return;
@@ -167,7 +160,7 @@ void decode_stun(Decoded& d, const uint8_t* p, size_t n) {
         if (seen[t]++) name += "#" + std::to_string(seen[t]);
         std::string shown = hex(v, l);
         if (t == 0x0020 && l >= 8) {  // XOR-MAPPED-ADDRESS: show it decoded
-            uint16_t port = be16(v + 2) ^ 0x2112;
+            uint16_t port = load_be16(v + 2) ^ 0x2112;
             uint8_t a[16];
             const uint8_t mask[16] = {0x21, 0x12, 0xa4, 0x42, p[8], p[9], p[10], p[11],
                                       p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19]};
@@ -188,14 +181,14 @@ void decode_stun(Decoded& d, const uint8_t* p, size_t n) {
 }
 
 void decode_udp_payload(Decoded& d, const uint8_t* p, size_t n) {
-    if (n >= 20 && (p[0] & 0xc0) == 0 && be32(p + 4) == 0x2112a442) {
+    if (n >= 20 && (p[0] & 0xc0) == 0 && load_be32(p + 4) == 0x2112a442) {
         decode_stun(d, p, n);
         return;
     }
-    if (n >= 8 && be32(p) == 0x91929394) {
+    if (n >= 8 && load_be32(p) == 0x91929394) {
         add_int(d, "rustun.version", p[4]);
         add_int(d, "rustun.type", p[5]);
-        add_int(d, "rustun.length", be16(p + 6));
+        add_int(d, "rustun.length", load_be16(p + 6));
     }
     add_bytes(d, "udp.payload", p, n);  // the whole frame, byte for byte
 }
@@ -209,7 +202,7 @@ Decoded decode(const uint8_t* p, size_t n) {
     }
     add(d, "eth.dst", mac_str(p), Bytes(p, p + 6));
     add(d, "eth.src", mac_str(p + 6), Bytes(p + 6, p + 12));
-    uint16_t et = be16(p + 12);
+    uint16_t et = load_be16(p + 12);
     add_int(d, "eth.type", et, 4);
     const uint8_t* l3 = p + 14;
     size_t l3n = n - 14;
@@ -225,11 +218,11 @@ Decoded decode(const uint8_t* p, size_t n) {
         add_int(d, "ip.version", l3[0] >> 4);
         add_int(d, "ip.ihl", ihl);
         add_int(d, "ip.tos", l3[1], 2);
-        uint16_t tot = be16(l3 + 2);
+        uint16_t tot = load_be16(l3 + 2);
         add_int(d, "ip.len", tot);
-        add_int(d, "ip.id", be16(l3 + 4), 4);
+        add_int(d, "ip.id", load_be16(l3 + 4), 4);
         add_int(d, "ip.flags", l3[6] >> 5);
-        add_int(d, "ip.frag", be16(l3 + 6) & 0x1fff);
+        add_int(d, "ip.frag", load_be16(l3 + 6) & 0x1fff);
         add_int(d, "ip.ttl", l3[8]);
         add_int(d, "ip.proto", l3[9]);
         if (ihl < 20 || ihl > l3n) {
@@ -240,7 +233,7 @@ Decoded decode(const uint8_t* p, size_t n) {
         Field c;
         c.name = "ip.checksum";
         c.kind = Kind::IpCsum;
-        c.value = be16(l3 + 10);
+        c.value = load_be16(l3 + 10);
         uint8_t tmp[60];
         std::memcpy(tmp, l3, ihl);
         tmp[10] = tmp[11] = 0;
@@ -260,11 +253,11 @@ Decoded decode(const uint8_t* p, size_t n) {
         l4n = end > ihl ? end - ihl : 0;
         pseudo = csum_add(0, l3 + 12, 8) + proto + static_cast<uint32_t>(l4n);
     } else if (et == 0x86dd && l3n >= 40) {
-        uint32_t w = be32(l3);
+        uint32_t w = load_be32(l3);
         add_int(d, "ip6.version", w >> 28);
         add_int(d, "ip6.tc", (w >> 20) & 0xff, 2);
         add_int(d, "ip6.fl", w & 0xfffff, 5);
-        uint16_t plen = be16(l3 + 4);
+        uint16_t plen = load_be16(l3 + 4);
         add_int(d, "ip6.plen", plen);
         add_int(d, "ip6.nh", l3[6]);
         add_int(d, "ip6.hlim", l3[7]);
@@ -284,14 +277,14 @@ Decoded decode(const uint8_t* p, size_t n) {
     }
     if (proto == 17 && l4n >= 8) {
         d.is_udp = true;
-        add_int(d, "udp.sport", be16(l4));
-        add_int(d, "udp.dport", be16(l4 + 2));
-        add_int(d, "udp.len", be16(l4 + 4));
+        add_int(d, "udp.sport", load_be16(l4));
+        add_int(d, "udp.dport", load_be16(l4 + 2));
+        add_int(d, "udp.len", load_be16(l4 + 4));
         Field c;
         c.name = "udp.checksum";
         c.kind = Kind::UdpCsum;
         c.v4 = v4;
-        c.value = be16(l4 + 6);
+        c.value = load_be16(l4 + 6);
         Bytes tmp(l4, l4 + l4n);
         tmp[6] = tmp[7] = 0;
         uint16_t correct = static_cast<uint16_t>(~csum_fold(csum_add(pseudo, tmp.data(), tmp.size())));
@@ -303,8 +296,8 @@ Decoded decode(const uint8_t* p, size_t n) {
         d.fields.push_back(c);
         d.udp_payload.assign(l4 + 8, l4 + l4n);
         decode_udp_payload(d, l4 + 8, l4n - 8);
-        d.summary = std::string(v4 ? "IPv4" : "IPv6") + " UDP " + src + ":" + std::to_string(be16(l4)) + " > " + dst + ":" +
-                    std::to_string(be16(l4 + 2)) + ", " + std::to_string(l4n - 8) + " payload bytes";
+        d.summary = std::string(v4 ? "IPv4" : "IPv6") + " UDP " + src + ":" + std::to_string(load_be16(l4)) + " > " + dst + ":" +
+                    std::to_string(load_be16(l4 + 2)) + ", " + std::to_string(l4n - 8) + " payload bytes";
     } else {
         add_int(d, "l4.proto", proto);
         add_bytes(d, "l4.bytes", l4, l4n);
@@ -341,25 +334,19 @@ std::optional<std::vector<PcapPacket>> read_pcap(const std::string& path, std::s
     return out;
 }
 
+// Packet i is stamped 1700000000 s + i ms.
 bool write_pcap(const std::string& path, const std::vector<const PcapPacket*>& pkts, std::string& err) {
-    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
-    pcap_dumper_t* d = dead ? pcap_dump_open(dead, path.c_str()) : nullptr;
-    if (!d) {
-        err = path + ": " + (dead ? pcap_geterr(dead) : "pcap_open_dead failed");
-        if (dead) pcap_close(dead);
-        return false;
-    }
-    uint32_t i = 0;
+    PcapWriter w;
+    Status st = w.open(path);
+    uint64_t ts_us = 1'700'000'000'000'000ull;
     for (const PcapPacket* p : pkts) {
-        pcap_pkthdr h{};
-        h.ts.tv_sec = 1700000000;
-        h.ts.tv_usec = static_cast<suseconds_t>(1000 * i++);
-        h.caplen = h.len = static_cast<uint32_t>(p->data.size());
-        pcap_dump(reinterpret_cast<u_char*>(d), &h, p->data.data());
+        if (!st) break;
+        w.write(p->data.data(), static_cast<uint32_t>(p->data.size()), ts_us);
+        ts_us += 1000;
     }
-    pcap_dump_close(d);
-    pcap_close(dead);
-    return true;
+    if (st) st = w.close();
+    if (!st) err = st.error();
+    return st.ok();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -836,8 +823,7 @@ void drain(shm::Channel& ch, std::vector<Msg>& out, bool punts = true) {
 }
 
 std::string ep_str(const shm::Endpoint& e) {
-    if (e.family == 4) return ip4_str(e.addr) + ":" + std::to_string(e.port);
-    if (e.family == 6) return "[" + ip6_str(e.addr) + "]:" + std::to_string(e.port);
+    if (e.family == 4 || e.family == 6) return endpoint_text(e);
     return "<family " + std::to_string(e.family) + ">";
 }
 
@@ -1221,7 +1207,7 @@ int selftest(const fs::path& dir) {
         return v;
     };
     const size_t l3 = 14;
-    const bool v4 = be16((*exp)[0].data.data() + 12) == 0x0800;
+    const bool v4 = load_be16((*exp)[0].data.data() + 12) == 0x0800;
     const size_t l4 = l3 + (v4 ? ((*exp)[0].data[l3] & 15) * 4u : 40u);
     check("eth.dst changed", mut([&](Bytes& b) { b[5] ^= 1; }), "eth.dst");
     check("eth.src changed", mut([&](Bytes& b) { b[11] ^= 1; }), "eth.src");

@@ -1,5 +1,6 @@
 // libFuzzer target for the configuration loaders. The first byte chooses the loader (even: YAML
-// via load_config_string, odd: routes.json via parse_routes_json); the rest is the file text.
+// via load_config_string and check_config_string, odd: routes.json via parse_routes_json); the rest
+// is the file text.
 // Whatever the input: no crash, no exception escapes, no leak. An accepted input must also
 // build a route table whose lookups only ever return clients of the asked cluster.
 #include <cstddef>
@@ -32,6 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // A directory that does not exist: a relative clients_file cannot reach real files.
         auto cfg = rustun::load_config_string(text, "/nonexistent-rustun-fuzz/gateway.yaml");
         if (cfg.ok()) check_table(rustun::build_route_table(*cfg));
+        // The checker reads on after errors; its first error is the load's.
+        auto check = rustun::check_config_string(text, "/nonexistent-rustun-fuzz/gateway.yaml");
+        if (cfg.ok() != check.errors.empty()) std::abort();
+        if (!cfg.ok() && check.errors.front() != cfg.error()) std::abort();
     } else {
         auto entries = rustun::parse_routes_json(text, "routes.json");
         if (entries.ok()) {

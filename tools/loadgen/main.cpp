@@ -27,10 +27,11 @@
 #include <vector>
 
 #include "latency.hpp"
-#include "packet.hpp"
+#include "util/endian.hpp"
 #include "proto/frame.hpp"
 #include "scenario.hpp"
 #include "shm_cp.hpp"
+#include "util/endian.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -261,12 +262,12 @@ int main(int argc, char** argv) {
             for (uint16_t j = 0; j < n; ++j) {
                 const uint8_t* p = rte_pktmbuf_mtod(b[j], const uint8_t*);
                 const uint32_t len = rte_pktmbuf_data_len(b[j]);
-                if (len < 42 + 8 || dp::load_be16(p + 12) != 0x0800 || p[23] != 17) { ++tot.foreign; continue; }
+                if (len < 42 + 8 || load_be16(p + 12) != 0x0800 || p[23] != 17) { ++tot.foreign; continue; }
                 const uint32_t ihl = (p[14] & 15u) * 4;
                 const uint8_t* udp = p + 14 + ihl;
                 const uint8_t* fr = udp + 8;
                 if (fr + 8 > p + len) { ++tot.foreign; continue; }
-                const uint32_t src = dp::load_be32(p + 26), dst = dp::load_be32(p + 30);
+                const uint32_t src = load_be32(p + 26), dst = load_be32(p + 30);
                 // Relayed: addressed to a client. Reflected (memif-fwd): still addressed to the gateway.
                 uint32_t receiver = sc->client_of(dst);
                 if (dst == gw_ip) {

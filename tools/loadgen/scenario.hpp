@@ -18,6 +18,7 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "shm/channel_layout.hpp"
+#include "util/clock.hpp"  // realtime_us: the KeepAlive seq clock
 
 namespace rustun::loadgen {
 
@@ -95,20 +96,6 @@ private:
     uint32_t tag_ = 0x524c4731;  // "RLG1"
 };
 
-// Minimal pcap (microsecond) writer.
-class PcapWriter {
-public:
-    bool open(const std::string& path);
-    void write(const uint8_t* data, uint32_t len, uint64_t ts_us);
-    bool close();
-    ~PcapWriter();
-
-private:
-    FILE* f_ = nullptr;
-};
-
-// Unix time in microseconds (the KeepAlive seq clock).
-uint64_t realtime_us();
 // One's complement IPv4 header checksum of 20 bytes.
 uint16_t ipv4_checksum(const uint8_t* h);
 

@@ -9,12 +9,10 @@
 
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
+#include "util/clock.hpp"
 
 namespace rustun::loadgen {
 
-namespace {
-uint64_t mono_ns() { return shm::channel_clock_ns(); }
-}  // namespace
 
 ShmControlPlane::~ShmControlPlane() { stop(); }
 

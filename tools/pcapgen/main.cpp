@@ -28,6 +28,7 @@
 #include <cstring>
 #include <string>
 
+#include "net/pcap_writer.hpp"
 #include "scenario.hpp"
 #include "util/version.hpp"
 
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
         if (out.empty()) die("gen: --out FILE is required");
         if (per_flow < 1 || per_flow > 1024) die("--per-flow: 1..1024");
         PcapWriter w;
-        if (!w.open(out)) die("cannot write " + out);
+        if (Status st = w.open(out); !st) die(st.error());
         uint64_t ts = realtime_us(), n = 0;
         if (keepalives)
             for (uint32_t i = 0; i < sc->clients(); ++i, ++n) {
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
                 sc->datagram(f, frame.data(), sc->frame_len(), buf.data());
                 w.write(buf.data(), sc->wire_len(), ts++);
             }
-        if (!w.close()) die("write error on " + out);
+        if (Status st = w.close(); !st) die(st.error());
         std::printf("rustun-pcapgen: %s: %llu frames (%u KeepAlives, %u x %u Data of %u B on the wire), %s %u B inner\n",
                     out.c_str(), (unsigned long long)n, keepalives ? sc->clients() : 0, per_flow, sc->clients(), sc->wire_len(),
                     so.method.c_str(), so.inner_size);

@@ -251,7 +251,7 @@ TEST(ConfigKeys, KeepRestartOnlyValues) {
     auto a = load_config_string(std::string(kBase) + "dataplane: {" + kDataplaneBase + "}\n", "a");
     ASSERT_TRUE(a.ok()) << a.error();
     auto b = load_config_string(
-        "listen: {tcp: 127.0.0.1:1, udp: 127.0.0.1:2}\ncrypto: xor:k\ncontrol_socket: /x\n"
+        "listen: {tcp: 127.0.0.1:1, udp: 192.0.2.9:2}\ncrypto: xor:k\ncontrol_socket: /x\n"
         "control_socket_group: g\ncontrolplane: {workers: 4, keepalive_interval: 5}\n"
         "dataplane: {port: q, address: 192.0.2.9}\n",
         "b");
