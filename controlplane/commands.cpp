@@ -183,7 +183,7 @@ std::string Gateway::command_kick(const std::string& identity) {
     if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
     ClientEntry& e = m.clients[id];
     const bool was_online = e.rt.conn != nullptr;
-    if (was_online) request_close(e.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
+    if (was_online) ask_owner_to_close(e.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         put(w, "identity", identity);

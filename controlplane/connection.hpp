@@ -79,8 +79,8 @@ struct Connection {
     SteadyTime over_limit_since GUARDED_BY(out_mu){};  // first refusal since the queue last drained; zero if none
 };
 
-// Asks the owning worker to close `c` (any thread).
-inline void request_close(const ConnectionPtr& c, CloseReason reason) {
+// Asks the worker that owns `c` to close it (any thread; `c` may be another worker's).
+inline void ask_owner_to_close(const ConnectionPtr& c, CloseReason reason) {
     c->close_requested.store(reason);
     c->owner->request_close(c, reason);
 }

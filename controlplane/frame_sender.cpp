@@ -28,7 +28,7 @@ void flush_connection(const ConnectionPtr& c) {
     auto r = c->out.flush(c->fd, written);
     if (r == OutQueue::FlushResult::Error) {
         set_want_write(*c, false);
-        request_close(c, CloseReason::WriteError);
+        ask_owner_to_close(c, CloseReason::WriteError);
         return;
     }
     if (r == OutQueue::FlushResult::Drained || c->out.bytes() < c->out.limit() / 2) c->over_limit_since = SteadyTime{};

@@ -222,7 +222,7 @@ void Gateway::carry_over(Membership& fresh, ReloadReport& rep) {
     auto kick = [](ClientEntry& oe) {
         if (!oe.rt.conn) return;
         oe.rt.conn->client = kNoClient;
-        request_close(oe.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
+        ask_owner_to_close(oe.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
     };
     for (ClientId nid = 0; nid < fresh.clients.size(); ++nid) {
         ClientEntry& ne = fresh.clients[nid];

@@ -1,8 +1,9 @@
 // Who is configured and who is online: the control plane's membership state.
 //
-// Built from a GatewayConfig (clusters, clients, keys, route table); its runtime part (rt, udp)
-// is guarded by the state mutex (SharedState), its configured part never changes after build(); a reload builds a new Membership and carries the runtime state of every identity
-// that stays over to it (Gateway::reload). ClusterId/ClientId are the route table's dense ids
+// Built from a GatewayConfig (clusters, clients, keys, route table). Its runtime part (rt, udp)
+// is guarded by the state mutex (SharedState); its configured part never changes after build().
+// A reload builds a new Membership and carries the runtime state of every identity that stays
+// over to it (Gateway::carry_over). ClusterId/ClientId are the route table's dense ids
 // (cluster order of the configuration; clients of cluster 0 first).
 //
 // This is also the state that the dataplane will receive: per client its cluster, key, private

@@ -81,7 +81,7 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     if (e.rt.conn && e.rt.conn != c) {
         LOG_INFO("%s: identity '%s' connected again from %s: closing the older connection",
                  e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
-        request_close(e.rt.conn, CloseReason::Replaced);
+        ask_owner_to_close(e.rt.conn, CloseReason::Replaced);  // perhaps another worker's
     }
     reset_runtime(e.rt);
     e.rt.conn = c;

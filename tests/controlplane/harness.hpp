@@ -83,6 +83,17 @@ protected:
         Status st = gw_->start();
         ASSERT_TRUE(st.ok()) << st.error();
     }
+    // start() with `workers` worker threads instead of one.
+    void start_with_workers(int workers) {
+        std::string y = scenario_yaml(socket_path_);
+        y.replace(y.find("workers: 1"), 10, "workers: " + std::to_string(workers));
+        write_config(y);
+        auto cfg = load_config_file(config_path_);
+        ASSERT_TRUE(cfg.ok()) << cfg.error();
+        gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
+        Status st = gw_->start();
+        ASSERT_TRUE(st.ok()) << st.error();
+    }
     std::string address() const { return "127.0.0.1:" + std::to_string(gw_->tcp_port()); }
 
     std::unique_ptr<FrameStream> connect(const CipherSpec& key = test_key()) {

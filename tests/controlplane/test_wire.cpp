@@ -226,17 +226,25 @@ TEST_F(Wire, OfflineDestinationAndNonIpv4AreCounted) {
 namespace rustun::cp::test {
 namespace {
 
+// A newer connection of an identity closes the older one whichever worker owns it: with four
+// workers, eight successive connections of one identity land on different workers.
+TEST_F(Wire, ReplacedConnectionIsClosedByItsOwnWorker) {
+    start_with_workers(4);
+    auto older = join("client-a", Dialect::New);
+    ASSERT_TRUE(older);
+    for (int i = 1; i < 8; ++i) {
+        auto newer = join("client-a", Dialect::New);
+        ASSERT_TRUE(newer);
+        EXPECT_TRUE(older->wait_closed(3000)) << "connection " << i - 1 << " not closed";
+        older = std::move(newer);
+    }
+    EXPECT_TRUE(wait_counter(Counter::duplicate_identity_replaced, 7));
+    EXPECT_EQ(keepalive(*older, "client-a", Dialect::New).identity, "client-a");
+}
+
 // Two workers: SO_REUSEPORT spreads the connections, and frames cross between workers.
 TEST_F(Wire, RelayAcrossTwoWorkers) {
-    start();  // replaced below with two workers
-    gw_.reset();
-    std::string y = scenario_yaml(socket_path_);
-    y.replace(y.find("workers: 1"), 10, "workers: 2");
-    write_config(y);
-    auto cfg = load_config_file(config_path_);
-    ASSERT_TRUE(cfg.ok()) << cfg.error();
-    gw_ = std::make_unique<Gateway>(std::move(cfg.value()), config_path_);
-    ASSERT_TRUE(gw_->start().ok());
+    start_with_workers(2);
     auto a = join("client-a", Dialect::New);
     auto b = join("client-b", Dialect::Old);
     auto c = join("client-c", Dialect::New);
