@@ -17,7 +17,7 @@ PACKAGES=(
   libdpdk-dev dpdk libipsec-mb-dev rapidjson-dev libyaml-cpp-dev libgtest-dev
   libpcap-dev python3 python3-scapy python3-cryptography tcpdump iproute2 iputils-ping nftables procps
   ethtool git bsdutils
-  debhelper help2man lintian systemd   # scripts/package.sh (Debian packages); systemd-analyze, -tmpfiles
+  dpkg-dev debhelper help2man lintian systemd   # scripts/package.sh (dpkg-buildpackage); systemd-analyze, -tmpfiles
 )
 
 missing=()
