@@ -187,34 +187,35 @@ std::string format_metrics(const MetricsSnapshot& s) {
     sample(o, "rustun_dataplane_configured", "", s.dataplane_configured ? 1 : 0);
     help_type(o, "rustun_dataplane_attached", "1 if the control plane is attached to the dataplane's channel", "gauge");
     sample(o, "rustun_dataplane_attached", "", s.dataplane_attached ? 1 : 0);
-    if (s.dataplane_attached) {
-        help_type(o, "rustun_dataplane_sessions", "endpoint bindings in the dataplane's session table", "gauge");
-        sample(o, "rustun_dataplane_sessions", "", s.dp_sessions);
-        help_type(o, "rustun_dataplane_session_capacity", "capacity of the dataplane's session table", "gauge");
-        sample(o, "rustun_dataplane_session_capacity", "", s.dp_session_capacity);
-        const std::vector<DpBlock> blocks = dp_blocks(s);
-        std::string help = "packets dropped by the dataplane, by worker (lcore; main = the main lcore) and reason:";
-        for (size_t i = 0; i < shm::kDpCounterCount; ++i) {
-            if (!dp_is_drop(i)) continue;
-            help += std::string(" ") + std::string(std::string_view(shm::kDpCounterInfo[i].name).substr(kDpDropPrefix.size())) +
-                    " = " + shm::kDpCounterInfo[i].help + ";";
-        }
-        help.pop_back();
-        help_type(o, "rustun_dataplane_drops_total", help, "counter");
-        for (const DpBlock& b : blocks)
-            for (size_t i = 0; i < shm::kDpCounterCount; ++i)
-                if (dp_is_drop(i))
-                    sample(o, "rustun_dataplane_drops_total",
-                           join_labels(label("worker", b.worker),
-                                       label("reason", std::string_view(shm::kDpCounterInfo[i].name).substr(kDpDropPrefix.size()))),
-                           (*b.v)[i]);
-        for (size_t i = 0; i < shm::kDpCounterCount; ++i) {
-            if (dp_is_drop(i)) continue;
-            const std::string name = std::string("rustun_dataplane_") + shm::kDpCounterInfo[i].name + "_total";
-            help_type(o, name, std::string(shm::kDpCounterInfo[i].help) + " (by worker lcore; main = the main lcore)",
-                      "counter");
-            for (const DpBlock& b : blocks) sample(o, name, label("worker", b.worker), (*b.v)[i]);
-        }
+    // The dataplane's families are always announced (HELP and TYPE), their samples only while
+    // attached: a detached dataplane has no values, not zeros.
+    const bool a = s.dataplane_attached;
+    help_type(o, "rustun_dataplane_sessions", "endpoint bindings in the dataplane's session table", "gauge");
+    if (a) sample(o, "rustun_dataplane_sessions", "", s.dp_sessions);
+    help_type(o, "rustun_dataplane_session_capacity", "capacity of the dataplane's session table", "gauge");
+    if (a) sample(o, "rustun_dataplane_session_capacity", "", s.dp_session_capacity);
+    const std::vector<DpBlock> blocks = a ? dp_blocks(s) : std::vector<DpBlock>{};
+    std::string help = "packets dropped by the dataplane, by worker (lcore; main = the main lcore) and reason:";
+    for (size_t i = 0; i < shm::kDpCounterCount; ++i) {
+        if (!dp_is_drop(i)) continue;
+        help += std::string(" ") + std::string(std::string_view(shm::kDpCounterInfo[i].name).substr(kDpDropPrefix.size())) +
+                " = " + shm::kDpCounterInfo[i].help + ";";
+    }
+    help.pop_back();
+    help_type(o, "rustun_dataplane_drops_total", help, "counter");
+    for (const DpBlock& b : blocks)
+        for (size_t i = 0; i < shm::kDpCounterCount; ++i)
+            if (dp_is_drop(i))
+                sample(o, "rustun_dataplane_drops_total",
+                       join_labels(label("worker", b.worker),
+                                   label("reason", std::string_view(shm::kDpCounterInfo[i].name).substr(kDpDropPrefix.size()))),
+                       (*b.v)[i]);
+    for (size_t i = 0; i < shm::kDpCounterCount; ++i) {
+        if (dp_is_drop(i)) continue;
+        const std::string name = std::string("rustun_dataplane_") + shm::kDpCounterInfo[i].name + "_total";
+        help_type(o, name, std::string(shm::kDpCounterInfo[i].help) + " (by worker lcore; main = the main lcore)",
+                  "counter");
+        for (const DpBlock& b : blocks) sample(o, name, label("worker", b.worker), (*b.v)[i]);
     }
     return o;
 }

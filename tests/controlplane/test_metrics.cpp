@@ -151,14 +151,17 @@ TEST(MetricsFormat, DataplanePerWorkerAndDropReasons) {
     for (const auto& [k, v] : p.samples) dp_samples += k.find("worker=\"") != std::string::npos ? 1 : 0;
     EXPECT_EQ(dp_samples, 3 * shm::kDpCounterCount);
 
-    // Detached: the gauge says so, no per-worker samples.
+    // Detached: the gauge says so; the families are announced, without samples.
     MetricsSnapshot d = s;
     d.dataplane_attached = false;
     Parsed q = parse(format_metrics(d));
     for (const auto& e : q.errors) ADD_FAILURE() << e;
     EXPECT_EQ(q.samples["rustun_dataplane_attached"], "0");
     EXPECT_EQ(q.samples["rustun_dataplane_configured"], "1");
-    EXPECT_EQ(q.help.count("rustun_dataplane_drops_total"), 0u);
+    EXPECT_EQ(q.help.count("rustun_dataplane_drops_total"), 1u);
+    EXPECT_EQ(q.type["rustun_dataplane_rx_packets_total"], "counter");
+    for (const auto& [k, v] : q.samples) EXPECT_EQ(k.find("worker="), std::string::npos) << k;
+    EXPECT_EQ(q.samples.count("rustun_dataplane_sessions"), 0u);
 }
 
 TEST(MetricsFormat, ClusterGaugesBytesAndReloads) {
