@@ -1,6 +1,7 @@
 // The control-plane process: configuration, membership, worker threads, control socket, reload.
 //
-// Threads: N workers (epoll, one SO_REUSEPORT listener each), the control-socket thread, and the
+// Threads: N workers (epoll, one SO_REUSEPORT listener each), the control-socket thread, the
+// metrics thread when `metrics.listen` is set (metrics.hpp), and the
 // caller of run() (signals: SIGHUP reloads, SIGINT/SIGTERM stop). What they share is one
 // SharedState (membership, limits, handshake nonces) behind one mutex; workers take it once per
 // batch of Data frames and once per control frame, never while writing to a socket. The Gateway
