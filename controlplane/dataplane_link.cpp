@@ -328,4 +328,25 @@ bool DataplaneLink::dataplane_counters(std::vector<uint64_t>& values, uint64_t& 
     return true;
 }
 
+bool DataplaneLink::dataplane_counter_blocks(std::vector<std::array<uint64_t, shm::kDpCounterCount>>& workers,
+                                             std::array<uint64_t, shm::kDpCounterCount>& main, uint64_t& sessions,
+                                             uint64_t& capacity) {
+    std::shared_ptr<shm::Channel> ch;
+    {
+        MutexLock lk(ch_mu_);
+        ch = ch_;
+    }
+    if (!ch) return false;
+    workers.assign(ch->workers(), {});
+    for (uint32_t w = 0; w < ch->workers(); ++w) {
+        const std::atomic<uint64_t>* b = ch->counters(w);
+        for (size_t i = 0; i < shm::kDpCounterCount; ++i) workers[w][i] = b[i].load(std::memory_order_relaxed);
+    }
+    const std::atomic<uint64_t>* m = ch->main_counters();
+    for (size_t i = 0; i < shm::kDpCounterCount; ++i) main[i] = m[i].load(std::memory_order_relaxed);
+    sessions = ch->header().sessions.load();
+    capacity = ch->header().session_capacity.load();
+    return true;
+}
+
 }  // namespace rustun::cp

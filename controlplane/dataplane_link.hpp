@@ -10,6 +10,7 @@
 // (its segment is replaced) the link re-attaches and re-pushes everything.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -52,6 +53,11 @@ public:
     // Dataplane counters and session numbers, or false if not attached (control-socket thread).
     bool dataplane_counters(std::vector<uint64_t>& values, uint64_t& sessions, uint64_t& capacity, uint64_t& epoch)
         EXCLUDES(ch_mu_);
+
+    // The same per counter block: one per dataplane worker, then the main lcore's (metrics).
+    bool dataplane_counter_blocks(std::vector<std::array<uint64_t, shm::kDpCounterCount>>& workers,
+                                  std::array<uint64_t, shm::kDpCounterCount>& main, uint64_t& sessions,
+                                  uint64_t& capacity) EXCLUDES(ch_mu_);
 
     // Written by the link thread only; any thread reads.
     const CounterBlock& counters() const { return counters_; }

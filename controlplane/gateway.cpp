@@ -18,6 +18,7 @@
 #include "dataplane_link.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/version.hpp"
 #include "worker.hpp"
 
 namespace rustun::cp {
@@ -78,6 +79,7 @@ Status Gateway::start() {
     uint32_t nworkers = 0;
     std::optional<std::string> channel;
     std::string control_path, control_group;
+    std::optional<SocketAddress> metrics_listen;
     std::vector<std::string> warnings;
     size_t nclusters = 0, nclients = 0;
     {
@@ -91,6 +93,7 @@ Status Gateway::start() {
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
         control_path = cfg_.control_socket;
         control_group = cfg_.control_socket_group;
+        metrics_listen = cfg_.metrics_listen;
         warnings = shared_key_warnings(cfg_);
         nclusters = cfg_.clusters.size();
         nclients = cfg_.total_clients();
@@ -122,6 +125,11 @@ Status Gateway::start() {
     }
     Status st = control_.start(control_path, [this](const std::string& line) { return handle_command(line); }, copt);
     if (!st) return st;
+    if (metrics_listen) {
+        Status ms = metrics_.start(*metrics_listen, [this] { return metrics_snapshot(); });
+        if (!ms) return ms;
+        LOG_INFO("metrics: http://%s/metrics (port %u)", metrics_listen->to_string().c_str(), metrics_.port());
+    }
     for (const std::string& w : warnings) LOG_WARN("%s", w.c_str());
     LOG_INFO("listening on %s (TCP port %u), %u worker(s), %zu cluster(s), %zu client(s); control socket %s",
              listen.to_string().c_str(), tcp_port_, nworkers, nclusters, nclients, control_path.c_str());
@@ -168,6 +176,7 @@ void Gateway::run() {
 }
 
 void Gateway::stop() {
+    metrics_.stop();
     control_.stop();
     if (link_) link_->stop();
     for (auto& w : workers_) w->stop_and_join();
@@ -178,6 +187,41 @@ void Gateway::stop() {
     }
 }
 
+MetricsSnapshot Gateway::metrics_snapshot() {
+    MetricsSnapshot s;
+    s.version = kVersion;
+    s.start_time_s = started_at_;
+    for (size_t i = 0; i < kCounterCount; ++i) s.cp[i] = counter(static_cast<Counter>(i));
+    s.connections_open = s.cp[static_cast<size_t>(Counter::conn_accepted)] - s.cp[static_cast<size_t>(Counter::conn_closed)];
+    {
+        MutexLock lk(reload_mu_);
+        s.reloads = {reloads_.ok, reloads_.failed, reloads_.last_at_s, reloads_.last_ok};
+    }
+    {
+        // Brief: one pass over the clients, no formatting.
+        MutexLock lk(state_.mu());
+        s.config_loaded_at_s = config_loaded_at_;
+        const Membership& m = state_.members();
+        s.clusters.resize(m.clusters.size());
+        for (size_t i = 0; i < m.clusters.size(); ++i) s.clusters[i].name = m.clusters[i].name;
+        for (const ClientEntry& e : m.clients) {
+            MetricsSnapshot::Cluster& c = s.clusters[e.cluster];
+            ++c.configured;
+            c.online += e.rt.conn != nullptr ? 1 : 0;
+            c.udp_bound += e.udp.bound ? 1 : 0;
+            c.rx_frames += e.stats->rx_frames.load(std::memory_order_relaxed);
+            c.rx_bytes += e.stats->rx_bytes.load(std::memory_order_relaxed);
+            c.tx_frames += e.stats->tx_frames.load(std::memory_order_relaxed);
+            c.tx_bytes += e.stats->tx_bytes.load(std::memory_order_relaxed);
+            c.drops += e.stats->drops.load(std::memory_order_relaxed);
+        }
+    }
+    s.dataplane_configured = link_ != nullptr;
+    if (link_)
+        s.dataplane_attached = link_->dataplane_counter_blocks(s.dp_workers, s.dp_main, s.dp_sessions, s.dp_session_capacity);
+    return s;
+}
+
 uint64_t Gateway::counter(Counter c) const {
     uint64_t v = control_.counters().get(c);
     if (link_) v += link_->counters().get(c);
@@ -186,6 +230,15 @@ uint64_t Gateway::counter(Counter c) const {
 }
 
 Result<ReloadReport> Gateway::reload() {
+    auto r = reload_apply();
+    MutexLock lk(reload_mu_);
+    ++(r ? reloads_.ok : reloads_.failed);
+    reloads_.last_ok = r.ok();
+    reloads_.last_at_s = realtime_s();
+    return r;
+}
+
+Result<ReloadReport> Gateway::reload_apply() {
     auto next = load_config_file(config_path_);
     if (!next) return make_error(next.error());
     auto nm = Membership::build(next.value());

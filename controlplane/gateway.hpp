@@ -1,6 +1,7 @@
 // The control-plane process: configuration, membership, worker threads, control socket, reload.
 //
-// Threads: N workers (epoll, one SO_REUSEPORT listener each), the control-socket thread, and the
+// Threads: N workers (epoll, one SO_REUSEPORT listener each), the control-socket thread, the
+// metrics thread when `metrics.listen` is set (metrics.hpp), and the
 // caller of run() (signals: SIGHUP reloads, SIGINT/SIGTERM stop). What they share is one
 // SharedState (membership, limits, handshake nonces) behind one mutex; workers take it once per
 // batch of Data frames and once per control frame, never while writing to a socket. The Gateway
@@ -17,6 +18,7 @@
 #include "control_socket.hpp"
 #include "counters.hpp"
 #include "membership.hpp"
+#include "metrics.hpp"
 #include "shared_state.hpp"
 #include "thread_annotations.hpp"
 #include "util/result.hpp"
@@ -44,7 +46,8 @@ public:
     void run();
     void stop();
 
-    // Re-reads the configuration file; on error the running configuration stays.
+    // Re-reads the configuration file; on error the running configuration stays. Counted
+    // (rustun_reloads_total{result}).
     Result<ReloadReport> reload();
     // One control-socket request line -> one answer line.
     std::string handle_command(const std::string& line);
@@ -55,6 +58,10 @@ public:
     // The bound TCP port (useful when the configuration asked for port 0).
     uint16_t tcp_port() const { return tcp_port_; }
     uint64_t counter(Counter c) const;
+    // The port of the metrics endpoint (0 without a `metrics:` section).
+    uint16_t metrics_port() const { return metrics_.port(); }
+    // What the metrics endpoint shows: taken under the state mutex only for the membership part.
+    MetricsSnapshot metrics_snapshot() EXCLUDES(state_.mu());
     // The state mutex, for tests that stall every worker by holding it.
     Mutex& state_mutex() RETURN_CAPABILITY(state_.mu()) { return state_.mu(); }
 
@@ -62,6 +69,7 @@ private:
     // Carries the runtime state of every identity that stays from the running membership to
     // `fresh` (a reload); the connections of removed or re-keyed identities are kicked.
     void carry_over(Membership& fresh, ReloadReport& rep) REQUIRES(state_.mu());
+    Result<ReloadReport> reload_apply();
     std::string command_status();
     std::string command_clients(const std::string& cluster_filter);
     std::string command_client(const std::string& identity);
@@ -76,6 +84,13 @@ private:
     GatewayConfig cfg_ GUARDED_BY(state_.mu());
     std::string config_path_;
     ControlSocket control_;
+    MetricsServer metrics_;
+    struct ReloadCounts {
+        uint64_t ok = 0, failed = 0, last_at_s = 0;
+        bool last_ok = true;
+    };
+    Mutex reload_mu_;
+    ReloadCounts reloads_ GUARDED_BY(reload_mu_);
     uint16_t tcp_port_ = 0;
     uint64_t started_at_ = 0;
     uint64_t config_loaded_at_ GUARDED_BY(state_.mu()) = 0;

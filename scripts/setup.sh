@@ -18,6 +18,7 @@ PACKAGES=(
   libpcap-dev python3 python3-scapy python3-cryptography tcpdump iproute2 iputils-ping nftables procps
   ethtool git bsdutils
   dpkg-dev debhelper help2man lintian systemd   # scripts/package.sh (dpkg-buildpackage); systemd-analyze, -tmpfiles
+  prometheus                           # promtool and a server: test controlplane-prometheus
 )
 
 missing=()

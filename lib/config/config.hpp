@@ -154,6 +154,9 @@ struct GatewayConfig {
     // Group (name or gid) whose members may use the control socket besides root and the
     // gateway's own user; the socket file gets that group and mode 0660. Empty: mode 0600.
     std::string control_socket_group;
+    // metrics.listen: the Prometheus text endpoint (docs/operations.md, "Metrics for Prometheus");
+    // nullopt = no `metrics:` section, no endpoint.
+    std::optional<SocketAddress> metrics_listen;
     // The routes.json imported, resolved against the YAML file's directory; empty if none.
     std::string clients_file;
     ControlPlaneConfig controlplane;

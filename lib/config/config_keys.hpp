@@ -98,6 +98,8 @@ inline constexpr ConfigKey kConfigKeys[] = {
     value("crypto", "cipher", R, "required"),
     text("control_socket", "path", S, "/run/rustun/control.sock"),
     value("control_socket_group", "group name or numeric gid", S, "none"),
+    mapping("metrics", S, "absent (no metrics endpoint)"),
+    value("metrics.listen", "socket address", S, "required"),
     value("clients_file", "path", R, "none"),
     value("clusters", "list", R, "`[]`"),
     value("clusters[].name", "string", I, "required"),

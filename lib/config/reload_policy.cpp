@@ -25,6 +25,7 @@ constexpr ComparedKey kCompared[] = {
     RUSTUN_COMPARED_KEY("listen.udp", listen.udp),
     RUSTUN_COMPARED_KEY("control_socket", control_socket),
     RUSTUN_COMPARED_KEY("control_socket_group", control_socket_group),
+    RUSTUN_COMPARED_KEY("metrics", metrics_listen),
     RUSTUN_COMPARED_KEY("controlplane.workers", controlplane.workers),
     RUSTUN_COMPARED_KEY("dataplane", dataplane),
 };

@@ -52,6 +52,7 @@ using namespace config_yaml;
 // The keys each mapping accepts, from the key table (config_keys.hpp), in its order.
 constexpr KeyNames kTopKeys = child_keys("");
 constexpr KeyNames kListenKeys = child_keys("listen");
+constexpr KeyNames kMetricsKeys = child_keys("metrics");
 constexpr KeyNames kControlPlaneKeys = child_keys("controlplane");
 constexpr KeyNames kDataplaneKeys = child_keys("dataplane");
 constexpr KeyNames kClusterKeys = child_keys("clusters[]");
@@ -417,6 +418,16 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
                                    "expected a group name or a numeric gid");
         RUSTUN_KEY(g);
         if (g.ok()) cfg.control_socket_group = *g;
+    }
+
+    if (const auto* e = top.get("metrics"); e != nullptr && !e->value.IsNull()) {
+        RUSTUN_KEY([&]() -> Status {
+            RUSTUN_TRY_ASSIGN(f, r.map(e->value, "metrics", kMetricsKeys, &e->key));
+            RUSTUN_TRY_ASSIGN(l, r.required(f, "listen", "\"127.0.0.1:9469\" or \"[::1]:9469\""));
+            RUSTUN_TRY_ASSIGN(addr, read_socket_address(r, *l, "metrics.listen"));
+            cfg.metrics_listen = addr;
+            return Status::success();
+        }());
     }
 
     auto cp = read_controlplane(r, top.get("controlplane"));

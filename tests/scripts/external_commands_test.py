@@ -221,8 +221,15 @@ def meson_commands(text):
 
 def setup_packages():
     text = open(os.path.join(ROOT, "scripts", "setup.sh")).read()
-    m = re.search(r"PACKAGES=\((.*?)\)", text, re.S)
-    return set(re.sub(r"#.*", "", m.group(1)).split())
+    # Comments go first: a ")" in a comment of the list does not end it.
+    body = text[text.index("PACKAGES=(") + len("PACKAGES=("):]
+    words = []
+    for line in body.splitlines():
+        code = re.sub(r"#.*", "", line)
+        words += code.split(")")[0].split()
+        if ")" in code:
+            break
+    return set(words)
 
 
 def dependency_closure(packages):

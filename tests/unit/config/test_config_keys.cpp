@@ -139,6 +139,7 @@ TEST(ConfigKeys, LoaderKnowsExactlyTheTableKeys) {
         {"", std::string(kBase) + "bogus: 1\n"},
         {"listen", "listen: {tcp: 127.0.0.1:0, bogus: 1}\ncrypto: plain\n"},
         {"controlplane", std::string(kBase) + "controlplane: {bogus: 1}\n"},
+        {"metrics", std::string(kBase) + "metrics: {listen: 127.0.0.1:9469, bogus: 1}\n"},
         {"dataplane", std::string(kBase) + "dataplane: {" + kDataplaneBase + ", bogus: 1}\n"},
         {"clusters[]", std::string(kBase) + "clusters: [{name: a, bogus: 1}]\n"},
         {"clusters[].clients[]",

@@ -112,6 +112,31 @@ TEST(ConfigYaml, ControlSocketGroup) {
     EXPECT_EQ(restart_only_changes(*r, b), std::vector<std::string>{"control_socket_group"});
 }
 
+// metrics: {listen: ...} (docs/operations.md, "Metrics for Prometheus"): absent by default.
+TEST(ConfigYaml, MetricsSection) {
+    const std::string base = "listen: {tcp: 127.0.0.1:0}\ncrypto: plain\n";
+    auto r = load_config_string(base, "min.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_FALSE(r->metrics_listen.has_value());
+    r = load_config_string(base + "metrics: {listen: 127.0.0.1:9469}\n", "m.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_TRUE(r->metrics_listen.has_value());
+    EXPECT_EQ(r->metrics_listen->to_string(), "127.0.0.1:9469");
+    r = load_config_string(base + "metrics: {listen: \"[::1]:9469\"}\n", "m.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->metrics_listen->to_string(), "[::1]:9469");
+    auto bad = load_config_string(base + "metrics: {}\n", "m.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("metrics"), std::string::npos) << bad.error();
+    bad = load_config_string(base + "metrics: {listen: localhost:9469}\n", "m.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("metrics.listen"), std::string::npos) << bad.error();
+    EXPECT_EQ(reload_policy("metrics.listen"), ReloadPolicy::RestartOnly);
+    GatewayConfig b = *r;
+    b.metrics_listen->port = 9470;
+    EXPECT_EQ(restart_only_changes(*r, b), std::vector<std::string>{"metrics"});
+}
+
 TEST(ConfigYaml, ControlPlaneSection) {
     auto r = load_config_string(R"(listen:
   tcp: "[::]:9000"
