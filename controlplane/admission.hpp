@@ -61,6 +61,8 @@ public:
             else it = map_.erase(it);
         }
     }
+    // Forgets one identity (a reload removed it): O(1), unlike retain().
+    void forget(const std::string& identity) { map_.erase(identity); }
     size_t identities() const { return map_.size(); }
 
 private:

@@ -205,6 +205,10 @@ std::string Gateway::command_reload() {
         write_list(w, "rekeyed", rep.rekeyed);
         put(w, "unchanged", static_cast<uint64_t>(rep.unchanged));
         write_list(w, "restart_only_not_applied", rep.restart_only);
+        put(w, "state_mutex_us", rep.state_mutex_us);
+        put(w, "dataplane_messages", static_cast<uint64_t>(rep.dataplane_messages));
+        w.Key("dataplane_full_sync");
+        w.Bool(rep.dataplane_full_sync);
         w.EndObject();
     });
 }

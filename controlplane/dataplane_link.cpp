@@ -76,8 +76,13 @@ void DataplaneLink::run() {
                 continue;
             }
         }
+        // A full sync first (it covers every reload queued before it), then the reloads' deltas.
         if (resync_.exchange(false) && !full_sync()) {
             detach("full sync did not complete");
+            continue;
+        }
+        if (has_pending_.load() && !push_pending()) {
+            detach("a reload's delta was not delivered");
             continue;
         }
         poll_rings();
@@ -172,53 +177,95 @@ bool DataplaneLink::push_control(shm::MsgType type, const void* body, uint32_t l
     return shm::push_control(*ch_, wait, type, body, len);
 }
 
+void DataplaneLink::state_changed(std::shared_ptr<const Membership> fresh, StateDelta delta) {
+    // Under the state mutex, with the install: resync_ is visible to the punt path together with
+    // the membership whose numbering needs it.
+    if (delta.full) resync_.store(true);
+    MutexLock lk(push_mu_);
+    if (!attached_.load()) {
+        pending_.clear();  // the full sync at the next attach carries it
+        return;
+    }
+    pending_.push_back(PendingDelta{std::move(fresh), std::move(delta)});
+    has_pending_.store(true);
+}
+
 bool DataplaneLink::full_sync() {
-    // Snapshot under the state mutex, push outside it: a slow dataplane never stalls the workers.
-    shm::FullState st;
+    // The configured part of a generation never changes, so the sync streams it from a held
+    // snapshot without the state mutex; only the UDP bindings are read under it, in chunks
+    // (push_bindings). Nothing per client is built: each message goes to the ring as it is made.
+    const auto t0 = std::chrono::steady_clock::now();
+    std::shared_ptr<const Membership> snap;
     {
         MutexLock lk(state_.mu());
-        const Membership& m = state_.members();
-        st.clusters.resize(m.clusters.size());
-        for (uint32_t i = 0; i < m.clusters.size(); ++i) {
-            shm::ClusterState& c = st.clusters[i];
-            c.id = i;
-            c.method = static_cast<uint8_t>(m.clusters[i].key->method());
-            c.key = m.clusters[i].key->spec().derived_key();  // empty for plain
-            if (c.key.size() > shm::ClusterSetMsg::kMaxKey)
-                LOG_ERROR("cluster '%s': XOR key longer than %u bytes cannot be given to the dataplane",
-                          m.clusters[i].name.c_str(), shm::ClusterSetMsg::kMaxKey);
-        }
-        st.clients.resize(m.clients.size());
-        const auto now = std::chrono::steady_clock::now();
-        for (uint32_t i = 0; i < m.clients.size(); ++i) {
-            const ClientEntry& e = m.clients[i];
-            shm::ClientState& c = st.clients[i];
-            c.id = i;
-            c.cluster_id = e.cluster;
-            c.private_ip = e.cfg.private_ip.value;
-            c.cidrs.reserve(e.cfg.ciders.size());
-            for (const auto& cidr : e.cfg.ciders) c.cidrs.push_back(shm::Cidr{cidr.network(), cidr.prefix_len, {}});
-            if (e.udp.bound) {
-                // Liveness comes from KeepAlives here: tell a (restarted) dataplane which
-                // bindings were confirmed within the live window, and who opted into Data replay
-                // protection with which floor.
-                shm::EndpointState ep;
-                ep.client_id = i;
-                ep.endpoint = e.udp.endpoint;
-                ep.live = e.udp.live(now);
-                if (e.udp.replay_floor) ep.replay_floor = e.udp.replay_floor;
-                st.endpoints.push_back(ep);
-            }
-        }
+        snap = state_.hold_members();
     }
     cp_epoch_ = epoch_base_ | ((cp_epoch_ + 1) & 0xffffffffull);
-    st.cp_epoch = cp_epoch_;
     ch_->header().cp_epoch.store(cp_epoch_);
     shm::StateWriter writer([this](shm::MsgType t, const void* body, uint32_t len) { return push_control(t, body, len); });
-    if (!writer.full_sync(st)) return false;
+    const auto clusters = static_cast<uint32_t>(snap->clusters.size());
+    const auto clients = static_cast<uint32_t>(snap->clients.size());
+    if (!writer.sync_begin(cp_epoch_, clusters, clients) || !push_configured(writer, *snap)) return false;
+    const uint64_t configured = writer.pushed();
+    if (!push_bindings(writer, *snap) || !writer.sync_end(cp_epoch_, clusters, clients)) return false;
+    pushed_generation_ = snap->generation;
+    pushed_members_ = snap;
     counters_.inc(Counter::dataplane_syncs);
-    LOG_INFO("dataplane: full state pushed (epoch %016llx: %zu clusters, %zu clients, %zu UDP endpoints)",
-             (unsigned long long)cp_epoch_, st.clusters.size(), st.clients.size(), st.endpoints.size());
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    LOG_INFO("dataplane: full state pushed (epoch %016llx: %u clusters, %u clients, %llu UDP endpoints; %llu messages "
+             "in %lld ms)",
+             (unsigned long long)cp_epoch_, clusters, clients, (unsigned long long)(writer.pushed() - configured - 1),
+             (unsigned long long)writer.pushed(), (long long)ms);
+    return true;
+}
+
+bool DataplaneLink::push_bindings(shm::StateWriter& w, const Membership& snap) {
+    constexpr ClientId kChunk = 4096;  // clients looked at per acquisition of the state mutex
+    std::vector<shm::EndpointState> bound;
+    for (ClientId base = 0; base < snap.clients.size(); base += kChunk) {
+        bound.clear();
+        {
+            MutexLock lk(state_.mu());
+            const auto now = std::chrono::steady_clock::now();
+            const ClientId end = std::min<ClientId>(base + kChunk, static_cast<ClientId>(snap.clients.size()));
+            for (ClientId i = base; i < end; ++i) {
+                const UdpBinding& u = snap.clients[i].udp;
+                if (!u.bound) continue;
+                // Liveness comes from KeepAlives here: tell a (restarted) dataplane which bindings
+                // were confirmed within the live window, and who opted into Data replay
+                // protection with which floor.
+                shm::EndpointState ep{snap.dp.client[i], u.endpoint, u.live(now), std::nullopt};
+                if (u.replay_floor) ep.replay_floor = u.replay_floor;
+                bound.push_back(ep);
+            }
+        }
+        for (const shm::EndpointState& ep : bound)
+            if (!w.endpoint_set(ep)) return false;
+    }
+    return true;
+}
+
+bool DataplaneLink::push_pending() {
+    std::deque<PendingDelta> todo;
+    {
+        MutexLock lk(push_mu_);
+        todo.swap(pending_);
+        has_pending_.store(false);
+    }
+    shm::StateWriter writer([this](shm::MsgType t, const void* body, uint32_t len) { return push_control(t, body, len); });
+    for (const PendingDelta& p : todo) {
+        if (p.members->generation <= pushed_generation_) continue;  // a full sync carried it
+        // A renumbering: the full sync it asked for (resync_) covers this and every later reload.
+        if (p.delta.full) break;
+        const uint64_t before = writer.pushed();
+        if (!push_delta(writer, *p.members, p.delta)) return false;
+        pushed_generation_ = p.members->generation;
+        pushed_members_ = p.members;
+        LOG_INFO("dataplane: reload pushed as a delta (%zu cluster(s) set, %zu client(s) set, %zu removed, %zu "
+                 "binding(s) cleared: %llu messages)",
+                 p.delta.cluster_sets.size(), p.delta.client_sets.size(), p.delta.removes.size(),
+                 p.delta.endpoint_clears.size(), (unsigned long long)(writer.pushed() - before));
+    }
     return true;
 }
 
@@ -244,6 +291,9 @@ void DataplaneLink::poll_rings() {
         any |= shm::drain_ring(ch_->dp_to_cp(w), 256, msg_copy_.get(), [&](const uint8_t* copy) {
             shm::PuntView v;
             if (shm::MsgCheck c = shm::parse_punt(copy, v); c != shm::MsgCheck::Ok) return rejected(c);
+            // The hint is a dataplane id; the punt path wants a ClientId (of the generation last
+            // pushed: a stale one only makes the first key tried a wrong one, never a binding).
+            v.client_hint = pushed_members_ ? pushed_members_->dp.to_client(v.client_hint) : shm::kNoClientHint;
             handle_punt(v);
         }) != 0;
     }
@@ -251,9 +301,9 @@ void DataplaneLink::poll_rings() {
     if (!any) std::this_thread::sleep_for(100us);
 }
 
-void DataplaneLink::bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor) {
+void DataplaneLink::bind_endpoint(uint32_t dp_client_id, const shm::Endpoint& ep, uint64_t replay_floor) {
     // Outside a sync: "authenticated just now" (the dataplane marks it live itself).
-    shm::EndpointState e{client_id, ep, false, std::nullopt};
+    shm::EndpointState e{dp_client_id, ep, false, std::nullopt};
     if (replay_floor) e.replay_floor = replay_floor;
     const shm::EndpointSetMsg m = shm::make_endpoint_set(e);
     if (!push_control(shm::MsgType::EndpointSet, &m, sizeof m)) LOG_WARN("dataplane: EndpointSet not delivered");
@@ -268,12 +318,15 @@ void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
         counters_.inc(Counter::udp_deliver_stale);
         return;
     }
+    // dst_client is a dataplane id: stable across reloads and never handed out again within a
+    // numbering, so a removed client's id finds nobody.
     Membership& mem = state_.members();
-    if (m.dst_client >= mem.clients.size() || m.frame_len > shm::kMaxFrameInSlot) {
+    const ClientId dst = mem.dp.to_client(m.dst_client);
+    if (dst == kNoClient || m.frame_len > shm::kMaxFrameInSlot) {
         counters_.inc(Counter::udp_deliver_stale);
         return;
     }
-    ClientEntry& de = mem.clients[m.dst_client];
+    ClientEntry& de = mem.clients[dst];
     if (!de.rt.conn) {
         counters_.inc(Counter::data_dst_offline);
         return;

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "crypto/crypto_engine.hpp"
 #include "crypto/rr_cookie.hpp"
+#include "dataplane_delta.hpp"
 #include "frame_sender.hpp"
 #include "shared_state.hpp"
 #include "shm/channel.hpp"
@@ -37,9 +39,11 @@ public:
 
     Status start();
     void stop();
-    // Pushes the full state again soon (after a reload renumbered clients). Called under the
-    // state mutex together with the new membership (the punt path relies on it).
-    void request_resync() { resync_.store(true); }
+    // A reload installed `fresh` (called under the state mutex, together with the install: the
+    // punt path relies on it): the link pushes `delta` to the dataplane soon, in reload order, or
+    // a full sync if the delta says so (docs/controlplane.md, "The dataplane link").
+    void state_changed(std::shared_ptr<const Membership> fresh, StateDelta delta) REQUIRES(state_.mu())
+        EXCLUDES(push_mu_);
 
     // Hands a sealed frame to the dataplane for UDP delivery to `to`. Any thread. False if no
     // dataplane is attached or its TX ring is full (counted).
@@ -66,13 +70,19 @@ private:
     void run();
     bool try_attach();
     void detach(const char* why);
-    bool full_sync();
+    bool full_sync() EXCLUDES(state_.mu());
+    // The UDP bindings of `snap`'s clients as EndpointSets, reading them under the state mutex
+    // a few thousand clients at a time (never for the whole sync).
+    bool push_bindings(shm::StateWriter& w, const Membership& snap) EXCLUDES(state_.mu());
+    // Pushes the reloads' deltas queued by state_changed() (or a full sync); false if a push failed.
+    bool push_pending() EXCLUDES(push_mu_);
     static bool dataplane_gone(shm::Channel& ch);
     bool push_control(shm::MsgType type, const void* body, uint32_t len);
     void poll_rings();
     void handle_deliver(const shm::DeliverView& m) EXCLUDES(state_.mu());
     void set_error(const std::string& e, shm::AttachFailure why) EXCLUDES(err_mu_);
-    void bind_endpoint(uint32_t client_id, const shm::Endpoint& ep, uint64_t replay_floor);
+    // EndpointSet for the client the dataplane knows as `dp_client_id` (Membership::dp).
+    void bind_endpoint(uint32_t dp_client_id, const shm::Endpoint& ep, uint64_t replay_floor);
 
     // A UDP KeepAlive punted by the dataplane (dataplane_link_punt.cpp): frame checks, trial
     // authentication outside the state mutex, then under it the seq window, return
@@ -114,6 +124,18 @@ private:
     Mutex ch_mu_;
     std::shared_ptr<shm::Channel> ch_;
     uint64_t cp_epoch_ = 0;      // of the last full sync pushed
+    // Reloads not yet pushed, in order (state_changed -> push_pending).
+    struct PendingDelta {
+        std::shared_ptr<const Membership> members;
+        StateDelta delta;
+    };
+    Mutex push_mu_;
+    std::deque<PendingDelta> pending_ GUARDED_BY(push_mu_);
+    std::atomic<bool> has_pending_{false};
+    // Link thread only: the generation the dataplane was last brought to (full sync or delta),
+    // and that generation (its dataplane ids translate punt hints).
+    uint64_t pushed_generation_ = 0;
+    std::shared_ptr<const Membership> pushed_members_;
     uint64_t epoch_base_ = 0;    // random per process
     uint64_t start_us_ = 0;      // Unix microseconds at start: the floor of accepted seqs
     std::vector<uint8_t> scratch_;

@@ -54,6 +54,7 @@ void DataplaneLink::handle_punt(const shm::PuntView& m) {
     {
         MutexLock lk(state_.mu());
         bind = apply_punt(m, o, id, replay_floor);
+        if (bind) id = state_.members().dp.client[id];  // the dataplane knows it by this id
     }
     // Outside the state mutex: pushing may wait for room in the control ring.
     if (bind) bind_endpoint(id, m.from, replay_floor);

@@ -15,6 +15,7 @@
 
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
+#include "dataplane_delta.hpp"
 #include "dataplane_link.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -239,74 +240,111 @@ Result<ReloadReport> Gateway::reload() {
 }
 
 Result<ReloadReport> Gateway::reload_apply() {
+    // Reloads one at a time: the plan below is made against the membership they replace.
+    MutexLock serial(reload_serial_mu_);
     auto next = load_config_file(config_path_);
     if (!next) return make_error(next.error());
     auto nm = Membership::build(next.value());
     if (!nm) return make_error(nm.error());
-    Membership& fresh = *nm.value();
+    std::shared_ptr<Membership> fresh = std::move(nm.value());
+    const std::vector<std::string> key_warnings = shared_key_warnings(next.value());
+    std::shared_ptr<Membership> old;
+    {
+        MutexLock lk(state_.mu());
+        old = state_.hold_members();
+    }
+    // Without the state mutex: match identities, share the per-client counters, number the
+    // clients for the dataplane and compute its delta (configured parts only, both immutable).
     ReloadReport rep;
-    MutexLock lk(state_.mu());
-    rep.restart_only = restart_only_changes(cfg_, next.value());
-    carry_over(fresh, rep);
-    // Restart-only keys keep their running values.
+    ReloadPlan plan;
+    plan_carry_over(*old, *fresh, rep, plan);
+    fresh->generation = old->generation + 1;
     GatewayConfig applied = std::move(next.value());
-    keep_restart_only_values(applied, cfg_);
-    cfg_ = std::move(applied);
-    state_.replace_members(std::move(nm.value()));
-    const Membership& now_members = state_.members();
-    state_.handshake_nonces().retain(
-        [&](const std::string& identity) { return now_members.find(identity) != kNoClient; });
-    state_.set_limits(cfg_.controlplane);
-    config_loaded_at_ = realtime_s();
-    if (link_) link_->request_resync();  // client ids were renumbered
-    if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
-    malloc_trim(0);                    // return the parse's freed heap
-    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
-             rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
-    for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
+    const auto locked_at = std::chrono::steady_clock::now();
+    {
+        // Under it only what is O(online clients) or O(changes): runtime state, kicks, install.
+        MutexLock lk(state_.mu());
+        rep.restart_only = restart_only_changes(cfg_, applied);
+        apply_carry_over(*old, *fresh, plan);
+        // Restart-only keys keep their running values; the replaced configuration (and `old`)
+        // are freed after unlocking.
+        keep_restart_only_values(applied, cfg_);
+        std::swap(cfg_, applied);
+        state_.replace_members(fresh);
+        for (const std::string& identity : rep.removed) state_.handshake_nonces().forget(identity);
+        state_.set_limits(cfg_.controlplane);
+        config_loaded_at_ = realtime_s();
+        if (link_) link_->state_changed(fresh, std::move(plan.delta));
+        if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
+    }
+    rep.state_mutex_us = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - locked_at).count());
+    old.reset();
+    applied = GatewayConfig{};
+    malloc_trim(0);  // return the parse's (and the old generation's) freed heap
+    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged (state mutex held %llu us)",
+             config_path_.c_str(), rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(),
+             rep.unchanged, (unsigned long long)rep.state_mutex_us);
+    for (const std::string& w : key_warnings) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)
         LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
     return rep;
 }
 
-void Gateway::carry_over(Membership& fresh, ReloadReport& rep) {
-    Membership& old = state_.members();
+void Gateway::plan_carry_over(const Membership& old, Membership& fresh, ReloadReport& rep, ReloadPlan& plan) {
+    std::vector<ClientId> same_identity(fresh.clients.size(), kNoClient);
+    std::vector<bool> rekeyed(fresh.clients.size(), false);
     std::vector<bool> kept(old.clients.size(), false);
-    auto kick = [](ClientEntry& oe) {
-        if (!oe.rt.conn) return;
-        oe.rt.conn->client = kNoClient;
-        ask_owner_to_close(oe.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
-    };
+    plan.carry.assign(fresh.clients.size(), kNoClient);
     for (ClientId nid = 0; nid < fresh.clients.size(); ++nid) {
         ClientEntry& ne = fresh.clients[nid];
-        ClientId oid = old.find(ne.cfg.identity);
+        const ClientId oid = old.find(ne.cfg.identity);
         if (oid == kNoClient) {
             rep.added.push_back(ne.cfg.identity);
             continue;
         }
+        same_identity[nid] = oid;
         kept[oid] = true;
-        ClientEntry& oe = old.clients[oid];
-        ne.stats = oe.stats;  // counters survive a reload
-        const bool rekeyed = old.clusters[oe.cluster].key->spec() != fresh.clusters[ne.cluster].key->spec() ||
-                             old.clusters[oe.cluster].name != fresh.clusters[ne.cluster].name;
-        if (rekeyed) {
+        const ClientEntry& oe = old.clients[oid];
+        ne.stats = oe.stats;  // counters survive a reload (the pointer is configured, never reassigned)
+        rekeyed[nid] = old.clusters[oe.cluster].key->spec() != fresh.clusters[ne.cluster].key->spec() ||
+                       old.clusters[oe.cluster].name != fresh.clusters[ne.cluster].name;
+        if (rekeyed[nid]) {
             rep.rekeyed.push_back(ne.cfg.identity);
-            kick(oe);
+            plan.kick.push_back(oid);
             continue;
         }
         if (ne.cfg.same_settings(oe.cfg)) ++rep.unchanged;
         else rep.changed.push_back(ne.cfg.identity);
-        ne.rt = oe.rt;
-        ne.udp = oe.udp;
-        if (ne.rt.conn) {
-            ne.rt.conn->client = nid;
-            ne.rt.conn->cluster = ne.cluster;
-        }
+        plan.carry[nid] = oid;
     }
     for (ClientId oid = 0; oid < old.clients.size(); ++oid) {
         if (kept[oid]) continue;
         rep.removed.push_back(old.clients[oid].cfg.identity);
-        kick(old.clients[oid]);
+        plan.kick.push_back(oid);
+    }
+    plan.delta = carry_dataplane_ids(old, fresh, same_identity, rekeyed);
+    rep.dataplane_messages = plan.delta.full ? 0 : plan.delta.messages();
+    rep.dataplane_full_sync = plan.delta.full;
+}
+
+void Gateway::apply_carry_over(Membership& old, Membership& fresh, const ReloadPlan& plan) {
+    for (ClientId nid = 0; nid < fresh.clients.size(); ++nid) {
+        const ClientId oid = plan.carry[nid];
+        if (oid == kNoClient) continue;
+        ClientEntry& oe = old.clients[oid];
+        ClientEntry& ne = fresh.clients[nid];
+        ne.udp = oe.udp;
+        if (!oe.rt.conn) continue;  // offline: its runtime is the default one
+        ne.rt = oe.rt;
+        ne.rt.conn->client = nid;
+        ne.rt.conn->cluster = ne.cluster;
+    }
+    for (ClientId oid : plan.kick) {
+        ClientEntry& oe = old.clients[oid];
+        if (!oe.rt.conn) continue;
+        oe.rt.conn->client = kNoClient;
+        ask_owner_to_close(oe.rt.conn, CloseReason::Kicked);  // counted (kicked) when it closes
     }
 }
 

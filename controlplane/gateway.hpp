@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "control_socket.hpp"
 #include "counters.hpp"
+#include "dataplane_delta.hpp"
 #include "membership.hpp"
 #include "metrics.hpp"
 #include "shared_state.hpp"
@@ -32,6 +33,9 @@ struct ReloadReport {
     std::vector<std::string> added, removed, changed, rekeyed;
     size_t unchanged = 0;
     std::vector<std::string> restart_only;  // restart-only keys that changed (not applied)
+    uint64_t state_mutex_us = 0;     // how long the reload held the state mutex
+    size_t dataplane_messages = 0;   // control messages of the delta for the dataplane
+    bool dataplane_full_sync = false;  // instead of a delta: the ids were compacted
 };
 
 class Gateway {
@@ -66,9 +70,17 @@ public:
     Mutex& state_mutex() RETURN_CAPABILITY(state_.mu()) { return state_.mu(); }
 
 private:
-    // Carries the runtime state of every identity that stays from the running membership to
-    // `fresh` (a reload); the connections of removed or re-keyed identities are kicked.
-    void carry_over(Membership& fresh, ReloadReport& rep) REQUIRES(state_.mu());
+    // A reload in two steps. Without the state mutex: match the identities of the running
+    // membership `old` and `fresh` (report, shared counters, dataplane ids and delta). Under it:
+    // carry the runtime state of every identity that stays (O(online clients) beyond a scan of
+    // `carry`) and kick the connections of removed or re-keyed identities.
+    struct ReloadPlan {
+        std::vector<ClientId> carry;  // fresh ClientId -> old ClientId whose runtime it takes, or kNoClient
+        std::vector<ClientId> kick;   // old ClientIds: removed or re-keyed
+        StateDelta delta;
+    };
+    void plan_carry_over(const Membership& old, Membership& fresh, ReloadReport& rep, ReloadPlan& plan);
+    void apply_carry_over(Membership& old, Membership& fresh, const ReloadPlan& plan) REQUIRES(state_.mu());
     Result<ReloadReport> reload_apply();
     std::string command_status();
     std::string command_clients(const std::string& cluster_filter);
@@ -89,6 +101,7 @@ private:
         uint64_t ok = 0, failed = 0, last_at_s = 0;
         bool last_ok = true;
     };
+    Mutex reload_serial_mu_;  // one reload at a time (taken before the state mutex)
     Mutex reload_mu_;
     ReloadCounts reloads_ GUARDED_BY(reload_mu_);
     uint16_t tcp_port_ = 0;

@@ -1,5 +1,7 @@
 #include "membership.hpp"
 
+#include "dataplane_delta.hpp"
+
 #include <map>
 
 #include "routing/route_table_from_config.hpp"
@@ -36,6 +38,7 @@ Result<std::unique_ptr<Membership>> Membership::build(const GatewayConfig& cfg) 
         m->clusters.push_back(std::move(ce));
     }
     m->routes = build_route_table(cfg);
+    number_densely(*m);
     for (int pass = 0; pass < 3; ++pass) {
         for (auto& [text, key] : keys) {
             int rank = key->is_aead() ? 0 : key->method() == CipherMethod::Xor ? 1 : 2;

@@ -77,6 +77,20 @@ struct ClusterEntry {
     uint32_t count = 0;
 };
 
+// The ids the dataplane knows this generation's clients and clusters by (docs/shm-channel.md,
+// "Ids"). Unlike ClientId/ClusterId (dense route-table ids, renumbered by every reload) they stay
+// the same for an identity (a cluster name) across reloads, so that a reload reaches the
+// dataplane as a delta (controlplane/dataplane_delta.hpp); a new client or cluster gets an id
+// never used before in the numbering, so a message in flight can never name another client.
+// Part of the configured part: set before the generation is installed, never changed after.
+struct DataplaneIds {
+    std::vector<uint32_t> client;     // ClientId -> dataplane client id
+    std::vector<uint32_t> cluster;    // ClusterId -> dataplane cluster id
+    std::vector<ClientId> client_of;  // dataplane client id -> ClientId (kNoClient: none here)
+    uint32_t next_cluster = 0;        // cluster ids handed out in this numbering
+    ClientId to_client(uint32_t dp_id) const { return dp_id < client_of.size() ? client_of[dp_id] : kNoClient; }
+};
+
 class Membership {
 public:
     // Creates one CipherKey per distinct cipher spec (clusters sharing a spec share the key).
@@ -88,6 +102,9 @@ public:
     // Distinct keys in trial-decryption order: AEADs first (their tag decides), then XOR, then
     // plain (these "decrypt" anything; the JSON and the identity decide).
     std::vector<std::shared_ptr<const CipherKey>> trial_keys;
+    // build(): dense (the ClientId/ClusterId themselves); a reload carries them over by identity.
+    DataplaneIds dp;
+    uint64_t generation = 0;  // +1 per reload: orders the deltas pushed to the dataplane
 
     ClientId find(std::string_view identity) const;
     // The client `identity` names if `key` is its own cluster's key (compared by value: clusters

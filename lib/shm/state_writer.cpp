@@ -28,25 +28,21 @@ EndpointSetMsg make_endpoint_set(const EndpointState& e) {
     return m;
 }
 
-void make_client_set(const ClientState& c, std::vector<ClientSetMsg>& out, std::vector<uint32_t>& lens) {
-    out.clear();
-    lens.clear();
-    size_t done = 0;
-    do {  // one message even without CIDRs
-        ClientSetMsg& m = out.emplace_back();
-        std::memset(&m, 0, sizeof m);
-        m.client_id = c.id;
-        m.cluster_id = c.cluster_id;
-        m.private_ip = c.private_ip;
-        m.flags = done == 0 ? 0 : kClientSetAppendCidrs;
-        m.cidr_count = static_cast<uint16_t>(std::min<size_t>(c.cidrs.size() - done, ClientSetMsg::kMaxCidrs));
-        for (uint16_t k = 0; k < m.cidr_count; ++k) {
-            m.cidrs[k].network = c.cidrs[done + k].network;
-            m.cidrs[k].prefix_len = c.cidrs[done + k].prefix_len;
-        }
-        done += m.cidr_count;
-        lens.push_back(static_cast<uint32_t>(offsetof(ClientSetMsg, cidrs) + m.cidr_count * sizeof(Cidr)));
-    } while (done < c.cidrs.size());
+uint32_t make_client_set(ClientSetMsg& m, uint32_t id, uint32_t cluster_id, uint32_t private_ip,
+                         std::span<const Cidr> cidrs, size_t part) {
+    const size_t done = part * ClientSetMsg::kMaxCidrs;
+    const size_t n = done < cidrs.size() ? std::min<size_t>(cidrs.size() - done, ClientSetMsg::kMaxCidrs) : 0;
+    std::memset(&m, 0, offsetof(ClientSetMsg, cidrs) + n * sizeof(Cidr));
+    m.client_id = id;
+    m.cluster_id = cluster_id;
+    m.private_ip = private_ip;
+    m.flags = part == 0 ? 0 : kClientSetAppendCidrs;
+    m.cidr_count = static_cast<uint16_t>(n);
+    for (size_t k = 0; k < n; ++k) {
+        m.cidrs[k].network = cidrs[done + k].network;
+        m.cidrs[k].prefix_len = cidrs[done + k].prefix_len;
+    }
+    return static_cast<uint32_t>(offsetof(ClientSetMsg, cidrs) + n * sizeof(Cidr));
 }
 
 bool StateWriter::push(MsgType type, const void* body, uint32_t len) {
@@ -75,10 +71,12 @@ bool StateWriter::cluster_set(uint32_t id, uint8_t method, std::span<const uint8
     return push(MsgType::ClusterSet, &m, len);
 }
 
-bool StateWriter::client_set(const ClientState& c) {
-    make_client_set(c, client_msgs_, client_lens_);
-    for (size_t i = 0; i < client_msgs_.size(); ++i)
-        if (!push(MsgType::ClientSet, &client_msgs_[i], client_lens_[i])) return false;
+bool StateWriter::client_set(uint32_t id, uint32_t cluster_id, uint32_t private_ip, std::span<const Cidr> cidrs) {
+    const size_t parts = client_set_parts(cidrs.size());
+    for (size_t part = 0; part < parts; ++part) {
+        const uint32_t len = make_client_set(client_msg_, id, cluster_id, private_ip, cidrs, part);
+        if (!push(MsgType::ClientSet, &client_msg_, len)) return false;
+    }
     return true;
 }
 

@@ -60,22 +60,32 @@ struct FullState {
 // (the fixed part + key bytes); keys above kMaxKey are cut (the caller logs).
 uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len);
 EndpointSetMsg make_endpoint_set(const EndpointState& e);
-// ClientSet bodies for `c`: the first with up to kMaxCidrs CIDRs, then one kClientSetAppendCidrs
-// continuation per further kMaxCidrs. `lens[i]` is the body length to send for `out[i]`.
-void make_client_set(const ClientState& c, std::vector<ClientSetMsg>& out, std::vector<uint32_t>& lens);
+// The ClientSet body number `part` of a client (0: the client with its first kMaxCidrs CIDRs;
+// k > 0: the kClientSetAppendCidrs continuation with CIDRs [k·kMaxCidrs, (k+1)·kMaxCidrs)).
+// Returns the body length to send. A client has client_set_parts(cidrs) of them.
+uint32_t make_client_set(ClientSetMsg& m, uint32_t id, uint32_t cluster_id, uint32_t private_ip,
+                         std::span<const Cidr> cidrs, size_t part);
+inline size_t client_set_parts(size_t cidrs) {
+    return cidrs <= ClientSetMsg::kMaxCidrs ? 1 : (cidrs + ClientSetMsg::kMaxCidrs - 1) / ClientSetMsg::kMaxCidrs;
+}
 
 class StateWriter {
 public:
     explicit StateWriter(PushFn push) : push_(std::move(push)) {}
 
     // SyncBegin, a ClusterSet per cluster, ClientSet(s) per client, an EndpointSet per binding,
-    // SyncEnd: the dataplane switches to this state at SyncEnd (docs/shm-channel.md).
+    // SyncEnd: the dataplane switches to this state at SyncEnd (docs/shm-channel.md). For the
+    // stand-ins' small states; rustun-controlplane streams its sync from its membership with
+    // the calls below instead (no FullState of a million clients).
     bool full_sync(const FullState& s);
 
     bool sync_begin(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
     bool sync_end(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
     bool cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key);
-    bool client_set(const ClientState& c);
+    bool client_set(const ClientState& c) { return client_set(c.id, c.cluster_id, c.private_ip, c.cidrs); }
+    // The same from its fields: each message is built in one reused buffer and pushed at once, so
+    // a sync of N clients streams them without allocating anything per client.
+    bool client_set(uint32_t id, uint32_t cluster_id, uint32_t private_ip, std::span<const Cidr> cidrs);
     bool endpoint_set(const EndpointState& e);
     // Incremental changes (outside a sync; ClientSet/ClientRemove take effect at Commit).
     bool client_remove(uint32_t client_id);
@@ -91,8 +101,7 @@ private:
     bool push(MsgType type, const void* body, uint32_t len);
 
     PushFn push_;
-    std::vector<ClientSetMsg> client_msgs_;  // reused by client_set()
-    std::vector<uint32_t> client_lens_;
+    ClientSetMsg client_msg_;  // reused by client_set(): one message at a time
     bool failed_ = false;
     uint64_t pushed_ = 0;
 };

@@ -696,3 +696,71 @@ TEST_F(Link, AKilledDataplaneIsDetachedAndItsLeftoverChannelNeverAttached) {
 
 }  // namespace
 }  // namespace rustun::cp::test
+
+namespace rustun::cp::test {
+namespace {
+
+// A reload reaches the dataplane as a delta in its stable ids (docs/controlplane.md, "The
+// dataplane link"): a changed client is one ClientSet + Commit, a removed one a ClientRemove +
+// Commit; no SyncBegin, the epoch stays, and a TcpDeliver for a later client still reaches it.
+TEST_F(Link, AReloadIsPushedAsADeltaInStableIds) {
+    start_with_dataplane();
+    dataplane_up();
+    const Sync s = read_sync();
+    auto b = join("client-b", Dialect::New);
+    ASSERT_TRUE(b);
+    // client-a gets another CIDR.
+    std::string y = scenario_yaml(socket_path_);
+    y.replace(y.find("ciders: [192.168.11.0/24]"), 25, "ciders: [192.168.11.0/24, 172.16.0.0/16]");
+    y.replace(y.find("clusters:"), 0, dp_section());
+    write_config(y);
+    std::string ans = command("{\"cmd\":\"reload\"}");
+    EXPECT_NE(ans.find("\"dataplane_messages\":2"), std::string::npos) << ans;
+    EXPECT_NE(ans.find("\"state_mutex_us\":"), std::string::npos) << ans;
+    std::vector<uint8_t> body;
+    ASSERT_TRUE(next_control(shm::MsgType::ClientSet, &body));
+    shm::ClientSetMsg cs{};
+    std::memcpy(&cs, body.data(), std::min(body.size(), sizeof cs));
+    EXPECT_EQ(cs.client_id, 0u);  // client-a
+    EXPECT_EQ(cs.cidr_count, 2u);
+    ASSERT_NE(dp_->control().peek(), nullptr);
+    EXPECT_EQ(shm::msg_header(dp_->control().peek()).type, static_cast<uint16_t>(shm::MsgType::Commit));
+    ASSERT_TRUE(next_control(shm::MsgType::Commit));
+    EXPECT_EQ(dp_->control().peek(), nullptr);  // nothing else: no full sync
+
+    // client-a removed: client-b (ClientId 0 now) keeps its dataplane id 1.
+    y = scenario_yaml(socket_path_);
+    y.erase(y.find("      - {identity: client-a"), y.find("      - {identity: client-b") - y.find("      - {identity: client-a"));
+    y.replace(y.find("clusters:"), 0, dp_section());
+    write_config(y);
+    ans = command("{\"cmd\":\"reload\"}");
+    EXPECT_NE(ans.find("\"dataplane_messages\":2"), std::string::npos) << ans;
+    ASSERT_TRUE(next_control(shm::MsgType::ClientRemove, &body));
+    shm::ClientIdMsg rm{};
+    std::memcpy(&rm, body.data(), sizeof rm);
+    EXPECT_EQ(rm.client_id, 0u);
+    ASSERT_TRUE(next_control(shm::MsgType::Commit));
+    EXPECT_EQ(dp_->control().peek(), nullptr);
+    EXPECT_EQ(counter(Counter::dataplane_syncs), 1u);
+
+    // The dataplane still routes by the ids (and the epoch) of the first sync.
+    auto pkt = ipv4_packet("10.0.1.4", "10.0.1.3");
+    auto frame = b->seal_frame(FrameType::Data, std::string_view(reinterpret_cast<const char*>(pkt.data()), pkt.size()));
+    shm::TcpDeliverMsg d{};
+    d.src_client = 2;
+    d.dst_client = 1;  // client-b
+    d.cp_epoch = s.epoch;
+    d.frame_len = static_cast<uint16_t>(frame->size());
+    std::memcpy(d.frame, frame->data(), frame->size());
+    deliver(d);
+    auto got = b->recv(3000);
+    ASSERT_TRUE(got.ok()) << got.error();
+    EXPECT_EQ(got->raw, frame.value());
+    // The removed client's id finds nobody.
+    d.dst_client = 0;
+    deliver(d);
+    EXPECT_TRUE(wait_counter(Counter::udp_deliver_stale, 1));
+}
+
+}  // namespace
+}  // namespace rustun::cp::test

@@ -1,0 +1,225 @@
+// rustun-sync-bench: the control plane's state sync to the dataplane at scale (issue 11, items 2
+// and 7; docs/performance.md, "One gateway, a million clients"). Not a test.
+//
+// One process plays both sides: a real rustun::cp::Gateway (workers, control socket, dataplane
+// link) on a generated configuration of N clients in K clusters (one aes256 key per cluster),
+// and a stand-in dataplane: the channel (shm::Channel::create) and a thread that applies every
+// control message to the real dp::StateManager, as rustun-dataplane's main lcore does. Measures
+//   * the full sync: attach to SyncEnd applied (ms), messages, and the RSS each side adds
+//     (control plane: the running Gateway over the baseline; dataplane: the StateManager's
+//     state after the sync over the control plane's);
+//   * a reload that changes one client: messages the dataplane receives, the state mutex hold
+//     time the reload reports, the time until the dataplane applied the Commit;
+//   * the peak RSS of the process (VmHWM).
+// One result line (or --json). Every wait is bounded.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <filesystem>
+#include <thread>
+
+#include "config/yaml_loader.hpp"
+#include "gateway.hpp"
+#include "shm/channel.hpp"
+#include "shm/messages.hpp"
+#include "state.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+
+using namespace rustun;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& m) {
+    std::fprintf(stderr, "rustun-sync-bench: %s\n", m.c_str());
+    std::exit(1);
+}
+
+// kB of a /proc/self/status field (VmRSS, VmHWM).
+uint64_t status_kb(const char* field) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    const size_t n = std::strlen(field);
+    while (std::getline(f, line))
+        if (line.compare(0, n, field) == 0 && line[n] == ':') return std::strtoull(line.c_str() + n + 1, nullptr, 10);
+    return 0;
+}
+
+std::string ipv4(uint32_t v) {
+    char b[20];
+    std::snprintf(b, sizeof b, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+    return b;
+}
+
+// The configuration: clients c0000000.. (private IP 10.0.0.0 + index + 1), K clusters k00000..
+// of consecutive clients, one aes256 key per cluster. `extra_cidr_client` gets one CIDR more.
+std::string config_text(uint64_t n, uint64_t k, const std::string& dir, int64_t extra_cidr_client) {
+    std::string out;
+    out.reserve(n * 80 + k * 60 + 1024);
+    out += "listen:\n  tcp: 127.0.0.1:0\ncrypto: chacha20:bench\ncontrol_socket: " + dir + "/control.sock\n";
+    out += "controlplane:\n  workers: 1\n  log_level: warn\n";
+    out += "dataplane:\n  channel: " + dir + "/run/dataplane.chan\n  port: net_null0\n  address: 192.0.2.1\n";
+    out += "clusters:\n";
+    char line[200];
+    for (uint64_t c = 0; c < k; ++c) {
+        std::snprintf(line, sizeof line, "  - name: k%05" PRIu64 "\n    crypto: aes256:key%05" PRIu64 "\n    clients:\n", c, c);
+        out += line;
+        for (uint64_t i = c * n / k; i < (c + 1) * n / k; ++i) {
+            std::snprintf(line, sizeof line, "      - {identity: c%07" PRIu64 ", private_ip: %s, mask: 255.0.0.0, gateway: 10.255.255.254%s}\n",
+                          i, ipv4(0x0A000000u + static_cast<uint32_t>(i) + 1).c_str(),
+                          static_cast<int64_t>(i) == extra_cidr_client ? ", ciders: [172.16.0.0/16]" : "");
+            out += line;
+        }
+    }
+    return out;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::trunc);
+    f << text;
+    if (!f) die("cannot write " + path);
+}
+
+// The stand-in dataplane's main lcore: applies control messages, counts them, acknowledges
+// SyncEnd in the header (as rustun-dataplane does).
+struct Dataplane {
+    std::unique_ptr<shm::Channel> ch;
+    dp::StateManager sm{1u << 20, 2};
+    std::atomic<uint64_t> messages{0}, commits{0}, syncs{0};
+    std::atomic<int64_t> first_msg_ns{0}, sync_end_ns{0}, commit_ns{0};
+    std::atomic<bool> stop{false};
+    std::thread thread;
+    std::unique_ptr<uint8_t[]> copy{new uint8_t[shm::kSlotSize]};
+
+    void run(Clock::time_point t0) {
+        auto ns = [&] { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(); };
+        while (!stop.load()) {
+            ch->header().dp_heartbeat_ns.store(mono_ns());
+            const unsigned n = shm::drain_ring(ch->control(), 4096, copy.get(), [&](const uint8_t* c) {
+                shm::MsgHeader h;
+                if (shm::parse_control_header(c, h) != shm::MsgCheck::Ok) return;
+                if (messages.fetch_add(1) == 0) first_msg_ns = ns();
+                const auto r = sm.apply(h, c + sizeof h, 1);
+                if (r == dp::StateManager::Outcome::SyncApplied) {
+                    ch->header().dp_applied_cp_epoch.store(sm.applied_cp_epoch());
+                    sync_end_ns = ns();
+                    syncs.fetch_add(1);
+                }
+                if (h.type == static_cast<uint16_t>(shm::MsgType::Commit)) {
+                    commit_ns = ns();
+                    commits.fetch_add(1);
+                }
+            });
+            for (uint32_t w = 0; w < 2; ++w) sm.quiescent()[w].id.store(UINT64_MAX);
+            sm.reclaim();
+            if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+    }
+};
+
+template <typename Pred>
+bool wait_for(Pred p, double seconds) {
+    const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+    while (!p()) {
+        if (Clock::now() > end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    uint64_t n = 100000, k = 10000;
+    bool json = false;
+    double timeout = 600;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) die(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--clients") n = std::strtoull(next().c_str(), nullptr, 10);
+        else if (a == "--clusters") k = std::strtoull(next().c_str(), nullptr, 10);
+        else if (a == "--timeout") timeout = std::strtod(next().c_str(), nullptr);
+        else if (a == "--json") json = true;
+        else if (a == "-h" || a == "--help") {
+            std::puts("usage: rustun-sync-bench [--clients N] [--clusters K] [--timeout S] [--json]\n"
+                      "  full sync of N clients in K clusters to a stand-in dataplane (the real StateManager),\n"
+                      "  then a reload that changes one client; prints time, messages and memory.");
+            return 0;
+        } else die("unknown argument " + a + " (see --help)");
+    }
+    if (n == 0 || k == 0 || k > n || n > 16'000'000) die("need 1 <= --clusters <= --clients <= 16000000");
+    set_log_level(LogLevel::Warn);
+    char tmpl[] = "/tmp/rustun-sync-bench.XXXXXX";
+    if (!::mkdtemp(tmpl)) die("mkdtemp failed");
+    const std::string dir = tmpl;
+    ::mkdir((dir + "/run").c_str(), 0700);
+    const std::string cfg_path = dir + "/gateway.yaml";
+    {
+        write_file(cfg_path, config_text(n, k, dir, -1));
+    }
+    const uint64_t rss0 = status_kb("VmRSS");
+
+    auto cfg = load_config_file(cfg_path);
+    if (!cfg) die(cfg.error());
+    auto gw = std::make_unique<cp::Gateway>(std::move(cfg.value()), cfg_path);
+    if (auto st = gw->start(); !st) die(st.error());
+    const uint64_t rss_cp = status_kb("VmRSS");
+
+    Dataplane dp;
+    auto ch = shm::Channel::create(dir + "/run/dataplane.chan", shm::ChannelOptions{});
+    if (!ch) die(ch.error());
+    dp.ch = std::move(ch.value());
+    const auto t0 = Clock::now();
+    dp.thread = std::thread([&] { dp.run(t0); });
+    if (!wait_for([&] { return dp.syncs.load() >= 1; }, timeout)) die("no full sync within the timeout");
+    const double sync_ms = dp.sync_end_ns.load() / 1e6;
+    const double push_ms = (dp.sync_end_ns.load() - dp.first_msg_ns.load()) / 1e6;
+    const uint64_t sync_msgs = dp.messages.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // retired generation freed
+    const uint64_t rss_dp = status_kb("VmRSS");
+
+    // A reload that changes one client (a CIDR more for the client in the middle).
+    write_file(cfg_path, config_text(n, k, dir, static_cast<int64_t>(n / 2)));
+    const uint64_t before = dp.messages.load(), commits = dp.commits.load();
+    const auto r0 = Clock::now();
+    auto rep = gw->reload();
+    if (!rep) die("reload failed: " + rep.error());
+    const double reload_ms = std::chrono::duration<double, std::milli>(Clock::now() - r0).count();
+    if (!wait_for([&] { return dp.commits.load() > commits; }, timeout)) die("no Commit after the reload");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // anything else would arrive now
+    const uint64_t reload_msgs = dp.messages.load() - before;
+    const uint64_t hwm = status_kb("VmHWM");
+
+    gw->stop();
+    dp.stop = true;
+    dp.thread.join();
+    std::filesystem::remove_all(dir);
+
+    const double cp_mb = (rss_cp - rss0) / 1024.0, dp_mb = (rss_dp - rss_cp) / 1024.0;
+    if (json)
+        std::printf("{\"clients\":%" PRIu64 ",\"clusters\":%" PRIu64 ",\"full_sync_ms\":%.1f,\"full_sync_apply_ms\":%.1f,"
+                    "\"full_sync_messages\":%" PRIu64 ",\"cp_rss_mb\":%.1f,\"dp_state_rss_mb\":%.1f,"
+                    "\"cp_bytes_per_client\":%.0f,\"dp_bytes_per_client\":%.0f,\"peak_rss_mb\":%.1f,"
+                    "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f}\n",
+                    n, k, sync_ms, push_ms, sync_msgs, cp_mb, dp_mb, cp_mb * 1048576 / n, dp_mb * 1048576 / n, hwm / 1024.0,
+                    reload_msgs, rep->state_mutex_us, reload_ms);
+    else
+        std::printf("clients %" PRIu64 " clusters %" PRIu64 ": full sync %.0f ms (%" PRIu64 " messages, first to SyncEnd %.0f ms); "
+                    "control plane %.0f MB (%.0f B/client), dataplane state %.0f MB (%.0f B/client), peak RSS %.0f MB; "
+                    "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms\n",
+                    n, k, sync_ms, sync_msgs, push_ms, cp_mb, cp_mb * 1048576 / n, dp_mb, dp_mb * 1048576 / n, hwm / 1024.0,
+                    reload_msgs, rep->state_mutex_us, reload_ms);
+    return 0;
+}
