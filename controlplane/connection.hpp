@@ -4,10 +4,13 @@
 // reads the socket, runs its timers and closes the fd. Any thread may queue output: the output
 // side (out, closed, want_write, over_limit_since) is guarded by out_mu, and the fd is closed
 // only under out_mu with closed = true, so a writer on another thread never writes to a reused
-// fd. The client binding (client, cluster, dialect, key) is guarded by the state mutex
-// (SharedState::mu()): a reload rebinds `client` and `cluster`; `dialect` and `key` are written
-// only by the owning worker (under the mutex), which may read them without it.
+// fd. The client binding (client, cluster, dialect, key) is written under the state mutex
+// (SharedState::mu()): a reload rebinds `client` and `cluster` (relaxed atomics: the owning
+// worker's TCP relay reads `client` without the mutex, controlplane/relay_view.hpp); `dialect`
+// and `key` are written only by the owning worker (under the mutex), which may read them without.
 #pragma once
+
+#include "relay_view.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -61,9 +64,9 @@ struct Connection {
     size_t pending_len = 0;
     bool in_epoll = false;
 
-    // --- gateway state mutex ---
-    ClientId client = kNoClient;
-    ClusterId cluster = 0;
+    // --- written under the gateway state mutex ---
+    RelayValue<ClientId> client{kNoClient};
+    RelayValue<ClusterId> cluster{0};
     Dialect dialect = Dialect::New;
     std::shared_ptr<const CipherKey> key;  // the cluster key this client authenticated with
 

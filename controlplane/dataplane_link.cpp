@@ -44,6 +44,7 @@ void DataplaneLink::stop() {
     thread_.join();
     MutexLock lk(ch_mu_);
     ch_.reset();
+    published_.store(nullptr);
     attached_ = false;
 }
 
@@ -137,6 +138,7 @@ bool DataplaneLink::try_attach() {
     {
         MutexLock lk(ch_mu_);
         ch_ = std::shared_ptr<shm::Channel>(std::move(ch.value()));
+        published_.store(ch_);
     }
     ch_->header().cp_pid.store(static_cast<uint32_t>(::getpid()));
     ch_->header().cp_heartbeat_ns.store(mono_ns(), std::memory_order_release);
@@ -168,6 +170,7 @@ void DataplaneLink::detach(const char* why) {
     counters_.inc(Counter::dataplane_lost);
     MutexLock lk(ch_mu_);
     ch_.reset();
+    published_.store(nullptr);
     attached_ = false;
 }
 
@@ -345,15 +348,12 @@ void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
     }
 }
 
-bool DataplaneLink::send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& ctr) {
-    MutexLock lk(ch_mu_);
-    if (!ch_ || len > shm::kMaxFrameInSlot) return false;
-    shm::SpscRing& r = ch_->tx();
+namespace {
+
+// One TxFrame into the next free slot of `r` (not yet published); false if the ring is full.
+bool put_txframe(shm::SpscRing& r, const shm::Endpoint& to, const uint8_t* frame, size_t len) {
     uint8_t* slot = r.reserve();
-    if (!slot) {
-        ctr.inc(Counter::udp_tx_ring_full);
-        return false;
-    }
+    if (!slot) return false;
     shm::MsgHeader hdr{static_cast<uint16_t>(shm::MsgType::TxFrame), 0,
                        static_cast<uint32_t>(offsetof(shm::TxFrameMsg, frame) + len)};
     std::memcpy(slot, &hdr, sizeof hdr);
@@ -361,7 +361,33 @@ bool DataplaneLink::send_udp(const shm::Endpoint& to, const uint8_t* frame, size
     body->to = to;
     body->frame_len = static_cast<uint16_t>(len);
     std::memcpy(body->frame, frame, len);
-    r.commit();
+    r.advance();
+    return true;
+}
+
+}  // namespace
+
+bool DataplaneLink::send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& ctr) {
+    // The link thread writes ch_ itself: no lock to read it. Ring 0 is its own unless the
+    // dataplane has a single TX ring, which the workers then share (hence the ring's lock).
+    if (!ch_ || len > shm::kMaxFrameInSlot) return false;
+    MutexLock lk(tx_mu_[0]);
+    shm::SpscRing& r = ch_->tx(0);
+    if (!put_txframe(r, to, frame, len)) {
+        ctr.inc(Counter::udp_tx_ring_full);
+        return false;
+    }
+    r.publish();
+    return true;
+}
+
+bool DataplaneLink::TxProducer::send(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& ctr) {
+    if (!ring_ || len > shm::kMaxFrameInSlot) return false;
+    if (!put_txframe(*ring_, to, frame, len)) {
+        ctr.inc(Counter::udp_tx_ring_full);
+        return false;
+    }
+    ++queued_;
     return true;
 }
 

@@ -42,13 +42,44 @@ public:
     // A reload installed `fresh` (called under the state mutex, together with the install: the
     // punt path relies on it): the link pushes `delta` to the dataplane soon, in reload order, or
     // a full sync if the delta says so (docs/controlplane.md, "The dataplane link").
-    void state_changed(std::shared_ptr<const Membership> fresh, StateDelta delta) REQUIRES(state_.mu())
-        EXCLUDES(push_mu_);
+    void state_changed(std::shared_ptr<const Membership> fresh, StateDelta delta) EXCLUDES(push_mu_);
 
-    // Hands a sealed frame to the dataplane for UDP delivery to `to`. Any thread. False if no
-    // dataplane is attached or its TX ring is full (counted).
-    bool send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters)
-        EXCLUDES(ch_mu_);
+    // Hands a sealed frame to the dataplane for UDP delivery to `to`, on TX ring 0. The link
+    // thread only (its punt replies). False if no dataplane is attached or the ring is full
+    // (counted).
+    bool send_udp(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters);
+
+    // A control-plane worker's producer end of its TX ring for one batch (with_worker_tx).
+    class TxProducer {
+    public:
+        // Queues one sealed frame for UDP delivery to `to`; false if no dataplane is attached or
+        // the ring is full (counted as udp_tx_ring_full).
+        bool send(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters);
+
+    private:
+        friend class DataplaneLink;
+        shm::SpscRing* ring_ = nullptr;
+        uint32_t queued_ = 0;
+    };
+    // Runs f(TxProducer&) on worker `worker`'s TX ring: the channel is loaded once per batch (an
+    // atomic shared_ptr: no lock shared with other threads), the ring is the worker's own while
+    // the dataplane has a ring per worker (1 + worker % (tx_rings - 1); its lock is then never
+    // contended), and the batch's frames are published together at the end.
+    template <typename F>
+    void with_worker_tx(uint32_t worker, F&& f) {
+        std::shared_ptr<shm::Channel> ch = published_.load(std::memory_order_acquire);
+        TxProducer p;
+        if (!ch) {
+            f(p);
+            return;
+        }
+        const uint32_t rings = ch->tx_rings();
+        const uint32_t r = rings == 1 ? 0 : 1 + worker % (rings - 1);
+        MutexLock lk(tx_mu_[r]);
+        p.ring_ = &ch->tx(r);
+        f(p);
+        if (p.queued_) p.ring_->publish();
+    }
 
     bool attached() const { return attached_.load(); }
     const std::string& channel_path() const { return path_; }
@@ -119,10 +150,14 @@ private:
     std::unique_ptr<CryptoEngine> engine_;
     std::unique_ptr<FrameSender> sender_;
 
-    // Guards ch_ replacement and the TX ring's producer side (workers and this thread send).
-    // ch_ is written only by the link thread (under ch_mu_), which also reads it without.
+    // Guards ch_ replacement. ch_ is written only by the link thread (under ch_mu_), which also
+    // reads it without; other threads take it from published_ (an atomic shared_ptr, set with
+    // ch_) or under ch_mu_ (the control socket's counters).
     Mutex ch_mu_;
     std::shared_ptr<shm::Channel> ch_;
+    std::atomic<std::shared_ptr<shm::Channel>> published_;
+    // One producer lock per TX ring: uncontended while each producer thread has a ring of its own.
+    Mutex tx_mu_[shm::kMaxTxRings];
     uint64_t cp_epoch_ = 0;      // of the last full sync pushed
     // Reloads not yet pushed, in order (state_changed -> push_pending).
     struct PendingDelta {

@@ -259,17 +259,17 @@ Result<ReloadReport> Gateway::reload_apply() {
     ReloadPlan plan;
     plan_carry_over(*old, *fresh, rep, plan);
     fresh->generation = old->generation + 1;
-    GatewayConfig applied = std::move(next.value());
+    auto applied = std::make_unique<GatewayConfig>(std::move(next.value()));
     const auto locked_at = std::chrono::steady_clock::now();
     {
         // Under it only what is O(online clients) or O(changes): runtime state, kicks, install.
         MutexLock lk(state_.mu());
-        rep.restart_only = restart_only_changes(cfg_, applied);
+        rep.restart_only = restart_only_changes(cfg_, *applied);
         apply_carry_over(*old, *fresh, plan);
         // Restart-only keys keep their running values; the replaced configuration (and `old`)
         // are freed after unlocking.
-        keep_restart_only_values(applied, cfg_);
-        std::swap(cfg_, applied);
+        keep_restart_only_values(*applied, cfg_);
+        std::swap(cfg_, *applied);
         state_.replace_members(fresh);
         for (const std::string& identity : rep.removed) state_.handshake_nonces().forget(identity);
         state_.set_limits(cfg_.controlplane);
@@ -280,7 +280,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     rep.state_mutex_us = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - locked_at).count());
     old.reset();
-    applied = GatewayConfig{};
+    applied.reset();
     malloc_trim(0);  // return the parse's (and the old generation's) freed heap
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged (state mutex held %llu us)",
              config_path_.c_str(), rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(),
@@ -339,6 +339,9 @@ void Gateway::apply_carry_over(Membership& old, Membership& fresh, const ReloadP
         ne.rt = oe.rt;
         ne.rt.conn->client = nid;
         ne.rt.conn->cluster = ne.cluster;
+        // The replaced generation forgets it: a relaying worker that still holds that snapshot
+        // then takes the new one (Worker::sender_current) instead of routing by stale ids.
+        oe.rt.conn = nullptr;
     }
     for (ClientId oid : plan.kick) {
         ClientEntry& oe = old.clients[oid];

@@ -36,7 +36,7 @@ struct ClientStats {
 
 // Per-connection state of an online client; reset when it goes offline.
 struct ClientRuntime {
-    ConnectionPtr conn;          // null = offline
+    RelayPtr<Connection> conn;   // null = offline; the TCP relay loads it without the mutex
     Dialect dialect = Dialect::New;
     std::string handshake_ipv6;  // old dialect: echoed in the HandshakeReply `ipv6`
     // From the client's latest KeepAlive on its current connection (docs/protocol.md, "KeepAlive handling").
@@ -50,16 +50,17 @@ struct ClientRuntime {
 
 // The client's UDP relay binding (docs/protocol-extensions.md): set by an authenticated UDP
 // KeepAlive whose `seq` is above the last accepted one. Independent of the TCP connection.
+// `bound`, `endpoint` and `last_rx` are what the TCP relay reads without the state mutex.
 struct UdpBinding {
-    bool bound = false;
-    shm::Endpoint endpoint{};
+    RelayValue<bool> bound{false};
+    RelaySeq<shm::Endpoint> endpoint;
     uint64_t last_seq = 0;  // highest accepted KeepAlive seq (Unix microseconds)
-    SteadyTime last_rx{};   // last accepted UDP KeepAlive
+    RelayValue<SteadyTime> last_rx{SteadyTime{}};  // last accepted UDP KeepAlive
     // Data replay protection: 0 = not opted in, else the counter floor the client declared.
     uint64_t replay_floor = 0;
     SteadyTime reply_tat{};  // rate limit of UDP KeepAlive replies to this identity (GCRA)
     // Live: a KeepAlive within 15 s (the P2P validity window, docs/protocol.md, "P2P in the old generation").
-    bool live(SteadyTime now) const { return bound && now - last_rx < kValidityWindow; }
+    bool live(SteadyTime now) const { return bound.load() && now - last_rx.load() < kValidityWindow; }
 };
 
 struct ClientEntry {

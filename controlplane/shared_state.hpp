@@ -38,7 +38,14 @@ public:
     // may be read.
     std::shared_ptr<Membership> hold_members() REQUIRES(mu_) { return members_; }
     // Installs a new generation (start, reload).
-    void replace_members(std::shared_ptr<Membership> m) REQUIRES(mu_) { members_ = std::move(m); }
+    void replace_members(std::shared_ptr<Membership> m) REQUIRES(mu_) {
+        published_.store(m, std::memory_order_release);
+        members_ = std::move(m);
+    }
+    // The current generation without the mutex (RCU style, as the dataplane's workers load their
+    // generation): the TCP relay loads it once per Data batch. Its configured part may be read
+    // freely; of its runtime part only the relay fields (controlplane/relay_view.hpp).
+    std::shared_ptr<Membership> snapshot() const { return published_.load(std::memory_order_acquire); }
 
     const Limits& limits() const REQUIRES(mu_) { return limits_; }
     void set_limits(const Limits& l) REQUIRES(mu_) { limits_ = l; }
@@ -59,6 +66,7 @@ private:
     // shared_ptr: a worker holds the generation it routed a batch with until the batch is
     // queued, so a reload may replace it meanwhile.
     std::shared_ptr<Membership> members_ GUARDED_BY(mu_) = std::make_shared<Membership>();
+    std::atomic<std::shared_ptr<Membership>> published_{members_};
     Limits limits_ GUARDED_BY(mu_);
     HandshakeNonces nonces_ GUARDED_BY(mu_);
     std::atomic<uint64_t> next_conn_id_{1};

@@ -334,14 +334,12 @@ void Worker::process_batch() {
     engine_->open_burst(std::span<OpenItem>(open_items_));
 
     std::vector<uint64_t> bad;  // connection ids
-    std::shared_ptr<Membership> hold;  // keeps the ClientStats of deliveries_ alive (reload)
+    // One snapshot per batch, no lock; it also keeps the ClientStats of deliveries_ alive.
+    std::shared_ptr<Membership> snap = state_.snapshot();
     deliveries_.clear();
-    {
-        MutexLock lk(state_.mu());
-        hold = state_.hold_members();
-        route_batch(*hold, bad);
-    }
+    route_batch(snap, bad);
     deliver_batch();
+    batch_holds_.clear();
     batch_.clear();
     arena_used_ = 0;
     for (uint64_t id : bad) {
@@ -356,17 +354,37 @@ void Worker::process_batch() {
     flush_dirty();
 }
 
-void Worker::route_batch(Membership& m, std::vector<uint64_t>& bad) {
+bool Worker::sender_current(std::shared_ptr<Membership>& m, const Connection* src) {
+    auto current = [&] {
+        const ClientId id = src->client;
+        return id != kNoClient && id < m->clients.size() && m->clients[id].rt.conn.get() == src;
+    };
+    if (current()) return true;
+    // A reload between the snapshot and now renumbered the sender (a reload clears the
+    // connections of the generation it replaces): the newest snapshot, or, while the reload is
+    // still installing it, the mutex. Each snapshot used stays held until the batch is queued.
+    batch_holds_.push_back(m);
+    m = state_.snapshot();
+    if (current()) return true;
+    batch_holds_.push_back(m);
+    MutexLock lk(state_.mu());
+    m = state_.hold_members();
+    return current();
+}
+
+void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t>& bad) {
     const SteadyTime now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < batch_.size(); ++i) {
         Connection* src = batch_[i].src;
         const OpenItem& it = open_items_[i];
-        if (src->client == kNoClient || m.clients[src->client].rt.conn.get() != src) {
+        if (!sender_current(snap, src)) {
             // Closed, replaced or removed by a reload since its frames were read.
             counters_.inc(Counter::data_src_closed);
             continue;
         }
-        ClientEntry& se = m.clients[src->client];
+        Membership& m = *snap;
+        const ClientId sid = src->client;
+        ClientEntry& se = m.clients[sid];
         if (it.status != CryptoStatus::Ok) {
             bad.push_back(src->id);
             continue;
@@ -379,7 +397,7 @@ void Worker::route_batch(Membership& m, std::vector<uint64_t>& bad) {
             counters_.inc(why);
             se.stats->drops.fetch_add(1, std::memory_order_relaxed);
         };
-        const InnerDecision d = route_inner_packet(m.routes, src->client, src->cluster, it.plaintext, it.plaintext_len);
+        const InnerDecision d = route_inner_packet(m.routes, sid, se.cluster, it.plaintext, it.plaintext_len);
         switch (d.verdict) {
             case InnerVerdict::Forward: break;
             case InnerVerdict::NotIpv4: drop(Counter::data_not_ipv4); continue;
@@ -392,46 +410,54 @@ void Worker::route_batch(Membership& m, std::vector<uint64_t>& bad) {
         // destination's live UDP endpoint if it has one (it chose the UDP relay), else TCP.
         if (link_ && de.udp.live(now)) {
             deliveries_.push_back(
-                Delivery{nullptr, de.udp.endpoint, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
+                Delivery{nullptr, de.udp.endpoint.load(), de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
+            has_udp_deliveries_ = true;
             continue;
         }
-        if (!de.rt.conn) {
+        ConnectionPtr dst = de.rt.conn.load();
+        if (!dst) {
             drop(Counter::data_dst_offline);
             continue;
         }
-        deliveries_.push_back(Delivery{de.rt.conn, {}, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
+        deliveries_.push_back(Delivery{std::move(dst), {}, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});
     }
 }
 
 void Worker::deliver_batch() {
-    for (Delivery& d : deliveries_) {
-        if (!d.dst) {
-            if (d.len <= shm::kMaxFrameInSlot && link_->send_udp(d.udp, arena_.get() + d.offset, d.len, counters_)) {
-                counters_.inc(Counter::tcp_to_udp);
-                d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
-                d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
-            } else {
-                d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+    // Frames for UDP endpoints go to this worker's own TX ring, published once per batch.
+    auto deliver = [&](DataplaneLink::TxProducer* tx) {
+        for (Delivery& d : deliveries_) {
+            if (!d.dst) {
+                if (tx && tx->send(d.udp, arena_.get() + d.offset, d.len, counters_)) {
+                    counters_.inc(Counter::tcp_to_udp);
+                    d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+                    d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
+                } else {
+                    d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                }
+                continue;
             }
-            continue;
+            switch (sender_->bytes_to_conn(d.dst, arena_.get() + d.offset, d.len)) {
+                case FrameSender::Queued::Closed:
+                    counters_.inc(Counter::data_dst_offline);
+                    d.src_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                    break;
+                case FrameSender::Queued::Full:
+                    counters_.inc(Counter::data_outq_full);
+                    d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                    break;
+                case FrameSender::Queued::Ok:
+                    counters_.inc(Counter::data_relayed);
+                    d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
+                    d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
+                    break;
+            }
         }
-        switch (sender_->bytes_to_conn(d.dst, arena_.get() + d.offset, d.len)) {
-            case FrameSender::Queued::Closed:
-                counters_.inc(Counter::data_dst_offline);
-                d.src_stats->drops.fetch_add(1, std::memory_order_relaxed);
-                break;
-            case FrameSender::Queued::Full:
-                counters_.inc(Counter::data_outq_full);
-                d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
-                break;
-            case FrameSender::Queued::Ok:
-                counters_.inc(Counter::data_relayed);
-                d.dst_stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
-                d.dst_stats->tx_bytes.fetch_add(d.len, std::memory_order_relaxed);
-                break;
-        }
-    }
+    };
+    if (link_ && has_udp_deliveries_) link_->with_worker_tx(index_, [&](DataplaneLink::TxProducer& tx) { deliver(&tx); });
+    else deliver(nullptr);
     deliveries_.clear();
+    has_udp_deliveries_ = false;
 }
 
 void Worker::flush_dirty() { sender_->flush(); }

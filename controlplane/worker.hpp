@@ -59,7 +59,7 @@ public:
 private:
     // Raw pointers are safe for one turn: a connection closed during the turn is kept in
     // graveyard_ until the turn ends, and the batch is always processed within its turn; the
-    // stats live in the Membership that process_batch holds (`hold`) while it uses them.
+    // stats live in the Membership snapshot(s) process_batch holds while it uses them.
     struct BatchItem {
         Connection* src;
         uint32_t offset;  // frame start in arena_
@@ -93,9 +93,13 @@ private:
     bool handle_control(const ConnectionPtr& c, const FrameHeader& h, uint8_t* payload);
     void handle_keepalive(const ConnectionPtr& c, const KeepAlive& ka) REQUIRES(state_.mu());
     void process_batch();
-    // Routes the authenticated frames of the batch into deliveries_ (under the state mutex);
-    // collects the connections whose frames failed authentication in `bad`.
-    void route_batch(Membership& m, std::vector<uint64_t>& bad) REQUIRES(state_.mu());
+    // Routes the authenticated frames of the batch into deliveries_ from the membership snapshot
+    // `m` (no state mutex; controlplane/relay_view.hpp); collects the connections whose frames
+    // failed authentication in `bad`.
+    void route_batch(std::shared_ptr<Membership>& m, std::vector<uint64_t>& bad) EXCLUDES(state_.mu());
+    // True if `src` is still the connection of the client it names in `m`; else tries a newer
+    // snapshot, and as a last resort (a reload in progress) the state mutex.
+    bool sender_current(std::shared_ptr<Membership>& m, const Connection* src) EXCLUDES(state_.mu());
     void deliver_batch();
     void flush_dirty();
     void timers();
@@ -134,6 +138,8 @@ private:
     std::vector<BatchItem> batch_;
     std::vector<OpenItem> open_items_;
     std::vector<Delivery> deliveries_;
+    bool has_udp_deliveries_ = false;  // some of deliveries_ go to the dataplane's TX ring
+    std::vector<std::shared_ptr<Membership>> batch_holds_;  // older snapshots the batch used
 
     Mutex close_mu_;
     std::vector<std::pair<ConnectionPtr, CloseReason>> close_requests_ GUARDED_BY(close_mu_);

@@ -76,10 +76,10 @@ unsigned poll_control(Runtime& rt, unsigned max) {
     return n;
 }
 
-// Sends up to `max` TxFrames through worker 0.
-unsigned poll_tx(Runtime& rt, unsigned max) {
+// Sends up to `max` TxFrames of TX ring `ring` through worker 0.
+unsigned poll_tx_ring(Runtime& rt, uint32_t ring, unsigned max) {
     uint64_t sent = 0, bad = 0, nombuf = 0, full = 0;
-    const unsigned n = shm::drain_ring(rt.channel->tx(), max, g_msg_copy, [&](const uint8_t* copy) {
+    const unsigned n = shm::drain_ring(rt.channel->tx(ring), max, g_msg_copy, [&](const uint8_t* copy) {
         shm::TxFrameView msg;
         const bool ok = shm::parse_txframe(copy, msg) == shm::MsgCheck::Ok && (msg.to.family == 4 || rt.src.has_addr6);
         if (!ok) {
@@ -109,6 +109,17 @@ unsigned poll_tx(Runtime& rt, unsigned max) {
         rt.count_main(C::drop_no_mbuf, nombuf);
         rt.count_main(C::drop_tx_full, full);
     }
+    return n;
+}
+
+// Sends up to `max` TxFrames in all, from the control plane's TX rings (one per control-plane
+// thread, channel version 7) in turn, starting one ring further each round: none starves.
+unsigned poll_tx(Runtime& rt, unsigned max) {
+    static uint32_t first = 0;  // main lcore only
+    const uint32_t rings = rt.channel->tx_rings();
+    unsigned n = 0;
+    for (uint32_t i = 0; i < rings && n < max; ++i) n += poll_tx_ring(rt, (first + i) % rings, max - n);
+    first = (first + 1) % rings;
     return n;
 }
 
@@ -159,9 +170,15 @@ void refresh_snapshot(Runtime& rt) {
     rt.snap_list = std::move(list);
 }
 
+uint64_t tx_used(shm::Channel& ch) {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < ch.tx_rings(); ++i) n += ch.tx(i).used();
+    return n;
+}
+
 uint64_t activity(Runtime& rt) {
     return rt.channel->counter_total(C::rx_packets) + rt.channel->counter_total(C::tx_packets) +
-           rt.channel->counter_total(C::drop_tx_full) + rt.channel->control().used() + rt.channel->tx().used();
+           rt.channel->counter_total(C::drop_tx_full) + rt.channel->control().used() + tx_used(*rt.channel);
 }
 
 }  // namespace

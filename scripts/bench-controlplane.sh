@@ -12,14 +12,17 @@
 #
 # Environment: RUSTUN_BUILD (default build) build directory; RUSTUN_BENCH_SECONDS (default 5)
 # seconds per relay run; RUSTUN_BENCH_HOLD (default 15) seconds idle clients are held;
-# RUSTUN_BENCH_JSON=FILE also writes every raw JSON result line to FILE.
+# RUSTUN_BENCH_JSON=FILE also writes every raw JSON result line to FILE; RUSTUN_BENCH_SYNC_BIG
+# (default 1000000) clients of the big state-sync run (rustun-sync-bench; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${RUSTUN_BUILD:-build}
 RELAY_S=${RUSTUN_BENCH_SECONDS:-5}
 HOLD_S=${RUSTUN_BENCH_HOLD:-15}
-TARGETS=(controlplane/rustun-controlplane controlplane/rustunctl tools/rustun-crypto-bench tools/rustun-cp-bench)
+SYNC_BIG=${RUSTUN_BENCH_SYNC_BIG:-1000000}
+TARGETS=(controlplane/rustun-controlplane controlplane/rustunctl tools/rustun-crypto-bench tools/rustun-cp-bench
+         tools/rustun-sync-bench)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 fail() { printf 'bench-controlplane: %s\n' "$*" >&2; exit 1; }
@@ -41,6 +44,7 @@ GW_BIN=$BUILD/controlplane/rustun-controlplane
 CTL=$BUILD/controlplane/rustunctl
 CB=$BUILD/tools/rustun-crypto-bench
 CPB=$BUILD/tools/rustun-cp-bench
+SB=$BUILD/tools/rustun-sync-bench
 command -v python3 >/dev/null || fail "python3 is needed (scripts/setup.sh installs it)"
 
 # ---- temp dir, gateway lifecycle, cleanup ---------------------------------------------------------
@@ -63,14 +67,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_gw NAME CLIENTS CLUSTERS CIPHER: writes $TMP/NAME.yaml, starts the gateway, waits until
-# its control socket answers. Sets CONF.
+# start_gw NAME CLIENTS CLUSTERS CIPHER [GENCONFIG ARGS...]: writes $TMP/NAME.yaml, starts the
+# gateway, waits until its control socket answers. Sets CONF.
 start_gw() {
   local name=$1 n=$2 k=$3 cipher=$4 port
+  shift 4
   port=$(free_port)
   CONF=$TMP/$name.yaml
   "$CPB" genconfig --clients "$n" --clusters "$k" --cipher "$cipher" --port "$port" \
-    --socket "$TMP/$name.sock" > "$CONF"
+    --socket "$TMP/$name.sock" "$@" > "$CONF"
   "$GW_BIN" --config "$CONF" --log-level warn 2> "$TMP/$name.log" &
   GW_PID=$!
   for _ in $(seq 300); do
@@ -155,6 +160,28 @@ for cipher in chacha20 aes256; do
   done
 done
 
+# ---- 4b. the relay and handshakes with 1 and 2 workers (per-batch snapshot, a TX ring each) ------
+for w in 1 2; do
+  log "relay: chacha20 512 B, 4 pairs, $w worker(s), ${RELAY_S} s"
+  start_gw "relay-w$w" 8 1 chacha20:bench-key --workers "$w"
+  bench "relay-w$w" 60 relay --size 512 --cipher chacha20:bench-key --seconds "$RELAY_S" --pairs 4
+  stop_gw
+  log "handshakes: 50000, concurrency 128, $w worker(s)"
+  start_gw "hs-w$w" 10000 1000 chacha20:rustun --workers "$w"
+  bench "hs-w$w" 120 handshakes --clients 50000 --concurrency 128
+  stop_gw
+done
+
+# ---- 4c. state sync to the dataplane and a one-client reload (rustun-sync-bench) --------------------
+SYNC_SIZES=(100000)
+[ "$SYNC_BIG" -gt 0 ] && SYNC_SIZES+=("$SYNC_BIG")
+for n in "${SYNC_SIZES[@]}"; do
+  log "state sync: $n clients in $((n / 10)) clusters, then a reload changing one client"
+  timeout --kill-after=5 1200 "$SB" --clients "$n" --clusters $((n / 10)) --json > "$TMP/sync-$n.json" \
+    2> "$TMP/sync-$n.err" || { cat "$TMP/sync-$n.err" >&2; fail "rustun-sync-bench --clients $n failed"; }
+  [ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$TMP/sync-$n.json" >> "$RUSTUN_BENCH_JSON"
+done
+
 # ---- 5. PeerUpdate fan-out -----------------------------------------------------------------------------
 log "fanout: 1000 old-dialect clients in one cluster, 5 rounds"
 start_gw fanout 1000 1 chacha20:rustun
@@ -216,6 +243,27 @@ for cipher in chacha20 aes256; do
       "$(j "$f" '"%.3f Mpps %6.2f Gbps, drops %d" % (d["mpps"], d["gbps"], d["data_outq_full"] + d["sent_minus_received"])') = $(printf '%.2f' "$ratio") of crypto $(printf '%.2f' "$cm") Mpps" \
       "$tgt"
   done
+done
+for w in 1 2; do
+  f=$TMP/relay-w$w.json
+  printf "$ROW" "relay chacha20 512 B (4 pairs), $w worker(s)" \
+    "$(j "$f" '"%.3f Mpps %6.2f Gbps, drops %d" % (d["mpps"], d["gbps"], d["data_outq_full"] + d["sent_minus_received"])')" "-"
+  f=$TMP/hs-w$w.json
+  printf "$ROW" "handshakes/s, $w worker(s)" \
+    "$(j "$f" '"%.0f/s; p50 %.2f ms, p99 %.2f ms, %d failed" % (d["per_s"], d["latency_ms_p50"], d["latency_ms_p99"], d["failures"])')" "-"
+done
+for n in "${SYNC_SIZES[@]}"; do
+  f=$TMP/sync-$n.json
+  printf "$ROW" "full sync to the dataplane: $n clients" \
+    "$(j "$f" '"%.0f ms, %d msgs; peak RSS %.0f MiB; cp %.0f B/client, dp %.0f B/client" % (d["full_sync_ms"], d["full_sync_messages"], d["peak_rss_mb"], d["cp_bytes_per_client"], d["dp_bytes_per_client"])')" \
+    "completes: PASS"
+  msgs=$(j "$f" 'd["reload_messages"]')
+  mutex_ms=$(j "$f" 'd["reload_state_mutex_us"]/1000')
+  tgt="-"
+  [ "$n" = 100000 ] && tgt="< 10 msgs, < 10 ms: $(verdict "$msgs" 9 lower), $(verdict "$mutex_ms" 10 lower)"
+  printf "$ROW" "reload changing 1 of $n clients" \
+    "$(j "$f" '"%d msgs to the dataplane, state mutex %.2f ms, reload %.0f ms" % (d["reload_messages"], d["reload_state_mutex_us"]/1000, d["reload_ms"])')" \
+    "$tgt"
 done
 f=$TMP/fanout.json
 printf "$ROW" "PeerUpdate fan-out, 1000-client cluster" \

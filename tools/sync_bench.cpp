@@ -10,6 +10,8 @@
 //     state after the sync over the control plane's);
 //   * a reload that changes one client: messages the dataplane receives, the state mutex hold
 //     time the reload reports, the time until the dataplane applied the Commit;
+//   * the dataplane's side of binding every client: N EndpointSets (as the control plane sends
+//     one per accepted UDP KeepAlive) applied to the StateManager, per second;
 //   * the peak RSS of the process (VmHWM).
 // One result line (or --json). Every wait is bounded.
 #include <sys/stat.h>
@@ -205,6 +207,26 @@ int main(int argc, char** argv) {
     gw->stop();
     dp.stop = true;
     dp.thread.join();
+
+    // Binding every client on the dataplane's side (the control plane is stopped: nothing else
+    // writes the StateManager now).
+    const auto b0 = Clock::now();
+    const dp::Generation* g = dp.sm.current();
+    uint64_t bound = 0;
+    for (uint32_t d = 0; d < g->client_count; ++d) {
+        shm::EndpointSetMsg m{};
+        m.client_id = g->clients[d].cp_id;
+        m.endpoint.family = 4;
+        m.endpoint.port = static_cast<uint16_t>(1024 + d % 60000);
+        const uint32_t host = 0xC6120000u + d / 60000;  // 198.18.0.0/15
+        m.endpoint.addr[0] = static_cast<uint8_t>(host >> 24);
+        m.endpoint.addr[1] = static_cast<uint8_t>(host >> 16);
+        m.endpoint.addr[2] = static_cast<uint8_t>(host >> 8);
+        m.endpoint.addr[3] = static_cast<uint8_t>(host);
+        const shm::MsgHeader h{static_cast<uint16_t>(shm::MsgType::EndpointSet), 0, sizeof m};
+        bound += dp.sm.apply(h, reinterpret_cast<const uint8_t*>(&m), 2) == dp::StateManager::Outcome::Applied;
+    }
+    const double bind_s = std::chrono::duration<double>(Clock::now() - b0).count();
     std::filesystem::remove_all(dir);
 
     const double cp_mb = (rss_cp - rss0) / 1024.0, dp_mb = (rss_dp - rss_cp) / 1024.0;
@@ -212,14 +234,16 @@ int main(int argc, char** argv) {
         std::printf("{\"clients\":%" PRIu64 ",\"clusters\":%" PRIu64 ",\"full_sync_ms\":%.1f,\"full_sync_apply_ms\":%.1f,"
                     "\"full_sync_messages\":%" PRIu64 ",\"cp_rss_mb\":%.1f,\"dp_state_rss_mb\":%.1f,"
                     "\"cp_bytes_per_client\":%.0f,\"dp_bytes_per_client\":%.0f,\"peak_rss_mb\":%.1f,"
-                    "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f}\n",
+                    "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f,"
+                    "\"dp_bound\":%" PRIu64 ",\"dp_binds_per_s\":%.0f}\n",
                     n, k, sync_ms, push_ms, sync_msgs, cp_mb, dp_mb, cp_mb * 1048576 / n, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, rep->state_mutex_us, reload_ms);
+                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s);
     else
         std::printf("clients %" PRIu64 " clusters %" PRIu64 ": full sync %.0f ms (%" PRIu64 " messages, first to SyncEnd %.0f ms); "
                     "control plane %.0f MB (%.0f B/client), dataplane state %.0f MB (%.0f B/client), peak RSS %.0f MB; "
-                    "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms\n",
+                    "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms; "
+                    "dataplane bindings: %" PRIu64 " at %.0f/s\n",
                     n, k, sync_ms, sync_msgs, push_ms, cp_mb, cp_mb * 1048576 / n, dp_mb, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, rep->state_mutex_us, reload_ms);
+                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -68,7 +69,7 @@ struct HeaderCopy {
     uint64_t segment_bytes, dp_epoch;
     uint32_t slot_size, ring_count, worker_count, counter_count;
     uint64_t counters_offset, counter_stride;
-    uint32_t dp_pid;
+    uint32_t dp_pid, tx_ring_count;
     RingDesc rings[kMaxRings];
 };
 
@@ -90,6 +91,7 @@ HeaderCopy read_header(const uint8_t* b) {
     load(h.counters_offset, b, offsetof(SegmentHeader, counters_offset));
     load(h.counter_stride, b, offsetof(SegmentHeader, counter_stride));
     load(h.dp_pid, b, offsetof(SegmentHeader, dp_pid));
+    load(h.tx_ring_count, b, offsetof(SegmentHeader, tx_ring_count));
     load(h.rings, b, offsetof(SegmentHeader, rings));
     return h;
 }
@@ -111,6 +113,10 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
         return make_error("channel: workers must be 1.." + std::to_string(kMaxWorkers));
     if (!pow2(opt.control_slots) || !pow2(opt.tx_slots) || !pow2(opt.dp_to_cp_slots) || !pow2(opt.deliver_slots))
         return make_error("channel: ring sizes must be powers of two");
+    if (opt.tx_rings == 0 || opt.tx_rings > kMaxTxRings)
+        return make_error("channel: tx_rings must be 1.." + std::to_string(kMaxTxRings));
+    // As many TX rings as asked for, as far as the ring table has room beside the worker rings.
+    const uint32_t tx_rings = std::min(opt.tx_rings, kMaxRings - 1 - 2 * opt.workers);
     const auto [dir, name] = split_channel_path(path);
     if (name.empty() || name == "." || name == "..") return make_error("channel: " + path + " does not name a file");
     const uint64_t stride = round_up(kDpCounterCount * sizeof(uint64_t), kCacheLine);
@@ -128,6 +134,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     add(RingKind::CpToDpTx, 0, opt.tx_slots);
     for (uint32_t w = 0; w < opt.workers; ++w) add(RingKind::DpToCp, w, opt.dp_to_cp_slots);
     for (uint32_t w = 0; w < opt.workers; ++w) add(RingKind::DpToCpDeliver, w, opt.deliver_slots);
+    for (uint32_t t = 1; t < tx_rings; ++t) add(RingKind::CpToDpTx, t, opt.tx_slots);
 
     // The directory: created 0700 (0750 with the group) if missing; never a world-writable one.
     const mode_t dmode = opt.group >= 0 ? 0750 : 0700;
@@ -191,6 +198,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     h->counters_offset = counters_off;
     h->counter_stride = stride;
     h->dp_pid = static_cast<uint32_t>(::getpid());
+    h->tx_ring_count = tx_rings;
     for (size_t i = 0; i < descs.size(); ++i) {
         h->rings[i] = descs[i];
         SpscRing::init(ch->base_ + descs[i].offset, slots[i], kSlotSize, descs[i].kind, descs[i].index);
@@ -201,7 +209,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     ch->workers_ = opt.workers;
     ch->counters_offset_ = counters_off;
     ch->counter_stride_ = stride;
-    Status s = ch->map_rings(descs.data(), static_cast<uint32_t>(descs.size()));
+    Status s = ch->map_rings(descs.data(), static_cast<uint32_t>(descs.size()), tx_rings);
     if (!s) return make_error(s.error());
     h->magic.store(kChannelMagic, std::memory_order_release);  // published
     return ch;
@@ -267,7 +275,9 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
     // products are bounded first (stride <= size, workers <= 62).
     const bool ok = h.slot_size == kSlotSize && h.header_bytes == kHeaderBytes && h.segment_bytes == size &&
                     h.counter_count == kDpCounterCount && h.worker_count >= 1 && h.worker_count <= kMaxWorkers &&
-                    h.ring_count == 2 + 2 * h.worker_count && h.counter_stride >= kDpCounterCount * sizeof(uint64_t) &&
+                    h.tx_ring_count >= 1 && h.tx_ring_count <= kMaxTxRings &&
+                    h.ring_count == ring_count(h.worker_count, h.tx_ring_count) && h.ring_count <= kMaxRings &&
+                    h.counter_stride >= kDpCounterCount * sizeof(uint64_t) &&
                     h.counter_stride % kCacheLine == 0 && h.counter_stride <= size &&
                     h.counters_offset >= kHeaderBytes && h.counters_offset % kCacheLine == 0 &&
                     h.counters_offset <= size &&
@@ -278,19 +288,20 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
     ch->workers_ = h.worker_count;
     ch->counters_offset_ = h.counters_offset;
     ch->counter_stride_ = h.counter_stride;
-    Status s = ch->map_rings(h.rings, h.ring_count);
+    Status s = ch->map_rings(h.rings, h.ring_count, h.tx_ring_count);
     if (!s) return fail(AttachFailure::Layout, s.error());
     ch->control_.attach_producer();
-    ch->tx_.attach_producer();
+    for (auto& r : ch->tx_) r.attach_producer();
     for (auto& r : ch->dp_to_cp_) r.attach_consumer();
     for (auto& r : ch->deliver_) r.attach_consumer();
     return ch;
 }
 
-Status Channel::map_rings(const RingDesc* descs, uint32_t count) {
+Status Channel::map_rings(const RingDesc* descs, uint32_t count, uint32_t tx_rings) {
     dp_to_cp_.assign(workers_, SpscRing());
     deliver_.assign(workers_, SpscRing());
-    control_ = tx_ = SpscRing();
+    tx_.assign(tx_rings, SpscRing());
+    control_ = SpscRing();
     for (uint32_t i = 0; i < count && i < kMaxRings; ++i) {
         const RingDesc d = descs[i];
         const std::string which = "ring " + std::to_string(i);
@@ -307,7 +318,10 @@ Status Channel::map_rings(const RingDesc* descs, uint32_t count) {
         SpscRing* target = nullptr;
         switch (static_cast<RingKind>(d.kind)) {
             case RingKind::CpToDpControl: target = &control_; break;
-            case RingKind::CpToDpTx: target = &tx_; break;
+            case RingKind::CpToDpTx:
+                if (d.index >= tx_.size()) return make_error(which + ": bad tx ring index");
+                target = &tx_[d.index];
+                break;
             case RingKind::DpToCp:
                 if (d.index >= workers_) return make_error(which + ": bad worker index");
                 target = &dp_to_cp_[d.index];
@@ -321,7 +335,9 @@ Status Channel::map_rings(const RingDesc* descs, uint32_t count) {
         if (target->valid()) return make_error(which + ": duplicate");
         *target = r;
     }
-    if (!control_.valid() || !tx_.valid()) return make_error("control or tx ring missing");
+    if (!control_.valid()) return make_error("control ring missing");
+    for (const SpscRing& t : tx_)
+        if (!t.valid()) return make_error("a tx ring is missing");
     for (uint32_t w = 0; w < workers_; ++w)
         if (!dp_to_cp_[w].valid() || !deliver_[w].valid()) return make_error("a worker ring is missing");
     return {};

@@ -18,12 +18,13 @@ namespace rustun::shm {
 struct ChannelOptions {
     uint32_t workers = 1;               // DpToCp and DpToCpDeliver rings
     uint32_t control_slots = 16384;     // CpToDpControl ring (power of two)
-    uint32_t tx_slots = 4096;           // CpToDpTx ring
+    uint32_t tx_slots = 512;            // each CpToDpTx ring
     uint32_t dp_to_cp_slots = 4096;     // each DpToCp (punt) ring
     uint32_t deliver_slots = 2048;      // each DpToCpDeliver ring
     // The group allowed to attach (dataplane.channel_group), or -1: without it the channel
     // directory is created 0700 and the file 0600; with it 0750 and 0660, both of that group.
     int64_t group = -1;
+    uint32_t tx_rings = kMaxTxRings;    // CpToDpTx rings (capped so that the ring table fits)
 };
 
 // Why an attach failed: the control plane logs Absent/NotReady quietly (the dataplane is just not
@@ -59,7 +60,10 @@ public:
     uint8_t* base() { return base_; }
 
     SpscRing& control() { return control_; }
-    SpscRing& tx() { return tx_; }
+    // CpToDpTx ring `i` < tx_rings(): each has one producer thread in the control plane (0: its
+    // dataplane link; worker w: ring 1 + w % (tx_rings() - 1), docs/shm-channel.md).
+    SpscRing& tx(uint32_t i = 0) { return tx_.at(i); }
+    uint32_t tx_rings() const { return static_cast<uint32_t>(tx_.size()); }
     SpscRing& dp_to_cp(uint32_t worker) { return dp_to_cp_.at(worker); }
     SpscRing& deliver(uint32_t worker) { return deliver_.at(worker); }
 
@@ -76,7 +80,7 @@ public:
 
 private:
     Channel() = default;
-    Status map_rings(const RingDesc* descs, uint32_t count);
+    Status map_rings(const RingDesc* descs, uint32_t count, uint32_t tx_rings);
     std::atomic<uint64_t>* block(uint32_t b);  // b < counter_blocks(workers_)
 
     std::string path_;
@@ -89,8 +93,8 @@ private:
     uint32_t dp_pid_ = 0;
     uint32_t workers_ = 0;
     uint64_t counters_offset_ = 0, counter_stride_ = 0;
-    SpscRing control_, tx_;
-    std::vector<SpscRing> dp_to_cp_, deliver_;
+    SpscRing control_;
+    std::vector<SpscRing> tx_, dp_to_cp_, deliver_;
 };
 
 // The parent directory of a channel path and its last component ("." and the path if no '/').

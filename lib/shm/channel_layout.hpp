@@ -22,17 +22,23 @@ inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" 
 // 4: drop_port_* counters; 5: a DpToCpDeliver ring per worker (TcpDeliver apart from punts),
 // 126 ring descriptors, counter drop_deliver_ring_full (and later, without a new version,
 // drop_bad_control, drop_replay, drop_*_rate_limited, drop_port_kernel_ring); 6: a counter block
-// of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs).
-inline constexpr uint32_t kChannelVersion = 6;
+// of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs); 7: several
+// CpToDpTx rings (`tx_ring_count`, in the former reserved0; one per control-plane thread, so that
+// the TCP relay's workers never share a producer lock), the extra ones after the worker rings.
+inline constexpr uint32_t kChannelVersion = 7;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
-inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, then two per worker
+inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, two per worker, more tx
+// CpToDpTx rings: ring 0 for the control plane's dataplane link, the others for its workers
+// (docs/shm-channel.md, "Segment layout"). Fewer when the ring table is full of worker rings.
+inline constexpr uint32_t kMaxTxRings = 8;
+constexpr uint32_t ring_count(uint32_t workers, uint32_t tx_rings) { return 1 + tx_rings + 2 * workers; }
 inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
 
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
 // reason for this table); a new version records its count here and in docs/shm-channel.md.
-inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41};
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 41};
 static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
               "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
 static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],
@@ -44,7 +50,7 @@ constexpr uint32_t counter_blocks(uint32_t workers) { return workers + 1; }
 
 enum class RingKind : uint32_t {
     CpToDpControl = 0,  // table updates and sync markers (consumer: the dataplane's main lcore)
-    CpToDpTx = 1,       // frames the dataplane sends on the control plane's behalf
+    CpToDpTx = 1,       // frames the dataplane sends on the control plane's behalf (index: producer)
     DpToCp = 2,         // one per worker: punted frames (Punt)
     DpToCpDeliver = 3,  // one per worker: authenticated Data for TCP delivery (TcpDeliver)
 };
@@ -54,7 +60,7 @@ enum class DpState : uint32_t { Starting = 0, Running = 1, Stopping = 2 };
 struct RingDesc {
     uint64_t offset;  // from the segment start to the RingHeader
     uint32_t kind;    // RingKind
-    uint32_t index;   // worker number for DpToCp rings
+    uint32_t index;   // worker number for DpToCp(Deliver) rings, ring number for CpToDpTx
 };
 static_assert(sizeof(RingDesc) == 16);
 
@@ -66,13 +72,13 @@ struct alignas(kCacheLine) SegmentHeader {
     uint64_t segment_bytes;       // the whole mapping
     uint64_t dp_epoch;            // random per dataplane start; changes on restart
     uint32_t slot_size;           // kSlotSize
-    uint32_t ring_count;          // 2 + 2 * worker_count
+    uint32_t ring_count;          // ring_count(worker_count, tx_ring_count)
     uint32_t worker_count;
     uint32_t counter_count;       // kDpCounterCount at creation
     uint64_t counters_offset;     // counter_blocks(worker_count) blocks of counter_stride bytes
     uint64_t counter_stride;      // bytes, multiple of 64
     uint32_t dp_pid;
-    uint32_t reserved0;
+    uint32_t tx_ring_count;       // CpToDpTx rings, 1..kMaxTxRings (version 7; was reserved0)
     RingDesc rings[kMaxRings];
     // --- written by the dataplane ---
     alignas(kCacheLine) std::atomic<uint64_t> dp_heartbeat_ns;  // CLOCK_MONOTONIC, every ~10 ms
@@ -99,7 +105,7 @@ static_assert(offsetof(SegmentHeader, dp_heartbeat_ns) == 2112 && offsetof(Segme
               offsetof(SegmentHeader, session_capacity) == 2144);
 static_assert(offsetof(SegmentHeader, cp_heartbeat_ns) == 2176 && offsetof(SegmentHeader, cp_epoch) == 2184 &&
               offsetof(SegmentHeader, cp_pid) == 2192 && sizeof(SegmentHeader) == 2240);
-static_assert(offsetof(SegmentHeader, magic) == 0 && offsetof(SegmentHeader, reserved0) == 68 &&
+static_assert(offsetof(SegmentHeader, magic) == 0 && offsetof(SegmentHeader, tx_ring_count) == 68 &&
               offsetof(SegmentHeader, reserved1) == 2124);
 static_assert(offsetof(RingDesc, offset) == 0 && offsetof(RingDesc, kind) == 8 && offsetof(RingDesc, index) == 12);
 // The ring header (spsc_ring.hpp), as documented: description line, producer line, consumer line.

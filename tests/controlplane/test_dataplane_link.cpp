@@ -117,15 +117,17 @@ protected:
     bool next_tx(shm::TxFrameMsg& out, std::chrono::milliseconds limit = 2000ms) {
         auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
-            const uint8_t* slot = dp_->tx().peek();
-            if (!slot) {
-                std::this_thread::sleep_for(1ms);
-                continue;
+            // Every TX ring: the link's own (punt replies) and the workers' (relayed Data).
+            for (uint32_t i = 0; i < dp_->tx_rings(); ++i) {
+                const uint8_t* slot = dp_->tx(i).peek();
+                if (!slot) continue;
+                std::memcpy(&out, shm::msg_body(slot), std::min<size_t>(sizeof out, shm::msg_header(slot).len));
+                dp_->tx(i).consume();
+                dp_->tx(i).release();
+                last_tx_ring_ = i;
+                return true;
             }
-            std::memcpy(&out, shm::msg_body(slot), std::min<size_t>(sizeof out, shm::msg_header(slot).len));
-            dp_->tx().consume();
-            dp_->tx().release();
-            return true;
+            std::this_thread::sleep_for(1ms);
         }
         return false;
     }
@@ -203,6 +205,7 @@ protected:
 
     std::string chan_dir_, chan_path_;
     std::unique_ptr<shm::Channel> dp_;
+    uint32_t last_tx_ring_ = 0;  // the TX ring next_tx() took its frame from
 };
 
 TEST_F(Link, AttachPushesTheFullStateAndResyncsAfterADataplaneRestart) {
@@ -318,6 +321,7 @@ TEST_F(Link, TcpSenderReachesUdpReceiverAndBack) {
     ASSERT_TRUE(next_tx(tx));
     EXPECT_EQ(tx.to.port, 40000);
     EXPECT_EQ(std::vector<uint8_t>(tx.frame, tx.frame + tx.frame_len), frame.value());
+    EXPECT_EQ(last_tx_ring_, 1u);  // worker 0's own TX ring (ring 0 is the link's)
     EXPECT_EQ(counter(Counter::tcp_to_udp), 1u);
     // a (UDP) -> b (TCP): the dataplane hands an authenticated frame over for TCP delivery.
     auto back = ipv4_packet("10.0.1.2", "10.0.1.3");

@@ -7,7 +7,8 @@ namespace rustun::cpbench {
 // ---- genconfig --------------------------------------------------------------------------------
 
 int genconfig(const Args& a) {
-    check_known(a, {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers"});
+    check_known(a, {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "workers"});
+    const uint64_t workers = a.num("workers", 1, 1, 64);
     const uint64_t n = a.need("clients", 1, 999999);
     const uint64_t k = a.need("clusters", 1, n);
     const uint64_t port = a.need("port", 1, 65535);
@@ -21,7 +22,7 @@ int genconfig(const Args& a) {
     out += "listen:\n  tcp: 127.0.0.1:" + std::to_string(port) + "\n";
     out += "crypto: " + cipher + "\n";
     out += "control_socket: " + a.str("socket") + "\n";
-    out += "controlplane:\n  workers: 1\n  log_level: warn\n  handshake_rate_per_source: 0\n";
+    out += "controlplane:\n  workers: " + std::to_string(workers) + "\n  log_level: warn\n  handshake_rate_per_source: 0\n";
     if (a.has("output-queue-bytes"))
         out += "  output_queue_bytes: " + std::to_string(a.num("output-queue-bytes", 0, 65543, 1u << 30)) + "\n";
     if (a.has("max-peers")) out += "  max_peers_per_reply: " + std::to_string(a.num("max-peers", 0, 1, 10000)) + "\n";

@@ -408,7 +408,7 @@ TEST(ShmRing, AConsumerIgnoresAHeadMoreThanARingAhead) {
 TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Segment layout"
     auto one = Channel::create(temp_path("size1"), ChannelOptions{});
     ASSERT_TRUE(one.ok()) << one.error();
-    EXPECT_EQ((*one)->size(), 54'550'528u);
+    EXPECT_EQ((*one)->size(), 54'579'200u);  // version 7: 8 TX rings of 512 slots
     // (41 counters in version 6: 328 bytes, a 384-byte stride; two blocks, worker 0's and the main lcore's.)
     EXPECT_EQ((*one)->header().counter_count, kDpCounterCount);
     EXPECT_EQ((*one)->header().counter_stride, (kDpCounterCount * 8 + 63) / 64 * 64);
@@ -416,10 +416,40 @@ TEST(ShmChannel, DefaultSizesAreTheDocumentedOnes) {  // docs/shm-channel.md "Se
     two.workers = 2;
     auto b = Channel::create(temp_path("size2"), two);
     ASSERT_TRUE(b.ok()) << b.error();
-    EXPECT_EQ((*b)->size(), 54'550'528u + 12'591'104u);
-    EXPECT_EQ((*b)->header().ring_count, 6u);
+    EXPECT_EQ((*b)->size(), 54'579'200u + 12'591'104u);
+    EXPECT_EQ((*b)->header().ring_count, 13u);
     EXPECT_EQ((*b)->header().rings[5].kind, static_cast<uint32_t>(RingKind::DpToCpDeliver));
     EXPECT_EQ((*b)->header().rings[5].index, 1u);
+    // Version 7: TX rings 1..7 (the control-plane workers') after the worker rings.
+    EXPECT_EQ((*b)->header().tx_ring_count, kMaxTxRings);
+    EXPECT_EQ((*b)->header().rings[6].kind, static_cast<uint32_t>(RingKind::CpToDpTx));
+    EXPECT_EQ((*b)->header().rings[6].index, 1u);
+    EXPECT_EQ((*b)->header().rings[12].index, 7u);
+}
+
+TEST(ShmChannel, EachControlPlaneThreadHasATxRingWhileTheTableHasRoom) {
+    auto path = temp_path("txrings");
+    auto dp = Channel::create(path, ChannelOptions{2, 16, 16, 16, 16});
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(dp.ok() && cp.ok());
+    ASSERT_EQ((*cp)->tx_rings(), kMaxTxRings);
+    // A frame on TX ring 3 reaches the dataplane's ring 3 and no other.
+    uint8_t* slot = (*cp)->tx(3).reserve();
+    ASSERT_NE(slot, nullptr);
+    write_msg(slot, MsgType::TxFrame, nullptr, 0);
+    (*cp)->tx(3).commit();
+    for (uint32_t i = 0; i < kMaxTxRings; ++i) EXPECT_EQ((*dp)->tx(i).peek() != nullptr, i == 3) << i;
+    // 62 workers fill the ring table: one TX ring, shared by every control-plane thread.
+    ChannelOptions full;
+    full.workers = kMaxWorkers;
+    full.control_slots = full.tx_slots = full.dp_to_cp_slots = full.deliver_slots = 16;
+    auto big = Channel::create(temp_path("txrings62"), full);
+    ASSERT_TRUE(big.ok()) << big.error();
+    EXPECT_EQ((*big)->tx_rings(), 1u);
+    EXPECT_EQ((*big)->header().ring_count, kMaxRings);
+    // An attach refuses a TX ring count that does not match the ring table.
+    (*dp)->header().tx_ring_count = 7;
+    EXPECT_FALSE(Channel::attach(path).ok());
 }
 
 TEST(ShmChannel, AFullPuntRingLeavesTheDeliverRingFree) {
