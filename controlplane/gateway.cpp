@@ -336,7 +336,8 @@ void Gateway::apply_carry_over(Membership& old, Membership& fresh, const ReloadP
         if (oid == kNoClient) continue;
         ClientEntry& oe = old.clients[oid];
         ClientEntry& ne = fresh.clients[nid];
-        ne.udp = oe.udp;
+        // Only what is not the default (most of a big gateway's clients are offline and unbound).
+        if (oe.udp.bound || oe.udp.last_seq != 0) ne.udp = oe.udp;
         if (!oe.rt.conn) continue;  // offline: its runtime is the default one
         ne.rt = oe.rt;
         ne.rt.conn->client = nid;

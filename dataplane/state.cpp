@@ -35,14 +35,11 @@ StateManager::Outcome StateManager::reject(std::string why) {
     return Outcome::Rejected;
 }
 
-std::shared_ptr<const CipherKey> StateManager::find_cipher(uint8_t method,
-                                                           const std::vector<uint8_t>& key) const {
-    for (const Model* m : {static_cast<const Model*>(&model_), static_cast<const Model*>(staging_.get())}) {
-        if (m == nullptr) continue;
-        for (const auto& [id, c] : m->clusters)
-            if (c.method == method && c.key == key && c.cipher) return c.cipher;
-    }
-    return nullptr;
+std::shared_ptr<const CipherKey> StateManager::find_cipher(uint8_t method, const std::vector<uint8_t>& key) {
+    cipher_id_.assign(1, static_cast<char>(method));
+    cipher_id_.append(key.begin(), key.end());
+    auto it = ciphers_.find(cipher_id_);
+    return it == ciphers_.end() ? nullptr : it->second.lock();
 }
 
 StateManager::Outcome StateManager::apply(const shm::MsgHeader& h, const uint8_t* body, uint64_t now_tsc) {
@@ -66,6 +63,7 @@ StateManager::Outcome StateManager::apply(const shm::MsgHeader& h, const uint8_t
                 return reject("SyncEnd for cp_epoch " + std::to_string(m.cp_epoch) + ", sync began with " +
                               std::to_string(staging_->cp_epoch));
             carry_bindings(*staging_);
+            std::erase_if(ciphers_, [](const auto& kv) { return kv.second.expired(); });
             auto g = build(*staging_);
             model_ = std::move(*staging_);
             staging_.reset();
@@ -117,6 +115,7 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
                 auto k = CipherKey::create(spec);
                 if (!k) return reject("ClusterSet: " + k.error());
                 c.cipher = std::shared_ptr<const CipherKey>(std::move(*k));
+                ciphers_[cipher_id_] = c.cipher;  // cipher_id_: set by find_cipher above
             }
             m.clusters[id] = std::move(c);
             // Cluster changes take effect at the next SyncEnd/Commit.

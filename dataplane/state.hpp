@@ -179,7 +179,9 @@ private:
     Outcome reject(std::string why);
     std::unique_ptr<Generation> build(Model& m);
     void carry_bindings(Model& next) const;
-    std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key) const;
+    // The CipherKey of another cluster with the same method and key bytes, if one is alive:
+    // clusters that share a key share its expanded form. O(1) (a sync of K clusters was O(K²)).
+    std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key);
     void publish(std::unique_ptr<Generation> g);
     Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t floor, uint64_t now_tsc);
     void clear_in_place(uint32_t cp_id);
@@ -199,6 +201,10 @@ private:
     uint64_t now_tsc_ = 0;  // of the message being applied (liveness of a sync's kEndpointLive)
     uint64_t session_full_ = 0;
     std::string error_;
+    // (method, key bytes) -> the key; weak: freed with the last generation or model using it
+    // (expired entries are dropped at each SyncEnd).
+    std::unordered_map<std::string, std::weak_ptr<const CipherKey>> ciphers_;
+    std::string cipher_id_;  // scratch of find_cipher
 };
 
 }  // namespace rustun::dp

@@ -14,6 +14,7 @@
 //     one per accepted UDP KeepAlive) applied to the StateManager, per second;
 //   * the peak RSS of the process (VmHWM).
 // One result line (or --json). Every wait is bounded.
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,8 @@ struct Dataplane {
     dp::StateManager sm{1u << 20, 2};
     std::atomic<uint64_t> messages{0}, commits{0}, syncs{0};
     std::atomic<int64_t> first_msg_ns{0}, sync_end_ns{0}, commit_ns{0};
+    // Within the first sync: when the last ClusterSet and the SyncEnd arrived (before applying).
+    std::atomic<int64_t> clusters_done_ns{0}, sync_end_arrived_ns{0};
     std::atomic<bool> stop{false};
     std::thread thread;
     std::unique_ptr<uint8_t[]> copy{new uint8_t[shm::kSlotSize]};
@@ -110,6 +113,10 @@ struct Dataplane {
                 shm::MsgHeader h;
                 if (shm::parse_control_header(c, h) != shm::MsgCheck::Ok) return;
                 if (messages.fetch_add(1) == 0) first_msg_ns = ns();
+                if (syncs.load() == 0) {
+                    if (h.type == static_cast<uint16_t>(shm::MsgType::ClusterSet)) clusters_done_ns = ns();
+                    if (h.type == static_cast<uint16_t>(shm::MsgType::SyncEnd)) sync_end_arrived_ns = ns();
+                }
                 const auto r = sm.apply(h, c + sizeof h, 1);
                 if (r == dp::StateManager::Outcome::SyncApplied) {
                     ch->header().dp_applied_cp_epoch.store(sm.applied_cp_epoch());
@@ -171,12 +178,14 @@ int main(int argc, char** argv) {
     {
         write_file(cfg_path, config_text(n, k, dir, -1));
     }
+    ::malloc_trim(0);
     const uint64_t rss0 = status_kb("VmRSS");
 
     auto cfg = load_config_file(cfg_path);
     if (!cfg) die(cfg.error());
     auto gw = std::make_unique<cp::Gateway>(std::move(cfg.value()), cfg_path);
     if (auto st = gw->start(); !st) die(st.error());
+    ::malloc_trim(0);  // as rustun-controlplane does after start-up: the parse's freed heap
     const uint64_t rss_cp = status_kb("VmRSS");
 
     Dataplane dp;
@@ -190,7 +199,11 @@ int main(int argc, char** argv) {
     const double push_ms = (dp.sync_end_ns.load() - dp.first_msg_ns.load()) / 1e6;
     const uint64_t sync_msgs = dp.messages.load();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // retired generation freed
+    ::malloc_trim(0);
     const uint64_t rss_dp = status_kb("VmRSS");
+    const double clusters_ms = (dp.clusters_done_ns.load() - dp.first_msg_ns.load()) / 1e6;
+    const double clients_ms = (dp.sync_end_arrived_ns.load() - dp.clusters_done_ns.load()) / 1e6;
+    const double build_ms = (dp.sync_end_ns.load() - dp.sync_end_arrived_ns.load()) / 1e6;
 
     // A reload that changes one client (a CIDR more for the client in the middle).
     write_file(cfg_path, config_text(n, k, dir, static_cast<int64_t>(n / 2)));
@@ -235,15 +248,16 @@ int main(int argc, char** argv) {
                     "\"full_sync_messages\":%" PRIu64 ",\"cp_rss_mb\":%.1f,\"dp_state_rss_mb\":%.1f,"
                     "\"cp_bytes_per_client\":%.0f,\"dp_bytes_per_client\":%.0f,\"peak_rss_mb\":%.1f,"
                     "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f,"
-                    "\"dp_bound\":%" PRIu64 ",\"dp_binds_per_s\":%.0f}\n",
+                    "\"dp_bound\":%" PRIu64 ",\"dp_binds_per_s\":%.0f,\"sync_clusters_ms\":%.1f,"
+                    "\"sync_clients_ms\":%.1f,\"sync_build_ms\":%.1f}\n",
                     n, k, sync_ms, push_ms, sync_msgs, cp_mb, dp_mb, cp_mb * 1048576 / n, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s);
+                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms);
     else
         std::printf("clients %" PRIu64 " clusters %" PRIu64 ": full sync %.0f ms (%" PRIu64 " messages, first to SyncEnd %.0f ms); "
                     "control plane %.0f MB (%.0f B/client), dataplane state %.0f MB (%.0f B/client), peak RSS %.0f MB; "
                     "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms; "
-                    "dataplane bindings: %" PRIu64 " at %.0f/s\n",
+                    "dataplane bindings: %" PRIu64 " at %.0f/s; sync: clusters %.0f ms, clients %.0f ms, SyncEnd build %.0f ms\n",
                     n, k, sync_ms, sync_msgs, push_ms, cp_mb, cp_mb * 1048576 / n, dp_mb, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s);
+                    reload_msgs, rep->state_mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms);
     return 0;
 }
