@@ -176,8 +176,11 @@ done
 SYNC_SIZES=(100000)
 [ "$SYNC_BIG" -gt 0 ] && SYNC_SIZES+=("$SYNC_BIG")
 for n in "${SYNC_SIZES[@]}"; do
-  log "state sync: $n clients in $((n / 10)) clusters, then a reload changing one client"
-  timeout --kill-after=5 1200 "$SB" --clients "$n" --clusters $((n / 10)) --json > "$TMP/sync-$n.json" \
+  # The reload of the big run is skipped: its second parse of the file would set the peak RSS.
+  reload_arg=""
+  [ "$n" = 100000 ] || reload_arg=--no-reload
+  log "state sync: $n clients in $((n / 10)) clusters${reload_arg:-, then a reload changing one client}"
+  timeout --kill-after=5 1800 "$SB" --clients "$n" --clusters $((n / 10)) $reload_arg --json > "$TMP/sync-$n.json" \
     2> "$TMP/sync-$n.err" || { cat "$TMP/sync-$n.err" >&2; fail "rustun-sync-bench --clients $n failed"; }
   [ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$TMP/sync-$n.json" >> "$RUSTUN_BENCH_JSON"
 done
@@ -257,6 +260,7 @@ for n in "${SYNC_SIZES[@]}"; do
   printf "$ROW" "full sync to the dataplane: $n clients" \
     "$(j "$f" '"%.0f ms, %d msgs; peak RSS %.0f MiB; cp %.0f B/client, dp %.0f B/client" % (d["full_sync_ms"], d["full_sync_messages"], d["peak_rss_mb"], d["cp_bytes_per_client"], d["dp_bytes_per_client"])')" \
     "completes: PASS"
+  [ "$n" = 100000 ] || continue
   msgs=$(j "$f" 'd["reload_messages"]')
   mutex_ms=$(j "$f" 'd["reload_state_mutex_us"]/1000')
   tgt="-"
