@@ -16,6 +16,7 @@
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
 #include "dataplane_link.hpp"
+#include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/version.hpp"
@@ -53,6 +54,17 @@ Result<int> open_listener(const SocketAddress& a, uint16_t port) {
         return make_error("listen.tcp " + a.to_string() + ": " + err);
     }
     return fd;
+}
+
+// The route conflicts of `cfg` for the log: the first 20, then how many more there are (a
+// 0.0.0.0/0 in one client of a large cluster would otherwise log a line per client).
+std::vector<std::string> route_log_lines(const GatewayConfig& cfg) {
+    constexpr size_t kLogged = 20;
+    RouteOverlapReport r = route_overlap_warnings(cfg, kLogged);
+    if (r.total > r.lines.size())
+        r.lines.push_back(std::to_string(r.total - r.lines.size()) +
+                          " more route conflict(s) not logged; rustun-controlplane --check-config lists them all");
+    return std::move(r.lines);
 }
 
 uint16_t bound_port(int fd) {
@@ -95,6 +107,7 @@ Status Gateway::start() {
         control_group = cfg_.control_socket_group;
         metrics_listen = cfg_.metrics_listen;
         warnings = shared_key_warnings(cfg_);
+        for (std::string& w : route_log_lines(cfg_)) warnings.push_back(std::move(w));
         nclusters = cfg_.clusters.size();
         nclients = cfg_.total_clients();
         started_at_ = config_loaded_at_ = realtime_s();
@@ -244,6 +257,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     auto nm = Membership::build(next.value());
     if (!nm) return make_error(nm.error());
     Membership& fresh = *nm.value();
+    const std::vector<std::string> route_warnings = route_log_lines(next.value());
     ReloadReport rep;
     MutexLock lk(state_.mu());
     rep.restart_only = restart_only_changes(cfg_, next.value());
@@ -264,6 +278,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
              rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
     for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
+    for (const std::string& w : route_warnings) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)
         LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
     return rep;

@@ -10,6 +10,7 @@
 #include "config/yaml_loader.hpp"
 #include "gateway.hpp"
 #include "membership.hpp"
+#include "routing/route_overlaps.hpp"
 #include "util/log.hpp"
 #include "util/version.hpp"
 
@@ -35,6 +36,7 @@ int check_config(const std::string& config_path) {
            cfg.controlplane.workers, cfg.control_socket.c_str());
     for (const std::string& line : check.warnings) printf("warning: %s\n", line.c_str());
     for (const std::string& line : shared_key_warnings(cfg)) printf("warning: %s\n", line.c_str());
+    for (const std::string& line : route_overlap_warnings(cfg).lines) printf("warning: %s\n", line.c_str());
     return 0;
 }
 
