@@ -84,7 +84,11 @@ Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Ent
                                           const std::string& path) {
     RUSTUN_TRY_ASSIGN(text, r.string(e, path, "\"a.b.c.d:port\" or \"[ipv6]:port\""));
     auto a = parse_socket_address(text);
-    if (!a) return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text));
+    if (!a) {
+        // "fd00::1:7000": an IPv6 address needs brackets around it (and quotes in YAML).
+        const bool bare_v6 = text.find(':') != text.rfind(':') && text[0] != '[';
+        return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text) + (bare_v6 ? kQuoteIpv6Hint : ""));
+    }
     return *a;
 }
 
@@ -483,6 +487,17 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
 
 namespace {
 
+// Line `index` (0-based) of `text`, empty if there is none.
+std::string_view source_line(std::string_view text, size_t index) {
+    size_t start = 0;
+    for (size_t i = 0; i < index; ++i) {
+        start = text.find('\n', start);
+        if (start == std::string_view::npos) return {};
+        ++start;
+    }
+    return text.substr(start, text.find('\n', start) - start);
+}
+
 // Loads `text`; with a `check`, every error and warning goes there as well.
 Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_filename,
                                 ConfigCheck* check) {
@@ -497,7 +512,10 @@ Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_f
             at.line = static_cast<uint32_t>(e.mark.line + 1);
             at.column = static_cast<uint32_t>(e.mark.column + 1);
         }
-        return error_at(at, "invalid YAML: " + e.msg);
+        std::string what = "invalid YAML: " + e.msg;
+        if (!e.mark.is_null() && line_has_unquoted_ipv6(source_line(text, static_cast<size_t>(e.mark.line))))
+            what += kQuoteIpv6Hint;
+        return error_at(at, what);
     } catch (const std::exception& e) {
         return make_error(reader.file() + ": " + e.what());
     }
