@@ -135,7 +135,12 @@ struct DataplaneConfig {
     // (isolated cores on bare metal). The default yields the core on shared machines.
     uint32_t idle_sleep_us = default_integer("dataplane.idle_sleep_us");
     uint32_t sessions = default_integer("dataplane.sessions");  // endpoint bindings
-    uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size
+    uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size (per NUMA socket in use)
+    // Descriptors per RX / TX queue of the uplink. 0 = the build's default (dataplane/capacities.hpp),
+    // adjusted to the port's limits; else a power of two <= 32768 that must lie within the port's
+    // limits (rte_eth_dev_info desc_lim), or the dataplane refuses to start.
+    uint32_t rx_descriptors = default_integer("dataplane.rx_descriptors");
+    uint32_t tx_descriptors = default_integer("dataplane.tx_descriptors");
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
     std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
     Exception exception = Exception::None;

@@ -70,6 +70,16 @@ Status read_integer(const YamlReader& r, const Fields& f, const ConfigKey& k, T&
     return Status::success();
 }
 
+// A descriptor count (dataplane.rx_descriptors, tx_descriptors): read_integer, then 0 or a power
+// of two (NIC rings are sized in powers of two; the port's own limits are checked at set-up).
+Status read_descriptors(const YamlReader& r, const Fields& f, const ConfigKey& k, uint32_t& out) {
+    RUSTUN_TRY(read_integer(r, f, k, out));
+    if ((out & (out - 1)) == 0) return Status::success();
+    return error_at(r.at(*f.get(k.name()), std::string(k.path)),
+                    "expected 0 (the build's default) or a power of two up to " + std::to_string(k.max) +
+                        " such as 512 or 4096, got " + std::to_string(out));
+}
+
 // Reads the seconds key `k` of the mapping `f` into `out` if it is given (as read_integer).
 Status read_seconds(const YamlReader& r, const Fields& f, const ConfigKey& k,
                     std::chrono::milliseconds& out) {
@@ -199,6 +209,8 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));
+    RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.rx_descriptors"), out.rx_descriptors));
+    RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.tx_descriptors"), out.tx_descriptors));
     RUSTUN_KEY([&]() -> Status {
         RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
         RUSTUN_TRY_ASSIGN(text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));

@@ -41,6 +41,8 @@ std::optional<uint64_t> loaded_number(const GatewayConfig& c, std::string_view p
     if (path == "dataplane.burst") return dp.burst;
     if (path == "dataplane.sessions") return dp.sessions;
     if (path == "dataplane.mbufs") return dp.mbufs;
+    if (path == "dataplane.rx_descriptors") return dp.rx_descriptors;
+    if (path == "dataplane.tx_descriptors") return dp.tx_descriptors;
     if (path == "dataplane.idle_sleep_us") return dp.idle_sleep_us;
     return std::nullopt;
 }
