@@ -157,10 +157,6 @@ int main(int argc, char** argv) {
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;
     rt.stun_tolerance = rt.stun_interval * (kStunBurst - 1);
-    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, cap::kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-    if (rt.pool == nullptr)
-        return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
-                                " mbufs: " + rte_strerror(rte_errno)));
     if (Status s = setup_uplink(rt); !s) return cleanup_and(fail(s.error()));
     if (Status s = setup_tap(rt); !s) return cleanup_and(fail(s.error()));
     rt.main_tx = rte_ring_create("rustun_main_tx", cap::kMainTxRingSlots, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
