@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/yaml_loader.hpp"
+#include "config_check.hpp"
 #include "dataplane.hpp"
 #include "util/sd_notify.hpp"
 #include "util/log.hpp"
@@ -43,9 +44,11 @@ void on_signal(int) {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help] [--version]\n"
+                 "usage: rustun-dataplane --config FILE [--check-config] [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help] [--version]\n"
                  "                        [-- EAL args]\n"
                  "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
+                 "  --check-config        validate the configuration and EAL lcores without starting EAL:\n"
+                 "                        every error (exit 1) or a summary and warnings (exit 0)\n"
                  "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
                  "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
                  "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     MainOptions opt;
     std::vector<std::string> cli_eal;
     uint64_t live_seconds = kValidityWindowSeconds;
+    bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--config" && i + 1 < argc) {
             config_path = argv[++i];
+        } else if (a == "--check-config" || a == "--check") {
+            check_only = true;
         } else if (a == "--wait-sync") {
             opt.wait_sync = true;
         } else if (a == "--stop-when-idle" && i + 1 < argc) {
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
         usage(stderr);
         return fail("--config FILE is required");
     }
+    if (check_only) return check_config(config_path, cli_eal);
     auto cfg = load_config_file(config_path);
     if (!cfg) return fail(cfg.error());
     if (!cfg->dataplane) return fail(config_path + ": dataplane: missing section (needed by rustun-dataplane)");
