@@ -1,6 +1,6 @@
 // rustun-dataplane --check-config: validates the configuration and the EAL arguments the way a
-// start would, without initialising EAL, touching hugepages or the NIC (docs/dataplane.md,
-// "Checking a configuration"). Every error on stderr ("rustun-dataplane: <file>: line L, column C:
+// start would, without initialising EAL, touching hugepages or the NIC (docs/dataplane.md, the
+// --check-config item of its first list). Every error on stderr ("rustun-dataplane: <file>: line L, column C:
 // <key>: ..."), exit 1; or a summary and the warnings on stdout, exit 0.
 #pragma once
 

@@ -53,7 +53,7 @@ Result<rte_mempool*> pool_on_socket(Runtime& rt, int socket) {
     if (pool == nullptr)
         return make_error("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
                           " mbufs on NUMA socket " + std::to_string(socket) + ": " + rte_strerror(rte_errno) +
-                          " (hugepages on that socket: docs/operations.md, \"Hugepages\")");
+                          " (reserve hugepages on that socket: the Hugepages section of docs/operations.md)");
     rt.pools.emplace_back(socket, pool);
     return pool;
 }
