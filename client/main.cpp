@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     rustun::set_log_level(parsed->options.log_level);
+    rustun::set_log_format(parsed->options.log_format.value_or(rustun::default_log_format()));
     Client c(parsed->options);
     rustun::Status st = c.init();
     if (!st) {

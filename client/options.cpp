@@ -32,6 +32,7 @@ const char* usage_text() {
            "      --status-socket PATH        unix socket that returns the status JSON on connect\n"
            "      --http-port PORT            HTTP status on 127.0.0.1:PORT (GET /status, /health)\n"
            "      --log-level LEVEL           trace|debug|info|warn|error|off (default info)\n"
+           "      --log-format FORMAT         text|journal|json (default journal when stderr is the journal, else text)\n"
            "  -V, --version                   print the version and exit\n"
            "  -h, --help                      this text\n";
 }
@@ -197,6 +198,11 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
             if (!(st = need(s))) return make_error(st.error());
             if (!log_level_from_string(s, o.log_level))
                 return flag_error(flag, "expected trace, debug, info, warn, error or off, got \"" + s + "\"");
+        } else if (flag == "--log-format") {
+            if (!(st = need(s))) return make_error(st.error());
+            LogFormat f;
+            if (!log_format_from_string(s, f)) return flag_error(flag, "expected text, journal or json, got \"" + s + "\"");
+            o.log_format = f;
         } else {
             return make_error("rustun-client: unknown option \"" + arg + "\" (see --help)");
         }

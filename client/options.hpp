@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "proto/constants.hpp"
@@ -37,6 +38,7 @@ struct Options {
     std::string status_socket;
     uint16_t http_port = 0;  // 0: no HTTP status
     LogLevel log_level = LogLevel::Info;
+    std::optional<LogFormat> log_format;  // nullopt: journal under systemd, else text
 };
 
 // Result of parsing: options, or an error naming the flag, or a request for the usage text.

@@ -40,7 +40,7 @@ int check_config(const std::string& config_path) {
 
 void usage(FILE* out) {
     fprintf(out,
-            "Usage: rustun-controlplane --config FILE [--log-level LEVEL] [--check-config]\n"
+            "Usage: rustun-controlplane --config FILE [--log-level LEVEL] [--log-format FORMAT] [--check-config]\n"
             "\n"
             "A Rustun-compatible gateway over kernel TCP: handshakes, cluster membership,\n"
             "KeepAlive replies with peer lists, PeerUpdate, TCP relay. Serves clients of both\n"
@@ -49,6 +49,7 @@ void usage(FILE* out) {
             "Options:\n"
             "  -c, --config FILE      YAML configuration (required)\n"
             "  --log-level LEVEL      trace, debug, info, warn, error, off (overrides the file)\n"
+            "  --log-format FORMAT    text, journal, json (overrides the file's log.format)\n"
             "  --check-config         validate the configuration, print every error (exit 1) or a\n"
             "                         summary and warnings (exit 0)\n"
             "  -V, --version          print the version and exit\n"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     using namespace rustun::cp;
     std::string config_path;
     std::string level_text;
+    std::string format_text;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -88,6 +90,10 @@ int main(int argc, char** argv) {
             level_text = value("--log-level");
         } else if (a.rfind("--log-level=", 0) == 0) {
             level_text = a.substr(12);
+        } else if (a == "--log-format") {
+            format_text = value("--log-format");
+        } else if (a.rfind("--log-format=", 0) == 0) {
+            format_text = a.substr(13);
         } else if (a == "--check-config") {
             check_only = true;
         } else {
@@ -112,6 +118,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     set_log_level(level);
+    LogFormat format = cfg->log_format.value_or(default_log_format());
+    if (!format_text.empty() && !log_format_from_string(format_text, format)) {
+        fprintf(stderr, "rustun-controlplane: --log-format: '%s' is not one of text, journal, json\n", format_text.c_str());
+        return 2;
+    }
+    set_log_format(format);
 
     // Every thread inherits this mask; Gateway::run() takes the signals through a signalfd.
     sigset_t set;
@@ -131,6 +143,7 @@ int main(int argc, char** argv) {
 
     Gateway gw(std::move(cfg.value()), config_path);
     if (!level_text.empty()) gw.pin_log_level();
+    if (!format_text.empty()) gw.pin_log_format();
     Status st = gw.start();
     if (!st) {
         LOG_ERROR("%s", st.error().c_str());

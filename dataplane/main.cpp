@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,13 +44,16 @@ void on_signal(int) {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help] [--version]\n"
+                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S]\n"
+                 "                        [--log-level LEVEL] [--log-format FORMAT] [--help] [--version]\n"
                  "                        [-- EAL args]\n"
                  "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
                  "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
                  "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
                  "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
                  "  --live-seconds S      liveness window of UDP endpoints (default 15; for tests)\n"
+                 "  --log-level LEVEL     trace, debug, info, warn, error, off (overrides the file's log.level)\n"
+                 "  --log-format FORMAT   text, journal, json (overrides the file's log.format)\n"
                  "  -- EAL args           appended to dataplane.eal_args\n"
                  "  -V, --version         print the version and exit\n"
                  "  -h, --help            this text\n"
@@ -69,6 +73,9 @@ int main(int argc, char** argv) {
     MainOptions opt;
     std::vector<std::string> cli_eal;
     uint64_t live_seconds = kValidityWindowSeconds;
+    std::optional<LogLevel> cli_level;
+    std::optional<LogFormat> cli_format;
+    set_log_format(default_log_format());
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -95,6 +102,14 @@ int main(int argc, char** argv) {
             char* end = nullptr;
             live_seconds = std::strtoull(argv[++i], &end, 10);
             if (*end != '\0' || live_seconds == 0 || live_seconds > 3600) return fail("--live-seconds: expected 1..3600");
+        } else if (a == "--log-level" && i + 1 < argc) {
+            LogLevel l;
+            if (!log_level_from_string(argv[++i], l)) return fail("--log-level: expected trace, debug, info, warn, error or off");
+            cli_level = l;
+        } else if (a == "--log-format" && i + 1 < argc) {
+            LogFormat f;
+            if (!log_format_from_string(argv[++i], f)) return fail("--log-format: expected text, journal or json");
+            cli_format = f;
         } else if (a == "--") {
             for (++i; i < argc; ++i) cli_eal.emplace_back(argv[i]);
         } else {
@@ -108,6 +123,9 @@ int main(int argc, char** argv) {
     }
     auto cfg = load_config_file(config_path);
     if (!cfg) return fail(cfg.error());
+    // The file's log section (read at start only), the command line over it.
+    set_log_level(cli_level.value_or(cfg->controlplane.log_level));
+    set_log_format(cli_format.value_or(cfg->log_format.value_or(default_log_format())));
     if (!cfg->dataplane) return fail(config_path + ": dataplane: missing section (needed by rustun-dataplane)");
     if (!cfg->listen.udp || cfg->listen.udp->port == 0)
         return fail(config_path + ": listen.udp: required with a non-zero port (it is the relay port)");
@@ -168,6 +186,7 @@ int main(int argc, char** argv) {
 
     shm::ChannelOptions co;
     co.workers = nw;
+    co.software_version = rustun::kVersion;  // shown by `rustunctl status` (dataplane_version)
     if (opt.punt_ring_slots) co.dp_to_cp_slots = opt.punt_ring_slots;
     if (!rt.cfg.channel_group.empty()) {
         const group* gr = ::getgrnam(rt.cfg.channel_group.c_str());
@@ -210,10 +229,10 @@ int main(int argc, char** argv) {
     char mac[32];
     std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
                   rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
-    LOG_INFO("port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s", rt.cfg.port.c_str(), mac,
-             rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
-             static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
-             rt.workers[0]->engine->arch_name());
+    LOG_INFO("%s: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx, channel version %u)%s, crypto %s",
+             rustun::kVersion, rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw,
+             rt.cfg.channel.c_str(), static_cast<unsigned long long>(rt.channel->dp_epoch()), shm::kChannelVersion,
+             opt.wait_sync ? ", waiting for sync" : "", rt.workers[0]->engine->arch_name());
     // Ready: the port is started, the workers poll it and the channel exists for the control plane.
     notify_systemd("READY=1\nSTATUS=relaying on " + rt.cfg.address.to_string() + ":" + std::to_string(rt.relay_port) +
                    ", port " + rt.cfg.port + ", " + std::to_string(nw) + " worker(s)");
