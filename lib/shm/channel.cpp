@@ -96,6 +96,17 @@ HeaderCopy read_header(const uint8_t* b) {
     return h;
 }
 
+// The dp_version field of a mapped segment of at least kHeaderBytes: up to its first NUL,
+// anything but printable ASCII replaced by '?' (the segment is untrusted; this text is logged).
+std::string read_dp_version(const uint8_t* b) {
+    char raw[kVersionBytes];
+    std::memcpy(raw, b + kDpVersionOffset, sizeof raw);
+    std::string out;
+    for (size_t i = 0; i < sizeof raw && raw[i] != '\0'; ++i)
+        out.push_back(raw[i] >= ' ' && raw[i] <= '~' ? raw[i] : '?');
+    return out;
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> split_channel_path(const std::string& path) {
@@ -199,6 +210,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     h->counter_stride = stride;
     h->dp_pid = static_cast<uint32_t>(::getpid());
     h->tx_ring_count = tx_rings;
+    opt.software_version.copy(h->dp_version, std::min(opt.software_version.size(), kVersionBytes - 1));
     for (size_t i = 0; i < descs.size(); ++i) {
         h->rings[i] = descs[i];
         SpscRing::init(ch->base_ + descs[i].offset, slots[i], kSlotSize, descs[i].kind, descs[i].index);
@@ -266,10 +278,12 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
         return fail(AttachFailure::NotReady, "not initialised (bad magic)");
     // Every layout field is read once, here, checked, and kept privately.
     const HeaderCopy h = read_header(ch->base_);
+    const std::string dp_version = read_dp_version(ch->base_);
     if (h.version != kChannelVersion)
-        return fail(AttachFailure::Layout, "version " + std::to_string(h.version) + ", expected " +
-                                               std::to_string(kChannelVersion) +
-                                               " (dataplane and control plane from different builds?)");
+        return fail(AttachFailure::Version,
+                    "channel version " + std::to_string(h.version) + ", expected " + std::to_string(kChannelVersion) +
+                        " (dataplane " + (dp_version.empty() ? std::string("of an older release") : dp_version) +
+                        "; run both processes from one release)");
     const uint64_t size = ch->size_;
     // Overflow-safe: every `a + b <= size` is written `a <= size && b <= size - a`, and
     // products are bounded first (stride <= size, workers <= 62).
@@ -285,6 +299,7 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
     if (!ok) return fail(AttachFailure::Layout, "layout does not match this build");
     ch->dp_epoch_ = h.dp_epoch;
     ch->dp_pid_ = h.dp_pid;
+    ch->dp_version_ = dp_version;
     ch->workers_ = h.worker_count;
     ch->counters_offset_ = h.counters_offset;
     ch->counter_stride_ = h.counter_stride;
