@@ -16,6 +16,7 @@
 #include "admission.hpp"
 #include "config/config.hpp"
 #include "control_socket.hpp"
+#include "counter_baseline.hpp"
 #include "counters.hpp"
 #include "membership.hpp"
 #include "metrics.hpp"
@@ -71,11 +72,17 @@ private:
     void carry_over(Membership& fresh, ReloadReport& rep) REQUIRES(state_.mu());
     Result<ReloadReport> reload_apply();
     std::string command_status();
-    std::string command_clients(const std::string& cluster_filter);
+    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit);
     std::string command_client(const std::string& identity);
     std::string command_kick(const std::string& identity);
     std::string command_reload();
     std::string command_stats();
+    std::string command_dataplane();
+    std::string command_clear_counters();
+    // Every control-plane counter, summed over the threads.
+    CpCounterValues counter_values() const;
+    // The dataplane's counters (totals and per worker) and sessions; false if none is attached.
+    bool dataplane_snapshot(DpCounterSnapshot& dp, uint64_t& sessions, uint64_t& capacity);
 
     SharedState state_;
     std::vector<std::unique_ptr<Worker>> workers_;
@@ -85,6 +92,7 @@ private:
     std::string config_path_;
     ControlSocket control_;
     MetricsServer metrics_;
+    CounterBaseline baseline_;  // rustunctl clear-counters (stats and dataplane show deltas)
     struct ReloadCounts {
         uint64_t ok = 0, failed = 0, last_at_s = 0;
         bool last_ok = true;
