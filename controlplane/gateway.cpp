@@ -175,8 +175,7 @@ void Gateway::run() {
             if (::read(sfd, &si, sizeof si) != sizeof si) continue;
             if (si.ssi_signo == SIGHUP) {
                 LOG_INFO("SIGHUP: reloading %s", config_path_.c_str());
-                auto r = reload();
-                if (!r) LOG_ERROR("reload failed, running configuration kept: %s", r.error().c_str());
+                (void)reload("SIGHUP");  // logs its own result
             } else {
                 LOG_INFO("signal %u: stopping", si.ssi_signo);
                 running = false;
@@ -244,12 +243,31 @@ uint64_t Gateway::counter(Counter c) const {
     return v;
 }
 
-Result<ReloadReport> Gateway::reload() {
+Result<ReloadReport> Gateway::reload(std::string_view trigger) {
     auto r = reload_apply();
+    if (r) {
+        const ReloadReport& rep = r.value();
+        LOG_INFO("reloaded %s (%.*s): %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged",
+                 config_path_.c_str(), static_cast<int>(trigger.size()), trigger.data(), rep.added.size(),
+                 rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
+    } else {
+        LOG_ERROR("reload of %s (%.*s) failed, running configuration kept: %s", config_path_.c_str(),
+                  static_cast<int>(trigger.size()), trigger.data(), r.error().c_str());
+    }
     MutexLock lk(reload_mu_);
     ++(r ? reloads_.ok : reloads_.failed);
     reloads_.last_ok = r.ok();
     reloads_.last_at_s = realtime_s();
+    reloads_.last_trigger = trigger;
+    reloads_.last_error = r ? std::string() : r.error();
+    if (r) {
+        const ReloadReport& rep = r.value();
+        reloads_.added = rep.added.size();
+        reloads_.removed = rep.removed.size();
+        reloads_.changed = rep.changed.size();
+        reloads_.rekeyed = rep.rekeyed.size();
+        reloads_.restart_pending = rep.restart_only;
+    }
     return r;
 }
 
@@ -276,9 +294,8 @@ Result<ReloadReport> Gateway::reload_apply() {
     config_loaded_at_ = realtime_s();
     if (link_) link_->request_resync();  // client ids were renumbered
     if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
+    if (!log_format_pinned_) set_log_format(cfg_.log_format.value_or(default_log_format()));
     malloc_trim(0);                    // return the parse's freed heap
-    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
-             rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
     for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
     for (const std::string& w : route_warnings) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)

@@ -78,6 +78,9 @@ struct ListenConfig {
 
 enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error, Off };
 const char* log_level_name(LogLevel level);  // "trace" .. "off"
+// Line formats of the logger (util/log.hpp): plain text, journald `<N>` priority prefixes, JSON lines.
+enum class LogFormat : uint8_t { Text, Journald, Json };
+const char* log_format_name(LogFormat format);  // "text", "journal", "json"
 
 // Defaults and ranges are the key table's (config_keys.hpp); the config-keys test checks the enum
 // defaults (log_level, exception) against it.
@@ -162,6 +165,9 @@ struct GatewayConfig {
     // metrics.listen: the Prometheus text endpoint (docs/operations.md, "Metrics for Prometheus");
     // nullopt = no `metrics:` section, no endpoint.
     std::optional<SocketAddress> metrics_listen;
+    // `log.format`; nullopt: journal when stderr is the journal (util/log.hpp default_log_format).
+    // `log.level` is read into controlplane.log_level (the older spelling of the same key).
+    std::optional<LogFormat> log_format;
     // The routes.json imported, resolved against the YAML file's directory; empty if none.
     std::string clients_file;
     ControlPlaneConfig controlplane;

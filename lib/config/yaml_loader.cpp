@@ -16,6 +16,7 @@
 #include "config/read_text_file.hpp"
 #include "config/routes_json.hpp"
 #include "config/yaml_reader.hpp"
+#include "util/log.hpp"
 
 namespace rustun {
 
@@ -53,6 +54,7 @@ using namespace config_yaml;
 constexpr KeyNames kTopKeys = child_keys("");
 constexpr KeyNames kListenKeys = child_keys("listen");
 constexpr KeyNames kMetricsKeys = child_keys("metrics");
+constexpr KeyNames kLogKeys = child_keys("log");
 constexpr KeyNames kControlPlaneKeys = child_keys("controlplane");
 constexpr KeyNames kDataplaneKeys = child_keys("dataplane");
 constexpr KeyNames kClusterKeys = child_keys("clusters[]");
@@ -163,6 +165,28 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
                         "expected one of trace, debug, info, warn, error, off; got " + quote_for_error(s));
     }());
     return out;
+}
+
+// The `log:` section: log.level goes to cfg.controlplane.log_level (read before it, so that
+// setting both spellings is an error), log.format to cfg.log_format.
+Status read_log(const YamlReader& r, const Fields::Entry& e, bool cp_level_given, GatewayConfig& cfg) {
+    RUSTUN_TRY_ASSIGN(f, r.map(e.value, "log", kLogKeys, &e.key));
+    if (const auto* v = f.get("level")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, "log.level"));
+        if (!log_level_from_string(s, cfg.controlplane.log_level))
+            return error_at(r.at(*v, "log.level"),
+                            "expected one of trace, debug, info, warn, warning, error, off; got " + quote_for_error(s));
+        if (cp_level_given)
+            return error_at(r.at(*v, "log.level"), "controlplane.log_level is set too: keep one of them");
+    }
+    if (const auto* v = f.get("format")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, "log.format"));
+        LogFormat fmt;
+        if (!log_format_from_string(s, fmt))
+            return error_at(r.at(*v, "log.format"), "expected one of text, journal, json; got " + quote_for_error(s));
+        cfg.log_format = fmt;
+    }
+    return Status::success();
 }
 
 Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry& e) {
@@ -449,6 +473,12 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     auto cp = read_controlplane(r, top.get("controlplane"));
     RUSTUN_KEY(cp);
     if (cp.ok()) cfg.controlplane = *cp;
+
+    if (const auto* e = top.get("log"); e != nullptr && !e->value.IsNull()) {
+        const auto* cpe = top.get("controlplane");
+        const bool cp_level_given = cpe != nullptr && cpe->value.IsMap() && cpe->value["log_level"].IsDefined();
+        RUSTUN_KEY(read_log(r, *e, cp_level_given, cfg));
+    }
 
     if (const auto* e = top.get("dataplane"); e != nullptr && !e->value.IsNull()) {
         auto dp = read_dataplane(r, *e);

@@ -26,8 +26,8 @@ grep -q "^warning: good.yaml: line 2, column 9: crypto: xor is not encryption" o
 [ -n "$(tail -c1 out.txt)" ] && fail "output lacks a final newline"
 # EAL was not started: no runtime directory of that prefix.
 [ -e /var/run/dpdk/never-started ] && fail "EAL ran (runtime directory created)"
-# --check works too, and the EAL args after -- count.
-"$dp_bin" --config good.yaml --check -- -l 0 > out.txt 2> err.txt && fail "-l 0 gives one lcore: must fail"
+# The EAL args after -- count.
+"$dp_bin" --config good.yaml --check-config -- -l 0 > out.txt 2> err.txt && fail "-l 0 gives one lcore: must fail"
 grep -q "dataplane.workers: 2 workers need 3 lcores (main + workers), the EAL arguments give 1" err.txt || { cat err.txt; fail "no lcore error"; }
 
 cat > bad.yaml <<'YAML'

@@ -142,6 +142,7 @@ TEST(ConfigKeys, LoaderKnowsExactlyTheTableKeys) {
         {"listen", "listen: {tcp: 127.0.0.1:0, bogus: 1}\ncrypto: plain\n"},
         {"controlplane", std::string(kBase) + "controlplane: {bogus: 1}\n"},
         {"metrics", std::string(kBase) + "metrics: {listen: 127.0.0.1:9469, bogus: 1}\n"},
+        {"log", std::string(kBase) + "log: {level: info, bogus: 1}\n"},
         {"dataplane", std::string(kBase) + "dataplane: {" + kDataplaneBase + ", bogus: 1}\n"},
         {"clusters[]", std::string(kBase) + "clusters: [{name: a, bogus: 1}]\n"},
         {"clusters[].clients[]",
@@ -179,6 +180,7 @@ TEST(ConfigKeys, DefaultsAreTheTables) {
     EXPECT_EQ(r->control_socket, config_key("control_socket").text);
     EXPECT_EQ(log_level_name(r->controlplane.log_level), config_key("controlplane.log_level").text);
     EXPECT_EQ(log_level_name(ControlPlaneConfig{}.log_level), config_key("controlplane.log_level").text);
+    EXPECT_EQ(log_level_name(ControlPlaneConfig{}.log_level), config_key("log.level").text);
     EXPECT_EQ(r->dataplane->channel, config_key("dataplane.channel").text);
     EXPECT_EQ(r->dataplane->exception_iface, config_key("dataplane.exception_iface").text);
     EXPECT_EQ(config_key("dataplane.exception").text, "none");
