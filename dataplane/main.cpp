@@ -24,7 +24,6 @@
 #include "dataplane.hpp"
 #include "util/cli.hpp"
 #include "util/log.hpp"
-#include "util/version.hpp"
 #include "util/sd_notify.hpp"
 #include "util/version.hpp"
 
