@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
     Options options;
     if (auto code = parse_options(argc, argv, options)) return *code;
     rustun::set_log_level(options.log_level);
+    rustun::set_log_format(options.log_format.value_or(rustun::default_log_format()));
     Client c(options);
     rustun::Status st = c.init();
     if (!st) {

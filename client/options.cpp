@@ -37,6 +37,7 @@ const cli::Spec& cli_spec() {
             {"status-socket", 0, "PATH", "unix socket that returns the status JSON on connect"},
             {"http-port", 0, "PORT", "HTTP status on 127.0.0.1:PORT (GET /status, /health)"},
             {"log-level", 0, "LEVEL", "trace|debug|info|warn|error|off (default info)"},
+            {"log-format", 0, "FORMAT", "text|journal|json (default journal when stderr is the journal, else text)"},
         },
         .epilog = "-c SPEC (the reference client's spelling of -k/--crypto) still works, with a warning.",
     };
@@ -159,6 +160,12 @@ Status parse_values(const cli::Parsed& a, Options& o) {
     if (a.has("log-level") && !log_level_from_string(a.value("log-level"), o.log_level))
         return flag_error("--log-level",
                           "expected trace, debug, info, warn, error or off, got \"" + a.value("log-level") + "\"");
+    if (a.has("log-format")) {
+        LogFormat f;
+        if (!log_format_from_string(a.value("log-format"), f))
+            return flag_error("--log-format", "expected text, journal or json, got \"" + a.value("log-format") + "\"");
+        o.log_format = f;
+    }
     if (o.server_host.empty()) return flag_error("-s/--server", "required (HOST:PORT of the gateway)");
     if (o.identity.empty()) return flag_error("-i/--identity", "required");
     if (sources > 1)

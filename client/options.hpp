@@ -39,6 +39,7 @@ struct Options {
     std::string status_socket;
     uint16_t http_port = 0;  // 0: no HTTP status
     LogLevel log_level = LogLevel::Info;
+    std::optional<LogFormat> log_format;  // nullopt: journal under systemd, else text
 };
 
 // Parses the command line (lib/util/cli.hpp) into `o`: nullopt to go on, or the exit code to

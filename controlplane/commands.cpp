@@ -158,6 +158,31 @@ void write_list(JsonWriter& w, const char* k, const std::vector<std::string>& v)
     w.EndArray();
 }
 
+// The last reload and the restart-only changes waiting for a restart ("last_reload": null before
+// the first reload). `rc`: a copy of Gateway::reloads_ (a private type, hence the template).
+template <typename ReloadCounts>
+void write_reload_status(JsonWriter& w, const ReloadCounts& rc) {
+    if (rc.last_at_s == 0) {
+        put_null(w, "last_reload");
+    } else {
+        w.Key("last_reload");
+        w.StartObject();
+        put(w, "at", rc.last_at_s);
+        put(w, "result", std::string(rc.last_ok ? "ok" : "failed"));
+        put(w, "trigger", rc.last_trigger);
+        if (rc.last_ok) {
+            put(w, "added", static_cast<uint64_t>(rc.added));
+            put(w, "removed", static_cast<uint64_t>(rc.removed));
+            put(w, "changed", static_cast<uint64_t>(rc.changed));
+            put(w, "rekeyed", static_cast<uint64_t>(rc.rekeyed));
+        } else {
+            put(w, "error", rc.last_error);
+        }
+        w.EndObject();
+    }
+    write_list(w, "restart_pending", rc.restart_pending);
+}
+
 }  // namespace
 
 std::string Gateway::handle_command(const std::string& line) {
@@ -179,6 +204,12 @@ std::string Gateway::handle_command(const std::string& line) {
 }
 
 std::string Gateway::command_status() {
+    const std::string dp_version = link_ ? link_->dataplane_version() : std::string();
+    ReloadCounts reloads;
+    {
+        MutexLock rl(reload_mu_);
+        reloads = reloads_;
+    }
     MutexLock lk(state_.mu());
     const Membership& m = state_.members();
     const uint64_t loaded_at = config_loaded_at_;
@@ -186,6 +217,7 @@ std::string Gateway::command_status() {
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         put(w, "version", std::string(kVersion));
+        put(w, "channel_version", static_cast<uint64_t>(shm::kChannelVersion));  // the one it attaches to
         put(w, "pid", static_cast<uint64_t>(::getpid()));
         put(w, "uptime_s", realtime_s() - started_at_);
         put(w, "config_file", config_path_);
@@ -202,7 +234,12 @@ std::string Gateway::command_status() {
             put(w, "dataplane_channel", link_->channel_path());
             // Why the control plane is not attached: absent, not ready, or refused (unsafe).
             if (!link_->attached()) put(w, "dataplane_error", link_->last_error());
+            if (!dp_version.empty()) put(w, "dataplane_version", dp_version);
+            // Same channel version, other builds: it works, but say so (docs/operations.md, "Upgrades").
+            if (!dp_version.empty() && dp_version != kVersion)
+                put(w, "version_warning", "the dataplane runs " + dp_version + ", the control plane " + kVersion);
         }
+        write_reload_status(w, reloads);
         w.EndObject();
     });
 }

@@ -10,6 +10,7 @@
 #include "config/yaml_loader.hpp"
 #include "gateway.hpp"
 #include "membership.hpp"
+#include "routing/route_overlaps.hpp"
 #include "util/cli.hpp"
 #include "util/log.hpp"
 
@@ -35,19 +36,21 @@ int check_config(const std::string& config_path) {
            cfg.controlplane.workers, cfg.control_socket.c_str());
     for (const std::string& line : check.warnings) printf("warning: %s\n", line.c_str());
     for (const std::string& line : shared_key_warnings(cfg)) printf("warning: %s\n", line.c_str());
+    for (const std::string& line : route_overlap_warnings(cfg).lines) printf("warning: %s\n", line.c_str());
     return 0;
 }
 
 const rustun::cli::Spec& cli_spec() {
     static const rustun::cli::Spec spec{
         .program = "rustun-controlplane",
-        .usage = "--config FILE [--log-level LEVEL] [--check-config]",
+        .usage = "--config FILE [--log-level LEVEL] [--log-format FORMAT] [--check-config]",
         .about = "A Rustun-compatible gateway over kernel TCP: handshakes, cluster membership,\n"
                  "KeepAlive replies with peer lists, PeerUpdate, TCP relay. Serves clients of both\n"
                  "protocol generations. See docs/controlplane.md and docs/configuration.md.",
         .options = {
             {"config", 'c', "FILE", "YAML configuration (required)"},
             {"log-level", 0, "LEVEL", "trace, debug, info, warn, error, off (overrides the file)"},
+            {"log-format", 0, "FORMAT", "text, journal, json (overrides the file's log.format)"},
             {"check-config", 0, nullptr,
              "validate the configuration, print every error (exit 1) or a\nsummary and warnings (exit 0)"},
         },
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
     const std::string level_text = args.value("log-level");
     const bool check_only = args.has("check-config");
     if (config_path.empty()) return cli::usage_error(cli_spec(), "--config FILE is required");
+    const std::string format_text = args.value("log-format");
     if (check_only) return check_config(config_path);
     auto cfg = load_config_file(config_path);
     if (!cfg) {
@@ -79,6 +83,12 @@ int main(int argc, char** argv) {
                                 "--log-level: '" + level_text + "' is not one of trace, debug, info, warn, error, off");
     }
     set_log_level(level);
+    LogFormat format = cfg->log_format.value_or(default_log_format());
+    if (!format_text.empty() && !log_format_from_string(format_text, format)) {
+        fprintf(stderr, "rustun-controlplane: --log-format: '%s' is not one of text, journal, json\n", format_text.c_str());
+        return 2;
+    }
+    set_log_format(format);
 
     // Every thread inherits this mask; Gateway::run() takes the signals through a signalfd.
     sigset_t set;
@@ -98,6 +108,7 @@ int main(int argc, char** argv) {
 
     Gateway gw(std::move(cfg.value()), config_path);
     if (!level_text.empty()) gw.pin_log_level();
+    if (!format_text.empty()) gw.pin_log_format();
     Status st = gw.start();
     if (!st) {
         LOG_ERROR("%s", st.error().c_str());

@@ -15,10 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/yaml_loader.hpp"
+#include "config_check.hpp"
 #include "dataplane.hpp"
 #include "util/cli.hpp"
 #include "util/log.hpp"
@@ -49,10 +51,14 @@ const cli::Spec& cli_spec() {
                  "are appended to dataplane.eal_args.",
         .options = {
             {"config", 'c', "FILE", "gateway YAML (sections listen.udp and dataplane are used)"},
+            {"check-config", 0, nullptr,
+             "validate the configuration and EAL lcores without starting EAL: every error (exit 1) or a summary and warnings (exit 0)"},
             {"wait-sync", 0, nullptr, "do not poll the uplink until the control plane's first SyncEnd"},
             {"stop-when-idle", 0, "MS", "after sync, exit 0 once nothing was received or sent for MS ms"},
             {"punt-ring-slots", 0, "N", "slots of each punt ring to the control plane (tests; default 4096)"},
             {"live-seconds", 0, "S", "liveness window of UDP endpoints (default 15; for tests)"},
+            {"log-level", 0, "LEVEL", "trace, debug, info, warn, error, off (overrides the file's log.level)"},
+            {"log-format", 0, "FORMAT", "text, journal, json (overrides the file's log.format)"},
         },
         .epilog = "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n"
                   "Exit codes: 0 clean stop (signal or idle), 1 configuration/EAL/port error, 2 usage error.",
@@ -86,8 +92,27 @@ int main(int argc, char** argv) {
     opt.punt_ring_slots = static_cast<uint32_t>(*slots);
     const uint64_t live_seconds = *live;
     const std::vector<std::string>& cli_eal = args.rest;
+    if (args.has("check-config")) return check_config(config_path, cli_eal);
+    std::optional<LogLevel> cli_level;
+    std::optional<LogFormat> cli_format;
+    set_log_format(default_log_format());
+    if (args.has("log-level")) {
+        LogLevel l;
+        if (!log_level_from_string(args.value("log-level"), l))
+            return cli::usage_error(cli_spec(), "--log-level: expected trace, debug, info, warn, error or off");
+        cli_level = l;
+    }
+    if (args.has("log-format")) {
+        LogFormat f;
+        if (!log_format_from_string(args.value("log-format"), f))
+            return cli::usage_error(cli_spec(), "--log-format: expected text, journal or json");
+        cli_format = f;
+    }
     auto cfg = load_config_file(config_path);
     if (!cfg) return fail(cfg.error());
+    // The file's log section (read at start only), the command line over it.
+    set_log_level(cli_level.value_or(cfg->controlplane.log_level));
+    set_log_format(cli_format.value_or(cfg->log_format.value_or(default_log_format())));
     if (!cfg->dataplane) return fail(config_path + ": dataplane: missing section (needed by rustun-dataplane)");
     if (!cfg->listen.udp || cfg->listen.udp->port == 0)
         return fail(config_path + ": listen.udp: required with a non-zero port (it is the relay port)");
@@ -137,10 +162,6 @@ int main(int argc, char** argv) {
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;
     rt.stun_tolerance = rt.stun_interval * (kStunBurst - 1);
-    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, cap::kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-    if (rt.pool == nullptr)
-        return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
-                                " mbufs: " + rte_strerror(rte_errno)));
     if (Status s = setup_uplink(rt); !s) return cleanup_and(fail(s.error()));
     if (Status s = setup_tap(rt); !s) return cleanup_and(fail(s.error()));
     rt.main_tx = rte_ring_create("rustun_main_tx", cap::kMainTxRingSlots, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -148,6 +169,7 @@ int main(int argc, char** argv) {
 
     shm::ChannelOptions co;
     co.workers = nw;
+    co.software_version = rustun::kVersion;  // shown by `rustunctl status` (dataplane_version)
     if (opt.punt_ring_slots) co.dp_to_cp_slots = opt.punt_ring_slots;
     if (!rt.cfg.channel_group.empty()) {
         const group* gr = ::getgrnam(rt.cfg.channel_group.c_str());
@@ -190,10 +212,10 @@ int main(int argc, char** argv) {
     char mac[32];
     std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
                   rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
-    LOG_INFO("port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s", rt.cfg.port.c_str(), mac,
-             rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
-             static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
-             rt.workers[0]->engine->arch_name());
+    LOG_INFO("%s: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx, channel version %u)%s, crypto %s",
+             rustun::kVersion, rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw,
+             rt.cfg.channel.c_str(), static_cast<unsigned long long>(rt.channel->dp_epoch()), shm::kChannelVersion,
+             opt.wait_sync ? ", waiting for sync" : "", rt.workers[0]->engine->arch_name());
     // Ready: the port is started, the workers poll it and the channel exists for the control plane.
     notify_systemd("READY=1\nSTATUS=relaying on " + rt.cfg.address.to_string() + ":" + std::to_string(rt.relay_port) +
                    ", port " + rt.cfg.port + ", " + std::to_string(nw) + " worker(s)");
