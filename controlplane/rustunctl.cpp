@@ -69,8 +69,8 @@ bool call(const Context& ctx, const std::string& line, rapidjson::Document& answ
         return false;
     }
     if (!answer["ok"].IsBool() || !answer["ok"].GetBool()) {
-        auto e = answer.FindMember("error");
-        std::fprintf(stderr, "rustunctl: %s\n", e != answer.MemberEnd() && e->value.IsString() ? e->value.GetString() : "failed");
+        const bool has_error = answer.HasMember("error") && answer["error"].IsString();
+        std::fprintf(stderr, "rustunctl: %s\n", has_error ? answer["error"].GetString() : "failed");
         if (ctx.json) std::puts(text->c_str());
         return false;
     }
