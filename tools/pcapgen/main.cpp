@@ -1,25 +1,22 @@
 // rustun-pcapgen: frames for pktgen-dpdk's pcap replay (`pktgen ... -s P:file.pcap`) against a
-// gateway, and the companion that keeps the simulated clients bound while pktgen replays
+// gateway, and a stand-in control plane that binds the simulated clients on a test gateway
 // (docs/load-testing.md). Same scenario as rustun-loadgen (tools/loadgen/scenario.hpp): identities
 // lg<i>, endpoints 198.18.0.0+i+1 : 10000+i%50000, keys <cipher>:loadgen-<cluster>.
 //
 //   rustun-pcapgen gen --out FILE [--clients N --clusters C --cipher M --size B --per-flow K
-//                  --gw-ip A --gw-port P --gw-mac M] [--no-keepalives]
+//                  --gw-ip A --gw-port P --gw-mac M] [--no-keepalives | --keepalives-only]
 //       one KeepAlive (seq = now, µs) per client first, then K Data frames per flow, round robin.
-//   rustun-pcapgen keeper [same scenario options] --seconds S [--interval 10] [--dev IFACE]
-//       re-sends every client's KeepAlive with a fresh seq every --interval s, from the client's own
-//       endpoint (raw IPv4 socket, source address and port set per client), for S seconds.
+//       --no-keepalives: Data only (the replay pcap); --keepalives-only: the KeepAlives only.
+//   rustun-pcapgen bind --channel PATH [scenario options] --seconds S
+//       plays the control plane on a same-host dataplane's shared-memory channel (as rustun-loadgen
+//       --bind shm: does) for S seconds: every client bound and kept live, no KeepAlive needed.
 //
-// Why a keeper: the gateway accepts a KeepAlive only with a seq within ±30 s of its clock and larger
-// than the last one (docs/protocol-extensions.md), so the pcap's KeepAlives bind only when replayed
-// within 30 s of generation and only once; endpoints stay live only while a packet arrived in the
-// last 15 s (pktgen's Data does that, but the binding must exist first). The gateway's control
-// plane binds on the UDP KeepAlive alone; no TCP session is required for the UDP path.
+// Why KeepAlives are special: a real control plane accepts a KeepAlive only with a seq within ±30 s
+// of its clock and larger than the last one, binds a NEW endpoint only after a cookie echo (return
+// routability, docs/protocol-extensions.md), and keeps an endpoint live for 15 s after its last
+// KeepAlive. A replayed pcap cannot echo a cookie and its KeepAlives are accepted once, while fresh:
+// the KeepAlive pcap refreshes bindings made otherwise (same endpoints), the Data pcap is replayed.
 #include <arpa/inet.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -30,6 +27,7 @@
 
 #include "net/pcap_writer.hpp"
 #include "scenario.hpp"
+#include "shm_cp.hpp"
 #include "util/version.hpp"
 
 using namespace rustun;
@@ -54,8 +52,9 @@ uint32_t parse_ip(const char* s) {
 void usage(FILE* f) {
     std::fprintf(f,
                  "usage: rustun-pcapgen gen --out FILE [--clients N] [--clusters C] [--cipher chacha20|aes256|xor|plain]\n"
-                 "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M] [--no-keepalives]\n"
-                 "       rustun-pcapgen keeper [scenario options] --seconds S [--interval 10] [--dev IFACE]\n"
+                 "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M]\n"
+                 "                      [--no-keepalives | --keepalives-only]\n"
+                 "       rustun-pcapgen bind --channel PATH [scenario options] --seconds S\n"
                  "       rustun-pcapgen --version | --help\n");
 }
 
@@ -73,19 +72,20 @@ int main(int argc, char** argv) {
             return 0;
         }
     }
-    if (argc < 2 || (std::string(argv[1]) != "gen" && std::string(argv[1]) != "keeper")) {
+    if (argc < 2 || (std::string(argv[1]) != "gen" && std::string(argv[1]) != "bind")) {
         usage(stderr);
         return 2;
     }
     const std::string mode = argv[1];
     ScenarioOptions so;
-    std::string out, dev;
+    std::string out, channel;
     uint32_t per_flow = 4;
-    double seconds = 0, interval = 10;
-    bool keepalives = true;
+    double seconds = 0;
+    bool keepalives = true, data = true;
     for (int i = 2; i < argc; ++i) {
         std::string k = argv[i];
         if (k == "--no-keepalives") { keepalives = false; continue; }
+        if (k == "--keepalives-only") { data = false; continue; }
         if (i + 1 >= argc) die("incomplete argument " + k);
         const char* v = argv[++i];
         if (k == "--out") out = v;
@@ -101,8 +101,7 @@ int main(int argc, char** argv) {
             if (std::sscanf(v, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) die("bad --gw-mac");
             for (int b = 0; b < 6; ++b) so.gw_mac[b] = static_cast<uint8_t>(m[b]);
         } else if (k == "--seconds") seconds = std::atof(v);
-        else if (k == "--interval") interval = std::atof(v);
-        else if (k == "--dev") dev = v;
+        else if (k == "--channel") channel = v;
         else die("unknown option " + k);
     }
     std::string err;
@@ -114,6 +113,7 @@ int main(int argc, char** argv) {
     if (mode == "gen") {
         if (out.empty()) die("gen: --out FILE is required");
         if (per_flow < 1 || per_flow > 1024) die("--per-flow: 1..1024");
+        if (!keepalives && !data) die("--no-keepalives and --keepalives-only: nothing to write");
         PcapWriter w;
         if (Status st = w.open(out); !st) die(st.error());
         uint64_t ts = realtime_us(), n = 0;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
                 w.write(buf.data(), 42 + static_cast<uint32_t>(f.size()), ts++);
             }
         std::vector<uint8_t> frame(sc->frame_len());
-        for (uint32_t k = 0; k < per_flow; ++k)
+        for (uint32_t k = 0; data && k < per_flow; ++k)
             for (uint32_t f = 0; f < sc->clients(); ++f, ++n) {
                 if (!sc->data_frame(*eng, f, k, frame.data())) die("seal failed");
                 sc->datagram(f, frame.data(), sc->frame_len(), buf.data());
@@ -132,41 +132,22 @@ int main(int argc, char** argv) {
             }
         if (Status st = w.close(); !st) die(st.error());
         std::printf("rustun-pcapgen: %s: %llu frames (%u KeepAlives, %u x %u Data of %u B on the wire), %s %u B inner\n",
-                    out.c_str(), (unsigned long long)n, keepalives ? sc->clients() : 0, per_flow, sc->clients(), sc->wire_len(),
+                    out.c_str(), (unsigned long long)n, keepalives ? sc->clients() : 0, data ? per_flow : 0, sc->clients(), sc->wire_len(),
                     so.method.c_str(), so.inner_size);
         return 0;
     }
 
-    // keeper: raw socket, our own IPv4+UDP headers (source = each client's endpoint).
-    if (seconds <= 0 || seconds > 86400) die("keeper: --seconds 1..86400 is required");
-    if (interval < 1 || interval > 14) die("keeper: --interval 1..14 (endpoints stay live 15 s)");
-    int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    if (fd < 0) die(std::string("raw socket (needs CAP_NET_RAW): ") + std::strerror(errno));
-    if (!dev.empty() && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev.c_str(), static_cast<socklen_t>(dev.size())) != 0)
-        die("SO_BINDTODEVICE " + dev + ": " + std::strerror(errno));
+    // bind: the shared-memory stand-in control plane, bounded by --seconds.
+    if (channel.empty()) die("bind: --channel PATH (the dataplane's dataplane.channel) is required");
+    if (seconds <= 0 || seconds > 86400) die("bind: --seconds 1..86400 is required");
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(so.gw_ip);
-    const time_t end = time(nullptr) + static_cast<time_t>(seconds);
-    uint64_t sent = 0, failed = 0, rounds = 0;
-    while (!g_stop && time(nullptr) < end) {
-        const uint64_t t0 = realtime_us();
-        for (uint32_t i = 0; i < sc->clients() && !g_stop; ++i) {
-            auto f = sc->keepalive_frame(*eng, i, realtime_us());
-            sc->datagram(i, f.data(), static_cast<uint32_t>(f.size()), buf.data());
-            const size_t len = 28 + f.size();  // IPv4 + UDP + frame, without Ethernet
-            if (::sendto(fd, buf.data() + 14, len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == static_cast<ssize_t>(len)) ++sent;
-            else ++failed;
-        }
-        ++rounds;
-        std::fprintf(stderr, "rustun-pcapgen keeper: round %llu: %u KeepAlives in %.1f ms (sent %llu, failed %llu)\n",
-                     (unsigned long long)rounds, sc->clients(), double(realtime_us() - t0) / 1e3, (unsigned long long)sent,
-                     (unsigned long long)failed);
-        const uint64_t next = t0 + static_cast<uint64_t>(interval * 1e6);
-        while (!g_stop && realtime_us() < next && time(nullptr) < end) usleep(100'000);
-    }
-    ::close(fd);
-    return failed ? 1 : 0;
+    ShmControlPlane cp;
+    if (std::string e = cp.start(channel, *sc, 30'000); !e.empty()) die("bind: " + e);
+    std::fprintf(stderr, "rustun-pcapgen bind: %u clients in %u cluster(s) bound on %s for %.0f s\n", sc->clients(),
+                 sc->clusters(), channel.c_str(), seconds);
+    const uint64_t end = realtime_us() + static_cast<uint64_t>(seconds * 1e6);
+    while (!g_stop && realtime_us() < end) usleep(100'000);
+    cp.stop();
+    return 0;
 }
