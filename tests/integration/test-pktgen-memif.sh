@@ -50,7 +50,7 @@ finish() {
     done
     rm -rf "/dev/shm/$ID" "/var/run/dpdk/$ID-dp" "/var/run/dpdk/$ID-pg" /dev/hugepages/$ID-*
     if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        for f in dp.log bind.log sweep.out rfc.out; do echo "---- $f"; tail -n 25 "$WORK/$f" 2>/dev/null | tr -d '\r' | cut -c1-300; done
+        for f in dp-first.log dp-second.log sweep.out rfc.out; do echo "---- $f"; tail -n 25 "$WORK/$f" 2>/dev/null | tr -d '\r' | cut -c1-300; done
         echo "FAIL (logs kept in $WORK)"
         exit 1
     fi
@@ -79,13 +79,28 @@ dataplane:
 YAML
 "$RUSTUN_PCAPGEN" gen --out "$WORK/data.pcap" --no-keepalives "${SCEN[@]}" --size 64 --per-flow 16 > /dev/null || exit 1
 
-timeout 400 "$RUSTUN_DP" --config "$WORK/dp.yaml" > "$WORK/dp.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -e "/dev/shm/$ID/channel" ] && break; sleep 0.1; done
-timeout 400 "$RUSTUN_PCAPGEN" bind --channel "/dev/shm/$ID/channel" "${SCEN[@]}" --seconds 390 > "$WORK/bind.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "bound on" "$WORK/bind.log" && break; sleep 0.1; done
-grep -q "bound on" "$WORK/bind.log" || { echo "rustun-pcapgen bind did not bind the clients"; exit 1; }
+# A fresh gateway (dataplane = memif server, then its stand-in control plane) per pktgen run: DPDK
+# 22.11's memif server is not reliable across client reconnects (docs/load-testing.md).
+GW=()
+start_gateway() {  # TAG
+    timeout 300 "$RUSTUN_DP" --config "$WORK/dp.yaml" > "$WORK/dp-$1.log" 2>&1 &
+    GW=($!)
+    for _ in $(seq 100); do [ -e "/dev/shm/$ID/channel" ] && break; sleep 0.1; done
+    timeout 300 "$RUSTUN_PCAPGEN" bind --channel "/dev/shm/$ID/channel" "${SCEN[@]}" --seconds 290 > "$WORK/bind-$1.log" 2>&1 &
+    GW+=($!)
+    pids=("${GW[@]}")
+    for _ in $(seq 100); do grep -q "bound on" "$WORK/bind-$1.log" && break; sleep 0.1; done
+    grep -q "bound on" "$WORK/bind-$1.log" || { echo "rustun-pcapgen bind did not bind the clients"; exit 1; }
+}
+stop_gateway() {  # TAG: checks that the dataplane survived the run, then stops both
+    kill -0 "${GW[0]}" 2>/dev/null
+    check "$1: rustun-dataplane still running after pktgen" [ $? = 0 ]
+    for p in "${GW[@]}"; do kill -INT "$p" 2>/dev/null; done
+    for p in "${GW[@]}"; do wait "$p" 2>/dev/null; done
+    pids=()
+    rm -rf "/dev/shm/$ID" "/var/run/dpdk/$ID-dp"
+}
+start_gateway first
 
 # The telemetry form of RUSTUN_STATS, as pktgen's io.popen runs it: through /bin/sh.
 export RUSTUN_STATS="python3 $ROOT/scripts/pktgen/dp_stats.py $ID-dp"
@@ -124,12 +139,13 @@ sys.exit(0 if steps and not bad else 1)
 PY
 }
 RUSTUN_RATES="0.05,0.1" run_pktgen scripts/pktgen/rate_sweep.lua "$WORK/sweep.out"
+stop_gateway rate_sweep.lua
 check "rate_sweep.lua: 2 steps, sent == relayed + counted drops, frames delivered" steps_ok "$WORK/sweep.out"
 check "rate_sweep.lua: both steps ran" [ "$(grep -c '^rustun-step' "$WORK/sweep.out")" = 2 ]
+start_gateway second
 RUSTUN_LOSS=0.05 RUSTUN_MAX_RATE=0.2 RUSTUN_RESOLUTION=0.1 run_pktgen scripts/pktgen/rfc2544.lua "$WORK/rfc.out"
+stop_gateway rfc2544.lua
 check "rfc2544.lua: every trial accounted, frames delivered" steps_ok "$WORK/rfc.out"
 check "rfc2544.lua: printed its result" grep -q "^RFC2544" "$WORK/rfc.out"
 check "the scripts computed pktgen's target rate (link speed read)" grep -q "^rustun-step .* asked_pps=[1-9]" "$WORK/sweep.out"
 grep -a "^RFC2544\|^trial" "$WORK/rfc.out" | tr -d '\r' | cut -c1-250
-kill -0 "${pids[0]}" 2>/dev/null
-check "rustun-dataplane still running" [ $? = 0 ]
