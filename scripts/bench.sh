@@ -28,7 +28,8 @@
 #
 # Environment: RUSTUN_BUILD (default build-load), RUSTUN_BENCH_SECONDS (default 3) measured
 # seconds per run, RUSTUN_BENCH_SIZES (default "64 512 1400"), RUSTUN_BENCH_CIPHERS (default
-# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen), RUSTUN_BENCH_JSON=FILE
+# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency; without
+# fwd the dataplane rows have no target), RUSTUN_BENCH_JSON=FILE
 # (raw JSON lines appended).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,14 +134,18 @@ lg() {
 
 # ---- 2./3. memif io forwarding (t_forward), dataplane ----------------------------------------------
 for c in $CIPHERS; do for s in $SIZES; do
-  log "$c $s B: memif-fwd (t_forward), max rate"
-  lg fwd "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+  if [[ $SKIP != *" fwd "* ]]; then
+    log "$c $s B: memif-fwd (t_forward), max rate"
+    lg fwd "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+  fi
   log "$c $s B: dataplane, 100 endpoints in 1 cluster, max rate"
   lg dp "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
-  half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
-  log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
-  lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
-  lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  if [[ $SKIP != *" latency "* ]]; then
+    half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
+    log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
+    lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+    lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  fi
   if [[ $SKIP != *" scale "* ]]; then
     log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
     lg dp "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
@@ -255,6 +260,8 @@ for c in os.environ["CIPHERS"].split():
         f = L(f"fwd-{c}-{s}"); d = L(f"dp-{c}-{s}"); h = L(f"dph-{c}-{s}"); fh = L(f"fwdh-{c}-{s}")
         k = L(f"dpk-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
         if f: row("memif-fwd", f["mpps"], "%.1f/%.1f" % (fh["lat_p50_us"], fh["lat_p99_us"]) if fh else "-", "t_forward = %.1f ns (no crypto)" % (1e3 / f["mpps"]))
+        if d and not f:
+            row("dataplane", d["mpps"], "-", "loss %.3f%% (no memif-fwd run: no target)" % (100 * d["loss_ratio"]))
         if d and f:
             tgt = 0.8 / (1 / cr + 1 / f["mpps"])
             ok = d["mpps"] >= tgt

@@ -76,14 +76,22 @@ local function find_key(t, key, depth)
   return nil
 end
 function M.link_mbps()
-  if M.mbps then return M.mbps end
-  M.mbps = tonumber(os.getenv("RUSTUN_LINK_MBPS") or "")
-  if not M.mbps then
-    local ok, info = pcall(pktgen.portInfo, M.port)
-    local state = ok and find_key(info, "link_state", 0) or ""
-    M.mbps = tonumber(string.match(tostring(state), "UP%-(%d+)")) or 0
+  local env = tonumber(os.getenv("RUSTUN_LINK_MBPS") or "")
+  if env then return env end
+  local ok, info = pcall(pktgen.portInfo, M.port)
+  local state = ok and find_key(info, "link_state", 0) or ""
+  return tonumber(string.match(tostring(state), "UP%-(%d+)")) or 0  -- 0 while the link is down
+end
+
+-- Waits (at most 10 s) for the port's link: a memif client's link comes up only once the server
+-- answered, and a step started before that measures nothing.
+function M.wait_link()
+  for _ = 1, 20 do
+    if M.link_mbps() > 0 then return true end
+    pktgen.delay(500)
   end
-  return M.mbps
+  printf("warning: port %s link still down after 10 s\n", M.port)
+  return false
 end
 
 -- pktgen 23.06.1's target in pcap mode: link bits/s / ((average frame size + 24) * 8) * pct/100,
@@ -112,6 +120,7 @@ end
 -- unaccounted, sent_pps, delivered_pps, asked_pps, limited (pktgen reached < RUSTUN_LIMITED of
 -- asked_pps: the generator, not the gateway, set the rate).
 function M.step(pct)
+  M.wait_link()
   pktgen.stop(M.port)
   pktgen.set(M.port, "rate", pct)
   pktgen.delay(1500)  -- pktgen refreshes its port counters once a second
