@@ -1,4 +1,4 @@
--- Helpers shared by the rustun pktgen-dpdk scripts (docs/load-testing.md, "With pktgen-dpdk").
+-- Helpers shared by the rustun pktgen-dpdk scripts (docs/load-testing.md, "With pktgen-dpdk instead").
 -- Written for pktgen-dpdk 23.06.1 with Lua; run pktgen from the repository root (the scripts load
 -- this file by a path relative to it). Loaded with dofile().
 -- Configuration through environment variables (read once):

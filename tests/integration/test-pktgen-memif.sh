@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pktgen-dpdk 23.06.1 against rustun-dataplane over net_memif (docs/load-testing.md, "With
-# pktgen-dpdk"): the dataplane is the memif server, `rustun-pcapgen bind` plays its control plane
+# pktgen-dpdk instead"): the dataplane is the memif server, `rustun-pcapgen bind` plays its control plane
 # (every simulated client bound and live), pktgen (memif client) replays a Data-only pcap and runs
 # scripts/pktgen/rate_sweep.lua, then rfc2544.lua, each reading the gateway's counters through the
 # telemetry form of RUSTUN_STATS (scripts/pktgen/dp_stats.py, run by /bin/sh). For every step:
