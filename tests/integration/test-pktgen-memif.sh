@@ -115,7 +115,7 @@ run_pktgen() {  # LUA OUT: pktgen runs the script; stopped once it printed rustu
     (cd "$ROOT" && RUSTUN_SECONDS=2 RUSTUN_QUIT=1 exec timeout -s INT --kill-after=10 240 script -qfec \
         "$PKTGEN --no-pci --in-memory --file-prefix=$ID-pg --lcores 0@0,1@0 --log-level=error --vdev=net_memif0,role=client,socket=$SOCK -- -P -T -m 1.0 -s 0:$WORK/data.pcap -f $1" \
         /dev/null < /dev/null > "$2" 2>&1) &
-    local pg=$! i
+    local i pg; pg="$!"
     for i in $(seq 2400); do
         grep -aq 'rustun-done' "$2" 2>/dev/null && break
         kill -0 "$pg" 2>/dev/null || break
