@@ -16,7 +16,6 @@
 // routability, docs/protocol-extensions.md), and keeps an endpoint live for 15 s after its last
 // KeepAlive. A replayed pcap cannot echo a cookie and its KeepAlives are accepted once, while fresh:
 // the KeepAlive pcap refreshes bindings made otherwise (same endpoints), the Data pcap is replayed.
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -27,8 +26,9 @@
 
 #include "net/pcap_writer.hpp"
 #include "scenario.hpp"
+#include "scenario_options.hpp"
 #include "shm_cp.hpp"
-#include "util/version.hpp"
+#include "util/cli.hpp"
 
 using namespace rustun;
 using namespace rustun::loadgen;
@@ -40,70 +40,66 @@ void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void die(const std::string& m) {
     std::fprintf(stderr, "rustun-pcapgen: %s\n", m.c_str());
-    std::exit(2);
+    std::exit(1);
 }
 
-uint32_t parse_ip(const char* s) {
-    in_addr a;
-    if (inet_pton(AF_INET, s, &a) != 1) die(std::string("bad IPv4 address ") + s);
-    return ntohl(a.s_addr);
-}
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: rustun-pcapgen gen --out FILE [--clients N] [--clusters C] [--cipher chacha20|aes256|xor|plain]\n"
-                 "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M]\n"
-                 "                      [--no-keepalives | --keepalives-only]\n"
-                 "       rustun-pcapgen bind --channel PATH [scenario options] --seconds S\n"
-                 "       rustun-pcapgen --version | --help\n");
+// One Spec per subcommand: its own options, then the scenario's.
+cli::Spec pcapgen_spec(const std::string& command) {
+    cli::Spec spec{.program = "rustun-pcapgen", .command = command};
+    if (command == "gen") {
+        spec.usage = "--out FILE [scenario options] [--per-flow K] [--no-keepalives | --keepalives-only]";
+        spec.about = "One KeepAlive (seq = now, us) per client first, then K Data frames per flow, round robin.";
+        spec.options = {{"out", 0, "FILE", "the pcap to write (required)"},
+                        {"per-flow", 0, "K", "Data frames per flow, 1..1024 (default 4)"},
+                        {"no-keepalives", 0, nullptr, "no KeepAlive frames in front (the Data pcap)"},
+                        {"keepalives-only", 0, nullptr, "only the KeepAlives (the KeepAlive pcap)"}};
+    } else if (command == "bind") {
+        spec.usage = "--channel PATH [scenario options] --seconds S";
+        spec.about = "Plays the control plane on a same-host dataplane's shared-memory channel for S\n"
+                     "seconds: every simulated client bound and kept live (a test gateway, no KeepAlive).";
+        spec.options = {{"channel", 0, "PATH", "the dataplane's dataplane.channel (required)"},
+                        {"seconds", 0, "S", "how long, 1..86400 (required)"}};
+    } else {
+        spec.usage = "COMMAND [options]";
+        spec.about = "Frames for pktgen-dpdk's pcap replay against a gateway (docs/load-testing.md).";
+        spec.epilog = "Commands:\n"
+                      "  gen      write the pcap (rustun-pcapgen gen --help)\n"
+                      "  bind     bind the simulated clients on a test gateway's channel (bind --help)";
+        spec.stop_at_operand = true;
+        return spec;
+    }
+    const auto& sc = scenario_cli_options();
+    spec.options.insert(spec.options.end(), sc.begin(), sc.end());
+    return spec;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            return 0;
-        }
-        if (a == "-V" || a == "--version") {
-            std::printf("rustun-pcapgen %s\n", kVersion);
-            return 0;
-        }
-    }
-    if (argc < 2 || (std::string(argv[1]) != "gen" && std::string(argv[1]) != "bind")) {
-        usage(stderr);
-        return 2;
-    }
-    const std::string mode = argv[1];
+    const cli::Spec top = pcapgen_spec("");
+    cli::Parsed a;
+    if (auto code = cli::parse(top, argc, argv, a)) return *code;
+    if (a.operands.empty()) return cli::usage_error(top, "a command is required (gen, bind)");
+    const std::string mode = a.operands[0];
+    if (mode != "gen" && mode != "bind") return cli::usage_error(top, "unknown command '" + mode + "'");
+    const cli::Spec spec = pcapgen_spec(mode);
+    cli::Parsed args;
+    if (auto code = cli::parse(spec, argc, argv, args, a.operand_index + 1)) return *code;
     ScenarioOptions so;
-    std::string out, channel;
-    uint32_t per_flow = 4;
-    double seconds = 0;
-    bool keepalives = true, data = true;
-    for (int i = 2; i < argc; ++i) {
-        std::string k = argv[i];
-        if (k == "--no-keepalives") { keepalives = false; continue; }
-        if (k == "--keepalives-only") { data = false; continue; }
-        if (i + 1 >= argc) die("incomplete argument " + k);
-        const char* v = argv[++i];
-        if (k == "--out") out = v;
-        else if (k == "--clients") so.clients = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--clusters") so.clusters = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--cipher") so.method = v;
-        else if (k == "--size") so.inner_size = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--per-flow") per_flow = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--gw-ip") so.gw_ip = parse_ip(v);
-        else if (k == "--gw-port") so.gw_port = static_cast<uint16_t>(std::atoi(v));
-        else if (k == "--gw-mac") {
-            unsigned m[6];
-            if (std::sscanf(v, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) die("bad --gw-mac");
-            for (int b = 0; b < 6; ++b) so.gw_mac[b] = static_cast<uint8_t>(m[b]);
-        } else if (k == "--seconds") seconds = std::atof(v);
-        else if (k == "--channel") channel = v;
-        else die("unknown option " + k);
-    }
+    if (Status st = apply_scenario_options(args, so); !st) return cli::usage_error(spec, st.error());
+    const std::string out = args.value("out"), channel = args.value("channel");
+    const bool keepalives = !args.has("no-keepalives"), data = !args.has("keepalives-only");
+    auto per_flow_r = args.uint("per-flow", 1, 1024, 4);
+    auto seconds_r = args.number("seconds", 1, 86400, 0);
+    if (!per_flow_r) return cli::usage_error(spec, per_flow_r.error());
+    if (!seconds_r) return cli::usage_error(spec, seconds_r.error());
+    const uint32_t per_flow = static_cast<uint32_t>(*per_flow_r);
+    const double seconds = *seconds_r;
+    if (mode == "gen" && out.empty()) return cli::usage_error(spec, "--out FILE is required");
+    if (mode == "gen" && !keepalives && !data)
+        return cli::usage_error(spec, "--no-keepalives and --keepalives-only: nothing to write");
+    if (mode == "bind" && channel.empty()) return cli::usage_error(spec, "--channel PATH is required");
+    if (mode == "bind" && !args.has("seconds")) return cli::usage_error(spec, "--seconds S is required");
     std::string err;
     auto sc = Scenario::create(so, err);
     if (!sc) die(err);
@@ -111,9 +107,6 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> buf(2048);
 
     if (mode == "gen") {
-        if (out.empty()) die("gen: --out FILE is required");
-        if (per_flow < 1 || per_flow > 1024) die("--per-flow: 1..1024");
-        if (!keepalives && !data) die("--no-keepalives and --keepalives-only: nothing to write");
         PcapWriter w;
         if (Status st = w.open(out); !st) die(st.error());
         uint64_t ts = realtime_us(), n = 0;
@@ -138,8 +131,6 @@ int main(int argc, char** argv) {
     }
 
     // bind: the shared-memory stand-in control plane, bounded by --seconds.
-    if (channel.empty()) die("bind: --channel PATH (the dataplane's dataplane.channel) is required");
-    if (seconds <= 0 || seconds > 86400) die("bind: --seconds 1..86400 is required");
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     ShmControlPlane cp;
