@@ -65,4 +65,15 @@ conflict="route conflict in cluster 'a': CIDR 192.168.1.0/24 of client 'i2' (rou
 grep -qF "warning: $conflict" out.txt || { cat out.txt; fail "no route conflict warning"; }
 timeout -s INT 2 "$cp_bin" --config routes.yaml > log.txt 2>&1 || true
 grep -qF "$conflict" log.txt || { cat log.txt; fail "the gateway did not log the route conflict"; }
+# ... and at a reload (SIGHUP) that brings one in.
+sed '/identity: i2/ s/192.168.1.0\/24/192.168.2.0\/24/' routes.yaml > reload.yaml
+grep -q "192.168.2.0/24" reload.yaml || fail "test bug: reload.yaml unchanged"
+"$cp_bin" --config reload.yaml > reload.log 2>&1 &
+cp_pid=$!
+for _ in $(seq 50); do grep -q "listening on" reload.log && break; sleep 0.1; done
+cp routes.yaml reload.yaml
+kill -HUP "$cp_pid"
+for _ in $(seq 50); do grep -q "reload: route conflict" reload.log && break; sleep 0.1; done
+kill -INT "$cp_pid"; wait "$cp_pid" || true
+grep -qF "reload: ${conflict//routes.yaml/reload.yaml}" reload.log || { cat reload.log; fail "the gateway did not log the route conflict at a reload"; }
 echo "check-config: ok"

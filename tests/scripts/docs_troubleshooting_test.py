@@ -53,13 +53,13 @@ def main():
             errors.append(f'docs/troubleshooting.md: no section "## {heading}" with rows')
         for n in names:
             if n not in rows:
-                errors.append(f'docs/troubleshooting.md, "{heading}": no row for `{n}` ({header})')
+                errors.append(f'docs/troubleshooting.md, section {heading}: no row for `{n}` ({header})')
         for r in rows:
             if r not in names:
-                errors.append(f'docs/troubleshooting.md, "{heading}": row `{r}` is not a counter of {header}')
+                errors.append(f'docs/troubleshooting.md, section {heading}: row `{r}` is not a counter of {header}')
         dup = {r for r in rows if rows.count(r) > 1}
         for r in sorted(dup):
-            errors.append(f'docs/troubleshooting.md, "{heading}": `{r}` has more than one row')
+            errors.append(f'docs/troubleshooting.md, section {heading}: `{r}` has more than one row')
     for e in errors:
         print(e)
     if errors:
