@@ -13,7 +13,14 @@
 #   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster)
 #   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,
 #              loopback (its sender and receiver threads share the 2 cores)
-#   cp-tcp     rustun-controlplane's TCP relay, rustun-cp-bench relay (4 pairs), loopback
+#   cp-tcp     rustun-controlplane's TCP relay, rustun-cp-bench relay (4 pairs), loopback; the
+#              gateway process's CPU time over the run goes into its JSON (gateway_cpu_s)
+#   pktgen     pktgen-dpdk 23.06.1 (memif client) replaying a Data-only pcap at 100 % of the memif
+#              link into rustun-dataplane, `rustun-pcapgen bind` as its control plane,
+#              scripts/pktgen/rate_sweep.lua: what pktgen sent and what the gateway delivered
+#              (relayed - drop_tx_full). Needs RUSTUN_PKTGEN_BIN (a pktgen binary) or
+#              RUSTUN_PKTGEN_SRC (a folder with build-pktgen.sh and the 23.06.1 tarball; built once
+#              into $RUSTUN_BUILD/pktgen); skipped with a note when neither is there.
 # Latency: round trip through memif (loadgen TX -> gateway -> loadgen RX) at half of the max rate
 # measured just before, plus the same for memif-fwd at that rate (the set-up's own latency).
 # Pinning (2 CPUs): dataplane main lcore on CPU 0 (sleeps between polls), its worker on CPU 1,
@@ -21,7 +28,8 @@
 #
 # Environment: RUSTUN_BUILD (default build-load), RUSTUN_BENCH_SECONDS (default 3) measured
 # seconds per run, RUSTUN_BENCH_SIZES (default "64 512 1400"), RUSTUN_BENCH_CIPHERS (default
-# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp), RUSTUN_BENCH_JSON=FILE
+# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency; without
+# fwd the dataplane rows have no target), RUSTUN_BENCH_JSON=FILE
 # (raw JSON lines appended).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,14 +134,18 @@ lg() {
 
 # ---- 2./3. memif io forwarding (t_forward), dataplane ----------------------------------------------
 for c in $CIPHERS; do for s in $SIZES; do
-  log "$c $s B: memif-fwd (t_forward), max rate"
-  lg fwd "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+  if [[ $SKIP != *" fwd "* ]]; then
+    log "$c $s B: memif-fwd (t_forward), max rate"
+    lg fwd "fwd-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+  fi
   log "$c $s B: dataplane, 100 endpoints in 1 cluster, max rate"
   lg dp "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
-  half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
-  log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
-  lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
-  lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  if [[ $SKIP != *" latency "* ]]; then
+    half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
+    log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
+    lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+    lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  fi
   if [[ $SKIP != *" scale "* ]]; then
     log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
     lg dp "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
@@ -159,11 +171,64 @@ if [[ $SKIP != *" cp "* ]]; then
     "$GW" --config "$TMP/cp.yaml" --log-level warn 2> "$TMP/cp.log" &
     GW_PID=$!; PIDS+=("$GW_PID")
     for _ in $(seq 100); do "$CTL" --socket "$TMP/cp.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+    cpu0=$(awk '{print $14 + $15}' "/proc/$GW_PID/stat")
     timeout --kill-after=5 60 "$CPB" relay --size "$s" --cipher "$c:bench-key" --seconds "$SECS" --pairs 4 \
-      --config "$TMP/cp.yaml" --json > "$TMP/cp-$c-$s.json" 2> "$TMP/cp-$c-$s.err" || { cat "$TMP/cp-$c-$s.err" >&2; fail "cp relay failed"; }
+      --config "$TMP/cp.yaml" --json > "$TMP/cp-$c-$s.raw" 2> "$TMP/cp-$c-$s.err" || { cat "$TMP/cp-$c-$s.err" >&2; fail "cp relay failed"; }
+    cpu1=$(awk '{print $14 + $15}' "/proc/$GW_PID/stat")
+    # The gateway's CPU seconds over the relay run (warm-up and drain included: an upper bound).
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["gateway_cpu_s"]=(int(sys.argv[3])-int(sys.argv[2]))/int(sys.argv[4]); print(json.dumps(d))' \
+      "$TMP/cp-$c-$s.raw" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" > "$TMP/cp-$c-$s.json"
     save "$TMP/cp-$c-$s.json"
     stop_pid "$GW_PID"; PIDS=()
   done; done
+fi
+
+# ---- 6. pktgen-dpdk beside the loadgen ------------------------------------------------------------
+PKTGEN=${RUSTUN_PKTGEN_BIN:-}
+PKTGEN_NOTE=""
+if [[ $SKIP == *" pktgen "* ]]; then
+  PKTGEN_NOTE="pktgen: skipped (RUSTUN_BENCH_SKIP)"
+elif [ -z "$PKTGEN" ] && [ -n "${RUSTUN_PKTGEN_SRC:-}" ] && [ -f "$RUSTUN_PKTGEN_SRC/build-pktgen.sh" ]; then
+  PKTGEN=$BUILD/pktgen/pktgen-23.06.1/build/app/pktgen
+  if [ ! -x "$PKTGEN" ]; then
+    log "building pktgen-dpdk 23.06.1 into $BUILD/pktgen"
+    mkdir -p "$BUILD/pktgen"
+    PKTGEN_NO_APT=1 timeout 900 bash "$RUSTUN_PKTGEN_SRC/build-pktgen.sh" "$RUSTUN_PKTGEN_SRC/pktgen-23.06.1.tar.gz" "$BUILD/pktgen" \
+      > "$BUILD/pktgen/build.log" 2>&1 || PKTGEN_NOTE="pktgen: build failed ($BUILD/pktgen/build.log)"
+  fi
+fi
+if [ -z "$PKTGEN_NOTE" ] && [ -n "$PKTGEN" ] && [ -x "$PKTGEN" ]; then
+  PG=$BUILD/tools/pcapgen/rustun-pcapgen
+  ninja -C "$BUILD" -j2 tools/pcapgen/rustun-pcapgen > /dev/null || fail "building rustun-pcapgen failed"
+  for c in $CIPHERS; do for s in $SIZES; do
+    log "$c $s B: pktgen-dpdk -> dataplane, 100 % of the memif link"
+    "$PG" gen --out "$TMP/pg.pcap" --no-keepalives --clients 100 --cipher "$c" --size "$s" --per-flow 8 > /dev/null
+    server dp
+    timeout 120 "$PG" bind --channel "$CHAN" --clients 100 --cipher "$c" --seconds 100 2> "$TMP/bind.log" &
+    BIND_PID=$!; PIDS+=("$BIND_PID")
+    for _ in $(seq 100); do grep -q "bound on" "$TMP/bind.log" && break; sleep 0.1; done
+    # pktgen wants a terminal (script); it runs the Lua script from the repository root; stopped
+    # once the script printed rustun-done.
+    RUSTUN_RATES=100 RUSTUN_SECONDS=$SECS RUSTUN_QUIT=1 RUSTUN_STATS="python3 scripts/pktgen/dp_stats.py $ID-dp" \
+      timeout -s INT --kill-after=10 150 script -qfec "$PKTGEN --no-pci --in-memory --file-prefix=$ID-pg --lcores 0@0,1@0 \
+      --log-level=error --vdev=net_memif0,role=client,socket=$LG_SOCK -- -P -T -m 1.0 -s 0:$TMP/pg.pcap \
+      -f scripts/pktgen/rate_sweep.lua" /dev/null < /dev/null > "$TMP/pktgen.out" 2>&1 &
+    PG_PID=$!
+    for _ in $(seq 1500); do grep -aq rustun-done "$TMP/pktgen.out" && break; kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$PG_PID"
+    python3 -c 'import json,re,sys
+for l in open(sys.argv[1], errors="replace"):
+    if l.startswith("rustun-step"):
+        d = {k: float(v) if re.match(r"^-?[\d.]+$", v) else v for k, v in re.findall(r"(\w+)=(\S+)", l)}
+        print(json.dumps(dict(d, cipher=sys.argv[2], size=int(sys.argv[3]), tool="pktgen")))' \
+      "$TMP/pktgen.out" "$c" "$s" > "$TMP/pg-$c-$s.json"
+    [ -s "$TMP/pg-$c-$s.json" ] || { rm -f "$TMP/pg-$c-$s.json"; log "pktgen $c $s B: no result (tail: $(tail -c 200 "$TMP/pktgen.out" | tr -dc '[:print:]'))"; }
+    [ -f "$TMP/pg-$c-$s.json" ] && save "$TMP/pg-$c-$s.json"
+    stop_pid "$BIND_PID"; stop_pid "$SRV_PID"; PIDS=()
+    rm -rf /var/run/dpdk/$ID-* 2>/dev/null || true
+  done; done
+elif [ -z "$PKTGEN_NOTE" ]; then
+  PKTGEN_NOTE="pktgen: skipped, no pktgen-dpdk (set RUSTUN_PKTGEN_BIN or RUSTUN_PKTGEN_SRC; docs/load-testing.md, \"With pktgen-dpdk\")"
 fi
 
 # ---- table ----------------------------------------------------------------------------------------
@@ -172,7 +237,7 @@ printf '\nrustun dataplane benchmark, %s, commit %s%s; %s CPUs (%s); load averag
   "$(date -u +%Y-%m-%dT%H:%MZ)" "$COMMIT" "$(git diff --quiet HEAD -- dataplane lib tools 2>/dev/null || echo ' + uncommitted changes')" \
   "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'pinning: dataplane main CPU 0 + worker CPU 1, memif-fwd CPU 1, loadgen CPU 0; %s s per run after 1 s warm-up\n\n' "$SECS"
-export TMP SIZES CIPHERS SKIP
+export TMP SIZES CIPHERS SKIP PKTGEN_NOTE
 python3 - <<'PY'
 import json, os
 T = os.environ["TMP"]
@@ -195,6 +260,8 @@ for c in os.environ["CIPHERS"].split():
         f = L(f"fwd-{c}-{s}"); d = L(f"dp-{c}-{s}"); h = L(f"dph-{c}-{s}"); fh = L(f"fwdh-{c}-{s}")
         k = L(f"dpk-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
         if f: row("memif-fwd", f["mpps"], "%.1f/%.1f" % (fh["lat_p50_us"], fh["lat_p99_us"]) if fh else "-", "t_forward = %.1f ns (no crypto)" % (1e3 / f["mpps"]))
+        if d and not f:
+            row("dataplane", d["mpps"], "-", "loss %.3f%% (no memif-fwd run: no target)" % (100 * d["loss_ratio"]))
         if d and f:
             tgt = 0.8 / (1 / cr + 1 / f["mpps"])
             ok = d["mpps"] >= tgt
@@ -221,10 +288,16 @@ for c in os.environ["CIPHERS"].split():
                 tgt = "dataplane >= %dx: %s (%.1fx)" % (m, v(ok), d["mpps"] / kr["mpps"])
             row("kernel", kr["mpps"], "-", tgt or "-")
         if cp:
-            row("cp-tcp", cp["mpps"], "-", "-")
+            row("cp-tcp", cp["mpps"], "-", "gateway CPU %.2f cores" % (cp["gateway_cpu_s"] / cp["seconds"]) if "gateway_cpu_s" in cp else "-")
+        pg = L(f"pg-{c}-{s}")
+        if pg:
+            row("pktgen", pg["delivered_pps"] / 1e6, "-", "pktgen sent %.3f Mpps%s, lost %d (%d TX full), unacc. %d" % (
+                pg["sent_pps"] / 1e6, " (pktgen-limited)" if pg["limited"] == "yes" else "", pg["lost"], pg["tx_full"], pg["unaccounted"]))
 print()
 p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
 print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
 print("latency: round trip loadgen -> memif -> gateway -> memif -> loadgen at half the max rate (p50/p99);")
 print("'minus fwd' subtracts memif-fwd's p99 at the same rate (the set-up's own share).")
+print("pktgen: the dataplane's delivered Mpps (relayed - drop_tx_full) with pktgen-dpdk replaying at 100 % of the memif link;")
+print(os.environ.get("PKTGEN_NOTE") or "pktgen-limited: pktgen reached < 95 % of the rate it was asked for.")
 PY

@@ -19,6 +19,8 @@ PACKAGES=(
   ethtool git bsdutils
   dpkg-dev debhelper help2man lintian systemd   # scripts/package.sh (dpkg-buildpackage); systemd-analyze, -tmpfiles
   prometheus                           # promtool and a server: test controlplane-prometheus
+  liblua5.3-dev                        # pktgen-dpdk with Lua (test pktgen-memif, scripts/bench.sh pktgen row)
+  nebula wireguard-go iperf3           # scripts/bench-peers.sh: the alternatives beside ours
 )
 
 missing=()

@@ -1,20 +1,24 @@
--- Rate sweep: replays the rustun-pcapgen pcap at increasing rates and prints, per step, what
--- pktgen sent and what the gateway relayed (its counters over ssh/locally, rustun_common.lua).
---   pktgen -l 0-2 -n 4 -a PCI -- -P -m "[1:2].0" -s 0:rustun.pcap -f scripts/pktgen/rate_sweep.lua
--- Keep `rustun-pcapgen keeper` running meanwhile (the bindings need fresh KeepAlives).
--- RUSTUN_RATES="10,20,..." overrides the steps (% of line rate; in pcap mode pktgen computes the
--- rate from the largest packet plus headroom, so the percentages are approximate).
-package.path = package.path .. ";scripts/pktgen/?.lua"
+-- Rate sweep (pktgen-dpdk 23.06.1 with Lua): replays the port's pcap (rustun-pcapgen gen
+-- --no-keepalives) at increasing rates; per step, what pktgen sent, the rate it reached against the
+-- rate it was asked for, and what the gateway delivered and dropped (rustun_common.lua). Run pktgen
+-- from the repository root:
+--   pktgen -l 0-2 -n 4 -a PCI -- -P -m "[1:2].0" -s 0:data.pcap -f scripts/pktgen/rate_sweep.lua
+-- RUSTUN_RATES="1,2,5" overrides the steps (% of line rate, pktgen's `set rate`); see
+-- rustun_common.lua for RUSTUN_STATS, RUSTUN_SECONDS and the accounting.
 local R = dofile("scripts/pktgen/rustun_common.lua")
 local rates = {}
 for r in string.gmatch(os.getenv("RUSTUN_RATES") or "5,10,20,30,40,50,60,70,80,90,100", "[%d%.]+") do
   rates[#rates + 1] = tonumber(r)
 end
 pktgen.screen("off")
-printf("%8s %14s %14s %12s %10s %10s\n", "rate %", "sent", "relayed", "drops", "relayed %", "Mpps")
+printf("%8s %12s %10s %10s %12s %10s %8s %10s %11s\n", "rate %", "sent", "asked Mpps", "sent Mpps",
+       "delivered", "deliv Mpps", "lost %", "drops", "unaccounted")
 for _, pct in ipairs(rates) do
-  local sent, relayed, drops = R.step(pct)
-  printf("%8.1f %14d %14d %12d %9.3f%% %10.3f\n", pct, sent, relayed, drops,
-         sent > 0 and 100 * relayed / sent or 0, relayed / R.seconds / 1e6)
+  local r = R.step(pct)
+  printf("%8.2f %12d %10.3f %10.3f %12d %10.3f %7.3f%% %10d %11d%s\n", pct, r.sent, r.asked_pps / 1e6,
+         r.sent_pps / 1e6, r.delivered, r.delivered_pps / 1e6, r.sent > 0 and 100 * r.lost / r.sent or 0,
+         r.drops, r.unaccounted, r.limited and "  (pktgen-limited)" or "")
+  R.report("rustun-step", r)
 end
 pktgen.screen("on")
+R.finish()

@@ -49,5 +49,18 @@ for method, aead in (("chacha20", ChaCha20Poly1305), ("aes256", AESGCM)):
     check(f"{method}: every KeepAlive names its client and carries seq ({keepalives}/4)", keepalives == 4)
     check(f"{method}: every Data frame opens with its cluster key, addressed to the partner ({data}/8)", data == 8)
 
+# The two pcaps of a pktgen run: the KeepAlives alone (replayed first), then the Data alone.
+with tempfile.TemporaryDirectory() as d:
+    for flag, want in (("--keepalives-only", {2: 4}), ("--no-keepalives", {3: 8})):
+        subprocess.run([pcapgen, "gen", "--out", f"{d}/x.pcap", "--clients", "4", "--clusters", "2", "--cipher", "xor",
+                        "--size", "100", "--per-flow", "2", flag], check=True, capture_output=True)
+        types = {}
+        for p in rdpcap(f"{d}/x.pcap"):
+            t = bytes(p[UDP].payload)[5]
+            types[t] = types.get(t, 0) + 1
+        check(f"{flag}: frame types {types}", types == want)
+    both = subprocess.run([pcapgen, "gen", "--out", f"{d}/y.pcap", "--no-keepalives", "--keepalives-only"], capture_output=True)
+    check("--no-keepalives with --keepalives-only is refused", both.returncode != 0)
+
 print(f"{passes} passed, {failures} failed")
 sys.exit(1 if failures else 0)

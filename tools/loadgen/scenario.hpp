@@ -1,4 +1,4 @@
-// The simulated population shared by rustun-loadgen, rustun-pcapgen and rustun-keeper
+// The simulated population shared by rustun-loadgen and rustun-pcapgen
 // (docs/load-testing.md): N clients in C equal clusters, each client with its own UDP endpoint,
 // paired inside its cluster (2m <-> 2m+1), and the frames they send. No DPDK here.
 //
