@@ -76,6 +76,7 @@ private:
     std::string command_kick(const std::string& identity);
     std::string command_reload();
     std::string command_stats();
+    std::string command_runtime();
 
     SharedState state_;
     std::vector<std::unique_ptr<Worker>> workers_;

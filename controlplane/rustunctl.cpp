@@ -37,6 +37,7 @@ void usage(FILE* out) {
             "  kick ID                 disconnect a client (it may reconnect)\n"
             "  reload                  re-read the configuration file (same as SIGHUP)\n"
             "  stats                   control-plane counters (and the dataplane's when attached)\n"
+            "  runtime                 dataplane workers: TSC cycles per packet by stage, burst sizes, polls\n"
             "\n"
             "Options:\n"
             "  --socket PATH   control socket (default %s)\n"
@@ -180,6 +181,40 @@ void print_stats(const rapidjson::Value& result) {
     }
 }
 
+// `runtime`: one row per worker and a total, as VPP's `show runtime` (cycles are TSC cycles per
+// received packet; the stage columns are 0 with dataplane.stage_cycles: 0).
+void print_runtime(const rapidjson::Value& result) {
+    if (!result["workers"].IsArray()) {
+        printf("dataplane: (not attached)\n");
+        return;
+    }
+    auto num = [](const rapidjson::Value& v, const char* k) { return v.HasMember(k) && v[k].IsNumber() ? v[k].GetDouble() : 0.0; };
+    auto f1 = [](double x) { char b[32]; snprintf(b, sizeof b, "%.1f", x); return std::string(b); };
+    std::vector<std::string> head = {"WORKER", "PACKETS", "PKTS/BURST", "BUSY%", "CYC/PKT"};
+    static const char* kStages[] = {"rx", "parse", "lookup", "crypto", "route", "tx", "other"};
+    for (const char* s : kStages) head.push_back(s);
+    head.insert(head.end(), {"IDLE_POLLS", "STALLED", "BURSTS 1/2-3/4-7/8-15/16-31/32+"});
+    std::vector<std::vector<std::string>> rows;
+    auto row = [&](const std::string& name, const rapidjson::Value& v) {
+        std::vector<std::string> r = {name, str(v["packets"]), f1(num(v, "packets_per_burst")),
+                                      f1(100 * num(v, "busy_share")), f1(num(v, "cycles_per_packet"))};
+        for (const char* s : kStages) r.push_back(f1(num(v["stage_cycles_per_packet"], s)));
+        r.push_back(str(v["idle_polls"]));
+        r.push_back(str(v["stalled_bursts"]));
+        std::string h;
+        for (const char* b : {"1", "2-3", "4-7", "8-15", "16-31", "32+"}) {
+            if (!h.empty()) h += '/';
+            h += str(v["bursts"][b]);
+        }
+        r.push_back(h);
+        rows.push_back(std::move(r));
+    };
+    size_t i = 0;
+    for (auto& w : result["workers"].GetArray()) row(std::to_string(i++), w);
+    row("total", result["total"]);
+    print_table(head, rows);
+}
+
 }  // namespace
 }  // namespace rustun::cp
 
@@ -207,7 +242,7 @@ int main(int argc, char** argv) {
     if (args.empty()) { usage(stderr); return 2; }
     const std::string& cmd = args[0];
     std::string req = "{\"cmd\":" + escape_json(cmd);
-    if (cmd == "status" || cmd == "reload" || cmd == "stats") {
+    if (cmd == "status" || cmd == "reload" || cmd == "stats" || cmd == "runtime") {
         if (args.size() != 1) { fprintf(stderr, "rustunctl: %s takes no arguments\n", cmd.c_str()); return 2; }
     } else if (cmd == "clients") {
         if (args.size() == 3 && args[1] == "--cluster") req += ",\"cluster\":" + escape_json(args[2]);
@@ -247,6 +282,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "clients") print_clients(r);
     else if (cmd == "stats") print_stats(r);
+    else if (cmd == "runtime") print_runtime(r);
     else if (r.IsObject()) print_kv(r);
     else puts(str(r).c_str());
     return 0;

@@ -22,8 +22,9 @@ inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" 
 // 4: drop_port_* counters; 5: a DpToCpDeliver ring per worker (TcpDeliver apart from punts),
 // 126 ring descriptors, counter drop_deliver_ring_full (and later, without a new version,
 // drop_bad_control, drop_replay, drop_*_rate_limited, drop_port_kernel_ring); 6: a counter block
-// of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs).
-inline constexpr uint32_t kChannelVersion = 6;
+// of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs); 7: the
+// rt_* runtime counters (per-stage cycles, burst histogram, busy/idle polls).
+inline constexpr uint32_t kChannelVersion = 7;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
 inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, then two per worker
@@ -32,7 +33,7 @@ inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
 // reason for this table); a new version records its count here and in docs/shm-channel.md.
-inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41};
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60};
 static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
               "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
 static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],

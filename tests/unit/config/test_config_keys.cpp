@@ -42,6 +42,7 @@ std::optional<uint64_t> loaded_number(const GatewayConfig& c, std::string_view p
     if (path == "dataplane.sessions") return dp.sessions;
     if (path == "dataplane.mbufs") return dp.mbufs;
     if (path == "dataplane.idle_sleep_us") return dp.idle_sleep_us;
+    if (path == "dataplane.stage_cycles") return dp.stage_cycles;
     return std::nullopt;
 }
 
