@@ -482,6 +482,7 @@ int worker_main(void* arg) {
     // resumes, before a nap, or every kIdleFlush polls (a store per poll would be wasted work).
     constexpr uint64_t kIdleFlush = 1024;
     uint64_t idle_polls = 0, idle_cycles = 0;
+    uint64_t idle_from = 0;  // TSC of the last empty poll still to be accounted (0: none)
     auto flush_idle = [&] {
         if (idle_polls == 0) return;
         shm::add_owned(w.counters[static_cast<size_t>(C::rt_idle_polls)], idle_polls);
@@ -496,6 +497,8 @@ int worker_main(void* arg) {
         if (w.index == 0) drain_main_tx(w);
         uint16_t n = 0;
         const uint64_t t_poll = rte_rdtsc();
+        if (idle_from) idle_cycles += t_poll - idle_from;  // the previous poll was empty: its time was idle
+        idle_from = 0;
         if (rt.rx_enabled.load(std::memory_order_relaxed)) n = rte_eth_rx_burst(rt.port_id, w.queue, rx, burst);
         if (n) {
             empty_polls = 0;
@@ -513,7 +516,7 @@ int worker_main(void* arg) {
             rte_pause();
         }
         ++idle_polls;
-        idle_cycles += rte_rdtsc() - t_poll;
+        idle_from = t_poll;
         if (idle_polls >= kIdleFlush) flush_idle();
     }
     flush_idle();
