@@ -8,7 +8,7 @@ SessionTable::SessionTable(uint32_t capacity) : capacity_(capacity) {
     uint64_t n = 16;
     while (n < uint64_t{capacity} * 2) n <<= 1;
     mask_ = static_cast<uint32_t>(n - 1);
-    slots_ = std::make_unique<Slot[]>(n);
+    slots_ = make_huge_array<Slot>(n);
 }
 
 bool SessionTable::read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const {

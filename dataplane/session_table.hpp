@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "capacities.hpp"
+#include "huge_array.hpp"
 #include "shm/channel_layout.hpp"
 #include "util/seqlock.hpp"
 
@@ -120,7 +121,7 @@ private:
     // Slot index holding `k` (writer side: no seqlock needed), or -1.
     int64_t find(const EndpointKey& k, uint32_t hash) const;
 
-    std::unique_ptr<Slot[]> slots_;
+    HugeArray<Slot> slots_;  // huge pages: a cold slot is one miss, not a miss and a page walk
     uint32_t mask_ = 0;
     uint32_t capacity_ = 0;
     uint32_t live_ = 0;
