@@ -221,7 +221,7 @@ for c in os.environ["CIPHERS"].split():
                 ok = h["lat_p99_us"] < 20
                 summary.append(("p99<20us", c, s, ok))
                 add = h["lat_p99_us"] - (fh["lat_p99_us"] if fh else 0)
-                print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "p999 %.1f" % h["lat_p999_us"],
+                print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "", "p999 %.1f" % h["lat_p999_us"],
                                "p99 < 20 us: %s (%.2fx); minus fwd: %.1f us" % (v(ok), h["lat_p99_us"] / 20, add)))
         if k and d:
             r100, rk = d["mpps"] / cr, k["mpps"] / cr
