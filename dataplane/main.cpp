@@ -25,6 +25,7 @@
 #include "util/cli.hpp"
 #include "util/log.hpp"
 #include "util/sd_notify.hpp"
+#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::dp;
