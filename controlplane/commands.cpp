@@ -8,6 +8,7 @@
 #include "dataplane_link.hpp"
 #include "gateway.hpp"
 #include "proto/control_request.hpp"
+#include "shm/dp_runtime.hpp"
 #include "util/clock.hpp"
 #include "util/endpoint_text.hpp"
 #include "util/version.hpp"
@@ -199,8 +200,9 @@ std::string Gateway::handle_command(const std::string& line) {
     if (cmd == "stats") return command_stats();
     if (cmd == "dataplane") return command_dataplane();
     if (cmd == "clear-counters") return command_clear_counters();
+    if (cmd == "runtime") return command_runtime();
     return error_answer("unknown command '" + cmd +
-                        "' (status, clients, client, kick, reload, stats, dataplane, clear-counters)");
+                        "' (status, clients, client, kick, reload, stats, dataplane, clear-counters, runtime)");
 }
 
 std::string Gateway::command_status() {
@@ -414,6 +416,63 @@ std::string Gateway::command_clear_counters() {
         put(w, "cleared_at", now);
         w.Key("dataplane");
         w.Bool(attached);
+        w.EndObject();
+    });
+}
+
+// The dataplane workers' runtime (docs/dataplane.md, "Runtime"), from their counter blocks in the
+// channel: one object per worker, then "total"; null when no dataplane is attached.
+std::string Gateway::command_runtime() {
+    std::vector<shm::CounterValues> blocks;
+    shm::CounterValues main{};
+    uint64_t sessions = 0, capacity = 0;
+    const bool attached = link_ && link_->dataplane_counter_blocks(blocks, main, sessions, capacity);
+    auto view = [](JsonWriter& w, const shm::CounterValues& v) {
+        const shm::RuntimeView r = shm::RuntimeView::of(v);
+        w.StartObject();
+        put(w, "packets", r.packets);
+        put(w, "busy_polls", r.busy_polls);
+        put(w, "idle_polls", r.idle_polls);
+        put(w, "busy_cycles", r.busy_cycles);
+        put(w, "stalled_bursts", r.stalled_bursts);
+        put(w, "idle_cycles", r.idle_cycles);
+        w.Key("busy_share");
+        w.Double(r.busy_share);
+        w.Key("packets_per_burst");
+        w.Double(r.packets_per_burst);
+        w.Key("cycles_per_packet");
+        w.Double(r.cycles_per_packet);
+        w.Key("stage_cycles_per_packet");
+        w.StartObject();
+        for (size_t i = 0; i < shm::kRuntimeStageCount; ++i) {
+            w.Key(shm::kRuntimeStages[i].name);
+            w.Double(r.stage_per_packet[i]);
+        }
+        w.Key("other");
+        w.Double(r.other_per_packet);
+        w.EndObject();
+        w.Key("bursts");
+        w.StartObject();
+        for (const shm::BurstBucket& b : shm::kBurstBuckets) put(w, b.name, v[static_cast<size_t>(b.counter)]);
+        w.EndObject();
+        w.EndObject();
+    };
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        if (!attached) {
+            put_null(w, "workers");
+        } else {
+            shm::CounterValues total{};
+            w.Key("workers");
+            w.StartArray();
+            for (const shm::CounterValues& b : blocks) {
+                view(w, b);
+                for (size_t c = 0; c < shm::kDpCounterCount; ++c) total[c] += b[c];
+            }
+            w.EndArray();
+            w.Key("total");
+            view(w, total);
+        }
         w.EndObject();
     });
 }

@@ -92,6 +92,7 @@ private:
     std::string command_kick(const std::string& identity);
     std::string command_reload();
     std::string command_stats();
+    std::string command_runtime();
     std::string command_dataplane();
     std::string command_clear_counters();
     // Every control-plane counter, summed over the threads.

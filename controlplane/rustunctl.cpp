@@ -190,6 +190,10 @@ const std::vector<Command>& commands() {
              return answer_with(c, request_line("dataplane"),
                                 [all](const rapidjson::Value& r) { print_dataplane(r, all, now_s()); });
          }},
+        {"runtime", "", 0, "dataplane workers: TSC cycles per packet by stage, burst sizes, polls", {},
+         [](const Context& c, const cli::Parsed&, const cli::Spec&) {
+             return answer_with(c, request_line("runtime"), [](const rapidjson::Value& r) { print_runtime(r); });
+         }},
         {"watch", "", 0, "per-second rates of the counters that change (Ctrl-C stops)",
          {{"interval", 0, "S", "seconds between samples (default 1)"},
           {"count", 0, "N", "stop after N reports (default: never)"}},

@@ -231,4 +231,38 @@ void print_rates(const CounterSample& before, const CounterSample& after, double
     else print_table({"COUNTER", "VALUE", "PER_SECOND"}, rows, "  ");
 }
 
+// `runtime`: one row per worker and a total, as VPP's `show runtime` (cycles are TSC cycles per
+// received packet; the stage columns are 0 with dataplane.stage_cycles: 0).
+void print_runtime(const rapidjson::Value& result) {
+    if (!result["workers"].IsArray()) {
+        std::printf("dataplane: (not attached)\n");
+        return;
+    }
+    auto num = [](const rapidjson::Value& v, const char* k) { return v.HasMember(k) && v[k].IsNumber() ? v[k].GetDouble() : 0.0; };
+    auto f1 = [](double x) { char b[32]; std::snprintf(b, sizeof b, "%.1f", x); return std::string(b); };
+    std::vector<std::string> head = {"WORKER", "PACKETS", "PKTS/BURST", "BUSY%", "CYC/PKT"};
+    static const char* kStages[] = {"rx", "parse", "lookup", "crypto", "route", "tx", "other"};
+    for (const char* s : kStages) head.push_back(s);
+    head.insert(head.end(), {"IDLE_POLLS", "STALLED", "BURSTS 1/2-3/4-7/8-15/16-31/32+"});
+    std::vector<std::vector<std::string>> rows;
+    auto row = [&](const std::string& name, const rapidjson::Value& v) {
+        std::vector<std::string> r = {name, std::to_string(number(v, "packets")), f1(num(v, "packets_per_burst")),
+                                      f1(100 * num(v, "busy_share")), f1(num(v, "cycles_per_packet"))};
+        for (const char* s : kStages) r.push_back(f1(num(v["stage_cycles_per_packet"], s)));
+        r.push_back(std::to_string(number(v, "idle_polls")));
+        r.push_back(std::to_string(number(v, "stalled_bursts")));
+        std::string h;
+        for (const char* b : {"1", "2-3", "4-7", "8-15", "16-31", "32+"}) {
+            if (!h.empty()) h += '/';
+            h += std::to_string(number(v["bursts"], b));
+        }
+        r.push_back(h);
+        rows.push_back(std::move(r));
+    };
+    size_t i = 0;
+    for (auto& w : result["workers"].GetArray()) row(std::to_string(i++), w);
+    row("total", result["total"]);
+    print_table(head, rows);
+}
+
 }  // namespace rustun::ctl

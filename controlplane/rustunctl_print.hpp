@@ -28,6 +28,9 @@ void print_clients(const rapidjson::Value& result, uint64_t now_s);
 void print_stats(const rapidjson::Value& result, bool nonzero, uint64_t now_s);
 // `dataplane`: sessions and one column per worker; `all`: also the counters 0 on every worker.
 void print_dataplane(const rapidjson::Value& result, bool all, uint64_t now_s);
+// `runtime`: the dataplane workers' cycles per packet by stage, burst sizes and polls, one row
+// per worker and a total (docs/dataplane.md, "Runtime").
+void print_runtime(const rapidjson::Value& result);
 
 // `watch`: every counter of a `stats` answer as ("section.name", value), in answer order.
 using CounterSample = std::vector<std::pair<std::string, uint64_t>>;

@@ -98,6 +98,7 @@ struct Runtime {
     std::vector<std::unique_ptr<Worker>> workers;
     uint64_t tsc_hz = 0;
     uint64_t live_tsc = 0;
+    uint64_t stall_tsc = ~uint64_t{0};  // 1 ms: a burst slower than this was descheduled (runtime counters)
     uint64_t punt_interval = 0, punt_tolerance = 0;  // SourceLimiter, TSC cycles
     uint64_t stun_interval = 0, stun_tolerance = 0;
     uint64_t first_sync_tsc = 0;  // TSC of the first SyncEnd applied (0: none yet)

@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
                                 " (set -l in dataplane.eal_args)"));
     rt.tsc_hz = rte_get_tsc_hz();
     rt.live_tsc = rt.tsc_hz * live_seconds;
+    rt.stall_tsc = rt.tsc_hz / 1000;
     rt.punt_interval = rt.tsc_hz / kPuntRate;
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;

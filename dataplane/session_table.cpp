@@ -4,39 +4,11 @@
 
 namespace rustun::dp {
 
-EndpointKey EndpointKey::from(const shm::Endpoint& e) {
-    shm::Endpoint n{};
-    n.family = e.family;
-    n.port = e.port;
-    std::memcpy(n.addr, e.addr, e.family == 4 ? 4 : 16);
-    EndpointKey k;
-    std::memcpy(k.w, &n, sizeof n);
-    return k;
-}
-
-shm::Endpoint EndpointKey::to_endpoint() const {
-    shm::Endpoint e;
-    std::memcpy(&e, w, sizeof e);
-    return e;
-}
-
-uint32_t endpoint_hash(const EndpointKey& k) {
-    // Multiply-xorshift over the five words; good enough against accidental clustering. (A
-    // sender chooses only its own source port, so it cannot flood one probe run by itself.)
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (uint32_t w : k.w) {
-        h ^= w;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return static_cast<uint32_t>(h ^ (h >> 29));
-}
-
 SessionTable::SessionTable(uint32_t capacity) : capacity_(capacity) {
     uint64_t n = 16;
     while (n < uint64_t{capacity} * 2) n <<= 1;
     mask_ = static_cast<uint32_t>(n - 1);
-    slots_ = std::make_unique<Slot[]>(n);
+    slots_ = make_huge_array<Slot>(n);
 }
 
 bool SessionTable::read_slot(uint32_t i, EndpointKey& k, uint32_t& v) const {

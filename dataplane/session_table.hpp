@@ -17,9 +17,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "capacities.hpp"
+#include "huge_array.hpp"
 #include "shm/channel_layout.hpp"
 #include "util/seqlock.hpp"
 
@@ -30,15 +32,38 @@ inline constexpr uint32_t kNoSession = 0xffffffffu;
 inline constexpr uint32_t kSeqRetries = cap::kSeqRetries;
 
 // An endpoint as five 32-bit words (family|pad|port, then 16 address bytes), normalised.
+// Inline: every packet computes one (a call per packet cost more than the work).
 struct EndpointKey {
     uint32_t w[5];
-    static EndpointKey from(const shm::Endpoint& e);
-    shm::Endpoint to_endpoint() const;
+    static EndpointKey from(const shm::Endpoint& e) {
+        shm::Endpoint n{};
+        n.family = e.family;
+        n.port = e.port;
+        std::memcpy(n.addr, e.addr, e.family == 4 ? 4 : 16);
+        EndpointKey k;
+        std::memcpy(k.w, &n, sizeof n);
+        return k;
+    }
+    shm::Endpoint to_endpoint() const {
+        shm::Endpoint e;
+        std::memcpy(&e, w, sizeof e);
+        return e;
+    }
     bool operator==(const EndpointKey&) const = default;
 };
 static_assert(sizeof(EndpointKey) == sizeof(shm::Endpoint));
 
-uint32_t endpoint_hash(const EndpointKey& k);
+inline uint32_t endpoint_hash(const EndpointKey& k) {
+    // Multiply-xorshift over the five words; good enough against accidental clustering. (A
+    // sender chooses only its own source port, so it cannot flood one probe run by itself.)
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (uint32_t w : k.w) {
+        h ^= w;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return static_cast<uint32_t>(h ^ (h >> 29));
+}
 
 class SessionTable {
 public:
@@ -96,7 +121,7 @@ private:
     // Slot index holding `k` (writer side: no seqlock needed), or -1.
     int64_t find(const EndpointKey& k, uint32_t hash) const;
 
-    std::unique_ptr<Slot[]> slots_;
+    HugeArray<Slot> slots_;  // huge pages: a cold slot is one miss, not a miss and a page walk
     uint32_t mask_ = 0;
     uint32_t capacity_ = 0;
     uint32_t live_ = 0;

@@ -309,7 +309,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
     g->routes = b.build();
     g->any_cluster = any.build();  // overlaps between clusters are expected: conflicts ignored
     g->client_count = static_cast<uint32_t>(cp_of.size());
-    g->clients = std::make_unique<ClientLive[]>(g->client_count);
+    g->clients = make_huge_array<ClientLive>(g->client_count);
     const Generation* old = owned_cur_.get();
     for (uint32_t d = 0; d < g->client_count; ++d) {
         ClientLive& c = g->clients[d];

@@ -108,7 +108,7 @@ struct Generation {
     // (drop_cross_cluster) from nobody's (drop_no_route). Never used to forward.
     RouteTable any_cluster;
     std::vector<std::shared_ptr<const CipherKey>> keys;  // by dense ClusterId
-    std::unique_ptr<ClientLive[]> clients;               // by dense ClientId
+    HugeArray<ClientLive> clients;                       // by dense ClientId (huge pages, huge_array.hpp)
     uint32_t client_count = 0;
     SessionTable sessions;
     std::unordered_map<uint32_t, uint32_t> by_cp_id;  // cp client id -> dense id (main lcore only)

@@ -14,6 +14,7 @@
 
 #include "dataplane.hpp"
 #include "frame_check.hpp"
+#include "shm/dp_runtime.hpp"
 #include "proto/frame.hpp"
 #include "routing/inner_packet_policy.hpp"
 #include "stun.hpp"
@@ -27,6 +28,20 @@ using C = shm::DpCounter;
 struct Counts {
     uint64_t v[shm::kDpCounterCount] = {};
     void add(C c, uint64_t n = 1) { v[static_cast<size_t>(c)] += n; }
+};
+
+// Stage timing (docs/dataplane.md, "Runtime"): one rte_rdtsc per stage per burst, never per
+// packet; the cycles since the previous lap go to the stage's rt_cycles_* counter. Off
+// (dataplane.stage_cycles: 0): no reads at all, the stage counters stay 0.
+struct StageClock {
+    bool on;
+    uint64_t last;
+    void lap(Counts& cnt, C stage) {
+        if (!on) return;
+        const uint64_t t = rte_rdtsc();
+        cnt.add(stage, t - last);
+        last = t;
+    }
 };
 
 // The drop counter of each refusal of the inner-packet policy (precondition: v != Forward).
@@ -48,7 +63,18 @@ struct DataItem {
     uint32_t session;
     uint64_t src_mac;
     EndpointKey key;
+    uint8_t group;       // stage 2b: index of its key among the burst's distinct keys
+    uint8_t open;        // its crypto item: open[] is grouped by key, not in burst order
+    InnerDecision inner; // stage 3a: the inner-packet policy's verdict (status Ok only)
 };
+
+// Prefetches every cache line of a key the crypto may read: the first line (method, ChaCha20
+// key) and the 1 KB AES-256-GCM schedule after it (docs/dataplane.md, "Cycle budget"). All of
+// them, whatever the method: reading the method first would stall on a cold line.
+inline void prefetch_key(const CipherKey* k) {
+    const auto* p = reinterpret_cast<const uint8_t*>(k);
+    for (size_t off = 0; off < sizeof(CipherKey); off += 64) rte_prefetch0(p + off);
+}
 
 // Strips everything before the UDP payload, keeps `payload_len` bytes of it (growing the data if
 // needed) and prepends room for new outer headers; returns the header start or nullptr.
@@ -90,11 +116,15 @@ inline uint8_t* reserve_msg(shm::SpscRing& r, shm::MsgType type, uint32_t frame_
     return slot + sizeof h;
 }
 
-void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
+// `t_poll`: TSC before the RX call that returned these n packets; `now`: TSC right after it.
+void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, uint64_t t_poll, uint64_t now) {
     Runtime& rt = *w.rt;
     Counts cnt;
     cnt.add(C::rx_packets, n);
-    const uint64_t now = rte_rdtsc();
+    cnt.add(C::rt_busy_polls);
+    cnt.add(shm::burst_bucket(n));
+    cnt.add(C::rt_cycles_rx, now - t_poll);
+    StageClock clock{rt.cfg.stage_cycles != 0, now};
     const bool cp_alive = rt.cp_alive.load(std::memory_order_relaxed);
 
     rte_mbuf* tx[cap::kMaxBurst];
@@ -211,13 +241,15 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             continue;
         }
         g.sessions.prefetch(hash);
-        items[nitems++] = DataItem{m, payload, p.payload_off, static_cast<uint16_t>(flen), hash, kNoSession, src_mac, key};
+        items[nitems++] = DataItem{m, payload, p.payload_off, static_cast<uint16_t>(flen), hash, kNoSession, src_mac, key, 0, 0, {}};
     }
 
-    // ---- stage 2: sessions for the whole burst, prefetch client + key, one crypto call ----
-    OpenItem open[cap::kMaxBurst];
-    uint16_t nopen = 0;
-    DataItem* owner[cap::kMaxBurst];
+    clock.lap(cnt, C::rt_cycles_parse);
+
+    // ---- stage 2: session -> client -> key, each prefetched a pass ahead; one crypto call ----
+    // 2a. The session slots were prefetched in stage 1: look them up, prefetch the client records.
+    uint8_t sess[cap::kMaxBurst];  // indexes into items[] of the Data with a session, in burst order
+    uint16_t nlive = 0;
     for (uint16_t i = 0; i < nitems; ++i) {
         DataItem& it = items[i];
         it.session = g.sessions.lookup(it.key, it.hash);
@@ -226,28 +258,64 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             drop[ndrop++] = it.m;
             continue;
         }
-        const ClientLive& c = g.clients[it.session];
-        rte_prefetch0(&c);
-        rte_prefetch0(c.key);
         if (it.frame_len - kFrameHeaderSize > cap::kScratchPerItem) {
             cnt.add(C::drop_oversize);
             drop[ndrop++] = it.m;
             continue;
         }
-        OpenItem& o = open[nopen];
+        rte_prefetch0(&g.clients[it.session]);
+        sess[nlive++] = static_cast<uint8_t>(i);
+    }
+    // 2b. Keys: each distinct key of the burst is prefetched once (an AES-GCM key is 18 lines) and
+    // the crypto items are grouped by key (a key's schedule stays hot for its whole group). Only
+    // the crypto call sees that order: stage 3 walks the burst in its received order.
+    const CipherKey* keys[cap::kMaxBurst];
+    uint8_t group_size[cap::kMaxBurst];
+    uint16_t nkeys = 0;
+    for (uint16_t j = 0; j < nlive; ++j) {
+        DataItem& it = items[sess[j]];
+        const CipherKey* k = g.clients[it.session].key;
+        uint16_t gi = 0;
+        while (gi < nkeys && keys[gi] != k) ++gi;
+        if (gi == nkeys) {
+            keys[nkeys] = k;
+            group_size[nkeys++] = 0;
+            prefetch_key(k);
+        }
+        it.group = static_cast<uint8_t>(gi);
+        ++group_size[gi];
+    }
+    uint8_t group_at[cap::kMaxBurst];  // first open[] index of each group
+    for (uint16_t gi = 0, at = 0; gi < nkeys; at = static_cast<uint16_t>(at + group_size[gi++])) group_at[gi] = static_cast<uint8_t>(at);
+    OpenItem open[cap::kMaxBurst];
+    for (uint16_t j = 0; j < nlive; ++j) {
+        DataItem& it = items[sess[j]];
+        it.open = group_at[it.group]++;
+        OpenItem& o = open[it.open];
         o = OpenItem{};
-        o.key = c.key;
+        o.key = keys[it.group];
         o.payload = it.frame + kFrameHeaderSize;
         o.payload_len = it.frame_len - kFrameHeaderSize;
-        o.out = w.scratch.get() + nopen * cap::kScratchPerItem;
-        owner[nopen++] = &it;
+        o.out = w.scratch.get() + uint32_t{it.open} * cap::kScratchPerItem;
     }
-    if (nopen) w.engine->open_burst(std::span<OpenItem>(open, nopen));
+    clock.lap(cnt, C::rt_cycles_lookup);
+    if (nlive) w.engine->open_burst(std::span<OpenItem>(open, nlive));
+    clock.lap(cnt, C::rt_cycles_crypto);
 
-    // ---- stage 3: inner checks, route, liveness; rewrite and TX, or hand to TCP ----
-    for (uint16_t i = 0; i < nopen; ++i) {
-        DataItem& it = *owner[i];
-        const OpenItem& o = open[i];
+    // ---- stage 3a: routes (no side effects), prefetch the destinations' records ----
+    for (uint16_t j = 0; j < nlive; ++j) {
+        DataItem& it = items[sess[j]];
+        const OpenItem& o = open[it.open];
+        if (o.status != CryptoStatus::Ok) continue;
+        it.inner = route_inner_packet(g.routes, it.session, g.clients[it.session].cluster, o.plaintext, o.plaintext_len,
+                                      &g.any_cluster);
+        if (it.inner.verdict == InnerVerdict::Forward) rte_prefetch0(&g.clients[it.inner.dst]);
+    }
+
+    // ---- stage 3b: per packet in received order: replay, liveness; rewrite and TX, or hand to TCP ----
+    for (uint16_t j = 0; j < nlive; ++j) {
+        DataItem& it = items[sess[j]];
+        const OpenItem& o = open[it.open];
         if (o.status != CryptoStatus::Ok) {
             // Includes an AEAD payload shorter than nonce + tag (CryptoStatus::TooShort): the
             // frame itself is complete, it just cannot authenticate. drop_short_frame is only for
@@ -273,9 +341,9 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
             src.last_rx_tsc.store(now, std::memory_order_relaxed);
         }
         if (src.mac.load(std::memory_order_relaxed) != it.src_mac) src.mac.store(it.src_mac, std::memory_order_relaxed);
-        // The inner-packet policy both planes share (IPv4, source, route within the cluster).
-        const InnerDecision inner =
-            route_inner_packet(g.routes, it.session, src.cluster, o.plaintext, o.plaintext_len, &g.any_cluster);
+        // The inner-packet policy both planes share (IPv4, source, route within the cluster),
+        // decided in stage 3a.
+        const InnerDecision inner = it.inner;
         if (inner.verdict != InnerVerdict::Forward) {
             cnt.add(inner_drop_counter(inner.verdict));
             drop[ndrop++] = it.m;
@@ -345,6 +413,8 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
         }
     }
 
+    clock.lap(cnt, C::rt_cycles_route);
+
     // ---- stage 4: TX, exception hand-off, ring publication, counters ----
     if (ntx) {
         const uint16_t sent = rte_eth_tx_burst(rt.port_id, w.queue, tx, ntx);
@@ -365,6 +435,21 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n) {
     if (ndrop) rte_pktmbuf_free_bulk(drop, ndrop);
     if (to_cp_pending) w.to_cp->publish();
     if (deliver_pending) w.to_cp_deliver->publish();
+    clock.lap(cnt, C::rt_cycles_tx);
+    // Busy time of this burst, RX call included (the counter flush below is the only part not
+    // counted: ~kDpCounterCount loads and compares). A burst that took over 1 ms was descheduled
+    // (a shared core): its cycles would swamp the per-packet figures, so they are set apart.
+    const uint64_t busy = rte_rdtsc() - t_poll;
+    if (unlikely(busy > rt.stall_tsc)) {
+        for (C c : {C::rt_cycles_rx, C::rt_cycles_parse, C::rt_cycles_lookup, C::rt_cycles_crypto, C::rt_cycles_route,
+                    C::rt_cycles_tx})
+            cnt.v[static_cast<size_t>(c)] = 0;
+        cnt.add(C::rt_stalled_bursts);
+        cnt.add(C::rt_stalled_packets, n);
+        cnt.add(C::rt_cycles_stalled, busy);
+    } else {
+        cnt.add(C::rt_cycles_busy, busy);
+    }
     for (size_t c = 0; c < shm::kDpCounterCount; ++c)
         if (cnt.v[c]) shm::add_owned(w.counters[c], cnt.v[c]);
 }
@@ -393,6 +478,17 @@ int worker_main(void* arg) {
     rte_mbuf* rx[cap::kMaxBurst];
     const uint16_t burst = static_cast<uint16_t>(rt.cfg.burst);
     uint32_t empty_polls = 0;
+    // Idle polls and their cycles are kept here and added to the worker's block when traffic
+    // resumes, before a nap, or every kIdleFlush polls (a store per poll would be wasted work).
+    constexpr uint64_t kIdleFlush = 1024;
+    uint64_t idle_polls = 0, idle_cycles = 0;
+    uint64_t idle_from = 0;  // TSC of the last empty poll still to be accounted (0: none)
+    auto flush_idle = [&] {
+        if (idle_polls == 0) return;
+        shm::add_owned(w.counters[static_cast<size_t>(C::rt_idle_polls)], idle_polls);
+        shm::add_owned(w.counters[static_cast<size_t>(C::rt_cycles_idle)], idle_cycles);
+        idle_polls = idle_cycles = 0;
+    };
     while (!rt.stop.load(std::memory_order_relaxed)) {
         // The generation is read once per burst; publishing its id tells the main lcore that
         // this worker no longer uses any older one.
@@ -400,19 +496,30 @@ int worker_main(void* arg) {
         seen.id.store(g->id, std::memory_order_release);
         if (w.index == 0) drain_main_tx(w);
         uint16_t n = 0;
+        const uint64_t t_poll = rte_rdtsc();
+        if (idle_from) idle_cycles += t_poll - idle_from;  // the previous poll was empty: its time was idle
+        idle_from = 0;
         if (rt.rx_enabled.load(std::memory_order_relaxed)) n = rte_eth_rx_burst(rt.port_id, w.queue, rx, burst);
         if (n) {
             empty_polls = 0;
-            process_burst(w, *g, rx, n);
-        } else if (rt.cfg.idle_sleep_us && ++empty_polls > cap::kWorkerIdlePolls) {
+            flush_idle();
+            process_burst(w, *g, rx, n, t_poll, rte_rdtsc());
+            continue;
+        }
+        if (rt.cfg.idle_sleep_us && ++empty_polls > cap::kWorkerIdlePolls) {
             // Idle: yield the core briefly (shared VMs); never while packets flow. A line-rate
             // burst arriving during the sleep waits in the RX ring (drop_port_rx_missed if it
             // overflows): set dataplane.idle_sleep_us: 0 on isolated cores.
+            flush_idle();
             ::usleep(rt.cfg.idle_sleep_us);
         } else {
             rte_pause();
         }
+        ++idle_polls;
+        idle_from = t_poll;
+        if (idle_polls >= kIdleFlush) flush_idle();
     }
+    flush_idle();
     seen.id.store(~uint64_t{0}, std::memory_order_release);
     return 0;
 }

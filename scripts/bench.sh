@@ -10,7 +10,10 @@
 #              which is in Debian 12's dpdk-dev package): t_forward, the no-crypto cost over the
 #              same memif set-up
 #   dataplane  rustun-loadgen ⇄ rustun-dataplane (1 worker), 100 endpoints in 1 cluster
-#   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster)
+#   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster), the
+#              worst case: the generator sweeps all flows round-robin (every packet a cold flow)
+#   dp-100k-fb the same with per-flow bursts (rustun-loadgen --flow-burst 16: the locality of real
+#              traffic)
 #   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,
 #              loopback (its sender and receiver threads share the 2 cores)
 #   cp-tcp     rustun-controlplane's TCP relay, rustun-cp-bench relay (4 pairs), loopback; the
@@ -23,6 +26,9 @@
 #              into $RUSTUN_BUILD/pktgen); skipped with a note when neither is there.
 # Latency: round trip through memif (loadgen TX -> gateway -> loadgen RX) at half of the max rate
 # measured just before, plus the same for memif-fwd at that rate (the set-up's own latency).
+# dp cyc/pkt: the dataplane worker's busy TSC cycles per packet over the measured window (the
+# rt_* counters of its channel, read by rustun-loadgen --bind shm: docs/dataplane.md "Runtime"),
+# beside the crypto's own cycles per packet (crypto rows); target dp <= crypto + 100 at 64 B.
 # Pinning (2 CPUs): dataplane main lcore on CPU 0 (sleeps between polls), its worker on CPU 1,
 # rustun-memif-fwd on CPU 1, rustun-loadgen (one lcore, TX+RX) on CPU 0.
 #
@@ -149,6 +155,8 @@ for c in $CIPHERS; do for s in $SIZES; do
   if [[ $SKIP != *" scale "* ]]; then
     log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
     lg dp "dpk-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000
+    log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, per-flow bursts of 16, max rate"
+    lg dp "dpkf-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --clients 100000 --clusters 10000 --flow-burst 16
   fi
 done; done
 
@@ -245,20 +253,23 @@ def L(n):
     try: return json.load(open(f"{T}/{n}.json"))
     except Exception: return None
 crypto = json.load(open(f"{T}/crypto.json"))
-def cm(c, s): return [r["mpps"] for r in crypto["results"] if r["cipher"]==c and r["size"]==s and r["op"]=="open" and r["mode"]=="burst"][0]
+def crow(c, s): return [r for r in crypto["results"] if r["cipher"]==c and r["size"]==s and r["op"]=="open" and r["mode"]=="burst"][0]
+def cm(c, s): return crow(c, s)["mpps"]
+def dpc(r): return "%.0f" % r["dp_cycles_per_packet"] if r and r.get("dp_cycles_per_packet") else "-"
 def v(ok): return "PASS" if ok else "MISS"
-W = "| {:<10} | {:<8} | {:>5} | {:>8} | {:>8} | {:>6} | {:>17} | {:<44} |"
-print(W.format("path", "cipher", "bytes", "Mpps", "Gbps", "/crypto", "p50/p99 us @half", "target"))
-print("|" + "|".join("-" * (w + 2) for w in (10, 8, 5, 8, 8, 6, 17, 44)) + "|")
+W = "| {:<10} | {:<8} | {:>5} | {:>8} | {:>8} | {:>6} | {:>9} | {:>17} | {:<44} |"
+print(W.format("path", "cipher", "bytes", "Mpps", "Gbps", "/crypto", "cyc/pkt", "p50/p99 us @half", "target"))
+print("|" + "|".join("-" * (w + 2) for w in (10, 8, 5, 8, 8, 6, 9, 17, 44)) + "|")
 summary = []
 for c in os.environ["CIPHERS"].split():
     for s in map(int, os.environ["SIZES"].split()):
         cr = cm(c, s)
         gb = lambda m: m * 1e6 * s * 8 / 1e9
-        row = lambda p, m, lat, tgt: print(W.format(p, c, s, "%.3f" % m, "%.2f" % gb(m), "%.2f" % (m / cr), lat, tgt))
-        row("crypto", cr, "-", "-")
+        row = lambda p, m, lat, tgt, cyc="-": print(W.format(p, c, s, "%.3f" % m, "%.2f" % gb(m), "%.2f" % (m / cr), cyc, lat, tgt))
+        ccyc = crow(c, s)["tsc_cycles_per_packet"]
+        row("crypto", cr, "-", "-", "%.0f" % ccyc)
         f = L(f"fwd-{c}-{s}"); d = L(f"dp-{c}-{s}"); h = L(f"dph-{c}-{s}"); fh = L(f"fwdh-{c}-{s}")
-        k = L(f"dpk-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
+        k = L(f"dpk-{c}-{s}"); kf = L(f"dpkf-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
         if f: row("memif-fwd", f["mpps"], "%.1f/%.1f" % (fh["lat_p50_us"], fh["lat_p99_us"]) if fh else "-", "t_forward = %.1f ns (no crypto)" % (1e3 / f["mpps"]))
         if d and not f:
             row("dataplane", d["mpps"], "-", "loss %.3f%% (no memif-fwd run: no target)" % (100 * d["loss_ratio"]))
@@ -267,18 +278,25 @@ for c in os.environ["CIPHERS"].split():
             ok = d["mpps"] >= tgt
             summary.append(("dp>=0.8/(tc+tf)", c, s, ok))
             row("dataplane", d["mpps"], "%.1f/%.1f" % (h["lat_p50_us"], h["lat_p99_us"]) if h else "-",
-                ">= %.3f: %s (%.2fx), loss %.3f%%" % (tgt, v(ok), d["mpps"] / tgt, 100 * d["loss_ratio"]))
+                ">= %.3f: %s (%.2fx), loss %.3f%%" % (tgt, v(ok), d["mpps"] / tgt, 100 * d["loss_ratio"]), dpc(d))
+            if s == 64 and d.get("dp_cycles_per_packet"):
+                ok = d["dp_cycles_per_packet"] <= ccyc + 100
+                summary.append(("dp cyc<=crypto+100", c, s, ok))
+                print(W.format("  cycles", c, s, "", "", "", "%.0f" % d["dp_cycles_per_packet"], "-",
+                               "<= crypto %.0f + 100: %s (%s)" % (ccyc, v(ok), " ".join("%s %.0f" % (n, d.get("dp_cycles_" + n, 0)) for n in ("rx", "parse", "lookup", "crypto", "route", "tx")))))
             if h:
                 ok = h["lat_p99_us"] < 20
                 summary.append(("p99<20us", c, s, ok))
                 add = h["lat_p99_us"] - (fh["lat_p99_us"] if fh else 0)
-                print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "p999 %.1f" % h["lat_p999_us"],
+                print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "", "p999 %.1f" % h["lat_p999_us"],
                                "p99 < 20 us: %s (%.2fx); minus fwd: %.1f us" % (v(ok), h["lat_p99_us"] / 20, add)))
         if k and d:
             r100, rk = d["mpps"] / cr, k["mpps"] / cr
             ok = rk >= 0.9 * r100
             summary.append(("100k same ratio", c, s, ok))
-            row("dp-100k", k["mpps"], "-", "ratio >= 0.9 x %.2f: %s (%.2fx), loss %.3f%%" % (r100, v(ok), rk / r100, 100 * k["loss_ratio"]))
+            row("dp-100k", k["mpps"], "-", "ratio >= 0.9 x %.2f: %s (%.2fx), loss %.3f%%" % (r100, v(ok), rk / r100, 100 * k["loss_ratio"]), dpc(k))
+        if kf and d:
+            row("dp-100k-fb", kf["mpps"], "-", "%.2fx of 100 endpoints (per-flow bursts of %d), loss %.3f%%" % (kf["mpps"] / d["mpps"], kf.get("flow_burst", 0), 100 * kf["loss_ratio"]), dpc(kf))
         if kr:
             tgt = ""
             if s == 64 and d and c in ("aes256", "chacha20"):
@@ -296,6 +314,7 @@ for c in os.environ["CIPHERS"].split():
 print()
 p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
 print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
+print("cyc/pkt: TSC cycles per packet: the crypto's own (crypto rows), the dataplane worker's busy cycles (dataplane rows).")
 print("latency: round trip loadgen -> memif -> gateway -> memif -> loadgen at half the max rate (p50/p99);")
 print("'minus fwd' subtracts memif-fwd's p99 at the same rate (the set-up's own share).")
 print("pktgen: the dataplane's delivered Mpps (relayed - drop_tx_full) with pktgen-dpdk replaying at 100 % of the memif link;")

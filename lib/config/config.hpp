@@ -137,6 +137,9 @@ struct DataplaneConfig {
     // Microseconds a worker sleeps after ~4096 empty polls; 0 = pure busy polling
     // (isolated cores on bare metal). The default yields the core on shared machines.
     uint32_t idle_sleep_us = default_integer("dataplane.idle_sleep_us");
+    // 1: workers time each stage of a burst (one rdtsc per stage per burst, the rt_cycles_*
+    // counters); 0: only busy/idle cycles and polls are counted.
+    uint32_t stage_cycles = default_integer("dataplane.stage_cycles");
     uint32_t sessions = default_integer("dataplane.sessions");  // endpoint bindings
     uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size (per NUMA socket in use)
     // Descriptors per RX / TX queue of the uplink. 0 = the build's default (dataplane/capacities.hpp),

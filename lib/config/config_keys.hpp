@@ -146,6 +146,7 @@ inline constexpr ConfigKey kConfigKeys[] = {
     text("dataplane.exception", "`none` or `tap`", S, "none"),
     text("dataplane.exception_iface", "interface name (1..15 chars)", S, "rustun0"),
     integer("dataplane.idle_sleep_us", S, 0, 1000, 20),
+    integer("dataplane.stage_cycles", S, 0, 1, 1),
     value("dataplane.channel_group", "group name", S, "none"),
 };
 

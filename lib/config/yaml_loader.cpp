@@ -230,6 +230,7 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     }());
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.workers"), out.workers));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.idle_sleep_us"), out.idle_sleep_us));
+    RUSTUN_KEY(read_integer(r, f, config_key("dataplane.stage_cycles"), out.stage_cycles));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));

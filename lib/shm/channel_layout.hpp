@@ -24,7 +24,8 @@ inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" 
 // drop_bad_control, drop_replay, drop_*_rate_limited, drop_port_kernel_ring); 6: a counter block
 // of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs); 7: several
 // CpToDpTx rings (`tx_ring_count`, in the former reserved0; one per control-plane thread, so that
-// the TCP relay's workers never share a producer lock), the extra ones after the worker rings.
+// the TCP relay's workers never share a producer lock), the extra ones after the worker rings,
+// and the rt_* runtime counters (per-stage cycles, burst histogram, busy/idle polls).
 inline constexpr uint32_t kChannelVersion = 7;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
@@ -39,7 +40,7 @@ inline constexpr size_t kVersionBytes = 64;      // SegmentHeader::dp_version, N
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
 // reason for this table); a new version records its count here and in docs/shm-channel.md.
-inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 41};
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60};
 static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
               "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
 static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],

@@ -51,7 +51,26 @@ namespace rustun::shm {
     X(drop_replay, "dropped: Data from a replay-protected sender replayed or older than its window") \
     X(drop_punt_rate_limited, "dropped: punts from one source address over its rate limit")       \
     X(drop_stun_rate_limited, "dropped: STUN requests from one source address over its rate limit") \
-    X(drop_port_kernel_ring, "dropped by the kernel before a port read them: net_af_packet ring full (tp_drops), tap queue full (tx_dropped)")
+    X(drop_port_kernel_ring, "dropped by the kernel before a port read them: net_af_packet ring full (tp_drops), tap queue full (tx_dropped)") \
+    X(rt_busy_polls, "runtime: RX polls that returned packets (bursts processed)")                \
+    X(rt_idle_polls, "runtime: RX polls that returned nothing")                                  \
+    X(rt_burst_1, "runtime: bursts of 1 packet")                                                  \
+    X(rt_burst_2_3, "runtime: bursts of 2-3 packets")                                             \
+    X(rt_burst_4_7, "runtime: bursts of 4-7 packets")                                             \
+    X(rt_burst_8_15, "runtime: bursts of 8-15 packets")                                           \
+    X(rt_burst_16_31, "runtime: bursts of 16-31 packets")                                         \
+    X(rt_burst_32_plus, "runtime: bursts of 32 or more packets")                                  \
+    X(rt_cycles_busy, "runtime: TSC cycles from the RX call of a non-empty burst to the end of its processing") \
+    X(rt_cycles_idle, "runtime: TSC cycles in empty polls and idle naps")                        \
+    X(rt_cycles_rx, "runtime: TSC cycles in rte_eth_rx_burst calls that returned packets")      \
+    X(rt_cycles_parse, "runtime: TSC cycles parsing, STUN, frame checks and punts (stage timing)") \
+    X(rt_cycles_lookup, "runtime: TSC cycles in session lookup, prefetch and grouping by key (stage timing)") \
+    X(rt_cycles_crypto, "runtime: TSC cycles in CryptoEngine::open_burst (stage timing)")       \
+    X(rt_cycles_route, "runtime: TSC cycles in inner checks, route, liveness and rewrite (stage timing)") \
+    X(rt_cycles_tx, "runtime: TSC cycles in rte_eth_tx_burst, frees and ring publication (stage timing)") \
+    X(rt_stalled_bursts, "runtime: bursts that took over 1 ms (the worker was descheduled): kept out of the cycle counters above") \
+    X(rt_stalled_packets, "runtime: packets of those bursts")                                      \
+    X(rt_cycles_stalled, "runtime: TSC cycles of those bursts")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

@@ -104,6 +104,9 @@ TEST_F(Ops, EveryControlCommandAnswers) {
     EXPECT_NE(command("{\"cmd\":\"client\",\"identity\":\"nobody\"}").find("\"ok\":false"), std::string::npos);
     std::string stats = command("{\"cmd\":\"stats\"}");
     EXPECT_NE(stats.find("\"handshake_ok\":1"), std::string::npos) << stats;
+    // No dataplane attached: the runtime answers, with null workers.
+    std::string runtime = command("{\"cmd\":\"runtime\"}");
+    EXPECT_NE(runtime.find("\"workers\":null"), std::string::npos) << runtime;
     EXPECT_NE(command("{\"cmd\":\"kick\",\"identity\":\"client-a\"}").find("\"kicked\":true"), std::string::npos);
     EXPECT_TRUE(a->wait_closed(3000));
     EXPECT_NE(command("{\"cmd\":\"frobnicate\"}").find("unknown command"), std::string::npos);
@@ -140,6 +143,9 @@ TEST_F(Ops, RustunctlTalksToTheSocket) {
     EXPECT_NE(out.find("clients_online"), std::string::npos) << out;
     out = run(base + "stats", &rc);
     EXPECT_NE(out.find("handshake_ok"), std::string::npos) << out;
+    out = run(base + "runtime", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("dataplane: (not attached)"), std::string::npos) << out;
     out = run(base + "client client-a", &rc);
     EXPECT_NE(out.find("10.0.1.2"), std::string::npos) << out;
     out = run(base + "reload", &rc);

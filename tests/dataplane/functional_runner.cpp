@@ -1062,6 +1062,23 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
             if (checked && v != w)
                 failures.push_back("counter " + n + " = " + std::to_string(v) + ", expected " + std::to_string(w));
         }
+        // Runtime counters (docs/dataplane.md, "Runtime"): every burst is in one histogram bucket,
+        // every received packet in a timed or a stalled burst, and a worker that received timed
+        // its busy cycles.
+        {
+            auto total = [&](shm::DpCounter c) { return ch->counter_total(c); };
+            using D = shm::DpCounter;
+            const uint64_t bursts = total(D::rt_burst_1) + total(D::rt_burst_2_3) + total(D::rt_burst_4_7) +
+                                    total(D::rt_burst_8_15) + total(D::rt_burst_16_31) + total(D::rt_burst_32_plus);
+            if (bursts != total(D::rt_busy_polls))
+                failures.push_back("runtime: burst histogram sums to " + std::to_string(bursts) + ", rt_busy_polls = " +
+                                   std::to_string(total(D::rt_busy_polls)));
+            const uint64_t rx = total(D::rx_packets);
+            if (rx && total(D::rt_busy_polls) == 0) failures.push_back("runtime: packets received but no busy poll counted");
+            if (rx > total(D::rt_stalled_packets) && total(D::rt_cycles_busy) == 0)
+                failures.push_back("runtime: packets received in timed bursts but rt_cycles_busy = 0");
+            if (total(D::rt_busy_polls) > rx) failures.push_back("runtime: more bursts than packets");
+        }
         for (const auto& [n, v] : want) {
             bool known = false;
             for (const auto& info : shm::kDpCounterInfo) known |= n == info.name;

@@ -72,6 +72,9 @@ cli::Spec loadgen_spec(bool genconfig) {
             {"templates", 0, "K", "sealed templates per flow (default: auto, 1..64, <= --template-mib)"},
             {"template-mib", 0, "M", "memory for templates (default 384)"},
             {"burst", 0, "N", "TX burst (default 32)"},
+            {"flow-burst", 0, "N",
+             "consecutive packets per flow before the next flow (default 1: the worst-case\n"
+             "round-robin sweep over all flows; N > 1: per-flow bursts, the locality of real traffic)"},
             {"port", 0, "NAME", "DPDK port (default: the first)"},
             {"json", 0, nullptr, "one JSON object instead of the table"},
             {"quiet", 0, nullptr, "no progress line per second on stderr"},
@@ -91,6 +94,7 @@ struct Args {
     double rate = 0;
     double seconds = 5, warmup = 1;
     uint32_t templates = 0, template_mib = 384, burst = 32;
+    uint32_t flow_burst = 1;  // packets of one flow in a row (1 = round-robin sweep)
     std::string port;
     bool json = false, quiet = false;
     std::string tcp = "127.0.0.1:18080";
@@ -109,9 +113,10 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     auto templates = p.uint("templates", 1, 64, a.templates);
     auto template_mib = p.uint("template-mib", 16, 65536, a.template_mib);
     auto burst = p.uint("burst", 1, 64, a.burst);
+    auto flow_burst = p.uint("flow-burst", 1, 1024, a.flow_burst);
     for (const auto* r : {&rate, &seconds, &warmup})
         if (!*r) return cli::usage_error(spec, r->error());
-    for (const auto* r : {&templates, &template_mib, &burst})
+    for (const auto* r : {&templates, &template_mib, &burst, &flow_burst})
         if (!*r) return cli::usage_error(spec, r->error());
     a.rate = *rate;
     a.seconds = *seconds;
@@ -119,6 +124,7 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     a.templates = static_cast<uint32_t>(*templates);
     a.template_mib = static_cast<uint32_t>(*template_mib);
     a.burst = static_cast<uint32_t>(*burst);
+    a.flow_burst = static_cast<uint32_t>(*flow_burst);
     a.bind = p.value("bind", a.bind);
     a.port = p.value("port");
     a.tcp = p.value("tcp", a.tcp);
@@ -236,6 +242,7 @@ int main(int argc, char** argv) {
         std::vector<SlotState> slots(uint64_t{flows} * K, SlotState{0, 0});
         std::vector<uint64_t> next_seq(flows, 0), expect(flows, 0);
         bool measuring = false;
+        shm::CounterValues dp_rt0{};  // the dataplane workers' counters when the measurement started
         uint64_t ns_mult = (uint64_t{1'000'000'000} << 20) / hz;  // ns = cycles * mult >> 20
         const uint32_t gw_ip = a.sc.gw_ip;
         auto handle_rx = [&](rte_mbuf** b, uint16_t n, uint64_t now) {
@@ -331,6 +338,7 @@ int main(int argc, char** argv) {
         uint64_t meas_rx0 = 0, meas_tx0 = 0, meas_rx1 = 0, meas_tx1 = 0;
         uint64_t next_report = start + hz, last_rx = 0, last_tx = 0, last_report = start;
         uint32_t cursor = 0, ka_cursor = 0;
+        uint32_t flow_left = a.flow_burst;  // packets the current flow still sends before the cursor moves
         const double ka_per_cycle = ka_mode ? double(flows) / (8.0 * double(hz)) : 0.0;  // all every 8 s
         double ka_due = 0;
         uint64_t ka_last = start;
@@ -343,6 +351,7 @@ int main(int argc, char** argv) {
             poll_rx();
             if (!measuring && now >= t_meas) {
                 measuring = true;
+                if (shm_mode) dp_rt0 = cp.worker_counters();
                 meas_rx0 = tot.received;
                 meas_tx0 = tot.sent;
             }
@@ -356,7 +365,10 @@ int main(int argc, char** argv) {
             if (want && rte_pktmbuf_alloc_bulk(txpool, txb + pending, want) == 0) {
                 for (uint32_t j = 0; j < want; ++j) {
                     const uint32_t f = cursor;
-                    cursor = cursor + 1 == flows ? 0 : cursor + 1;
+                    if (--flow_left == 0) {
+                        cursor = cursor + 1 == flows ? 0 : cursor + 1;
+                        flow_left = a.flow_burst;
+                    }
                     const uint64_t seq = next_seq[f]++;
                     const uint32_t slot = static_cast<uint32_t>(seq % K);
                     slots[uint64_t{f} * K + slot] = SlotState{now, seq};
@@ -399,6 +411,14 @@ int main(int argc, char** argv) {
             }
         }
         const uint64_t t_stop = now;
+        // The dataplane's own cycles per packet over the measured window (docs/dataplane.md, "Runtime").
+        shm::CounterValues dp_rt1 = shm_mode ? cp.worker_counters() : shm::CounterValues{};
+        if (!measuring) dp_rt0 = dp_rt1;
+        for (size_t c = 0; c < shm::kDpCounterCount; ++c) dp_rt1[c] -= dp_rt0[c];
+        const shm::RuntimeView dprt = shm::RuntimeView::of(dp_rt1);
+        std::string dp_stage_json;
+        for (size_t i = 0; i < shm::kRuntimeStageCount; ++i)
+            dp_stage_json += std::string(",\"dp_cycles_") + shm::kRuntimeStages[i].name + "\":" + std::to_string(dprt.stage_per_packet[i]);
         meas_rx1 = tot.received;
         meas_tx1 = tot.sent;
         if (!measuring) meas_rx0 = meas_rx1, meas_tx0 = meas_tx1;
@@ -425,14 +445,17 @@ int main(int argc, char** argv) {
                         "\"gbps\":%.4f,\"wire_gbps\":%.4f,\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"loss_ratio\":%.6f,"
                         "\"reordered\":%llu,\"misdelivered\":%llu,\"foreign\":%llu,\"lat_samples\":%llu,\"lat_p50_us\":%.2f,"
                         "\"lat_p99_us\":%.2f,\"lat_p999_us\":%.2f,\"lat_max_us\":%.2f,\"lat_mean_us\":%.2f,"
-                        "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu}\n",
+                        "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu,"
+                        "\"flow_burst\":%u,\"dp_cycles_per_packet\":%.2f,\"dp_packets_per_burst\":%.2f,\"dp_busy_share\":%.4f,"
+                        "\"dp_cycles_other\":%.2f%s}\n",
                         a.sc.method.c_str(), a.sc.inner_size, flows, sc->clusters(), a.bind.c_str(), a.rate, K, seal_s, meas_s,
                         tx_mpps, mpps, gbps, wire_gbps, (unsigned long long)tot.sent, (unsigned long long)tot.received,
                         (unsigned long long)lost, tot.sent ? double(lost) / double(tot.sent) : 0.0,
                         (unsigned long long)tot.reordered, (unsigned long long)tot.misdelivered, (unsigned long long)tot.foreign,
                         (unsigned long long)hist.count(), p50, p99, p999, pmax, hist.mean_ns() / 1e3,
                         (unsigned long long)dp_relayed, (unsigned long long)dp_drop, (unsigned long long)tot.ka_sent,
-                        (unsigned long long)tot.ka_replies);
+                        (unsigned long long)tot.ka_replies, a.flow_burst, dprt.cycles_per_packet, dprt.packets_per_burst,
+                        dprt.busy_share, dprt.other_per_packet, dp_stage_json.c_str());
         } else {
             std::printf("rustun-loadgen: %s, inner %u B (frame %u B, wire %u B), %u clients in %u cluster(s), bind %s,\n"
                         "offered %s, %.1f s measured after %.1f s warm-up, %u sealed templates per flow (%.2f s to seal)\n\n",
@@ -457,6 +480,12 @@ int main(int argc, char** argv) {
             if (shm_mode) {
                 std::snprintf(b, sizeof b, "relayed %llu, drops %llu", (unsigned long long)dp_relayed, (unsigned long long)dp_drop);
                 row("dataplane counters (run)", b);
+                std::snprintf(b, sizeof b, "%.1f (rx %.1f parse %.1f lookup %.1f crypto %.1f route %.1f tx %.1f)",
+                              dprt.cycles_per_packet, dprt.stage_per_packet[0], dprt.stage_per_packet[1], dprt.stage_per_packet[2],
+                              dprt.stage_per_packet[3], dprt.stage_per_packet[4], dprt.stage_per_packet[5]);
+                row("dataplane TSC cycles/packet", b);
+                std::snprintf(b, sizeof b, "%.1f packets/burst, busy %.1f %%", dprt.packets_per_burst, 100 * dprt.busy_share);
+                row("dataplane bursts", b);
             }
             if (ka_mode) {
                 std::snprintf(b, sizeof b, "%llu sent, %llu replies, %u/%u bound", (unsigned long long)tot.ka_sent,

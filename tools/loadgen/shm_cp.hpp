@@ -12,6 +12,7 @@
 
 #include "scenario.hpp"
 #include "shm/channel.hpp"
+#include "shm/dp_runtime.hpp"
 #include "shm/state_writer.hpp"
 
 namespace rustun::loadgen {
@@ -24,6 +25,13 @@ public:
     std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms);
     void stop();
     uint64_t counter(shm::DpCounter c) { return ch_ ? ch_->counter_total(c) : 0; }
+    // The workers' counter blocks summed (the runtime view's input; zeros when detached).
+    shm::CounterValues worker_counters() {
+        shm::CounterValues v{};
+        for (uint32_t w = 0; ch_ && w < ch_->workers(); ++w)
+            for (size_t c = 0; c < shm::kDpCounterCount; ++c) v[c] += ch_->counters(w)[c].load(std::memory_order_relaxed);
+        return v;
+    }
     uint64_t punts() const { return punts_.load(); }
     uint64_t tcp_delivers() const { return tcp_.load(); }
     shm::Channel* channel() { return ch_.get(); }

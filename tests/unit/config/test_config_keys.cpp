@@ -44,6 +44,7 @@ std::optional<uint64_t> loaded_number(const GatewayConfig& c, std::string_view p
     if (path == "dataplane.rx_descriptors") return dp.rx_descriptors;
     if (path == "dataplane.tx_descriptors") return dp.tx_descriptors;
     if (path == "dataplane.idle_sleep_us") return dp.idle_sleep_us;
+    if (path == "dataplane.stage_cycles") return dp.stage_cycles;
     return std::nullopt;
 }
 
