@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth_keys.hpp"
 #include "config/config.hpp"
 #include "connection.hpp"
 #include "crypto/cipher_key.hpp"
@@ -88,6 +89,8 @@ public:
     // Distinct keys in trial-decryption order: AEADs first (their tag decides), then XOR, then
     // plain (these "decrypt" anything; the JSON and the identity decide).
     std::vector<std::shared_ptr<const CipherKey>> trial_keys;
+    // trial_keys indexed for hinted trials (auth_keys.hpp): raw pointers, cluster -> key, tags.
+    AuthKeys auth;
 
     ClientId find(std::string_view identity) const;
     // The client `identity` names if `key` is its own cluster's key (compared by value: clusters

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "admission.hpp"
+#include "auth_hints.hpp"
 #include "config/config.hpp"
 #include "membership.hpp"
 #include "thread_annotations.hpp"
@@ -51,6 +52,9 @@ public:
     // Kept across reloads for the identities that stay configured.
     HandshakeNonces& handshake_nonces() REQUIRES(mu_) { return nonces_; }
 
+    // Source-address hints of trial authentication (its own mutex; never held while taking mu()).
+    AuthHints& auth_hints() { return auth_hints_; }
+
     // A process-unique connection id (> 1: epoll tags 0 and 1 are the listener and the eventfd).
     uint64_t new_connection_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
@@ -62,6 +66,7 @@ private:
     Limits limits_ GUARDED_BY(mu_);
     HandshakeNonces nonces_ GUARDED_BY(mu_);
     std::atomic<uint64_t> next_conn_id_{1};
+    AuthHints auth_hints_;
 };
 
 }  // namespace rustun::cp
