@@ -125,12 +125,13 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
     ClientEntry& e = mem.clients[id];
     const uint64_t now_us = realtime_us();
     if (!punt_seq_ok(e, o.ka, m.from, now_us)) return false;
+    // Authenticated and fresh (a replay never gets here): the next KeepAlive from this address
+    // (e.g. the cookie echo after a challenge) or Handshake tries this key first.
+    state_.auth_hints().learn(AddrKey::of(m.from), o.generation, o.key_index);
     const auto now = std::chrono::steady_clock::now();
     const bool same = e.udp.bound && std::memcmp(&e.udp.endpoint, &m.from, sizeof m.from) == 0;
     if (!same && !punt_endpoint_verified(e, o, m.from, now_us / 1'000'000, now)) return false;
     counters_.inc(Counter::udp_keepalive_ok);
-    // The next KeepAlive (or Handshake) from this address tries this key first.
-    state_.auth_hints().learn(AddrKey::of(m.from), o.generation, o.key_index);
     e.udp.last_seq = o.ka.seq.value_or(0);
     e.udp.last_rx = now;
     // Data replay protection: opt-in, AEAD clusters only (the counter is in the nonce).
@@ -140,7 +141,8 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
         e.udp.bound = true;
         e.udp.endpoint = m.from;
         counters_.inc(Counter::udp_endpoint_moved);
-        LOG_INFO("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
+        state_.events().add(EventSummary::Event::Binding);
+        LOG_DEBUG("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
     }
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(o.frame_size, std::memory_order_relaxed);

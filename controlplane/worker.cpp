@@ -511,8 +511,10 @@ void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
         ClientEntry& e = m.clients[c->client];
         if (e.rt.conn == c) {
             reset_runtime(e.rt);
-            if (r != CloseReason::Shutdown)
-                LOG_INFO("'%s' offline (%s, %s)", e.cfg.identity.c_str(), c->peer_text.c_str(), close_reason_name(r));
+            if (r != CloseReason::Shutdown) {
+                LOG_DEBUG("'%s' offline (%s, %s)", e.cfg.identity.c_str(), c->peer_text.c_str(), close_reason_name(r));
+                state_.events().add(EventSummary::Event::Disconnect);
+            }
         }
     }
 }

@@ -100,7 +100,7 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     Membership& m = state_.members();
     ClientEntry& e = m.clients[id];
     if (e.rt.conn && e.rt.conn != c) {
-        LOG_INFO("%s: identity '%s' connected again from %s: closing the older connection",
+        LOG_DEBUG("%s: identity '%s' connected again from %s: closing the older connection",
                  e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
         ask_owner_to_close(e.rt.conn, CloseReason::Replaced);  // perhaps another worker's
     }
@@ -119,7 +119,8 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
     counters_.inc(Counter::handshake_ok);
-    LOG_INFO("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
+    state_.events().add(EventSummary::Event::Connect);
+    LOG_DEBUG("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
              m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(), c->peer_text.c_str());
     const std::string& body = sender_->reply_body(m, id, FrameType::HandshakeReply, nullptr, limits_.max_peers_per_reply,
                                                   c->key->overhead());
