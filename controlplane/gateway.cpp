@@ -194,6 +194,8 @@ MetricsSnapshot Gateway::metrics_snapshot() {
     s.version = kVersion;
     s.start_time_s = started_at_;
     for (size_t i = 0; i < kCounterCount; ++i) s.cp[i] = counter(static_cast<Counter>(i));
+    for (auto& w : workers_) s.handshake_latency += w->handshake_latency().snapshot();
+    s.server = metrics_.stats();
     s.connections_open = s.cp[static_cast<size_t>(Counter::conn_accepted)] - s.cp[static_cast<size_t>(Counter::conn_closed)];
     {
         MutexLock lk(reload_mu_);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "util/log.hpp"
@@ -123,6 +124,41 @@ std::string format_metrics(const MetricsSnapshot& s) {
     sample(o, "rustun_last_reload_success", "", s.reloads.last_ok ? 1 : 0);
     help_type(o, "rustun_last_reload_time_seconds", "Unix time of the last reload attempt (0: none yet)", "gauge");
     sample(o, "rustun_last_reload_time_seconds", "", s.reloads.last_at_s);
+
+    help_type(o, "rustun_handshake_duration_seconds",
+              "time a control-plane worker spent on one Handshake frame: authentication, admission and the reply "
+              "queued (every outcome)",
+              "histogram");
+    {
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+            cumulative += s.handshake_latency.buckets[i];
+            char le[32];
+            std::snprintf(le, sizeof le, "%g", static_cast<double>(kLatencyBucketsUs[i]) * 1e-6);
+            sample(o, "rustun_handshake_duration_seconds_bucket", label("le", le), cumulative);
+        }
+        sample(o, "rustun_handshake_duration_seconds_bucket", label("le", "+Inf"), s.handshake_latency.count);
+        char sum[48];
+        std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(s.handshake_latency.sum_ns) * 1e-9);
+        o += "rustun_handshake_duration_seconds_sum ";
+        o += sum;
+        o += '\n';
+        sample(o, "rustun_handshake_duration_seconds_count", "", s.handshake_latency.count);
+    }
+
+    help_type(o, "rustun_metrics_requests_total",
+              "requests to this metrics endpoint, by result (ok = answered GET /metrics, not_found = any other request, "
+              "too_large = a request head over 8 KiB)",
+              "counter");
+    sample(o, "rustun_metrics_requests_total", label("result", "ok"), s.server.scrapes);
+    sample(o, "rustun_metrics_requests_total", label("result", "not_found"), s.server.not_found);
+    sample(o, "rustun_metrics_requests_total", label("result", "too_large"), s.server.too_large);
+    help_type(o, "rustun_metrics_connections_dropped_total",
+              "connections to this metrics endpoint closed unanswered, by reason (full = 8 already open, timeout = "
+              "request or answer not done within 5 s)",
+              "counter");
+    sample(o, "rustun_metrics_connections_dropped_total", label("reason", "full"), s.server.refused_full);
+    sample(o, "rustun_metrics_connections_dropped_total", label("reason", "timeout"), s.server.timed_out);
 
     help_type(o, "rustun_controlplane_connections_open", "TCP connections open (accepted minus closed)", "gauge");
     sample(o, "rustun_controlplane_connections_open", "", s.connections_open);
@@ -264,6 +300,11 @@ Status MetricsServer::start(const SocketAddress& a, Collect collect) {
     return {};
 }
 
+MetricsSnapshot::Server MetricsServer::stats() const {
+    constexpr auto r = std::memory_order_relaxed;
+    return {scrapes_.load(r), not_found_.load(r), refused_full_.load(r), timed_out_.load(r), too_large_.load(r)};
+}
+
 void MetricsServer::stop() {
     if (thread_.joinable()) {
         stop_ = true;
@@ -298,6 +339,7 @@ void MetricsServer::answer(Conn& c) {
         type = std::string(kMetricsContentType);
         scrapes_.fetch_add(1, std::memory_order_relaxed);
     } else {
+        not_found_.fetch_add(1, std::memory_order_relaxed);
         status = "404 Not Found";
         body = "only GET /metrics is served here\n";
     }
@@ -315,6 +357,7 @@ void MetricsServer::serve() {
         // Drop the connections past their deadline.
         for (size_t i = 0; i < conns_.size();) {
             if (now >= conns_[i].deadline) {
+                timed_out_.fetch_add(1, std::memory_order_relaxed);
                 ::close(conns_[i].fd);
                 conns_[i] = std::move(conns_.back());
                 conns_.pop_back();
@@ -352,7 +395,10 @@ void MetricsServer::serve() {
                 }
                 c.in.append(buf, static_cast<size_t>(r));
                 if (c.in.find("\r\n\r\n") != std::string::npos || c.in.find("\n\n") != std::string::npos) answer(c);
-                else if (c.in.size() > kMaxRequestBytes) closing[i] = true;
+                else if (c.in.size() > kMaxRequestBytes) {
+                    too_large_.fetch_add(1, std::memory_order_relaxed);
+                    closing[i] = true;
+                }
             }
             if (c.answering) {
                 while (c.out_off < c.out.size()) {
@@ -377,6 +423,7 @@ void MetricsServer::serve() {
                 int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) break;
                 if (conns_.size() >= kMaxConnections) {
+                    refused_full_.fetch_add(1, std::memory_order_relaxed);
                     ::close(fd);  // bounded: a scraper retries at its next interval
                     continue;
                 }

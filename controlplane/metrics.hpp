@@ -25,6 +25,7 @@
 
 #include "config/address.hpp"
 #include "counters.hpp"
+#include "latency_histogram.hpp"
 #include "shm/dp_counters.hpp"
 #include "util/result.hpp"
 
@@ -35,6 +36,7 @@ struct MetricsSnapshot {
     uint64_t start_time_s = 0;
     uint64_t config_loaded_at_s = 0;
     std::array<uint64_t, kCounterCount> cp{};  // summed over the control plane's threads
+    LatencySnapshot handshake_latency;          // summed over the workers
     uint64_t connections_open = 0;
 
     struct Reloads {
@@ -56,6 +58,11 @@ struct MetricsSnapshot {
     std::vector<std::array<uint64_t, shm::kDpCounterCount>> dp_workers;
     std::array<uint64_t, shm::kDpCounterCount> dp_main{};
     uint64_t dp_sessions = 0, dp_session_capacity = 0;
+
+    // The metrics endpoint's own counters (MetricsServer::Stats).
+    struct Server {
+        uint64_t scrapes = 0, not_found = 0, refused_full = 0, timed_out = 0, too_large = 0;
+    } server;
 };
 
 // A label value escaped for the text format: backslash, double quote and newline.
@@ -87,6 +94,10 @@ public:
     void stop();
     uint16_t port() const { return port_; }
     uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
+    // Its own counters (any thread): answered scrapes, other requests (404), connections closed
+    // at accept because kMaxConnections were open, closed at their deadline, requests over
+    // kMaxRequestBytes.
+    MetricsSnapshot::Server stats() const;
 
 private:
     struct Conn {
@@ -104,7 +115,7 @@ private:
     int wake_fd_ = -1;
     uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
-    std::atomic<uint64_t> scrapes_{0};
+    std::atomic<uint64_t> scrapes_{0}, not_found_{0}, refused_full_{0}, timed_out_{0}, too_large_{0};
     std::thread thread_;
     std::vector<Conn> conns_;  // serving thread only
 };

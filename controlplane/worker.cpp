@@ -14,6 +14,7 @@
 #include "frame_sender.hpp"
 #include "proto/dialect.hpp"
 #include "routing/inner_packet_policy.hpp"
+#include "util/clock.hpp"
 #include "util/endpoint_text.hpp"
 #include "util/log.hpp"
 
@@ -299,7 +300,10 @@ bool Worker::parse_frames(const ConnectionPtr& c, uint32_t base, size_t len) {
         }
         uint8_t* payload = p + kFrameHeaderSize;
         if (!c->established) {
-            if (!handle_handshake(c, h, payload)) return false;
+            const uint64_t t0 = mono_ns();
+            const bool ok = handle_handshake(c, h, payload);
+            handshake_latency_.observe_ns(mono_ns() - t0);
+            if (!ok) return false;
             continue;
         }
         if (h.frame_type() == FrameType::Data) {

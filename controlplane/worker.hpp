@@ -25,6 +25,7 @@
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "frame_sender.hpp"
+#include "latency_histogram.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
 #include "shared_state.hpp"
@@ -55,6 +56,9 @@ public:
     uint32_t index() const { return index_; }
     // Written by this worker's thread only; any thread reads.
     const CounterBlock& counters() const { return counters_; }
+    // Time this worker spent on each Handshake frame (authentication, admission, reply queued;
+    // every outcome). Written by this worker's thread only.
+    const LatencyHistogram& handshake_latency() const { return handshake_latency_; }
 
 private:
     // Raw pointers are safe for one turn: a connection closed during the turn is kept in
@@ -105,6 +109,7 @@ private:
     SharedState& state_;
     DataplaneLink* link_;
     CounterBlock counters_;
+    LatencyHistogram handshake_latency_;
     uint32_t index_;
     int listen_fd_;
     int epfd_ = -1;

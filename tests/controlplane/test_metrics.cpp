@@ -48,7 +48,7 @@ struct Parsed {
 Parsed parse(const std::string& text) {
     Parsed p;
     static const std::regex kName("[a-zA-Z_:][a-zA-Z0-9_:]*");
-    static const std::regex kSample(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? ([0-9]+))");
+    static const std::regex kSample(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? ([0-9]+(?:\.[0-9]+)?))");
     std::istringstream in(text);
     std::string line, current;
     while (std::getline(in, line)) {
@@ -71,7 +71,15 @@ Parsed parse(const std::string& text) {
                 p.errors.push_back("bad sample line: " + line);
                 continue;
             }
-            if (m[1].str() != current || !p.type.count(current)) p.errors.push_back("sample outside its family: " + line);
+            // A histogram's samples are its name plus _bucket, _sum or _count; only its _sum is
+            // not an integer.
+            const std::string n = m[1].str();
+            const bool histogram = p.type.count(current) && p.type[current] == "histogram";
+            const bool in_family = n == current || (histogram && (n == current + "_bucket" || n == current + "_sum" ||
+                                                                   n == current + "_count"));
+            if (!in_family || !p.type.count(current)) p.errors.push_back("sample outside its family: " + line);
+            if (m[4].str().find('.') != std::string::npos && !(histogram && n == current + "_sum"))
+                p.errors.push_back("non-integer value: " + line);
             const std::string key = m[1].str() + (m[2].matched ? m[2].str() : "");
             if (p.samples.count(key)) p.errors.push_back("duplicate sample: " + line);
             p.samples[key] = m[4].str();
@@ -93,7 +101,7 @@ TEST(MetricsFormat, FamiliesHaveHelpAndTypeAndValidNames) {
     Parsed p = parse(text);
     for (const auto& e : p.errors) ADD_FAILURE() << e;
     for (const auto& [name, type] : p.type) {
-        EXPECT_TRUE(type == "counter" || type == "gauge") << name << " " << type;
+        EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << name << " " << type;
         if (type == "counter") {
             EXPECT_TRUE(name.ends_with("_total")) << name;
         }
@@ -235,12 +243,24 @@ TEST_F(MetricsEndpoint, ServesMetricsAnd404) {
     EXPECT_EQ(p.samples["rustun_cluster_clients_online{cluster=\"other\"}"], "0");
     EXPECT_EQ(p.samples["rustun_controlplane_handshake_ok_total"], "1");
     EXPECT_EQ(p.samples["rustun_dataplane_configured"], "0");
+    // The one Handshake was timed: one sample, in the +Inf bucket and in some finite bucket.
+    EXPECT_EQ(p.type["rustun_handshake_duration_seconds"], "histogram");
+    EXPECT_EQ(p.samples["rustun_handshake_duration_seconds_count"], "1");
+    EXPECT_EQ(p.samples["rustun_handshake_duration_seconds_bucket{le=\"+Inf\"}"], "1");
+    EXPECT_EQ(p.samples["rustun_handshake_duration_seconds_bucket{le=\"0.1\"}"], "1");
     EXPECT_EQ(get("/metrics?x=1").rfind("HTTP/1.1 200 OK", 0), 0u);
 
     EXPECT_EQ(get("/").rfind("HTTP/1.1 404", 0), 0u);
     EXPECT_EQ(get("/metricsx").rfind("HTTP/1.1 404", 0), 0u);
     EXPECT_EQ(http(gw_->metrics_port(), "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
     EXPECT_EQ(http(gw_->metrics_port(), "garbage\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
+    // The endpoint counts its own requests: two scrapes answered before this one (a scrape is
+    // counted after its text is made), four 404s.
+    const std::string body2 = get("/metrics");
+    Parsed p2 = parse(body2.substr(body2.find("\r\n\r\n") + 4));
+    EXPECT_EQ(p2.samples["rustun_metrics_requests_total{result=\"ok\"}"], "2");
+    EXPECT_EQ(p2.samples["rustun_metrics_requests_total{result=\"not_found\"}"], "4");
+    EXPECT_EQ(p2.samples["rustun_metrics_connections_dropped_total{reason=\"full\"}"], "0");
 }
 
 TEST_F(MetricsEndpoint, CountsReloads) {
@@ -278,6 +298,10 @@ TEST_F(MetricsEndpoint, SilentClientsAreBoundedAndDoNotBlockScrapes) {
     EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, MetricsServer::kDeadline + std::chrono::seconds(3));
     for (int fd : idle) ::close(fd);
+    // The 4 over the cap were closed at accept, the 8 others at their deadline: both counted.
+    const MetricsSnapshot::Server st = gw_->metrics_snapshot().server;
+    EXPECT_GE(st.refused_full, 4u);
+    EXPECT_GE(st.timed_out, 1u);
 }
 
 }  // namespace
