@@ -66,6 +66,25 @@ inline void add_tag_hints(const AuthKeys& a, const uint8_t* payload, uint32_t le
 }
 
 namespace detail {
+// One pass of a trial over `keys` (minus those `skip` names), accumulating into `trace`; true if a
+// key opened a body whose identity is of that key's cluster (r.body, r.key_index, r.client set).
+template <class R, class Decode, class Skip>
+bool trial_pass(R& r, TrialTrace& trace, const Membership& m, std::span<const CipherKey* const> keys,
+                CryptoEngine& eng, const uint8_t* payload, uint32_t len, uint8_t* out, Decode& decode, Skip&& skip) {
+    auto accept = [&](const auto& body, size_t k) {
+        r.client = m.client_for(body.identity, *keys[k]);
+        if (r.client == kNoClient && r.refused_identity.empty()) r.refused_identity = body.identity;
+        return r.client != kNoClient;
+    };
+    auto opened = trial_open(keys, eng, payload, len, out, decode, accept, trace, skip);
+    r.opens = trace.opens;
+    if (!opened) return false;
+    r.outcome = TrialOutcome::Accepted;
+    r.body = std::move(opened->first);
+    r.key_index = opened->second;
+    return true;
+}
+
 template <class R>
 void set_refusal(R& r, const TrialTrace& trace) {
     r.client = kNoClient;
@@ -85,57 +104,31 @@ auto trial_authenticate(const Membership& m, std::span<const CipherKey* const> k
     -> TrialAuth<std::decay_t<decltype(*decode(std::string_view()))>> {
     TrialAuth<std::decay_t<decltype(*decode(std::string_view()))>> r;
     TrialTrace trace;
-    auto accept = [&](const auto& body, size_t k) {
-        r.client = m.client_for(body.identity, *keys[k]);
-        if (r.client == kNoClient && r.refused_identity.empty()) r.refused_identity = body.identity;
-        return r.client != kNoClient;
-    };
-    auto opened = trial_open(keys, eng, payload, len, out, decode, accept, trace);
-    r.opens = trace.opens;
-    if (opened) {
-        r.outcome = TrialOutcome::Accepted;
-        r.body = std::move(opened->first);
-        r.key_index = opened->second;
-        return r;
-    }
-    detail::set_refusal(r, trace);
+    if (!detail::trial_pass(r, trace, m, keys, eng, payload, len, out, decode, [](size_t) { return false; }))
+        detail::set_refusal(r, trace);
     return r;
 }
 
-// The same over all of `m`'s keys (m.auth.keys), the hinted ones first. key_index is an index in
-// m.auth.keys.
+// The same over all of `m`'s keys (m.auth.keys), the hinted ones first and none twice. key_index
+// is an index in m.auth.keys.
 template <class Decode>
 auto trial_authenticate(const Membership& m, const TrialHints& hints, CryptoEngine& eng, const uint8_t* payload,
                         uint32_t len, uint8_t* out, Decode&& decode)
     -> TrialAuth<std::decay_t<decltype(*decode(std::string_view()))>> {
+    TrialAuth<std::decay_t<decltype(*decode(std::string_view()))>> r;
     const std::vector<const CipherKey*>& all = m.auth.keys;
     std::array<const CipherKey*, TrialHints::kMax> hinted{};
     for (uint32_t i = 0; i < hints.n; ++i) hinted[i] = hints.idx[i] < all.size() ? all[hints.idx[i]] : nullptr;
-    const std::span<const CipherKey* const> first(hinted.data(), hints.n);
-    auto r = trial_authenticate(m, first, eng, payload, len, out, decode);
-    if (r.outcome == TrialOutcome::Accepted) {
+    TrialTrace trace;
+    if (detail::trial_pass(r, trace, m, std::span<const CipherKey* const>(hinted.data(), hints.n), eng, payload, len,
+                           out, decode, [](size_t) { return false; })) {
         r.key_index = hints.idx[r.key_index];
         r.by_hint = true;
         return r;
     }
-    TrialTrace trace;
-    trace.opens = r.opens;
-    trace.aead_opened = r.outcome == TrialOutcome::NotParsed;  // keeps the hinted keys' verdict
-    auto accept = [&](const auto& body, size_t k) {
-        r.client = m.client_for(body.identity, *all[k]);
-        if (r.client == kNoClient && r.refused_identity.empty()) r.refused_identity = body.identity;
-        return r.client != kNoClient;
-    };
-    auto opened = trial_open(std::span<const CipherKey* const>(all), eng, payload, len, out, decode, accept, trace,
-                             [&](size_t i) { return hints.has(static_cast<uint32_t>(i)); });
-    r.opens = trace.opens;
-    if (opened) {
-        r.outcome = TrialOutcome::Accepted;
-        r.body = std::move(opened->first);
-        r.key_index = opened->second;
-        return r;
-    }
-    detail::set_refusal(r, trace);
+    if (!detail::trial_pass(r, trace, m, std::span<const CipherKey* const>(all), eng, payload, len, out, decode,
+                            [&](size_t i) { return hints.has(static_cast<uint32_t>(i)); }))
+        detail::set_refusal(r, trace);
     return r;
 }
 

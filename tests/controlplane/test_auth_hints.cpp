@@ -4,6 +4,7 @@
 // no frame costs more than one decryption per distinct key. Also the source-address hint table.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 #include "auth_hints.hpp"
@@ -21,20 +22,26 @@ constexpr uint32_t kClusters = 40;
 std::string many_keys_yaml() {
     std::string y = "listen:\n  tcp: 127.0.0.1:0\ncrypto: chacha20:rustun\ncontrol_socket: /tmp/unused.sock\nclusters:\n";
     uint32_t ip = 1;
-    auto client = [&](const std::string& id) {
-        y += "      - {identity: " + id + ", private_ip: 10.0." + std::to_string(ip / 250) + "." +
-             std::to_string(ip % 250 + 1) + ", mask: 255.0.0.0, gateway: 10.255.255.254}\n";
+    char line[200];
+    auto client = [&](const char* id) {
+        std::snprintf(line, sizeof line, "      - {identity: %s, private_ip: 10.0.%u.%u, mask: 255.0.0.0, gateway: 10.255.255.254}\n",
+                      id, ip / 250, ip % 250 + 1);
+        y.append(line);
         ++ip;
     };
     for (uint32_t c = 0; c < kClusters; ++c) {
-        y += "  - name: c" + std::to_string(c) + "\n    crypto: " + (c % 2 ? "aes256" : "chacha20") + ":key-" +
-             std::to_string(c) + "\n    clients:\n";
-        client("i" + std::to_string(c) + "a");
-        client("i" + std::to_string(c) + "b");
+        std::snprintf(line, sizeof line, "  - name: c%u\n    crypto: %s:key-%u\n    clients:\n", c,
+                      c % 2 ? "aes256" : "chacha20", c);
+        y.append(line);
+        char id[32];
+        std::snprintf(id, sizeof id, "i%ua", c);
+        client(id);
+        std::snprintf(id, sizeof id, "i%ub", c);
+        client(id);
     }
-    y += "  - name: x\n    crypto: xor:xorkey\n    clients:\n";
+    y.append("  - name: x\n    crypto: xor:xorkey\n    clients:\n");
     client("ix");
-    y += "  - name: twin\n    crypto: chacha20:key-0\n    clients:\n";
+    y.append("  - name: twin\n    crypto: chacha20:key-0\n    clients:\n");
     client("itwin");
     return y;
 }

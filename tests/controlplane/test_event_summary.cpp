@@ -63,7 +63,7 @@ TEST_F(EventSummaryGateway, AThousandConnectsWriteNoPerClientInfoLineAndOneSumma
     std::vector<std::unique_ptr<FrameStream>> keep;
     for (int i = 0; i < 1000; ++i) {
         auto s = join(ids[i % 3], i % 2 ? Dialect::Old : Dialect::New);  // each replaces the older one
-        ASSERT_NE(s, nullptr) << "connect " << i;
+        ASSERT_NE(s, nullptr) << "connect " << i << "\n" << log.text();
         keep.push_back(std::move(s));
         if (keep.size() > 16) keep.erase(keep.begin());
     }
