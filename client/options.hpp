@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "proto/constants.hpp"
+#include "util/cli.hpp"
 #include "util/log.hpp"
 #include "util/result.hpp"
 
@@ -37,16 +39,13 @@ struct Options {
     std::string status_socket;
     uint16_t http_port = 0;  // 0: no HTTP status
     LogLevel log_level = LogLevel::Info;
+    std::optional<LogFormat> log_format;  // nullopt: journal under systemd, else text
 };
 
-// Result of parsing: options, or an error naming the flag, or a request for the usage text.
-struct ParseOutcome {
-    bool help = false;
-    bool version = false;  // --version: print the version and exit
-    Options options;
-};
-Result<ParseOutcome> parse_options(int argc, char** argv);
-const char* usage_text();
+// Parses the command line (lib/util/cli.hpp) into `o`: nullopt to go on, or the exit code to
+// return now (0 after --help/--version, 2 after an error, printed naming the flag).
+std::optional<int> parse_options(int argc, char** argv, Options& o);
+const cli::Spec& cli_spec();
 
 // "host:port" or "[v6]:port" -> host, port (port 1..65535). Error text names `flag`.
 Status split_host_port(const std::string& text, const char* flag, std::string& host, uint16_t& port);

@@ -3,6 +3,8 @@
 #include <rapidjson/writer.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "dataplane_link.hpp"
 #include "gateway.hpp"
 #include "proto/control_request.hpp"
@@ -55,27 +57,69 @@ std::string ok_answer(F&& body) {
     return sb.GetString();
 }
 
-void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool detail) {
+// One client's runtime part, copied under the state mutex; the answer is written from it and
+// the membership's configured part (held by shared_ptr) after the mutex is released, so that a
+// long list never stalls the workers (they take that mutex to route).
+struct ClientRow {
+    ClientId id = kNoClient;
+    bool online = false;
+    Dialect dialect = Dialect::New;
+    std::string tcp_peer;
+    bool udp_bound = false;
+    shm::Endpoint udp_endpoint{};
+    uint64_t last_active = 0, connected_since = 0;
+    uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0, drops = 0;
+    // Detail only (`client IDENTITY`).
+    std::string ipv6, stun_ip;
+    uint16_t port = 0, stun_port = 0;
+};
+
+ClientRow copy_row(ClientId id, const ClientEntry& e, bool detail) {
+    ClientRow r;
+    r.id = id;
+    r.online = e.rt.conn != nullptr;
+    r.dialect = e.rt.dialect;
+    if (r.online) r.tcp_peer = e.rt.conn->peer_text;
+    r.udp_bound = e.udp.bound;
+    r.udp_endpoint = e.udp.endpoint;
+    r.last_active = e.rt.last_active;
+    r.connected_since = e.rt.connected_since;
+    r.rx_frames = e.stats->rx_frames.load(std::memory_order_relaxed);
+    r.rx_bytes = e.stats->rx_bytes.load(std::memory_order_relaxed);
+    r.tx_frames = e.stats->tx_frames.load(std::memory_order_relaxed);
+    r.tx_bytes = e.stats->tx_bytes.load(std::memory_order_relaxed);
+    r.drops = e.stats->drops.load(std::memory_order_relaxed);
+    if (detail) {
+        r.ipv6 = e.rt.ipv6;
+        r.port = e.rt.port;
+        r.stun_ip = e.rt.stun_ip;
+        r.stun_port = e.rt.stun_port;
+    }
+    return r;
+}
+
+// `m`: only its configured part is read (the caller may not hold the state mutex).
+void write_client(JsonWriter& w, const Membership& m, const ClientRow& r, bool detail) {
+    const ClientEntry& e = m.clients[r.id];
     w.StartObject();
     put(w, "identity", e.cfg.identity);
     put(w, "name", e.cfg.name);
     put(w, "cluster", m.clusters[e.cluster].name);
     put(w, "private_ip", e.cfg.private_ip.to_string());
-    const bool online = e.rt.conn != nullptr;
     w.Key("online");
-    w.Bool(online);
-    if (online) put(w, "dialect", std::string(e.rt.dialect == Dialect::Old ? "old" : "new"));
+    w.Bool(r.online);
+    if (r.online) put(w, "dialect", std::string(r.dialect == Dialect::Old ? "old" : "new"));
     else put_null(w, "dialect");
-    if (online) put(w, "tcp_peer", e.rt.conn->peer_text);
+    if (r.online) put(w, "tcp_peer", r.tcp_peer);
     else put_null(w, "tcp_peer");
-    if (e.udp.bound) put(w, "udp_endpoint", endpoint_text(e.udp.endpoint));
+    if (r.udp_bound) put(w, "udp_endpoint", endpoint_text(r.udp_endpoint));
     else put_null(w, "udp_endpoint");
-    put(w, "last_active", e.rt.last_active);
-    put(w, "rx_frames", e.stats->rx_frames.load());
-    put(w, "rx_bytes", e.stats->rx_bytes.load());
-    put(w, "tx_frames", e.stats->tx_frames.load());
-    put(w, "tx_bytes", e.stats->tx_bytes.load());
-    put(w, "drops", e.stats->drops.load());
+    put(w, "last_active", r.last_active);
+    put(w, "rx_frames", r.rx_frames);
+    put(w, "rx_bytes", r.rx_bytes);
+    put(w, "tx_frames", r.tx_frames);
+    put(w, "tx_bytes", r.tx_bytes);
+    put(w, "drops", r.drops);
     if (detail) {
         put(w, "mask", e.cfg.mask.to_string());
         put(w, "gateway", e.cfg.gateway.to_string());
@@ -86,21 +130,57 @@ void write_client(JsonWriter& w, const Membership& m, const ClientEntry& e, bool
             w.String(s.c_str());
         }
         w.EndArray();
-        put(w, "ipv6", e.rt.ipv6);
-        put(w, "port", e.rt.port);
-        put(w, "stun_ip", e.rt.stun_ip);
-        put(w, "stun_port", e.rt.stun_port);
-        put(w, "connected_since", e.rt.connected_since);
+        put(w, "ipv6", r.ipv6);
+        put(w, "port", r.port);
+        put(w, "stun_ip", r.stun_ip);
+        put(w, "stun_port", r.stun_port);
+        put(w, "connected_since", r.connected_since);
         put(w, "origin", e.cfg.origin);
     }
     w.EndObject();
 }
+
+// {"name": value, ...} of a counter table (`info` gives each index its name).
+template <typename Values, typename Info>
+void write_counters(JsonWriter& w, const Values& v, Info&& info) {
+    w.StartObject();
+    for (size_t i = 0; i < v.size(); ++i) put(w, info(i), v[i]);
+    w.EndObject();
+}
+
+const char* cp_name(size_t i) { return counter_info(static_cast<Counter>(i)).name; }
+const char* dp_name(size_t i) { return shm::kDpCounterInfo[i].name; }
 
 void write_list(JsonWriter& w, const char* k, const std::vector<std::string>& v) {
     w.Key(k);
     w.StartArray();
     for (const auto& s : v) w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
     w.EndArray();
+}
+
+// The last reload and the restart-only changes waiting for a restart ("last_reload": null before
+// the first reload). `rc`: a copy of Gateway::reloads_ (a private type, hence the template).
+template <typename ReloadCounts>
+void write_reload_status(JsonWriter& w, const ReloadCounts& rc) {
+    if (rc.last_at_s == 0) {
+        put_null(w, "last_reload");
+    } else {
+        w.Key("last_reload");
+        w.StartObject();
+        put(w, "at", rc.last_at_s);
+        put(w, "result", std::string(rc.last_ok ? "ok" : "failed"));
+        put(w, "trigger", rc.last_trigger);
+        if (rc.last_ok) {
+            put(w, "added", static_cast<uint64_t>(rc.added));
+            put(w, "removed", static_cast<uint64_t>(rc.removed));
+            put(w, "changed", static_cast<uint64_t>(rc.changed));
+            put(w, "rekeyed", static_cast<uint64_t>(rc.rekeyed));
+        } else {
+            put(w, "error", rc.last_error);
+        }
+        w.EndObject();
+    }
+    write_list(w, "restart_pending", rc.restart_pending);
 }
 
 }  // namespace
@@ -112,15 +192,24 @@ std::string Gateway::handle_command(const std::string& line) {
     const std::string& cmd = req->cmd;
     auto arg = [&](const char* name) { return req->arg(name); };
     if (cmd == "status") return command_status();
-    if (cmd == "clients") return command_clients(arg("cluster"));
+    if (cmd == "clients") return command_clients(arg("cluster"), arg("online") == "true", arg("limit"));
     if (cmd == "client") return command_client(arg("identity"));
     if (cmd == "kick") return command_kick(arg("identity"));
     if (cmd == "reload") return command_reload();
     if (cmd == "stats") return command_stats();
-    return error_answer("unknown command '" + cmd + "' (status, clients, client, kick, reload, stats)");
+    if (cmd == "dataplane") return command_dataplane();
+    if (cmd == "clear-counters") return command_clear_counters();
+    return error_answer("unknown command '" + cmd +
+                        "' (status, clients, client, kick, reload, stats, dataplane, clear-counters)");
 }
 
 std::string Gateway::command_status() {
+    const std::string dp_version = link_ ? link_->dataplane_version() : std::string();
+    ReloadCounts reloads;
+    {
+        MutexLock rl(reload_mu_);
+        reloads = reloads_;
+    }
     MutexLock lk(state_.mu());
     const Membership& m = state_.members();
     const uint64_t loaded_at = config_loaded_at_;
@@ -128,6 +217,7 @@ std::string Gateway::command_status() {
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         put(w, "version", std::string(kVersion));
+        put(w, "channel_version", static_cast<uint64_t>(shm::kChannelVersion));  // the one it attaches to
         put(w, "pid", static_cast<uint64_t>(::getpid()));
         put(w, "uptime_s", realtime_s() - started_at_);
         put(w, "config_file", config_path_);
@@ -144,36 +234,72 @@ std::string Gateway::command_status() {
             put(w, "dataplane_channel", link_->channel_path());
             // Why the control plane is not attached: absent, not ready, or refused (unsafe).
             if (!link_->attached()) put(w, "dataplane_error", link_->last_error());
+            if (!dp_version.empty()) put(w, "dataplane_version", dp_version);
+            // Same channel version, other builds: it works, but say so (docs/operations.md, "Upgrades").
+            if (!dp_version.empty() && dp_version != kVersion)
+                put(w, "version_warning", "the dataplane runs " + dp_version + ", the control plane " + kVersion);
         }
+        write_reload_status(w, reloads);
         w.EndObject();
     });
 }
 
-std::string Gateway::command_clients(const std::string& cluster_filter) {
-    MutexLock lk(state_.mu());
-    const Membership& m = state_.members();
-    if (!cluster_filter.empty()) {
-        bool found = false;
-        for (const auto& c : m.clusters) found |= c.name == cluster_filter;
+std::string Gateway::command_clients(const std::string& cluster_filter, bool online_only,
+                                     const std::string& limit_text) {
+    uint64_t limit = UINT64_MAX;
+    if (!limit_text.empty()) {
+        char* end = nullptr;
+        limit = std::strtoull(limit_text.c_str(), &end, 10);
+        if (*end != '\0' || limit_text[0] == '-') return error_answer("limit: expected a number, got '" + limit_text + "'");
+    }
+    std::shared_ptr<Membership> held;
+    std::vector<ClientRow> rows;
+    uint64_t matched = 0, online = 0;
+    {
+        MutexLock lk(state_.mu());
+        held = state_.hold_members();
+        const Membership& m = *held;
+        ClusterId only = 0;
+        bool found = cluster_filter.empty();
+        for (ClusterId c = 0; c < m.clusters.size(); ++c)
+            if (m.clusters[c].name == cluster_filter) {
+                only = c;
+                found = true;
+            }
         if (!found) return error_answer("no cluster named '" + cluster_filter + "'");
+        for (ClientId id = 0; id < m.clients.size(); ++id) {
+            const ClientEntry& e = m.clients[id];
+            if (!cluster_filter.empty() && e.cluster != only) continue;
+            const bool on = e.rt.conn != nullptr;
+            online += on;
+            if (online_only && !on) continue;
+            ++matched;
+            if (rows.size() < limit) rows.push_back(copy_row(id, e, false));
+        }
     }
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         w.Key("clients");
         w.StartArray();
-        for (const auto& e : m.clients)
-            if (cluster_filter.empty() || m.clusters[e.cluster].name == cluster_filter) write_client(w, m, e, false);
+        for (const auto& r : rows) write_client(w, *held, r, false);
         w.EndArray();
+        put(w, "matched", matched);  // before --limit: every client the filters select
+        put(w, "online", online);    // online among the clients of the cluster filter
         w.EndObject();
     });
 }
 
 std::string Gateway::command_client(const std::string& identity) {
-    MutexLock lk(state_.mu());
-    const Membership& m = state_.members();
-    ClientId id = m.find(identity);
-    if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
-    return ok_answer([&](JsonWriter& w) { write_client(w, m, m.clients[id], true); });
+    std::shared_ptr<Membership> held;
+    ClientRow row;
+    {
+        MutexLock lk(state_.mu());
+        held = state_.hold_members();
+        ClientId id = held->find(identity);
+        if (id == kNoClient) return error_answer("no client with identity '" + identity + "'");
+        row = copy_row(id, held->clients[id], true);
+    }
+    return ok_answer([&](JsonWriter& w) { write_client(w, *held, row, true); });
 }
 
 std::string Gateway::command_kick(const std::string& identity) {
@@ -209,25 +335,81 @@ std::string Gateway::command_reload() {
     });
 }
 
+CpCounterValues Gateway::counter_values() const {
+    CpCounterValues v{};
+    for (size_t i = 0; i < kCounterCount; ++i) v[i] = counter(static_cast<Counter>(i));
+    return v;
+}
+
+bool Gateway::dataplane_snapshot(DpCounterSnapshot& dp, uint64_t& sessions, uint64_t& capacity) {
+    std::vector<uint64_t> totals;
+    std::array<uint64_t, shm::kDpCounterCount> main_block{};
+    if (!link_ || !link_->dataplane_counters(totals, sessions, capacity, dp.epoch)) return false;
+    if (!link_->dataplane_counter_blocks(dp.workers, main_block, sessions, capacity)) return false;
+    for (size_t i = 0; i < dp.totals.size() && i < totals.size(); ++i) dp.totals[i] = totals[i];
+    return true;
+}
+
 std::string Gateway::command_stats() {
+    CpCounterValues cp = counter_values();
+    baseline_.subtract(cp);
+    DpCounterSnapshot dp;
+    uint64_t sessions = 0, capacity = 0;
+    const bool attached = dataplane_snapshot(dp, sessions, capacity);
+    if (attached) baseline_.subtract(dp);
+    const uint64_t cleared_at = baseline_.cleared_at();
     return ok_answer([&](JsonWriter& w) {
         w.StartObject();
         w.Key("controlplane");
-        w.StartObject();
-        for (size_t i = 0; i < kCounterCount; ++i) put(w, counter_info(static_cast<Counter>(i)).name, counter(static_cast<Counter>(i)));
-        w.EndObject();
-        std::vector<uint64_t> dp;
-        uint64_t sessions = 0, capacity = 0, epoch = 0;
-        if (link_ && link_->dataplane_counters(dp, sessions, capacity, epoch)) {
+        write_counters(w, cp, cp_name);
+        if (attached) {
             w.Key("dataplane");
             w.StartObject();
-            for (size_t i = 0; i < dp.size(); ++i) put(w, shm::kDpCounterInfo[i].name, dp[i]);
+            for (size_t i = 0; i < dp.totals.size(); ++i) put(w, dp_name(i), dp.totals[i]);
             put(w, "sessions", sessions);
             put(w, "session_capacity", capacity);
             w.EndObject();
         } else {
             put_null(w, "dataplane");  // no dataplane attached: nothing measured, nothing shown
         }
+        if (cleared_at) put(w, "cleared_at", cleared_at);  // counts since this Unix time
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_dataplane() {
+    DpCounterSnapshot dp;
+    uint64_t sessions = 0, capacity = 0;
+    const bool attached = dataplane_snapshot(dp, sessions, capacity);
+    if (attached) baseline_.subtract(dp);
+    const uint64_t cleared_at = baseline_.cleared_at();
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        put(w, "dataplane", std::string(!link_ ? "not configured" : attached ? "attached" : "not attached"));
+        if (attached) {
+            put(w, "sessions", sessions);
+            put(w, "session_capacity", capacity);
+            w.Key("workers");
+            w.StartArray();
+            for (const auto& block : dp.workers) write_counters(w, block, dp_name);
+            w.EndArray();
+        }
+        if (cleared_at) put(w, "cleared_at", cleared_at);
+        w.EndObject();
+    });
+}
+
+std::string Gateway::command_clear_counters() {
+    DpCounterSnapshot dp;
+    uint64_t sessions = 0, capacity = 0;
+    const bool attached = dataplane_snapshot(dp, sessions, capacity);
+    const uint64_t now = realtime_s();
+    baseline_.record(counter_values(), attached ? &dp : nullptr, now);
+    return ok_answer([&](JsonWriter& w) {
+        w.StartObject();
+        put(w, "cleared_at", now);
+        w.Key("dataplane");
+        w.Bool(attached);
         w.EndObject();
     });
 }

@@ -13,6 +13,7 @@
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/version.hpp"
 
 namespace rustun::cp {
 
@@ -84,13 +85,19 @@ void DataplaneLink::run() {
     }
 }
 
+std::string DataplaneLink::dataplane_version() {
+    MutexLock lk(ch_mu_);
+    return ch_ ? ch_->dp_version() : std::string();
+}
+
 std::string DataplaneLink::last_error() const {
     MutexLock lk(err_mu_);
     return last_error_;
 }
 
 void DataplaneLink::set_error(const std::string& e, shm::AttachFailure why) {
-    const bool loud = why == shm::AttachFailure::Unsafe || why == shm::AttachFailure::Layout;
+    const bool loud = why == shm::AttachFailure::Unsafe || why == shm::AttachFailure::Layout ||
+                      why == shm::AttachFailure::Version;
     bool changed;
     {
         MutexLock lk(err_mu_);
@@ -106,7 +113,12 @@ void DataplaneLink::set_error(const std::string& e, shm::AttachFailure why) {
     const auto now = std::chrono::steady_clock::now();
     if (changed || now - last_error_logged_ >= 60s) {
         last_error_logged_ = now;
-        LOG_WARN("dataplane channel refused (no state is sent to it): %s", e.c_str());
+        if (why == shm::AttachFailure::Version)
+            LOG_WARN("dataplane of another release (control plane %s): %s; the UDP relay stays off, the TCP relay "
+                     "serves every client (docs/operations.md, \"Upgrades\")",
+                     kVersion, e.c_str());
+        else
+            LOG_WARN("dataplane channel refused (no state is sent to it): %s", e.c_str());
     }
 }
 
@@ -141,8 +153,12 @@ bool DataplaneLink::try_attach() {
         last_error_.clear();
     }
     counters_.inc(Counter::dataplane_attached);
-    LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx)", path_.c_str(), ch_->dp_pid(),
-             ch_->workers(), (unsigned long long)ch_->dp_epoch());
+    const std::string dpv = ch_->dp_version().empty() ? "unknown" : ch_->dp_version();
+    LOG_INFO("dataplane attached: %s (pid %u, %u worker(s), epoch %016llx, version %s)", path_.c_str(), ch_->dp_pid(),
+             ch_->workers(), (unsigned long long)ch_->dp_epoch(), dpv.c_str());
+    if (dpv != kVersion)
+        LOG_WARN("dataplane version %s differs from the control plane's %s (the channel version matches)", dpv.c_str(),
+                 kVersion);
     return true;
 }
 

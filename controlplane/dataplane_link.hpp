@@ -50,6 +50,8 @@ public:
     const std::string& channel_path() const { return path_; }
     // Why the last attach attempt failed ("" while attached or before the first attempt).
     std::string last_error() const EXCLUDES(err_mu_);
+    // The attached dataplane's software version ("" when not attached or it wrote none).
+    std::string dataplane_version() EXCLUDES(ch_mu_);
     // Dataplane counters and session numbers, or false if not attached (control-socket thread).
     bool dataplane_counters(std::vector<uint64_t>& values, uint64_t& sessions, uint64_t& capacity, uint64_t& epoch)
         EXCLUDES(ch_mu_);

@@ -142,7 +142,8 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
         e.udp.endpoint = m.from;
         counters_.inc(Counter::udp_endpoint_moved);
         state_.events().add(EventSummary::Event::Binding);
-        LOG_DEBUG("'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
+        LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", endpoint_text(m.from)),
+                    "'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
     }
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(o.frame_size, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "config/reload_policy.hpp"
 #include "config/yaml_loader.hpp"
 #include "dataplane_link.hpp"
+#include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/version.hpp"
@@ -53,6 +54,17 @@ Result<int> open_listener(const SocketAddress& a, uint16_t port) {
         return make_error("listen.tcp " + a.to_string() + ": " + err);
     }
     return fd;
+}
+
+// The route conflicts of `cfg` for the log: the first 20, then how many more there are (a
+// 0.0.0.0/0 in one client of a large cluster would otherwise log a line per client).
+std::vector<std::string> route_log_lines(const GatewayConfig& cfg) {
+    constexpr size_t kLogged = 20;
+    RouteOverlapReport r = route_overlap_warnings(cfg, kLogged);
+    if (r.total > r.lines.size())
+        r.lines.push_back(std::to_string(r.total - r.lines.size()) +
+                          " more route conflict(s) not logged; rustun-controlplane --check-config lists them all");
+    return std::move(r.lines);
 }
 
 uint16_t bound_port(int fd) {
@@ -95,6 +107,7 @@ Status Gateway::start() {
         control_group = cfg_.control_socket_group;
         metrics_listen = cfg_.metrics_listen;
         warnings = shared_key_warnings(cfg_);
+        for (std::string& w : route_log_lines(cfg_)) warnings.push_back(std::move(w));
         nclusters = cfg_.clusters.size();
         nclients = cfg_.total_clients();
         started_at_ = config_loaded_at_ = realtime_s();
@@ -164,8 +177,7 @@ void Gateway::run() {
             if (::read(sfd, &si, sizeof si) != sizeof si) continue;
             if (si.ssi_signo == SIGHUP) {
                 LOG_INFO("SIGHUP: reloading %s", config_path_.c_str());
-                auto r = reload();
-                if (!r) LOG_ERROR("reload failed, running configuration kept: %s", r.error().c_str());
+                (void)reload("SIGHUP");  // logs its own result
             } else {
                 LOG_INFO("signal %u: stopping", si.ssi_signo);
                 running = false;
@@ -233,12 +245,31 @@ uint64_t Gateway::counter(Counter c) const {
     return v;
 }
 
-Result<ReloadReport> Gateway::reload() {
+Result<ReloadReport> Gateway::reload(std::string_view trigger) {
     auto r = reload_apply();
+    if (r) {
+        const ReloadReport& rep = r.value();
+        LOG_INFO("reloaded %s (%.*s): %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged",
+                 config_path_.c_str(), static_cast<int>(trigger.size()), trigger.data(), rep.added.size(),
+                 rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
+    } else {
+        LOG_ERROR("reload of %s (%.*s) failed, running configuration kept: %s", config_path_.c_str(),
+                  static_cast<int>(trigger.size()), trigger.data(), r.error().c_str());
+    }
     MutexLock lk(reload_mu_);
     ++(r ? reloads_.ok : reloads_.failed);
     reloads_.last_ok = r.ok();
     reloads_.last_at_s = realtime_s();
+    reloads_.last_trigger = trigger;
+    reloads_.last_error = r ? std::string() : r.error();
+    if (r) {
+        const ReloadReport& rep = r.value();
+        reloads_.added = rep.added.size();
+        reloads_.removed = rep.removed.size();
+        reloads_.changed = rep.changed.size();
+        reloads_.rekeyed = rep.rekeyed.size();
+        reloads_.restart_pending = rep.restart_only;
+    }
     return r;
 }
 
@@ -248,6 +279,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     auto nm = Membership::build(next.value());
     if (!nm) return make_error(nm.error());
     Membership& fresh = *nm.value();
+    const std::vector<std::string> route_warnings = route_log_lines(next.value());
     ReloadReport rep;
     MutexLock lk(state_.mu());
     rep.restart_only = restart_only_changes(cfg_, next.value());
@@ -264,10 +296,10 @@ Result<ReloadReport> Gateway::reload_apply() {
     config_loaded_at_ = realtime_s();
     if (link_) link_->request_resync();  // client ids were renumbered
     if (!log_level_pinned_) set_log_level(cfg_.controlplane.log_level);
+    if (!log_format_pinned_) set_log_format(cfg_.log_format.value_or(default_log_format()));
     malloc_trim(0);                    // return the parse's freed heap
-    LOG_INFO("reloaded %s: %zu added, %zu removed, %zu changed, %zu re-keyed, %zu unchanged", config_path_.c_str(),
-             rep.added.size(), rep.removed.size(), rep.changed.size(), rep.rekeyed.size(), rep.unchanged);
     for (const std::string& w : shared_key_warnings(cfg_)) LOG_WARN("reload: %s", w.c_str());
+    for (const std::string& w : route_warnings) LOG_WARN("reload: %s", w.c_str());
     for (const auto& k : rep.restart_only)
         LOG_WARN("reload: '%s' changed but is restart-only: the running value stays until a restart", k.c_str());
     return rep;

@@ -11,11 +11,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admission.hpp"
 #include "config/config.hpp"
 #include "control_socket.hpp"
+#include "counter_baseline.hpp"
 #include "counters.hpp"
 #include "membership.hpp"
 #include "metrics.hpp"
@@ -47,13 +49,15 @@ public:
     void stop();
 
     // Re-reads the configuration file; on error the running configuration stays. Counted
-    // (rustun_reloads_total{result}).
-    Result<ReloadReport> reload();
+    // (rustun_reloads_total{result}), logged (an error with the reason, or the diff summary at
+    // info; `trigger` names the path: "SIGHUP", "rustunctl reload") and kept for `status`.
+    Result<ReloadReport> reload(std::string_view trigger = "rustunctl reload");
     // One control-socket request line -> one answer line.
     std::string handle_command(const std::string& line);
 
-    // --log-level given on the command line: a reload does not change the log level.
+    // --log-level / --log-format given on the command line: a reload does not change them.
     void pin_log_level() { log_level_pinned_ = true; }
+    void pin_log_format() { log_format_pinned_ = true; }
 
     // The bound TCP port (useful when the configuration asked for port 0).
     uint16_t tcp_port() const { return tcp_port_; }
@@ -73,11 +77,17 @@ private:
     void carry_over(Membership& fresh, ReloadReport& rep) REQUIRES(state_.mu());
     Result<ReloadReport> reload_apply();
     std::string command_status();
-    std::string command_clients(const std::string& cluster_filter);
+    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit);
     std::string command_client(const std::string& identity);
     std::string command_kick(const std::string& identity);
     std::string command_reload();
     std::string command_stats();
+    std::string command_dataplane();
+    std::string command_clear_counters();
+    // Every control-plane counter, summed over the threads.
+    CpCounterValues counter_values() const;
+    // The dataplane's counters (totals and per worker) and sessions; false if none is attached.
+    bool dataplane_snapshot(DpCounterSnapshot& dp, uint64_t& sessions, uint64_t& capacity);
 
     SharedState state_;
     std::vector<std::unique_ptr<Worker>> workers_;
@@ -87,9 +97,16 @@ private:
     std::string config_path_;
     ControlSocket control_;
     MetricsServer metrics_;
+    CounterBaseline baseline_;  // rustunctl clear-counters (stats and dataplane show deltas)
     struct ReloadCounts {
-        uint64_t ok = 0, failed = 0, last_at_s = 0;
+        uint64_t ok = 0, failed = 0, last_at_s = 0;  // last_at_s: Unix seconds, 0 = never
         bool last_ok = true;
+        // The last reload, for `status`: its trigger, error (failed) or counts (ok), and the
+        // restart-only keys whose file value differs from the running one (as of the last
+        // successful reload: they wait for a restart).
+        std::string last_trigger, last_error;
+        size_t added = 0, removed = 0, changed = 0, rekeyed = 0;
+        std::vector<std::string> restart_pending;
     };
     Mutex reload_mu_;
     ReloadCounts reloads_ GUARDED_BY(reload_mu_);
@@ -98,6 +115,7 @@ private:
     uint64_t config_loaded_at_ GUARDED_BY(state_.mu()) = 0;
     int stop_fd_ = -1;  // eventfd that ends run()
     bool log_level_pinned_ = false;
+    bool log_format_pinned_ = false;
 };
 
 }  // namespace rustun::cp

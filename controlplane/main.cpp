@@ -11,8 +11,9 @@
 #include "fd_limit.hpp"
 #include "gateway.hpp"
 #include "membership.hpp"
+#include "routing/route_overlaps.hpp"
+#include "util/cli.hpp"
 #include "util/log.hpp"
-#include "util/version.hpp"
 
 namespace {
 
@@ -36,6 +37,7 @@ int check_config(const std::string& config_path) {
            cfg.controlplane.workers, cfg.control_socket.c_str());
     for (const std::string& line : check.warnings) printf("warning: %s\n", line.c_str());
     for (const std::string& line : shared_key_warnings(cfg)) printf("warning: %s\n", line.c_str());
+    for (const std::string& line : route_overlap_warnings(cfg).lines) printf("warning: %s\n", line.c_str());
     // As the gateway will see it: the soft limit raised to the hard one.
     const FdLimit fds = read_fd_limit(cfg.controlplane.workers, true);
     const std::string fd_warning = fd_limit_warning(cfg.total_clients(), fds);
@@ -43,23 +45,23 @@ int check_config(const std::string& config_path) {
     return 0;
 }
 
-void usage(FILE* out) {
-    fprintf(out,
-            "Usage: rustun-controlplane --config FILE [--log-level LEVEL] [--check-config]\n"
-            "\n"
-            "A Rustun-compatible gateway over kernel TCP: handshakes, cluster membership,\n"
-            "KeepAlive replies with peer lists, PeerUpdate, TCP relay. Serves clients of both\n"
-            "protocol generations. See docs/controlplane.md and docs/configuration.md.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE      YAML configuration (required)\n"
-            "  --log-level LEVEL      trace, debug, info, warn, error, off (overrides the file)\n"
-            "  --check-config         validate the configuration, print every error (exit 1) or a\n"
-            "                         summary and warnings (exit 0)\n"
-            "  -V, --version          print the version and exit\n"
-            "  -h, --help             this text\n"
-            "\n"
-            "Signals: SIGHUP reloads the configuration; SIGINT/SIGTERM stop.\n");
+const rustun::cli::Spec& cli_spec() {
+    static const rustun::cli::Spec spec{
+        .program = "rustun-controlplane",
+        .usage = "--config FILE [--log-level LEVEL] [--log-format FORMAT] [--check-config]",
+        .about = "A Rustun-compatible gateway over kernel TCP: handshakes, cluster membership,\n"
+                 "KeepAlive replies with peer lists, PeerUpdate, TCP relay. Serves clients of both\n"
+                 "protocol generations. See docs/controlplane.md and docs/configuration.md.",
+        .options = {
+            {"config", 'c', "FILE", "YAML configuration (required)"},
+            {"log-level", 0, "LEVEL", "trace, debug, info, warn, error, off (overrides the file)"},
+            {"log-format", 0, "FORMAT", "text, journal, json (overrides the file's log.format)"},
+            {"check-config", 0, nullptr,
+             "validate the configuration, print every error (exit 1) or a\nsummary and warnings (exit 0)"},
+        },
+        .epilog = "Signals: SIGHUP reloads the configuration; SIGINT/SIGTERM stop.",
+    };
+    return spec;
 }
 
 }  // namespace
@@ -67,43 +69,13 @@ void usage(FILE* out) {
 int main(int argc, char** argv) {
     using namespace rustun;
     using namespace rustun::cp;
-    std::string config_path;
-    std::string level_text;
-    bool check_only = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&](const char* name) -> std::string {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "rustun-controlplane: %s needs a value\n", name);
-                exit(2);
-            }
-            return argv[++i];
-        };
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            return 0;
-        } else if (a == "-V" || a == "--version") {
-            printf("rustun-controlplane %s\n", kVersion);
-            return 0;
-        } else if (a == "-c" || a == "--config") {
-            config_path = value("--config");
-        } else if (a.rfind("--config=", 0) == 0) {
-            config_path = a.substr(9);
-        } else if (a == "--log-level") {
-            level_text = value("--log-level");
-        } else if (a.rfind("--log-level=", 0) == 0) {
-            level_text = a.substr(12);
-        } else if (a == "--check-config") {
-            check_only = true;
-        } else {
-            fprintf(stderr, "rustun-controlplane: unknown argument '%s' (see --help)\n", a.c_str());
-            return 2;
-        }
-    }
-    if (config_path.empty()) {
-        fprintf(stderr, "rustun-controlplane: --config FILE is required (see --help)\n");
-        return 2;
-    }
+    cli::Parsed args;
+    if (auto code = cli::parse(cli_spec(), argc, argv, args)) return *code;
+    const std::string config_path = args.value("config");
+    const std::string level_text = args.value("log-level");
+    const bool check_only = args.has("check-config");
+    if (config_path.empty()) return cli::usage_error(cli_spec(), "--config FILE is required");
+    const std::string format_text = args.value("log-format");
     if (check_only) return check_config(config_path);
     auto cfg = load_config_file(config_path);
     if (!cfg) {
@@ -112,11 +84,16 @@ int main(int argc, char** argv) {
     }
     LogLevel level = cfg->controlplane.log_level;
     if (!level_text.empty() && !log_level_from_string(level_text, level)) {
-        fprintf(stderr, "rustun-controlplane: --log-level: '%s' is not one of trace, debug, info, warn, error, off\n",
-                level_text.c_str());
-        return 2;
+        return cli::usage_error(cli_spec(),
+                                "--log-level: '" + level_text + "' is not one of trace, debug, info, warn, error, off");
     }
     set_log_level(level);
+    LogFormat format = cfg->log_format.value_or(default_log_format());
+    if (!format_text.empty() && !log_format_from_string(format_text, format)) {
+        fprintf(stderr, "rustun-controlplane: --log-format: '%s' is not one of text, journal, json\n", format_text.c_str());
+        return 2;
+    }
+    set_log_format(format);
 
     // Every thread inherits this mask; Gateway::run() takes the signals through a signalfd.
     sigset_t set;
@@ -133,6 +110,7 @@ int main(int argc, char** argv) {
 
     Gateway gw(std::move(cfg.value()), config_path);
     if (!level_text.empty()) gw.pin_log_level();
+    if (!format_text.empty()) gw.pin_log_format();
     Status st = gw.start();
     if (!st) {
         LOG_ERROR("%s", st.error().c_str());

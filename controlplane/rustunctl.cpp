@@ -1,253 +1,268 @@
 // rustunctl: the operator's CLI for a running rustun-controlplane, over its control socket
-// (JSON lines, see docs/controlplane.md). Human-readable tables by default, raw JSON with --json.
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+// (JSON lines, docs/controlplane.md; the commands: docs/cli.md). Human-readable tables by
+// default, the raw JSON answer with --json. One table of commands (kCommands): a new command is
+// one entry (name, operands, options, what it does).
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <time.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "util/version.hpp"
+#include "rustunctl_print.hpp"
+#include "rustunctl_socket.hpp"
+#include "util/cli.hpp"
 
-namespace rustun::cp {
+namespace rustun::ctl {
 namespace {
 
-const char* kDefaultSocket = "/run/rustun/control.sock";
+// Options every command takes, before or after its name.
+const std::vector<cli::Option> kGlobalOptions = {
+    {"socket", 's', "PATH", "control socket (else $RUSTUN_SOCKET, else --config's, else /run/rustun/control.sock)"},
+    {"config", 'c', "FILE", "the gateway's YAML: its control_socket is the socket"},
+    {"json", 0, nullptr, "print the raw JSON answer"},
+};
 
-void usage(FILE* out) {
-    fprintf(out,
-            "Usage: rustunctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-            "\n"
-            "Talks to a running rustun-controlplane over its control socket.\n"
-            "\n"
-            "Commands:\n"
-            "  status                  version, uptime, configuration, client and dataplane summary\n"
-            "  clients [--cluster C]   every configured client with its state and counters\n"
-            "  client ID               one client in detail\n"
-            "  kick ID                 disconnect a client (it may reconnect)\n"
-            "  reload                  re-read the configuration file (same as SIGHUP)\n"
-            "  stats                   control-plane counters (and the dataplane's when attached)\n"
-            "\n"
-            "Options:\n"
-            "  --socket PATH   control socket (default %s)\n"
-            "  --json          print the raw JSON answer\n"
-            "  -V, --version   print the version and exit\n"
-            "  -h, --help      this text\n",
-            kDefaultSocket);
-}
+struct Context {
+    std::string socket;
+    bool json = false;
+};
 
-std::string escape_json(const std::string& s) {
+std::string json_string(const std::string& s) {
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.String(s.c_str(), (rapidjson::SizeType)s.size());
+    w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
     return sb.GetString();
 }
 
-bool request(const std::string& path, const std::string& line, std::string& answer, std::string& err) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) { err = strerror(errno); return false; }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) { err = "socket path too long"; ::close(fd); return false; }
-    std::memcpy(addr.sun_path, path.c_str(), path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-        err = "cannot connect to " + path + ": " + strerror(errno) +
-              " (is rustun-controlplane running? see --socket)";
-        ::close(fd);
-        return false;
+// {"cmd":NAME, "k":"v", ...}: the control socket's arguments are strings.
+std::string request_line(const std::string& cmd, const std::vector<std::pair<std::string, std::string>>& args = {}) {
+    std::string r = "{\"cmd\":" + json_string(cmd);
+    for (const auto& [k, v] : args) {
+        r += ',';
+        r += json_string(k);
+        r += ':';
+        r += json_string(v);
     }
-    std::string out = line + "\n";
-    if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != (ssize_t)out.size()) {
-        err = std::string("send: ") + strerror(errno);
-        ::close(fd);
-        return false;
-    }
-    char buf[65536];
-    for (;;) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 30000) <= 0) { err = "no answer within 30 s"; ::close(fd); return false; }
-        ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-        if (r <= 0) { err = "connection closed before an answer"; ::close(fd); return false; }
-        answer.append(buf, (size_t)r);
-        auto nl = answer.find('\n');
-        if (nl != std::string::npos) { answer.resize(nl); break; }
-    }
-    ::close(fd);
-    return true;
+    r += '}';
+    return r;
 }
 
-std::string str(const rapidjson::Value& v) {
-    if (v.IsString()) return v.GetString();
-    if (v.IsNull()) return "-";
-    if (v.IsBool()) return v.GetBool() ? "yes" : "no";
-    if (v.IsUint64()) return std::to_string(v.GetUint64());
-    if (v.IsInt64()) return std::to_string(v.GetInt64());
-    if (v.IsDouble()) { char b[32]; snprintf(b, sizeof b, "%.1f", v.GetDouble()); return b; }
+uint64_t now_s() { return static_cast<uint64_t>(::time(nullptr)); }
+
+// Sends `line`; on success `answer` holds the document and its "result" is valid. Else prints
+// the error and returns false.
+bool call(const Context& ctx, const std::string& line, rapidjson::Document& answer) {
+    auto text = request(ctx.socket, line);
+    if (!text) {
+        std::fprintf(stderr, "rustunctl: %s\n", text.error().c_str());
+        return false;
+    }
+    if (answer.Parse<rapidjson::kParseIterativeFlag>(text->c_str()).HasParseError() || !answer.IsObject() ||
+        !answer.HasMember("ok")) {
+        std::fprintf(stderr, "rustunctl: unparseable answer: %s\n", text->c_str());
+        return false;
+    }
+    if (!answer["ok"].IsBool() || !answer["ok"].GetBool()) {
+        auto e = answer.FindMember("error");
+        std::fprintf(stderr, "rustunctl: %s\n", e != answer.MemberEnd() && e->value.IsString() ? e->value.GetString() : "failed");
+        if (ctx.json) std::puts(text->c_str());
+        return false;
+    }
+    return answer.HasMember("result");
+}
+
+void print_json(const rapidjson::Value& v) {
     rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
+    w.SetIndent(' ', 2);
     v.Accept(w);
-    return sb.GetString();
+    std::puts(sb.GetString());
 }
 
-std::string member(const rapidjson::Value& o, const char* name) {
-    if (!o.IsObject()) return "-";
-    auto it = o.FindMember(name);
-    return it == o.MemberEnd() ? "-" : str(it->value);
+// One request, then the result as JSON (--json) or through `print`.
+int answer_with(const Context& ctx, const std::string& line, const std::function<void(const rapidjson::Value&)>& print) {
+    rapidjson::Document d;
+    if (!call(ctx, line, d)) return 1;
+    if (ctx.json) print_json(d["result"]);
+    else print(d["result"]);
+    return 0;
 }
 
-std::string ago(const rapidjson::Value& o, const char* name) {
-    auto it = o.FindMember(name);
-    if (it == o.MemberEnd() || !it->value.IsUint64() || it->value.GetUint64() == 0) return "never";
-    long d = (long)time(nullptr) - (long)it->value.GetUint64();
-    if (d < 0) d = 0;
-    char b[32];
-    if (d < 120) snprintf(b, sizeof b, "%lds ago", d);
-    else if (d < 7200) snprintf(b, sizeof b, "%ldm ago", d / 60);
-    else snprintf(b, sizeof b, "%ldh ago", d / 3600);
-    return b;
+int plain(const Context& ctx, const std::string& line) {
+    return answer_with(ctx, line, [](const rapidjson::Value& r) {
+        if (r.IsObject()) print_kv(r, now_s());
+        else print_json(r);
+    });
 }
 
-// Column-aligned table on stdout.
-void print_table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
-    std::vector<size_t> w(head.size());
-    for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
-    for (auto& r : rows)
-        for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    auto line = [&](const std::vector<std::string>& r) {
-        std::string s;
-        for (size_t i = 0; i < r.size(); ++i) {
-            s += r[i];
-            if (i + 1 < r.size()) s += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        puts(s.c_str());
+int run_watch(const Context& ctx, const cli::Parsed& a, const cli::Spec& spec) {
+    auto interval = a.number("interval", 0.1, 3600, 1);
+    auto count = a.uint("count", 1, UINT64_MAX, 0);
+    if (!interval) return cli::usage_error(spec, interval.error());
+    if (!count) return cli::usage_error(spec, count.error());
+    auto sample = [&](CounterSample& s, timespec& at) {
+        rapidjson::Document d;
+        if (!call(ctx, request_line("stats"), d)) return false;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        s = sample_counters(d["result"]);
+        return true;
     };
-    line(head);
-    for (auto& r : rows) line(r);
+    CounterSample before, after;
+    timespec t0{}, t1{};
+    if (!sample(before, t0)) return 1;
+    for (uint64_t n = 0; *count == 0 || n < *count; ++n) {
+        const double secs = *interval;
+        timespec pause{static_cast<time_t>(secs), static_cast<long>((secs - static_cast<double>(static_cast<time_t>(secs))) * 1e9)};
+        nanosleep(&pause, nullptr);
+        if (!sample(after, t1)) return 1;
+        const double elapsed = double(t1.tv_sec - t0.tv_sec) + double(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        char when[32];
+        const time_t wall = ::time(nullptr);
+        tm lt{};
+        localtime_r(&wall, &lt);
+        strftime(when, sizeof when, "%H:%M:%S", &lt);
+        std::printf("%s  over %.2f s:\n", when, elapsed);
+        print_rates(before, after, elapsed > 0 ? elapsed : 1);
+        std::fflush(stdout);
+        before = std::move(after);
+        t0 = t1;
+    }
+    return 0;
 }
 
-void print_kv(const rapidjson::Value& o, const std::string& indent = "") {
-    size_t w = 0;
-    for (auto it = o.MemberBegin(); it != o.MemberEnd(); ++it) w = std::max<size_t>(w, it->name.GetStringLength());
-    for (auto it = o.MemberBegin(); it != o.MemberEnd(); ++it) {
-        std::string name = it->name.GetString();
-        if (it->value.IsObject()) {
-            printf("%s%s:\n", indent.c_str(), name.c_str());
-            print_kv(it->value, indent + "  ");
-        } else {
-            printf("%s%-*s  %s\n", indent.c_str(), (int)w, name.c_str(), str(it->value).c_str());
+struct Command {
+    const char* name;
+    const char* operands;  // positional arguments, for the usage line ("IDENTITY")
+    size_t operand_count;
+    const char* summary;
+    std::vector<cli::Option> options;
+    // Runs the command; `spec` for its usage errors.
+    std::function<int(const Context&, const cli::Parsed&, const cli::Spec&)> run;
+};
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"status", "", 0, "version, uptime, configuration, client and dataplane summary", {},
+         [](const Context& c, const cli::Parsed&, const cli::Spec&) { return plain(c, request_line("status")); }},
+        {"clients", "", 0, "the configured clients with their state and counters",
+         {{"cluster", 0, "NAME", "only the clients of this cluster"},
+          {"online", 0, nullptr, "only the clients that are connected"},
+          {"limit", 0, "N", "at most N rows (the totals still count every client)"}},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec& spec) {
+             std::vector<std::pair<std::string, std::string>> args;
+             if (a.has("cluster")) args.emplace_back("cluster", a.value("cluster"));
+             if (a.has("online")) args.emplace_back("online", "true");
+             if (a.has("limit")) {
+                 auto n = a.uint("limit", 0, UINT64_MAX, 0);
+                 if (!n) return cli::usage_error(spec, n.error());
+                 args.emplace_back("limit", std::to_string(*n));
+             }
+             return answer_with(c, request_line("clients", args),
+                                [](const rapidjson::Value& r) { print_clients(r, now_s()); });
+         }},
+        {"client", "IDENTITY", 1, "one client in detail (times also as \"3m12s ago\")", {},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec&) {
+             return plain(c, request_line("client", {{"identity", a.operands[0]}}));
+         }},
+        {"kick", "IDENTITY", 1, "disconnect a client (it may reconnect)", {},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec&) {
+             return plain(c, request_line("kick", {{"identity", a.operands[0]}}));
+         }},
+        {"reload", "", 0, "re-read the configuration file (as SIGHUP; a bad file fails, exit 1)", {},
+         [](const Context& c, const cli::Parsed&, const cli::Spec&) { return plain(c, request_line("reload")); }},
+        {"stats", "", 0, "control-plane and dataplane counters with their descriptions",
+         {{"nonzero", 0, nullptr, "only the counters that are not 0"}},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec&) {
+             const bool nonzero = a.has("nonzero");
+             return answer_with(c, request_line("stats"),
+                                [nonzero](const rapidjson::Value& r) { print_stats(r, nonzero, now_s()); });
+         }},
+        {"dataplane", "", 0, "the dataplane's sessions and its counters per worker",
+         {{"all", 0, nullptr, "also the counters that are 0 on every worker"}},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec&) {
+             const bool all = a.has("all");
+             return answer_with(c, request_line("dataplane"),
+                                [all](const rapidjson::Value& r) { print_dataplane(r, all, now_s()); });
+         }},
+        {"watch", "", 0, "per-second rates of the counters that change (Ctrl-C stops)",
+         {{"interval", 0, "S", "seconds between samples (default 1)"},
+          {"count", 0, "N", "stop after N reports (default: never)"}},
+         [](const Context& c, const cli::Parsed& a, const cli::Spec& spec) { return run_watch(c, a, spec); }},
+        {"clear-counters", "", 0,
+         "from now on, stats and dataplane show counts since this clear (a baseline in the\n"
+         "control plane: nothing is zeroed; the metrics endpoint keeps the totals)",
+         {},
+         [](const Context& c, const cli::Parsed&, const cli::Spec&) {
+             return answer_with(c, request_line("clear-counters"), [](const rapidjson::Value& r) {
+                 std::printf("counters cleared%s; stats and dataplane show counts since now\n",
+                             r.HasMember("dataplane") && r["dataplane"].IsBool() && r["dataplane"].GetBool()
+                                 ? " (control plane and dataplane)"
+                                 : " (control plane; no dataplane attached)");
+             });
+         }},
+    };
+    return table;
+}
+
+cli::Spec top_spec() {
+    cli::Spec spec{.program = "rustunctl", .usage = "[-s PATH | -c FILE] [--json] COMMAND [ARGS]",
+                   .about = "Talks to a running rustun-controlplane over its control socket.",
+                   .options = kGlobalOptions};
+    spec.epilog = "Commands (rustunctl COMMAND --help for each):\n";
+    for (const auto& c : commands()) {
+        std::string left = std::string(c.name) + (*c.operands ? std::string(" ") + c.operands : "");
+        std::string help = c.summary;
+        for (size_t at = 0; (at = help.find('\n', at)) != std::string::npos; at += 25) help.insert(at + 1, 24, ' ');
+        spec.epilog += "  " + left + std::string(left.size() < 21 ? 22 - left.size() : 1, ' ') + help + "\n";
+    }
+    spec.epilog += "Exit codes: 0 done, 1 the gateway refused or could not be reached, 2 usage error.";
+    spec.stop_at_operand = true;
+    return spec;
+}
+
+cli::Spec command_spec(const Command& c) {
+    cli::Spec spec{.program = "rustunctl", .command = c.name,
+                   .usage = std::string(*c.operands ? std::string(c.operands) + " " : "") + "[options]",
+                   .about = c.summary, .options = c.options};
+    spec.options.insert(spec.options.end(), kGlobalOptions.begin(), kGlobalOptions.end());
+    spec.operands_allowed = c.operand_count > 0;
+    return spec;
+}
+
+int run(int argc, char** argv) {
+    const cli::Spec top = top_spec();
+    cli::Parsed global;
+    if (auto code = cli::parse(top, argc, argv, global)) return *code;
+    if (global.operands.empty()) return cli::usage_error(top, "a command is required");
+    const std::string name = global.operands[0];
+    for (const Command& c : commands()) {
+        if (name != c.name) continue;
+        const cli::Spec spec = command_spec(c);
+        cli::Parsed local;
+        if (auto code = cli::parse(spec, argc, argv, local, global.operand_index + 1)) return *code;
+        if (local.operands.size() != c.operand_count)
+            return cli::usage_error(spec, c.operand_count ? std::string("expected ") + c.operands : "takes no arguments");
+        // An option after the command overrides the same one before it.
+        Context ctx;
+        ctx.json = global.has("json") || local.has("json");
+        auto sock = find_socket(local.value("socket", global.value("socket")), local.value("config", global.value("config")));
+        if (!sock) {
+            std::fprintf(stderr, "rustunctl: %s\n", sock.error().c_str());
+            return 1;
         }
+        ctx.socket = *sock;
+        return c.run(ctx, local, spec);
     }
-}
-
-void print_clients(const rapidjson::Value& result) {
-    std::vector<std::vector<std::string>> rows;
-    const auto& list = result["clients"];
-    size_t online = 0;
-    for (auto& c : list.GetArray()) {
-        bool on = c["online"].IsBool() && c["online"].GetBool();
-        online += on;
-        rows.push_back({member(c, "identity"), member(c, "cluster"), member(c, "private_ip"), on ? "online" : "offline",
-                        member(c, "dialect"), member(c, "tcp_peer"), member(c, "udp_endpoint"), ago(c, "last_active"),
-                        member(c, "rx_frames"), member(c, "tx_frames"), member(c, "drops")});
-    }
-    print_table({"IDENTITY", "CLUSTER", "PRIVATE_IP", "STATE", "DIALECT", "TCP_PEER", "UDP_ENDPOINT", "LAST_ACTIVE",
-                 "RX", "TX", "DROPS"},
-                rows);
-    printf("%zu clients, %zu online\n", rows.size(), online);
-}
-
-void print_stats(const rapidjson::Value& result) {
-    for (auto it = result.MemberBegin(); it != result.MemberEnd(); ++it) {
-        printf("%s:\n", it->name.GetString());
-        if (it->value.IsNull()) {
-            printf("  (not attached)\n");
-            continue;
-        }
-        std::vector<std::vector<std::string>> rows;
-        for (auto c = it->value.MemberBegin(); c != it->value.MemberEnd(); ++c)
-            rows.push_back({std::string("  ") + c->name.GetString(), str(c->value)});
-        print_table({"  COUNTER", "VALUE"}, rows);
-    }
+    return cli::usage_error(top, "unknown command '" + name + "'");
 }
 
 }  // namespace
-}  // namespace rustun::cp
+}  // namespace rustun::ctl
 
-int main(int argc, char** argv) {
-    using namespace rustun::cp;
-    std::string sock = kDefaultSocket;
-    bool json = false;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "-h" || a == "--help") { usage(stdout); return 0; }
-        if (a == "-V" || a == "--version") { printf("rustunctl %s\n", rustun::kVersion); return 0; }
-        if (a == "--json") { json = true; continue; }
-        if (a == "--socket" || a.rfind("--socket=", 0) == 0) {
-            if (a == "--socket") {
-                if (++i >= argc) { fprintf(stderr, "rustunctl: --socket needs a path\n"); return 2; }
-                sock = argv[i];
-            } else {
-                sock = a.substr(9);
-            }
-            continue;
-        }
-        args.push_back(a);
-    }
-    if (args.empty()) { usage(stderr); return 2; }
-    const std::string& cmd = args[0];
-    std::string req = "{\"cmd\":" + escape_json(cmd);
-    if (cmd == "status" || cmd == "reload" || cmd == "stats") {
-        if (args.size() != 1) { fprintf(stderr, "rustunctl: %s takes no arguments\n", cmd.c_str()); return 2; }
-    } else if (cmd == "clients") {
-        if (args.size() == 3 && args[1] == "--cluster") req += ",\"cluster\":" + escape_json(args[2]);
-        else if (args.size() != 1) { fprintf(stderr, "rustunctl: usage: clients [--cluster NAME]\n"); return 2; }
-    } else if (cmd == "client" || cmd == "kick") {
-        if (args.size() != 2) { fprintf(stderr, "rustunctl: usage: %s IDENTITY\n", cmd.c_str()); return 2; }
-        req += ",\"identity\":" + escape_json(args[1]);
-    } else {
-        fprintf(stderr, "rustunctl: unknown command '%s' (see --help)\n", cmd.c_str());
-        return 2;
-    }
-    req += "}";
-
-    std::string answer, err;
-    if (!request(sock, req, answer, err)) {
-        fprintf(stderr, "rustunctl: %s\n", err.c_str());
-        return 1;
-    }
-    rapidjson::Document d;
-    if (d.Parse<rapidjson::kParseIterativeFlag>(answer.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("ok")) {
-        fprintf(stderr, "rustunctl: unparseable answer: %s\n", answer.c_str());
-        return 1;
-    }
-    if (!d["ok"].IsBool() || !d["ok"].GetBool()) {
-        fprintf(stderr, "rustunctl: %s\n", member(d, "error").c_str());
-        if (json) puts(answer.c_str());
-        return 1;
-    }
-    const rapidjson::Value& r = d["result"];
-    if (json) {
-        rapidjson::StringBuffer sb;
-        rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
-        w.SetIndent(' ', 2);
-        r.Accept(w);
-        puts(sb.GetString());
-        return 0;
-    }
-    if (cmd == "clients") print_clients(r);
-    else if (cmd == "stats") print_stats(r);
-    else if (r.IsObject()) print_kv(r);
-    else puts(str(r).c_str());
-    return 0;
-}
+int main(int argc, char** argv) { return rustun::ctl::run(argc, argv); }

@@ -69,7 +69,8 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
     CloseReason reason;
     if (outcome == TrialOutcome::UnknownIdentity) {
         counters_.inc(Counter::handshake_unknown_identity);
-        LOG_LIMITED(LogLevel::Warn, "%s: unknown identity '%s': closing", c->peer_text.c_str(), refused.c_str());
+        LOG_LIMITED_F(LogLevel::Warn, log_fields("IDENTITY", refused, "ENDPOINT", c->peer_text),
+                      "%s: unknown identity '%s': closing", c->peer_text.c_str(), refused.c_str());
         reason = CloseReason::UnknownIdentity;
     } else if (outcome == TrialOutcome::NotParsed) {
         counters_.inc(Counter::handshake_bad_json);
@@ -100,7 +101,8 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     Membership& m = state_.members();
     ClientEntry& e = m.clients[id];
     if (e.rt.conn && e.rt.conn != c) {
-        LOG_DEBUG("%s: identity '%s' connected again from %s: closing the older connection",
+        LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", c->peer_text),
+                   "%s: identity '%s' connected again from %s: closing the older connection",
                  e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
         ask_owner_to_close(e.rt.conn, CloseReason::Replaced);  // perhaps another worker's
     }
@@ -120,7 +122,8 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
     counters_.inc(Counter::handshake_ok);
     state_.events().add(EventSummary::Event::Connect);
-    LOG_DEBUG("handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
+    LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT", c->peer_text),
+               "handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
              m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(), c->peer_text.c_str());
     const std::string& body = sender_->reply_body(m, id, FrameType::HandshakeReply, nullptr, limits_.max_peers_per_reply,
                                                   c->key->overhead());
@@ -169,7 +172,8 @@ void Worker::handle_keepalive(const ConnectionPtr& c, const KeepAlive& ka) {
         // docs/protocol.md, "Known weaknesses": the body identity is never trusted; the
         // connection's identity is used.
         counters_.inc(Counter::keepalive_identity_mismatch);
-        LOG_LIMITED(LogLevel::Warn, "'%s' sent a KeepAlive naming '%s': using the connection's identity",
+        LOG_LIMITED_F(LogLevel::Warn, log_fields("IDENTITY", e.cfg.identity),
+                      "'%s' sent a KeepAlive naming '%s': using the connection's identity",
                     e.cfg.identity.c_str(), ka.identity.c_str());
     }
     if (c->dialect == Dialect::Old && dialect_of_keepalive(ka) == Dialect::New) {

@@ -90,7 +90,8 @@ struct Runtime {
     bool ipv4_cksum_offload = false;
     uint16_t mtu = 1500;  // the uplink's IP MTU in bytes: a relayed packet longer than this is dropped
     OuterSource src{};
-    rte_mempool* pool = nullptr;
+    rte_mempool* pool = nullptr;  // the uplink's: on its NUMA socket (port.cpp)
+    std::vector<std::pair<int, rte_mempool*>> pools;  // (NUMA socket, pool): one per socket in use
     rte_ring* main_tx = nullptr;  // main lcore -> worker 0 -> uplink (SP/SC)
     std::unique_ptr<shm::Channel> channel;
     std::unique_ptr<StateManager> state;

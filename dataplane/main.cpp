@@ -1,7 +1,7 @@
 // rustun-dataplane: the DPDK primary process (docs/dataplane.md).
-//   rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--help] [-- EAL args]
+//   rustun-dataplane --config FILE [options] [-- EAL args]   (cli_spec() below; --help)
 // Exit codes: 0 clean stop (signal or idle), 1 configuration/EAL/port error (the message names
-// the YAML key at fault).
+// the YAML key at fault), 2 usage error.
 #include <rte_eal.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -15,14 +15,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/yaml_loader.hpp"
+#include "config_check.hpp"
 #include "dataplane.hpp"
-#include "util/sd_notify.hpp"
+#include "util/cli.hpp"
 #include "util/log.hpp"
-#include "util/version.hpp"
+#include "util/sd_notify.hpp"
 
 using namespace rustun;
 using namespace rustun::dp;
@@ -41,19 +43,28 @@ void on_signal(int) {
     if (g_runtime) g_runtime->stop.store(true, std::memory_order_relaxed);
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: rustun-dataplane --config FILE [--wait-sync] [--stop-when-idle MS] [--punt-ring-slots N] [--live-seconds S] [--help] [--version]\n"
-                 "                        [-- EAL args]\n"
-                 "  --config FILE         gateway YAML (sections listen.udp and dataplane are used)\n"
-                 "  --wait-sync           do not poll the uplink until the control plane's first SyncEnd\n"
-                 "  --stop-when-idle MS   after sync, exit 0 once nothing was received or sent for MS ms\n"
-                 "  --punt-ring-slots N   slots of each punt ring to the control plane (tests; default 4096)\n"
-                 "  --live-seconds S      liveness window of UDP endpoints (default 15; for tests)\n"
-                 "  -- EAL args           appended to dataplane.eal_args\n"
-                 "  -V, --version         print the version and exit\n"
-                 "  -h, --help            this text\n"
-                 "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n");
+const cli::Spec& cli_spec() {
+    static const cli::Spec spec{
+        .program = "rustun-dataplane",
+        .usage = "--config FILE [options] [-- EAL-ARGS]",
+        .about = "The DPDK UDP relay of a rustun gateway (docs/dataplane.md). EAL arguments after --\n"
+                 "are appended to dataplane.eal_args.",
+        .options = {
+            {"config", 'c', "FILE", "gateway YAML (sections listen.udp and dataplane are used)"},
+            {"check-config", 0, nullptr,
+             "validate the configuration and EAL lcores without starting EAL: every error (exit 1) or a summary and warnings (exit 0)"},
+            {"wait-sync", 0, nullptr, "do not poll the uplink until the control plane's first SyncEnd"},
+            {"stop-when-idle", 0, "MS", "after sync, exit 0 once nothing was received or sent for MS ms"},
+            {"punt-ring-slots", 0, "N", "slots of each punt ring to the control plane (tests; default 4096)"},
+            {"live-seconds", 0, "S", "liveness window of UDP endpoints (default 15; for tests)"},
+            {"log-level", 0, "LEVEL", "trace, debug, info, warn, error, off (overrides the file's log.level)"},
+            {"log-format", 0, "FORMAT", "text, journal, json (overrides the file's log.format)"},
+        },
+        .epilog = "Telemetry: /rustun/stats, /rustun/sessions, /rustun/drops (dpdk-telemetry.py -f PREFIX)\n"
+                  "Exit codes: 0 clean stop (signal or idle), 1 configuration/EAL/port error, 2 usage error.",
+        .eal_after_dashdash = true,
+    };
+    return spec;
 }
 
 int fail(const std::string& msg) {
@@ -65,49 +76,43 @@ int fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
     set_log_process("rustun-dataplane");
-    std::string config_path;
+    cli::Parsed args;
+    if (auto code = cli::parse(cli_spec(), argc, argv, args)) return *code;
+    const std::string config_path = args.value("config");
+    if (config_path.empty()) return cli::usage_error(cli_spec(), "--config FILE is required");
     MainOptions opt;
-    std::vector<std::string> cli_eal;
-    uint64_t live_seconds = kValidityWindowSeconds;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if (a == "--version" || a == "-V") {
-            std::printf("rustun-dataplane %s\n", rustun::kVersion);
-            return 0;
-        } else if (a == "--config" && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if (a == "--wait-sync") {
-            opt.wait_sync = true;
-        } else if (a == "--stop-when-idle" && i + 1 < argc) {
-            char* end = nullptr;
-            opt.stop_when_idle_ms = std::strtoull(argv[++i], &end, 10);
-            if (*end != '\0' || opt.stop_when_idle_ms == 0) return fail("--stop-when-idle: expected milliseconds > 0");
-        } else if (a == "--punt-ring-slots" && i + 1 < argc) {
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(argv[++i], &end, 10);
-            if (*end != '\0' || n == 0 || n > 65536 || (n & (n - 1)) != 0)
-                return fail("--punt-ring-slots: expected a power of two 1..65536");
-            opt.punt_ring_slots = static_cast<uint32_t>(n);
-        } else if (a == "--live-seconds" && i + 1 < argc) {
-            char* end = nullptr;
-            live_seconds = std::strtoull(argv[++i], &end, 10);
-            if (*end != '\0' || live_seconds == 0 || live_seconds > 3600) return fail("--live-seconds: expected 1..3600");
-        } else if (a == "--") {
-            for (++i; i < argc; ++i) cli_eal.emplace_back(argv[i]);
-        } else {
-            usage(stderr);
-            return fail("unknown or incomplete argument \"" + a + "\"");
-        }
+    opt.wait_sync = args.has("wait-sync");
+    auto idle = args.uint("stop-when-idle", 1, UINT64_MAX / 1000, 0);
+    auto slots = args.uint("punt-ring-slots", 1, 65536, 0);
+    auto live = args.uint("live-seconds", 1, 3600, kValidityWindowSeconds);
+    for (const auto* r : {&idle, &slots, &live})
+        if (!*r) return cli::usage_error(cli_spec(), r->error());
+    if ((*slots & (*slots - 1)) != 0) return cli::usage_error(cli_spec(), "--punt-ring-slots: expected a power of two 1..65536");
+    opt.stop_when_idle_ms = *idle;
+    opt.punt_ring_slots = static_cast<uint32_t>(*slots);
+    const uint64_t live_seconds = *live;
+    const std::vector<std::string>& cli_eal = args.rest;
+    if (args.has("check-config")) return check_config(config_path, cli_eal);
+    std::optional<LogLevel> cli_level;
+    std::optional<LogFormat> cli_format;
+    set_log_format(default_log_format());
+    if (args.has("log-level")) {
+        LogLevel l;
+        if (!log_level_from_string(args.value("log-level"), l))
+            return cli::usage_error(cli_spec(), "--log-level: expected trace, debug, info, warn, error or off");
+        cli_level = l;
     }
-    if (config_path.empty()) {
-        usage(stderr);
-        return fail("--config FILE is required");
+    if (args.has("log-format")) {
+        LogFormat f;
+        if (!log_format_from_string(args.value("log-format"), f))
+            return cli::usage_error(cli_spec(), "--log-format: expected text, journal or json");
+        cli_format = f;
     }
     auto cfg = load_config_file(config_path);
     if (!cfg) return fail(cfg.error());
+    // The file's log section (read at start only), the command line over it.
+    set_log_level(cli_level.value_or(cfg->controlplane.log_level));
+    set_log_format(cli_format.value_or(cfg->log_format.value_or(default_log_format())));
     if (!cfg->dataplane) return fail(config_path + ": dataplane: missing section (needed by rustun-dataplane)");
     if (!cfg->listen.udp || cfg->listen.udp->port == 0)
         return fail(config_path + ": listen.udp: required with a non-zero port (it is the relay port)");
@@ -157,10 +162,6 @@ int main(int argc, char** argv) {
     rt.punt_tolerance = rt.punt_interval * (kPuntBurst - 1);
     rt.stun_interval = rt.tsc_hz / kStunRate;
     rt.stun_tolerance = rt.stun_interval * (kStunBurst - 1);
-    rt.pool = rte_pktmbuf_pool_create("rustun_mbufs", rt.cfg.mbufs, cap::kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-    if (rt.pool == nullptr)
-        return cleanup_and(fail("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
-                                " mbufs: " + rte_strerror(rte_errno)));
     if (Status s = setup_uplink(rt); !s) return cleanup_and(fail(s.error()));
     if (Status s = setup_tap(rt); !s) return cleanup_and(fail(s.error()));
     rt.main_tx = rte_ring_create("rustun_main_tx", cap::kMainTxRingSlots, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
 
     shm::ChannelOptions co;
     co.workers = nw;
+    co.software_version = rustun::kVersion;  // shown by `rustunctl status` (dataplane_version)
     if (opt.punt_ring_slots) co.dp_to_cp_slots = opt.punt_ring_slots;
     if (!rt.cfg.channel_group.empty()) {
         const group* gr = ::getgrnam(rt.cfg.channel_group.c_str());
@@ -210,10 +212,10 @@ int main(int argc, char** argv) {
     char mac[32];
     std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", rt.src.mac[0], rt.src.mac[1], rt.src.mac[2],
                   rt.src.mac[3], rt.src.mac[4], rt.src.mac[5]);
-    LOG_INFO("port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx)%s, crypto %s", rt.cfg.port.c_str(), mac,
-             rt.cfg.address.to_string().c_str(), rt.relay_port, nw, rt.cfg.channel.c_str(),
-             static_cast<unsigned long long>(rt.channel->dp_epoch()), opt.wait_sync ? ", waiting for sync" : "",
-             rt.workers[0]->engine->arch_name());
+    LOG_INFO("%s: port %s (%s) relay %s:%u, %u worker(s), channel %s (dp_epoch %llx, channel version %u)%s, crypto %s",
+             rustun::kVersion, rt.cfg.port.c_str(), mac, rt.cfg.address.to_string().c_str(), rt.relay_port, nw,
+             rt.cfg.channel.c_str(), static_cast<unsigned long long>(rt.channel->dp_epoch()), shm::kChannelVersion,
+             opt.wait_sync ? ", waiting for sync" : "", rt.workers[0]->engine->arch_name());
     // Ready: the port is started, the workers poll it and the channel exists for the control plane.
     notify_systemd("READY=1\nSTATUS=relaying on " + rt.cfg.address.to_string() + ":" + std::to_string(rt.relay_port) +
                    ", port " + rt.cfg.port + ", " + std::to_string(nw) + " worker(s)");

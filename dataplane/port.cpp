@@ -1,6 +1,7 @@
 // Uplink and exception (tap) port set-up, and datagrams built by the main lcore.
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "dataplane.hpp"
+#include "port_descriptors.hpp"
 #include "util/log.hpp"
 
 namespace rustun::dp {
@@ -35,24 +37,81 @@ std::string available_ports() {
     return s.empty() ? "none (add a --vdev to dataplane.eal_args)" : s;
 }
 
-Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, const rte_eth_conf& conf, const char* what) {
+// The NUMA socket whose memory serves `port`: its own, or, for a port that does not know it
+// (SOCKET_ID_ANY: virtual devices, single-socket machines), the main lcore's.
+int port_socket(uint16_t port) {
+    const int s = rte_eth_dev_socket_id(port);
+    return s < 0 ? static_cast<int>(rte_socket_id()) : s;
+}
+
+// The mbuf pool on `socket`, created on first use (one pool of dataplane.mbufs per socket in use).
+Result<rte_mempool*> pool_on_socket(Runtime& rt, int socket) {
+    for (const auto& [s, pool] : rt.pools)
+        if (s == socket) return pool;
+    const std::string name = "rustun_mbufs_s" + std::to_string(socket);
+    rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), rt.cfg.mbufs, cap::kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (pool == nullptr)
+        return make_error("dataplane.mbufs: cannot create a pool of " + std::to_string(rt.cfg.mbufs) +
+                          " mbufs on NUMA socket " + std::to_string(socket) + ": " + rte_strerror(rte_errno) +
+                          " (reserve hugepages on that socket: the Hugepages section of docs/operations.md)");
+    rt.pools.emplace_back(socket, pool);
+    return pool;
+}
+
+// Warns for each worker lcore on another socket than the uplink's (every packet it handles then
+// crosses the socket interconnect twice). Workers take the lcores after the main one, in order.
+void warn_worker_sockets(const Runtime& rt, int socket) {
+    unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+    for (uint32_t w = 0; w < rt.cfg.workers && lcore < RTE_MAX_LCORE; ++w, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+        const unsigned ls = rte_lcore_to_socket_id(lcore);
+        if (static_cast<int>(ls) != socket)
+            LOG_WARN("worker %u runs on lcore %u of NUMA socket %u, but port %s is on socket %d: its packets cross "
+                     "the sockets; give the workers lcores of socket %d (-l in dataplane.eal_args)",
+                     w, lcore, ls, rt.cfg.port.c_str(), socket, socket);
+    }
+}
+
+// RX/TX descriptors per queue: dataplane.rx_descriptors / tx_descriptors checked against the
+// port's limits, or the build's defaults adjusted to them (0).
+Status choose_port_descriptors(uint16_t port, uint32_t rx, uint32_t tx, const char* what, uint16_t& nrx,
+                               uint16_t& ntx) {
+    rte_eth_dev_info info;
+    if (int rc = rte_eth_dev_info_get(port, &info); rc != 0) return make_error(std::string(what) + ": " + rte_strerror(-rc));
+    auto r = choose_descriptors("dataplane.rx_descriptors", rx, cap::kPortRxDescriptors,
+                                {info.rx_desc_lim.nb_min, info.rx_desc_lim.nb_max, info.rx_desc_lim.nb_align}, what);
+    if (!r) return make_error(r.error());
+    auto t = choose_descriptors("dataplane.tx_descriptors", tx, cap::kPortTxDescriptors,
+                                {info.tx_desc_lim.nb_min, info.tx_desc_lim.nb_max, info.tx_desc_lim.nb_align}, what);
+    if (!t) return make_error(t.error());
+    nrx = *r;
+    ntx = *t;
+    // Only the defaults move: a configured count was checked to lie within the limits.
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx); rc != 0)
+        return make_error(std::string(what) + ": rte_eth_dev_adjust_nb_rx_tx_desc: " + rte_strerror(-rc));
+    return {};
+}
+
+// Configures `queues` RX/TX queue pairs of `port` (descriptor counts as choose_port_descriptors)
+// with their rings on `socket`, RX filling from `pool`, and starts the port.
+Status start_port(uint16_t port, uint16_t queues, rte_mempool* pool, int socket, const rte_eth_conf& conf, uint32_t rx,
+                  uint32_t tx, const char* what) {
     int rc = rte_eth_dev_configure(port, queues, queues, &conf);
     if (rc < 0) return make_error(std::string(what) + ": rte_eth_dev_configure: " + rte_strerror(-rc));
-    uint16_t nrx = cap::kPortRxDescriptors, ntx = cap::kPortTxDescriptors;
-    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
-    const int socket = rte_eth_dev_socket_id(port);
+    uint16_t nrx = 0, ntx = 0;
+    if (Status s = choose_port_descriptors(port, rx, tx, what, nrx, ntx); !s) return s;
     for (uint16_t q = 0; q < queues; ++q) {
-        rc = rte_eth_rx_queue_setup(port, q, nrx, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, pool);
+        rc = rte_eth_rx_queue_setup(port, q, nrx, static_cast<unsigned>(socket), nullptr, pool);
         if (rc < 0) return make_error(std::string(what) + ": RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
         rte_eth_dev_info info;
         rte_eth_dev_info_get(port, &info);
         rte_eth_txconf txc = info.default_txconf;
         txc.offloads = conf.txmode.offloads;
-        rc = rte_eth_tx_queue_setup(port, q, ntx, socket < 0 ? SOCKET_ID_ANY : socket, &txc);
+        rc = rte_eth_tx_queue_setup(port, q, ntx, static_cast<unsigned>(socket), &txc);
         if (rc < 0) return make_error(std::string(what) + ": TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
     }
     rc = rte_eth_dev_start(port);
     if (rc < 0) return make_error(std::string(what) + ": start: " + rte_strerror(-rc));
+    LOG_INFO("%s: %u queue(s) of %u RX / %u TX descriptors on NUMA socket %d", what, queues, nrx, ntx, socket);
     return {};
 }
 
@@ -132,7 +191,15 @@ Status setup_uplink(Runtime& rt) {
         rt.ipv4_cksum_offload = true;
     }
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
-    Status s = start_port(rt.port_id, static_cast<uint16_t>(c.workers), rt.pool, conf, ("dataplane.port: " + c.port).c_str());
+    // Rings and mbufs on the port's socket; rt.pool is the uplink's (workers and the main lcore
+    // allocate from it).
+    const int socket = port_socket(rt.port_id);
+    auto pool = pool_on_socket(rt, socket);
+    if (!pool) return make_error(pool.error());
+    rt.pool = *pool;
+    warn_worker_sockets(rt, socket);
+    Status s = start_port(rt.port_id, static_cast<uint16_t>(c.workers), rt.pool, socket, conf, c.rx_descriptors,
+                          c.tx_descriptors, ("dataplane.port: " + c.port).c_str());
     if (!s) return s;
     rte_ether_addr mac;
     rte_eth_macaddr_get(rt.port_id, &mac);
@@ -165,7 +232,11 @@ Status setup_tap(Runtime& rt) {
     if (rte_eth_dev_get_port_by_name(name.c_str(), &rt.tap_port) != 0)
         return make_error("dataplane.exception_iface: tap port missing after creation");
     rte_eth_conf conf{};
-    Status s = start_port(rt.tap_port, 1, rt.pool, conf, ("dataplane.exception_iface: " + c.exception_iface).c_str());
+    const int socket = port_socket(rt.tap_port);  // a vdev: the main lcore's, which serves it
+    auto pool = pool_on_socket(rt, socket);
+    if (!pool) return make_error(pool.error());
+    Status s = start_port(rt.tap_port, 1, *pool, socket, conf, 0, 0,
+                          ("dataplane.exception_iface: " + c.exception_iface).c_str());
     if (!s) return s;
     watch_tap_drops(rt, c.exception_iface);
     // The kernel side carries the gateway's address (/32: routes are the operator's business).

@@ -26,8 +26,8 @@
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
 #include "util/endpoint_text.hpp"
+#include "util/cli.hpp"
 #include "util/log.hpp"
-#include "util/version.hpp"
 
 using namespace rustun;
 using namespace rustun::dp;
@@ -243,22 +243,51 @@ int cp(const char* path, int seconds) {
     return 0;
 }
 
+// The subcommands and their positional arguments.
+struct SmokeCommand {
+    const char* name;
+    const char* operands;
+    const char* about;
+    size_t count;
+};
+constexpr SmokeCommand kCommands[] = {
+    {"gen", "IN.pcap", "write the functional test's input pcap", 1},
+    {"gen-relay", "OUT.pcap INNER_BYTES COUNT", "write COUNT relay frames of INNER_BYTES inner bytes", 3},
+    {"cp", "CHANNEL SECONDS", "act as the control plane on CHANNEL for SECONDS", 2},
+};
+
+cli::Spec smoke_spec(const char* command = "", const char* operands = "COMMAND ARGS...", const char* about = "") {
+    cli::Spec spec{.program = "rustun-dp-smoke", .command = command, .usage = operands, .about = about};
+    if (*command == 0) {
+        spec.epilog = "Commands:\n";
+        for (const auto& c : kCommands)
+            spec.epilog += "  " + std::string(c.name) + " " + c.operands + "\n      " + c.about + "\n";
+    }
+    spec.operands_allowed = *command != 0;
+    spec.stop_at_operand = *command == 0;
+    return spec;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     set_log_process("rustun-dp-smoke");
-    if (argc == 3 && std::string(argv[1]) == "gen") return gen(argv[2]);
-    if (argc == 5 && std::string(argv[1]) == "gen-relay")
-        return gen_relay(argv[2], static_cast<uint32_t>(std::atoi(argv[3])), static_cast<uint32_t>(std::atoi(argv[4])));
-    if (argc == 4 && std::string(argv[1]) == "cp") return cp(argv[2], std::atoi(argv[3]));
-    if (argc == 2 && (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V")) {
-        std::printf("rustun-dp-smoke %s\n", rustun::kVersion);
-        return 0;
+    const cli::Spec top = smoke_spec();
+    cli::Parsed a;
+    if (auto code = cli::parse(top, argc, argv, a)) return *code;
+    if (a.operands.empty()) return cli::usage_error(top, "a command is required (gen, gen-relay, cp)");
+    for (const auto& c : kCommands) {
+        if (a.operands[0] != c.name) continue;
+        const cli::Spec spec = smoke_spec(c.name, c.operands, c.about);
+        cli::Parsed sub;
+        if (auto code = cli::parse(spec, argc, argv, sub, a.operand_index + 1)) return *code;
+        if (sub.operands.size() != c.count) return cli::usage_error(spec, std::string("expected ") + c.operands);
+        const auto& o = sub.operands;
+        if (c.name == std::string("gen")) return gen(o[0].c_str());
+        if (c.name == std::string("gen-relay"))
+            return gen_relay(o[0].c_str(), static_cast<uint32_t>(std::atoi(o[1].c_str())),
+                             static_cast<uint32_t>(std::atoi(o[2].c_str())));
+        return cp(o[0].c_str(), std::atoi(o[1].c_str()));
     }
-    const bool help = argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
-    std::fprintf(help ? stdout : stderr,
-                 "usage: rustun-dp-smoke gen IN.pcap | gen-relay OUT.pcap INNER_BYTES COUNT | cp CHANNEL SECONDS\n"
-                 "       rustun-dp-smoke --version | --help\n");
-    if (help) return 0;
-    return 2;
+    return cli::usage_error(top, "unknown command '" + a.operands[0] + "'");
 }

@@ -6,7 +6,8 @@ Usage: scripts/convert-reference-config.py SERVER_TOML [-o gateway.yaml] [--inli
 
 By default the YAML keeps using the reference routes.json through `clients_file` (so the same
 file can keep being edited); --inline copies every client into the YAML instead. Errors name the
-file and the key. Reads the reference format (docs/protocol.md, "The reference routes.json", both commits): server_config.
+file and the key. Every table or key the conversion drops or cannot map is named in a warning on
+standard error (the output is still written). Reads the reference format (docs/protocol.md, "The reference routes.json", both commits): server_config.
 listen_addr, crypto_config (chacha20poly1305 | aes256 | xor = "key", or "plain"),
 route_config.routes_file (relative to the current directory, as the reference resolves it).
 """
@@ -20,6 +21,36 @@ import tomllib
 def fail(msg):
     print(f"convert-reference-config: {msg}", file=sys.stderr)
     sys.exit(1)
+
+
+def warn(msg):
+    print(f"convert-reference-config: warning: {msg}", file=sys.stderr)
+
+
+# The keys the conversion maps, per table ("" = top level); crypto_config is read whole.
+MAPPED = {
+    "server_config": {"listen_addr"},
+    "route_config": {"routes_file"},
+}
+# routes.json members that --inline copies into the YAML.
+CLIENT_MEMBERS = ("cluster", "identity", "name", "private_ip", "mask", "gateway", "ciders", "cider_mapping")
+
+
+def warn_dropped(path, doc):
+    """Warns about every table and key of `doc` (the parsed server.toml) that is not converted."""
+    for key, value in doc.items():
+        if key == "crypto_config":
+            continue
+        if key == "conf_agent":
+            warn(f"{path}: [conf_agent]: dropped: the HTTP client-table sync has no equivalent "
+                 "(edit the YAML or routes.json, then SIGHUP or rustunctl reload)")
+        elif key not in MAPPED:
+            kind = "table" if isinstance(value, dict) else "key"
+            warn(f"{path}: {key}: unknown {kind}, dropped")
+        elif isinstance(value, dict):
+            for sub in value:
+                if sub not in MAPPED[key]:
+                    warn(f"{path}: {key}.{sub}: unknown key, dropped")
 
 
 def yaml_str(s):
@@ -68,6 +99,7 @@ def main():
     if "crypto_config" not in doc:
         fail(f"{a.server_toml}: crypto_config: missing (required)")
     crypto = crypto_spec(a.server_toml, doc["crypto_config"])
+    warn_dropped(a.server_toml, doc)
     try:
         routes = doc["route_config"]["routes_file"]
     except (KeyError, TypeError):
@@ -101,6 +133,9 @@ def main():
                 if k not in e:
                     fail(f"{routes}: [{i}].{k}: missing (required)")
             clusters.setdefault(e["cluster"], []).append(e)
+            for k in e:
+                if k not in CLIENT_MEMBERS:
+                    warn(f"{routes}: [{i}].{k}: unknown member, dropped")
         out.append("clusters:")
         for name, clients in clusters.items():
             out.append(f"  - name: {yaml_str(name)}")

@@ -78,7 +78,7 @@ cmd_status() {
     echo "channel: $(ls -l "$LAB_CHANNEL" 2>/dev/null || echo "absent")"
     lab_ctl status 2>/dev/null || echo "control socket not answering"
     lab_ctl clients 2>/dev/null
-    lab_ctl stats 2>/dev/null | grep -v ' 0$'
+    lab_ctl stats --nonzero 2>/dev/null
 }
 
 cmd_traffic() {
@@ -90,7 +90,7 @@ cmd_traffic() {
     lab_wait_client b
     echo "a: $(cat "$WORK/a.json")"
     echo "b: $(cat "$WORK/b.json")"
-    lab_ctl stats 2>/dev/null | grep -E 'relayed|udp_|to_controlplane|drop_' | grep -v ' 0$'
+    lab_ctl stats --nonzero 2>/dev/null | grep -E 'relayed|udp_|to_controlplane|drop_'
 }
 
 cmd_down() {

@@ -21,7 +21,7 @@
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
 #include "crypto_bench_imb.hpp"
-#include "util/version.hpp"
+#include "util/cli.hpp"
 
 namespace {
 
@@ -42,22 +42,24 @@ struct Options {
 // cycles, and the ceiling is what the code can do. JSON also carries the median.
 constexpr int kReps = 5;
 
-void usage(FILE* f) {
-    std::fputs(
-        "usage: rustun-crypto-bench [options]\n"
-        "  Decrypt-and-verify throughput of the Rustun crypto layer (IPsec-MB), one core.\n"
-        "  --sizes LIST       plaintext sizes in bytes, comma-separated (default 64,512,1400)\n"
-        "  --ciphers LIST     chacha20,aes256,xor,plain (default chacha20,aes256)\n"
-        "  --burst N          packets per open_burst() call, 1..64 (default 32)\n"
-        "  --time-ms N        target time per measurement in ms (default 200)\n"
-        "  --iterations N     packets per run instead of --time-ms (5 runs, fastest reported)\n"
-        "  --seal             also measure seal (fresh nonces), single and burst\n"
-        "  --interfaces       also compare raw IPsec-MB interfaces (direct, job, burst\n"
-        "                     checked/unchecked) for decrypt + tag, per algorithm\n"
-        "  --json             one JSON object on stdout instead of the table\n"
-        "  --version          print the version and exit\n"
-        "  --help             this text\n",
-        f);
+const rustun::cli::Spec& cli_spec() {
+    static const rustun::cli::Spec spec{
+        .program = "rustun-crypto-bench",
+        .usage = "[options]",
+        .about = "Decrypt-and-verify throughput of the Rustun crypto layer (IPsec-MB), one core.",
+        .options = {
+            {"sizes", 0, "LIST", "plaintext sizes in bytes, comma-separated (default 64,512,1400)"},
+            {"ciphers", 0, "LIST", "chacha20,aes256,xor,plain (default chacha20,aes256)"},
+            {"burst", 0, "N", "packets per open_burst() call, 1..64 (default 32)"},
+            {"time-ms", 0, "N", "target time per measurement in ms (default 200)"},
+            {"iterations", 0, "N", "packets per run instead of --time-ms (5 runs, fastest reported)"},
+            {"seal", 0, nullptr, "also measure seal (fresh nonces), single and burst"},
+            {"interfaces", 0, nullptr,
+             "also compare raw IPsec-MB interfaces (direct, job, burst\nchecked/unchecked) for decrypt + tag, per algorithm"},
+            {"json", 0, nullptr, "one JSON object on stdout instead of the table"},
+        },
+    };
+    return spec;
 }
 
 bool parse_list(std::string_view s, std::vector<std::string>& out) {
@@ -82,52 +84,34 @@ bool parse_u64(std::string_view s, uint64_t& v) {
     return true;
 }
 
-bool parse_args(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        auto value = [&](std::string_view& v) {
-            if (i + 1 >= argc) return false;
-            v = argv[++i];
-            return true;
-        };
-        std::string_view v;
-        uint64_t n = 0;
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            std::exit(0);
-        } else if (a == "--version" || a == "-V") {
-            std::printf("rustun-crypto-bench %s\n", rustun::kVersion);
-            std::exit(0);
-        } else if (a == "--json") {
-            o.json = true;
-        } else if (a == "--seal") {
-            o.seal = true;
-        } else if (a == "--interfaces") {
-            o.interfaces = true;
-        } else if (a == "--sizes" && value(v)) {
-            std::vector<std::string> parts;
-            if (!parse_list(v, parts)) return false;
-            o.sizes.clear();
-            for (const auto& p : parts) {
-                if (!parse_u64(p, n) || n > kMaxPayloadLen - kAeadOverhead) return false;
-                o.sizes.push_back(static_cast<uint32_t>(n));
-            }
-        } else if (a == "--ciphers" && value(v)) {
-            if (!parse_list(v, o.ciphers)) return false;
-        } else if (a == "--burst" && value(v)) {
-            if (!parse_u64(v, n) || n < 1 || n > CryptoEngine::kMaxBurst) return false;
-            o.burst = static_cast<uint32_t>(n);
-        } else if (a == "--time-ms" && value(v)) {
-            if (!parse_u64(v, n) || n < 1 || n > 600000) return false;
-            o.time_ms = static_cast<uint32_t>(n);
-        } else if (a == "--iterations" && value(v)) {
-            if (!parse_u64(v, n) || n < 1) return false;
-            o.iterations = n;
-        } else {
-            return false;
+// The options into `o`; an error names the option.
+rustun::Status parse_values(const rustun::cli::Parsed& a, Options& o) {
+    o.json = a.has("json");
+    o.seal = a.has("seal");
+    o.interfaces = a.has("interfaces");
+    uint64_t n = 0;
+    if (a.has("sizes")) {
+        std::vector<std::string> parts;
+        if (!parse_list(a.value("sizes"), parts)) return rustun::make_error("--sizes: expected a comma-separated list");
+        o.sizes.clear();
+        for (const auto& p : parts) {
+            if (!parse_u64(p, n) || n > kMaxPayloadLen - kAeadOverhead)
+                return rustun::make_error("--sizes: '" + p + "' is not a size 0.." +
+                                          std::to_string(kMaxPayloadLen - kAeadOverhead));
+            o.sizes.push_back(static_cast<uint32_t>(n));
         }
     }
-    return true;
+    if (a.has("ciphers") && !parse_list(a.value("ciphers"), o.ciphers))
+        return rustun::make_error("--ciphers: expected a comma-separated list");
+    auto burst = a.uint("burst", 1, CryptoEngine::kMaxBurst, o.burst);
+    auto time_ms = a.uint("time-ms", 1, 600000, o.time_ms);
+    auto iterations = a.uint("iterations", 1, UINT64_MAX, o.iterations);
+    for (const auto* r : {&burst, &time_ms, &iterations})
+        if (!*r) return rustun::make_error(r->error());
+    o.burst = static_cast<uint32_t>(*burst);
+    o.time_ms = static_cast<uint32_t>(*time_ms);
+    o.iterations = *iterations;
+    return {};
 }
 
 // TSC ticks per second, measured over ~100 ms of CLOCK_MONOTONIC.
@@ -221,10 +205,9 @@ uint64_t run(CryptoEngine& e, Pool& p, bool seal, bool burst, uint64_t packets) 
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse_args(argc, argv, o)) {
-        usage(stderr);
-        return 2;
-    }
+    rustun::cli::Parsed args;
+    if (auto code = rustun::cli::parse(cli_spec(), argc, argv, args)) return *code;
+    if (rustun::Status st = parse_values(args, o); !st) return rustun::cli::usage_error(cli_spec(), st.error());
     auto engine_r = CryptoEngine::create();
     if (!engine_r) {
         std::fprintf(stderr, "crypto engine: %s\n", engine_r.error().c_str());

@@ -22,7 +22,7 @@
 #include "crypto/crypto_engine.hpp"
 #include "proto/frame.hpp"
 #include "util/clock.hpp"
-#include "util/version.hpp"
+#include "util/cli.hpp"
 
 using namespace rustun;
 
@@ -61,35 +61,31 @@ sockaddr_in loop_addr(uint16_t port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string method = "chacha20";
-    unsigned size = 64;
-    double seconds = 4, warmup = 1;
-    bool json = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string k = argv[i];
-        if (k == "--json") json = true;
-        else if (k == "--cipher" && i + 1 < argc) method = argv[++i];
-        else if (k == "--size" && i + 1 < argc) size = static_cast<unsigned>(std::atoi(argv[++i]));
-        else if (k == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
-        else if (k == "--version" || k == "-V") {
-            std::printf("rustun-udp-relay-baseline %s\n", rustun::kVersion);
-            return 0;
-        } else {
-            const bool help = k == "--help" || k == "-h";
-            std::fprintf(help ? stdout : stderr,
-                         "usage: rustun-udp-relay-baseline [--cipher chacha20|aes256|xor|plain] [--size B] [--seconds S] [--json]\n"
-                         "                                 [--version] [--help]\n");
-            return help ? 0 : 2;
-        }
-    }
-    if (size < 20 || size > 1430 || seconds <= 0 || seconds > 600) {
-        std::fprintf(stderr, "rustun-udp-relay-baseline: --size 20..1430, --seconds 0..600\n");
-        return 2;
-    }
+    const rustun::cli::Spec spec{
+        .program = "rustun-udp-relay-baseline",
+        .usage = "[--cipher M] [--size B] [--seconds S] [--json]",
+        .about = "The kernel-socket UDP relay rustun-dataplane is compared with (docs/performance.md):\n"
+                 "a sender, a relay that decrypts-and-verifies every frame and a receiver, over loopback.",
+        .options = {
+            {"cipher", 0, "M", "chacha20 | aes256 | xor | plain (default chacha20)"},
+            {"size", 0, "B", "inner bytes, 20..1430 (default 64)"},
+            {"seconds", 0, "S", "measured seconds, 0 < S <= 600 (default 4)"},
+            {"json", 0, nullptr, "one JSON object on stdout"},
+        },
+    };
+    rustun::cli::Parsed args;
+    if (auto code = rustun::cli::parse(spec, argc, argv, args)) return *code;
+    auto size_r = args.uint("size", 20, 1430, 64);
+    auto seconds_r = args.number("seconds", 0.001, 600, 4);
+    if (!size_r) return rustun::cli::usage_error(spec, size_r.error());
+    if (!seconds_r) return rustun::cli::usage_error(spec, seconds_r.error());
+    const std::string method = args.value("cipher", "chacha20");
+    const unsigned size = static_cast<unsigned>(*size_r);
+    const double seconds = *seconds_r, warmup = 1;
+    const bool json = args.has("json");
     auto key = CipherKey::create(std::string_view(method == "plain" ? std::string("plain") : method + ":baseline"));
     if (!key) {
-        std::fprintf(stderr, "rustun-udp-relay-baseline: --cipher: %s\n", key.error().c_str());
-        return 2;
+        return rustun::cli::usage_error(spec, "--cipher: " + key.error());
     }
     const CipherKey& k = **key;
     // 64 pre-sealed Data frames (distinct nonces), sent round-robin.

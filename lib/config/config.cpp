@@ -14,6 +14,15 @@ const char* log_level_name(LogLevel level) {
     return "?";
 }
 
+const char* log_format_name(LogFormat format) {
+    switch (format) {
+        case LogFormat::Text: return "text";
+        case LogFormat::Journald: return "journal";
+        case LogFormat::Json: return "json";
+    }
+    return "?";
+}
+
 bool ClientConfig::same_settings(const ClientConfig& o) const {
     return identity == o.identity && name == o.name && private_ip == o.private_ip &&
            mask == o.mask && gateway == o.gateway && ciders == o.ciders &&

@@ -78,6 +78,9 @@ struct ListenConfig {
 
 enum class LogLevel : uint8_t { Trace, Debug, Info, Warn, Error, Off };
 const char* log_level_name(LogLevel level);  // "trace" .. "off"
+// Line formats of the logger (util/log.hpp): plain text, journald `<N>` priority prefixes, JSON lines.
+enum class LogFormat : uint8_t { Text, Journald, Json };
+const char* log_format_name(LogFormat format);  // "text", "journal", "json"
 
 // Defaults and ranges are the key table's (config_keys.hpp); the config-keys test checks the enum
 // defaults (log_level, exception) against it.
@@ -135,7 +138,12 @@ struct DataplaneConfig {
     // (isolated cores on bare metal). The default yields the core on shared machines.
     uint32_t idle_sleep_us = default_integer("dataplane.idle_sleep_us");
     uint32_t sessions = default_integer("dataplane.sessions");  // endpoint bindings
-    uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size
+    uint32_t mbufs = default_integer("dataplane.mbufs");        // mbuf pool size (per NUMA socket in use)
+    // Descriptors per RX / TX queue of the uplink. 0 = the build's default (dataplane/capacities.hpp),
+    // adjusted to the port's limits; else a power of two <= 32768 that must lie within the port's
+    // limits (rte_eth_dev_info desc_lim), or the dataplane refuses to start.
+    uint32_t rx_descriptors = default_integer("dataplane.rx_descriptors");
+    uint32_t tx_descriptors = default_integer("dataplane.tx_descriptors");
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
     std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
     Exception exception = Exception::None;
@@ -157,6 +165,9 @@ struct GatewayConfig {
     // metrics.listen: the Prometheus text endpoint (docs/operations.md, "Metrics for Prometheus");
     // nullopt = no `metrics:` section, no endpoint.
     std::optional<SocketAddress> metrics_listen;
+    // `log.format`; nullopt: journal when stderr is the journal (util/log.hpp default_log_format).
+    // `log.level` is read into controlplane.log_level (the older spelling of the same key).
+    std::optional<LogFormat> log_format;
     // The routes.json imported, resolved against the YAML file's directory; empty if none.
     std::string clients_file;
     ControlPlaneConfig controlplane;

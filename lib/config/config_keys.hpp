@@ -100,6 +100,9 @@ inline constexpr ConfigKey kConfigKeys[] = {
     value("control_socket_group", "group name or numeric gid", S, "none"),
     mapping("metrics", S, "absent (no metrics endpoint)"),
     value("metrics.listen", "socket address", S, "required"),
+    mapping("log", R, "all defaults"),
+    text("log.level", "`trace`, `debug`, `info`, `warn` (or `warning`), `error`, `off`", R, "info"),
+    value("log.format", "`text`, `journal`, `json`", R, "`journal` when stderr is the journal, else `text`"),
     value("clients_file", "path", R, "none"),
     value("clusters", "list", R, "`[]`"),
     value("clusters[].name", "string", I, "required"),
@@ -134,6 +137,10 @@ inline constexpr ConfigKey kConfigKeys[] = {
     integer("dataplane.burst", S, 1, 64, 32),
     integer("dataplane.sessions", S, 16, 16'777'216, 65536),
     integer("dataplane.mbufs", S, 1023, 16'777'215, 16383),
+    // 0 = the build's default; else a power of two (yaml_loader.cpp), checked against the port's
+    // limits when the port is set up (dataplane/port_descriptors.hpp).
+    integer("dataplane.rx_descriptors", S, 0, 32768, 0),
+    integer("dataplane.tx_descriptors", S, 0, 32768, 0),
     value("dataplane.address", "IPv4", S, "required"),
     value("dataplane.address6", "IPv6 (quoted)", S, "none"),
     text("dataplane.exception", "`none` or `tap`", S, "none"),
@@ -162,7 +169,7 @@ const ConfigKey* find_config_key(std::string_view path);
 
 // The names of the keys of one mapping, in table order ("listen" -> {"tcp", "udp"}).
 struct KeyNames {
-    std::array<std::string_view, 16> names{};
+    std::array<std::string_view, 24> names{};
     size_t size = 0;
     constexpr std::span<const std::string_view> span() const { return {names.data(), size}; }
 };

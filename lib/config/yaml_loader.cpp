@@ -16,6 +16,7 @@
 #include "config/read_text_file.hpp"
 #include "config/routes_json.hpp"
 #include "config/yaml_reader.hpp"
+#include "util/log.hpp"
 
 namespace rustun {
 
@@ -53,6 +54,7 @@ using namespace config_yaml;
 constexpr KeyNames kTopKeys = child_keys("");
 constexpr KeyNames kListenKeys = child_keys("listen");
 constexpr KeyNames kMetricsKeys = child_keys("metrics");
+constexpr KeyNames kLogKeys = child_keys("log");
 constexpr KeyNames kControlPlaneKeys = child_keys("controlplane");
 constexpr KeyNames kDataplaneKeys = child_keys("dataplane");
 constexpr KeyNames kClusterKeys = child_keys("clusters[]");
@@ -70,6 +72,16 @@ Status read_integer(const YamlReader& r, const Fields& f, const ConfigKey& k, T&
     return Status::success();
 }
 
+// A descriptor count (dataplane.rx_descriptors, tx_descriptors): read_integer, then 0 or a power
+// of two (NIC rings are sized in powers of two; the port's own limits are checked at set-up).
+Status read_descriptors(const YamlReader& r, const Fields& f, const ConfigKey& k, uint32_t& out) {
+    RUSTUN_TRY(read_integer(r, f, k, out));
+    if ((out & (out - 1)) == 0) return Status::success();
+    return error_at(r.at(*f.get(k.name()), std::string(k.path)),
+                    "expected 0 (the build's default) or a power of two up to " + std::to_string(k.max) +
+                        " such as 512 or 4096, got " + std::to_string(out));
+}
+
 // Reads the seconds key `k` of the mapping `f` into `out` if it is given (as read_integer).
 Status read_seconds(const YamlReader& r, const Fields& f, const ConfigKey& k,
                     std::chrono::milliseconds& out) {
@@ -84,7 +96,11 @@ Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Ent
                                           const std::string& path) {
     RUSTUN_TRY_ASSIGN(text, r.string(e, path, "\"a.b.c.d:port\" or \"[ipv6]:port\""));
     auto a = parse_socket_address(text);
-    if (!a) return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text));
+    if (!a) {
+        // "fd00::1:7000": an IPv6 address needs brackets around it (and quotes in YAML).
+        const bool bare_v6 = text.find(':') != text.rfind(':') && text[0] != '[';
+        return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text) + (bare_v6 ? kQuoteIpv6Hint : ""));
+    }
     return *a;
 }
 
@@ -151,6 +167,28 @@ Result<ControlPlaneConfig> read_controlplane(const YamlReader& r, const Fields::
     return out;
 }
 
+// The `log:` section: log.level goes to cfg.controlplane.log_level (read before it, so that
+// setting both spellings is an error), log.format to cfg.log_format.
+Status read_log(const YamlReader& r, const Fields::Entry& e, bool cp_level_given, GatewayConfig& cfg) {
+    RUSTUN_TRY_ASSIGN(f, r.map(e.value, "log", kLogKeys, &e.key));
+    if (const auto* v = f.get("level")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, "log.level"));
+        if (!log_level_from_string(s, cfg.controlplane.log_level))
+            return error_at(r.at(*v, "log.level"),
+                            "expected one of trace, debug, info, warn, warning, error, off; got " + quote_for_error(s));
+        if (cp_level_given)
+            return error_at(r.at(*v, "log.level"), "controlplane.log_level is set too: keep one of them");
+    }
+    if (const auto* v = f.get("format")) {
+        RUSTUN_TRY_ASSIGN(s, r.string(*v, "log.format"));
+        LogFormat fmt;
+        if (!log_format_from_string(s, fmt))
+            return error_at(r.at(*v, "log.format"), "expected one of text, journal, json; got " + quote_for_error(s));
+        cfg.log_format = fmt;
+    }
+    return Status::success();
+}
+
 Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry& e) {
     RUSTUN_TRY_ASSIGN(f, r.map(e.value, "dataplane", kDataplaneKeys, &e.key));
     DataplaneConfig out;
@@ -195,6 +233,8 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.burst"), out.burst));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.sessions"), out.sessions));
     RUSTUN_KEY(read_integer(r, f, config_key("dataplane.mbufs"), out.mbufs));
+    RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.rx_descriptors"), out.rx_descriptors));
+    RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.tx_descriptors"), out.tx_descriptors));
     RUSTUN_KEY([&]() -> Status {
         RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
         RUSTUN_TRY_ASSIGN(text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
@@ -434,6 +474,12 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     RUSTUN_KEY(cp);
     if (cp.ok()) cfg.controlplane = *cp;
 
+    if (const auto* e = top.get("log"); e != nullptr && !e->value.IsNull()) {
+        const auto* cpe = top.get("controlplane");
+        const bool cp_level_given = cpe != nullptr && cpe->value.IsMap() && cpe->value["log_level"].IsDefined();
+        RUSTUN_KEY(read_log(r, *e, cp_level_given, cfg));
+    }
+
     if (const auto* e = top.get("dataplane"); e != nullptr && !e->value.IsNull()) {
         auto dp = read_dataplane(r, *e);
         RUSTUN_KEY(dp);
@@ -483,6 +529,17 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
 
 namespace {
 
+// Line `index` (0-based) of `text`, empty if there is none.
+std::string_view source_line(std::string_view text, size_t index) {
+    size_t start = 0;
+    for (size_t i = 0; i < index; ++i) {
+        start = text.find('\n', start);
+        if (start == std::string_view::npos) return {};
+        ++start;
+    }
+    return text.substr(start, text.find('\n', start) - start);
+}
+
 // Loads `text`; with a `check`, every error and warning goes there as well.
 Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_filename,
                                 ConfigCheck* check) {
@@ -497,7 +554,10 @@ Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_f
             at.line = static_cast<uint32_t>(e.mark.line + 1);
             at.column = static_cast<uint32_t>(e.mark.column + 1);
         }
-        return error_at(at, "invalid YAML: " + e.msg);
+        std::string what = "invalid YAML: " + e.msg;
+        if (!e.mark.is_null() && line_has_unquoted_ipv6(source_line(text, static_cast<size_t>(e.mark.line))))
+            what += kQuoteIpv6Hint;
+        return error_at(at, what);
     } catch (const std::exception& e) {
         return make_error(reader.file() + ": " + e.what());
     }

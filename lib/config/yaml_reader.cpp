@@ -20,6 +20,36 @@ const char* kind_of(const YAML::Node& n) {
     return "nothing";
 }
 
+bool line_has_unquoted_ipv6(std::string_view line) {
+    size_t hash = line.find(" #");
+    if (hash != std::string_view::npos) line = line.substr(0, hash);
+    // Each value position: after "key: ", after "- ", after "[" or "{" or ", " in flow style.
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (c == '"' || c == '\'') return false;  // quoted from here on
+        const bool value_start = i == 0 || line[i - 1] == ' ' || line[i - 1] == '[' || line[i - 1] == '{';
+        if (!value_start) continue;
+        // "[hex:...]" with a ':' inside the brackets, or "::" at a value start.
+        if (c == '[') {
+            size_t close = line.find(']', i);
+            std::string_view inner = line.substr(i + 1, close == std::string_view::npos ? std::string_view::npos
+                                                                                           : close - i - 1);
+            if (inner.find(':') != std::string_view::npos &&
+                inner.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos)
+                return true;
+        }
+        if (line.substr(i, 2) == "::") return true;
+    }
+    return false;
+}
+
+bool node_is_unquoted_ipv6(const YAML::Node& n) {
+    if (!n.IsSequence() || n.size() != 1) return false;
+    const YAML::Node item = n[0];
+    if (item.IsScalar()) return item.Scalar().find(':') != std::string::npos;
+    return item.IsMap();  // "[fd00::1]" may read as a one-pair flow mapping
+}
+
 Result<Fields> YamlReader::map(const YAML::Node& n, const std::string& path, const KeyNames& known_keys,
                    const YAML::Node* fallback) const {
     std::span<const std::string_view> known = known_keys.span();
@@ -62,8 +92,8 @@ Result<const Fields::Entry*> YamlReader::required(const Fields& f, std::string_v
 Result<std::string> YamlReader::string(const Fields::Entry& e, const std::string& path,
                            std::string_view expected) const {
     if (!e.value.IsScalar())
-        return error_at(at(e, path),
-                        "expected " + std::string(expected) + ", got " + kind_of(e.value));
+        return error_at(at(e, path), "expected " + std::string(expected) + ", got " + kind_of(e.value) +
+                                         (node_is_unquoted_ipv6(e.value) ? kQuoteIpv6Hint : ""));
     return e.value.Scalar();
 }
 

@@ -26,6 +26,17 @@ std::string index_path(const std::string& path, size_t i);
 // What a node is, for errors: "an empty value", "a list", "a mapping", "a scalar".
 const char* kind_of(const YAML::Node& n);
 
+// Unquoted IPv6 text is YAML syntax: `[::1]:7000` starts a flow list (a parse error or a list) and
+// `::` is a mapping indicator. The hint appended to the errors these symptoms cause:
+inline constexpr const char* kQuoteIpv6Hint =
+    " (quote IPv6 addresses: \"[2001:db8::1]:7000\", \"2001:db8::1\")";
+// True if the YAML source line `line` has a value that is unquoted IPv6 text ("key: [fd00::1]:80",
+// "- [::1]:80", "key: ::"): the symptom behind a parse error on that line.
+bool line_has_unquoted_ipv6(std::string_view line);
+// True if `n` is what YAML makes of an unquoted "[ipv6]" or "[ipv6]:port": a list of one scalar
+// holding a ':' (or a mapping inside that list).
+bool node_is_unquoted_ipv6(const YAML::Node& n);
+
 // A mapping whose keys were checked: each key appears once and is one of the known keys.
 class Fields {
 public:

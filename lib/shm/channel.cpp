@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -92,6 +93,17 @@ HeaderCopy read_header(const uint8_t* b) {
     load(h.dp_pid, b, offsetof(SegmentHeader, dp_pid));
     load(h.rings, b, offsetof(SegmentHeader, rings));
     return h;
+}
+
+// The dp_version field of a mapped segment of at least kHeaderBytes: up to its first NUL,
+// anything but printable ASCII replaced by '?' (the segment is untrusted; this text is logged).
+std::string read_dp_version(const uint8_t* b) {
+    char raw[kVersionBytes];
+    std::memcpy(raw, b + kDpVersionOffset, sizeof raw);
+    std::string out;
+    for (size_t i = 0; i < sizeof raw && raw[i] != '\0'; ++i)
+        out.push_back(raw[i] >= ' ' && raw[i] <= '~' ? raw[i] : '?');
+    return out;
 }
 
 }  // namespace
@@ -191,6 +203,7 @@ Result<std::unique_ptr<Channel>> Channel::create(const std::string& path, const 
     h->counters_offset = counters_off;
     h->counter_stride = stride;
     h->dp_pid = static_cast<uint32_t>(::getpid());
+    opt.software_version.copy(h->dp_version, std::min(opt.software_version.size(), kVersionBytes - 1));
     for (size_t i = 0; i < descs.size(); ++i) {
         h->rings[i] = descs[i];
         SpscRing::init(ch->base_ + descs[i].offset, slots[i], kSlotSize, descs[i].kind, descs[i].index);
@@ -258,10 +271,12 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
         return fail(AttachFailure::NotReady, "not initialised (bad magic)");
     // Every layout field is read once, here, checked, and kept privately.
     const HeaderCopy h = read_header(ch->base_);
+    const std::string dp_version = read_dp_version(ch->base_);
     if (h.version != kChannelVersion)
-        return fail(AttachFailure::Layout, "version " + std::to_string(h.version) + ", expected " +
-                                               std::to_string(kChannelVersion) +
-                                               " (dataplane and control plane from different builds?)");
+        return fail(AttachFailure::Version,
+                    "channel version " + std::to_string(h.version) + ", expected " + std::to_string(kChannelVersion) +
+                        " (dataplane " + (dp_version.empty() ? std::string("of an older release") : dp_version) +
+                        "; run both processes from one release)");
     const uint64_t size = ch->size_;
     // Overflow-safe: every `a + b <= size` is written `a <= size && b <= size - a`, and
     // products are bounded first (stride <= size, workers <= 62).
@@ -275,6 +290,7 @@ Result<std::unique_ptr<Channel>> Channel::attach(const std::string& path, Attach
     if (!ok) return fail(AttachFailure::Layout, "layout does not match this build");
     ch->dp_epoch_ = h.dp_epoch;
     ch->dp_pid_ = h.dp_pid;
+    ch->dp_version_ = dp_version;
     ch->workers_ = h.worker_count;
     ch->counters_offset_ = h.counters_offset;
     ch->counter_stride_ = h.counter_stride;

@@ -24,11 +24,14 @@ struct ChannelOptions {
     // The group allowed to attach (dataplane.channel_group), or -1: without it the channel
     // directory is created 0700 and the file 0600; with it 0750 and 0660, both of that group.
     int64_t group = -1;
+    // The dataplane's software version for SegmentHeader::dp_version (cut to kVersionBytes - 1).
+    std::string software_version;
 };
 
 // Why an attach failed: the control plane logs Absent/NotReady quietly (the dataplane is just not
 // up) and Unsafe/Layout loudly (someone else's file, or a foreign or corrupt segment).
-enum class AttachFailure : uint8_t { None, Absent, NotReady, Unsafe, Layout };
+// Version: a segment of another kChannelVersion (a dataplane of another release).
+enum class AttachFailure : uint8_t { None, Absent, NotReady, Unsafe, Layout, Version };
 
 class Channel {
 public:
@@ -54,6 +57,8 @@ public:
     const std::string& path() const { return path_; }
     uint64_t dp_epoch() const { return dp_epoch_; }
     uint32_t dp_pid() const { return dp_pid_; }
+    // The dataplane's software version, copied at attach (printable ASCII; "" if it wrote none).
+    const std::string& dp_version() const { return dp_version_; }
     uint32_t workers() const { return workers_; }
     size_t size() const { return size_; }
     uint8_t* base() { return base_; }
@@ -87,6 +92,7 @@ private:
     // Validated copies of the header fields (never re-read from shared memory).
     uint64_t dp_epoch_ = 0;
     uint32_t dp_pid_ = 0;
+    std::string dp_version_;
     uint32_t workers_ = 0;
     uint64_t counters_offset_ = 0, counter_stride_ = 0;
     SpscRing control_, tx_;

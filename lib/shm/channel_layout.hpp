@@ -28,6 +28,7 @@ inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
 inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, then two per worker
 inline constexpr size_t kHeaderBytes = 4096;     // the segment header region
+inline constexpr size_t kVersionBytes = 64;      // SegmentHeader::dp_version, NUL included
 
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
@@ -85,7 +86,13 @@ struct alignas(kCacheLine) SegmentHeader {
     alignas(kCacheLine) std::atomic<uint64_t> cp_heartbeat_ns;  // CLOCK_MONOTONIC, every ~100 ms
     std::atomic<uint64_t> cp_epoch;                             // per control-plane start
     std::atomic<uint32_t> cp_pid;
+    // --- immutable, written by the dataplane before magic: its software version (`git describe`),
+    // NUL-terminated, cut to 63 bytes; all zero from a dataplane older than this field (it was
+    // unused header space, so no new kChannelVersion). Offset 2240 stays in every later channel
+    // version: a control plane names the dataplane's build even when the versions differ. ---
+    alignas(kCacheLine) char dp_version[kVersionBytes];
 };
+inline constexpr size_t kDpVersionOffset = 2240;
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 static_assert(offsetof(SegmentHeader, version) == 8 && offsetof(SegmentHeader, header_bytes) == 12 &&
               offsetof(SegmentHeader, segment_bytes) == 16 && offsetof(SegmentHeader, dp_epoch) == 24 &&
@@ -98,7 +105,8 @@ static_assert(offsetof(SegmentHeader, dp_heartbeat_ns) == 2112 && offsetof(Segme
               offsetof(SegmentHeader, dp_applied_cp_epoch) == 2128 && offsetof(SegmentHeader, sessions) == 2136 &&
               offsetof(SegmentHeader, session_capacity) == 2144);
 static_assert(offsetof(SegmentHeader, cp_heartbeat_ns) == 2176 && offsetof(SegmentHeader, cp_epoch) == 2184 &&
-              offsetof(SegmentHeader, cp_pid) == 2192 && sizeof(SegmentHeader) == 2240);
+              offsetof(SegmentHeader, cp_pid) == 2192 &&
+              offsetof(SegmentHeader, dp_version) == kDpVersionOffset && sizeof(SegmentHeader) == 2304);
 static_assert(offsetof(SegmentHeader, magic) == 0 && offsetof(SegmentHeader, reserved0) == 68 &&
               offsetof(SegmentHeader, reserved1) == 2124);
 static_assert(offsetof(RingDesc, offset) == 0 && offsetof(RingDesc, kind) == 8 && offsetof(RingDesc, index) == 12);

@@ -1,6 +1,11 @@
 #include "log.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 
@@ -50,6 +55,54 @@ size_t append_vformat(char* b, size_t n, size_t used, const char* fmt, va_list a
     return len < n - 2 ? len : n - 2;
 }
 
+// A field value needs quotes when it is empty or holds a space, '"', '=', '\\' or a control byte.
+bool needs_quotes(std::string_view v) {
+    if (v.empty()) return true;
+    for (unsigned char c : v)
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) return true;
+    return false;
+}
+
+// Appends " KEY=value" for each field to b[0..n-1) after `used` bytes; the same cut as
+// append_vformat. Quoted values escape '"' and '\\' with a backslash and control bytes as \xNN.
+size_t append_fields(char* b, size_t n, size_t used, const LogFields& fields) {
+    std::string s;
+    for (size_t i = 0; i < fields.count; ++i) {
+        const LogField& f = fields.items[i];
+        s.push_back(' ');
+        s.append(f.key);
+        s.push_back('=');
+        if (!needs_quotes(f.value)) {
+            s.append(f.value);
+            continue;
+        }
+        s.push_back('"');
+        for (unsigned char c : f.value) {
+            if (c == '"' || c == '\\') {
+                s.push_back('\\');
+                s.push_back(static_cast<char>(c));
+            } else if (c < ' ' || c == 0x7f) {
+                char esc[5];
+                std::snprintf(esc, sizeof esc, "\\x%02x", c);
+                s.append(esc);
+            } else {
+                s.push_back(static_cast<char>(c));
+            }
+        }
+        s.push_back('"');
+    }
+    if (used >= n - 2) return n - 2;
+    const size_t m = s.size() < n - 2 - used ? s.size() : n - 2 - used;
+    s.copy(b + used, m);
+    return used + m;
+}
+
+std::string lower(std::string_view k) {
+    std::string s(k);
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
 void emit(const char* line, size_t len) {
     std::FILE* f = g_sink.load(std::memory_order_relaxed);
     std::fwrite(line, 1, len, f ? f : stderr);  // one write per line: no interleaving
@@ -70,10 +123,19 @@ bool log_level_from_string(std::string_view t, LogLevel& out) {
 
 bool log_format_from_string(std::string_view t, LogFormat& out) {
     if (t == "text") out = LogFormat::Text;
-    else if (t == "journald") out = LogFormat::Journald;
+    else if (t == "journal" || t == "journald") out = LogFormat::Journald;
     else if (t == "json") out = LogFormat::Json;
     else return false;
     return true;
+}
+
+LogFormat default_log_format() {
+    const char* js = std::getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    if (js == nullptr || std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return LogFormat::Text;
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0) return LogFormat::Text;
+    return st.st_dev == dev && st.st_ino == ino ? LogFormat::Journald : LogFormat::Text;
 }
 
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
@@ -95,7 +157,16 @@ void log_msg(LogLevel level, const char* fmt, ...) {
     va_end(ap);
 }
 
-void log_vmsg(LogLevel level, const char* fmt, va_list ap) {
+void log_vmsg(LogLevel level, const char* fmt, va_list ap) { log_vmsg_fields(level, LogFields{}, fmt, ap); }
+
+void log_msg_fields(LogLevel level, const LogFields& fields, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg_fields(level, fields, fmt, ap);
+    va_end(ap);
+}
+
+void log_vmsg_fields(LogLevel level, const LogFields& fields, const char* fmt, va_list ap) {
     char line[kMaxLogLine];
     size_t len = 0;
     const LogFormat format = log_format();
@@ -112,6 +183,7 @@ void log_vmsg(LogLevel level, const char* fmt, va_list ap) {
         w.member("level", log_level_name(level));
         if (g_process[0]) w.member("process", g_process);
         w.member("msg", std::string_view(text, tlen));
+        for (size_t i = 0; i < fields.count; ++i) w.member(lower(fields.items[i].key), fields.items[i].value);
         w.end_object();
         out.push_back('\n');
         emit(out.data(), out.size());
@@ -126,6 +198,11 @@ void log_vmsg(LogLevel level, const char* fmt, va_list ap) {
     }
     if (g_process[0]) n += std::snprintf(line + n, sizeof line - static_cast<size_t>(n), "%s: ", g_process);
     len = append_vformat(line, sizeof line, static_cast<size_t>(n), fmt, ap);
+    // A message may quote peer-chosen text ('%s' of an identity): a control byte in it would end
+    // the line early and let the rest pose as a line (with its own <N> priority) of its own.
+    for (size_t i = static_cast<size_t>(n); i < len; ++i)
+        if (static_cast<unsigned char>(line[i]) < ' ' && line[i] != '\t') line[i] = '?';
+    len = append_fields(line, sizeof line, len, fields);
     line[len++] = '\n';
     emit(line, len);
 }

@@ -696,3 +696,32 @@ TEST_F(Link, AKilledDataplaneIsDetachedAndItsLeftoverChannelNeverAttached) {
 
 }  // namespace
 }  // namespace rustun::cp::test
+
+namespace rustun::cp::test {
+namespace {
+
+// `dataplane` shows the sessions and each worker's counters; clear-counters is a baseline per
+// dataplane: deltas while the same dataplane runs, whole values from a new one.
+TEST_F(Link, DataplaneViewPerWorkerAndClearCountersBaseline) {
+    start_with_dataplane();
+    dataplane_up();
+    read_sync();
+    const size_t relayed = static_cast<size_t>(shm::DpCounter::relayed);
+    dp_->counters(0)[relayed].store(40);
+    std::string ans = command("{\"cmd\":\"dataplane\"}");
+    EXPECT_NE(ans.find("\"workers\":[{\"rx_packets\":0,\"tx_packets\":0,\"relayed\":40"), std::string::npos) << ans;
+    EXPECT_NE(ans.find("\"session_capacity\":"), std::string::npos) << ans;
+    EXPECT_NE(command("{\"cmd\":\"clear-counters\"}").find("\"dataplane\":true"), std::string::npos);
+    dp_->counters(0)[relayed].store(45);
+    EXPECT_NE(command("{\"cmd\":\"stats\"}").find("\"relayed\":5"), std::string::npos);
+    EXPECT_NE(command("{\"cmd\":\"dataplane\"}").find("\"relayed\":5"), std::string::npos);
+    // A new dataplane: its counters started at zero, the old baseline does not apply.
+    dataplane_up();
+    read_sync();
+    dp_->counters(0)[relayed].store(3);
+    ans = command("{\"cmd\":\"stats\"}");
+    EXPECT_NE(ans.find("\"relayed\":3"), std::string::npos) << ans;
+}
+
+}  // namespace
+}  // namespace rustun::cp::test

@@ -558,6 +558,10 @@ struct Scenario {
     // After the sync, push malformed control messages (each must be counted as drop_bad_control).
     bool bad_control = false;
     uint32_t workers = 1;           // dataplane.workers = net_pcap queue pairs
+    // `dataplane:` in scenario.yaml: further keys of the dataplane section, as written
+    // (e.g. rx_descriptors), and `expect.log`: lines the dataplane's log must contain.
+    std::vector<std::pair<std::string, std::string>> dataplane_keys;
+    std::vector<std::string> log_contains;
     std::vector<uint32_t> rx_queues;  // RX queue of each send.pcap packet (default: all 0)
     std::vector<ClusterSpec> clusters;
     std::vector<ClientSpec> clients;
@@ -581,6 +585,10 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
         if (y["drain_punts"]) s.drain_punts = y["drain_punts"].as<bool>();
         if (y["bad_control"]) s.bad_control = y["bad_control"].as<bool>();
         if (y["workers"]) s.workers = y["workers"].as<uint32_t>();
+        if (y["dataplane"])
+            for (const auto& kv : y["dataplane"]) s.dataplane_keys.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+        if (y["expect"] && y["expect"]["log"])
+            for (const auto& l : y["expect"]["log"]) s.log_contains.push_back(l.as<std::string>());
         if (s.workers < 1 || s.workers > 8) {
             err = "workers must be 1..8";
             return std::nullopt;
@@ -698,6 +706,7 @@ std::string config_yaml(const Scenario& s, const fs::path& tmp, const std::strin
     y << "dataplane:\n  channel: " << q(channel) << "\n  eal_args: [--no-pci, --in-memory, " << q("--file-prefix=" + prefix)
       << ", " << lcores << ", " << q(vdev) << "]\n  port: net_pcap0\n  workers: " << s.workers << "\n  address: " << s.address
       << "\n  address6: " << q(s.address6) << "\n  exception: none\n";
+    for (const auto& [k, v] : s.dataplane_keys) y << "  " << k << ": " << v << "\n";
     return y.str();
 }
 
@@ -1157,6 +1166,13 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
         int bad = compare_pcaps(*expect, *out, s.cmp, rep);
         if (bad) failures.push_back(std::to_string(bad) + " packet(s) differ (" + std::to_string(expect->size()) + " expected, " +
                                     std::to_string(out->size()) + " sent)");
+    }
+    if (!s.log_contains.empty()) {
+        std::ifstream lf(log);
+        std::stringstream text;
+        text << lf.rdbuf();
+        for (const auto& l : s.log_contains)
+            if (text.str().find(l) == std::string::npos) failures.push_back("the dataplane log lacks \"" + l + "\"");
     }
     std::cout << rep.str();
     ch.reset();

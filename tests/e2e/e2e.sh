@@ -194,7 +194,7 @@ scenario_gateway_restart() {
 scenario_isolation() {
     base_setup
     e2e_start_client a client-a
-    e2e_start_client c client-c -c aes256:other-tenant-key
+    e2e_start_client c client-c -k aes256:other-tenant-key
     wait_for 10 "a connected" connected a || fail "a did not connect"
     wait_for 10 "c connected" connected c || fail "c did not connect"
     [ "$(st c 'len(s["peers"])')" = 1 ] || fail "c should see only its own cluster (client-y)"
@@ -205,7 +205,7 @@ scenario_isolation() {
         fail "gateway did not count data_no_route"
     step "c cannot reach a; the gateway dropped it (data_no_route)"
     # The wrong key for an identity is refused.
-    e2e_start_client b client-b -c aes256:other-tenant-key
+    e2e_start_client b client-b -k aes256:other-tenant-key
     sleep 2
     st_is b 's["server"]["connected"]' True && fail "client-b connected with another cluster's key"
     step "a client with another cluster's key is refused"

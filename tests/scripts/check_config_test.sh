@@ -47,4 +47,22 @@ grep -q "^warning: weak.yaml: line 2, column 9: crypto: plain: " out.txt || fail
 grep -q "^warning: weak.yaml: line 4, column 23: clusters\[0\].crypto: xor is not encryption" out.txt || fail "no xor warning"
 grep -q "^warning: clusters 's1', 's2' share one key (aes256)" out.txt || fail "no shared-key warning"
 grep -q same out.txt && fail "a key was printed"
+
+# Route conflicts: warnings naming both clients, the prefixes and where each client is defined;
+# the gateway logs the same lines when it loads the file.
+cat > routes.yaml <<YAML
+listen: {tcp: 127.0.0.1:0}
+crypto: chacha20:k
+control_socket: $tmp/ctl.sock
+clusters:
+  - name: a
+    clients:
+      - {identity: i1, private_ip: 10.0.0.1, mask: 255.255.255.0, gateway: 10.0.0.254, ciders: [192.168.1.0/24]}
+      - {identity: i2, private_ip: 10.0.0.2, mask: 255.255.255.0, gateway: 10.0.0.254, ciders: [192.168.1.0/24]}
+YAML
+"$cp_bin" --config routes.yaml --check-config > out.txt 2> err.txt || { cat err.txt; fail "routes.yaml failed"; }
+conflict="route conflict in cluster 'a': CIDR 192.168.1.0/24 of client 'i2' (routes.yaml: line 8, column 9: clusters[0].clients[1]) claims the same prefix as CIDR 192.168.1.0/24 of client 'i1' (routes.yaml: line 7, column 9: clusters[0].clients[0])"
+grep -qF "warning: $conflict" out.txt || { cat out.txt; fail "no route conflict warning"; }
+timeout -s INT 2 "$cp_bin" --config routes.yaml > log.txt 2>&1 || true
+grep -qF "$conflict" log.txt || { cat log.txt; fail "the gateway did not log the route conflict"; }
 echo "check-config: ok"

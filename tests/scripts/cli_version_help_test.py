@@ -6,8 +6,10 @@ usage: cli_version_help_test.py SOURCE_ROOT PROJECT_VERSION BINARY...
 For each binary: `--version` exits 0 and prints exactly "<name> <version>\n" on stdout, where
 <version> is `git describe --always --dirty` of SOURCE_ROOT (the build embeds it through meson's
 vcs_tag, lib/util/version.hpp.in) or PROJECT_VERSION when the tree has no git; `-V` is the same;
-`--help` exits 0 with a non-empty usage text on stdout. Nothing here needs root, hugepages or a
-configuration: the DPDK binaries must answer before rte_eal_init.
+`--help` exits 0 with a non-empty usage text on stdout; a bogus option exits 2 with ONE line on
+stderr that names it and says "try --help", nothing on stdout (lib/util/cli.hpp, docs/cli.md).
+Nothing here needs root, hugepages or a configuration: the DPDK binaries must answer before
+rte_eal_init.
 """
 import os
 import subprocess
@@ -60,6 +62,15 @@ def main() -> int:
                 failures.append(f"{name} {arg}: nothing on stdout (stderr: {r.stderr.strip()[:200]})")
             elif "usage" not in r.stdout.lower():
                 failures.append(f"{name} {arg}: stdout has no usage text: {r.stdout[:200]!r}")
+        for arg in ("--bogus-option", "--bogus-option=1", "-Z"):
+            r = run(path, arg)
+            shown = arg.split("=")[0]
+            if r.returncode != 2:
+                failures.append(f"{name} {arg}: exit {r.returncode}, expected 2 (stderr: {r.stderr.strip()[:200]})")
+            elif f"'{shown}'" not in r.stderr or "try --help" not in r.stderr or r.stderr.count("\n") != 1:
+                failures.append(f"{name} {arg}: stderr {r.stderr!r}: expected one line naming '{shown}' and 'try --help'")
+            elif r.stdout:
+                failures.append(f"{name} {arg}: stdout not empty: {r.stdout[:200]!r}")
         if not any(f.startswith(name + " ") for f in failures):
             print(f"ok   {name}: {run(path, '--version').stdout.strip()}")
     for f in failures:

@@ -32,4 +32,42 @@ if "$cp_bin" --config bad.toml --check-config > bad.txt 2>&1; then echo "a TOML 
 for f in ok.txt shared.txt bad.txt; do
     if [[ ! -s $f || -n "$(tail -c1 "$f")" ]]; then echo "--check-config output $f lacks a final newline"; exit 1; fi
 done
+# Every table or key the converter drops is named on stderr; the output is still written and loads.
+cat > extra.toml <<'TOML'
+log_level = "debug"
+[server_config]
+listen_addr = "127.0.0.1:8080"
+max_clients = 100
+[crypto_config]
+aes256 = "k"
+[route_config]
+routes_file = "./routes.json"
+reload = true
+[conf_agent]
+url = "http://127.0.0.1:9000"
+[metrics]
+port = 9100
+TOML
+python3 - routes.json > extra-routes.json <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+e[1]["tags"] = ["x"]
+json.dump(e, sys.stdout, ensure_ascii=False)
+PY
+sed -i 's#"./routes.json"#"./extra-routes.json"#' extra.toml
+python3 "$src/scripts/convert-reference-config.py" extra.toml --inline -o extra.yaml 2> warn.txt
+for w in "extra.toml: server_config.max_clients: unknown key, dropped" \
+         "extra.toml: route_config.reload: unknown key, dropped" \
+         "extra.toml: [conf_agent]: dropped" \
+         "extra.toml: metrics: unknown table, dropped" \
+         "extra.toml: log_level: unknown key, dropped" \
+         "extra-routes.json: [1].tags: unknown member, dropped"; do
+    grep -qF "convert-reference-config: warning: " warn.txt || { cat warn.txt; exit 1; }
+    grep -qF "$w" warn.txt || { cat warn.txt; echo "converter did not warn: $w"; exit 1; }
+done
+[ "$(grep -c 'warning: ' warn.txt)" -eq 6 ] || { cat warn.txt; echo "expected exactly 6 warnings"; exit 1; }
+"$cp_bin" --config extra.yaml --check-config | grep -q "1 cluster(s), 3 client(s)"
+# A file with nothing to drop gives no warning.
+python3 "$src/scripts/convert-reference-config.py" server.toml -o quiet.yaml 2> quiet.txt
+if grep -q "warning" quiet.txt; then cat quiet.txt; echo "warning for a complete file"; exit 1; fi
 echo "converter: ok"

@@ -1,6 +1,11 @@
 // The command line, errors, the clock and the result line of rustun-cp-bench.
 #include "common.hpp"
 
+#include <cstring>
+#include <vector>
+
+#include "util/cli.hpp"
+
 namespace rustun::cpbench {
 
 // ---- small helpers ----------------------------------------------------------------------------
@@ -15,9 +20,45 @@ namespace rustun::cpbench {
     std::exit(1);
 }
 
-void usage(FILE* f) {
-    std::fputs(
-        "usage: rustun-cp-bench MODE [options]\n"
+namespace {
+
+// Every option of every mode: its argument's name and help.
+const cli::Option kOptions[] = {
+    {"config", 'c', "FILE", "the genconfig YAML (address, identities, clusters, keys, socket)"},
+    {"clients", 0, "N", "clients (connections, handshakes or fan-out size)"},
+    {"clusters", 0, "K", "clusters of consecutive clients"},
+    {"cipher", 0, "SPEC", "the clusters' key (relay: a check, not a setting)"},
+    {"port", 0, "P", "the gateway's TCP port"},
+    {"socket", 0, "PATH", "the gateway's control socket"},
+    {"output-queue-bytes", 0, "B", "controlplane.output_queue_bytes"},
+    {"max-peers", 0, "N", "controlplane.max_peers_per_reply"},
+    {"hold", 0, "S", "seconds to hold the connections (default 10)"},
+    {"concurrency", 0, "C", "at most C at a time"},
+    {"gateway-pid", 0, "PID", "the gateway's PID (default: from the control socket)"},
+    {"size", 0, "B", "inner bytes of each Data frame"},
+    {"seconds", 0, "S", "measured seconds"},
+    {"pairs", 0, "P", "sender/receiver pairs"},
+    {"inflight", 0, "BYTES", "unreceived bytes per pair (default 768 KiB)"},
+    {"warmup-ms", 0, "MS", "warm-up before measuring"},
+    {"rounds", 0, "R", "rounds"},
+    {"timeout", 0, "S", "give up after S seconds (default 300)"},
+    {"json", 0, nullptr, "one JSON object on stdout"},
+};
+
+// The modes and the options each takes.
+struct Mode {
+    const char* name;
+    std::vector<const char*> options;
+};
+const Mode kModes[] = {
+    {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "json"}},
+    {"idle", {"config", "clients", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
+    {"handshakes", {"config", "clients", "concurrency", "timeout", "json"}},
+    {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "json"}},
+    {"fanout", {"config", "clients", "rounds", "timeout", "json"}},
+};
+
+const char* kAbout =
         "  A load client for a running rustun-controlplane on loopback (docs/performance.md).\n"
         "\n"
         "  genconfig --clients N --clusters K --cipher SPEC --port P --socket PATH\n"
@@ -49,48 +90,44 @@ void usage(FILE* f) {
         "      KeepAlive with a new address, the time until all N-1 others hold the PeerUpdate.\n"
         "\n"
         "  Common: --config FILE, --json (one JSON object on stdout), --timeout S (default 300),\n"
-        "          --version, --help. Source addresses 127.0.0.2.. (20000 connections each).\n",
-        f);
+        "          --version, --help. Source addresses 127.0.0.2.. (20000 connections each).\n";
+
+cli::Spec top_spec() {
+    return cli::Spec{.program = "rustun-cp-bench", .usage = "MODE [options]", .about = kAbout,
+                     .stop_at_operand = true};
 }
+
+cli::Spec mode_spec(const Mode& m) {
+    cli::Spec spec{.program = "rustun-cp-bench", .command = m.name, .usage = "[options]",
+                   .about = "See rustun-cp-bench --help for what the mode measures."};
+    for (const char* name : m.options)
+        for (const auto& o : kOptions)
+            if (std::strcmp(o.long_name, name) == 0) spec.options.push_back(o);
+    return spec;
+}
+
+}  // namespace
+
+void usage(FILE* f) { std::fputs(cli::help_text(top_spec()).c_str(), f); }
 
 Args parse_args(int argc, char** argv) {
     Args a;
-    if (argc < 2) {
-        usage(stderr);
-        std::exit(2);
+    const cli::Spec top = top_spec();
+    cli::Parsed t;
+    if (auto code = cli::parse(top, argc, argv, t)) std::exit(*code);
+    if (t.operands.empty())
+        std::exit(cli::usage_error(top, "no mode given (genconfig, idle, handshakes, relay, fanout)"));
+    a.mode = t.operands[0];
+    for (const Mode& m : kModes) {
+        if (a.mode != m.name) continue;
+        cli::Parsed p;
+        if (auto code = cli::parse(mode_spec(m), argc, argv, p, t.operand_index + 1)) std::exit(*code);
+        for (const auto& [k, v] : p.given) a.kv[k] = v;
+        a.json = p.has("json");
+        a.kv.erase("json");
+        return a;
     }
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "-h" || s == "--help") {
-            usage(stdout);
-            std::exit(0);
-        }
-        if (s == "-V" || s == "--version") {
-            std::printf("rustun-cp-bench %s\n", rustun::kVersion);
-            std::exit(0);
-        }
-        if (s == "--json") {
-            a.json = true;
-            continue;
-        }
-        if (s.rfind("--", 0) == 0) {
-            std::string k = s.substr(2), v;
-            size_t eq = k.find('=');
-            if (eq != std::string::npos) {
-                v = k.substr(eq + 1);
-                k = k.substr(0, eq);
-            } else {
-                if (i + 1 >= argc) die("--%s needs a value", k.c_str());
-                v = argv[++i];
-            }
-            a.kv[k] = v;
-            continue;
-        }
-        if (!a.mode.empty()) die("unexpected argument '%s' (see --help)", s.c_str());
-        a.mode = s;
-    }
-    if (a.mode.empty()) die("no mode given (genconfig, idle, handshakes, relay, fanout; see --help)");
-    return a;
+    std::exit(cli::usage_error(top, "unknown mode '" + a.mode + "'"));
 }
 
 void check_known(const Args& a, std::initializer_list<const char*> known) {

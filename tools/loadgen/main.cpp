@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,9 @@
 #include "util/endian.hpp"
 #include "proto/frame.hpp"
 #include "scenario.hpp"
+#include "scenario_options.hpp"
 #include "shm_cp.hpp"
-#include "util/endian.hpp"
-#include "util/version.hpp"
+#include "util/cli.hpp"
 
 using namespace rustun;
 using namespace rustun::loadgen;
@@ -50,33 +51,41 @@ void on_signal(int) { g_stop = 1; }
     std::exit(2);
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-        "usage: rustun-loadgen [options] -- EAL-ARGS\n"
-        "       rustun-loadgen genconfig [--clients N --clusters C --cipher M --gw-ip A --gw-port P] [--tcp ADDR:PORT]\n"
-        "scenario:\n"
-        "  --clients N        simulated clients, each its own UDP endpoint (default 100)\n"
-        "  --clusters C       clusters (tenants, one key each); clients/C must be even (default 1)\n"
-        "  --cipher M         chacha20 | aes256 | xor | plain (keys: M:loadgen-<cluster>) (default chacha20)\n"
-        "  --size B           inner IPv4 packet bytes, 40..1430 (default 64)\n"
-        "  --gw-ip A          gateway relay address (default 192.0.2.1)   --gw-port P (default 8080)\n"
-        "  --gw-mac M         destination MAC of our frames (default: 02:00:00:00:00:fe)\n"
-        "binding (how the gateway learns the endpoints):\n"
-        "  --bind shm:PATH    act as the control plane on the dataplane's channel (same host)\n"
-        "  --bind keepalive   send UDP KeepAlives with seq (the real control plane binds them);\n"
-        "                     repeated every 10 s during the run; binding: at most 512 unanswered\n"
-        "                     at a time, time reported on stderr and in --json (bind_seconds)\n"
-        "  --no-key-hint      KeepAlives with random nonces (reference-shaped): no key-hint tag\n"
-        "  --bind none        nothing (e.g. against rustun-memif-fwd, which reflects frames)\n"
-        "load:\n"
-        "  --rate PPS         offered packets/s over all flows; 0 = as fast as possible (default 0)\n"
-        "  --seconds S        measured seconds (default 5)   --warmup S (default 1)\n"
-        "  --templates K      sealed templates per flow (default: auto, 1..64, <= --template-mib)\n"
-        "  --template-mib M   memory for templates (default 384)\n"
-        "  --burst N          TX burst (default 32)\n"
-        "  --port NAME        DPDK port (default: the first)\n"
-        "output: a progress line per second on stderr (--quiet: none), a table on stdout, --json: one\n"
-        "JSON object instead of the table. Exit 0 = ran; 1 = setup failure; 3 = no packet came back.\n");
+// `rustun-loadgen [options] -- EAL-ARGS` (the run) or `rustun-loadgen genconfig [options]`.
+cli::Spec loadgen_spec(bool genconfig) {
+    cli::Spec spec{.program = "rustun-loadgen"};
+    if (genconfig) {
+        spec.command = "genconfig";
+        spec.usage = "[scenario options] [--tcp ADDR:PORT]";
+        spec.about = "The gateway YAML of the scenario on stdout.";
+        spec.options = {{"tcp", 0, "ADDR:PORT", "the gateway's listen.tcp (default 127.0.0.1:18080)"}};
+    } else {
+        spec.usage = "[options] -- EAL-ARGS\n       rustun-loadgen genconfig [scenario options] [--tcp ADDR:PORT]";
+        spec.about = "A closed-loop DPDK load generator for rustun-dataplane (docs/load-testing.md).";
+        spec.options = {
+            {"bind", 0, "MODE",
+             "how the gateway learns the endpoints: shm:PATH (act as the control plane on the\n"
+             "dataplane's channel, same host), keepalive (UDP KeepAlives with seq, repeated every\n"
+             "10 s; the real control plane binds them; binding: at most 512 unanswered at a time,\n"
+             "time on stderr and in --json: bind_seconds), none (default; e.g. against rustun-memif-fwd)"},
+            {"no-key-hint", 0, nullptr, "KeepAlives with random nonces (reference-shaped): no key-hint tag"},
+            {"rate", 0, "PPS", "offered packets/s over all flows; 0 = as fast as possible (default 0)"},
+            {"seconds", 0, "S", "measured seconds (default 5)"},
+            {"warmup", 0, "S", "seconds before measuring (default 1)"},
+            {"templates", 0, "K", "sealed templates per flow (default: auto, 1..64, <= --template-mib)"},
+            {"template-mib", 0, "M", "memory for templates (default 384)"},
+            {"burst", 0, "N", "TX burst (default 32)"},
+            {"port", 0, "NAME", "DPDK port (default: the first)"},
+            {"json", 0, nullptr, "one JSON object instead of the table"},
+            {"quiet", 0, nullptr, "no progress line per second on stderr"},
+        };
+        spec.epilog = "Output: a progress line per second on stderr, a table on stdout.\n"
+                      "Exit 0 = ran; 1 = setup failure; 2 = usage error; 3 = no packet came back.";
+        spec.eal_after_dashdash = true;
+    }
+    const auto& sc = scenario_cli_options();
+    spec.options.insert(spec.options.end(), sc.begin(), sc.end());
+    return spec;
 }
 
 struct Args {
@@ -88,64 +97,42 @@ struct Args {
     std::string port;
     bool json = false, quiet = false;
     std::string tcp = "127.0.0.1:18080";
+    std::vector<std::string> eal;
 };
 
-bool parse_mac(const std::string& s, uint8_t* mac) {
-    unsigned v[6];
-    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
-    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
-    return true;
-}
-uint32_t parse_ip(const std::string& s) {
-    unsigned a, b, c, d;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
-        die("bad IPv4 address '%s'", s);
-    return a << 24 | b << 16 | c << 8 | d;
-}
-double num(const std::string& k, const char* v, double lo, double hi) {
-    char* end = nullptr;
-    const double x = std::strtod(v, &end);
-    if (!*v || *end || x < lo || x > hi) die(("--" + k + ": '%s' out of range").c_str(), v);
-    return x;
-}
-
-void parse(Args& a, int argc, char** argv, int first) {
-    for (int i = first; i < argc; ++i) {
-        std::string k = argv[i];
-        if (k == "-h" || k == "--help") {
-            usage(stdout);
-            std::exit(0);
-        }
-        if (k == "-V" || k == "--version") {
-            std::printf("rustun-loadgen %s\n", rustun::kVersion);
-            std::exit(0);
-        }
-        if (k == "--json") { a.json = true; continue; }
-        if (k == "--quiet") { a.quiet = true; continue; }
-        if (k == "--no-key-hint") { a.sc.key_hint = false; continue; }
-        if (k.rfind("--", 0) != 0 || i + 1 >= argc) die("unknown or incomplete argument '%s' (see --help)", k);
-        const char* v = argv[++i];
-        k = k.substr(2);
-        if (k == "clients") a.sc.clients = static_cast<uint32_t>(num(k, v, 2, 2e6));
-        else if (k == "clusters") a.sc.clusters = static_cast<uint32_t>(num(k, v, 1, 1e6));
-        else if (k == "cipher") a.sc.method = v;
-        else if (k == "size") a.sc.inner_size = static_cast<uint32_t>(num(k, v, 40, 1430));
-        else if (k == "gw-ip") a.sc.gw_ip = parse_ip(v);
-        else if (k == "gw-port") a.sc.gw_port = static_cast<uint16_t>(num(k, v, 1, 65535));
-        else if (k == "gw-mac") { if (!parse_mac(v, a.sc.gw_mac)) die("--gw-mac: '%s' is not a MAC", v); }
-        else if (k == "bind") a.bind = v;
-        else if (k == "rate") a.rate = num(k, v, 0, 1e9);
-        else if (k == "seconds") a.seconds = num(k, v, 0.1, 3600);
-        else if (k == "warmup") a.warmup = num(k, v, 0, 600);
-        else if (k == "templates") a.templates = static_cast<uint32_t>(num(k, v, 1, 64));
-        else if (k == "template-mib") a.template_mib = static_cast<uint32_t>(num(k, v, 16, 65536));
-        else if (k == "burst") a.burst = static_cast<uint32_t>(num(k, v, 1, 64));
-        else if (k == "port") a.port = v;
-        else if (k == "tcp") a.tcp = v;
-        else die("unknown option '--%s' (see --help)", k);
-    }
-    if (a.sc.method != "chacha20" && a.sc.method != "aes256" && a.sc.method != "xor" && a.sc.method != "plain")
-        die("--cipher: '%s' (chacha20, aes256, xor, plain)", a.sc.method);
+// Parses the command line into `a`: nullopt to go on, or the exit code to return now.
+std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
+    const cli::Spec spec = loadgen_spec(genconfig);
+    cli::Parsed p;
+    if (auto code = cli::parse(spec, argc, argv, p, genconfig ? 2 : 1)) return code;
+    if (Status st = apply_scenario_options(p, a.sc); !st) return cli::usage_error(spec, st.error());
+    auto rate = p.number("rate", 0, 1e9, a.rate);
+    auto seconds = p.number("seconds", 0.1, 3600, a.seconds);
+    auto warmup = p.number("warmup", 0, 600, a.warmup);
+    auto templates = p.uint("templates", 1, 64, a.templates);
+    auto template_mib = p.uint("template-mib", 16, 65536, a.template_mib);
+    auto burst = p.uint("burst", 1, 64, a.burst);
+    for (const auto* r : {&rate, &seconds, &warmup})
+        if (!*r) return cli::usage_error(spec, r->error());
+    for (const auto* r : {&templates, &template_mib, &burst})
+        if (!*r) return cli::usage_error(spec, r->error());
+    a.rate = *rate;
+    a.seconds = *seconds;
+    a.warmup = *warmup;
+    a.templates = static_cast<uint32_t>(*templates);
+    a.template_mib = static_cast<uint32_t>(*template_mib);
+    a.burst = static_cast<uint32_t>(*burst);
+    a.bind = p.value("bind", a.bind);
+    a.port = p.value("port");
+    a.tcp = p.value("tcp", a.tcp);
+    a.json = p.has("json");
+    a.quiet = p.has("quiet");
+    if (p.has("no-key-hint")) a.sc.key_hint = false;
+    a.eal = p.rest;
+    if (!genconfig && a.eal.empty())
+        return cli::usage_error(spec, "EAL arguments are required after -- (e.g. --no-pci --in-memory "
+                                      "--file-prefix=lg -l 0 --vdev=net_memif0,...)");
+    return std::nullopt;
 }
 
 // Per (flow, slot): when and with which sequence number the slot was last sent.
@@ -162,25 +149,18 @@ struct Totals {
 
 int main(int argc, char** argv) {
     const auto t_prog0 = std::chrono::steady_clock::now();
-    if (argc >= 2 && std::string(argv[1]) == "genconfig") {
-        Args a;
-        parse(a, argc, argv, 2);
+    const bool genconfig = argc >= 2 && std::string(argv[1]) == "genconfig";
+    Args a;
+    if (auto code = parse(a, argc, argv, genconfig)) return *code;
+    if (genconfig) {
         std::string err;
         auto sc = Scenario::create(a.sc, err);
         if (!sc) die("%s", err);
         std::fputs(sc->gateway_yaml(a.tcp, "").c_str(), stdout);
         return 0;
     }
-    int sep = 1;
-    while (sep < argc && std::string(argv[sep]) != "--") ++sep;
-    Args a;
-    parse(a, sep, argv, 1);
     std::vector<char*> eal{argv[0]};
-    for (int i = sep + 1; i < argc; ++i) eal.push_back(argv[i]);
-    if (eal.size() == 1) {
-        usage(stderr);
-        die("%sEAL arguments are required after -- (e.g. --no-pci --in-memory --file-prefix=lg -l 0 --vdev=net_memif0,...)");
-    }
+    for (auto& e : a.eal) eal.push_back(e.data());
 
     std::string err;
     auto sc = Scenario::create(a.sc, err);

@@ -13,8 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
-#include "util/version.hpp"
+#include "util/cli.hpp"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -22,27 +23,24 @@ void on_signal(int) { g_stop = 1; }
 }  // namespace
 
 int main(int argc, char** argv) {
-    double seconds = 600;
-    int i = 1;
-    for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
-        if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-            seconds = std::atof(argv[++i]);
-            if (seconds <= 0 || seconds > 3600) seconds = 600;
-        } else if (std::strcmp(argv[i], "--version") == 0 || std::strcmp(argv[i], "-V") == 0) {
-            std::printf("rustun-memif-fwd %s\n", rustun::kVersion);
-            return 0;
-        } else {
-            const bool help = std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0;
-            std::fprintf(help ? stdout : stderr, "usage: rustun-memif-fwd [--seconds S] [--version] [--help] -- EAL-ARGS\n");
-            return help ? 0 : 2;
-        }
-    }
-    if (i >= argc) {
-        std::fprintf(stderr, "rustun-memif-fwd: EAL arguments required after --\n");
-        return 2;
-    }
-    argv[i] = argv[0];
-    if (rte_eal_init(argc - i, argv + i) < 0) {
+    const rustun::cli::Spec spec{
+        .program = "rustun-memif-fwd",
+        .usage = "[--seconds S] -- EAL-ARGS",
+        .about = "DPDK io forwarding: every packet received on the port goes back out of it unchanged\n"
+                 "(t_forward of scripts/bench.sh). Stops on SIGINT/SIGTERM or after S seconds.",
+        .options = {{"seconds", 0, "S", "stop after S seconds, 0 < S <= 3600 (default 600)"}},
+        .eal_after_dashdash = true,
+    };
+    rustun::cli::Parsed args;
+    if (auto code = rustun::cli::parse(spec, argc, argv, args)) return *code;
+    auto secs = args.number("seconds", 0.001, 3600, 600);
+    if (!secs) return rustun::cli::usage_error(spec, secs.error());
+    const double seconds = *secs;
+    if (args.rest.empty()) return rustun::cli::usage_error(spec, "EAL arguments required after --");
+    std::vector<char*> eal{argv[0]};
+    for (auto& a : args.rest) eal.push_back(a.data());
+    eal.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(eal.size() - 1), eal.data()) < 0) {
         std::fprintf(stderr, "rustun-memif-fwd: EAL init failed\n");
         return 1;
     }

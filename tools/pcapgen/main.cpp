@@ -30,7 +30,8 @@
 
 #include "net/pcap_writer.hpp"
 #include "scenario.hpp"
-#include "util/version.hpp"
+#include "scenario_options.hpp"
+#include "util/cli.hpp"
 
 using namespace rustun;
 using namespace rustun::loadgen;
@@ -42,69 +43,65 @@ void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void die(const std::string& m) {
     std::fprintf(stderr, "rustun-pcapgen: %s\n", m.c_str());
-    std::exit(2);
+    std::exit(1);
 }
 
-uint32_t parse_ip(const char* s) {
-    in_addr a;
-    if (inet_pton(AF_INET, s, &a) != 1) die(std::string("bad IPv4 address ") + s);
-    return ntohl(a.s_addr);
-}
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: rustun-pcapgen gen --out FILE [--clients N] [--clusters C] [--cipher chacha20|aes256|xor|plain]\n"
-                 "                      [--size B] [--per-flow K] [--gw-ip A] [--gw-port P] [--gw-mac M] [--no-keepalives]\n"
-                 "       rustun-pcapgen keeper [scenario options] --seconds S [--interval 10] [--dev IFACE]\n"
-                 "       rustun-pcapgen --version | --help\n");
+// One Spec per subcommand: its own options, then the scenario's.
+cli::Spec pcapgen_spec(const std::string& command) {
+    cli::Spec spec{.program = "rustun-pcapgen", .command = command};
+    if (command == "gen") {
+        spec.usage = "--out FILE [scenario options] [--per-flow K] [--no-keepalives]";
+        spec.about = "One KeepAlive (seq = now, us) per client first, then K Data frames per flow, round robin.";
+        spec.options = {{"out", 0, "FILE", "the pcap to write (required)"},
+                        {"per-flow", 0, "K", "Data frames per flow, 1..1024 (default 4)"},
+                        {"no-keepalives", 0, nullptr, "no KeepAlive frames in front"}};
+    } else if (command == "keeper") {
+        spec.usage = "[scenario options] --seconds S [--interval 10] [--dev IFACE]";
+        spec.about = "Re-sends every client's KeepAlive with a fresh seq every --interval s, from the\n"
+                     "client's own endpoint (raw IPv4 socket, needs CAP_NET_RAW), for S seconds.";
+        spec.options = {{"seconds", 0, "S", "how long, 1..86400 (required)"},
+                        {"interval", 0, "S", "seconds between rounds, 1..14 (default 10)"},
+                        {"dev", 0, "IFACE", "send through this interface (SO_BINDTODEVICE)"}};
+    } else {
+        spec.usage = "COMMAND [options]";
+        spec.about = "Frames for pktgen-dpdk's pcap replay against a gateway (docs/load-testing.md).";
+        spec.epilog = "Commands:\n"
+                      "  gen      write the pcap (rustun-pcapgen gen --help)\n"
+                      "  keeper   keep the simulated clients bound while pktgen replays (keeper --help)";
+        spec.stop_at_operand = true;
+        return spec;
+    }
+    const auto& sc = scenario_cli_options();
+    spec.options.insert(spec.options.end(), sc.begin(), sc.end());
+    return spec;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            return 0;
-        }
-        if (a == "-V" || a == "--version") {
-            std::printf("rustun-pcapgen %s\n", kVersion);
-            return 0;
-        }
-    }
-    if (argc < 2 || (std::string(argv[1]) != "gen" && std::string(argv[1]) != "keeper")) {
-        usage(stderr);
-        return 2;
-    }
-    const std::string mode = argv[1];
+    const cli::Spec top = pcapgen_spec("");
+    cli::Parsed a;
+    if (auto code = cli::parse(top, argc, argv, a)) return *code;
+    if (a.operands.empty()) return cli::usage_error(top, "a command is required (gen, keeper)");
+    const std::string mode = a.operands[0];
+    if (mode != "gen" && mode != "keeper") return cli::usage_error(top, "unknown command '" + mode + "'");
+    const cli::Spec spec = pcapgen_spec(mode);
+    cli::Parsed args;
+    if (auto code = cli::parse(spec, argc, argv, args, a.operand_index + 1)) return *code;
     ScenarioOptions so;
-    std::string out, dev;
-    uint32_t per_flow = 4;
-    double seconds = 0, interval = 10;
-    bool keepalives = true;
-    for (int i = 2; i < argc; ++i) {
-        std::string k = argv[i];
-        if (k == "--no-keepalives") { keepalives = false; continue; }
-        if (i + 1 >= argc) die("incomplete argument " + k);
-        const char* v = argv[++i];
-        if (k == "--out") out = v;
-        else if (k == "--clients") so.clients = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--clusters") so.clusters = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--cipher") so.method = v;
-        else if (k == "--size") so.inner_size = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--per-flow") per_flow = static_cast<uint32_t>(std::atoi(v));
-        else if (k == "--gw-ip") so.gw_ip = parse_ip(v);
-        else if (k == "--gw-port") so.gw_port = static_cast<uint16_t>(std::atoi(v));
-        else if (k == "--gw-mac") {
-            unsigned m[6];
-            if (std::sscanf(v, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) die("bad --gw-mac");
-            for (int b = 0; b < 6; ++b) so.gw_mac[b] = static_cast<uint8_t>(m[b]);
-        } else if (k == "--seconds") seconds = std::atof(v);
-        else if (k == "--interval") interval = std::atof(v);
-        else if (k == "--dev") dev = v;
-        else die("unknown option " + k);
-    }
+    if (Status st = apply_scenario_options(args, so); !st) return cli::usage_error(spec, st.error());
+    const std::string out = args.value("out"), dev = args.value("dev");
+    const bool keepalives = !args.has("no-keepalives");
+    auto per_flow_r = args.uint("per-flow", 1, 1024, 4);
+    auto seconds_r = args.number("seconds", 1, 86400, 0);
+    auto interval_r = args.number("interval", 1, 14, 10);
+    if (!per_flow_r) return cli::usage_error(spec, per_flow_r.error());
+    if (!seconds_r) return cli::usage_error(spec, seconds_r.error());
+    if (!interval_r) return cli::usage_error(spec, interval_r.error() + " (endpoints stay live 15 s)");
+    const uint32_t per_flow = static_cast<uint32_t>(*per_flow_r);
+    const double seconds = *seconds_r, interval = *interval_r;
+    if (mode == "gen" && out.empty()) return cli::usage_error(spec, "--out FILE is required");
+    if (mode == "keeper" && !args.has("seconds")) return cli::usage_error(spec, "--seconds S is required");
     std::string err;
     auto sc = Scenario::create(so, err);
     if (!sc) die(err);
@@ -112,8 +109,6 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> buf(2048);
 
     if (mode == "gen") {
-        if (out.empty()) die("gen: --out FILE is required");
-        if (per_flow < 1 || per_flow > 1024) die("--per-flow: 1..1024");
         PcapWriter w;
         if (Status st = w.open(out); !st) die(st.error());
         uint64_t ts = realtime_us(), n = 0;
@@ -138,8 +133,6 @@ int main(int argc, char** argv) {
     }
 
     // keeper: raw socket, our own IPv4+UDP headers (source = each client's endpoint).
-    if (seconds <= 0 || seconds > 86400) die("keeper: --seconds 1..86400 is required");
-    if (interval < 1 || interval > 14) die("keeper: --interval 1..14 (endpoints stay live 15 s)");
     int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (fd < 0) die(std::string("raw socket (needs CAP_NET_RAW): ") + std::strerror(errno));
     if (!dev.empty() && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev.c_str(), static_cast<socklen_t>(dev.size())) != 0)

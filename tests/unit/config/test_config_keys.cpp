@@ -41,6 +41,8 @@ std::optional<uint64_t> loaded_number(const GatewayConfig& c, std::string_view p
     if (path == "dataplane.burst") return dp.burst;
     if (path == "dataplane.sessions") return dp.sessions;
     if (path == "dataplane.mbufs") return dp.mbufs;
+    if (path == "dataplane.rx_descriptors") return dp.rx_descriptors;
+    if (path == "dataplane.tx_descriptors") return dp.tx_descriptors;
     if (path == "dataplane.idle_sleep_us") return dp.idle_sleep_us;
     return std::nullopt;
 }
@@ -140,6 +142,7 @@ TEST(ConfigKeys, LoaderKnowsExactlyTheTableKeys) {
         {"listen", "listen: {tcp: 127.0.0.1:0, bogus: 1}\ncrypto: plain\n"},
         {"controlplane", std::string(kBase) + "controlplane: {bogus: 1}\n"},
         {"metrics", std::string(kBase) + "metrics: {listen: 127.0.0.1:9469, bogus: 1}\n"},
+        {"log", std::string(kBase) + "log: {level: info, bogus: 1}\n"},
         {"dataplane", std::string(kBase) + "dataplane: {" + kDataplaneBase + ", bogus: 1}\n"},
         {"clusters[]", std::string(kBase) + "clusters: [{name: a, bogus: 1}]\n"},
         {"clusters[].clients[]",
@@ -177,6 +180,7 @@ TEST(ConfigKeys, DefaultsAreTheTables) {
     EXPECT_EQ(r->control_socket, config_key("control_socket").text);
     EXPECT_EQ(log_level_name(r->controlplane.log_level), config_key("controlplane.log_level").text);
     EXPECT_EQ(log_level_name(ControlPlaneConfig{}.log_level), config_key("controlplane.log_level").text);
+    EXPECT_EQ(log_level_name(ControlPlaneConfig{}.log_level), config_key("log.level").text);
     EXPECT_EQ(r->dataplane->channel, config_key("dataplane.channel").text);
     EXPECT_EQ(r->dataplane->exception_iface, config_key("dataplane.exception_iface").text);
     EXPECT_EQ(config_key("dataplane.exception").text, "none");

@@ -165,6 +165,39 @@ TEST(ConfigYamlErrors, BadListenAddress) {
     EXPECT_HAS(e, "listen.tcp: invalid IPv4 address \"localhost\"");
 }
 
+// YAML reads an unquoted IPv6 address as syntax; every symptom's error ends with the hint.
+TEST(ConfigYamlErrors, UnquotedIpv6GetsAQuoteHint) {
+    const std::string kHint = "quote IPv6 addresses";
+    // "[::]:8081" unquoted: a flow list followed by ":8081", a parse error on line 3.
+    std::string e = error_of(replace_once(std::string(kBase), "udp: \"[::]:8081\"", "udp: [::]:8081"));
+    EXPECT_HAS(e, "gw.yaml: line 3");
+    EXPECT_HAS(e, "invalid YAML");
+    EXPECT_HAS(e, kHint);
+    // The same in a flow mapping.
+    e = error_of(replace_once(std::string(kBase), "listen:\n  tcp: 0.0.0.0:8080\n  udp: \"[::]:8081\"",
+                              "listen: {tcp: [fd00::1]:8080}"));
+    EXPECT_HAS(e, kHint);
+    // "[fd00::1]" alone: a list of one scalar.
+    e = error_of(replace_once(std::string(kBase), "udp: \"[::]:8081\"", "udp: [fd00::1]"));
+    EXPECT_HAS(e, "listen.udp: expected");
+    EXPECT_HAS(e, "got a list");
+    EXPECT_HAS(e, kHint);
+    // "fd00::1:8081": IPv6 without brackets.
+    e = error_of(replace_once(std::string(kBase), "udp: \"[::]:8081\"", "udp: fd00::1:8081"));
+    EXPECT_HAS(e, "listen.udp: ");
+    EXPECT_HAS(e, kHint);
+    // "::" at a value start is a mapping indicator.
+    e = error_of(replace_once(std::string(kBase), "crypto: chacha20:rustun", "crypto: chacha20:rustun\ndataplane: {port: p, address: 10.0.0.1, address6: ::}"));
+    EXPECT_HAS(e, kHint);
+    // Errors that have nothing to do with IPv6 get no hint.
+    e = error_of(replace_once(std::string(kBase), "udp: \"[::]:8081\"", "udp: \"1.2.3.4:99999\""));
+    EXPECT_EQ(e.find(kHint), std::string::npos) << e;
+    e = error_of(replace_once(std::string(kBase), "ciders: [192.168.11.0/24]", "ciders: [192.168.11.0/24"));
+    EXPECT_EQ(e.find(kHint), std::string::npos) << e;
+    EXPECT_TRUE(load_config_string(replace_once(std::string(kBase), "udp: \"[::]:8081\"", "udp: '[fd00::1]:8081'"),
+                                   "gw.yaml").ok());
+}
+
 TEST(ConfigYamlErrors, DuplicateIdentity) {
     std::string text = replace_once(std::string(kBase), "identity: client-b", "identity: client-a");
     std::string e = error_of(text);

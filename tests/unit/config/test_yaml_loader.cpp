@@ -113,6 +113,40 @@ TEST(ConfigYaml, ControlSocketGroup) {
 }
 
 // metrics: {listen: ...} (docs/operations.md, "Metrics for Prometheus"): absent by default.
+// log: {level, format} (docs/operations.md, "Logs"); log.level is controlplane.log_level's new
+// spelling, so giving both is an error rather than a silent precedence.
+TEST(ConfigYaml, LogSection) {
+    const std::string base = "listen: {tcp: 127.0.0.1:0}\ncrypto: plain\n";
+    auto r = load_config_string(base, "min.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_FALSE(r->log_format.has_value());  // journal under systemd, else text
+    EXPECT_EQ(r->controlplane.log_level, LogLevel::Info);
+    r = load_config_string(base + "log: {level: warning, format: json}\n", "l.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->controlplane.log_level, LogLevel::Warn);
+    ASSERT_TRUE(r->log_format.has_value());
+    EXPECT_EQ(*r->log_format, LogFormat::Json);
+    r = load_config_string(base + "log: {format: journal}\n", "l.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r->log_format, LogFormat::Journald);
+    auto bad = load_config_string(base + "log: {format: syslog}\n", "l.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("log.format: expected one of text, journal, json; got \"syslog\""), std::string::npos)
+        << bad.error();
+    bad = load_config_string(base + "log: {level: loud}\n", "l.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("log.level: expected one of"), std::string::npos) << bad.error();
+    bad = load_config_string(base + "controlplane: {log_level: debug}\nlog: {level: info}\n", "l.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("line 4"), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().find("controlplane.log_level is set too"), std::string::npos) << bad.error();
+    bad = load_config_string(base + "log: {colour: yes}\n", "l.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("colour"), std::string::npos) << bad.error();
+    EXPECT_EQ(reload_policy("log.level"), ReloadPolicy::Reloadable);
+    EXPECT_EQ(reload_policy("log.format"), ReloadPolicy::Reloadable);
+}
+
 TEST(ConfigYaml, MetricsSection) {
     const std::string base = "listen: {tcp: 127.0.0.1:0}\ncrypto: plain\n";
     auto r = load_config_string(base, "min.yaml");

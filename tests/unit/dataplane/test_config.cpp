@@ -91,3 +91,22 @@ TEST(DataplaneConfig, RestartOnly) {
     ASSERT_EQ(ch.size(), 1u);
     EXPECT_EQ(ch[0], "dataplane");
 }
+
+TEST(DataplaneConfig, DescriptorCountsArePowersOfTwo) {
+    auto c = load("dataplane: {port: p, address: 192.0.2.1, rx_descriptors: 512, tx_descriptors: 4096}\n");
+    ASSERT_TRUE(c) << c.error();
+    EXPECT_EQ(c->dataplane->rx_descriptors, 512u);
+    EXPECT_EQ(c->dataplane->tx_descriptors, 4096u);
+    auto d = load("dataplane: {port: p, address: 192.0.2.1}\n");
+    ASSERT_TRUE(d) << d.error();
+    EXPECT_EQ(d->dataplane->rx_descriptors, 0u);  // the build's default, adjusted to the port
+    auto bad = load("dataplane: {port: p, address: 192.0.2.1, rx_descriptors: 1000}\n");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().find("gw.yaml: line 3, column 58: dataplane.rx_descriptors: expected 0 (the build's default) "
+                               "or a power of two up to 32768 such as 512 or 4096, got 1000"),
+              std::string::npos)
+        << bad.error();
+    auto big = load("dataplane: {port: p, address: 192.0.2.1, tx_descriptors: 65536}\n");
+    ASSERT_FALSE(big);
+    EXPECT_NE(big.error().find("dataplane.tx_descriptors: expected an integer 0..32768"), std::string::npos) << big.error();
+}

@@ -1,5 +1,7 @@
 // The shared-memory channel: layout validation, ring semantics, and two real processes.
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,13 +60,45 @@ TEST(ShmChannel, AttachRefusesMissingAndForeignSegments) {
     EXPECT_NE(missing.error().find("No such file"), std::string::npos) << missing.error();
     auto path = temp_path("foreign");
     {
-        auto dp = Channel::create(path, ChannelOptions{});
+        ChannelOptions o;
+        o.software_version = "v9.9-future";
+        auto dp = Channel::create(path, o);
         ASSERT_TRUE(dp.ok());
         (*dp)->header().version = 99;
     }
-    auto bad = Channel::attach(path);
+    AttachFailure why = AttachFailure::None;
+    auto bad = Channel::attach(path, &why);
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.error().find("version 99, expected " + std::to_string(kChannelVersion)), std::string::npos) << bad.error();
+    EXPECT_EQ(why, AttachFailure::Version);
+    // Both channel versions and the dataplane's build (read at its fixed offset) are named.
+    EXPECT_NE(bad.error().find("channel version 99, expected " + std::to_string(kChannelVersion) + " (dataplane v9.9-future"),
+              std::string::npos)
+        << bad.error();
+    ::unlink(path.c_str());
+}
+
+TEST(ShmChannel, TheDataplaneVersionTravelsInTheHeaderCutAndSanitised) {
+    auto path = temp_path("dpversion");
+    ChannelOptions o;
+    o.software_version = "v1.2-3-gabcdef";
+    auto dp = Channel::create(path, o);
+    ASSERT_TRUE(dp.ok());
+    auto cp = Channel::attach(path);
+    ASSERT_TRUE(cp.ok()) << cp.error();
+    EXPECT_EQ((*cp)->dp_version(), "v1.2-3-gabcdef");
+    // Untrusted bytes: no terminator within the field, a control byte.
+    std::memset((*dp)->header().dp_version, 'x', kVersionBytes);
+    (*dp)->header().dp_version[3] = '\n';
+    auto again = Channel::attach(path);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)->dp_version(), "xxx?" + std::string(kVersionBytes - 4, 'x'));
+    ::unlink(path.c_str());
+    o.software_version = std::string(200, 'v');
+    auto longer = Channel::create(path, o);
+    ASSERT_TRUE(longer.ok());
+    auto cp2 = Channel::attach(path);
+    ASSERT_TRUE(cp2.ok());
+    EXPECT_EQ((*cp2)->dp_version(), std::string(kVersionBytes - 1, 'v'));
     ::unlink(path.c_str());
 }
 

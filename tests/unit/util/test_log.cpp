@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <regex>
 #include <string>
 
@@ -107,7 +111,73 @@ TEST(LogParse, LevelsAndFormats) {
     EXPECT_EQ(f, LogFormat::Json);
     EXPECT_TRUE(log_format_from_string("journald", f));
     EXPECT_EQ(f, LogFormat::Journald);
+    EXPECT_TRUE(log_format_from_string("journal", f));
+    EXPECT_EQ(f, LogFormat::Journald);
     EXPECT_FALSE(log_format_from_string("syslog", f));
+}
+
+TEST_F(LogCapture, FieldsAreAKeyValueSuffixInText) {
+    LOG_INFO_F(log_fields("IDENTITY", std::string("alice"), "CLUSTER", "c1"), "handshake from %s", "1.2.3.4:5");
+    EXPECT_TRUE(std::regex_match(text(), std::regex(R"(\S+Z INFO  handshake from 1\.2\.3\.4:5 IDENTITY=alice CLUSTER=c1\n)")))
+        << text();
+}
+
+TEST_F(LogCapture, FieldValuesThatCouldForgeALineOrAFieldAreQuoted) {
+    LOG_WARN_F(log_fields("IDENTITY", "a b\nX=1 \"q\"\\", "CLUSTER", ""), "unknown");
+    EXPECT_NE(text().find(R"(unknown IDENTITY="a b\x0aX=1 \"q\"\\" CLUSTER=""
+)"),
+              std::string::npos)
+        << text();
+}
+
+TEST_F(LogCapture, ControlBytesInTheMessageCannotStartANewLine) {
+    set_log_format(LogFormat::Journald);
+    LOG_WARN("unknown identity '%s'", "x\n<3>forged\r");
+    EXPECT_EQ(text(), "<4>unknown identity 'x?<3>forged?'\n");
+}
+
+TEST_F(LogCapture, FieldsInJournaldModeStayInTheMessage) {
+    set_log_format(LogFormat::Journald);
+    set_log_process("rustun-controlplane");
+    LOG_ERROR_F(log_fields("IDENTITY", "bob"), "offline");
+    EXPECT_EQ(text(), "<3>rustun-controlplane: offline IDENTITY=bob\n");
+}
+
+TEST_F(LogCapture, FieldsAreLowerCaseJsonMembers) {
+    set_log_format(LogFormat::Json);
+    LOG_INFO_F(log_fields("IDENTITY", "alice", "ENDPOINT", "[::1]:7"), "bound");
+    EXPECT_TRUE(std::regex_match(
+        text(), std::regex(R"(\{"ts":"[0-9T:.\-]+Z","level":"info","msg":"bound","identity":"alice","endpoint":"\[::1\]:7"\}\n)")))
+        << text();
+}
+
+TEST_F(LogCapture, RateLimitedLinesCarryTheirFields) {
+    LOG_LIMITED_F(LogLevel::Warn, log_fields("IDENTITY", "x"), "refused %d", 1);
+    EXPECT_NE(text().find("refused 1 IDENTITY=x\n"), std::string::npos) << text();
+}
+
+TEST_F(LogCapture, FieldsAreCutWithTheLine) {
+    std::string big(2000, 'v');
+    LOG_INFO_F(log_fields("K", big), "m");
+    const std::string t = text();
+    EXPECT_EQ(t.size(), kMaxLogLine - 1);
+    EXPECT_EQ(t.back(), '\n');
+}
+
+// JOURNAL_STREAM names stderr's device:inode when systemd connected stderr to the journal.
+TEST(LogDefaultFormat, JournalOnlyWhenStderrIsTheJournalStream) {
+    struct stat st {};
+    ASSERT_EQ(::fstat(STDERR_FILENO, &st), 0);
+    const std::string mine = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    ::unsetenv("JOURNAL_STREAM");
+    EXPECT_EQ(default_log_format(), LogFormat::Text);
+    ::setenv("JOURNAL_STREAM", mine.c_str(), 1);
+    EXPECT_EQ(default_log_format(), LogFormat::Journald);
+    ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1)).c_str(), 1);
+    EXPECT_EQ(default_log_format(), LogFormat::Text);  // inherited, but stderr is elsewhere
+    ::setenv("JOURNAL_STREAM", "garbage", 1);
+    EXPECT_EQ(default_log_format(), LogFormat::Text);
+    ::unsetenv("JOURNAL_STREAM");
 }
 
 }  // namespace
