@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crypto/cipher_spec.hpp"
+#include "crypto/key_hint.hpp"
 
 namespace rustun::client {
 
@@ -12,6 +13,7 @@ Status FrameSealer::init(const std::string& text) {
     auto key = CipherKey::create(spec.value());
     if (!key) return make_error("-c/--crypto: " + key.error());
     key_ = std::move(key.value());
+    hint_tag_ = key_hint_tag(spec.value());
     auto eng = CryptoEngine::create();
     if (!eng) return make_error("crypto engine: " + eng.error());
     engine_ = std::move(eng.value());
@@ -45,6 +47,12 @@ std::span<const uint8_t> FrameSealer::seal(FrameType type, const uint8_t* plain,
     uint8_t* frame = plain == packet_area() ? packet_buf_.data() : scratch_.data();
     const size_t total = seal_into(frame, need, type, plain, len, nonce);
     return {frame, total};
+}
+
+bool FrameSealer::hint_nonce(uint8_t nonce[12]) const {
+    if (!hint_tag_) return false;
+    key_hint_nonce(*hint_tag_, nonce);
+    return true;
 }
 
 bool FrameSealer::open(uint8_t* payload, size_t len, OpenItem& it) {

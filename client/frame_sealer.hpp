@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,11 +41,18 @@ public:
     // until the next seal().
     std::span<const uint8_t> seal(FrameType type, const uint8_t* plain, size_t len, const uint8_t* nonce = nullptr);
 
+    // A 12-byte nonce carrying the key-hint tag (docs/protocol-extensions.md, "Key hints"), so
+    // that the gateway tries our cluster's key first; false (nonce untouched) for XOR and plain.
+    // Only for the few frames of a sender the gateway does not know yet: the Handshake and UDP
+    // KeepAlives while not bound (9 random bytes instead of 12: fine for those, not for Data).
+    bool hint_nonce(uint8_t nonce[12]) const;
+
     // Opens a payload in place; false when it does not authenticate. Fills it.plaintext/_len.
     bool open(uint8_t* payload, size_t len, OpenItem& it);
 
 private:
     std::unique_ptr<CipherKey> key_;
+    std::optional<uint32_t> hint_tag_;  // AEAD keys only
     std::unique_ptr<CryptoEngine> engine_;
     std::vector<uint8_t> packet_buf_;   // [header 8][prefix][packet][tag]
     std::vector<uint8_t> scratch_;      // frames sealed from plaintexts elsewhere

@@ -92,7 +92,11 @@ void TcpSession::connected() {
     encode_handshake(hs, Shape::Old, body);
     state_ = TcpState::Handshaking;
     state_deadline_ms_ = clock_.mono_ms() + kHandshakeTimeoutMs;
-    if (!send_frame(FrameType::Handshake, reinterpret_cast<const uint8_t*>(body.data()), body.size()))
+    // The nonce carries our key's hint tag: the gateway tries our cluster's key first.
+    uint8_t nonce[12];
+    const bool hinted = sealer_.hint_nonce(nonce);
+    if (!send_frame(FrameType::Handshake, reinterpret_cast<const uint8_t*>(body.data()), body.size(),
+                    hinted ? nonce : nullptr))
         fail("cannot send the Handshake");
 }
 
@@ -121,7 +125,7 @@ bool TcpSession::flush() {
     return true;
 }
 
-bool TcpSession::send_frame(FrameType type, const uint8_t* plain, size_t len) {
+bool TcpSession::send_frame(FrameType type, const uint8_t* plain, size_t len, const uint8_t* nonce) {
     if (fd_ < 0) return false;
     const size_t need = kFrameHeaderSize + len + sealer_.overhead();
     if (need > kMaxFrameSize) return false;
@@ -134,7 +138,7 @@ bool TcpSession::send_frame(FrameType type, const uint8_t* plain, size_t len) {
         ctr_.inc(Ctr::tcp_out_full);
         return false;
     }
-    const size_t total = sealer_.seal_into(out_.data() + out_tail_, need, type, plain, len);
+    const size_t total = sealer_.seal_into(out_.data() + out_tail_, need, type, plain, len, nonce);
     if (total == 0) return false;
     out_tail_ += total;
     return flush();

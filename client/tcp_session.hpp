@@ -69,7 +69,7 @@ public:
 
     // Seals a frame into the output buffer and flushes. False: not connected, buffer full (frame
     // dropped, counted) or the connection failed.
-    bool send_frame(FrameType type, const uint8_t* plain, size_t len);
+    bool send_frame(FrameType type, const uint8_t* plain, size_t len, const uint8_t* nonce = nullptr);
     // A KeepAlive now (our address changed); the next one an interval later.
     void send_keepalive_now();
 

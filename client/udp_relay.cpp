@@ -78,7 +78,12 @@ void UdpRelay::send_keepalive() {
     if (sealer_.prefix_len() == 12) ka.replay = data_ctr_ + 1;  // opt in: nothing older follows
     std::string body;
     encode_keepalive(ka, Shape::Old, body);
-    auto frame = sealer_.seal(FrameType::KeepAlive, reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    // Not bound yet: the nonce carries our key's hint tag (the gateway does not know this
+    // endpoint); bound: a fully random nonce (the gateway finds us by the endpoint).
+    uint8_t nonce[12];
+    const bool hinted = !bound(clock_.mono_ms()) && sealer_.hint_nonce(nonce);
+    auto frame = sealer_.seal(FrameType::KeepAlive, reinterpret_cast<const uint8_t*>(body.data()), body.size(),
+                              hinted ? nonce : nullptr);
     if (!frame.empty() && send_datagram(fd_, AF_UNSPEC, frame.data(), frame.size(), nullptr))
         ctr_.inc(Ctr::udp_keepalive_tx);
 }

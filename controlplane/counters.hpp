@@ -77,7 +77,11 @@ namespace rustun::cp {
     X(udp_cookie_bad, "UDP KeepAlives whose return-routability cookie did not verify")          \
     X(udp_reply_limited_identity, "UDP KeepAlive replies not sent: per-identity rate limit")   \
     X(udp_reply_limited_source, "UDP KeepAlive replies not sent: per-source-address rate limit") \
-    X(udp_punt_hint_first, "punted KeepAlives opened by the first key tried: that of the client bound to the source")
+    X(udp_punt_hint_first, "punted KeepAlives opened by the key of the client bound to the source endpoint (the dataplane's hint)") \
+    X(auth_hint_hit, "Handshakes and punted KeepAlives accepted by a hinted key (nonce tag, bound endpoint, source address)") \
+    X(auth_hint_miss, "Handshakes and punted KeepAlives that had hints, none of which accepted them (full trial followed)") \
+    X(auth_no_hint, "Handshakes and punted KeepAlives without any hint (full trial)") \
+    X(auth_trial_opens, "decryptions attempted by trial authentication (at most one per distinct key and frame)")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

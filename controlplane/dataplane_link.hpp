@@ -123,6 +123,8 @@ private:
     struct PuntOpened {
         KeepAlive ka;
         std::shared_ptr<const CipherKey> key;  // the key that opened it (its client's cluster's)
+        uint32_t key_index = 0;                // ... its index in Membership::auth.keys
+        uint64_t generation = 0;               // ... of this membership generation (AuthKeys)
         uint32_t frame_size = 0;
     };
     void handle_punt(const shm::PuntView& m) EXCLUDES(state_.mu());

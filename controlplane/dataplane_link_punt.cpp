@@ -77,32 +77,40 @@ bool DataplaneLink::punt_is_keepalive(const shm::PuntView& m, FrameHeader& h) {
 }
 
 // Trial decryption happens outside the state mutex, so that a flood of punted garbage costs this
-// thread only and never stalls the TCP workers: the keys (and the membership they belong to) are
-// taken under the mutex, the frame is opened without it, and apply_punt re-checks under it.
+// thread only and never stalls the TCP workers: the membership is taken under the mutex (one
+// shared_ptr copy, whatever the number of keys), the frame is opened without it, and apply_punt
+// re-checks under it. Hints first (docs/controlplane.md, "Authentication cost"): the nonce's key
+// tag (our clients), the key of the client bound to the source endpoint (the dataplane's hint),
+// the keys that authenticated from the source address lately (e.g. the client's TCP session);
+// then every other key, none twice.
 bool DataplaneLink::open_punt(const shm::PuntView& m, const FrameHeader& h, PuntOpened& out) {
     std::shared_ptr<Membership> snap;
-    std::vector<std::shared_ptr<const CipherKey>> keys;
     {
         MutexLock lk(state_.mu());
         snap = state_.hold_members();
-        // The key of the client bound to the source endpoint is tried first: a bound client's
-        // KeepAlive costs one decryption however many clusters there are.
-        if (m.client_hint < snap->clients.size()) keys.push_back(snap->clusters[snap->clients[m.client_hint].cluster].key);
-        keys.insert(keys.end(), snap->trial_keys.begin(), snap->trial_keys.end());
     }
-    std::vector<const CipherKey*> raw(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) raw[i] = keys[i].get();
-    auto t = trial_authenticate(*snap, raw, *engine_, m.frame + kFrameHeaderSize, h.payload_length, scratch_.data(),
+    const uint8_t* payload = m.frame + kFrameHeaderSize;
+    TrialHints hints;
+    add_tag_hints(snap->auth, payload, h.payload_length, hints);
+    const bool bound = m.client_hint < snap->clients.size();
+    const uint32_t bound_key = bound ? snap->auth.cluster_key[snap->clients[m.client_hint].cluster] : 0;
+    if (bound) hints.add(bound_key);
+    const AuthHints::Keys learnt = state_.auth_hints().lookup(AddrKey::of(m.from), snap->auth.generation);
+    for (uint32_t i = 0; i < learnt.n; ++i) hints.add(learnt.idx[i]);
+    auto t = trial_authenticate(*snap, hints, *engine_, payload, h.payload_length, scratch_.data(),
                                 [](std::string_view body) { return decode_keepalive(body); });
+    count_trial(counters_, t, hints);
     if (t.outcome != TrialOutcome::Accepted) {
         counters_.inc(Counter::udp_punt_rejected);
         LOG_LIMITED(LogLevel::Warn, "UDP frame from %s: no cluster key and identity accept it",
                     endpoint_text(m.from).c_str());
         return false;
     }
-    if (t.key_index == 0 && m.client_hint < snap->clients.size()) counters_.inc(Counter::udp_punt_hint_first);
+    if (bound && t.key_index == bound_key) counters_.inc(Counter::udp_punt_hint_first);
     out.ka = std::move(t.body);
-    out.key = keys[t.key_index];
+    out.key = snap->trial_keys[t.key_index];
+    out.key_index = static_cast<uint32_t>(t.key_index);
+    out.generation = snap->auth.generation;
     out.frame_size = static_cast<uint32_t>(h.frame_size());
     return true;
 }
@@ -118,6 +126,9 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
     ClientEntry& e = mem.clients[id];
     const uint64_t now_us = realtime_us();
     if (!punt_seq_ok(e, o.ka, m.from, now_us)) return false;
+    // Authenticated and fresh (a replay never gets here): the next KeepAlive from this address
+    // (e.g. the cookie echo after a challenge) or Handshake tries this key first.
+    state_.auth_hints().learn(AddrKey::of(m.from), o.generation, o.key_index);
     const auto now = std::chrono::steady_clock::now();
     const bool same = e.udp.bound && std::memcmp(&e.udp.endpoint, &m.from, sizeof m.from) == 0;
     if (!same && !punt_endpoint_verified(e, o, m.from, now_us / 1'000'000, now)) return false;
@@ -131,8 +142,9 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
         e.udp.bound = true;
         e.udp.endpoint = m.from;
         counters_.inc(Counter::udp_endpoint_moved);
-        LOG_INFO_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", endpoint_text(m.from)),
-                   "'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
+        state_.events().add(EventSummary::Event::Binding);
+        LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", endpoint_text(m.from)),
+                    "'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
     }
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(o.frame_size, std::memory_order_relaxed);

@@ -166,7 +166,9 @@ void Gateway::run() {
     ::epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd_, &ev);
     for (bool running = true; running;) {
         epoll_event out[2];
-        int n = ::epoll_wait(ep, out, 2, -1);
+        // Wakes every second for the per-client event summary (event_summary.hpp).
+        int n = ::epoll_wait(ep, out, 2, 1000);
+        state_.events().tick(std::chrono::steady_clock::now());
         for (int i = 0; i < n; ++i) {
             if (out[i].data.fd == stop_fd_) {
                 running = false;

@@ -70,6 +70,8 @@ public:
     uint16_t metrics_port() const { return metrics_.port(); }
     // What the metrics endpoint shows: taken under the state mutex only for the membership part.
     MetricsSnapshot metrics_snapshot() EXCLUDES(state_.mu());
+    // Per-client events for the info summary (ticked by run()'s loop; tests tick it themselves).
+    EventSummary& event_summary() { return state_.events(); }
     // The state mutex, for tests that stall every worker by holding it.
     Mutex& state_mutex() RETURN_CAPABILITY(state_.mu()) { return state_.mu(); }
 

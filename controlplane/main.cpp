@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/yaml_loader.hpp"
+#include "fd_limit.hpp"
 #include "gateway.hpp"
 #include "membership.hpp"
 #include "routing/route_overlaps.hpp"
@@ -37,6 +38,10 @@ int check_config(const std::string& config_path) {
     for (const std::string& line : check.warnings) printf("warning: %s\n", line.c_str());
     for (const std::string& line : shared_key_warnings(cfg)) printf("warning: %s\n", line.c_str());
     for (const std::string& line : route_overlap_warnings(cfg).lines) printf("warning: %s\n", line.c_str());
+    // As the gateway will see it: the soft limit raised to the hard one.
+    const FdLimit fds = read_fd_limit(cfg.controlplane.workers, true);
+    const std::string fd_warning = fd_limit_warning(cfg.total_clients(), fds);
+    if (!fd_warning.empty()) printf("warning: %s\n", fd_warning.c_str());
     return 0;
 }
 
@@ -99,12 +104,9 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    // One descriptor per client connection: take the hard limit.
-    rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    // One descriptor per client connection: take the hard limit, and say so if it is too low.
+    const FdLimit fds = read_fd_limit(cfg->controlplane.workers, true);
+    if (const std::string w = fd_limit_warning(cfg->total_clients(), fds); !w.empty()) LOG_WARN("%s", w.c_str());
 
     Gateway gw(std::move(cfg.value()), config_path);
     if (!level_text.empty()) gw.pin_log_level();

@@ -45,6 +45,9 @@ Result<std::unique_ptr<Membership>> Membership::build(const GatewayConfig& cfg) 
             if (rank == pass) m->trial_keys.push_back(key);
         }
     }
+    std::vector<const CipherKey*> cluster_keys;
+    for (const ClusterEntry& ce : m->clusters) cluster_keys.push_back(ce.key.get());
+    m->auth.build(m->trial_keys, cluster_keys);
     return m;
 }
 

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth_keys.hpp"
 #include "config/config.hpp"
 #include "connection.hpp"
 #include "crypto/cipher_key.hpp"
@@ -106,6 +107,8 @@ public:
     // build(): dense (the ClientId/ClusterId themselves); a reload carries them over by identity.
     DataplaneIds dp;
     uint64_t generation = 0;  // +1 per reload: orders the deltas pushed to the dataplane
+    // trial_keys indexed for hinted trials (auth_keys.hpp): raw pointers, cluster -> key, tags.
+    AuthKeys auth;
 
     ClientId find(std::string_view identity) const;
     // The client `identity` names if `key` is its own cluster's key (compared by value: clusters

@@ -15,6 +15,8 @@
 #include <memory>
 
 #include "admission.hpp"
+#include "auth_hints.hpp"
+#include "event_summary.hpp"
 #include "config/config.hpp"
 #include "membership.hpp"
 #include "thread_annotations.hpp"
@@ -58,6 +60,11 @@ public:
     // Kept across reloads for the identities that stay configured.
     HandshakeNonces& handshake_nonces() REQUIRES(mu_) { return nonces_; }
 
+    // Source-address hints of trial authentication (its own mutex; never held while taking mu()).
+    AuthHints& auth_hints() { return auth_hints_; }
+    // Per-client events counted for the periodic info summary (logged one by one at debug).
+    EventSummary& events() { return events_; }
+
     // A process-unique connection id (> 1: epoll tags 0 and 1 are the listener and the eventfd).
     uint64_t new_connection_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
@@ -70,6 +77,8 @@ private:
     Limits limits_ GUARDED_BY(mu_);
     HandshakeNonces nonces_ GUARDED_BY(mu_);
     std::atomic<uint64_t> next_conn_id_{1};
+    AuthHints auth_hints_;
+    EventSummary events_;
 };
 
 }  // namespace rustun::cp

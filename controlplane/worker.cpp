@@ -541,10 +541,12 @@ void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
         ClientEntry& e = m.clients[c->client];
         if (e.rt.conn == c) {
             reset_runtime(e.rt);
-            if (r != CloseReason::Shutdown)
-                LOG_INFO_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT",
+            if (r != CloseReason::Shutdown) {
+                LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT",
                                       c->peer_text),
                            "'%s' offline (%s, %s)", e.cfg.identity.c_str(), c->peer_text.c_str(), close_reason_name(r));
+                state_.events().add(EventSummary::Event::Disconnect);
+            }
         }
     }
 }

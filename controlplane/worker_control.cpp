@@ -19,25 +19,46 @@ bool Worker::handle_handshake(const ConnectionPtr& c, const FrameHeader& h, uint
         return false;
     }
     uint8_t* pt = pt_arena_.get() + (payload - arena_.get());
-    std::string refused;
-    TrialOutcome outcome;
+    // The trial runs outside the state mutex (a flood of garbage Handshakes must not stall the
+    // other workers' relaying): on the generation current now, re-checked under the mutex below.
+    std::shared_ptr<Membership> snap;
     {
         MutexLock lk(state_.mu());
-        const Membership& m = state_.members();
-        std::vector<const CipherKey*> keys(m.trial_keys.size());
-        for (size_t i = 0; i < keys.size(); ++i) keys[i] = m.trial_keys[i].get();
-        auto t = trial_authenticate(m, keys, *engine_, payload, h.payload_length, pt,
-                                    [](std::string_view body) { return decode_handshake(body); });
-        outcome = t.outcome;
-        if (outcome == TrialOutcome::Accepted) {
-            if (!handshake_replayed(t.client, h, payload, *keys[t.key_index])) {
-                accept_handshake(c, h, t.client, t.body);
-                return true;
+        snap = state_.hold_members();
+    }
+    // Hints, in order: the key tag of the nonce (our clients), then the keys that authenticated
+    // from this address lately (reconnects). docs/controlplane.md, "Authentication cost".
+    const AddrKey src = AddrKey::of(c->peer);
+    TrialHints hints;
+    add_tag_hints(snap->auth, payload, h.payload_length, hints);
+    const AuthHints::Keys learnt = state_.auth_hints().lookup(src, snap->auth.generation);
+    for (uint32_t i = 0; i < learnt.n; ++i) hints.add(learnt.idx[i]);
+    auto t = trial_authenticate(*snap, hints, *engine_, payload, h.payload_length, pt,
+                                [](std::string_view body) { return decode_handshake(body); });
+    count_trial(counters_, t, hints);
+    std::string refused;
+    TrialOutcome outcome = t.outcome;
+    if (outcome == TrialOutcome::Accepted) {
+        const CipherKey& key = *snap->auth.keys[t.key_index];
+        bool id_accepted = false;
+        {
+            MutexLock lk(state_.mu());
+            // A reload between the two locks may have removed or re-keyed the identity.
+            const ClientId id = state_.members().client_for(t.body.identity, key);
+            if (id == kNoClient) {
+                outcome = TrialOutcome::UnknownIdentity;
+            } else if (!handshake_replayed(id, h, payload, key)) {
+                accept_handshake(c, h, id, t.body);
+                id_accepted = true;
             }
-            refused = std::move(t.body.identity);
-        } else {
-            refused = std::move(t.refused_identity);
         }
+        if (id_accepted) {
+            state_.auth_hints().learn(src, snap->auth.generation, static_cast<uint32_t>(t.key_index));
+            return true;
+        }
+        refused = std::move(t.body.identity);
+    } else {
+        refused = std::move(t.refused_identity);
     }
     if (outcome == TrialOutcome::Accepted) {
         LOG_LIMITED(LogLevel::Warn, "%s: replayed Handshake of '%s' refused: closing", c->peer_text.c_str(),
@@ -80,7 +101,7 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     Membership& m = state_.members();
     ClientEntry& e = m.clients[id];
     if (e.rt.conn && e.rt.conn != c) {
-        LOG_INFO_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", c->peer_text),
+        LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", c->peer_text),
                    "%s: identity '%s' connected again from %s: closing the older connection",
                  e.rt.conn->peer_text.c_str(), e.cfg.identity.c_str(), c->peer_text.c_str());
         ask_owner_to_close(e.rt.conn, CloseReason::Replaced);  // perhaps another worker's
@@ -100,7 +121,8 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(h.frame_size(), std::memory_order_relaxed);
     counters_.inc(Counter::handshake_ok);
-    LOG_INFO_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT", c->peer_text),
+    state_.events().add(EventSummary::Event::Connect);
+    LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT", c->peer_text),
                "handshake: '%s' (cluster '%s', %s dialect) from %s", e.cfg.identity.c_str(),
              m.clusters[e.cluster].name.c_str(), std::string(dialect_name(c->dialect)).c_str(), c->peer_text.c_str());
     const std::string& body = sender_->reply_body(m, id, FrameType::HandshakeReply, nullptr, limits_.max_peers_per_reply,

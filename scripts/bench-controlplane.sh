@@ -10,7 +10,10 @@
 # against it and stops it. Everything runs on 127.0.0.1; the gateway and the load generator
 # share the machine's cores. Takes about 3 minutes; every step is bounded by `timeout`.
 #
-# Environment: RUSTUN_BUILD (default build) build directory; RUSTUN_BENCH_SECONDS (default 5)
+# Environment: RUSTUN_BENCH_BIND_CLIENTS (default 100000; 0 = skip) clients bound over UDP
+# through the dataplane (needs root and 1 GiB of free hugepages, else skipped), in
+# RUSTUN_BENCH_BIND_CLIENTS / 10 clusters; RUSTUN_BENCH_HS_FIRST (default 2000) first-contact
+# handshakes with distinct keys; RUSTUN_BUILD (default build) build directory; RUSTUN_BENCH_SECONDS (default 5)
 # seconds per relay run; RUSTUN_BENCH_HOLD (default 15) seconds idle clients are held;
 # RUSTUN_BENCH_JSON=FILE also writes every raw JSON result line to FILE; RUSTUN_BENCH_SYNC_BIG
 # (default 1000000) clients of the big state-sync run (rustun-sync-bench; 0 skips it).
@@ -22,7 +25,7 @@ RELAY_S=${RUSTUN_BENCH_SECONDS:-5}
 HOLD_S=${RUSTUN_BENCH_HOLD:-15}
 SYNC_BIG=${RUSTUN_BENCH_SYNC_BIG:-1000000}
 TARGETS=(controlplane/rustun-controlplane controlplane/rustunctl tools/rustun-crypto-bench tools/rustun-cp-bench
-         tools/rustun-sync-bench)
+         tools/rustun-sync-bench dataplane/rustun-dataplane tools/loadgen/rustun-loadgen)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 fail() { printf 'bench-controlplane: %s\n' "$*" >&2; exit 1; }
@@ -150,6 +153,21 @@ start_gw hs 10000 1000 chacha20:rustun
 bench hs 120 handshakes --clients 50000 --concurrency 128
 stop_gw
 
+# Authentication cost (docs/controlplane.md, "Authentication cost"): 20000 identities in 10000
+# clusters, one key for all vs a distinct key per cluster. Distinct keys: our clients (key-hint
+# tag in the nonce); reference-shaped clients connecting for the first time from their own address
+# (full trial: HS_FIRST of them), then again from there (reconnects: source-address hint).
+HS_FIRST=${RUSTUN_BENCH_HS_FIRST:-2000}
+log "handshakes: 1 key vs 10000 distinct keys (20000 identities in 10000 clusters)"
+start_gw hs1key 20000 10000 chacha20:rustun --keys one
+bench hs1key 120 handshakes --clients 40000 --concurrency 128 --key-hint yes
+stop_gw
+start_gw hsdist 20000 10000 chacha20:rustun --keys distinct
+bench hsdist-hint 120 handshakes --clients 40000 --concurrency 128 --key-hint yes
+bench hsdist-first 300 handshakes --clients "$HS_FIRST" --concurrency 128 --sources identity
+bench hsdist-again 120 handshakes --clients "$HS_FIRST" --concurrency 128 --sources identity
+stop_gw
+
 # ---- 4. relay ---------------------------------------------------------------------------------------
 for cipher in chacha20 aes256; do
   for size in 64 512 1400; do
@@ -191,6 +209,64 @@ start_gw fanout 1000 1 chacha20:rustun
 bench fanout 120 fanout --clients 1000 --rounds 5
 stop_gw
 
+# ---- 6. UDP binding through the dataplane --------------------------------------------------------------
+# N clients in N/10 clusters (distinct aes256 keys) bound with UDP KeepAlives (return-routability
+# challenge, cookie echo) by rustun-loadgen --bind keepalive over memif, through the real
+# dataplane and control plane (as tests/integration/test-loadgen-keepalive.sh). Time from the
+# generator's start; our clients' key hints, then reference-shaped KeepAlives (--no-key-hint).
+BIND_N=${RUSTUN_BENCH_BIND_CLIENTS:-100000}
+BIND_NOTE=""
+free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+if [ "$BIND_N" = 0 ]; then BIND_NOTE="skipped (RUSTUN_BENCH_BIND_CLIENTS=0)"
+elif [ "$(id -u)" != 0 ]; then BIND_NOTE="skipped: needs root (memif, hugepages)"
+elif [ "${free_huge:-0}" -lt 512 ]; then BIND_NOTE="skipped: fewer than 512 free hugepages"
+fi
+bind_run() {  # NAME LOADGEN-EXTRA-ARGS...: one dataplane + control plane + loadgen run
+  local name=$1 id="rbb$$$1" w=$TMP/$1 dp_pid cp_pid rc=0
+  shift
+  mkdir -p "$w"
+  "$BUILD/tools/loadgen/rustun-loadgen" genconfig --clients "$BIND_N" --clusters $((BIND_N / 10)) --cipher aes256 \
+    --tcp 127.0.0.1:0 > "$w/gw.yaml"
+  cat >> "$w/gw.yaml" <<YAML
+control_socket: $w/control.sock
+controlplane:
+  handshake_rate_per_source: 0
+  log_level: warn
+dataplane:
+  channel: /dev/shm/$id/channel
+  eal_args: [--no-pci, --in-memory, --file-prefix=$id-dp, -l, "0-1", --log-level=error, "--vdev=net_memif0,role=server,socket=/run/$id.sock"]
+  port: net_memif0
+  workers: 1
+  address: 192.0.2.1
+  exception: none
+YAML
+  timeout 600 "$BUILD/dataplane/rustun-dataplane" --config "$w/gw.yaml" > "$w/dp.log" 2>&1 &
+  dp_pid=$!
+  for _ in $(seq 300); do [ -e "/dev/shm/$id/channel" ] && break; sleep 0.1; done
+  timeout 600 "$GW_BIN" --config "$w/gw.yaml" > "$w/cp.log" 2>&1 &
+  cp_pid=$!
+  for _ in $(seq 1800); do
+    "$CTL" --socket "$w/control.sock" --json stats 2>/dev/null | grep -Eq '"dataplane_syncs": *[1-9]' && break
+    sleep 0.1
+  done
+  timeout 300 "$BUILD/tools/loadgen/rustun-loadgen" --clients "$BIND_N" --clusters $((BIND_N / 10)) --cipher aes256 \
+    --bind keepalive --seconds 0.2 --warmup 0 --rate 1000 --quiet --json "$@" -- --no-pci --in-memory \
+    --file-prefix="$id-lg" -l 0 --log-level=error "--vdev=net_memif0,role=client,socket=/run/$id.sock" \
+    > "$TMP/$name.json" 2> "$w/lg.err" || rc=1
+  "$CTL" --socket "$w/control.sock" --json stats > "$TMP/$name.stats.json" 2>/dev/null || true
+  kill -TERM "$cp_pid" "$dp_pid" 2>/dev/null || true
+  wait "$cp_pid" "$dp_pid" 2>/dev/null || true
+  rm -rf "/dev/shm/$id" "/var/run/dpdk/$id-dp" "/var/run/dpdk/$id-lg"
+  [ "$rc" = 0 ] || { tail -n 5 "$w/lg.err" "$w/dp.log" "$w/cp.log" >&2; fail "$name: rustun-loadgen failed"; }
+  [ -z "${RUSTUN_BENCH_JSON:-}" ] || cat "$TMP/$name.json" >> "$RUSTUN_BENCH_JSON"
+}
+if [ -z "$BIND_NOTE" ]; then
+  log "UDP binding: $BIND_N clients in $((BIND_N / 10)) clusters through dataplane + control plane (key hints)"
+  bind_run bind-hint
+  log "UDP binding: the same, reference-shaped KeepAlives (--no-key-hint)"
+  bind_run bind-ref --no-key-hint
+fi
+
 # ---- table ------------------------------------------------------------------------------------------
 verdict() {  # MEASURED TARGET higher|lower -> "PASS (x.xx x target)" / "MISS (...)"
   python3 -c '
@@ -225,7 +301,7 @@ else
   # Extrapolation: the gateway's RSS with the 100k configuration loaded (before connections)
   # plus 100000 x the measured increase per connection.
   rss_mib=$(j "$f" '(d["rss_before_kib"]*1024 + 100000*d["rss_delta_per_conn_bytes"])/1048576')
-  printf "$ROW" "idle clients held: 100000: KERNEL REFUSED" \
+  printf "$ROW" "idle clients held: 100000: NOFILE LIMIT" \
     "$(j "$f" '"%d alive; RSS %.1f MiB (%.1f before connecting), +%.0f B/conn" % (d["alive_after_hold"], d["rss_kib"]/1024, d["rss_before_kib"]/1024, d["rss_delta_per_conn_bytes"])')" \
     "<= 2048 MiB: $(verdict "$rss_mib" 2048 lower)*"
   printf "$ROW" "  ${IDLE_BIG_NOTE}" "$(printf '* extrapolated to 100k: %.1f MiB (RSS before + 100k x B/conn)' "$rss_mib")" ""
@@ -235,6 +311,18 @@ hs=$(j "$f" 'd["per_s"]')
 printf "$ROW" "handshakes/s (connect, Handshake, reply, close)" \
   "$(j "$f" '"%.0f/s; p50 %.2f ms, p99 %.2f ms, %d failed" % (d["per_s"], d["latency_ms_p50"], d["latency_ms_p99"], d["failures"])')" \
   ">= 20000/s: $(verdict "$hs" 20000 higher)"
+hs1=$(j "$TMP/hs1key.json" 'd["per_s"]')
+printf "$ROW" "handshakes/s, 1 key (20000 ids, 10000 clusters)" \
+  "$(j "$TMP/hs1key.json" '"%.0f/s; %.2f decryptions per handshake" % (d["per_s"], d["gateway_auth_trial_opens"]/d["total"])')" "-"
+hsd=$(j "$TMP/hsdist-hint.json" 'd["per_s"]')
+printf "$ROW" "handshakes/s, 10000 distinct keys: our clients" \
+  "$(j "$TMP/hsdist-hint.json" '"%.0f/s; %.2f decryptions per handshake" % (d["per_s"], d["gateway_auth_trial_opens"]/d["total"])') = $(printf '%.2f' "$(calc "$hsd / $hs1")") x 1 key" \
+  ">= 0.50 x 1 key: $(verdict "$(calc "$hsd / $hs1")" 0.5 higher)"
+hsa=$(j "$TMP/hsdist-again.json" 'd["per_s"]')
+printf "$ROW" "  reference clients, reconnects (same addr)" \
+  "$(j "$TMP/hsdist-again.json" '"%.0f/s; %.2f decryptions per handshake" % (d["per_s"], d["gateway_auth_trial_opens"]/d["total"])') = $(printf '%.2f' "$(calc "$hsa / $hs1")") x 1 key" "-"
+printf "$ROW" "  reference clients, first contact (no hint)" \
+  "$(j "$TMP/hsdist-first.json" '"%.0f/s; %.0f decryptions per handshake (full trial)" % (d["per_s"], d["gateway_auth_trial_opens"]/d["total"])')" "-"
 for cipher in chacha20 aes256; do
   for size in 64 512 1400; do
     f=$TMP/relay-$cipher-$size.json
@@ -272,6 +360,18 @@ done
 f=$TMP/fanout.json
 printf "$ROW" "PeerUpdate fan-out, 1000-client cluster" \
   "$(j "$f" '"%.2f ms median to all 999 peers (min %.2f, max %.2f)" % (d["ms_median"], d["ms_min"], d["ms_max"])')" "-"
+if [ -z "$BIND_NOTE" ]; then
+  bt=$(j "$TMP/bind-hint.json" 'd["bind_seconds_since_start"]')
+  printf "$ROW" "UDP binding: $BIND_N clients, $((BIND_N / 10)) clusters" \
+    "$(j "$TMP/bind-hint.json" '"%d bound in %.2f s from the generator start (%.0f/s)" % (d["bound"], d["bind_seconds_since_start"], d["bound"]/max(d["bind_seconds"],1e-9))')" \
+    "<= 15 s for 100000: $(verdict "$(calc "$bt * 100000 / $BIND_N")" 15 lower)"
+  printf "$ROW" "  reference-shaped KeepAlives (no key hint)" \
+    "$(j "$TMP/bind-ref.json" '"%d bound in %.2f s from the generator start (%.0f/s)" % (d["bound"], d["bind_seconds_since_start"], d["bound"]/max(d["bind_seconds"],1e-9))')" "-"
+else
+  printf "$ROW" "UDP binding" "$BIND_NOTE" "-"
+fi
 printf '\nrelay: Mpps/Gbps count frames received by the receivers (inner bytes); crypto = rustun-crypto-bench\n'
 printf 'open, burst column, same run. drops = gateway data_outq_full + frames sent but never received.\n'
 printf 'handshakes: RST close, identities cycled; idle: new-dialect clients, KeepAlive every 10 s.\n'
+printf 'auth rows: decryptions per handshake = gateway auth_trial_opens / handshakes (1.00 = every hint hit);\n'
+printf 'UDP binding: KeepAlive, challenge, cookie echo per client, at most 512 unanswered (rustun-loadgen).\n'

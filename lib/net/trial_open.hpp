@@ -20,18 +20,21 @@ struct TrialTrace {
     bool aead_opened = false;  // an AEAD key authenticated the payload
     bool parsed = false;       // some key's plaintext decoded into a body
     bool refused = false;      // ... which `accept` refused
+    uint32_t opens = 0;        // decryptions attempted (the cost: at most one per key)
 };
 
 // Opens `payload[0..len)` out of place into `out` (at least `len` bytes) with each of `keys` in
 // order (null entries skipped); `decode(plaintext)` returns a Result/optional of the body,
 // `accept(body, key_index)` whether the body's sender belongs to that key. Returns the first
-// accepted body and its key's index. The payload itself is never written.
-template <class Decode, class Accept>
+// accepted body and its key's index. The payload itself is never written. `skip(i)`: keys not
+// to try (already tried by the caller).
+template <class Decode, class Accept, class Skip>
 auto trial_open(std::span<const CipherKey* const> keys, CryptoEngine& eng, const uint8_t* payload, uint32_t len,
-                uint8_t* out, Decode&& decode, Accept&& accept, TrialTrace& trace)
+                uint8_t* out, Decode&& decode, Accept&& accept, TrialTrace& trace, Skip&& skip)
     -> std::optional<std::pair<std::decay_t<decltype(*decode(std::string_view()))>, size_t>> {
     for (size_t i = 0; i < keys.size(); ++i) {
-        if (keys[i] == nullptr) continue;
+        if (keys[i] == nullptr || skip(i)) continue;
+        ++trace.opens;
         OpenItem it;
         it.key = keys[i];
         it.payload = const_cast<uint8_t*>(payload);  // read only: out of place
@@ -49,6 +52,12 @@ auto trial_open(std::span<const CipherKey* const> keys, CryptoEngine& eng, const
         return std::make_pair(std::move(*body), i);
     }
     return std::nullopt;
+}
+
+template <class Decode, class Accept>
+auto trial_open(std::span<const CipherKey* const> keys, CryptoEngine& eng, const uint8_t* payload, uint32_t len,
+                uint8_t* out, Decode&& decode, Accept&& accept, TrialTrace& trace) {
+    return trial_open(keys, eng, payload, len, out, decode, accept, trace, [](size_t) { return false; });
 }
 
 }  // namespace rustun

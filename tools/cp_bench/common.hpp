@@ -27,6 +27,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -36,6 +37,7 @@
 #include "config/yaml_loader.hpp"
 #include "crypto/cipher_key.hpp"
 #include "crypto/crypto_engine.hpp"
+#include "crypto/key_hint.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
 #include "proto/constants.hpp"

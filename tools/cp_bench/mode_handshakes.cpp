@@ -9,7 +9,7 @@ namespace rustun::cpbench {
 // ---- handshakes -------------------------------------------------------------------------------
 
 int mode_handshakes(const Args& a) {
-    check_known(a, {"config", "clients", "concurrency", "timeout"});
+    check_known(a, {"config", "clients", "concurrency", "timeout", "key-hint", "sources"});
     Setup s = load_setup(a);
     const uint64_t total = a.need("clients", 1, 100000000);
     const size_t conc = a.num("concurrency", 64, 1, 50000);
@@ -18,6 +18,12 @@ int mode_handshakes(const Args& a) {
     const uint64_t deadline = mono_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
     raise_nofile(conc + 1024);
     Net net(s);
+    const std::string hint = a.str("key-hint", "no"), sources = a.str("sources", "shared");
+    if (hint != "yes" && hint != "no") die("handshakes: --key-hint: '%s' (yes, no)", hint.c_str());
+    if (sources != "identity" && sources != "shared") die("handshakes: --sources: '%s' (identity, shared)", sources.c_str());
+    if (sources == "identity" && s.ids.size() > 0xFEFFFF) die("handshakes: --sources identity: too many identities");
+    net.key_hint = hint == "yes";
+    net.source_per_identity = sources == "identity";
     net.conns.resize(conc);
     uint64_t started = 0, done = 0;
     std::vector<uint64_t> lat;
@@ -64,8 +70,11 @@ int mode_handshakes(const Args& a) {
         a.json,
         fmt("{\"mode\":\"handshakes\",\"total\":%" PRIu64 ",\"concurrency\":%zu,\"seconds\":%.3f,\"per_s\":%.0f,"
             "\"failures\":%" PRIu64 ",\"gateway_handshake_ok\":%" PRIu64 ",\"latency_ms_p50\":%.3f,"
-            "\"latency_ms_p99\":%.3f,\"latency_ms_max\":%.3f}",
-            total, conc, secs(el), rate, net.failures, ok, pct(0.5), pct(0.99), pct(1.0)),
+            "\"latency_ms_p99\":%.3f,\"latency_ms_max\":%.3f,\"key_hint\":%s,\"sources\":\"%s\","
+            "\"gateway_auth_hint_hit\":%" PRIu64 ",\"gateway_auth_trial_opens\":%" PRIu64 "}",
+            total, conc, secs(el), rate, net.failures, ok, pct(0.5), pct(0.99), pct(1.0), net.key_hint ? "true" : "false",
+            sources.c_str(), g1.get("auth_hint_hit") - g0.get("auth_hint_hit"),
+            g1.get("auth_trial_opens") - g0.get("auth_trial_opens")),
         fmt("handshakes: %" PRIu64 " in %.2f s = %.0f/s at concurrency %zu (%" PRIu64
             " failed; gateway handshake_ok +%" PRIu64 "); latency p50 %.2f ms, p99 %.2f ms",
             total, secs(el), rate, conc, net.failures, ok, pct(0.5), pct(0.99)));

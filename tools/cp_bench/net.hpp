@@ -102,14 +102,22 @@ public:
     // Called for each complete frame on an established connection (type byte).
     std::function<void(Conn&, uint8_t)> on_frame;
     bool old_dialect = false;
+    // Handshakes: the nonce carries the key's hint tag (as our client's); each identity connects
+    // from its own source address 127.1.0.0 + index (a reconnect comes from where it came before).
+    bool key_hint = false;
+    bool source_per_identity = false;
     bool count_only = false;  // relay: established connections only count bytes/frames
 
     // Seals `body` as a `type` frame with the connection's key and appends it to `out`.
-    void seal_into(const CipherKey& key, FrameType type, std::string_view body, std::string& out) {
+    void seal_into(const CipherKey& key, FrameType type, std::string_view body, std::string& out, bool hinted = false) {
         uint8_t buf[kMaxFrameSize];
         uint32_t len = 0;
+        uint8_t nonce[12];
+        const std::optional<uint32_t> tag = hinted ? key_hint_tag(key.spec()) : std::nullopt;
+        if (tag) key_hint_nonce(*tag, nonce);
         CryptoStatus st = engine_->seal(key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
-                                        std::span<uint8_t>(buf + kFrameHeaderSize, kMaxPayloadSize), len);
+                                        std::span<uint8_t>(buf + kFrameHeaderSize, kMaxPayloadSize), len,
+                                        tag ? nonce : nullptr);
         if (st != CryptoStatus::Ok || !encode_header(type, len, std::span<uint8_t>(buf, kFrameHeaderSize)))
             die("cannot seal a %zu-byte frame", body.size());
         out.append(reinterpret_cast<const char*>(buf), kFrameHeaderSize + len);
@@ -136,7 +144,9 @@ public:
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         sockaddr_in src{};
         src.sin_family = AF_INET;
-        src.sin_addr.s_addr = htonl(0x7F000002u + static_cast<uint32_t>((next_src_++ / kPerSourceIp) % 250));
+        src.sin_addr.s_addr = source_per_identity
+                                  ? htonl(0x7F010000u + c.ident)
+                                  : htonl(0x7F000002u + static_cast<uint32_t>((next_src_++ / kPerSourceIp) % 250));
         if (::bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) < 0) {
             last_errno = errno;
             last_error = std::string("bind: ") + strerror(errno);
@@ -183,7 +193,7 @@ public:
 
     // Queues a control frame and writes what the socket takes.
     void send(Conn& c, FrameType type, std::string_view body) {
-        seal_into(*s_.ids[c.ident].key, type, body, c.out);
+        seal_into(*s_.ids[c.ident].key, type, body, c.out, key_hint && type == FrameType::Handshake);
         flush(c);
     }
 

@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +66,9 @@ cli::Spec loadgen_spec(bool genconfig) {
             {"bind", 0, "MODE",
              "how the gateway learns the endpoints: shm:PATH (act as the control plane on the\n"
              "dataplane's channel, same host), keepalive (UDP KeepAlives with seq, repeated every\n"
-             "10 s; the real control plane binds them), none (default; e.g. against rustun-memif-fwd)"},
+             "10 s; the real control plane binds them; binding: at most 512 unanswered at a time,\n"
+             "time on stderr and in --json: bind_seconds), none (default; e.g. against rustun-memif-fwd)"},
+            {"no-key-hint", 0, nullptr, "KeepAlives with random nonces (reference-shaped): no key-hint tag"},
             {"rate", 0, "PPS", "offered packets/s over all flows; 0 = as fast as possible (default 0)"},
             {"seconds", 0, "S", "measured seconds (default 5)"},
             {"warmup", 0, "S", "seconds before measuring (default 1)"},
@@ -130,6 +133,7 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     a.tcp = p.value("tcp", a.tcp);
     a.json = p.has("json");
     a.quiet = p.has("quiet");
+    if (p.has("no-key-hint")) a.sc.key_hint = false;
     a.eal = p.rest;
     if (!genconfig && a.eal.empty())
         return cli::usage_error(spec, "EAL arguments are required after -- (e.g. --no-pci --in-memory "
@@ -150,6 +154,7 @@ struct Totals {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const auto t_prog0 = std::chrono::steady_clock::now();
     const bool genconfig = argc >= 2 && std::string(argv[1]) == "genconfig";
     Args a;
     if (auto code = parse(a, argc, argv, genconfig)) return *code;
@@ -220,6 +225,8 @@ int main(int argc, char** argv) {
                 sc->datagram(f, frame.data(), sc->frame_len(), &tmpl[(uint64_t{k} * flows + f) * stride]);
             }
         const double seal_s = double(rte_rdtsc() - t_seal0) / double(hz);
+        const uint64_t t_bind0 = rte_rdtsc();
+        double bind_s = 0, bind_since_start_s = 0;
         // ---- binding ----
         ShmControlPlane cp;
         const bool shm_mode = a.bind.rfind("shm:", 0) == 0;
@@ -228,14 +235,19 @@ int main(int argc, char** argv) {
         Totals tot;
         std::vector<uint8_t> ka_bound(ka_mode ? flows : 0, 0);
         uint32_t ka_bound_n = 0;
+        uint32_t ka_outstanding = 0;  // binding phase: KeepAlives sent and not answered yet
         auto send_keepalive = [&](uint32_t i, const std::string& cookie = {}) {
             auto f = sc->keepalive_frame(*eng, i, realtime_us(), cookie);
             rte_mbuf* m = rte_pktmbuf_alloc(rxpool);
-            if (!m) return;
+            if (!m) return false;
             auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(42 + f.size())));
             sc->datagram(i, f.data(), static_cast<uint32_t>(f.size()), d);
-            if (rte_eth_tx_burst(port, 0, &m, 1) == 1) ++tot.ka_sent;
-            else rte_pktmbuf_free(m);
+            if (rte_eth_tx_burst(port, 0, &m, 1) == 1) {
+                ++tot.ka_sent;
+                return true;
+            }
+            rte_pktmbuf_free(m);
+            return false;
         };
         // RX classification shared by the binding phase and the run.
         LatencyHistogram hist;
@@ -263,11 +275,12 @@ int main(int argc, char** argv) {
                 }
                 if (fr[5] == static_cast<uint8_t>(FrameType::KeepAlive)) {
                     ++tot.ka_replies;
+                    if (ka_outstanding) --ka_outstanding;
                     if (ka_mode && receiver < flows) {
                         // A return-routability challenge: echo the cookie (protocol-extensions.md).
                         std::string cookie = sc->keepalive_cookie(*eng, receiver, fr, static_cast<uint32_t>(p + len - fr));
                         if (!cookie.empty()) {
-                            send_keepalive(receiver, cookie);
+                            if (send_keepalive(receiver, cookie)) ++ka_outstanding;
                             continue;
                         }
                     }
@@ -309,17 +322,40 @@ int main(int argc, char** argv) {
             std::string e = cp.start(a.bind.substr(4), *sc, 60'000);
             if (!e.empty()) die("--bind shm: %s", e);
         } else if (ka_mode) {
-            const uint64_t t_end = rte_rdtsc() + 30 * hz;
-            for (int round = 0; round < 3 && ka_bound_n < flows && rte_rdtsc() < t_end && !g_stop; ++round) {
-                for (uint32_t i = 0; i < flows; ++i) {
-                    if (!ka_bound[i]) send_keepalive(i);
-                    if ((i & 63) == 0) poll_rx();
+            // Closed loop, as clients that each wait for their answer: at most kBindWindow
+            // KeepAlives unanswered at a time (a challenge's answer is the cookie echo), so that
+            // the generator measures the gateway's binding rate rather than overflowing its punt
+            // ring. A second without a new binding counts what is unanswered as lost and sweeps
+            // over the unbound clients again.
+            constexpr uint32_t kBindWindow = 512;
+            const uint64_t t_end = t_bind0 + 120 * hz;
+            uint32_t next = 0, last_bound = 0;
+            uint64_t last_progress = rte_rdtsc(), now = last_progress;
+            while (ka_bound_n < flows && now < t_end && !g_stop) {
+                while (ka_outstanding < kBindWindow && next < flows) {
+                    if (!ka_bound[next]) {
+                        if (!send_keepalive(next)) break;  // TX ring full: poll first
+                        ++ka_outstanding;
+                    }
+                    ++next;
                 }
-                const uint64_t t_wait = rte_rdtsc() + 3 * hz;
-                while (ka_bound_n < flows && rte_rdtsc() < t_wait && !g_stop) poll_rx();
+                poll_rx();
+                now = rte_rdtsc();
+                if (ka_bound_n != last_bound) {
+                    last_bound = ka_bound_n;
+                    last_progress = now;
+                } else if (now - last_progress > hz) {
+                    ka_outstanding = 0;
+                    if (next >= flows) next = 0;
+                    last_progress = now;
+                }
             }
-            if (ka_bound_n < flows)
-                std::fprintf(stderr, "rustun-loadgen: warning: %u of %u clients got a KeepAlive reply (bound)\n", ka_bound_n, flows);
+            bind_s = double(rte_rdtsc() - t_bind0) / double(hz);
+            const double since_start =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t_prog0).count();
+            std::fprintf(stderr, "rustun-loadgen: %u of %u clients bound in %.2f s (%.2f s after the generator's start)\n",
+                         ka_bound_n, flows, bind_s, since_start);
+            bind_since_start_s = since_start;
         }
         const uint64_t dp0_relayed = shm_mode ? cp.counter(shm::DpCounter::relayed) : 0;
         uint64_t dp0_drops = 0;
@@ -446,6 +482,7 @@ int main(int argc, char** argv) {
                         "\"reordered\":%llu,\"misdelivered\":%llu,\"foreign\":%llu,\"lat_samples\":%llu,\"lat_p50_us\":%.2f,"
                         "\"lat_p99_us\":%.2f,\"lat_p999_us\":%.2f,\"lat_max_us\":%.2f,\"lat_mean_us\":%.2f,"
                         "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu,"
+                        "\"bound\":%u,\"bind_seconds\":%.3f,\"bind_seconds_since_start\":%.3f,"
                         "\"flow_burst\":%u,\"dp_cycles_per_packet\":%.2f,\"dp_packets_per_burst\":%.2f,\"dp_busy_share\":%.4f,"
                         "\"dp_cycles_other\":%.2f%s}\n",
                         a.sc.method.c_str(), a.sc.inner_size, flows, sc->clusters(), a.bind.c_str(), a.rate, K, seal_s, meas_s,
@@ -454,8 +491,9 @@ int main(int argc, char** argv) {
                         (unsigned long long)tot.reordered, (unsigned long long)tot.misdelivered, (unsigned long long)tot.foreign,
                         (unsigned long long)hist.count(), p50, p99, p999, pmax, hist.mean_ns() / 1e3,
                         (unsigned long long)dp_relayed, (unsigned long long)dp_drop, (unsigned long long)tot.ka_sent,
-                        (unsigned long long)tot.ka_replies, a.flow_burst, dprt.cycles_per_packet, dprt.packets_per_burst,
-                        dprt.busy_share, dprt.other_per_packet, dp_stage_json.c_str());
+                        (unsigned long long)tot.ka_replies, ka_bound_n, bind_s, bind_since_start_s, a.flow_burst,
+                        dprt.cycles_per_packet, dprt.packets_per_burst, dprt.busy_share, dprt.other_per_packet,
+                        dp_stage_json.c_str());
         } else {
             std::printf("rustun-loadgen: %s, inner %u B (frame %u B, wire %u B), %u clients in %u cluster(s), bind %s,\n"
                         "offered %s, %.1f s measured after %.1f s warm-up, %u sealed templates per flow (%.2f s to seal)\n\n",

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "crypto/key_hint.hpp"
 #include "net/checksum.hpp"
 #include "net/packet_build.hpp"
 #include "proto/frame.hpp"
@@ -47,6 +48,7 @@ std::unique_ptr<Scenario> Scenario::create(const ScenarioOptions& o, std::string
             err = "cipher " + s->cipher_text(c) + ": " + k.error();
             return nullptr;
         }
+        s->hint_tags_.push_back(key_hint_tag((*k)->spec()));
         s->keys_.push_back(std::move(*k));
     }
     return s;
@@ -126,8 +128,11 @@ std::vector<uint8_t> Scenario::keepalive_frame(CryptoEngine& eng, uint32_t i, ui
     const CipherKey& k = *keys_[clients_[i].cluster];
     std::vector<uint8_t> out(8 + body.size() + k.overhead());
     uint32_t n = 0;
+    const std::optional<uint32_t>& tag = hint_tags_[clients_[i].cluster];
+    uint8_t nonce[12];
+    if (o_.key_hint && tag) key_hint_nonce(*tag, nonce);
     eng.seal(k, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
-             std::span<uint8_t>(out.data() + 8, out.size() - 8), n);
+             std::span<uint8_t>(out.data() + 8, out.size() - 8), n, o_.key_hint && tag ? nonce : nullptr);
     (void)encode_header(FrameType::KeepAlive, n, std::span<uint8_t>(out.data(), 8));
     out.resize(8 + n);
     return out;

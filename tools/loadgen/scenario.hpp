@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct ScenarioOptions {
     uint8_t client_mac[6] = {0x02, 0x6c, 0x67, 0, 0, 0};  // last 3 bytes = client index
     uint32_t endpoint_base = 0xC6120000;  // 198.18.0.0 (host order); client i gets base + i + 1
     uint16_t port_base = 10000;
+    // KeepAlives carry the key-hint tag in their nonce (docs/protocol-extensions.md, "Key
+    // hints"), as our client does; false = reference-shaped (random nonces).
+    bool key_hint = true;
 };
 
 struct Client {
@@ -67,7 +71,8 @@ public:
     // AEAD nonce (and, for xor/plain, inner bytes 20..32) carries {flow, slot, tag} in the clear so
     // that a receiver identifies the packet without decrypting it (read_tag).
     bool data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const;
-    // A sealed KeepAlive frame of client i with `seq` (Unix µs), HEAD shape (protocol-extensions.md).
+    // A sealed KeepAlive frame of client i with `seq` (Unix µs), HEAD shape (protocol-extensions.md);
+    // its nonce carries the cluster key's hint tag unless opt().key_hint is false.
     // `cookie`: the gateway's return-routability cookie to echo (empty: none).
     std::vector<uint8_t> keepalive_frame(CryptoEngine& eng, uint32_t i, uint64_t seq,
                                          const std::string& cookie = {}) const;
@@ -93,6 +98,7 @@ private:
     ScenarioOptions o_;
     std::vector<Client> clients_;
     std::vector<std::unique_ptr<CipherKey>> keys_;
+    std::vector<std::optional<uint32_t>> hint_tags_;  // per cluster (AEAD keys only)
     uint32_t tag_ = 0x524c4731;  // "RLG1"
 };
 
