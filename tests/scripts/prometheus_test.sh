@@ -131,7 +131,10 @@ check_examples() {
     python3 - "http://127.0.0.1:$prom_port/api/v1/query" "$src/examples/grafana-dashboard.json" "$tmp/scrape.txt" << 'PY'
 import json, re, sys, urllib.parse, urllib.request
 api, dash_path, scrape_path = sys.argv[1:4]
-known = set(re.findall(r"^# TYPE (\S+)", open(scrape_path).read(), re.M)) | {"up"}
+types = re.findall(r"^# TYPE (\S+) (\S+)", open(scrape_path).read(), re.M)
+known = {n for n, _ in types} | {"up"}
+# A histogram's series are its name with _bucket, _sum and _count.
+known |= {n + sfx for n, t in types if t == "histogram" for sfx in ("_bucket", "_sum", "_count")}
 exprs = []
 rules = json.load(urllib.request.urlopen(api.replace("/query", "/rules"), timeout=5))
 for g in rules["data"]["groups"]:
