@@ -80,7 +80,7 @@ struct ClusterEntry {
 };
 
 // The ids the dataplane knows this generation's clients and clusters by (docs/shm-channel.md,
-// "Ids"). Unlike ClientId/ClusterId (dense route-table ids, renumbered by every reload) they stay
+// "Semantics (what the dataplane does)"). Unlike ClientId/ClusterId (dense route-table ids, renumbered by every reload) they stay
 // the same for an identity (a cluster name) across reloads, so that a reload reaches the
 // dataplane as a delta (controlplane/dataplane_delta.hpp); a new client or cluster gets an id
 // never used before in the numbering, so a message in flight can never name another client.

@@ -25,7 +25,7 @@ RELAY_S=${RUSTUN_BENCH_SECONDS:-5}
 HOLD_S=${RUSTUN_BENCH_HOLD:-15}
 SYNC_BIG=${RUSTUN_BENCH_SYNC_BIG:-1000000}
 TARGETS=(controlplane/rustun-controlplane controlplane/rustunctl tools/rustun-crypto-bench tools/rustun-cp-bench
-         tools/rustun-sync-bench dataplane/rustun-dataplane tools/loadgen/rustun-loadgen)
+         tests/controlplane/rustun-sync-bench dataplane/rustun-dataplane tools/loadgen/rustun-loadgen)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 fail() { printf 'bench-controlplane: %s\n' "$*" >&2; exit 1; }
@@ -47,7 +47,7 @@ GW_BIN=$BUILD/controlplane/rustun-controlplane
 CTL=$BUILD/controlplane/rustunctl
 CB=$BUILD/tools/rustun-crypto-bench
 CPB=$BUILD/tools/rustun-cp-bench
-SB=$BUILD/tools/rustun-sync-bench
+SB=$BUILD/tests/controlplane/rustun-sync-bench
 command -v python3 >/dev/null || fail "python3 is needed (scripts/setup.sh installs it)"
 
 # ---- temp dir, gateway lifecycle, cleanup ---------------------------------------------------------
