@@ -32,6 +32,10 @@ const cli::Option kOptions[] = {
     {"socket", 0, "PATH", "the gateway's control socket"},
     {"output-queue-bytes", 0, "B", "controlplane.output_queue_bytes"},
     {"max-peers", 0, "N", "controlplane.max_peers_per_reply"},
+    {"workers", 0, "W", "controlplane.workers (default 1)"},
+    {"keys", 0, "one|distinct", "one key for all clusters, or one per cluster (default one)"},
+    {"key-hint", 0, "yes|no", "nonces carry the key-hint tag, as our client's (default no)"},
+    {"sources", 0, "shared|identity", "identity i connects from 127.1.0.0 + i (default shared)"},
     {"hold", 0, "S", "seconds to hold the connections (default 10)"},
     {"concurrency", 0, "C", "at most C at a time"},
     {"gateway-pid", 0, "PID", "the gateway's PID (default: from the control socket)"},
@@ -51,9 +55,9 @@ struct Mode {
     std::vector<const char*> options;
 };
 const Mode kModes[] = {
-    {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "json"}},
+    {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "workers", "keys", "json"}},
     {"idle", {"config", "clients", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
-    {"handshakes", {"config", "clients", "concurrency", "timeout", "json"}},
+    {"handshakes", {"config", "clients", "concurrency", "timeout", "key-hint", "sources", "json"}},
     {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "json"}},
     {"fanout", {"config", "clients", "rounds", "timeout", "json"}},
 };
