@@ -8,8 +8,8 @@
 # are delivered.
 #
 # pktgen is not packaged in Debian: the test uses RUSTUN_PKTGEN_BIN, or builds pktgen once from
-# RUSTUN_PKTGEN_SRC (a folder with build-pktgen.sh and pktgen-23.06.1.tar.gz; meson passes the
-# development machines' copy beside the repository) into RUSTUN_PKTGEN_WORK (under the build
+# RUSTUN_PKTGEN_SRC (a folder with build-pktgen.sh and pktgen-23.06.1.tar.gz, from the caller's
+# environment) into RUSTUN_PKTGEN_WORK (under the build
 # directory, never committed). Without either it exits 77 (skipped), as in a plain clone.
 # Needs root, free hugepages, liblua5.3-dev (scripts/setup.sh installs it) for the build.
 set -uo pipefail
