@@ -21,6 +21,8 @@ PACKAGES=(
   prometheus                           # promtool and a server: test controlplane-prometheus
   liblua5.3-dev                        # pktgen-dpdk with Lua (test pktgen-memif, scripts/bench.sh pktgen row)
   nebula wireguard-go iperf3           # scripts/bench-peers.sh: the alternatives beside ours
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc golang-etcd-server-dev  # the fleet's etcd v3 client (gRPC, etcd's rpc.proto)
+  etcd-server etcd-client              # fleet tests: a real etcd on loopback
 )
 
 missing=()
