@@ -479,9 +479,11 @@ int main(int argc, char** argv) {
             shm::CounterValues v = cp.worker_counters(w);
             for (size_t c = 0; c < shm::kDpCounterCount; ++c) v[c] -= dp_w0[w][c];
             const shm::RuntimeView r = shm::RuntimeView::of(v);
-            char b[160];
-            std::snprintf(b, sizeof b, "%s{\"worker\":%u,\"packets\":%llu,\"cycles_per_packet\":%.2f,\"busy_share\":%.4f}",
-                          w ? "," : "", w, static_cast<unsigned long long>(r.packets), r.cycles_per_packet, r.busy_share);
+            char b[200];
+            std::snprintf(b, sizeof b,
+                          "%s{\"worker\":%u,\"rx_packets\":%llu,\"packets\":%llu,\"cycles_per_packet\":%.2f,\"busy_share\":%.4f}",
+                          w ? "," : "", w, static_cast<unsigned long long>(v[static_cast<size_t>(shm::DpCounter::rx_packets)]),
+                          static_cast<unsigned long long>(r.packets), r.cycles_per_packet, r.busy_share);
             dp_workers_json += b;
             std::snprintf(b, sizeof b, "%sw%u %.3f M pkts %.0f cyc/pkt", w ? ", " : "", w, double(r.packets) / 1e6, r.cycles_per_packet);
             dp_workers_text += b;
