@@ -196,7 +196,7 @@ public:
     // Time since the last event or progress notification received (0 before the first one is
     // due); grows while etcd is unreachable.
     std::chrono::milliseconds lag() const;
-    // The revision of the last delivered snapshot or event.
+    // The revision of the last delivered snapshot or event; -1 while a listing is due.
     int64_t revision() const { return revision_.load(std::memory_order_acquire); }
 
 private:
