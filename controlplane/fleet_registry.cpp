@@ -96,6 +96,14 @@ void FleetRegistry::client_changed(std::string_view identity) {
     inbox_cv_.notify_one();
 }
 
+void FleetRegistry::config_changed(std::string hash) {
+    {
+        MutexLock lk(inbox_mu_);
+        inbox_.config_hash = std::move(hash);
+    }
+    inbox_cv_.notify_one();
+}
+
 FleetStatus FleetRegistry::status() const {
     MutexLock lk(status_mu_);
     return status_;
@@ -104,7 +112,7 @@ FleetStatus FleetRegistry::status() const {
 void FleetRegistry::wait_for_work(std::chrono::milliseconds timeout) {
     MutexLock lk(inbox_mu_);
     const bool work = !inbox_.dirty.empty() || !inbox_.listings.empty() || !inbox_.batches.empty() ||
-                      inbox_.lease_lost || inbox_.watch_down || inbox_.watch_up;
+                      inbox_.lease_lost || inbox_.watch_down || inbox_.watch_up || !inbox_.config_hash.empty();
     if (!work && !stop_.load()) inbox_cv_.wait_for(inbox_mu_, timeout);
 }
 
@@ -246,6 +254,7 @@ void FleetRegistry::update_stale() {
     status_.remote_clients = model_.remote_clients();
     status_.revision = model_.revision();
     status_.endpoint = etcd_->current_endpoint();
+    status_.config_hash = self_.config_hash;
 }
 
 void FleetRegistry::run() {
@@ -265,7 +274,12 @@ void FleetRegistry::run() {
             counters_.inc(Counter::fleet_lease_lost);
             close_session("lease lost");
         }
-        for (std::string& id : in.dirty) dirty_.insert(std::move(id));
+        dirty_.merge(in.dirty);
+        if (!in.config_hash.empty()) {
+            self_.config_hash = std::move(in.config_hash);
+            mark_all_dirty();
+            published_count_ = UINT64_MAX;  // rewrite the gateway record (its hash)
+        }
         apply_inbox(in);
         if (session_ok_) {
             std::set<std::string> todo;

@@ -59,6 +59,7 @@ struct FleetStatus {
     uint64_t gateways = 0;
     int64_t revision = 0;
     std::string endpoint;        // the etcd endpoint calls go to
+    std::string config_hash;     // ours, as published
     std::string last_error;
 };
 
@@ -76,6 +77,8 @@ public:
     void stop();
 
     void client_changed(std::string_view identity) override EXCLUDES(inbox_mu_);
+    // After a reload: the new configuration hash; every online client's record is re-checked.
+    void config_changed(std::string hash) EXCLUDES(inbox_mu_);
 
     const CounterBlock& counters() const { return counters_; }
     FleetStatus status() const EXCLUDES(status_mu_);
@@ -87,6 +90,7 @@ private:
         std::vector<std::vector<etcd::WatchEvent>> batches;
         bool lease_lost = false;
         bool watch_down = false, watch_up = false;
+        std::string config_hash;  // non-empty: a reload installed this configuration
     };
     // A local client's session as the registry publishes it (read under the state mutex).
     struct Local {
