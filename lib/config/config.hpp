@@ -175,8 +175,10 @@ struct FleetConfig {
     std::vector<std::string> etcd;  // endpoints "http://host:port" / "https://host:port", >= 1
     std::optional<FleetTlsConfig> tls;  // absent: no TLS (every endpoint http://)
     // etcd key prefix of the fleet's records: starts with '/', no trailing '/'.
-    std::string prefix{"/rustun/v1"};
-    std::chrono::seconds lease_ttl{10};  // whole seconds, 2..3600
+    std::string prefix{config_key("fleet.prefix").text};
+    std::chrono::seconds lease_ttl{kDefaultLeaseTtl};  // whole seconds, 2..3600
+    static constexpr std::chrono::seconds kDefaultLeaseTtl{10};  // docs: `10s`
+    static constexpr std::chrono::seconds kMinLeaseTtl{2}, kMaxLeaseTtl{3600};
     FleetLinkConfig link;
     bool operator==(const FleetConfig&) const = default;
 };
