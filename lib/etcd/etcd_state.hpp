@@ -3,8 +3,12 @@
 //
 // Failover: `current` names the endpoint every new call and stream starts on. An endpoint whose
 // connection fails (connection refused, not connected within dial_timeout, UNAVAILABLE) is left
-// for the next one in the list; a call is retried on the next endpoint only when it failed with
-// UNAVAILABLE (it did not reach etcd, so retrying cannot apply it twice).
+// for the next one in the list. A call that failed with UNAVAILABLE or DEADLINE_EXCEEDED is
+// retried on the next endpoint, once per endpoint: a member that lost its leader drops proposals
+// and answers only after etcd's own request timeout (5 s and more), longer than our deadline. A
+// retried write may have been applied by the first attempt: puts are idempotent, and the
+// ownership transactions return the current value so that the caller can recognise its own write
+// (etcd_client.hpp).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -63,7 +67,8 @@ struct ClientState {
 };
 
 // Runs one unary call `fn(size_t endpoint, grpc::ClientContext&) -> grpc::Status` with the rpc
-// deadline on a connected endpoint, failing over on UNAVAILABLE; the error names the endpoint.
+// deadline on a connected endpoint, failing over as described above; the error names the
+// endpoint of the last attempt.
 template <typename Fn>
 Status run_unary(ClientState& st, std::string_view what, Fn&& fn) {
     std::string last;
@@ -83,7 +88,6 @@ Status run_unary(ClientState& st, std::string_view what, Fn&& fn) {
             s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)
             return Error{last};
         st.leave(*i);
-        if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return Error{last};
     }
     return Error{last};
 }
