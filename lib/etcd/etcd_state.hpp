@@ -54,8 +54,9 @@ struct ClientState {
 
     // An endpoint whose channel is connected, trying each from `current` on (skipping those in
     // TRANSIENT_FAILURE, waiting up to dial_timeout for one that is connecting), then waiting up
-    // to dial_timeout on `current` once more. Makes the endpoint found `current`.
-    Result<size_t> connected_endpoint();
+    // to dial_timeout on `current` once more. Makes the endpoint found `current`. A set `cancel`
+    // (a keeper's or watcher's stop flag) ends the waiting within 100 ms.
+    Result<size_t> connected_endpoint(const std::atomic<bool>* cancel = nullptr);
     // Moves `current` past `failed` if it still names it (counted as a reconnect).
     void leave(size_t failed);
     // "etcd <target>: <what>: <CODE>: <message>".

@@ -169,6 +169,25 @@ TEST(Errors, UnreachableEndpointIsNamed) {
     EXPECT_GE(c->counters().rpc_errors, 1u);
 }
 
+// A keeper and a watcher whose etcd is unreachable stop promptly (a gateway shutting down while
+// etcd is away is not held up by connection attempts).
+TEST(Errors, StopWhileUnreachableIsPrompt) {
+    Options o;
+    o.endpoints = {"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"};
+    o.dial_timeout = 2000ms;
+    auto c = client(o);
+    ASSERT_TRUE(c);
+    Recorder rec;
+    auto w = std::make_unique<Watcher>(*c, "/p/", 0, rec.callbacks());
+    auto k = std::make_unique<LeaseKeeper>(*c, Lease{.id = 1, .ttl = 30s}, [](const std::string&) {});
+    std::this_thread::sleep_for(700ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    w.reset();
+    k.reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms);
+    EXPECT_EQ(rec.snapshot_count(), 0u);
+}
+
 // ---- one member --------------------------------------------------------------------------------
 
 TEST(Single, PutGetPrefixDelete) {
