@@ -39,9 +39,10 @@ class DataplaneLink;
 class FleetDirectory {
 public:
     virtual ~FleetDirectory() = default;
-    // The id of the gateway on which the client `identity` of cluster `cluster` is online, if
-    // that is another gateway of the fleet; nullopt if it is not online elsewhere (or unknown).
-    virtual std::optional<std::string> home_gateway(std::string_view cluster, std::string_view identity) const = 0;
+    // True, with `gateway_id` set (its buffer reused: no allocation per frame once warm), if the
+    // client `identity` of cluster `cluster` is online on another gateway of the fleet; false if
+    // it is not online elsewhere (or unknown).
+    virtual bool home_gateway(std::string_view cluster, std::string_view identity, std::string& gateway_id) const = 0;
     // The link address ("host:port", IPv6 as "[addr]:port") of fleet member `gateway_id`;
     // nullopt if it is not a member (link frames from it are refused, none are sent to it).
     virtual std::optional<std::string> link_address(std::string_view gateway_id) const = 0;
@@ -84,6 +85,13 @@ public:
     // counted in `counters` by reason (fleet_link_unknown_gateway, fleet_link_queue_full, ...).
     bool send(std::string_view gateway_id, const LinkDestination& dst, std::span<const uint8_t> frame,
               CounterBlock& counters);
+
+    // The TCP relay's hand-over (workers, the dataplane link): if the client `identity` of
+    // `cluster` (private IPv4 `private_ip`, host order) is online on another gateway, queues
+    // `frame` for it (send()). NotRemote: it is not (the caller drops it as offline).
+    enum class Relay : uint8_t { NotRemote, Queued, Dropped };
+    Relay relay(std::string_view cluster, std::string_view identity, uint32_t private_ip,
+                std::span<const uint8_t> frame, CounterBlock& counters);
 
     // The bound link port (useful with port 0).
     uint16_t listen_port() const;
