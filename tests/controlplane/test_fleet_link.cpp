@@ -13,6 +13,7 @@
 #include "fleet/link_auth.hpp"
 #include "fleet/link_replay.hpp"
 #include "fleet_link.hpp"
+#include "fleet_link_directory.hpp"
 #include "harness.hpp"
 #include "util/clock.hpp"
 #include "util/endian.hpp"
@@ -317,6 +318,32 @@ TEST_F(FleetLinkTest, ReplayedLinkFramesAreRefused) {
     (void)::send(s, pad.data(), pad.size(), MSG_NOSIGNAL);
     EXPECT_TRUE(g2_.wait_counter(Counter::fleet_link_rx_bad_format, 1));
     ::close(s);
+}
+
+TEST(FleetViewDirectory, AnswersFromTheRegistrysView) {
+    FleetView view;
+    FleetViewDirectory d(view);
+    std::string gw;
+    EXPECT_FALSE(d.home_gateway("test", "client-b", gw));
+    FleetGateway self, two, nolink;
+    self.id = "gw-1";
+    self.link = "127.0.0.1:7100";
+    self.self = true;
+    two.id = "gw-2";
+    two.link = "127.0.0.1:7200";
+    nolink.id = "gw-3";
+    RemoteClient b;
+    b.cluster = "test";
+    b.identity = "client-b";
+    b.home = "gw-2";
+    view.publish(FleetSnapshot::build({self, two, nolink}, {b}, 1, false, 0));
+    ASSERT_TRUE(d.home_gateway("test", "client-b", gw));
+    EXPECT_EQ(gw, "gw-2");
+    EXPECT_FALSE(d.home_gateway("other", "client-b", gw));
+    EXPECT_EQ(d.link_address("gw-2").value_or(""), "127.0.0.1:7200");
+    EXPECT_FALSE(d.link_address("gw-1")) << "never to ourselves";
+    EXPECT_FALSE(d.link_address("gw-3")) << "registered without a link address";
+    EXPECT_FALSE(d.link_address("gw-9"));
 }
 
 }  // namespace
