@@ -20,8 +20,8 @@ public:
         gateway_id.assign(c->home);
         return true;
     }
-    // A registered gateway other than this one, with a link address. A stale view still answers
-    // (docs/fleet.md, "Failure": relaying to gateways that still answer on the link goes on).
+    // A registered gateway other than this one, with a link address. A stale view still answers:
+    // relaying to gateways that still answer on the link goes on while etcd is away.
     std::optional<std::string> link_address(std::string_view gateway_id) const override {
         const std::shared_ptr<const FleetSnapshot> s = view_.snapshot();
         const FleetGateway* g = s->gateway(gateway_id);
