@@ -44,6 +44,14 @@ socklen_t to_sockaddr(const SocketAddress& a, sockaddr_storage& ss) {
 
 }  // namespace
 
+FleetLinkOptions fleet_link_options(const FleetConfig& fleet) {
+    FleetLinkOptions o;
+    o.gateway_id = fleet.gateway_id;
+    o.listen = fleet.link.listen.to_string();
+    o.key = fleet.link.key.to_string();
+    return o;
+}
+
 Result<std::unique_ptr<FleetLink>> FleetLink::create(SharedState& state, const FleetDirectory& directory,
                                                      FleetLinkOptions options, DataplaneLink* dataplane) {
     if (options.gateway_id.empty() || options.gateway_id.size() > fleet::kLinkMaxName)

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.hpp"
 #include "counters.hpp"
 #include "shared_state.hpp"
 #include "thread_annotations.hpp"
@@ -57,6 +58,10 @@ struct FleetLinkOptions {
     uint32_t backoff_min_ms = 100;   // reconnect back-off: doubles per failure up to the max
     uint32_t backoff_max_ms = 5000;
 };
+
+// The options of the `fleet:` section (gateway_id, link.listen, link.key); the bounds keep their
+// defaults.
+FleetLinkOptions fleet_link_options(const FleetConfig& fleet);
 
 // Where a relayed frame goes on the home gateway: the cluster (by name: the configuration is the
 // same on every gateway) and the client, by private IPv4 (host order, 0 = none) and/or identity.

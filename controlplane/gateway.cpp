@@ -18,6 +18,7 @@
 #include "dataplane_delta.hpp"
 #include "dataplane_link.hpp"
 #include "fleet_link.hpp"
+#include "fleet_link_directory.hpp"
 #include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -92,6 +93,7 @@ Status Gateway::start() {
     SocketAddress listen;
     uint32_t nworkers = 0;
     std::optional<std::string> channel;
+    std::optional<FleetConfig> fleet_cfg;
     std::string control_path, control_group;
     std::optional<SocketAddress> metrics_listen;
     std::vector<std::string> warnings;
@@ -105,6 +107,7 @@ Status Gateway::start() {
         listen = cfg_.listen.tcp;
         nworkers = cfg_.controlplane.workers;
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
+        fleet_cfg = cfg_.fleet;
         control_path = cfg_.control_socket;
         control_group = cfg_.control_socket_group;
         metrics_listen = cfg_.metrics_listen;
@@ -118,6 +121,11 @@ Status Gateway::start() {
     // The link exists before the workers (they hand it Data for UDP endpoints); its thread
     // starts after theirs.
     if (channel) link_ = std::make_unique<DataplaneLink>(state_, *channel);
+    if (fleet_cfg && !fleet_link_options_) {
+        fleet_view_directory_ = std::make_unique<FleetViewDirectory>(state_.fleet_view());
+        Status fe = enable_fleet_link(fleet_link_options(*fleet_cfg), *fleet_view_directory_);
+        if (!fe) return fe;
+    }
     if (fleet_link_options_) {
         auto fl = FleetLink::create(state_, *fleet_directory_, *fleet_link_options_, link_.get());
         if (!fl) return make_error(fl.error());

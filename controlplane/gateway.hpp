@@ -52,7 +52,8 @@ public:
     Status start();
     // Relays Data for clients homed on other gateways over the fleet's link, and takes theirs
     // (docs/fleet.md, "Link"); `directory` names the home gateways and link addresses and must
-    // outlive the gateway. Before start(). Errors name the `fleet.*` key.
+    // outlive the gateway. Before start(). Errors name the `fleet.*` key. With a `fleet:`
+    // section start() does this itself, over the registry's view (SharedState::fleet_view()).
     Status enable_fleet_link(const FleetLinkOptions& options, const FleetDirectory& directory);
     // The fleet link's port (0 without one).
     uint16_t fleet_link_port() const;
@@ -119,6 +120,7 @@ private:
     // by start() after the workers.
     std::unique_ptr<FleetLink> fleet_link_;
     const FleetDirectory* fleet_directory_ = nullptr;
+    std::unique_ptr<FleetDirectory> fleet_view_directory_;  // over state_.fleet_view(), with `fleet:`
     std::unique_ptr<FleetLinkOptions> fleet_link_options_;
     GatewayConfig cfg_ GUARDED_BY(state_.mu());
     std::string config_path_;

@@ -244,6 +244,26 @@ TEST_F(FleetLinkTest, ReplayedLinkFramesAreRefused) {
     ::close(s);
 }
 
+TEST(FleetLinkConfig, TheFleetSectionStartsTheLink) {
+    set_log_level(LogLevel::Error);
+    char tmpl[] = "/tmp/rustun-fleet-cfg-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    const std::string path = dir + "/gateway.yaml";
+    std::ofstream(path) << scenario_yaml(dir + "/control.sock") +
+                               "fleet:\n  gateway_id: gw-7\n  etcd: [http://127.0.0.1:9]\n"
+                               "  link:\n    listen: 127.0.0.1:0\n    key: aes256:fleet-secret\n";
+    auto cfg = load_config_file(path);
+    ASSERT_TRUE(cfg.ok()) << cfg.error();
+    {
+        Gateway gw(std::move(cfg.value()), path);
+        Status st = gw.start();
+        ASSERT_TRUE(st.ok()) << st.error();
+        EXPECT_NE(gw.fleet_link_port(), 0);
+    }
+    if (std::system(("rm -rf " + dir).c_str()) != 0) {
+    }
+}
+
 TEST(FleetViewDirectory, AnswersFromTheRegistrysView) {
     FleetView view;
     FleetViewDirectory d(view);
