@@ -82,6 +82,18 @@ namespace rustun::cp {
     X(auth_hint_miss, "Handshakes and punted KeepAlives that had hints, none of which accepted them (full trial followed)") \
     X(auth_no_hint, "Handshakes and punted KeepAlives without any hint (full trial)") \
     X(auth_trial_opens, "decryptions attempted by trial authentication (at most one per distinct key and frame)") \
+    X(fleet_ownership_taken, "fleet: client records taken over from another gateway (a newer session here)") \
+    X(fleet_ownership_lost, "fleet: local sessions closed because a newer session of the identity lives on another gateway") \
+    X(fleet_ownership_retries, "fleet: ownership transactions retried after a lost revision compare") \
+    X(fleet_etcd_reconnects, "fleet: lease re-granted and records re-published after etcd was lost") \
+    X(fleet_etcd_errors, "fleet: etcd calls that failed (the local gateway goes on serving)") \
+    X(fleet_lease_lost, "fleet: our lease expired or could not be renewed (records re-published on a new one)") \
+    X(fleet_publish_writes, "fleet: client and gateway records written or deleted in etcd") \
+    X(fleet_publish_failures, "fleet: record writes that failed (retried)") \
+    X(fleet_watch_events, "fleet: watch events applied to the remote view") \
+    X(fleet_watch_resyncs, "fleet: full listings applied to the remote view (first listing, after a compaction)") \
+    X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \
+    X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)") \
     X(fleet_link_queued, "Data for a client homed on another gateway queued to the fleet link") \
     X(fleet_link_tx, "link frames written to another gateway's link connection") \
     X(fleet_link_unknown_gateway, "link frames not sent: the home gateway has no link address in the fleet view (or is this gateway)") \

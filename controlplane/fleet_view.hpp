@@ -86,6 +86,7 @@ public:
             if (g.id == id) return &g;
         return nullptr;
     }
+    bool has_cluster(std::string_view cluster) const { return by_cluster_.count(std::string(cluster)) != 0; }
     // The remote clients of `cluster`, in identity order (none: f is not called).
     template <class F>
     void for_each_in_cluster(std::string_view cluster, F&& f) const {
@@ -121,6 +122,15 @@ private:
     std::unordered_map<std::string, uint32_t> by_identity_;  // cluster \0 identity -> index
     std::unordered_map<std::string, uint32_t> by_ip_;        // cluster \0 4 bytes of the IP -> index
     std::unordered_map<std::string, std::vector<uint32_t>> by_cluster_;
+};
+
+// Told by the threads that change a local client's session — Handshake accepted, connection
+// closed, P2P endpoint or UDP binding changed — so that the registry re-publishes its record.
+// Implemented by FleetRegistry; must not block (it queues the identity and wakes its thread).
+class FleetNotify {
+public:
+    virtual ~FleetNotify() = default;
+    virtual void client_changed(std::string_view identity) = 0;
 };
 
 // The published view. Without `fleet:` it stays empty (never stale) and costs one atomic load.

@@ -19,6 +19,7 @@
 #include "dataplane_link.hpp"
 #include "fleet_link.hpp"
 #include "fleet_link_directory.hpp"
+#include "fleet_registry.hpp"
 #include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -93,7 +94,7 @@ Status Gateway::start() {
     SocketAddress listen;
     uint32_t nworkers = 0;
     std::optional<std::string> channel;
-    std::optional<FleetConfig> fleet_cfg;
+    std::optional<FleetConfig> fleet;
     std::string control_path, control_group;
     std::optional<SocketAddress> metrics_listen;
     std::vector<std::string> warnings;
@@ -107,7 +108,7 @@ Status Gateway::start() {
         listen = cfg_.listen.tcp;
         nworkers = cfg_.controlplane.workers;
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
-        fleet_cfg = cfg_.fleet;
+        fleet = cfg_.fleet;
         control_path = cfg_.control_socket;
         control_group = cfg_.control_socket_group;
         metrics_listen = cfg_.metrics_listen;
@@ -121,9 +122,9 @@ Status Gateway::start() {
     // The link exists before the workers (they hand it Data for UDP endpoints); its thread
     // starts after theirs.
     if (channel) link_ = std::make_unique<DataplaneLink>(state_, *channel);
-    if (fleet_cfg && !fleet_link_options_) {
+    if (fleet && !fleet_link_options_) {
         fleet_view_directory_ = std::make_unique<FleetViewDirectory>(state_.fleet_view());
-        Status fe = enable_fleet_link(fleet_link_options(*fleet_cfg), *fleet_view_directory_);
+        Status fe = enable_fleet_link(fleet_link_options(*fleet), *fleet_view_directory_);
         if (!fe) return fe;
     }
     if (fleet_link_options_) {
@@ -150,6 +151,25 @@ Status Gateway::start() {
     if (link_) {
         Status ls = link_->start();
         if (!ls) return ls;
+    }
+    if (fleet) {
+        FleetSelf self;
+        SocketAddress bound = listen;
+        bound.port = tcp_port_;
+        self.tcp_listen = bound.to_string();
+        self.version = kVersion;
+        {
+            MutexLock lk(state_.mu());
+            if (cfg_.listen.udp) self.udp_listen = cfg_.listen.udp->to_string();
+            // The link's bound address (its port chosen by the kernel when configured as 0).
+            SocketAddress link_at = cfg_.fleet->link.listen;
+            if (fleet_link_) link_at.port = fleet_link_->listen_port();
+            if (link_at.port != 0) self.link = link_at.to_string();
+            self.config_hash = fleet_config_hash(cfg_);
+        }
+        fleet_ = std::make_unique<FleetRegistry>(*fleet, std::move(self), state_);
+        Status fs = fleet_->start();
+        if (!fs) return fs;
     }
     ControlSocketOptions copt;
     if (!control_group.empty()) {
@@ -213,6 +233,7 @@ void Gateway::run() {
 void Gateway::stop() {
     metrics_.stop();
     control_.stop();
+    if (fleet_) fleet_->stop();  // revokes the lease: our clients vanish from the fleet at once
     if (link_) link_->stop();
     if (fleet_link_) fleet_link_->stop();
     for (auto& w : workers_) w->stop_and_join();
@@ -264,6 +285,7 @@ uint64_t Gateway::counter(Counter c) const {
     uint64_t v = control_.counters().get(c);
     if (link_) v += link_->counters().get(c);
     if (fleet_link_) v += fleet_link_->counters().get(c);
+    if (fleet_) v += fleet_->counters().get(c);
     for (auto& w : workers_) v += w->counters().get(c);
     return v;
 }
@@ -330,6 +352,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     plan_carry_over(*old, *fresh, rep, plan);
     fresh->generation = old->generation + 1;
     auto applied = std::make_unique<GatewayConfig>(std::move(next.value()));
+    const std::string fleet_hash = fleet_ ? fleet_config_hash(*applied) : std::string();
     const auto locked_at = std::chrono::steady_clock::now();
     {
         // Under it only what is O(online clients) or O(changes): runtime state, kicks, install.
@@ -350,6 +373,8 @@ Result<ReloadReport> Gateway::reload_apply() {
     }
     rep.state_mutex_us = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - locked_at).count());
+    // Client records carry configured fields (private IP, CIDRs): the registry re-publishes.
+    if (fleet_) fleet_->config_changed(fleet_hash);
     old.reset();
     applied.reset();
     malloc_trim(0);  // return the parse's (and the old generation's) freed heap

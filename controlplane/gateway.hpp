@@ -33,6 +33,7 @@ class DataplaneLink;
 class FleetDirectory;
 class FleetLink;
 struct FleetLinkOptions;
+class FleetRegistry;
 
 struct ReloadReport {
     std::vector<std::string> added, removed, changed, rekeyed;
@@ -99,7 +100,9 @@ private:
     void apply_carry_over(Membership& old, Membership& fresh, const ReloadPlan& plan) REQUIRES(state_.mu());
     Result<ReloadReport> reload_apply();
     std::string command_status();
-    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit);
+    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit,
+                                bool all = false);
+    std::string command_gateways();
     std::string command_client(const std::string& identity);
     std::string command_kick(const std::string& identity);
     std::string command_reload();
@@ -122,6 +125,8 @@ private:
     const FleetDirectory* fleet_directory_ = nullptr;
     std::unique_ptr<FleetDirectory> fleet_view_directory_;  // over state_.fleet_view(), with `fleet:`
     std::unique_ptr<FleetLinkOptions> fleet_link_options_;
+    // Membership in the fleet (docs/fleet.md); null without a `fleet:` section.
+    std::unique_ptr<FleetRegistry> fleet_;
     GatewayConfig cfg_ GUARDED_BY(state_.mu());
     std::string config_path_;
     ControlSocket control_;

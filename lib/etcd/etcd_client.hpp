@@ -7,7 +7,9 @@
 //
 // Threads: every Client method may be called from any thread at once. A LeaseKeeper and a Watcher
 // each own one thread; their callbacks run on that thread and must not block for long (they
-// delay the next renewal or event). A Client must outlive its LeaseKeepers and Watchers.
+// delay the next renewal or event), and must not stop or destroy their own keeper or watcher (that
+// joins the calling thread): hand the event to another thread. A Client must outlive its
+// LeaseKeepers and Watchers.
 //
 // Errors: every failed call returns an Error whose text names the endpoint and the gRPC status,
 // e.g. "etcd 127.0.0.1:2379: Put /rustun/v1/gw/gw-1: UNAVAILABLE: failed to connect".

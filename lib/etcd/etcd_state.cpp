@@ -1,7 +1,12 @@
 #include "etcd/etcd_state.hpp"
 
+#include <grpc/support/log.h>
+
 #include <fstream>
+#include <mutex>
 #include <sstream>
+
+#include "util/log.hpp"
 
 namespace rustun::etcd {
 
@@ -54,9 +59,17 @@ grpc::ChannelArguments channel_arguments() {
     return a;
 }
 
+// gRPC's own log lines (connection attempts, TLS alerts) go to the project's logger at debug
+// level: what matters to an operator is already in the call's error and the counters.
+void log_grpc_line(gpr_log_func_args* args) {
+    LOG_DEBUG("grpc %s:%d: %s", args->file, args->line, args->message);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ClientState>> ClientState::create(Options options) {
+    static std::once_flag grpc_log_once;
+    std::call_once(grpc_log_once, [] { gpr_set_log_function(log_grpc_line); });
     if (options.endpoints.empty()) return Error{"etcd: no endpoint given"};
     auto st = std::make_unique<ClientState>();
     for (const std::string& url : options.endpoints) {
