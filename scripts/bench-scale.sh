@@ -157,10 +157,10 @@ printf "$ROW" "measurement" "result"
 printf "$ROW" "$(printf -- '-%.0s' $(seq 52))" "$(printf -- '-%.0s' $(seq 72))"
 f=$TMP/sync.json
 printf "$ROW" "config load (YAML keys + routes.json clients)" \
-  "$(j "$f" '"%.2f s, +%.0f MiB (%.0f B per client)" % (d["config_load_ms"]/1e3, d["config_rss_mb"], d["config_rss_mb"]*1048576/d["clients"])')"
-printf "$ROW" "control plane start (membership, route tables)" "$(j "$f" '"%.2f s" % (d["cp_start_ms"]/1e3)')"
+  "$(j "$f" '"%.2f s (CPU %.2f s), +%.0f MiB (%.0f B per client)" % (d["config_load_ms"]/1e3, d["config_load_cpu_s"], d["config_rss_mb"], d["config_rss_mb"]*1048576/d["clients"])')"
+printf "$ROW" "control plane start (membership, route tables)" "$(j "$f" '"%.2f s (CPU %.2f s)" % (d["cp_start_ms"]/1e3, d["cp_start_cpu_s"])')"
 printf "$ROW" "full sync, one process: attach to SyncEnd applied" \
-  "$(j "$f" '"%.2f s, %d messages (clusters %.2f s, clients %.2f s, SyncEnd build %.2f s)" % (d["full_sync_ms"]/1e3, d["full_sync_messages"], d["sync_clusters_ms"]/1e3, d["sync_clients_ms"]/1e3, d["sync_build_ms"]/1e3)')"
+  "$(j "$f" '"%.1f s (CPU %.1f s), %d msgs (clusters %.1f, clients %.1f, SyncEnd %.1f s)" % (d["full_sync_ms"]/1e3, d["full_sync_cpu_s"], d["full_sync_messages"], d["sync_clusters_ms"]/1e3, d["sync_clients_ms"]/1e3, d["sync_build_ms"]/1e3)')"
 printf "$ROW" "memory per client: control plane / dataplane state" \
   "$(j "$f" '"%.0f B / %.0f B (%.0f MiB / %.0f MiB)" % (d["cp_bytes_per_client"], d["dp_bytes_per_client"], d["cp_rss_mb"], d["dp_state_rss_mb"])')"
 printf "$ROW" "peak RSS of the one-process bench" "$(j "$f" '"%.0f MiB" % d["peak_rss_mb"]')"

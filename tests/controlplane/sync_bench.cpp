@@ -15,6 +15,7 @@
 //   * the peak RSS of the process (VmHWM).
 // One result line (or --json). Every wait is bounded.
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +57,14 @@ uint64_t status_kb(const char* field) {
     while (std::getline(f, line))
         if (line.compare(0, n, field) == 0 && line[n] == ':') return std::strtoull(line.c_str() + n + 1, nullptr, 10);
     return 0;
+}
+
+// CPU seconds (user + system) of the whole process so far: on a shared machine the wall time
+// of a step depends on the load, its CPU time much less.
+double cpu_s() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 std::string ipv4(uint32_t v) {
@@ -223,14 +232,18 @@ int main(int argc, char** argv) {
     const uint64_t rss0 = status_kb("VmRSS");
 
     const auto l0 = Clock::now();
+    const double lc0 = cpu_s();
     auto cfg = load_config_file(cfg_path);
     if (!cfg) die(cfg.error());
     const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - l0).count();
+    const double load_cpu_s = cpu_s() - lc0;
     const uint64_t rss_loaded = status_kb("VmRSS");
     auto gw = std::make_unique<cp::Gateway>(std::move(cfg.value()), cfg_path);
     const auto s0 = Clock::now();
+    const double sc0 = cpu_s();
     if (auto st = gw->start(); !st) die(st.error());
     const double start_ms = std::chrono::duration<double, std::milli>(Clock::now() - s0).count();
+    const double start_cpu_s = cpu_s() - sc0;
     ::malloc_trim(0);  // as rustun-controlplane does after start-up: the parse's freed heap
     const uint64_t rss_cp = status_kb("VmRSS");
 
@@ -239,8 +252,10 @@ int main(int argc, char** argv) {
     if (!ch) die(ch.error());
     dp.ch = std::move(ch.value());
     const auto t0 = Clock::now();
+    const double yc0 = cpu_s();
     dp.thread = std::thread([&] { dp.run(t0); });
     if (!wait_for([&] { return dp.syncs.load() >= 1; }, timeout)) die("no full sync within the timeout");
+    const double sync_cpu_s = cpu_s() - yc0;  // both sides (and the idle gateway's threads)
     const double sync_ms = dp.sync_end_ns.load() / 1e6;
     const double push_ms = (dp.sync_end_ns.load() - dp.first_msg_ns.load()) / 1e6;
     const uint64_t sync_msgs = dp.messages.load();
@@ -302,18 +317,21 @@ int main(int argc, char** argv) {
                     "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f,"
                     "\"dp_bound\":%" PRIu64 ",\"dp_binds_per_s\":%.0f,\"sync_clusters_ms\":%.1f,"
                     "\"sync_clients_ms\":%.1f,\"sync_build_ms\":%.1f,\"config_load_ms\":%.1f,\"config_rss_mb\":%.1f,"
-                    "\"cp_start_ms\":%.1f,\"routes_json\":%s}\n",
+                    "\"cp_start_ms\":%.1f,\"routes_json\":%s,\"config_load_cpu_s\":%.2f,\"cp_start_cpu_s\":%.2f,"
+                    "\"full_sync_cpu_s\":%.2f}\n",
                     n, k, sync_ms, push_ms, sync_msgs, cp_mb, dp_mb, cp_mb * 1048576 / n, dp_mb * 1048576 / n, hwm / 1024.0,
                     reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms, load_ms,
-                    (rss_loaded - rss0) / 1024.0, start_ms, routes_json ? "true" : "false");
+                    (rss_loaded - rss0) / 1024.0, start_ms, routes_json ? "true" : "false", load_cpu_s, start_cpu_s,
+                    sync_cpu_s);
     else
         std::printf("clients %" PRIu64 " clusters %" PRIu64 ": full sync %.0f ms (%" PRIu64 " messages, first to SyncEnd %.0f ms); "
                     "control plane %.0f MB (%.0f B/client), dataplane state %.0f MB (%.0f B/client), peak RSS %.0f MB; "
                     "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms; "
                     "dataplane bindings: %" PRIu64 " at %.0f/s; sync: clusters %.0f ms, clients %.0f ms, SyncEnd build %.0f ms; "
-                    "config load %.0f ms (%s, +%.0f MB), gateway start %.0f ms\n",
+                    "config load %.0f ms (%s, +%.0f MB, CPU %.2f s), gateway start %.0f ms (CPU %.2f s), sync CPU %.2f s\n",
                     n, k, sync_ms, sync_msgs, push_ms, cp_mb, cp_mb * 1048576 / n, dp_mb, dp_mb * 1048576 / n, hwm / 1024.0,
                     reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms, load_ms,
-                    routes_json ? "routes.json" : "YAML", (rss_loaded - rss0) / 1024.0, start_ms);
+                    routes_json ? "routes.json" : "YAML", (rss_loaded - rss0) / 1024.0, load_cpu_s, start_ms, start_cpu_s,
+                    sync_cpu_s);
     return 0;
 }
