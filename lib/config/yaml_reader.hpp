@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/address.hpp"
 #include "config/config_keys.hpp"
 #include "config/source_ref.hpp"
 #include "config/yaml_loader.hpp"
@@ -130,5 +131,9 @@ private:
     std::shared_ptr<const std::string> shared_file_;
     ConfigCheck* check_;
 };
+
+// A socket address "a.b.c.d:port" or "[ipv6]:port" (listen.tcp, metrics.listen, fleet.link.listen).
+Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
+                                          const std::string& path);
 
 }  // namespace rustun::config_yaml
