@@ -109,8 +109,8 @@ YAML
   timeout 3600 "$BUILD/controlplane/rustun-controlplane" --config "$W/gw.yaml" > "$W/cp.log" 2>&1 &
   PIDS+=("$!")
   CP=$(child "$!")
-  # Peak RSS of both while the sync runs (VmHWM is read at the end too; this also catches the
-  # moment each process's heap was largest for the table's "when").
+  # Wait for the dataplane's "sync ... applied" (the RSS and VmHWM of both are read then, and
+  # again after the binding).
   applied_s=""
   for _ in $(seq 36000); do
     kill -0 "$CP" 2> /dev/null || { tail -n 20 "$W/cp.log" >&2; fail "the control plane exited"; }
@@ -176,7 +176,7 @@ if [ -z "$NOTE" ]; then
     "$(j "$TMP/bind.json" '"%d of %d bound in %.1f s (%.0f/s), %.1f s after its start" % (d["bound"], d["clients"], d["bind_seconds"], d["bound"]/max(d["bind_seconds"],1e-9), d["bind_seconds_since_start"])')"
   printf "$ROW" "real run: peak RSS control plane / dataplane" "$(mib "$cp_hwm") MiB / $(mib "$dp_hwm") MiB (at the end: $(mib "$cp_rss") / $(mib "$dp_rss") MiB)"
   printf "$ROW" "real run: loadgen peak RSS, hugepages" "$(mib "$lg_hwm") MiB + $(mib "${lg_huge:-0}") MiB hugepages"
-  printf "$ROW" "real run: 2 MiB hugepages in use at most (all)" "$((huge0 - huge_min)) ($(( (huge0 - huge_min) * 2 )) MiB)"
+  printf "$ROW" "real run: 2 MiB hugepages taken at most (whole machine)" "$((huge0 - huge_min)) ($(( (huge0 - huge_min) * 2 )) MiB)"
   if [ -s "$TMP/stats.json" ]; then
     printf "$ROW" "  control plane counters" \
       "$(j "$TMP/stats.json" '"udp_keepalive_ok %d, auth_trial_opens %d" % (d["controlplane"].get("udp_keepalive_ok",0), d["controlplane"].get("auth_trial_opens",0))')"
