@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
             return cli::usage_error(cli_spec(), "--log-format: expected text, journal or json");
         cli_format = f;
     }
-    auto cfg = load_config_file(config_path);
+    // The clients come from the control plane over the channel: not read here (a million of
+    // them would cost seconds and a second copy in memory).
+    auto cfg = load_config_file(config_path, ConfigScope::Settings);
     if (!cfg) return fail(cfg.error());
     // The file's log section (read at start only), the command line over it.
     set_log_level(cli_level.value_or(cfg->controlplane.log_level));

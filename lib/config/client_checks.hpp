@@ -2,6 +2,8 @@
 // value (with a located error), and the cross-client uniqueness rules.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,13 +14,34 @@
 
 namespace rustun {
 
+// A line and column (1-based; 0 = not known) without the file and key path strings.
+struct TextPos {
+    uint32_t line = 0;
+    uint32_t column = 0;
+};
+
 // A client with the places its key fields were read from (for errors naming both duplicates).
+// The locations are kept as positions and indices, and turned into SourceRefs (strings) only for
+// an error message: a million clients cost no allocation for their locations.
 struct LocatedClient {
+    static constexpr uint32_t kRoutesJson = UINT32_MAX;  // `yaml_cluster` of a routes.json entry
+
     std::string cluster;
     ClientConfig client;
-    SourceRef cluster_at;
-    SourceRef identity_at;
-    SourceRef private_ip_at;
+    std::shared_ptr<const std::string> file;  // the file the client was read from
+    // routes.json: kRoutesJson, the entry's path is "[index]", the cluster's "[index].cluster";
+    // YAML: the cluster's index c, the entry's path is "clusters[c].clients[index]", the
+    // cluster's "clusters[c].name".
+    uint32_t yaml_cluster = kRoutesJson;
+    uint32_t index = 0;
+    TextPos cluster_pos;
+    TextPos identity_pos;
+    TextPos private_ip_pos;
+
+    std::string entry_path() const;  // "[3]" or "clusters[0].clients[3]"
+    SourceRef cluster_at() const;
+    SourceRef identity_at() const;
+    SourceRef private_ip_at() const;
 };
 
 // Each returns the typed value, or an error "<at>: expected ..., got "<text>"".

@@ -42,6 +42,9 @@ Result<std::vector<ClusterConfig>> merge_clusters(std::vector<LocatedClient> imp
     }
 
     std::vector<LocatedClient> all;
+    size_t total = 0;
+    for (const Group& g : groups) total += g.clients.size();
+    all.reserve(total);
     for (Group& g : groups)
         for (LocatedClient& lc : g.clients) all.push_back(std::move(lc));
     if (auto st = check_unique_clients(all); !st) return Error{st.error()};
@@ -53,6 +56,7 @@ Result<std::vector<ClusterConfig>> merge_clusters(std::vector<LocatedClient> imp
         g.config.clients.reserve(g.clients.size());
         for (size_t i = 0; i < g.clients.size(); ++i)
             g.config.clients.push_back(std::move(all[next++].client));
+        g.clients = {};
         out.push_back(std::move(g.config));
     }
     return out;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -21,7 +22,7 @@ class PositionCursor {
 public:
     explicit PositionCursor(std::string_view text) : text_(text) {}
 
-    std::pair<uint32_t, uint32_t> at(size_t offset) {
+    TextPos at(size_t offset) {
         if (offset > text_.size()) offset = text_.size();
         for (; off_ < offset; ++off_) {
             unsigned char b = static_cast<unsigned char>(text_[off_]);
@@ -32,7 +33,7 @@ public:
                 ++col_;
             }
         }
-        return {line_, col_};
+        return TextPos{line_, col_};
     }
 
 private:
@@ -63,14 +64,15 @@ Member member_of(std::string_view key) {
     return Member::Unknown;
 }
 
+// A value as read and where it starts (its key path is built only for an error).
 struct Located {
     std::string text;
-    SourceRef at;
+    TextPos at;
 };
 
 // The members of one array element as read, before validation.
 struct PendingEntry {
-    SourceRef start;  // the object's '{', path "[i]"
+    TextPos start;  // the object's '{', path "[i]"
     std::array<std::optional<Located>, kStringMembers> strings;
     bool has_ciders = false;
     bool has_mapping = false;
@@ -85,7 +87,7 @@ struct PendingEntry {
 class RoutesHandler {
 public:
     RoutesHandler(std::string_view text, std::string_view file, const rapidjson::MemoryStream& is)
-        : text_(text), file_(file), is_(is), cursor_(text) {}
+        : text_(text), file_(std::make_shared<const std::string>(file)), is_(is), cursor_(text) {}
 
     std::optional<Error> error;
     std::vector<RoutesJsonEntry> entries;
@@ -121,7 +123,9 @@ private:
     // Scalars and keys are reported after they were consumed (the token ends at Tell()); the
     // iterative reader reports brackets before consuming them, the recursive one after, so a
     // bracket's end is taken as its start + 1, which holds in both modes.
-    SourceRef here(std::string path, bool bracket = false) {
+    // Every token passes here, so it builds no string: a SourceRef is made (ref()) only for an
+    // error.
+    TextPos here(bool bracket = false) {
         size_t start = last_end_;
         while (start < text_.size()) {
             char c = text_[start];
@@ -129,10 +133,10 @@ private:
             ++start;
         }
         last_end_ = bracket ? start + 1 : is_.Tell();
-        auto [line, col] = cursor_.at(start);
-        return SourceRef{std::string(file_), line, col, std::move(path)};
+        return cursor_.at(start);
     }
-    SourceRef here_bracket(std::string path) { return here(std::move(path), true); }
+    TextPos here_bracket() { return here(true); }
+    SourceRef ref(TextPos at, std::string path) const { return SourceRef{*file_, at.line, at.column, std::move(path)}; }
 
     std::string entry_path() const {
         std::string p(1, '[');  // not "[" + std::string: GCC 12 -O3 false -Wrestrict
@@ -141,11 +145,9 @@ private:
     std::string member_path() const {
         return entry_path() + "." + std::string(kMemberNames[static_cast<size_t>(member_)]);
     }
-    std::string cider_path() const {
-        return member_path() + "[" + std::to_string(pending_.ciders.size()) + "]";
-    }
-    std::string mapping_path() const {
-        return member_path() + "[" + quote_for_error(mapping_key_.text) + "]";
+    std::string cider_path(size_t i) const { return entry_path() + ".ciders[" + std::to_string(i) + "]"; }
+    std::string mapping_path(std::string_view key) const {
+        return entry_path() + ".cider_mapping[" + quote_for_error(key) + "]";
     }
 
     bool fail(Error e) {
@@ -153,6 +155,7 @@ private:
         return false;
     }
     bool fail_at(const SourceRef& at, std::string_view what) { return fail(error_at(at, what)); }
+    bool fail_at(TextPos at, std::string path, std::string_view what) { return fail_at(ref(at, std::move(path)), what); }
 
     bool wrong_type_for_member(const SourceRef& at) {
         if (member_ == Member::Ciders) return fail_at(at, "expected an array of CIDR strings");
@@ -164,62 +167,61 @@ private:
     bool scalar(bool is_string, std::string_view s) {
         switch (stage_) {
             case Stage::BeforeRoot:
-                return fail_at(here(""), "expected a JSON array of client objects");
+                return fail_at(here(), "", "expected a JSON array of client objects");
             case Stage::InEntries:
-                return fail_at(here(entry_path()), "expected an object (one client)");
+                return fail_at(here(), entry_path(), "expected an object (one client)");
             case Stage::InEntry: {
-                if (member_ == Member::Unknown) {
-                    here("");
-                    return true;
-                }
-                SourceRef at = here(member_path());
+                const TextPos at = here();
+                if (member_ == Member::Unknown) return true;
                 if (!is_string || static_cast<size_t>(member_) >= kStringMembers)
-                    return wrong_type_for_member(at);
+                    return wrong_type_for_member(ref(at, member_path()));
                 pending_.strings[static_cast<size_t>(member_)] = Located{std::string(s), at};
                 return true;
             }
             case Stage::InCiders: {
-                SourceRef at = here(cider_path());
-                if (!is_string) return fail_at(at, "expected a CIDR string");
-                pending_.ciders.push_back(Located{std::string(s), std::move(at)});
+                const TextPos at = here();
+                if (!is_string) return fail_at(at, cider_path(pending_.ciders.size()), "expected a CIDR string");
+                pending_.ciders.push_back(Located{std::string(s), at});
                 return true;
             }
             case Stage::InMapping: {
-                SourceRef at = here(mapping_path());
-                if (!is_string) return fail_at(at, "expected a CIDR string");
+                const TextPos at = here();
+                if (!is_string) return fail_at(at, mapping_path(mapping_key_.text), "expected a CIDR string");
                 pending_.mapping.emplace_back(mapping_key_, Located{std::string(s), at});
                 return true;
             }
-            case Stage::Skipping: here(""); return true;
+            case Stage::Skipping: here(); return true;
             case Stage::Done: break;
         }
-        return fail_at(here(""), "unexpected value after the array");
+        return fail_at(here(), "", "unexpected value after the array");
     }
 
     bool open(bool object) {
         switch (stage_) {
             case Stage::BeforeRoot:
                 if (object)
-                    return fail_at(here_bracket(""), "expected a JSON array of client objects");
-                here_bracket("");
+                    return fail_at(here_bracket(), "", "expected a JSON array of client objects");
+                here_bracket();
                 stage_ = Stage::InEntries;
                 return true;
             case Stage::InEntries:
                 if (!object)
-                    return fail_at(here_bracket(entry_path()), "expected an object (one client)");
-                pending_ = PendingEntry{};
-                pending_.start = here_bracket(entry_path());
+                    return fail_at(here_bracket(), entry_path(), "expected an object (one client)");
+                pending_.strings = {};
+                pending_.has_ciders = pending_.has_mapping = false;
+                pending_.ciders.clear();  // keeps the capacity: no allocation per entry
+                pending_.mapping.clear();
+                pending_.start = here_bracket();
                 member_ = Member::Unknown;
                 stage_ = Stage::InEntry;
                 return true;
             case Stage::InEntry: {
+                const TextPos at = here_bracket();
                 if (member_ == Member::Unknown) {
-                    here_bracket("");
                     stage_ = Stage::Skipping;
                     skip_depth_ = 1;
                     return true;
                 }
-                SourceRef at = here_bracket(member_path());
                 if (member_ == Member::Ciders && !object) {
                     stage_ = Stage::InCiders;
                     return true;
@@ -228,41 +230,41 @@ private:
                     stage_ = Stage::InMapping;
                     return true;
                 }
-                return wrong_type_for_member(at);
+                return wrong_type_for_member(ref(at, member_path()));
             }
             case Stage::InCiders:
-                return fail_at(here_bracket(cider_path()), "expected a CIDR string");
+                return fail_at(here_bracket(), cider_path(pending_.ciders.size()), "expected a CIDR string");
             case Stage::InMapping:
-                return fail_at(here_bracket(mapping_path()), "expected a CIDR string");
+                return fail_at(here_bracket(), mapping_path(mapping_key_.text), "expected a CIDR string");
             case Stage::Skipping: {
-                SourceRef at = here_bracket(entry_path());
+                const TextPos at = here_bracket();
                 if (++skip_depth_ > kMaxIgnoredNesting)
-                    return fail_at(at, "an ignored member nests deeper than " +
+                    return fail_at(at, entry_path(), "an ignored member nests deeper than " +
                                            std::to_string(kMaxIgnoredNesting) + " levels");
                 return true;
             }
             case Stage::Done: break;
         }
-        return fail_at(here_bracket(""), "unexpected value after the array");
+        return fail_at(here_bracket(), "", "unexpected value after the array");
     }
 
     bool key(std::string_view k) {
         if (stage_ == Stage::Skipping) {
-            here("");
+            here();
             return true;
         }
         if (stage_ == Stage::InMapping) {
-            SourceRef at = here(member_path());
+            const TextPos at = here();
             for (const auto& [seen_key, value] : pending_.mapping)
                 if (seen_key.text == k)
-                    return fail_at(at, "duplicate key " + quote_for_error(k) + " (first at " +
-                                           seen_key.at.to_string() + ")");
-            mapping_key_ = Located{std::string(k), std::move(at)};
+                    return fail_at(at, member_path(), "duplicate key " + quote_for_error(k) + " (first at " +
+                                           ref(seen_key.at, member_path()).to_string() + ")");
+            mapping_key_ = Located{std::string(k), at};
             return true;
         }
         // Stage::InEntry: the only other stage in which the reader reports keys.
         member_ = member_of(k);
-        SourceRef at = here(member_ == Member::Unknown ? entry_path() : member_path());
+        const TextPos at = here();
         bool seen = false;
         if (static_cast<size_t>(member_) < kStringMembers)
             seen = pending_.strings[static_cast<size_t>(member_)].has_value();
@@ -270,12 +272,14 @@ private:
             seen = std::exchange(pending_.has_ciders, true);
         else if (member_ == Member::CiderMapping)
             seen = std::exchange(pending_.has_mapping, true);
-        if (seen) return fail_at(at, "member given twice in one object");
+        if (seen)
+            return fail_at(at, member_ == Member::Unknown ? entry_path() : member_path(),
+                           "member given twice in one object");
         return true;
     }
 
     bool close() {
-        here_bracket("");
+        here_bracket();
         switch (stage_) {
             case Stage::InEntries: stage_ = Stage::Done; return true;
             case Stage::InEntry: stage_ = Stage::InEntries; return finish_entry();
@@ -287,7 +291,12 @@ private:
             case Stage::BeforeRoot:
             case Stage::Done: break;
         }
-        return fail_at(here_bracket(""), "unbalanced JSON");  // the reader rejects this first
+        return fail_at(here_bracket(), "", "unbalanced JSON");  // the reader rejects this first
+    }
+
+    // The path of member `m` of the current entry, for an error.
+    std::string path_of(Member m) const {
+        return entry_path() + "." + std::string(kMemberNames[static_cast<size_t>(m)]);
     }
 
     bool finish_entry() {
@@ -296,55 +305,60 @@ private:
         for (Member m : kRequired)
             if (!pending_.strings[static_cast<size_t>(m)])
                 return fail_at(
-                    pending_.start,
+                    pending_.start, entry_path(),
                     "missing member \"" + std::string(kMemberNames[static_cast<size_t>(m)]) + "\"");
         if (!pending_.has_ciders)
-            return fail_at(pending_.start, "missing member \"ciders\" (use [] for none)");
+            return fail_at(pending_.start, entry_path(), "missing member \"ciders\" (use [] for none)");
 
+        // The success path builds no location string; each check_*_field() call below only
+        // runs for a value that failed, to word the error.
         auto& s = pending_.strings;
         auto str = [&](Member m) -> Located& { return *s[static_cast<size_t>(m)]; };
+        auto where = [&](Member m) { return ref(str(m).at, path_of(m)); };
         RoutesJsonEntry e;
-        e.cluster = str(Member::Cluster).text;
-        e.cluster_at = str(Member::Cluster).at;
-        if (auto st = check_nonempty_field(e.cluster, e.cluster_at); !st)
-            return fail(Error{st.error()});
+        e.file = file_;
+        e.index = static_cast<uint32_t>(index_);
+        e.cluster = std::move(str(Member::Cluster).text);
+        e.cluster_pos = str(Member::Cluster).at;
+        if (e.cluster.empty()) return fail(Error{check_nonempty_field(e.cluster, where(Member::Cluster)).error()});
         ClientConfig& c = e.client;
-        c.identity = str(Member::Identity).text;
-        e.identity_at = str(Member::Identity).at;
-        if (auto st = check_nonempty_field(c.identity, e.identity_at); !st)
-            return fail(Error{st.error()});
-        if (s[static_cast<size_t>(Member::Name)]) c.name = str(Member::Name).text;
-        e.private_ip_at = str(Member::PrivateIp).at;
-        auto ip = check_ipv4_field(str(Member::PrivateIp).text, e.private_ip_at);
-        if (!ip) return fail(Error{ip.error()});
-        c.private_ip = *ip;
-        auto mask = check_netmask_field(str(Member::Mask).text, str(Member::Mask).at);
-        if (!mask) return fail(Error{mask.error()});
-        c.mask = *mask;
-        auto gw = check_ipv4_field(str(Member::Gateway).text, str(Member::Gateway).at);
-        if (!gw) return fail(Error{gw.error()});
-        c.gateway = *gw;
+        c.identity = std::move(str(Member::Identity).text);
+        e.identity_pos = str(Member::Identity).at;
+        if (c.identity.empty()) return fail(Error{check_nonempty_field(c.identity, where(Member::Identity)).error()});
+        if (s[static_cast<size_t>(Member::Name)]) c.name = std::move(str(Member::Name).text);
+        e.private_ip_pos = str(Member::PrivateIp).at;
+        const std::string& ip_text = str(Member::PrivateIp).text;
+        if (auto ip = parse_ipv4(ip_text)) c.private_ip = *ip;
+        else return fail(Error{check_ipv4_field(ip_text, where(Member::PrivateIp)).error()});
+        const std::string& mask_text = str(Member::Mask).text;
+        auto mask = parse_ipv4(mask_text);
+        if (mask && netmask_prefix_len(*mask)) c.mask = *mask;
+        else return fail(Error{check_netmask_field(mask_text, where(Member::Mask)).error()});
+        const std::string& gw_text = str(Member::Gateway).text;
+        if (auto gw = parse_ipv4(gw_text)) c.gateway = *gw;
+        else return fail(Error{check_ipv4_field(gw_text, where(Member::Gateway)).error()});
         c.ciders.reserve(pending_.ciders.size());
-        for (const Located& l : pending_.ciders) {
-            auto cidr = check_cidr_field(l.text, l.at);
+        for (size_t i = 0; i < pending_.ciders.size(); ++i) {
+            const Located& l = pending_.ciders[i];
+            auto cidr = check_cidr_field(l.text, ref(l.at, cider_path(i)));
             if (!cidr) return fail(Error{cidr.error()});
             c.ciders.push_back(*cidr);
         }
         for (const auto& [k, v] : pending_.mapping) {
-            auto from = check_cidr_field(k.text, k.at);
+            auto from = check_cidr_field(k.text, ref(k.at, mapping_path(k.text)));
             if (!from) return fail(Error{from.error()});
-            auto to = check_cidr_field(v.text, v.at);
+            auto to = check_cidr_field(v.text, ref(v.at, mapping_path(k.text)));
             if (!to) return fail(Error{to.error()});
             c.cider_mapping.push_back(CidrMapping{*from, *to});
         }
-        c.origin = pending_.start.to_string();
+        c.origin = ref(pending_.start, entry_path()).to_string();
         entries.push_back(std::move(e));
         ++index_;
         return true;
     }
 
     std::string_view text_;
-    std::string_view file_;
+    std::shared_ptr<const std::string> file_;  // shared by every entry (LocatedClient::file)
     const rapidjson::MemoryStream& is_;
     PositionCursor cursor_;
     size_t last_end_ = 0;  // offset just after the last token reported
@@ -366,8 +380,8 @@ Result<std::vector<RoutesJsonEntry>> parse_impl(std::string_view text, std::stri
     rapidjson::ParseResult r = reader.Parse<kFlags>(is, handler);
     if (handler.error) return std::move(*handler.error);
     if (r.IsError()) {
-        auto [line, col] = PositionCursor(text).at(r.Offset());
-        return error_at(SourceRef{std::string(filename), line, col, ""},
+        const TextPos at = PositionCursor(text).at(r.Offset());
+        return error_at(SourceRef{std::string(filename), at.line, at.column, ""},
                         std::string("invalid JSON: ") + rapidjson::GetParseError_En(r.Code()));
     }
     if (auto st = check_unique_clients(handler.entries); !st) return Error{st.error()};

@@ -297,19 +297,26 @@ void warn_weak_cipher(const YamlReader& r, const CipherSpec& spec, const SourceR
                        " with the all-zero key everyone knows");
 }
 
+// Client `index` of cluster `cluster_index` (named `cluster`, its name at `cluster_pos`);
+// `path` is "clusters[c].clients[i]".
 Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, const std::string& path,
-                                  const std::string& cluster, const SourceRef& cluster_at) {
+                                  const std::string& cluster, uint32_t cluster_index, TextPos cluster_pos,
+                                  uint32_t index) {
     RUSTUN_TRY_ASSIGN(f, r.map(n, path, kClientKeys, nullptr));
     LocatedClient lc;
     lc.cluster = cluster;
-    lc.cluster_at = cluster_at;
+    lc.file = r.shared_file();
+    lc.yaml_cluster = cluster_index;
+    lc.index = index;
+    lc.cluster_pos = cluster_pos;
     ClientConfig& c = lc.client;
     c.origin = r.at(n, path).to_string();
 
     RUSTUN_TRY_ASSIGN(id, r.required(f, "identity", "a non-empty string"));
-    lc.identity_at = r.at(*id, join(path, "identity"));
-    RUSTUN_TRY_ASSIGN(identity, r.string(*id, lc.identity_at.path));
-    RUSTUN_TRY(check_nonempty_field(identity, lc.identity_at));
+    const SourceRef identity_at = r.at(*id, join(path, "identity"));
+    lc.identity_pos = TextPos{identity_at.line, identity_at.column};
+    RUSTUN_TRY_ASSIGN(identity, r.string(*id, identity_at.path));
+    RUSTUN_TRY(check_nonempty_field(identity, identity_at));
     c.identity = identity;
 
     if (const auto* e = f.get("name")) {
@@ -318,9 +325,10 @@ Result<LocatedClient> read_client(const YamlReader& r, const YAML::Node& n, cons
     }
 
     RUSTUN_TRY_ASSIGN(ip, r.required(f, "private_ip", "an IPv4 address a.b.c.d"));
-    lc.private_ip_at = r.at(*ip, join(path, "private_ip"));
-    RUSTUN_TRY_ASSIGN(ip_text, r.string(*ip, lc.private_ip_at.path, "an IPv4 address a.b.c.d"));
-    RUSTUN_TRY_ASSIGN(ip_value, check_ipv4_field(ip_text, lc.private_ip_at));
+    const SourceRef private_ip_at = r.at(*ip, join(path, "private_ip"));
+    lc.private_ip_pos = TextPos{private_ip_at.line, private_ip_at.column};
+    RUSTUN_TRY_ASSIGN(ip_text, r.string(*ip, private_ip_at.path, "an IPv4 address a.b.c.d"));
+    RUSTUN_TRY_ASSIGN(ip_value, check_ipv4_field(ip_text, private_ip_at));
     c.private_ip = ip_value;
 
     RUSTUN_TRY_ASSIGN(mask, r.required(f, "mask", "a netmask such as 255.255.255.0"));
@@ -388,9 +396,9 @@ Status read_crypto(const YamlReader& r, const Fields::Entry& e, const std::strin
 // `seen` maps the names of the clusters read so far to their location. A duplicate name is
 // rejected before the clients are read, so that a YAML alias repeating a large cluster costs
 // nothing.
-Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n,
-                                   const std::string& path,
+Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n, uint32_t cluster_index,
                                    std::unordered_map<std::string, SourceRef>& seen) {
+    const std::string path = index_path("clusters", cluster_index);
     RUSTUN_TRY_ASSIGN(f, r.map(n, path, kClusterKeys, nullptr));
     InlineCluster out;
     RUSTUN_TRY_ASSIGN(name, r.required(f, "name", "a non-empty string"));
@@ -408,7 +416,8 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n,
         std::string cpath = join(path, "clients");
         RUSTUN_TRY_ASSIGN(items, r.list(*e, cpath));
         for (size_t i = 0; i < items.size(); ++i) {
-            auto lc = read_client(r, items[i], index_path(cpath, i), out.name, out.name_at);
+            auto lc = read_client(r, items[i], index_path(cpath, i), out.name, cluster_index,
+                                  TextPos{out.name_at.line, out.name_at.column}, static_cast<uint32_t>(i));
             RUSTUN_NEXT(lc);
             out.clients.push_back(std::move(lc).value());
         }
@@ -416,7 +425,7 @@ Result<InlineCluster> read_cluster(const YamlReader& r, const YAML::Node& n,
     return out;
 }
 
-Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root) {
+Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root, ConfigScope scope) {
     if (root.IsNull())
         return error_at(SourceRef{r.file(), 0, 0, ""},
                         "empty document (expected a mapping with at least listen and crypto)");
@@ -484,6 +493,8 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
         if (fleet.ok()) cfg.fleet = std::move(fleet).value();
     }
 
+    if (scope == ConfigScope::Settings) return cfg;  // no clients: clients_file, clusters unread
+
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {
         RUSTUN_KEY([&]() -> Status {
@@ -504,7 +515,7 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
         auto items = r.list(*e, "clusters");
         RUSTUN_KEY(items);
         for (size_t i = 0; items.ok() && i < items->size(); ++i) {
-            auto ic = read_cluster(r, (*items)[i], index_path("clusters", i), cluster_names);
+            auto ic = read_cluster(r, (*items)[i], static_cast<uint32_t>(i), cluster_names);
             RUSTUN_NEXT(ic);
             inline_clusters.push_back(std::move(ic).value());
         }
@@ -538,11 +549,11 @@ std::string_view source_line(std::string_view text, size_t index) {
 
 // Loads `text`; with a `check`, every error and warning goes there as well.
 Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_filename,
-                                ConfigCheck* check) {
+                                ConfigCheck* check, ConfigScope scope) {
     YamlReader reader{std::string(pseudo_filename), check};
     try {
         YAML::Node root = YAML::Load(std::string(text));
-        return load_document(reader, root);
+        return load_document(reader, root, scope);
     } catch (const YAML::Exception& e) {
         // Parser errors (and the parser's own nesting bound, YAML::DeepRecursion).
         SourceRef at{reader.file(), 0, 0, ""};
@@ -561,19 +572,20 @@ Result<GatewayConfig> load_text(std::string_view text, std::string_view pseudo_f
 
 }  // namespace
 
-Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename) {
-    return load_text(text, pseudo_filename, nullptr);
+Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename,
+                                         ConfigScope scope) {
+    return load_text(text, pseudo_filename, nullptr, scope);
 }
 
-Result<GatewayConfig> load_config_file(const std::string& path) {
+Result<GatewayConfig> load_config_file(const std::string& path, ConfigScope scope) {
     auto text = read_text_file(path);
     if (!text) return make_error(path + ": " + text.error());
-    return load_config_string(*text, path);
+    return load_config_string(*text, path, scope);
 }
 
 ConfigCheck check_config_string(std::string_view text, std::string_view pseudo_filename) {
     ConfigCheck check;
-    auto cfg = load_text(text, pseudo_filename, &check);
+    auto cfg = load_text(text, pseudo_filename, &check, ConfigScope::Everything);
     // An error returned (not recorded) stopped the reading: a document, a mapping or a check
     // across clients that could not go on.
     if (!cfg.ok()) check.errors.push_back(cfg.error());

@@ -7,6 +7,7 @@
 // the first error; a check (check_config_*) reports every error, and warnings.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,12 +18,18 @@
 
 namespace rustun {
 
+// What a load reads. Settings: everything but the clients (`clients_file` is neither read nor
+// checked, `clusters` is left empty and unchecked): for rustun-dataplane, which receives the
+// clients from the control plane and would otherwise hold a second copy of a million of them.
+enum class ConfigScope : uint8_t { Everything, Settings };
+
 // Reads and loads `path`; `clients_file` is resolved against the directory of `path`.
-Result<GatewayConfig> load_config_file(const std::string& path);
+Result<GatewayConfig> load_config_file(const std::string& path, ConfigScope scope = ConfigScope::Everything);
 
 // Loads YAML text. `pseudo_filename` names the text in errors and GatewayConfig::source_file, and
 // its directory is the base of a relative `clients_file` (the current directory if it has none).
-Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename);
+Result<GatewayConfig> load_config_string(std::string_view text, std::string_view pseudo_filename,
+                                         ConfigScope scope = ConfigScope::Everything);
 
 // Everything a configuration checker says about one file, in the order the loader meets it (a
 // mapping's unknown or repeated keys first, then its values in table order).

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,9 +67,12 @@ class YamlReader {
 public:
     // `check`: where every error and warning goes (a check); null for a load, which stops at the
     // first error.
-    YamlReader(std::string file, ConfigCheck* check) : file_(std::move(file)), check_(check) {}
+    YamlReader(std::string file, ConfigCheck* check)
+        : file_(std::move(file)), shared_file_(std::make_shared<const std::string>(file_)), check_(check) {}
 
     const std::string& file() const { return file_; }
+    // The same name, shared by the clients read (LocatedClient::file).
+    const std::shared_ptr<const std::string>& shared_file() const { return shared_file_; }
 
     // Whether reading goes on after a key's or an element's `error`: when checking, the error is
     // recorded and the key or element skipped; when loading, the caller returns it.
@@ -124,6 +128,7 @@ public:
 
 private:
     std::string file_;
+    std::shared_ptr<const std::string> shared_file_;
     ConfigCheck* check_;
 };
 

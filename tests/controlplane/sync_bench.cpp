@@ -15,6 +15,7 @@
 //   * the peak RSS of the process (VmHWM).
 // One result line (or --json). Every wait is bounded.
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,14 @@ uint64_t status_kb(const char* field) {
     return 0;
 }
 
+// CPU seconds (user + system) of the whole process so far: on a shared machine the wall time
+// of a step depends on the load, its CPU time much less.
+double cpu_s() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 std::string ipv4(uint32_t v) {
     char b[20];
     std::snprintf(b, sizeof b, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
@@ -66,14 +75,37 @@ std::string ipv4(uint32_t v) {
 
 // The configuration: clients c0000000.. (private IP 10.0.0.0 + index + 1), K clusters k00000..
 // of consecutive clients, one aes256 key per cluster. `extra_cidr_client` gets one CIDR more.
-std::string config_text(uint64_t n, uint64_t k, const std::string& dir, int64_t extra_cidr_client) {
+// With `json` (non-null) the clients go there as a routes.json (clients_file) and the YAML keeps
+// one key per cluster (docs/configuration.md, "Large configurations").
+std::string config_text(uint64_t n, uint64_t k, const std::string& dir, int64_t extra_cidr_client,
+                        std::string* json = nullptr) {
     std::string out;
     out.reserve(n * 80 + k * 60 + 1024);
     out += "listen:\n  tcp: 127.0.0.1:0\ncrypto: chacha20:bench\ncontrol_socket: " + dir + "/control.sock\n";
     out += "controlplane:\n  workers: 1\n  log_level: warn\n";
     out += "dataplane:\n  channel: " + dir + "/run/dataplane.chan\n  port: net_null0\n  address: 192.0.2.1\n";
+    if (json != nullptr) out += "clients_file: clients.json\n";
     out += "clusters:\n";
-    char line[200];
+    char line[240];
+    if (json != nullptr) {
+        json->clear();
+        json->reserve(n * 170 + 4);
+        *json += "[\n";
+        for (uint64_t c = 0; c < k; ++c) {
+            std::snprintf(line, sizeof line, "  - {name: k%05" PRIu64 ", crypto: \"aes256:key%05" PRIu64 "\"}\n", c, c);
+            out += line;
+            for (uint64_t i = c * n / k; i < (c + 1) * n / k; ++i) {
+                std::snprintf(line, sizeof line,
+                              "%s{\"cluster\": \"k%05" PRIu64 "\", \"identity\": \"c%07" PRIu64 "\", \"private_ip\": \"%s\", "
+                              "\"mask\": \"255.0.0.0\", \"gateway\": \"10.255.255.254\", \"ciders\": [%s]}\n",
+                              i == 0 ? "" : ",", c, i, ipv4(0x0A000000u + static_cast<uint32_t>(i) + 1).c_str(),
+                              static_cast<int64_t>(i) == extra_cidr_client ? "\"172.16.0.0/16\"" : "");
+                *json += line;
+            }
+        }
+        *json += "]\n";
+        return out;
+    }
     for (uint64_t c = 0; c < k; ++c) {
         std::snprintf(line, sizeof line, "  - name: k%05" PRIu64 "\n    crypto: aes256:key%05" PRIu64 "\n    clients:\n", c, c);
         out += line;
@@ -163,6 +195,8 @@ int main(int argc, char** argv) {
             {"clusters", 0, "K", "clusters, clients split evenly (default 10000)"},
             {"timeout", 0, "S", "give up after S seconds (default 600)"},
             {"no-reload", 0, nullptr, "skip the one-client reload"},
+            {"routes-json", 0, nullptr, "clients in a routes.json (clients_file), keys in the YAML\n"
+                                        "(the loader's fast path; default: every client inline in the YAML)"},
             {"json", 0, nullptr, "one JSON object on stdout"},
         },
     };
@@ -179,6 +213,7 @@ int main(int argc, char** argv) {
     timeout = *t_r;
     json = args.has("json");
     reload = !args.has("no-reload");
+    const bool routes_json = args.has("routes-json");
     if (n == 0 || k == 0 || k > n || n > 16'000'000) die("need 1 <= --clusters <= --clients <= 16000000");
     set_log_level(LogLevel::Warn);
     char tmpl[] = "/tmp/rustun-sync-bench.XXXXXX";
@@ -186,16 +221,29 @@ int main(int argc, char** argv) {
     const std::string dir = tmpl;
     ::mkdir((dir + "/run").c_str(), 0700);
     const std::string cfg_path = dir + "/gateway.yaml";
-    {
-        write_file(cfg_path, config_text(n, k, dir, -1));
-    }
+    // Writes the configuration (and the routes.json beside it) for `extra_cidr_client`.
+    auto write_config = [&](int64_t extra_cidr_client) {
+        std::string clients_json;
+        write_file(cfg_path, config_text(n, k, dir, extra_cidr_client, routes_json ? &clients_json : nullptr));
+        if (routes_json) write_file(dir + "/clients.json", clients_json);
+    };
+    write_config(-1);
     ::malloc_trim(0);
     const uint64_t rss0 = status_kb("VmRSS");
 
+    const auto l0 = Clock::now();
+    const double lc0 = cpu_s();
     auto cfg = load_config_file(cfg_path);
     if (!cfg) die(cfg.error());
+    const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - l0).count();
+    const double load_cpu_s = cpu_s() - lc0;
+    const uint64_t rss_loaded = status_kb("VmRSS");
     auto gw = std::make_unique<cp::Gateway>(std::move(cfg.value()), cfg_path);
+    const auto s0 = Clock::now();
+    const double sc0 = cpu_s();
     if (auto st = gw->start(); !st) die(st.error());
+    const double start_ms = std::chrono::duration<double, std::milli>(Clock::now() - s0).count();
+    const double start_cpu_s = cpu_s() - sc0;
     ::malloc_trim(0);  // as rustun-controlplane does after start-up: the parse's freed heap
     const uint64_t rss_cp = status_kb("VmRSS");
 
@@ -204,8 +252,10 @@ int main(int argc, char** argv) {
     if (!ch) die(ch.error());
     dp.ch = std::move(ch.value());
     const auto t0 = Clock::now();
+    const double yc0 = cpu_s();
     dp.thread = std::thread([&] { dp.run(t0); });
     if (!wait_for([&] { return dp.syncs.load() >= 1; }, timeout)) die("no full sync within the timeout");
+    const double sync_cpu_s = cpu_s() - yc0;  // both sides (and the idle gateway's threads)
     const double sync_ms = dp.sync_end_ns.load() / 1e6;
     const double push_ms = (dp.sync_end_ns.load() - dp.first_msg_ns.load()) / 1e6;
     const uint64_t sync_msgs = dp.messages.load();
@@ -221,7 +271,7 @@ int main(int argc, char** argv) {
     uint64_t reload_msgs = 0, mutex_us = 0;
     double reload_ms = 0;
     if (reload) {
-        write_file(cfg_path, config_text(n, k, dir, static_cast<int64_t>(n / 2)));
+        write_config(static_cast<int64_t>(n / 2));
         const uint64_t before = dp.messages.load(), commits = dp.commits.load();
         const auto r0 = Clock::now();
         auto rep = gw->reload();
@@ -266,15 +316,22 @@ int main(int argc, char** argv) {
                     "\"cp_bytes_per_client\":%.0f,\"dp_bytes_per_client\":%.0f,\"peak_rss_mb\":%.1f,"
                     "\"reload_messages\":%" PRIu64 ",\"reload_state_mutex_us\":%" PRIu64 ",\"reload_ms\":%.1f,"
                     "\"dp_bound\":%" PRIu64 ",\"dp_binds_per_s\":%.0f,\"sync_clusters_ms\":%.1f,"
-                    "\"sync_clients_ms\":%.1f,\"sync_build_ms\":%.1f}\n",
+                    "\"sync_clients_ms\":%.1f,\"sync_build_ms\":%.1f,\"config_load_ms\":%.1f,\"config_rss_mb\":%.1f,"
+                    "\"cp_start_ms\":%.1f,\"routes_json\":%s,\"config_load_cpu_s\":%.2f,\"cp_start_cpu_s\":%.2f,"
+                    "\"full_sync_cpu_s\":%.2f}\n",
                     n, k, sync_ms, push_ms, sync_msgs, cp_mb, dp_mb, cp_mb * 1048576 / n, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms);
+                    reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms, load_ms,
+                    (rss_loaded - rss0) / 1024.0, start_ms, routes_json ? "true" : "false", load_cpu_s, start_cpu_s,
+                    sync_cpu_s);
     else
         std::printf("clients %" PRIu64 " clusters %" PRIu64 ": full sync %.0f ms (%" PRIu64 " messages, first to SyncEnd %.0f ms); "
                     "control plane %.0f MB (%.0f B/client), dataplane state %.0f MB (%.0f B/client), peak RSS %.0f MB; "
                     "reload of one client: %" PRIu64 " messages, state mutex %" PRIu64 " us, reload %.0f ms; "
-                    "dataplane bindings: %" PRIu64 " at %.0f/s; sync: clusters %.0f ms, clients %.0f ms, SyncEnd build %.0f ms\n",
+                    "dataplane bindings: %" PRIu64 " at %.0f/s; sync: clusters %.0f ms, clients %.0f ms, SyncEnd build %.0f ms; "
+                    "config load %.0f ms (%s, +%.0f MB, CPU %.2f s), gateway start %.0f ms (CPU %.2f s), sync CPU %.2f s\n",
                     n, k, sync_ms, sync_msgs, push_ms, cp_mb, cp_mb * 1048576 / n, dp_mb, dp_mb * 1048576 / n, hwm / 1024.0,
-                    reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms);
+                    reload_msgs, mutex_us, reload_ms, bound, bound / bind_s, clusters_ms, clients_ms, build_ms, load_ms,
+                    routes_json ? "routes.json" : "YAML", (rss_loaded - rss0) / 1024.0, load_cpu_s, start_ms, start_cpu_s,
+                    sync_cpu_s);
     return 0;
 }

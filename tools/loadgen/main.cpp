@@ -57,9 +57,13 @@ cli::Spec loadgen_spec(bool genconfig) {
     cli::Spec spec{.program = "rustun-loadgen"};
     if (genconfig) {
         spec.command = "genconfig";
-        spec.usage = "[scenario options] [--tcp ADDR:PORT]";
+        spec.usage = "[scenario options] [--tcp ADDR:PORT] [--clients-file PATH]";
         spec.about = "The gateway YAML of the scenario on stdout.";
-        spec.options = {{"tcp", 0, "ADDR:PORT", "the gateway's listen.tcp (default 127.0.0.1:18080)"}};
+        spec.options = {{"tcp", 0, "ADDR:PORT", "the gateway's listen.tcp (default 127.0.0.1:18080)"},
+                        {"clients-file", 0, "PATH",
+                         "write the clients to PATH as a routes.json and name it in the YAML's clients_file\n"
+                         "(the loader's fast path for large configurations); the YAML keeps one key per\n"
+                         "cluster. PATH is written as given: absolute, or relative to the YAML's directory"}};
     } else {
         spec.usage = "[options] -- EAL-ARGS\n       rustun-loadgen genconfig [scenario options] [--tcp ADDR:PORT]";
         spec.about = "A closed-loop DPDK load generator for rustun-dataplane (docs/load-testing.md).";
@@ -69,6 +73,7 @@ cli::Spec loadgen_spec(bool genconfig) {
              "dataplane's channel, same host), keepalive (UDP KeepAlives with seq, repeated every\n"
              "10 s; the real control plane binds them; binding: at most 512 unanswered at a time,\n"
              "time on stderr and in --json: bind_seconds), none (default; e.g. against rustun-memif-fwd)"},
+            {"bind-timeout", 0, "S", "give up binding (--bind keepalive) after S seconds (default 120)"},
             {"no-key-hint", 0, nullptr, "KeepAlives with random nonces (reference-shaped): no key-hint tag"},
             {"rate", 0, "PPS", "offered packets/s over all flows; 0 = as fast as possible (default 0)"},
             {"seconds", 0, "S", "measured seconds (default 5)"},
@@ -100,12 +105,14 @@ struct Args {
     std::string bind = "none";
     double rate = 0;
     double seconds = 5, warmup = 1;
+    double bind_timeout = 120;  // seconds the KeepAlive binding phase may take
     uint32_t templates = 0, template_mib = 384, burst = 32;
     uint32_t flow_burst = 1;  // packets of one flow in a row (1 = round-robin sweep)
     uint32_t queues = 1;      // queue pairs; flow f on queue f % queues
     std::string port;
     bool json = false, quiet = false;
     std::string tcp = "127.0.0.1:18080";
+    std::string clients_file;  // genconfig: routes.json to write (empty: clients inline)
     std::vector<std::string> eal;
 };
 
@@ -118,18 +125,20 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     auto rate = p.number("rate", 0, 1e9, a.rate);
     auto seconds = p.number("seconds", 0.1, 3600, a.seconds);
     auto warmup = p.number("warmup", 0, 600, a.warmup);
+    auto bind_timeout = p.number("bind-timeout", 1, 86400, a.bind_timeout);
     auto templates = p.uint("templates", 1, 64, a.templates);
     auto template_mib = p.uint("template-mib", 16, 65536, a.template_mib);
     auto burst = p.uint("burst", 1, 64, a.burst);
     auto flow_burst = p.uint("flow-burst", 1, 1024, a.flow_burst);
     auto queues = p.uint("queues", 1, kMaxQueues, a.queues);
-    for (const auto* r : {&rate, &seconds, &warmup})
+    for (const auto* r : {&rate, &seconds, &warmup, &bind_timeout})
         if (!*r) return cli::usage_error(spec, r->error());
     for (const auto* r : {&templates, &template_mib, &burst, &flow_burst, &queues})
         if (!*r) return cli::usage_error(spec, r->error());
     a.rate = *rate;
     a.seconds = *seconds;
     a.warmup = *warmup;
+    a.bind_timeout = *bind_timeout;
     a.templates = static_cast<uint32_t>(*templates);
     a.template_mib = static_cast<uint32_t>(*template_mib);
     a.burst = static_cast<uint32_t>(*burst);
@@ -138,6 +147,7 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     a.bind = p.value("bind", a.bind);
     a.port = p.value("port");
     a.tcp = p.value("tcp", a.tcp);
+    if (genconfig) a.clients_file = p.value("clients-file");
     a.json = p.has("json");
     a.quiet = p.has("quiet");
     if (p.has("no-key-hint")) a.sc.key_hint = false;
@@ -169,7 +179,13 @@ int main(int argc, char** argv) {
         std::string err;
         auto sc = Scenario::create(a.sc, err);
         if (!sc) die("%s", err);
-        std::fputs(sc->gateway_yaml(a.tcp, "").c_str(), stdout);
+        if (!a.clients_file.empty()) {
+            const std::string json = sc->routes_json();
+            FILE* f = std::fopen(a.clients_file.c_str(), "w");
+            if (f == nullptr || std::fwrite(json.data(), 1, json.size(), f) != json.size() || std::fclose(f) != 0)
+                die("genconfig: cannot write --clients-file %s", a.clients_file);
+        }
+        std::fputs(sc->gateway_yaml(a.tcp, "", a.clients_file).c_str(), stdout);
         return 0;
     }
     std::vector<char*> eal{argv[0]};
@@ -342,7 +358,7 @@ int main(int argc, char** argv) {
             // ring. A second without a new binding counts what is unanswered as lost and sweeps
             // over the unbound clients again.
             constexpr uint32_t kBindWindow = 512;
-            const uint64_t t_end = t_bind0 + 120 * hz;
+            const uint64_t t_end = t_bind0 + static_cast<uint64_t>(a.bind_timeout * double(hz));
             uint32_t next = 0, last_bound = 0;
             uint64_t last_progress = rte_rdtsc(), now = last_progress;
             while (ka_bound_n < flows && now < t_end && !g_stop) {

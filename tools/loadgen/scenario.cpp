@@ -173,7 +173,8 @@ bool Scenario::read_tag(const uint8_t* frame, uint32_t len, uint32_t receiver, u
     return flow < clients_.size();
 }
 
-std::string Scenario::gateway_yaml(const std::string& tcp_listen, const std::string& extra) const {
+std::string Scenario::gateway_yaml(const std::string& tcp_listen, const std::string& extra,
+                                   const std::string& clients_file) const {
     std::string y;
     char buf[256];
     const std::string gw = ipv4_text(o_.gw_ip);
@@ -184,9 +185,14 @@ std::string Scenario::gateway_yaml(const std::string& tcp_listen, const std::str
                   cipher_text(0).c_str());
     y += buf;
     y += extra;
+    if (!clients_file.empty()) y += "clients_file: " + clients_file + "\n";
     y += "clusters:\n";
     const uint32_t per = o_.clients / o_.clusters;
     for (uint32_t c = 0; c < o_.clusters; ++c) {
+        if (!clients_file.empty()) {  // the key only; the clients are in the file
+            y += "  - {name: lgc" + std::to_string(c) + ", crypto: \"" + cipher_text(c) + "\"}\n";
+            continue;
+        }
         y += "  - name: lgc" + std::to_string(c) + "\n    crypto: " + cipher_text(c) + "\n    clients:\n";
         for (uint32_t i = c * per; i < (c + 1) * per; ++i) {
             std::snprintf(buf, sizeof buf,
@@ -196,6 +202,22 @@ std::string Scenario::gateway_yaml(const std::string& tcp_listen, const std::str
         }
     }
     return y;
+}
+
+std::string Scenario::routes_json() const {
+    std::string out;
+    out.reserve(static_cast<size_t>(o_.clients) * 170 + 4);
+    out += "[\n";
+    char buf[256];
+    for (uint32_t i = 0; i < o_.clients; ++i) {
+        std::snprintf(buf, sizeof buf,
+                      "%s{\"name\": \"\", \"cluster\": \"lgc%u\", \"identity\": \"lg%u\", \"private_ip\": \"%s\", "
+                      "\"mask\": \"255.0.0.0\", \"gateway\": \"10.255.255.254\", \"ciders\": []}\n",
+                      i == 0 ? "" : ",", clients_[i].cluster, i, ipv4_text(clients_[i].private_ip).c_str());
+        out += buf;
+    }
+    out += "]\n";
+    return out;
 }
 
 }  // namespace rustun::loadgen

@@ -90,7 +90,12 @@ public:
     }
 
     // Gateway YAML (listen, crypto, clusters, and an optional dataplane section text appended).
-    std::string gateway_yaml(const std::string& tcp_listen, const std::string& extra) const;
+    // With `clients_file` (the path the YAML names, docs/configuration.md "Large configurations"),
+    // the clusters list only their names and keys, and the clients are in routes_json().
+    std::string gateway_yaml(const std::string& tcp_listen, const std::string& extra,
+                             const std::string& clients_file = "") const;
+    // The clients as a reference routes.json (one entry a line, ~170 bytes per client).
+    std::string routes_json() const;
 
     uint32_t run_tag() const { return tag_; }
 

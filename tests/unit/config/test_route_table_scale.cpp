@@ -102,7 +102,7 @@ TEST(RoutingScale, RoutesJsonWithHundredThousandClients) {
     auto t1 = std::chrono::steady_clock::now();
     ASSERT_TRUE(r.ok()) << r.error();
     ASSERT_EQ(r->size(), size_t{kClusters} * kClientsPerCluster);
-    EXPECT_EQ(r->back().identity_at.line, kClusters * kClientsPerCluster + 1);
+    EXPECT_EQ(r->back().identity_pos.line, kClusters * kClientsPerCluster + 1);
     std::printf("parsed %zu bytes in %.1f ms\n", json.size(),
                 std::chrono::duration<double, std::milli>(t1 - t0).count());
 }

@@ -43,7 +43,7 @@ TEST(ConfigRoutesJson, WireExampleImports) {
     EXPECT_EQ(a.client.cider_mapping[0].virtual_cidr.to_string(), "192.168.11.0/24");
     EXPECT_EQ(a.client.cider_mapping[0].real_cidr.to_string(), "192.168.10.0/24");
     EXPECT_EQ(a.client.origin, "routes.json: line 2, column 3: [0]");
-    EXPECT_EQ(a.identity_at.to_string(), "routes.json: line 2, column 50: [0].identity");
+    EXPECT_EQ(a.identity_at().to_string(), "routes.json: line 2, column 50: [0].identity");
 
     const auto& b = (*r)[1];
     EXPECT_EQ(b.client.identity, "client-b");
@@ -55,8 +55,8 @@ TEST(ConfigRoutesJson, WireExampleImports) {
     EXPECT_EQ(c.client.identity, "client-c");
     EXPECT_TRUE(c.client.ciders.empty());
     // Columns count characters: the four CJK characters count 4, not 12.
-    EXPECT_EQ(c.identity_at.column, 46u);
-    EXPECT_EQ(c.identity_at.line, 4u);
+    EXPECT_EQ(c.identity_pos.column, 46u);
+    EXPECT_EQ(c.identity_pos.line, 4u);
 }
 
 TEST(ConfigRoutesJson, OptionalAndUnknownMembers) {
@@ -166,7 +166,7 @@ TEST(ConfigRoutesJson, LoadFile) {
     auto r = load_routes_json_file(p);
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_EQ(r->size(), 3u);
-    EXPECT_EQ(r->at(1).identity_at.file, p);
+    EXPECT_EQ(r->at(1).identity_at().file, p);
 
     auto missing = load_routes_json_file(dir.path() + "/none.json");
     ASSERT_FALSE(missing.ok());
