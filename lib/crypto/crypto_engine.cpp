@@ -288,7 +288,9 @@ void CryptoEngine::open_burst(std::span<OpenItem> items) {
 bool CryptoEngine::takes_verify_path(const OpenItem& it) const {
     if (!it.head_only) return false;
     const EngineOptions& o = impl_->options;
-    if (it.key->method() == CipherMethod::Aes256Gcm) return it.plaintext_len >= o.verify_from_gcm;
+    if (it.key->method() == CipherMethod::Aes256Gcm) {
+        return it.plaintext_len >= o.verify_from_gcm && AeadVerifier::gcm_supported();
+    }
     return it.plaintext_len >= o.verify_from_chacha && it.plaintext_len <= AeadVerifier::kMaxChachaLen;
 }
 
@@ -312,6 +314,11 @@ void CryptoEngine::open_chunk(OpenItem* items, uint32_t n) {
         } else {
             chacha[nc++] = &it;
         }
+    }
+
+    if (nvc != 0 && nvc < impl_->options.chacha_verify_min_batch) {
+        for (uint32_t i = 0; i < nvc; ++i) chacha[nc++] = verify_chacha[i];
+        nvc = 0;
     }
 
     // Pass 2: one ChaCha20-Poly1305 burst. The manager's queue is empty between calls, so
@@ -357,7 +364,7 @@ void CryptoEngine::open_chunk(OpenItem* items, uint32_t n) {
         }
     };
     if (nvg != 0) {
-        impl_->verifier.verify_gcm(m, validate, verify_gcm, nvg, verdict);
+        impl_->verifier.verify_gcm(m, verify_gcm, nvg, verdict);
         finish_verified(verify_gcm, nvg, verdict);
     }
     if (nvc != 0) {

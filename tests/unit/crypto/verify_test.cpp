@@ -23,6 +23,7 @@ std::unique_ptr<CryptoEngine> make_verify_engine(bool validate_jobs = false, uin
     o.validate_jobs = validate_jobs;
     o.verify_from_chacha = from;
     o.verify_from_gcm = from;
+    o.chacha_verify_min_batch = 1;
     auto e = CryptoEngine::create(o);
     if (!e.ok()) {
         ADD_FAILURE() << e.error();
@@ -250,6 +251,30 @@ TEST(AeadVerify, ThresholdAndInPlace) {
     EngineOptions defaults;
     EXPECT_EQ(defaults.verify_from_chacha, EngineOptions::kDefaultVerifyFromChacha);
     EXPECT_EQ(defaults.verify_from_gcm, EngineOptions::kDefaultVerifyFromGcm);
+}
+
+// With the default options a lone ChaCha item is opened, two or more are verified.
+TEST(AeadVerify, ChachaBatchRule) {
+    std::mt19937_64 rng(9);
+    auto full = test::make_engine();
+    auto e = test::make_engine();  // default options
+    auto k = CipherKey::create("chacha20:batch").value();
+    for (size_t count : {1, 2, 5}) {
+        std::vector<Bytes> bufs;
+        std::vector<OpenItem> items(count);
+        for (size_t i = 0; i < count; ++i) bufs.push_back(seal_payload(*full, *k, inner_packet(rng, 100)));
+        for (size_t i = 0; i < count; ++i) {
+            items[i].key = k.get();
+            items[i].payload = bufs[i].data();
+            items[i].payload_len = static_cast<uint32_t>(bufs[i].size());
+            items[i].head_only = true;
+        }
+        e->open_burst(items);
+        for (const OpenItem& it : items) {
+            ASSERT_EQ(it.status, CryptoStatus::Ok);
+            EXPECT_EQ(it.plaintext_valid, count >= 2 ? kOpenHeadLen : 100u) << count;
+        }
+    }
 }
 
 }  // namespace
