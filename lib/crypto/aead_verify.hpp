@@ -11,7 +11,7 @@
 //       E_K(J0+2) with J0 = nonce || 0x00000001 by AES-NI over the key's round keys (three
 //       blocks; an IPsec-MB ECB job costs ~55 cycles more per item: measured);
 //       tag = S XOR E_K(J0); head = C[0..32) XOR E_K(J0+1) || E_K(J0+2).
-//   ChaCha20-Poly1305 (RFC 8439 §2.8, no AAD): blocks 0 and 1 of the nonce's keystream
+//   ChaCha20-Poly1305 (RFC 8439 AEAD construction, no AAD): blocks 0 and 1 of the nonce's keystream
 //       (chacha20_head.hpp): the Poly1305 one-time key and the head keystream; Poly1305 over
 //       C || 0-pad || le64(0) || le64(len(C)) with IPsec-MB's IMB_AUTH_POLY1305 jobs (one burst)
 //       over a copy in this scratch (the received tag follows C, so the message cannot be read

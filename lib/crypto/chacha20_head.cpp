@@ -16,7 +16,7 @@ constexpr uint32_t kPairsPerPass = kLanes / 2;
 
 inline Lanes rotl(Lanes v, int n) { return (v << n) | (v >> (32 - n)); }
 
-// RFC 8439 §2.1.
+// The quarter round of RFC 8439.
 [[gnu::always_inline]] inline void quarter_round(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
     a += b; d ^= a; d = rotl(d, 16);
     c += d; b ^= c; b = rotl(b, 12);

@@ -1,6 +1,6 @@
 // ChaCha20 keystream for authenticating a ChaCha20-Poly1305 payload without decrypting it
 // (docs/dataplane.md, "Verify, don't decrypt"): for each (key, nonce) pair, the first 32 bytes of
-// block 0 (counter 0: the Poly1305 one-time key, RFC 8439 §2.6) and the first 32 bytes of block 1
+// block 0 (counter 0: the Poly1305 one-time key of RFC 8439) and the first 32 bytes of block 1
 // (counter 1: the keystream of plaintext bytes 0..31, which cover an inner IPv4 header).
 //
 // IPsec-MB 1.3 cannot produce block 0 through its job API (IMB_CIPHER_CHACHA20 starts at counter

@@ -87,7 +87,7 @@ Bytes inner_packet(std::mt19937_64& rng, size_t n) {
 }
 
 TEST(AeadVerify, ChachaHeadBlocksMatchRfc8439) {
-    // RFC 8439 §2.6.2: Poly1305 key generation (block 0 bytes 0..31).
+    // RFC 8439's Poly1305 key generation test vector (block 0 bytes 0..31).
     uint8_t key[32], nonce[12] = {0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7};
     for (int i = 0; i < 32; ++i) key[i] = static_cast<uint8_t>(0x80 + i);
     const Bytes want = test::hex_bytes("8ad5a08b905f81cc815040274ab29471a833b637e3fd0da508dbb8e2fdd1a646");
