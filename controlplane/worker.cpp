@@ -21,6 +21,8 @@
 
 namespace rustun::cp {
 
+static_assert(kOpenHeadLen >= kIpv4HeaderMin, "a head_only open must cover the inner IPv4 header");
+
 namespace {
 
 constexpr uint64_t kListenTag = 0;  // epoll data of the listener
@@ -335,6 +337,9 @@ void Worker::process_batch() {
         it.payload = arena_.get() + b.offset + kFrameHeaderSize;
         it.payload_len = b.len - static_cast<uint32_t>(kFrameHeaderSize);
         it.out = pt_arena_.get() + b.offset + kFrameHeaderSize;
+        // Routing reads only the inner IPv4 header and the received bytes are forwarded: verify,
+        // don't decrypt (docs/dataplane.md, "Verify, don't decrypt").
+        it.head_only = true;
         open_items_.push_back(it);
     }
     engine_->open_burst(std::span<OpenItem>(open_items_));
@@ -403,6 +408,8 @@ void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t
             counters_.inc(why);
             se.stats->drops.fetch_add(1, std::memory_order_relaxed);
         };
+        // it.plaintext holds at least the first min(plaintext_len, kOpenHeadLen) bytes: all the
+        // policy reads (static_assert below).
         const InnerDecision d = route_inner_packet(m.routes, sid, se.cluster, it.plaintext, it.plaintext_len);
         switch (d.verdict) {
             case InnerVerdict::Forward: break;

@@ -22,6 +22,8 @@
 
 namespace rustun::dp {
 
+static_assert(kOpenHeadLen >= kIpv4HeaderMin, "a head_only open must cover the inner IPv4 header");
+
 namespace {
 
 using C = shm::DpCounter;
@@ -311,6 +313,9 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         o.payload = it.frame + kFrameHeaderSize;
         o.payload_len = it.frame_len - kFrameHeaderSize;
         o.out = w.scratch.get() + uint32_t{it.open} * cap::kScratchPerItem;
+        // The relay forwards the received bytes and routes on the inner IPv4 header only: verify
+        // over the ciphertext, decrypt just the head (docs/dataplane.md, "Verify, don't decrypt").
+        o.head_only = true;
     }
     clock.lap(cnt, C::rt_cycles_lookup);
     if (nlive) w.engine->open_burst(std::span<OpenItem>(open, nlive));

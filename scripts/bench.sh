@@ -6,6 +6,9 @@
 #
 # Rows per cipher (chacha20, aes256) and inner size (64, 512, 1400 B):
 #   crypto     rustun-crypto-bench --json, open (decrypt+verify), burst of 32, one core
+#   crypto-vfy the same run's verify rows: authenticate over the ciphertext, decrypt only the
+#              inner header (what both relays do: docs/dataplane.md, "Verify, don't decrypt");
+#              target verify/open >= 1.5x at 512 and 1400 B
 #   memif-fwd  rustun-loadgen ⇄ rustun-memif-fwd (DPDK io forwarding, like dpdk-testpmd's io mode,
 #              which is in Debian 12's dpdk-dev package): t_forward, the no-crypto cost over the
 #              same memif set-up
@@ -321,6 +324,15 @@ for c in os.environ["CIPHERS"].split():
         row = lambda p, m, lat, tgt, cyc="-": print(W.format(p, c, s, "%.3f" % m, "%.2f" % gb(m), "%.2f" % (m / cr), cyc, lat, tgt))
         ccyc = crow(c, s)["tsc_cycles_per_packet"]
         row("crypto", cr, "-", "-", "%.0f" % ccyc)
+        vr = [r for r in crypto["results"] if r["cipher"]==c and r["size"]==s and r["op"]=="verify" and r["mode"]=="burst"]
+        if vr:
+            vx = vr[0]["vs_open"]
+            tgt = "verify/open %.2fx" % vx
+            if s in (512, 1400):
+                ok = vx >= 1.5
+                summary.append(("verify>=1.5x open", c, s, ok))
+                tgt = "verify/open >= 1.5x: %s (%.2fx)" % (v(ok), vx)
+            row("crypto-vfy", vr[0]["mpps"], "-", tgt, "%.0f" % vr[0]["tsc_cycles_per_packet"])
         f = L(f"fwd-{c}-{s}"); d = L(f"dp-{c}-{s}"); h = L(f"dph-{c}-{s}"); fh = L(f"fwdh-{c}-{s}")
         k = L(f"dpk-{c}-{s}"); kf = L(f"dpkf-{c}-{s}"); kr = L(f"kr-{c}-{s}"); cp = L(f"cp-{c}-{s}")
         if f: row("memif-fwd", f["mpps"], "%.1f/%.1f" % (fh["lat_p50_us"], fh["lat_p99_us"]) if fh else "-", "t_forward = %.1f ns (no crypto)" % (1e3 / f["mpps"]))

@@ -2,7 +2,10 @@
 //
 // Measures decrypt-and-verify (and optionally seal) through CryptoEngine for each AEAD and
 // plaintext size, one open() per packet ("single") against open_burst() of --burst packets per
-// call ("burst"). Time is read with rdtsc; the TSC frequency is measured against CLOCK_MONOTONIC.
+// call ("burst"). "verify" rows: the relay's path (OpenItem::head_only, forced at every size):
+// authenticate over the ciphertext, decrypt only the first 32 bytes (docs/dataplane.md, "Verify,
+// don't decrypt"); the table's verify/open column is the rate ratio to the full open of the same
+// size and mode, measured in the same run. Time is read with rdtsc; the TSC frequency is measured against CLOCK_MONOTONIC.
 // Open is measured out of place (OpenItem::out) so the same valid payloads can be reused without
 // a copy per packet; the work per packet is the same as in place. Not a test: no pass/fail.
 #include <x86intrin.h>
@@ -31,16 +34,17 @@ struct Options {
     std::vector<uint32_t> sizes{64, 512, 1400};
     std::vector<std::string> ciphers{"chacha20", "aes256"};
     uint32_t burst = 32;
-    uint32_t time_ms = 200;     // per measurement (cipher x size x mode), split over kReps runs
+    uint32_t time_ms = 200;     // per measurement (cipher x size x mode), split over `reps` runs
+    uint32_t reps = 5;          // runs per measurement; the fastest is reported
     uint64_t iterations = 0;    // packets per run; 0 = derived from time_ms
     bool seal = false;
     bool interfaces = false;
     bool json = false;
 };
 
-// Runs per measurement. The table reports the fastest run: on a shared VM, noise only ever adds
-// cycles, and the ceiling is what the code can do. JSON also carries the median.
-constexpr int kReps = 5;
+// Runs per measurement (--reps, default 5). The table reports the fastest run: on a shared VM,
+// noise only ever adds cycles, and the ceiling is what the code can do. JSON also carries the
+// median. On a busy machine many short runs (--reps 100 --time-ms 200) find quiet slices.
 
 const rustun::cli::Spec& cli_spec() {
     static const rustun::cli::Spec spec{
@@ -52,7 +56,8 @@ const rustun::cli::Spec& cli_spec() {
             {"ciphers", 0, "LIST", "chacha20,aes256,xor,plain (default chacha20,aes256)"},
             {"burst", 0, "N", "packets per open_burst() call, 1..64 (default 32)"},
             {"time-ms", 0, "N", "target time per measurement in ms (default 200)"},
-            {"iterations", 0, "N", "packets per run instead of --time-ms (5 runs, fastest reported)"},
+            {"iterations", 0, "N", "packets per run instead of --time-ms (--reps runs, fastest reported)"},
+            {"reps", 0, "N", "runs per measurement, fastest reported (default 5)"},
             {"seal", 0, nullptr, "also measure seal (fresh nonces), single and burst"},
             {"interfaces", 0, nullptr,
              "also compare raw IPsec-MB interfaces (direct, job, burst\nchecked/unchecked) for decrypt + tag, per algorithm"},
@@ -106,11 +111,13 @@ rustun::Status parse_values(const rustun::cli::Parsed& a, Options& o) {
     auto burst = a.uint("burst", 1, CryptoEngine::kMaxBurst, o.burst);
     auto time_ms = a.uint("time-ms", 1, 600000, o.time_ms);
     auto iterations = a.uint("iterations", 1, UINT64_MAX, o.iterations);
-    for (const auto* r : {&burst, &time_ms, &iterations})
+    auto reps = a.uint("reps", 1, 10000, o.reps);
+    for (const auto* r : {&burst, &time_ms, &iterations, &reps})
         if (!*r) return rustun::make_error(r->error());
     o.burst = static_cast<uint32_t>(*burst);
     o.time_ms = static_cast<uint32_t>(*time_ms);
     o.iterations = *iterations;
+    o.reps = static_cast<uint32_t>(*reps);
     return {};
 }
 
@@ -131,7 +138,7 @@ struct Measurement {
     std::string cipher, op, mode;
     uint32_t size = 0;
     uint64_t packets = 0;         // per run
-    double cycles_per_packet = 0;  // TSC cycles, fastest of kReps runs
+    double cycles_per_packet = 0;  // TSC cycles, fastest of the runs
     double median_cycles_per_packet = 0;
 };
 
@@ -139,6 +146,7 @@ struct Measurement {
 struct Pool {
     std::vector<std::vector<uint8_t>> plain, payload, out;
     std::vector<OpenItem> open;
+    std::vector<OpenItem> verify;  // the same payloads, head_only
     std::vector<SealItem> seal;
 };
 
@@ -161,6 +169,8 @@ bool make_pool(CryptoEngine& e, const CipherKey& k, uint32_t size, uint32_t n, P
         o.payload_len = static_cast<uint32_t>(p.payload[i].size());
         o.out = p.out[i].data();
         p.open.push_back(o);
+        o.head_only = true;
+        p.verify.push_back(o);
         SealItem s;
         s.key = &k;
         s.plaintext = p.plain[i].data();
@@ -172,8 +182,13 @@ bool make_pool(CryptoEngine& e, const CipherKey& k, uint32_t size, uint32_t n, P
     return true;
 }
 
+enum class Op { Open, Verify, Seal };
+const char* op_name(Op op) { return op == Op::Open ? "open" : op == Op::Verify ? "verify" : "seal"; }
+
 // Processes `packets` packets; returns TSC cycles, or 0 if any item failed.
-uint64_t run(CryptoEngine& e, Pool& p, bool seal, bool burst, uint64_t packets) {
+uint64_t run(CryptoEngine& e, Pool& p, Op op, bool burst, uint64_t packets) {
+    const bool seal = op == Op::Seal;
+    std::vector<OpenItem>& opens = op == Op::Verify ? p.verify : p.open;
     const uint32_t n = static_cast<uint32_t>(p.open.size());
     const uint64_t calls = burst ? packets / n : packets;
     bool ok = true;
@@ -183,20 +198,20 @@ uint64_t run(CryptoEngine& e, Pool& p, bool seal, bool burst, uint64_t packets) 
             if (seal) {
                 e.seal_burst(p.seal);
             } else {
-                e.open_burst(p.open);
+                e.open_burst(opens);
             }
         }
     } else {
         uint32_t i = 0;
         for (uint64_t c = 0; c < calls; ++c) {
-            const CryptoStatus s = seal ? e.seal(p.seal[i]) : e.open(p.open[i]);
+            const CryptoStatus s = seal ? e.seal(p.seal[i]) : e.open(opens[i]);
             ok &= s == CryptoStatus::Ok;
             if (++i == n) i = 0;
         }
     }
     const uint64_t t1 = __rdtsc();
     for (uint32_t i = 0; i < n; ++i) {
-        ok &= (seal ? p.seal[i].status : p.open[i].status) == CryptoStatus::Ok;
+        ok &= (seal ? p.seal[i].status : opens[i].status) == CryptoStatus::Ok;
     }
     return ok ? t1 - t0 : 0;
 }
@@ -214,6 +229,17 @@ int main(int argc, char** argv) {
         return 1;
     }
     CryptoEngine& engine = **engine_r;
+    // The verify rows force the verify path at every size (the relays choose per size).
+    EngineOptions verify_options;
+    verify_options.verify_from_chacha = 0;
+    verify_options.verify_from_gcm = 0;
+    verify_options.chacha_verify_min_batch = 1;
+    auto verify_r = CryptoEngine::create(verify_options);
+    if (!verify_r) {
+        std::fprintf(stderr, "crypto engine: %s\n", verify_r.error().c_str());
+        return 1;
+    }
+    CryptoEngine& verify_engine = **verify_r;
     const double tsc_hz = measure_tsc_hz();
 
     std::vector<Measurement> results;
@@ -231,26 +257,30 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "cannot build payloads of %u bytes\n", size);
                 return 1;
             }
-            for (int op = 0; op < (o.seal ? 2 : 1); ++op) {
+            std::vector<Op> ops{Op::Open};
+            if (key.is_aead()) ops.push_back(Op::Verify);
+            if (o.seal) ops.push_back(Op::Seal);
+            for (Op op : ops) {
+                CryptoEngine& e = op == Op::Verify ? verify_engine : engine;
                 for (int burst = 0; burst < 2; ++burst) {
-                    const bool is_seal = op == 1, is_burst = burst == 1;
+                    const bool is_burst = burst == 1;
                     uint64_t packets = o.iterations;
-                    // Calibrate: packets for time_ms / kReps per run.
+                    // Calibrate: packets for time_ms / reps per run.
                     const uint64_t probe = uint64_t{o.burst} * 64;
-                    const uint64_t probe_cycles = run(engine, pool, is_seal, is_burst, probe);
+                    const uint64_t probe_cycles = run(e, pool, op, is_burst, probe);
                     if (probe_cycles == 0) {
                         std::fprintf(stderr, "%s %u: an item failed\n", cipher.c_str(), size);
                         return 1;
                     }
                     if (packets == 0) {
                         const double per_pkt = static_cast<double>(probe_cycles) / probe;
-                        packets = static_cast<uint64_t>(tsc_hz * o.time_ms / 1000.0 / kReps /
+                        packets = static_cast<uint64_t>(tsc_hz * o.time_ms / 1000.0 / o.reps /
                                                         per_pkt);
                     }
                     packets = std::max<uint64_t>(packets / o.burst, 1) * o.burst;
                     std::vector<double> cpp;
-                    for (int r = 0; r < kReps; ++r) {
-                        const uint64_t cyc = run(engine, pool, is_seal, is_burst, packets);
+                    for (uint32_t r = 0; r < o.reps; ++r) {
+                        const uint64_t cyc = run(e, pool, op, is_burst, packets);
                         if (cyc == 0) {
                             std::fprintf(stderr, "%s %u: an item failed\n", cipher.c_str(),
                                          size);
@@ -261,12 +291,12 @@ int main(int argc, char** argv) {
                     std::sort(cpp.begin(), cpp.end());
                     Measurement res;
                     res.cipher = cipher;
-                    res.op = is_seal ? "seal" : "open";
+                    res.op = op_name(op);
                     res.mode = is_burst ? "burst" : "single";
                     res.size = size;
                     res.packets = packets;
                     res.cycles_per_packet = cpp.front();
-                    res.median_cycles_per_packet = cpp[kReps / 2];
+                    res.median_cycles_per_packet = cpp[o.reps / 2];
                     results.push_back(res);
                 }
             }
@@ -276,7 +306,7 @@ int main(int argc, char** argv) {
     std::vector<bench::InterfaceResult> ifaces;
     if (o.interfaces) {
         ifaces = bench::compare_interfaces(o.sizes, o.burst,
-                                           o.iterations ? o.iterations : 20000, kReps);
+                                           o.iterations ? o.iterations : 20000, static_cast<int>(o.reps));
         if (ifaces.empty()) {
             std::fprintf(stderr, "IPsec-MB interface comparison failed\n");
             return 1;
@@ -288,19 +318,29 @@ int main(int argc, char** argv) {
     auto cpb = [&](const Measurement& r) {
         return r.size ? r.cycles_per_packet / r.size : 0.0;
     };
+    // Verify rows: rate / the full open's rate for the same cipher, size and mode (same run).
+    auto vs_open = [&](const Measurement& r) {
+        if (r.op != "verify") return 0.0;
+        for (const Measurement& x : results)
+            if (x.op == "open" && x.cipher == r.cipher && x.size == r.size && x.mode == r.mode)
+                return x.cycles_per_packet / r.cycles_per_packet;
+        return 0.0;
+    };
     if (o.json) {
-        std::printf("{\"tsc_ghz\":%.4f,\"imb_arch\":\"%s\",\"burst\":%u,\"reps\":%d,\"results\":[",
-                    tsc_hz / 1e9, engine.arch_name(), o.burst, kReps);
+        std::printf("{\"tsc_ghz\":%.4f,\"imb_arch\":\"%s\",\"burst\":%u,\"reps\":%u,"
+                    "\"verify_from_chacha\":%u,\"verify_from_gcm\":%u,\"results\":[",
+                    tsc_hz / 1e9, engine.arch_name(), o.burst, o.reps, EngineOptions::kDefaultVerifyFromChacha,
+                    EngineOptions::kDefaultVerifyFromGcm);
         for (size_t i = 0; i < results.size(); ++i) {
             const Measurement& r = results[i];
             std::printf(
                 "%s{\"cipher\":\"%s\",\"op\":\"%s\",\"mode\":\"%s\",\"size\":%u,"
                 "\"packets_per_run\":%llu,\"mpps\":%.4f,\"gbps\":%.4f,"
                 "\"tsc_cycles_per_packet\":%.2f,\"tsc_cycles_per_byte\":%.4f,"
-                "\"median_tsc_cycles_per_packet\":%.2f}",
+                "\"median_tsc_cycles_per_packet\":%.2f,\"vs_open\":%.3f}",
                 i ? "," : "", r.cipher.c_str(), r.op.c_str(), r.mode.c_str(), r.size,
                 static_cast<unsigned long long>(r.packets), mpps(r), gbps(r),
-                r.cycles_per_packet, cpb(r), r.median_cycles_per_packet);
+                r.cycles_per_packet, cpb(r), r.median_cycles_per_packet, vs_open(r));
         }
         std::printf("],\"interfaces\":[");
         for (size_t i = 0; i < ifaces.size(); ++i) {
@@ -313,15 +353,20 @@ int main(int argc, char** argv) {
         std::printf("]}\n");
         return 0;
     }
-    std::printf("TSC %.3f GHz (measured), IPsec-MB %s path, burst %u, best of %d runs\n",
-                tsc_hz / 1e9, engine.arch_name(), o.burst, kReps);
+    std::printf("TSC %.3f GHz (measured), IPsec-MB %s path, burst %u, best of %u runs\n",
+                tsc_hz / 1e9, engine.arch_name(), o.burst, o.reps);
     std::printf("Gbps counts plaintext bytes; cycles are TSC cycles on one core.\n\n");
-    std::printf("%-9s %-5s %6s %-7s %9s %9s %11s %9s\n", "cipher", "op", "bytes", "mode",
-                "Mpps", "Gbps", "cyc/packet", "cyc/byte");
+    std::printf("verify: authenticate over the ciphertext + decrypt 32 bytes (forced at every size; the relays\n"
+                "verify from %u B (chacha20) / %u B (aes256), below that they open); verify/open = rate ratio.\n\n",
+                EngineOptions::kDefaultVerifyFromChacha, EngineOptions::kDefaultVerifyFromGcm);
+    std::printf("%-9s %-6s %6s %-7s %9s %9s %11s %9s %12s\n", "cipher", "op", "bytes", "mode",
+                "Mpps", "Gbps", "cyc/packet", "cyc/byte", "verify/open");
     for (const Measurement& r : results) {
-        std::printf("%-9s %-5s %6u %-7s %9.2f %9.2f %11.1f %9.3f\n", r.cipher.c_str(),
+        char ratio[16] = "";
+        if (r.op == "verify") std::snprintf(ratio, sizeof ratio, "%.2fx", vs_open(r));
+        std::printf("%-9s %-6s %6u %-7s %9.2f %9.2f %11.1f %9.3f %12s\n", r.cipher.c_str(),
                     r.op.c_str(), r.size, r.mode.c_str(), mpps(r), gbps(r), r.cycles_per_packet,
-                    cpb(r));
+                    cpb(r), ratio);
     }
     if (!ifaces.empty()) {
         std::printf("\nRaw IPsec-MB decrypt + tag, TSC cycles per packet (%u packets per call):\n",

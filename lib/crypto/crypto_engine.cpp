@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/aead_verify.hpp"
+#include "crypto/imb_burst.hpp"
 #include "crypto/imb_mgr.hpp"
 #include "crypto/secure_wipe.hpp"
 
@@ -18,6 +20,7 @@ struct CryptoEngine::Impl {
     // Tags computed by IPsec-MB for ChaCha20-Poly1305 decrypt jobs, one slot per burst item.
     alignas(64) uint8_t tags[kMaxBurst][kAeadTagLen]{};
     uint8_t gcm_tag[kAeadTagLen]{};  // tag computed by a GCM decryption
+    AeadVerifier verifier;           // head_only items: verify, don't decrypt (~140 KB scratch)
 };
 
 namespace {
@@ -50,6 +53,7 @@ void open_failed(OpenItem& it, CryptoStatus s) {
     it.status = s;
     it.plaintext = nullptr;
     it.plaintext_len = 0;
+    it.plaintext_valid = 0;
 }
 
 // Validates `it`, sets plaintext/plaintext_len and finishes XOR and plain items. Returns true if
@@ -73,6 +77,7 @@ bool begin_open(OpenItem& it) {
     uint8_t* dst = it.out != nullptr ? it.out : src;
     it.plaintext = dst;
     it.plaintext_len = n;
+    it.plaintext_valid = n;
     it.status = CryptoStatus::Ok;
     switch (k->method()) {
         case CipherMethod::Plain:
@@ -250,6 +255,10 @@ const char* CryptoEngine::arch_name() const { return imb::arch_name(*impl_->mgr)
 // ---- open ----
 
 CryptoStatus CryptoEngine::open(OpenItem& it) {
+    if (it.head_only) {
+        open_chunk(&it, 1);
+        return it.status;
+    }
     if (!begin_open(it)) return it.status;
     IMB_MGR* m = impl_->mgr.get();
     if (it.key->method() == CipherMethod::Aes256Gcm) {
@@ -275,58 +284,92 @@ void CryptoEngine::open_burst(std::span<OpenItem> items) {
     }
 }
 
+// True if a validated AEAD item should be verified over the ciphertext rather than decrypted.
+bool CryptoEngine::takes_verify_path(const OpenItem& it) const {
+    if (!it.head_only) return false;
+    const EngineOptions& o = impl_->options;
+    if (it.key->method() == CipherMethod::Aes256Gcm) {
+        return it.plaintext_len >= o.verify_from_gcm && AeadVerifier::gcm_supported();
+    }
+    return it.plaintext_len >= o.verify_from_chacha && it.plaintext_len <= AeadVerifier::kMaxChachaLen;
+}
+
 void CryptoEngine::open_chunk(OpenItem* items, uint32_t n) {
     IMB_MGR* m = impl_->mgr.get();
-    // Pass 1: validation, XOR/plain, AES-GCM through the direct API; collect ChaCha items.
+    const bool validate = impl_->options.validate_jobs;
+    // Pass 1: validation, XOR/plain, AES-GCM through the direct API; collect the ChaCha items
+    // to decrypt and the head_only items to verify.
     OpenItem* chacha[kMaxBurst];
-    uint32_t nc = 0;
+    OpenItem* verify_gcm[kMaxBurst];
+    OpenItem* verify_chacha[kMaxBurst];
+    uint32_t nc = 0, nvg = 0, nvc = 0;
     for (uint32_t i = 0; i < n; ++i) {
         OpenItem& it = items[i];
         if (!begin_open(it)) continue;
-        if (it.key->method() == CipherMethod::Aes256Gcm) {
+        const bool gcm = it.key->method() == CipherMethod::Aes256Gcm;
+        if (takes_verify_path(it)) {
+            (gcm ? verify_gcm[nvg++] : verify_chacha[nvc++]) = &it;
+        } else if (gcm) {
             gcm_open(m, &impl_->gcm_ctx, impl_->gcm_tag, it);
         } else {
             chacha[nc++] = &it;
         }
     }
-    if (nc == 0) return;
+
+    if (nvc != 0 && nvc < impl_->options.chacha_verify_min_batch) {
+        for (uint32_t i = 0; i < nvc; ++i) chacha[nc++] = verify_chacha[i];
+        nvc = 0;
+    }
 
     // Pass 2: one ChaCha20-Poly1305 burst. The manager's queue is empty between calls, so
     // IMB_GET_NEXT_BURST returns nc jobs.
     IMB_JOB* jobs[kMaxBurst];
-    const uint32_t got = IMB_GET_NEXT_BURST(m, nc, jobs);
-    if (got != nc) {
+    if (nc != 0 && IMB_GET_NEXT_BURST(m, nc, jobs) != nc) {
         for (uint32_t i = 0; i < nc; ++i) engine_failed_open(*chacha[i]);
-        return;
+        nc = 0;
     }
     for (uint32_t i = 0; i < nc; ++i) {
         OpenItem& it = *chacha[i];
         fill_chacha_job(jobs[i], *it.key, IMB_DIR_DECRYPT, it.payload,
                         it.payload + kAeadNonceLen, it.plaintext, it.plaintext_len,
                         impl_->tags[i], &it);
+        it.status = CryptoStatus::EngineError;  // until its job comes back
     }
-    uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
-                                                  : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
-    if (done == 0 && impl_->options.validate_jobs && imb_get_errno(m) != 0) {
-        // The checked submit refused the burst: no job ran.
-        for (uint32_t i = 0; i < nc; ++i) engine_failed_open(*chacha[i]);
-        return;
-    }
-    uint32_t finished = 0;
-    for (;;) {
-        for (uint32_t i = 0; i < done; ++i) {
-            IMB_JOB* j = jobs[i];
+    if (nc != 0) {
+        const bool ran = imb::run_burst(m, validate, jobs, nc, [](IMB_JOB* j) {
             OpenItem& it = *static_cast<OpenItem*>(j->user_data);
-            if (j->status != IMB_STATUS_COMPLETED) {
-                engine_failed_open(it);
+            if (j->status != IMB_STATUS_COMPLETED) return;
+            it.status = CryptoStatus::Ok;
+            finish_open(it, j->auth_tag_output);
+        });
+        // Refused by the checked submit (no job ran), or a job never came back.
+        for (uint32_t i = 0; i < nc; ++i) {
+            if (!ran || chacha[i]->status == CryptoStatus::EngineError) engine_failed_open(*chacha[i]);
+        }
+    }
+
+    // Pass 3: head_only items, verified over the ciphertext.
+    VerifyVerdict verdict[kMaxBurst];
+    auto finish_verified = [](OpenItem* const* v, uint32_t nv, const VerifyVerdict* vd) {
+        for (uint32_t i = 0; i < nv; ++i) {
+            OpenItem& it = *v[i];
+            if (vd[i] == VerifyVerdict::Ok) {
+                it.plaintext_valid = std::min(it.plaintext_len, kOpenHeadLen);
+            } else if (vd[i] == VerifyVerdict::AuthFailed) {
+                std::memset(it.plaintext, 0, it.plaintext_len);  // as a failed full open
+                open_failed(it, CryptoStatus::AuthFailed);
             } else {
-                finish_open(it, j->auth_tag_output);
+                engine_failed_open(it);
             }
         }
-        finished += done;
-        if (finished >= nc) break;
-        done = IMB_FLUSH_BURST(m, nc - finished, jobs);
-        if (done == 0) break;  // cannot happen: every submitted job completes on flush
+    };
+    if (nvg != 0) {
+        impl_->verifier.verify_gcm(m, verify_gcm, nvg, verdict);
+        finish_verified(verify_gcm, nvg, verdict);
+    }
+    if (nvc != 0) {
+        impl_->verifier.verify_chacha(m, validate, verify_chacha, nvc, verdict);
+        finish_verified(verify_chacha, nvc, verdict);
     }
 }
 
@@ -403,25 +446,15 @@ void CryptoEngine::seal_chunk(SealItem* items, uint32_t n) {
         for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
         return;
     }
-    for (uint32_t i = 0; i < nc; ++i) fill_chacha_seal(jobs[i], *chacha[i], chacha_iv[i]);
-    uint32_t done = impl_->options.validate_jobs ? IMB_SUBMIT_BURST(m, nc, jobs)
-                                                  : IMB_SUBMIT_BURST_NOCHECK(m, nc, jobs);
-    if (done == 0 && impl_->options.validate_jobs && imb_get_errno(m) != 0) {
-        for (uint32_t i = 0; i < nc; ++i) seal_failed(*chacha[i], CryptoStatus::EngineError);
-        return;
+    for (uint32_t i = 0; i < nc; ++i) {
+        fill_chacha_seal(jobs[i], *chacha[i], chacha_iv[i]);
+        chacha[i]->status = CryptoStatus::EngineError;  // until its job comes back
     }
-    uint32_t finished = 0;
-    for (;;) {
-        for (uint32_t i = 0; i < done; ++i) {
-            if (jobs[i]->status != IMB_STATUS_COMPLETED) {
-                seal_failed(*static_cast<SealItem*>(jobs[i]->user_data),
-                            CryptoStatus::EngineError);
-            }
-        }
-        finished += done;
-        if (finished >= nc) break;
-        done = IMB_FLUSH_BURST(m, nc - finished, jobs);
-        if (done == 0) break;
+    const bool ran = imb::run_burst(m, impl_->options.validate_jobs, jobs, nc, [](IMB_JOB* j) {
+        if (j->status == IMB_STATUS_COMPLETED) static_cast<SealItem*>(j->user_data)->status = CryptoStatus::Ok;
+    });
+    for (uint32_t i = 0; i < nc; ++i) {
+        if (!ran || chacha[i]->status == CryptoStatus::EngineError) seal_failed(*chacha[i], CryptoStatus::EngineError);
     }
 }
 

@@ -11,6 +11,8 @@
 //   ChaCha20-Poly1305  IPsec-MB job/burst API (IMB_SUBMIT_BURST_NOCHECK of one job per item,
 //                      single items: IMB_SUBMIT_JOB_NOCHECK): faster than the direct
 //                      init/update/finalize API. Parameters are validated here, before submission.
+// OpenItem::head_only items at or above EngineOptions::verify_from_* are authenticated over the
+// ciphertext and only their first kOpenHeadLen bytes decrypted (aead_verify.hpp).
 // For decryption the engine asks IPsec-MB for the computed tag and compares it with the received
 // one in constant time. On a mismatch the plaintext region is zeroed, so unauthenticated
 // plaintext never survives in the caller's buffer.
@@ -34,6 +36,22 @@ struct EngineOptions {
     // Submit jobs through IPsec-MB's checked entry points (IMB_SUBMIT_BURST/IMB_SUBMIT_JOB)
     // instead of the _NOCHECK ones: 25–40 cycles more per job. For tests and debugging.
     bool validate_jobs = false;
+    // Smallest ciphertext (plaintext) length, bytes, at which an OpenItem::head_only item is
+    // verified over the ciphertext instead of decrypted (docs/dataplane.md, "Verify, don't
+    // decrypt"); below it the full decrypt is as fast or faster. Defaults from
+    // rustun-crypto-bench's verify rows on the development host (docs/dataplane.md):
+    // ChaCha20-Poly1305 verifies faster from 64 B on (2.9x in bursts of 32), AES-256-GCM only
+    // from ~1 KB (IPsec-MB's stitched VAES decrypt costs barely more than its GHASH alone).
+    // 0 = always verify, UINT32_MAX = never.
+    uint32_t verify_from_chacha = kDefaultVerifyFromChacha;
+    uint32_t verify_from_gcm = kDefaultVerifyFromGcm;
+
+    static constexpr uint32_t kDefaultVerifyFromChacha = 0;
+    static constexpr uint32_t kDefaultVerifyFromGcm = 1024;
+    // ChaCha20-Poly1305 verify candidates in a chunk below this count are opened instead: the
+    // keystream pass computes 8 nonces' blocks at once (measured at 64 B: 1 item 0.6x, 2 items
+    // 1.2x, 4 items 1.9x the open rate). Tests set 1 to verify single items.
+    uint32_t chacha_verify_min_batch = 2;
 };
 
 class CryptoEngine {
@@ -74,6 +92,7 @@ public:
 
 private:
     void open_chunk(OpenItem* items, uint32_t n);
+    bool takes_verify_path(const OpenItem& it) const;
     void seal_chunk(SealItem* items, uint32_t n);
 
     std::unique_ptr<Impl> impl_;  // IPsec-MB manager and per-burst scratch (crypto_engine.cpp)

@@ -10,6 +10,10 @@ namespace rustun {
 
 class CipherKey;
 
+// Plaintext bytes a head_only open guarantees (OpenItem::head_only): an inner IPv4 header (20
+// bytes) with room to spare, two AES blocks.
+inline constexpr uint32_t kOpenHeadLen = 32;
+
 // Per-item outcome. Values are stable (usable as counter indices).
 enum class CryptoStatus : uint8_t {
     Ok = 0,
@@ -33,9 +37,18 @@ struct OpenItem {
                                  // payload_len - overhead); the payload is then left untouched.
                                  // Overlapping the payload -> BadArgument (unless == in place)
     uint32_t payload_len = 0;
+    // The caller reads only plaintext[0..kOpenHeadLen) (a relay's routing decision: it forwards
+    // the received bytes, never the plaintext). The engine may then authenticate the ciphertext
+    // and decrypt just those bytes (docs/dataplane.md, "Verify, don't decrypt"); it decides per
+    // size (EngineOptions::verify_from_*). Status and authentication are exactly those of a full
+    // open; only plaintext_valid differs.
+    bool head_only = false;
     // --- out ---
     uint32_t plaintext_len = 0;  // payload_len - overhead on success, else 0
     uint8_t* plaintext = nullptr;  // payload + prefix_len (12 for AEADs) in place, else `out`
+    // Bytes of plaintext[] actually written: plaintext_len, or min(plaintext_len, kOpenHeadLen)
+    // when a head_only item took the verify path. 0 on failure.
+    uint32_t plaintext_valid = 0;
     CryptoStatus status = CryptoStatus::Ok;
 };
 
