@@ -37,6 +37,7 @@ const cli::Option kOptions[] = {
     {"key-hint", 0, "yes|no", "nonces carry the key-hint tag, as our client's (default no)"},
     {"sources", 0, "shared|identity", "identity i connects from 127.1.0.0 + i (default shared)"},
     {"hold", 0, "S", "seconds to hold the connections (default 10)"},
+    {"first", 0, "I", "idle: the first identity's index (default 0): identities I..I+N-1"},
     {"concurrency", 0, "C", "at most C at a time"},
     {"gateway-pid", 0, "PID", "the gateway's PID (default: from the control socket)"},
     {"size", 0, "B", "inner bytes of each Data frame"},
@@ -56,7 +57,7 @@ struct Mode {
 };
 const Mode kModes[] = {
     {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "workers", "keys", "json"}},
-    {"idle", {"config", "clients", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
+    {"idle", {"config", "clients", "first", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
     {"handshakes", {"config", "clients", "concurrency", "timeout", "key-hint", "sources", "json"}},
     {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "json"}},
     {"fanout", {"config", "clients", "rounds", "timeout", "json"}},
@@ -74,8 +75,9 @@ const char* kAbout =
         "\n"
         "  Every other mode reads that file: --config FILE (address, identities, clusters, keys,\n"
         "  control socket).\n"
-        "  idle --clients N [--hold S] [--concurrency C] [--gateway-pid PID]\n"
-        "      opens N connections (distinct identities), handshakes them (new dialect), sends a\n"
+        "  idle --clients N [--first I] [--hold S] [--concurrency C] [--gateway-pid PID]\n"
+        "      opens N connections (distinct identities, from index I: several gateways of a fleet\n"
+        "      each get their own share), handshakes them (new dialect), sends a\n"
         "      KeepAlive from each every 10 s, holds S seconds (default 10), then reports the\n"
         "      gateway's VmRSS (PID from --gateway-pid, else from the control socket).\n"
         "  handshakes --clients N --concurrency C [--key-hint yes|no] [--sources shared|identity]\n"
