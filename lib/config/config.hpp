@@ -155,6 +155,34 @@ struct DataplaneConfig {
     bool operator==(const DataplaneConfig&) const = default;
 };
 
+// The `fleet:` section (docs/fleet.md): several gateways sharing membership through etcd.
+// Absent: a single gateway, exactly as without fleet support. All keys restart-only.
+struct FleetTlsConfig {
+    std::string ca;    // CA bundle verifying etcd's certificate; empty = the system roots
+    std::string cert;  // client certificate file; set together with `key`, or neither
+    std::string key;   // its private key file
+    bool operator==(const FleetTlsConfig&) const = default;
+};
+
+struct FleetLinkConfig {
+    SocketAddress listen;  // where other gateways send frames for this gateway's clients
+    CipherSpec key;        // the fleet's link key ("aes256:..." or "chacha20:..."; AEAD only)
+    bool operator==(const FleetLinkConfig&) const = default;
+};
+
+struct FleetConfig {
+    std::string gateway_id;         // unique in the fleet: 1..64 of [A-Za-z0-9._-]
+    std::vector<std::string> etcd;  // endpoints "http://host:port" / "https://host:port", >= 1
+    std::optional<FleetTlsConfig> tls;  // absent: no TLS (every endpoint http://)
+    // etcd key prefix of the fleet's records: starts with '/', no trailing '/'.
+    std::string prefix{config_key("fleet.prefix").text};
+    std::chrono::seconds lease_ttl{kDefaultLeaseTtl};  // whole seconds, 2..3600
+    static constexpr std::chrono::seconds kDefaultLeaseTtl{10};  // docs: `10s`
+    static constexpr std::chrono::seconds kMinLeaseTtl{2}, kMaxLeaseTtl{3600};
+    FleetLinkConfig link;
+    bool operator==(const FleetConfig&) const = default;
+};
+
 inline constexpr std::string_view kDefaultControlSocket = config_key("control_socket").text;
 
 struct GatewayConfig {
@@ -175,6 +203,7 @@ struct GatewayConfig {
     std::string clients_file;
     ControlPlaneConfig controlplane;
     std::optional<DataplaneConfig> dataplane;  // absent: no `dataplane:` section
+    std::optional<FleetConfig> fleet;          // absent: no `fleet:` section (one gateway)
     // Merged clusters (clients_file first, in order of first appearance, then new inline ones).
     // A cluster's index here is its ClusterId in the route table (routing/route_table_build.hpp).
     std::vector<ClusterConfig> clusters;

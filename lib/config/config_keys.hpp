@@ -148,6 +148,19 @@ inline constexpr ConfigKey kConfigKeys[] = {
     integer("dataplane.idle_sleep_us", S, 0, 1000, 20),
     integer("dataplane.stage_cycles", S, 0, 1, 1),
     value("dataplane.channel_group", "group name", S, "none"),
+    // The fleet (docs/fleet.md); read by fleet_reader.cpp.
+    mapping("fleet", S, "absent (a single gateway)"),
+    value("fleet.gateway_id", "string of `A-Z a-z 0-9 . _ -` (1..64 chars)", S, "required"),
+    value("fleet.etcd", "list of etcd URLs", S, "required"),
+    mapping("fleet.tls", S, "absent (no TLS)"),
+    value("fleet.tls.ca", "path", S, "none (the system's CA certificates)"),
+    value("fleet.tls.cert", "path", S, "none"),
+    value("fleet.tls.key", "path", S, "none"),
+    text("fleet.prefix", "etcd key prefix", S, "/rustun/v1"),
+    value("fleet.lease_ttl", "duration 2s..3600s", S, "`10s`"),
+    mapping("fleet.link", S, "required"),
+    value("fleet.link.listen", "socket address", S, "required"),
+    value("fleet.link.key", "cipher (`aes256` or `chacha20`)", S, "required"),
 };
 
 }  // namespace config_keys_detail

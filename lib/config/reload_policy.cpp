@@ -28,6 +28,7 @@ constexpr ComparedKey kCompared[] = {
     RUSTUN_COMPARED_KEY("metrics", metrics_listen),
     RUSTUN_COMPARED_KEY("controlplane.workers", controlplane.workers),
     RUSTUN_COMPARED_KEY("dataplane", dataplane),
+    RUSTUN_COMPARED_KEY("fleet", fleet),
 };
 
 #undef RUSTUN_COMPARED_KEY

@@ -13,6 +13,7 @@
 
 #include "config/cluster_merge.hpp"
 #include "config/config_keys.hpp"
+#include "config/fleet_reader.hpp"
 #include "config/read_text_file.hpp"
 #include "config/routes_json.hpp"
 #include "config/yaml_reader.hpp"
@@ -90,18 +91,6 @@ Status read_seconds(const YamlReader& r, const Fields& f, const ConfigKey& k,
     RUSTUN_TRY_ASSIGN(d, r.seconds(*v, std::string(k.path)));
     out = d;
     return Status::success();
-}
-
-Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
-                                          const std::string& path) {
-    RUSTUN_TRY_ASSIGN(text, r.string(e, path, "\"a.b.c.d:port\" or \"[ipv6]:port\""));
-    auto a = parse_socket_address(text);
-    if (!a) {
-        // "fd00::1:7000": an IPv6 address needs brackets around it (and quotes in YAML).
-        const bool bare_v6 = text.find(':') != text.rfind(':') && text[0] != '[';
-        return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(text) + (bare_v6 ? kQuoteIpv6Hint : ""));
-    }
-    return *a;
 }
 
 // `udp_at` receives the location of listen.udp, if given.
@@ -488,6 +477,12 @@ Result<GatewayConfig> load_document(const YamlReader& r, const YAML::Node& root)
     }
     if (cfg.dataplane && cfg.listen.udp)
         RUSTUN_KEY(check_udp_address(*cfg.listen.udp, udp_at, *cfg.dataplane));
+
+    if (const auto* e = top.get("fleet"); e != nullptr && !e->value.IsNull()) {
+        auto fleet = read_fleet(r, *e);
+        RUSTUN_KEY(fleet);
+        if (fleet.ok()) cfg.fleet = std::move(fleet).value();
+    }
 
     std::vector<LocatedClient> imported;
     if (const auto* e = top.get("clients_file")) {

@@ -167,4 +167,17 @@ Result<std::vector<YAML::Node>> YamlReader::list(const Fields::Entry& e, const s
     return out;
 }
 
+Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
+                                          const std::string& path) {
+    auto text = r.string(e, path, "\"a.b.c.d:port\" or \"[ipv6]:port\"");
+    if (!text.ok()) return Error{text.error()};
+    auto a = parse_socket_address(*text);
+    if (!a) {
+        // "fd00::1:7000": an IPv6 address needs brackets around it (and quotes in YAML).
+        const bool bare_v6 = text->find(':') != text->rfind(':') && (*text)[0] != '[';
+        return error_at(r.at(e, path), a.error() + ", got " + quote_for_error(*text) + (bare_v6 ? kQuoteIpv6Hint : ""));
+    }
+    return *a;
+}
+
 }  // namespace rustun::config_yaml

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/address.hpp"
 #include "config/config_keys.hpp"
 #include "config/source_ref.hpp"
 #include "config/yaml_loader.hpp"
@@ -125,5 +126,9 @@ private:
     std::string file_;
     ConfigCheck* check_;
 };
+
+// A socket address "a.b.c.d:port" or "[ipv6]:port" (listen.tcp, metrics.listen, fleet.link.listen).
+Result<SocketAddress> read_socket_address(const YamlReader& r, const Fields::Entry& e,
+                                          const std::string& path);
 
 }  // namespace rustun::config_yaml

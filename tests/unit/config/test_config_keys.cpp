@@ -148,6 +148,9 @@ TEST(ConfigKeys, LoaderKnowsExactlyTheTableKeys) {
         {"clusters[]", std::string(kBase) + "clusters: [{name: a, bogus: 1}]\n"},
         {"clusters[].clients[]",
          std::string(kBase) + "clusters: [{name: a, clients: [{identity: i, bogus: 1}]}]\n"},
+        {"fleet", std::string(kBase) + "fleet: {gateway_id: g, bogus: 1}\n"},
+        {"fleet.tls", std::string(kBase) + "fleet: {gateway_id: g, etcd: [https://e:1], tls: {bogus: 1}}\n"},
+        {"fleet.link", std::string(kBase) + "fleet: {gateway_id: g, etcd: [e:1], link: {bogus: 1}}\n"},
     };
     std::set<std::string_view> listed;
     for (const Case& c : cases) {
