@@ -30,8 +30,8 @@ public:
         ++pending_;
         for (;;) {
             Event e = next(deadline);
-            if (e == Event::Timeout || e == Event::Failed) return false;
             if (started_) return true;
+            if (e == Event::Timeout || e == Event::Failed) return false;
         }
     }
 
