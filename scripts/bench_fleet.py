@@ -11,7 +11,7 @@ Rows:
                all drop and connect again; etcd's committed proposals and puts/deletes per second
                (etcd's /metrics, sampled every 250 ms) over each wave.
   relay        inter-gateway relay throughput against local relay: rustun-cp-bench relay with
-               receivers on gw-2 (--receiver-config) against both on gw-1; the ratio.
+               the receivers on gw-2 (--receiver-port) against both ends on gw-1; the ratio.
 
 Usage: bench_fleet.py --build DIR [--clients N] [--samples N]
 """
@@ -217,16 +217,27 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
     return results
 
 
-def relay_measurement(args):
-    """Inter-gateway relay against local relay. Needs rustun-cp-bench relay with receivers on
-    another gateway (the fleet link's measurement mode); otherwise the row says why not."""
-    name = "relay throughput, inter-gateway ÷ local"
-    helptext = subprocess.run([os.path.join(args.build, "tools", "rustun-cp-bench"), "relay", "--help"],
-                              capture_output=True, text=True).stdout
-    if "--receiver-config" not in helptext:
-        return (name, "n/a", "≥ 0.8×", "not measured: rustun-cp-bench relay has no --receiver-config (receivers "
-                "on another gateway, the inter-gateway link's measurement mode) in this tree")
-    return (name, "n/a", "≥ 0.8×", "not measured: wire the --receiver-config run here")
+RELAY_ROW = "relay throughput, inter-gateway ÷ local"
+
+
+def relay_run(args, gw, receiver_port=None):
+    cmd = [os.path.join(args.build, "tools", "rustun-cp-bench"), "relay", "--config", gw.config, "--size", "1400",
+           "--seconds", "5", "--pairs", "4", "--json"]
+    if receiver_port:
+        cmd += ["--receiver-port", str(receiver_port)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def relay_measurement(args, gws):
+    """rustun-cp-bench relay: 4 pairs of 1400-byte frames, both ends on gw-1 (local), then the
+    receivers on gw-2 (inter-gateway, over the fleet link); the ratio of relayed Gbps."""
+    local = relay_run(args, gws[0])
+    remote = relay_run(args, gws[0], gws[1].port)
+    ratio = remote["gbps"] / local["gbps"] if local["gbps"] > 0 else 0.0
+    return (RELAY_ROW, "%.2f× (%.2f / %.2f Gbps)" % (ratio, remote["gbps"], local["gbps"]), "≥ 0.8×",
+            "4 pairs, 1400 B inner, 5 s each over TCP (control planes only); lost inter/local: %d / %d frames" % (
+                remote["sent_minus_received"], local["sent_minus_received"]))
 
 
 def main():
@@ -247,7 +258,6 @@ def main():
     etcd = etcd_harness.EtcdCluster(members=1, workdir=work)
     gws = []
     rows = []
-    relay_row = relay_measurement(args)
     try:
         etcd.start()
         metrics_url = etcd.endpoints[0] + "/metrics"
@@ -262,6 +272,8 @@ def main():
                      ms(percentile(add, 99))), "p99 < 1 s", "%d samples" % len(add)))
         rows.append(("client gone → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(remove)),
                      ms(percentile(remove, 99))), "—", "%d samples" % len(remove)))
+        log("relay: local, then inter-gateway")
+        rows.append(relay_measurement(args, gws))
         log("mass reconnect: %d clients over 3 gateways" % args.clients)
         for r in bench_mass_reconnect(args, gws, metrics_url, args.clients):
             rows.append(("etcd writes, mass %s of %d clients" % (r["wave"], args.clients),
@@ -274,6 +286,7 @@ def main():
         log("stopped: %s" % e)
         done = {r[0].split(" (")[0].split(",")[0] for r in rows}
         for name, target in (("new client → other gateway's view (p50 / p99)", "p99 < 1 s"),
+                             (RELAY_ROW, "≥ 0.8×"),
                              ("etcd writes, mass reconnect of %d clients" % args.clients, "—")):
             if name.split(" (")[0].split(",")[0] not in done:
                 rows.append((name, "n/a", target, "not measured: " + why))
@@ -281,7 +294,6 @@ def main():
         for g in gws:
             g.stop()
         etcd.stop()
-    rows.append(relay_row)
     print("| measurement | result | target | notes |")
     print("|---|---|---|---|")
     for r in rows:

@@ -112,7 +112,11 @@ def scenario_relay_tcp(f):
     wait_for(10, "gw-2 sees client-a", lambda: "client-a" in f.gw[2].remote_clients())
     wait_for(10, "ping a -> b across gateways", lambda: a.ping(IPS["b"]))
     assert f.topo.ping("b", "192.168.11.1", count=3), "b cannot reach a's LAN across gateways"
-    step("ping a <-> b and b -> a's LAN across gateways over TCP: ok")
+    c1, c2 = f.gw[1].counters(), f.gw[2].counters()
+    assert c1.get("fleet_link_tx", 0) > 0 and c2.get("fleet_link_delivered", 0) > 0, \
+        "not over the link: gw-1 fleet_link_tx %s, gw-2 fleet_link_delivered %s" % (
+            c1.get("fleet_link_tx"), c2.get("fleet_link_delivered"))
+    step("ping a <-> b and b -> a's LAN across gateways over TCP and the link: ok")
 
 
 def scenario_relay_udp(f):

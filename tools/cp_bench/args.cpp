@@ -45,6 +45,7 @@ const cli::Option kOptions[] = {
     {"pairs", 0, "P", "sender/receiver pairs"},
     {"inflight", 0, "BYTES", "unreceived bytes per pair (default 768 KiB)"},
     {"warmup-ms", 0, "MS", "warm-up before measuring"},
+    {"receiver-port", 0, "P", "relay: receivers connect to 127.0.0.1:P (another gateway of a fleet)"},
     {"rounds", 0, "R", "rounds"},
     {"timeout", 0, "S", "give up after S seconds (default 300)"},
     {"json", 0, nullptr, "one JSON object on stdout"},
@@ -59,7 +60,7 @@ const Mode kModes[] = {
     {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "workers", "keys", "json"}},
     {"idle", {"config", "clients", "first", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
     {"handshakes", {"config", "clients", "concurrency", "timeout", "key-hint", "sources", "json"}},
-    {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "json"}},
+    {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "receiver-port", "json"}},
     {"fanout", {"config", "clients", "rounds", "timeout", "json"}},
 };
 
@@ -85,12 +86,14 @@ const char* kAbout =
         "      at most C at a time, cycling over the configured identities (need > C of them).\n"
         "      --key-hint yes: nonces carry the key-hint tag, as our client's (default no: reference);\n"
         "      --sources identity: identity i always connects from 127.1.0.0 + i (reconnects).\n"
-        "  relay --size B --seconds S --pairs P [--inflight BYTES] [--cipher SPEC]\n"
+        "  relay --size B --seconds S --pairs P [--inflight BYTES] [--cipher SPEC] [--receiver-port P]\n"
         "      P sender/receiver pairs (consecutive clients of one cluster); senders write\n"
         "      pre-sealed Data frames (IPv4, B bytes inner) with writev, at most BYTES (default\n"
         "      768 KiB, below the gateway's 1 MiB output queue) unreceived per pair. Reports\n"
         "      relayed Mpps, Gbps of inner bytes, sent - received, and the gateway's drop counters.\n"
         "      --cipher, if given, must equal the clusters' key (a check, not a setting).\n"
+        "      --receiver-port P: receivers connect to 127.0.0.1:P, another gateway of a fleet\n"
+        "      with the same configuration (inter-gateway relay; the drop counters are gw-1's).\n"
         "  fanout --clients N [--rounds R]\n"
         "      N old-dialect clients of the first cluster with >= N clients; client 0 sends a\n"
         "      KeepAlive with a new address, the time until all N-1 others hold the PeerUpdate.\n"
