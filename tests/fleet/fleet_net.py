@@ -74,10 +74,10 @@ class Topology:
     # nftables in a node's namespace: drop everything to and from `dst_ip` (a cut-off).
     def nft_cut(self, node, dst_ip):
         rules = ("table inet rustun_fleet_cut {\n"
-                 "  chain output { type filter hook output priority 0; policy accept;\n"
-                 "    ip daddr %s counter drop comment \"fleet test: cut off\" }\n"
-                 "  chain input { type filter hook input priority 0; policy accept;\n"
-                 "    ip saddr %s counter drop }\n"
+                 "  chain output {\n    type filter hook output priority 0; policy accept;\n"
+                 "    ip daddr %s counter drop comment \"fleet test: cut off\"\n  }\n"
+                 "  chain input {\n    type filter hook input priority 0; policy accept;\n"
+                 "    ip saddr %s counter drop\n  }\n"
                  "}\n") % (dst_ip, dst_ip)
         r = subprocess.run(["ip", "netns", "exec", self.ns(node), "nft", "-f", "-"], input=rules, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
