@@ -33,7 +33,8 @@ namespace rustun::cp {
     X(Shutdown, "shutdown", kCount)                                                                    \
     X(Evicted, "evicted: too many connections without a handshake", handshake_pending_evicted)         \
     X(FirstByteTimeout, "nothing sent within first_byte_timeout", first_byte_timeout)                  \
-    X(HandshakeReplay, "replayed Handshake", handshake_replayed)
+    X(HandshakeReplay, "replayed Handshake", handshake_replayed) \
+    X(FleetOwnerElsewhere, "a newer session of the identity lives on another gateway", fleet_ownership_lost)
 
 enum class CloseReason : uint8_t {
 #define X(name, text, counter) name,

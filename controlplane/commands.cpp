@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "dataplane_link.hpp"
+#include "fleet_commands.hpp"
 #include "gateway.hpp"
 #include "proto/control_request.hpp"
 #include "shm/dp_runtime.hpp"
@@ -193,7 +194,9 @@ std::string Gateway::handle_command(const std::string& line) {
     const std::string& cmd = req->cmd;
     auto arg = [&](const char* name) { return req->arg(name); };
     if (cmd == "status") return command_status();
-    if (cmd == "clients") return command_clients(arg("cluster"), arg("online") == "true", arg("limit"));
+    if (cmd == "clients")
+        return command_clients(arg("cluster"), arg("online") == "true", arg("limit"), arg("all") == "true");
+    if (cmd == "gateways") return command_gateways();
     if (cmd == "client") return command_client(arg("identity"));
     if (cmd == "kick") return command_kick(arg("identity"));
     if (cmd == "reload") return command_reload();
@@ -202,7 +205,7 @@ std::string Gateway::handle_command(const std::string& line) {
     if (cmd == "clear-counters") return command_clear_counters();
     if (cmd == "runtime") return command_runtime();
     return error_answer("unknown command '" + cmd +
-                        "' (status, clients, client, kick, reload, stats, dataplane, clear-counters, runtime)");
+                        "' (status, clients, client, kick, reload, stats, dataplane, clear-counters, runtime, gateways)");
 }
 
 std::string Gateway::command_status() {
@@ -246,8 +249,20 @@ std::string Gateway::command_status() {
     });
 }
 
+std::string Gateway::command_gateways() {
+    if (!fleet_) return error_answer("no fleet: this gateway has no `fleet:` section (docs/fleet.md)");
+    std::string self_id;
+    {
+        MutexLock lk(state_.mu());
+        self_id = cfg_.fleet->gateway_id;
+    }
+    const FleetStatus st = fleet_->status();
+    const auto snap = state_.fleet_view().snapshot();
+    return ok_answer([&](JsonWriter& w) { write_fleet_gateways(w, *snap, st, self_id, st.config_hash); });
+}
+
 std::string Gateway::command_clients(const std::string& cluster_filter, bool online_only,
-                                     const std::string& limit_text) {
+                                     const std::string& limit_text, bool all) {
     uint64_t limit = UINT64_MAX;
     if (!limit_text.empty()) {
         char* end = nullptr;
@@ -287,6 +302,7 @@ std::string Gateway::command_clients(const std::string& cluster_filter, bool onl
         w.EndArray();
         put(w, "matched", matched);  // before --limit: every client the filters select
         put(w, "online", online);    // online among the clients of the cluster filter
+        if (all) write_remote_clients(w, *state_.fleet_view().snapshot(), cluster_filter, limit);
         w.EndObject();
     });
 }

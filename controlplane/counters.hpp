@@ -81,7 +81,19 @@ namespace rustun::cp {
     X(auth_hint_hit, "Handshakes and punted KeepAlives accepted by a hinted key (nonce tag, bound endpoint, source address)") \
     X(auth_hint_miss, "Handshakes and punted KeepAlives that had hints, none of which accepted them (full trial followed)") \
     X(auth_no_hint, "Handshakes and punted KeepAlives without any hint (full trial)") \
-    X(auth_trial_opens, "decryptions attempted by trial authentication (at most one per distinct key and frame)")
+    X(auth_trial_opens, "decryptions attempted by trial authentication (at most one per distinct key and frame)") \
+    X(fleet_ownership_taken, "fleet: client records taken over from another gateway (a newer session here)") \
+    X(fleet_ownership_lost, "fleet: local sessions closed because a newer session of the identity lives on another gateway") \
+    X(fleet_ownership_retries, "fleet: ownership transactions retried after a lost revision compare") \
+    X(fleet_etcd_reconnects, "fleet: lease re-granted and records re-published after etcd was lost") \
+    X(fleet_etcd_errors, "fleet: etcd calls that failed (the local gateway goes on serving)") \
+    X(fleet_lease_lost, "fleet: our lease expired or could not be renewed (records re-published on a new one)") \
+    X(fleet_publish_writes, "fleet: client and gateway records written or deleted in etcd") \
+    X(fleet_publish_failures, "fleet: record writes that failed (retried)") \
+    X(fleet_watch_events, "fleet: watch events applied to the remote view") \
+    X(fleet_watch_resyncs, "fleet: full listings applied to the remote view (first listing, after a compaction)") \
+    X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \
+    X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

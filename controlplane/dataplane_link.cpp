@@ -32,6 +32,7 @@ Status DataplaneLink::start() {
     if (!eng) return make_error("dataplane link: " + eng.error());
     engine_ = std::move(eng.value());
     sender_ = std::make_unique<FrameSender>(*engine_, counters_);
+    sender_->set_fleet(&state_.fleet_view());
     start_us_ = realtime_us();
     if (::getrandom(&epoch_base_, sizeof epoch_base_, 0) != sizeof epoch_base_) epoch_base_ = mono_ns();
     epoch_base_ &= ~0xffffffffull;  // low 32 bits count the syncs of this process

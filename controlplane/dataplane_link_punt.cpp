@@ -142,13 +142,17 @@ bool DataplaneLink::apply_punt(const shm::PuntView& m, const PuntOpened& o, Clie
         e.udp.bound = true;
         e.udp.endpoint = m.from;
         counters_.inc(Counter::udp_endpoint_moved);
+        state_.fleet_changed(e.cfg.identity);
         state_.events().add(EventSummary::Event::Binding);
         LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "ENDPOINT", endpoint_text(m.from)),
                     "'%s' bound to UDP endpoint %s", e.cfg.identity.c_str(), endpoint_text(m.from).c_str());
     }
     e.stats->rx_frames.fetch_add(1, std::memory_order_relaxed);
     e.stats->rx_bytes.fetch_add(o.frame_size, std::memory_order_relaxed);
-    if (mem.apply_keepalive(id, o.ka)) sender_->peer_update(mem, id);
+    if (mem.apply_keepalive(id, o.ka)) {
+        sender_->peer_update(mem, id);
+        state_.fleet_changed(e.cfg.identity);
+    }
     if (reply_allowed(e.udp, m.from, now)) reply_punt(id, o, m.from);
     // Outside a sync, EndpointSet also tells the dataplane "authenticated just now": it (re)binds
     // and marks the endpoint live (docs/shm-channel.md). While a reload's renumbering waits to be

@@ -93,7 +93,8 @@ const std::string& FrameSender::reply_body(const Membership& m, ClientId self, F
                                            uint32_t max_peers, size_t overhead, size_t max_payload) {
     const ClientEntry& e = m.clients[self];
     bool capped = false;
-    m.peers_of(self, max_peers, peers_, capped);
+    const std::shared_ptr<const FleetSnapshot> fleet = fleet_ && fleet_->version() ? fleet_->snapshot() : nullptr;
+    m.peers_of(self, max_peers, peers_, capped, fleet.get());
     for (;;) {
         json_.clear();
         if (type == FrameType::HandshakeReply) {
@@ -144,6 +145,18 @@ void FrameSender::peer_update(const Membership& m, ClientId self) {
         if (to_conn(peer.rt.conn, FrameType::PeerUpdate, json2_, *peer.rt.conn->key, peer.stats.get()))
             counters_.inc(Counter::peer_update_tx);
     });
+}
+
+void FrameSender::peer_update_remote(const Membership& m, ClusterId cluster, const PeerUpdate& pu) {
+    json2_.clear();
+    encode_peer_update(pu, json2_);
+    const ClusterEntry& cl = m.clusters[cluster];
+    for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
+        const ClientEntry& peer = m.clients[id];
+        if (!peer.rt.conn || peer.rt.dialect != Dialect::Old || peer.cfg.identity == pu.identity) continue;
+        if (to_conn(peer.rt.conn, FrameType::PeerUpdate, json2_, *peer.rt.conn->key, peer.stats.get()))
+            counters_.inc(Counter::peer_update_tx);
+    }
 }
 
 }  // namespace rustun::cp

@@ -11,6 +11,7 @@
 #include "connection.hpp"
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
+#include "fleet_view.hpp"
 #include "membership.hpp"
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
@@ -51,6 +52,12 @@ public:
     // Queues a PeerUpdate with `self`'s current (ipv6, port) to every online old-dialect peer of
     // its cluster (after Membership::apply_keepalive said they changed).
     void peer_update(const Membership& m, ClientId self);
+    // Queues `pu` (a client online on another gateway: its new address, or "" / 0 when it went
+    // away) to every online old-dialect client of `cluster` (docs/fleet.md, "Peer lists").
+    void peer_update_remote(const Membership& m, ClusterId cluster, const PeerUpdate& pu);
+
+    // Peer lists include the fleet's remote clients from `view` (set once, before use; null: none).
+    void set_fleet(const FleetView* view) { fleet_ = view; }
 
 private:
     CryptoEngine& engine_;
@@ -59,6 +66,7 @@ private:
     std::string json_, json2_;
     std::vector<PeerDetail> peers_;
     std::vector<ConnectionPtr> dirty_;
+    const FleetView* fleet_ = nullptr;
 };
 
 }  // namespace rustun::cp

@@ -17,6 +17,7 @@
 #include "config/yaml_loader.hpp"
 #include "dataplane_delta.hpp"
 #include "dataplane_link.hpp"
+#include "fleet_registry.hpp"
 #include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -91,6 +92,7 @@ Status Gateway::start() {
     SocketAddress listen;
     uint32_t nworkers = 0;
     std::optional<std::string> channel;
+    std::optional<FleetConfig> fleet;
     std::string control_path, control_group;
     std::optional<SocketAddress> metrics_listen;
     std::vector<std::string> warnings;
@@ -104,6 +106,7 @@ Status Gateway::start() {
         listen = cfg_.listen.tcp;
         nworkers = cfg_.controlplane.workers;
         if (cfg_.dataplane) channel = cfg_.dataplane->channel;
+        fleet = cfg_.fleet;
         control_path = cfg_.control_socket;
         control_group = cfg_.control_socket_group;
         metrics_listen = cfg_.metrics_listen;
@@ -130,6 +133,22 @@ Status Gateway::start() {
     if (link_) {
         Status ls = link_->start();
         if (!ls) return ls;
+    }
+    if (fleet) {
+        FleetSelf self;
+        SocketAddress bound = listen;
+        bound.port = tcp_port_;
+        self.tcp_listen = bound.to_string();
+        self.version = kVersion;
+        {
+            MutexLock lk(state_.mu());
+            if (cfg_.listen.udp) self.udp_listen = cfg_.listen.udp->to_string();
+            if (cfg_.fleet->link.listen.port != 0) self.link = cfg_.fleet->link.listen.to_string();
+            self.config_hash = fleet_config_hash(cfg_);
+        }
+        fleet_ = std::make_unique<FleetRegistry>(*fleet, std::move(self), state_);
+        Status fs = fleet_->start();
+        if (!fs) return fs;
     }
     ControlSocketOptions copt;
     if (!control_group.empty()) {
@@ -193,6 +212,7 @@ void Gateway::run() {
 void Gateway::stop() {
     metrics_.stop();
     control_.stop();
+    if (fleet_) fleet_->stop();  // revokes the lease: our clients vanish from the fleet at once
     if (link_) link_->stop();
     for (auto& w : workers_) w->stop_and_join();
     if (stop_fd_ >= 0) {
@@ -242,6 +262,7 @@ MetricsSnapshot Gateway::metrics_snapshot() {
 uint64_t Gateway::counter(Counter c) const {
     uint64_t v = control_.counters().get(c);
     if (link_) v += link_->counters().get(c);
+    if (fleet_) v += fleet_->counters().get(c);
     for (auto& w : workers_) v += w->counters().get(c);
     return v;
 }
@@ -299,6 +320,7 @@ Result<ReloadReport> Gateway::reload_apply() {
     plan_carry_over(*old, *fresh, rep, plan);
     fresh->generation = old->generation + 1;
     auto applied = std::make_unique<GatewayConfig>(std::move(next.value()));
+    const std::string fleet_hash = fleet_ ? fleet_config_hash(*applied) : std::string();
     const auto locked_at = std::chrono::steady_clock::now();
     {
         // Under it only what is O(online clients) or O(changes): runtime state, kicks, install.
@@ -319,6 +341,8 @@ Result<ReloadReport> Gateway::reload_apply() {
     }
     rep.state_mutex_us = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - locked_at).count());
+    // Client records carry configured fields (private IP, CIDRs): the registry re-publishes.
+    if (fleet_) fleet_->config_changed(fleet_hash);
     old.reset();
     applied.reset();
     malloc_trim(0);  // return the parse's (and the old generation's) freed heap

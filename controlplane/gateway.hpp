@@ -30,6 +30,7 @@ namespace rustun::cp {
 
 class Worker;
 class DataplaneLink;
+class FleetRegistry;
 
 struct ReloadReport {
     std::vector<std::string> added, removed, changed, rekeyed;
@@ -89,7 +90,9 @@ private:
     void apply_carry_over(Membership& old, Membership& fresh, const ReloadPlan& plan) REQUIRES(state_.mu());
     Result<ReloadReport> reload_apply();
     std::string command_status();
-    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit);
+    std::string command_clients(const std::string& cluster_filter, bool online_only, const std::string& limit,
+                                bool all = false);
+    std::string command_gateways();
     std::string command_client(const std::string& identity);
     std::string command_kick(const std::string& identity);
     std::string command_reload();
@@ -106,6 +109,8 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     // The channel to rustun-dataplane; null when the configuration has no `dataplane:` section.
     std::unique_ptr<DataplaneLink> link_;
+    // Membership in the fleet (docs/fleet.md); null without a `fleet:` section.
+    std::unique_ptr<FleetRegistry> fleet_;
     GatewayConfig cfg_ GUARDED_BY(state_.mu());
     std::string config_path_;
     ControlSocket control_;

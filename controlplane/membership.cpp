@@ -111,33 +111,76 @@ size_t Membership::online_count() const {
     return n;
 }
 
-void Membership::peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const {
+namespace {
+
+PeerDetail configured_peer(const ClientEntry& e) {
+    PeerDetail p;
+    p.name = e.cfg.name;
+    p.identity = e.cfg.identity;
+    p.private_ip = e.cfg.private_ip.to_string();
+    p.ciders.reserve(e.cfg.ciders.size());
+    for (const auto& c : e.cfg.ciders) p.ciders.push_back(c.to_string());
+    return p;
+}
+
+void set_remote_endpoint(PeerDetail& p, const RemoteClient& r) {
+    p.ipv6 = r.ipv6;
+    p.port = r.port;
+    p.stun_ip = r.stun_ip;
+    p.stun_port = r.stun_port;
+    p.last_active = r.last_active;
+}
+
+}  // namespace
+
+void Membership::peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped,
+                          const FleetSnapshot* fleet) const {
     out.clear();
     capped = false;
     const ClusterEntry& cl = clusters[clients[self].cluster];
+    if (fleet && !fleet->has_cluster(cl.name)) fleet = nullptr;  // no remote client of this cluster
+    auto remote_of = [&](const ClientEntry& e) -> const RemoteClient* {
+        return fleet && !e.rt.conn ? fleet->find(cl.name, e.cfg.identity) : nullptr;
+    };
     for (int online_pass = 1; online_pass >= 0; --online_pass) {
         for (ClientId id = cl.first; id < cl.first + cl.count; ++id) {
             if (id == self) continue;
             const ClientEntry& e = clients[id];
-            if ((e.rt.conn != nullptr) != (online_pass == 1)) continue;
+            const RemoteClient* remote = remote_of(e);
+            if ((e.rt.conn != nullptr || remote != nullptr) != (online_pass == 1)) continue;
             if (out.size() >= cap) {
                 capped = true;
                 return;
             }
-            PeerDetail p;
-            p.name = e.cfg.name;
-            p.identity = e.cfg.identity;
-            p.private_ip = e.cfg.private_ip.to_string();
-            p.ciders.reserve(e.cfg.ciders.size());
-            for (const auto& c : e.cfg.ciders) p.ciders.push_back(c.to_string());
+            PeerDetail p = configured_peer(e);
             if (e.rt.conn) {
                 p.ipv6 = e.rt.ipv6;
                 p.port = e.rt.port;
                 p.stun_ip = e.rt.stun_ip;
                 p.stun_port = e.rt.stun_port;
                 p.last_active = e.rt.last_active;
+            } else if (remote) {
+                set_remote_endpoint(p, *remote);
             }
             out.push_back(std::move(p));
+        }
+        if (online_pass == 1 && fleet) {
+            // Remote clients this gateway's configuration does not have (configurations differ).
+            bool full = false;
+            fleet->for_each_in_cluster(cl.name, [&](const RemoteClient& r) {
+                if (full || find(r.identity) != kNoClient) return;
+                if (out.size() >= cap) {
+                    capped = full = true;
+                    return;
+                }
+                PeerDetail p;
+                p.identity = r.identity;
+                p.private_ip = r.private_ip.to_string();
+                for (const auto& c : r.ciders) p.ciders.push_back(c.to_string());
+                set_remote_endpoint(p, r);
+                out.push_back(std::move(p));
+            });
+            if (full) return;
         }
     }
 }

@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "connection.hpp"
 #include "crypto/cipher_key.hpp"
+#include "fleet_view.hpp"
 #include "proto/constants.hpp"
 #include "proto/messages.hpp"
 #include "routing/route_table.hpp"
@@ -47,6 +48,9 @@ struct ClientRuntime {
     uint16_t stun_port = 0;
     uint64_t last_active = 0;      // Unix seconds: handshake or latest KeepAlive; 0 = offline
     uint64_t connected_since = 0;  // Unix seconds
+    // Session epoch (docs/fleet.md, "One identity, one home"): Unix microseconds of the accepted
+    // Handshake; of two sessions of an identity on two gateways the newer one stays.
+    uint64_t epoch_us = 0;
 };
 
 // The client's UDP relay binding (docs/protocol-extensions.md): set by an authenticated UDP
@@ -131,8 +135,12 @@ public:
 
     // The peer list of `self` (docs/protocol.md, "HandshakeReply": peer_details/others): every other configured client of
     // its cluster, online ones first, each group in configuration order, at most `cap` entries.
-    // `capped` tells whether entries were left out.
-    void peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped) const;
+    // `capped` tells whether entries were left out. With `fleet` (docs/fleet.md, "Peer lists"), a
+    // peer offline here but online on another gateway counts as online, with the P2P endpoint its
+    // home published, and remote clients of the cluster this gateway does not have configured
+    // follow the online ones (a configuration that differs between gateways).
+    void peers_of(ClientId self, uint32_t cap, std::vector<PeerDetail>& out, bool& capped,
+                  const FleetSnapshot* fleet = nullptr) const;
 
 private:
     std::unordered_map<std::string, ClientId> by_identity_;

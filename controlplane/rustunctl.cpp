@@ -153,11 +153,13 @@ const std::vector<Command>& commands() {
         {"clients", "", 0, "the configured clients with their state and counters",
          {{"cluster", 0, "NAME", "only the clients of this cluster"},
           {"online", 0, nullptr, "only the clients that are connected"},
-          {"limit", 0, "N", "at most N rows (the totals still count every client)"}},
+          {"limit", 0, "N", "at most N rows (the totals still count every client)"},
+          {"all", 0, nullptr, "also the clients online on the fleet's other gateways, with their home gateway"}},
          [](const Context& c, const cli::Parsed& a, const cli::Spec& spec) {
              std::vector<std::pair<std::string, std::string>> args;
              if (a.has("cluster")) args.emplace_back("cluster", a.value("cluster"));
              if (a.has("online")) args.emplace_back("online", "true");
+             if (a.has("all")) args.emplace_back("all", "true");
              if (a.has("limit")) {
                  auto n = a.uint("limit", 0, UINT64_MAX, 0);
                  if (!n) return cli::usage_error(spec, n.error());
@@ -165,6 +167,12 @@ const std::vector<Command>& commands() {
              }
              return answer_with(c, request_line("clients", args),
                                 [](const rapidjson::Value& r) { print_clients(r, now_s()); });
+         }},
+        {"gateways", "", 0, "the fleet's gateways (id, addresses, clients, last seen, configuration hash; a hash\n"
+         "that differs from this gateway's is flagged) and the etcd session",
+         {},
+         [](const Context& c, const cli::Parsed&, const cli::Spec&) {
+             return answer_with(c, request_line("gateways"), [](const rapidjson::Value& r) { print_gateways(r, now_s()); });
          }},
         {"client", "IDENTITY", 1, "one client in detail (times also as \"3m12s ago\")", {},
          [](const Context& c, const cli::Parsed& a, const cli::Spec&) {

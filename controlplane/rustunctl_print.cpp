@@ -144,6 +144,37 @@ void print_clients(const rapidjson::Value& result, uint64_t now_s) {
     std::printf("%llu clients, %llu online", static_cast<unsigned long long>(matched), static_cast<unsigned long long>(online));
     if (rows.size() < matched) std::printf(" (%zu shown: --limit)", rows.size());
     std::printf("\n");
+    if (!result.HasMember("remote") || !result["remote"].IsArray()) return;
+    rows.clear();
+    for (const auto& c : result["remote"].GetArray())
+        rows.push_back({member(c, "identity"), member(c, "cluster"), member(c, "private_ip"), member(c, "home"),
+                        member(c, "home_link"), member(c, "dialect"), member(c, "udp_endpoint"),
+                        ago_text(number(c, "last_active"), now_s)});
+    std::printf("\nonline on other gateways%s:\n",
+                result["remote_stale"].IsBool() && result["remote_stale"].GetBool() ? " (STALE: no etcd)" : "");
+    print_table({"IDENTITY", "CLUSTER", "PRIVATE_IP", "HOME", "HOME_LINK", "DIALECT", "UDP_ENDPOINT", "UPDATED"}, rows);
+    std::printf("%zu remote clients\n", rows.size());
+}
+
+void print_gateways(const rapidjson::Value& result, uint64_t now_s) {
+    const auto& etcd = result["etcd"];
+    std::printf("gateway %s, configuration %s; etcd %s (%s), lease %s, watch lag %s ms%s\n",
+                member(result, "gateway").c_str(), member(result, "config_hash").c_str(),
+                etcd["connected"].GetBool() ? "connected" : "NOT CONNECTED", member(etcd, "endpoint").c_str(),
+                member(etcd, "lease").c_str(), member(etcd, "watch_lag_ms").c_str(),
+                etcd["stale"].GetBool() ? ", view STALE" : "");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : result["gateways"].GetArray()) {
+        std::string hash = member(g, "config_hash");
+        if (g["config_differs"].GetBool()) hash += " DIFFERS";
+        rows.push_back({member(g, "id") + (g["self"].GetBool() ? " (this)" : ""), member(g, "tcp"), member(g, "udp"),
+                        member(g, "link"), member(g, "clients"), ago_text(number(g, "last_seen"), now_s), hash,
+                        member(g, "version")});
+    }
+    print_table({"ID", "TCP", "UDP", "LINK", "CLIENTS", "LAST_SEEN", "CONFIG_HASH", "VERSION"}, rows);
+    if (number(result, "config_hashes") > 1)
+        std::printf("warning: the gateways run %s different configurations (CONFIG_HASH)\n",
+                    member(result, "config_hashes").c_str());
 }
 
 void print_stats(const rapidjson::Value& result, bool nonzero, uint64_t now_s) {

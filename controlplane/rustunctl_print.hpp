@@ -23,7 +23,10 @@ const char* counter_help(const std::string& section, const std::string& name);
 // Objects as "key  value" lines, nested objects indented; Unix times (keys *_at, last_active,
 // connected_since) also as "(3m12s ago)", uptime_s as a duration.
 void print_kv(const rapidjson::Value& o, uint64_t now_s, const std::string& indent = "");
+// The local clients, then (clients --all) the clients online on other gateways of the fleet.
 void print_clients(const rapidjson::Value& result, uint64_t now_s);
+// rustunctl gateways: the fleet's gateways; a configuration hash unlike ours is marked "DIFFERS".
+void print_gateways(const rapidjson::Value& result, uint64_t now_s);
 // `stats`: per section, COUNTER VALUE DESCRIPTION; `nonzero`: only the counters that are not 0.
 void print_stats(const rapidjson::Value& result, bool nonzero, uint64_t now_s);
 // `dataplane`: sessions and one column per worker; `all`: also the counters 0 on every worker.

@@ -17,6 +17,7 @@
 #include "admission.hpp"
 #include "auth_hints.hpp"
 #include "event_summary.hpp"
+#include "fleet_view.hpp"
 #include "config/config.hpp"
 #include "membership.hpp"
 #include "thread_annotations.hpp"
@@ -65,6 +66,15 @@ public:
     // Per-client events counted for the periodic info summary (logged one by one at debug).
     EventSummary& events() { return events_; }
 
+    // The fleet's remote clients and gateways (fleet_view.hpp): empty without `fleet:`.
+    FleetView& fleet_view() { return fleet_view_; }
+    const FleetView& fleet_view() const { return fleet_view_; }
+    // Tells the fleet registry (if any) that `identity`'s session changed; never blocks.
+    void fleet_changed(std::string_view identity) {
+        if (FleetNotify* n = fleet_notify_.load(std::memory_order_acquire)) n->client_changed(identity);
+    }
+    void set_fleet_notify(FleetNotify* n) { fleet_notify_.store(n, std::memory_order_release); }
+
     // A process-unique connection id (> 1: epoll tags 0 and 1 are the listener and the eventfd).
     uint64_t new_connection_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
@@ -79,6 +89,8 @@ private:
     std::atomic<uint64_t> next_conn_id_{1};
     AuthHints auth_hints_;
     EventSummary events_;
+    FleetView fleet_view_;
+    std::atomic<FleetNotify*> fleet_notify_{nullptr};
 };
 
 }  // namespace rustun::cp

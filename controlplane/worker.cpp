@@ -62,6 +62,7 @@ Status Worker::init() {
     if (!eng) return make_error("worker " + std::to_string(index_) + ": crypto engine: " + eng.error());
     engine_ = std::move(eng.value());
     sender_ = std::make_unique<FrameSender>(*engine_, counters_);
+    sender_->set_fleet(&state_.fleet_view());
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || wake_fd_ < 0) return make_error(std::string("epoll/eventfd: ") + strerror(errno));
@@ -541,6 +542,7 @@ void Worker::close_conn(const ConnectionPtr& c, CloseReason r) {
         ClientEntry& e = m.clients[c->client];
         if (e.rt.conn == c) {
             reset_runtime(e.rt);
+            state_.fleet_changed(e.cfg.identity);
             if (r != CloseReason::Shutdown) {
                 LOG_DEBUG_F(log_fields("IDENTITY", e.cfg.identity, "CLUSTER", m.clusters[e.cluster].name, "ENDPOINT",
                                       c->peer_text),

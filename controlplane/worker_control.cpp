@@ -111,6 +111,8 @@ void Worker::accept_handshake(const ConnectionPtr& c, const FrameHeader& h, Clie
     e.rt.dialect = detect_dialect(hs);
     e.rt.handshake_ipv6 = hs.ipv6;
     e.rt.last_active = e.rt.connected_since = realtime_s();
+    e.rt.epoch_us = realtime_us();
+    state_.fleet_changed(e.cfg.identity);  // publish the record, take ownership in the fleet
     c->client = id;
     c->cluster = e.cluster;
     c->dialect = e.rt.dialect;
@@ -179,8 +181,12 @@ void Worker::handle_keepalive(const ConnectionPtr& c, const KeepAlive& ka) {
     if (c->dialect == Dialect::Old && dialect_of_keepalive(ka) == Dialect::New) {
         // A client that sends HEAD-era members cannot parse PeerUpdate: never send it one.
         c->dialect = e.rt.dialect = Dialect::New;
+        state_.fleet_changed(e.cfg.identity);
     }
-    if (m.apply_keepalive(c->client, ka)) sender_->peer_update(m, c->client);
+    if (m.apply_keepalive(c->client, ka)) {
+        sender_->peer_update(m, c->client);
+        state_.fleet_changed(e.cfg.identity);
+    }
     const std::string& body =
         sender_->reply_body(m, c->client, FrameType::KeepAlive, &ka, limits_.max_peers_per_reply, c->key->overhead());
     sender_->to_conn(c, FrameType::KeepAlive, body, *c->key, e.stats.get());
