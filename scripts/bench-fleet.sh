@@ -8,7 +8,9 @@
 # loopback ports, and measures: the propagation of a new client to another gateway's view
 # (p50/p99; target p99 < 1 s), etcd's writes per second during a mass reconnect of
 # RUSTUN_BENCH_FLEET_CLIENTS (default 100000) clients spread over the three gateways
-# (rustun-cp-bench idle), and inter-gateway relay throughput against local relay (target ≥ 0.8×).
+# (rustun-cp-bench idle), and inter-gateway relay throughput against local relay (target ≥ 0.8×):
+# rustun-cp-bench relay with the receivers on another gateway, and the link's in-process
+# rustun-fleet-link-bench.
 # Everything shares this machine's cores; every step is bounded.
 #
 # Environment: RUSTUN_BENCH_FLEET_CLIENTS (default 100000) clients of the mass reconnect — scaled
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 BUILD=${RUSTUN_BUILD:-build}
 CLIENTS=${RUSTUN_BENCH_FLEET_CLIENTS:-100000}
 SAMPLES=${RUSTUN_BENCH_FLEET_SAMPLES:-200}
-TARGETS=(controlplane/rustun-controlplane tools/rustun-cp-bench)
+TARGETS=(controlplane/rustun-controlplane tools/rustun-cp-bench tests/controlplane/rustun-fleet-link-bench)
 
 log() { printf '[bench-fleet] %s\n' "$*" >&2; }
 fail() { printf 'bench-fleet: %s\n' "$*" >&2; exit 1; }

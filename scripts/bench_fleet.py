@@ -240,6 +240,20 @@ def relay_measurement(args, gws):
                 remote["sent_minus_received"], local["sent_minus_received"]))
 
 
+def link_bench_row(args):
+    """The link's own measurement mode (rustun-fleet-link-bench: two in-process control planes,
+    no etcd): one client pair on one gateway against one pair across the TCP link."""
+    name = "relay inter-gateway ÷ local, in-process (rustun-fleet-link-bench)"
+    exe = os.path.join(args.build, "tests", "controlplane", "rustun-fleet-link-bench")
+    if not os.access(exe, os.X_OK):
+        return (name, "n/a", "≥ 0.8×", "not measured: rustun-fleet-link-bench not built")
+    out = subprocess.run([exe, "--seconds", "3", "--json"], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return (name, "%.2f× (%.0f / %.0f frames/s)" % (r["ratio"], r["remote_fps"], r["local_fps"]), "≥ 0.8×",
+            "1 pair, %d B inner, 3 s per row" % r["size"])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", required=True)
@@ -294,6 +308,8 @@ def main():
         for g in gws:
             g.stop()
         etcd.stop()
+    log("link bench (in-process)")
+    rows.append(link_bench_row(args))
     print("| measurement | result | target | notes |")
     print("|---|---|---|---|")
     for r in rows:

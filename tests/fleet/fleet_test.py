@@ -224,6 +224,9 @@ def scenario_etcd_cutoff(f):
     wait_for(LEASE_TTL_S + 10, "gw-2 drops gw-1", lambda: f.gw[2].gateway_ids() == ["gw-2"])
     assert a.ping(IPS["c"], count=3), "gw-1 stopped serving its local clients"
     assert "client-b" in f.gw[1].remote_clients(), "gw-1 dropped its last view"
+    wait_for(3 * LEASE_TTL_S + 5, "gw-1 marks its view stale (3 x lease_ttl)",
+             lambda: f.gw[1].ctl("clients", all="true").get("remote_stale") is True)
+    assert "client-b" in f.gw[1].remote_clients(), "gw-1 dropped its stale view"
     rx = b.status()["counters"]["tcp_data_rx"]
     a.ping(IPS["b"], count=2)
     assert b.status()["counters"]["tcp_data_rx"] > rx, "gw-1 no longer relays to b over the link"
