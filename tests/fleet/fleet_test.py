@@ -210,10 +210,9 @@ def scenario_etcd_member_down(f):
     step("nothing visible changed")
 
 
-def scenario_etcd_cutoff(f):
-    """gw-1 cut off from etcd by nftables in its namespace: it keeps serving its local clients and
-    its last (stale) view, and frames to remote clients still go over the link; gw-2 drops gw-1
-    when the lease expires; once the cut is lifted gw-1 registers and publishes again."""
+def cut_off_gw1(f):
+    """a and c on gw-1, b on gw-2, ping a -> b; then nftables in gw-1's namespace cuts it off from
+    etcd until gw-2 has dropped gw-1 (lease expired) and gw-1's view is stale (3 x lease_ttl)."""
     f.start_gateways()
     a = f.client("a", "client-a", [1])
     b = f.client("b", "client-b", [2])
@@ -222,20 +221,38 @@ def scenario_etcd_cutoff(f):
     f.topo.nft_cut("gw1", f.topo.ip("etcd"))
     step("gw-1 cut off from etcd")
     wait_for(LEASE_TTL_S + 10, "gw-2 drops gw-1", lambda: f.gw[2].gateway_ids() == ["gw-2"])
-    assert a.ping(IPS["c"], count=3), "gw-1 stopped serving its local clients"
-    assert "client-b" in f.gw[1].remote_clients(), "gw-1 dropped its last view"
     wait_for(3 * LEASE_TTL_S + 5, "gw-1 marks its view stale (3 x lease_ttl)",
              lambda: f.gw[1].ctl("clients", all="true").get("remote_stale") is True)
+    return a, b
+
+
+def scenario_etcd_cutoff(f):
+    """gw-1 cut off from etcd: it keeps serving its local clients and its last (stale) view; once
+    the cut is lifted it registers and publishes again, and relay across gateways works."""
+    a, b = cut_off_gw1(f)
+    assert a.ping(IPS["c"], count=3), "gw-1 stopped serving its local clients"
     assert "client-b" in f.gw[1].remote_clients(), "gw-1 dropped its stale view"
-    rx = b.status()["counters"]["tcp_data_rx"]
-    a.ping(IPS["b"], count=2)
-    assert b.status()["counters"]["tcp_data_rx"] > rx, "gw-1 no longer relays to b over the link"
-    step("local clients served, stale view kept, link relay to gw-2 goes on")
+    assert "client-a" in f.gw[1].local_online() and "client-c" in f.gw[1].local_online()
+    step("local clients served, stale view kept")
     f.topo.nft_uncut("gw1")
     wait_for(LEASE_TTL_S + 15, "gw-1 registered again", lambda: f.gw[2].gateway_ids() == ["gw-1", "gw-2"])
     wait_for(10, "gw-2 sees client-a again", lambda: "client-a" in f.gw[2].remote_clients())
+    wait_for(10, "gw-1's view current again", lambda: f.gw[1].ctl("clients", all="true").get("remote_stale") is False)
     wait_for(10, "ping a <-> b", lambda: a.ping(IPS["b"]))
-    step("cut lifted: re-registered, ping both ways")
+    step("cut lifted: re-registered, view current, ping both ways")
+
+
+def scenario_etcd_cutoff_link(f):
+    """While gw-1 is cut off from etcd, frames from its clients to a client of gw-2 (which still
+    answers on the link) keep arriving: issue 12, "keep relaying to remote clients whose gateways
+    still answer on the link"."""
+    a, b = cut_off_gw1(f)
+    rx = b.status()["counters"]["tcp_data_rx"]
+    a.ping(IPS["b"], count=3)
+    assert b.status()["counters"]["tcp_data_rx"] > rx, \
+        "gw-1 no longer relays to b over the link (gw-2's fleet_link_rx_unknown_sender: %s)" % (
+            f.gw[2].counters().get("fleet_link_rx_unknown_sender"))
+    step("gw-1 cut off from etcd still relays to b over the link")
 
 
 SCENARIOS = {
@@ -247,6 +264,7 @@ SCENARIOS = {
     "etcd-restart": (scenario_etcd_restart, dict(clients=("a", "b", "c"))),
     "etcd-member-down": (scenario_etcd_member_down, dict(etcd_members=3, clients=("a", "b", "c"))),
     "etcd-cutoff": (scenario_etcd_cutoff, dict(clients=("a", "b", "c"))),
+    "etcd-cutoff-link": (scenario_etcd_cutoff_link, dict(clients=("a", "b", "c"))),
 }
 
 
