@@ -205,11 +205,16 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
                 quiet_since = None
             if now - t0 > args.timeout:
                 raise RuntimeError("mass reconnect wave '%s' did not finish within %d s" % (wave, args.timeout))
+        alive = 0
         for p in procs:
-            p.wait()
+            out = p.communicate()[0].decode(errors="replace").strip().splitlines()
+            try:
+                alive += json.loads(out[-1])["alive_after_hold"]
+            except (IndexError, ValueError, KeyError):
+                log("rustun-cp-bench idle gave no result (exit %s)" % p.returncode)
         c1 = last
         dt = last_t - t0
-        results.append(dict(wave=wave, seconds=dt,
+        results.append(dict(wave=wave, seconds=dt, alive=alive,
                             proposals=c1["etcd_server_proposals_committed_total"] - c0["etcd_server_proposals_committed_total"],
                             puts=c1["etcd_mvcc_put_total"] - c0["etcd_mvcc_put_total"],
                             deletes=c1["etcd_mvcc_delete_total"] - c0["etcd_mvcc_delete_total"],
@@ -292,8 +297,8 @@ def main():
         for r in bench_mass_reconnect(args, gws, metrics_url, args.clients):
             rows.append(("etcd writes, mass %s of %d clients" % (r["wave"], args.clients),
                          "%.0f/s avg, %.0f/s peak" % (r["proposals"] / max(r["seconds"], 1e-9), r["peak"]), "—",
-                         "%.0f proposals (%.0f puts, %.0f deletes, %.0f txns) in %.1f s%s" % (
-                             r["proposals"], r["puts"], r["deletes"], r["txns"], r["seconds"],
+                         "%d clients held; %.0f proposals (%.0f puts, %.0f deletes, %.0f txns) in %.1f s%s" % (
+                             r["alive"], r["proposals"], r["puts"], r["deletes"], r["txns"], r["seconds"],
                              "; " + args.scaled_because if args.scaled_because else "")))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         why = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
