@@ -7,7 +7,9 @@
 //
 // Threads: every Client method may be called from any thread at once. A LeaseKeeper and a Watcher
 // each own one thread; their callbacks run on that thread and must not block for long (they
-// delay the next renewal or event). A Client must outlive its LeaseKeepers and Watchers.
+// delay the next renewal or event), and must not stop or destroy their own keeper or watcher (that
+// joins the calling thread): hand the event to another thread. A Client must outlive its
+// LeaseKeepers and Watchers.
 //
 // Errors: every failed call returns an Error whose text names the endpoint and the gRPC status,
 // e.g. "etcd 127.0.0.1:2379: Put /rustun/v1/gw/gw-1: UNAVAILABLE: failed to connect".
@@ -109,8 +111,9 @@ public:
 
     // Ownership: puts `value` (with `lease`) iff the key's mod_revision equals
     // `expected_mod_revision` (0 = iff the key does not exist). Two callers racing with the same
-    // expected revision: exactly one succeeds. A call retried after a lost answer may report
-    // failure for its own earlier write: compare `current->value` when that matters.
+    // expected revision: exactly one succeeds. A call retried on another endpoint after a timeout
+    // (Client fails over on UNAVAILABLE and DEADLINE_EXCEEDED) may report failure for its own
+    // first attempt's write: compare `current->value` (and `current->lease`) when that matters.
     Result<TxnResult> put_if(const std::string& key, const std::string& value, int64_t lease,
                              int64_t expected_mod_revision);
     // Deletes the key iff its mod_revision equals `expected_mod_revision` (a release that cannot

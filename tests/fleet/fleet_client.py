@@ -1,7 +1,8 @@
 """Our rustun-client in a node's namespace (a real TUN device), its status socket."""
 import json
 import os
-import socket
+
+from fleet_net import unix_exchange
 
 
 class Client:
@@ -21,19 +22,7 @@ class Client:
         return self
 
     def status(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(2)
-        try:
-            s.connect(self.status_path)
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        finally:
-            s.close()
-        return json.loads(data)
+        return json.loads(unix_exchange(self.status_path, timeout=2.0))
 
     def connected(self):
         return self.status()["server"]["connected"]

@@ -9,10 +9,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 
-from fleet_net import wait_for
+from fleet_net import unix_exchange, wait_for
 
 CLIENTS = [("client-a", "10.0.1.2", "[192.168.11.0/24]"), ("client-b", "10.0.1.3", "[]"),
            ("client-c", "10.0.1.4", "[]"), ("client-d", "10.0.1.5", "[]")]
@@ -110,20 +109,7 @@ class Gateway:
 
     def ctl(self, cmd, **args):
         """One control-socket request (docs/controlplane.md, "Control socket"): the result object."""
-        req = dict(cmd=cmd, **args)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(3)
-        try:
-            s.connect(self.socket)
-            s.sendall((json.dumps(req) + "\n").encode())
-            data = b""
-            while not data.endswith(b"\n"):
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        finally:
-            s.close()
+        data = unix_exchange(self.socket, (json.dumps(dict(cmd=cmd, **args)) + "\n").encode(), one_line=True)
         ans = json.loads(data)
         if not ans.get("ok"):
             raise RuntimeError("%s: %s: %s" % (self.id, cmd, ans.get("error")))

@@ -14,6 +14,7 @@ namespaces; teardown() runs on every exit (the runner's finally).
 """
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -130,3 +131,24 @@ def wait_for(seconds, what, fn, interval=0.1):
         time.sleep(interval)
     raise AssertionError("timeout after %gs waiting for: %s%s" % (seconds, what,
                                                                    " (last error: %s)" % last_exc if last_exc else ""))
+
+
+def unix_exchange(path, request=None, one_line=False, timeout=3.0):
+    """Connects to the unix stream socket `path`, sends `request` (bytes) if given and reads the
+    answer: up to the first newline (one_line) or to EOF. The control socket and the client's
+    status socket both speak this way."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        if request:
+            s.sendall(request)
+        data = b""
+        while not (one_line and data.endswith(b"\n")):
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        return data
+    finally:
+        s.close()
