@@ -19,7 +19,7 @@ Client::Client(Options opts)
       address_(o_, clock_, *this),
       p2p_(o_.enable_p2p, o_.identity, clock_, sealer_, peers_, ctr_, address_.current(), *this),
       relay_(o_.identity, (uint64_t)o_.keepalive_interval_s * 1000, clock_, sealer_, ctr_, address_.current(), *this),
-      tcp_(TcpSessionConfig{o_.server_host, o_.server_port, o_.identity, (uint64_t)o_.keepalive_interval_s * 1000,
+      tcp_(TcpSessionConfig{o_.servers, o_.identity, (uint64_t)o_.keepalive_interval_s * 1000,
                             o_.keepalive_threshold},
            clock_, poller_, sealer_, ctr_, address_.current(), *this),
       routes_(route_installer_),
@@ -69,8 +69,8 @@ Status Client::init() {
     if (o_.addr_source == AddrSource::Stun && p2p_.fd() >= 0) p2p_.share_with_stun(&address_);
 
     if (o_.relay == RelayMode::Udp) {
-        const std::string& host = o_.udp_relay_host.empty() ? o_.server_host : o_.udp_relay_host;
-        if (!(st = relay_.open(host, o_.udp_relay_port ? o_.udp_relay_port : o_.server_port, poller_))) return st;
+        const ServerAddress& r = udp_relay_for(o_, 0);
+        if (!(st = relay_.open(r.host, r.port, poller_))) return st;
     }
     if (!o_.status_socket.empty() && !(st = status_.open_unix(o_.status_socket))) return st;
     if (o_.http_port && !(st = status_.open_http(o_.http_port))) return st;
@@ -209,6 +209,15 @@ void Client::on_handshake_reply(const HandshakeReply& r, const char* /*shape*/) 
         }
     }
     if (peers_.apply_list(r.peers, true, p2p_)) sync_routes();
+    // Failed over to another gateway: bind at that gateway's UDP relay (its dataplane has never
+    // seen us; the old one's binding is of no use).
+    if (o_.relay == RelayMode::Udp && tcp_.server_index() != relay_server_) {
+        const ServerAddress& ur = udp_relay_for(o_, tcp_.server_index());
+        if (Status st = relay_.retarget(ur.host, ur.port, poller_); st)
+            relay_server_ = tcp_.server_index();
+        else
+            LOG_WARN("UDP relay of %s: %s; relayed data goes over TCP", tcp_.server().text().c_str(), st.error().c_str());
+    }
     const uint64_t now = clock_.mono_ms();
     if (o_.enable_p2p) p2p_.probe_all(now);
     relay_.keepalive_now(now);

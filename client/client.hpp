@@ -81,6 +81,9 @@ private:
     uint64_t started_unix_ = 0;
 
     // The TUN address from the last HandshakeReply.
+    // The --server index the UDP relay socket is connected to (its gateway's UDP relay).
+    size_t relay_server_ = 0;
+
     bool tun_configured_ = false;
     uint32_t tun_addr_ = 0, tun_mask_ = 0;  // host order
     std::string gateway_text_;

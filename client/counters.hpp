@@ -25,6 +25,7 @@ namespace rustun::client {
     X(no_path_drops, "TUN packets dropped: no valid P2P path and no relay session")                \
     X(keepalive_tx, "KeepAlives sent to the gateway over TCP")                                     \
     X(keepalive_rx, "KeepAlive replies received over TCP")                                         \
+    X(server_failovers, "connect attempts moved to the next --server address after a failure")     \
     X(peer_updates_rx, "PeerUpdate frames received")                                               \
     X(udp_keepalive_tx, "KeepAlives sent to the UDP relay")                                        \
     X(udp_keepalive_rx, "KeepAlive replies received from the UDP relay (challenges included)")    \

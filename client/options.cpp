@@ -15,10 +15,11 @@ namespace rustun::client {
 const cli::Spec& cli_spec() {
     static const cli::Spec spec{
         .program = "rustun-client",
-        .usage = "-s HOST:PORT -i ID [options]",
+        .usage = "-s HOST:PORT[,HOST:PORT...] -i ID [options]",
         .about = "A Linux TUN client for Rustun gateways (docs/client.md).",
         .options = {
-            {"server", 's', "HOST:PORT", "gateway TCP address (required)"},
+            {"server", 's', "HOST:PORT[,HOST:PORT...]",
+             "gateway TCP address (required); several (repeat or comma-separate) = failover order"},
             {"identity", 'i', "ID", "this client's identity (required)"},
             {"crypto", 'k', "SPEC", "chacha20:KEY | aes256:KEY | xor:KEY | plain (default chacha20:rustun)"},
             {nullptr, 'c', nullptr, "", "crypto"},  // the reference client's spelling; -c is --config elsewhere
@@ -27,7 +28,8 @@ const cli::Spec& cli_spec() {
             {"enable-p2p", 0, nullptr, "direct UDP paths to peers, relay as fallback"},
             {"p2p-port", 0, "PORT", "local UDP port for P2P (default 51258)"},
             {"relay", 0, "tcp|udp", "relay transport (default tcp; udp needs the gateway's dataplane)"},
-            {"udp-relay", 0, "HOST:PORT", "gateway UDP relay address (default: the server host and port)"},
+            {"udp-relay", 0, "HOST:PORT[,...]",
+             "gateway UDP relay address, one per --server address (default: each server's host and port)"},
             {"public-addr", 0, "IP", "advertise this P2P address"},
             {"public-addr-cmd", 0, "CMD", "run CMD (sh -c) to learn the address (first line of its output)"},
             {"public-addr-stun", 0, "HOST:PORT", "learn the address from an RFC 5389 STUN server"},
@@ -93,12 +95,45 @@ Status split_host_port(const std::string& text, const char* flag, std::string& h
     return {};
 }
 
+std::string ServerAddress::text() const {
+    return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                               : host + ":" + std::to_string(port);
+}
+
+Status parse_address_list(const std::vector<std::string>& values, const char* flag, std::vector<ServerAddress>& out) {
+    out.clear();
+    for (const std::string& v : values) {
+        size_t start = 0;
+        for (;;) {
+            const size_t comma = v.find(',', start);
+            const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (item.empty()) return flag_error(flag, "empty address in the list \"" + v + "\"");
+            ServerAddress a;
+            if (Status st = split_host_port(item, flag, a.host, a.port); !st) return st;
+            out.push_back(std::move(a));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    return {};
+}
+
+const ServerAddress& udp_relay_for(const Options& o, size_t i) {
+    return i < o.udp_relays.size() ? o.udp_relays[i] : o.servers[i];
+}
+
 namespace {
+
+std::vector<std::string> all_values(const cli::Parsed& a, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : a.given)
+        if (k == name) out.push_back(v);
+    return out;
+}
 
 Status parse_values(const cli::Parsed& a, Options& o) {
     Status st;
-    if (a.has("server") && !(st = split_host_port(a.value("server"), "--server", o.server_host, o.server_port)))
-        return st;
+    if (!(st = parse_address_list(all_values(a, "server"), "--server", o.servers))) return st;
     o.identity = a.value("identity");
     if (a.has("identity") && o.identity.empty()) return flag_error("--identity", "identity must not be empty");
     if (a.has("crypto")) {
@@ -124,9 +159,7 @@ Status parse_values(const cli::Parsed& a, Options& o) {
         else if (s == "udp") o.relay = RelayMode::Udp;
         else return flag_error("--relay", "expected tcp or udp, got \"" + s + "\"");
     }
-    if (a.has("udp-relay") &&
-        !(st = split_host_port(a.value("udp-relay"), "--udp-relay", o.udp_relay_host, o.udp_relay_port)))
-        return st;
+    if (!(st = parse_address_list(all_values(a, "udp-relay"), "--udp-relay", o.udp_relays))) return st;
     int sources = 0;
     if (a.has("public-addr")) {
         o.public_addr = a.value("public-addr");
@@ -166,12 +199,15 @@ Status parse_values(const cli::Parsed& a, Options& o) {
             return flag_error("--log-format", "expected text, journal or json, got \"" + a.value("log-format") + "\"");
         o.log_format = f;
     }
-    if (o.server_host.empty()) return flag_error("-s/--server", "required (HOST:PORT of the gateway)");
+    if (o.servers.empty()) return flag_error("-s/--server", "required (HOST:PORT of the gateway)");
     if (o.identity.empty()) return flag_error("-i/--identity", "required");
     if (sources > 1)
         return make_error("--public-addr, --public-addr-cmd and --public-addr-stun are exclusive: give one");
-    if (o.udp_relay_port != 0 && o.relay != RelayMode::Udp)
+    if (!o.udp_relays.empty() && o.relay != RelayMode::Udp)
         return flag_error("--udp-relay", "only meaningful with --relay udp");
+    if (!o.udp_relays.empty() && o.udp_relays.size() != o.servers.size())
+        return flag_error("--udp-relay", "give one address per --server address (" + std::to_string(o.servers.size()) +
+                                             "), got " + std::to_string(o.udp_relays.size()));
     return {};
 }
 

@@ -37,7 +37,8 @@ TcpSession::~TcpSession() {
 
 void TcpSession::start_connect() {
     socklen_t len = 0;
-    auto addr = resolve(cfg_.host, cfg_.port, SOCK_STREAM, len);
+    const ServerAddress& server = cfg_.servers[current_];
+    auto addr = resolve(server.host, server.port, SOCK_STREAM, len);
     if (!addr) {
         fail(addr.error().c_str());
         return;
@@ -73,12 +74,27 @@ void TcpSession::fail(const char* why) {
     reasm_.reset();
     out_head_ = out_tail_ = 0;
     state_ = TcpState::Backoff;
-    if (was_up) backoff_ms_ = kBackoffStartMs;
+    const size_t failed = current_;
+    if (was_up) {
+        backoff_ms_ = kBackoffStartMs;
+        round_first_ = failed;
+    }
+    const std::string failed_text = peer_text_.empty() ? cfg_.servers[failed].text() : peer_text_;
+    current_ = (current_ + 1) % cfg_.servers.size();
     next_connect_ms_ = clock_.mono_ms() + backoff_ms_;
-    LOG_WARN("%s %s: %s; reconnecting in %llu s", was_up ? "lost connection to" : "cannot connect to",
-              peer_text_.empty() ? cfg_.host.c_str() : peer_text_.c_str(), why,
-              (unsigned long long)(backoff_ms_ / 1000));
-    backoff_ms_ = std::min(backoff_ms_ * 2, kBackoffMaxMs);
+    if (current_ != failed) {
+        ++failovers_;
+        ctr_.inc(Ctr::server_failovers);
+        peer_text_.clear();
+        LOG_WARN("%s %s: %s; failing over to %s in %llu s", was_up ? "lost connection to" : "cannot connect to",
+                  failed_text.c_str(), why, cfg_.servers[current_].text().c_str(),
+                  (unsigned long long)(backoff_ms_ / 1000));
+    } else {
+        LOG_WARN("%s %s: %s; reconnecting in %llu s", was_up ? "lost connection to" : "cannot connect to",
+                  failed_text.c_str(), why, (unsigned long long)(backoff_ms_ / 1000));
+    }
+    // A whole round of addresses failed: wait longer before the next round.
+    if (current_ == round_first_) backoff_ms_ = std::min(backoff_ms_ * 2, kBackoffMaxMs);
     connected_since_unix_ = 0;
 }
 
@@ -321,7 +337,7 @@ void TcpSession::tick(uint64_t now) {
 }
 
 void TcpSession::write_status_members(JsonWriter& w, uint64_t now) const {
-    w.member("address", cfg_.host + ":" + std::to_string(cfg_.port));
+    w.member("address", cfg_.servers[current_].text());
     w.member("resolved", peer_text_);
     w.member("state", tcp_state_name(state_));
     w.member_bool("connected", established());
@@ -329,6 +345,12 @@ void TcpSession::write_status_members(JsonWriter& w, uint64_t now) const {
     w.member_uint("connects", connects_);
     w.member("last_error", last_error_);
     w.member_uint("last_rx_ms_ago", last_rx_ms_ ? now - last_rx_ms_ : 0);
+    w.key("servers");
+    w.begin_array();
+    for (const ServerAddress& a : cfg_.servers) w.string(a.text());
+    w.end_array();
+    w.member_uint("server_index", current_);
+    w.member_uint("failovers", failovers_);
 }
 
 }  // namespace rustun::client

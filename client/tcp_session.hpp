@@ -2,7 +2,11 @@
 // by kConnectTimeoutMs), a dbde974-dialect Handshake, the HandshakeReply (bounded by
 // kHandshakeTimeoutMs), KeepAlives every interval, liveness (any inbound frame; silence for
 // (threshold - 1) x interval fails the session) and reconnects with back-off 1 s doubling to
-// kBackoffMaxMs, reset by a successful handshake. Frames towards the gateway go through a
+// kBackoffMaxMs, reset by a successful handshake. With several server addresses (--server in
+// failover order) every failure - a refused or timed-out connect, a lost session, KeepAlive
+// silence - moves to the next address (server_failovers); the back-off doubles only when a whole
+// round of addresses has failed, so after a lost session each address is tried once per back-off
+// step. The session stays on the address that works (no return to the first). Frames towards the gateway go through a
 // kOutBufBytes output buffer; when it is full a frame is dropped (tcp_out_full), never queued
 // without bound.
 //
@@ -17,6 +21,7 @@
 #include "counters.hpp"
 #include "events.hpp"
 #include "frame_sealer.hpp"
+#include "options.hpp"
 #include "poller.hpp"
 #include "proto/constants.hpp"
 #include "proto/reassembler.hpp"
@@ -38,8 +43,7 @@ enum class TcpState : uint8_t { Backoff, Connecting, Handshaking, Established };
 const char* tcp_state_name(TcpState s);
 
 struct TcpSessionConfig {
-    std::string host;  // resolved at each connect
-    uint16_t port = 0;
+    std::vector<ServerAddress> servers;  // failover order, at least one; resolved at each connect
     std::string identity;
     uint64_t keepalive_interval_ms = kKeepAliveIntervalMs;
     uint32_t keepalive_threshold = 5;
@@ -59,6 +63,10 @@ public:
     // Monotonic ms of the next connect attempt (in Backoff).
     uint64_t next_connect_ms() const { return next_connect_ms_; }
     uint64_t backoff_ms() const { return backoff_ms_; }
+    // The address in use (connecting to, or connected to) and how often the session moved on.
+    size_t server_index() const { return current_; }
+    const ServerAddress& server() const { return cfg_.servers[current_]; }
+    uint64_t failovers() const { return failovers_; }
 
     // Readiness of the socket.
     void on_events(uint32_t events);
@@ -107,6 +115,9 @@ private:
     uint64_t next_keepalive_ms_ = 0;
     uint64_t connected_since_unix_ = 0;
     uint64_t connects_ = 0;        // successful handshakes
+    size_t current_ = 0;           // index into cfg_.servers
+    size_t round_first_ = 0;       // where the current round of failed attempts began
+    uint64_t failovers_ = 0;       // moves to another address
     std::string peer_text_;        // resolved address
     std::string last_error_;
 };

@@ -50,6 +50,19 @@ Status UdpRelay::open(const std::string& host, uint16_t port, Poller& poller) {
     return {};
 }
 
+Status UdpRelay::retarget(const std::string& host, uint16_t port, Poller& poller) {
+    if (fd_ >= 0) {
+        poller.del(fd_);
+        ::close(fd_);
+        fd_ = -1;
+    }
+    last_reply_ms_ = 0;
+    was_bound_ = false;
+    cookie_.clear();
+    next_keepalive_ms_ = 0;
+    return open(host, port, poller);
+}
+
 bool UdpRelay::bound(uint64_t now) const {
     return fd_ >= 0 && last_reply_ms_ != 0 && now - last_reply_ms_ < kUdpRelayValidMs;
 }

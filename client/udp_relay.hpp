@@ -40,6 +40,9 @@ public:
 
     // Resolves and connects the socket, seeds the nonce salt and counter.
     Status open(const std::string& host, uint16_t port, Poller& poller);
+    // The session failed over to another gateway: a new socket connected to that gateway's UDP
+    // relay, unbound (no cookie, no reply yet) until it answers; a fresh nonce salt and counter.
+    Status retarget(const std::string& host, uint16_t port, Poller& poller);
     bool active() const { return fd_ >= 0; }
     int fd() const { return fd_; }
     bool bound(uint64_t now_ms) const;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of rustun-client with rustun-controlplane: real network namespaces, real TUN
 # devices, real ping. Usage: tests/e2e/e2e.sh SCENARIO (meson: `meson test -C build --suite e2e`).
-# Scenarios: relay p2p fallback address-change gateway-restart isolation stun udp-fallback udp-relay.
+# Scenarios: relay p2p fallback address-change gateway-restart failover isolation stun udp-fallback
+# udp-relay.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no `ip netns`; udp-relay also: fewer than 64 free
 # hugepages, no nft, rustun-dataplane not built). Everything is torn down on exit.
 set -uo pipefail
@@ -191,6 +192,49 @@ scenario_gateway_restart() {
     RESULT=0
 }
 
+# Two ordinary control planes with the same configuration (no fleet): gw (172.31.77.1) and gw2
+# (172.31.77.2). A and B list both (`-s gw -s gw2`), relay through gw; kill -9 of gw moves both
+# to gw2 and relayed pings resume. Prints the time from the kill to the first answered ping.
+scenario_failover() {
+    E2E_NODES+=(gw2)
+    E2E_IP[gw2]=172.31.77.2
+    base_setup
+    sed -e "s|tcp: $GW_ADDR|tcp: ${E2E_IP[gw2]}:7000|" -e "s|$WORK/gateway.sock|$WORK/gateway2.sock|" \
+        "$WORK/gateway.yaml" > "$WORK/gateway2.yaml"
+    ip netns exec "${P}gw2" "$CP" --config "$WORK/gateway2.yaml" >> "$WORK/gateway2.log" 2>&1 &
+    local gw2_pid=$!
+    E2E_PIDS+=("$gw2_pid")
+    wait_for 10 "gw2 up" "$CTL" --socket "$WORK/gateway2.sock" status || fail "second gateway start"
+    e2e_start_client a client-a -s "${E2E_IP[gw2]}:7000"
+    e2e_start_client b client-b --server "${E2E_IP[gw2]}:7000"
+    wait_for 10 "a connected" connected a || fail "a did not connect"
+    wait_for 10 "b connected" connected b || fail "b did not connect"
+    [ "$(st a 's["server"]["servers"]')" = "['172.31.77.1:7000', '172.31.77.2:7000']" ] || fail "a's server list"
+    [ "$(st a 's["server"]["address"]')" = "$GW_ADDR" ] || fail "a should start on the first address"
+    wait_for 10 "ping via gw" ping_ok a 10.0.1.3 || fail "ping before the failover"
+    step "both on gw, relay works; kill -9 of gw"
+    local t0 t1
+    t0=$EPOCHREALTIME
+    kill -KILL "$GW_PID"
+    wait "$GW_PID" 2>/dev/null
+    local ok=0
+    for _ in $(seq 60); do
+        if ip netns exec "${P}a" ping -n -q -c 1 -W 0.5 10.0.1.3 >/dev/null 2>&1; then ok=1; break; fi
+    done
+    t1=$EPOCHREALTIME
+    [ "$ok" = 1 ] || fail "relayed ping did not resume after the failover"
+    step "relayed traffic resumed $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s after kill -9 (target 15 s)"
+    [ "$(st a 's["server"]["address"]')" = "${E2E_IP[gw2]}:7000" ] || fail "a is not on gw2"
+    [ "$(st b 's["server"]["address"]')" = "${E2E_IP[gw2]}:7000" ] || fail "b is not on gw2"
+    [ "$(st a 's["server"]["failovers"] >= 1 and s["counters"]["server_failovers"] >= 1')" = True ] ||
+        fail "a's failover not counted"
+    grep -q "failing over to ${E2E_IP[gw2]}:7000" "$WORK/a.log" || fail "a did not log the failover"
+    ping_ok b 192.168.11.1 || fail "b cannot reach a's LAN via gw2 (routes re-learnt?)"
+    "$CTL" --socket "$WORK/gateway2.sock" clients | grep -q client-a || fail "gw2 does not list client-a"
+    step "a and b on gw2, routes re-learnt, counted"
+    RESULT=0
+}
+
 scenario_isolation() {
     base_setup
     e2e_start_client a client-a
@@ -348,11 +392,12 @@ case "$SCENARIO" in
     fallback) scenario_fallback ;;
     address-change) scenario_address_change ;;
     gateway-restart) scenario_gateway_restart ;;
+    failover) scenario_failover ;;
     isolation) scenario_isolation ;;
     udp-fallback) scenario_udp_fallback ;;
     udp-relay) scenario_udp_relay ;;
     stun) scenario_stun ;;
-    *) echo "usage: $0 relay|p2p|fallback|address-change|gateway-restart|isolation|udp-fallback|udp-relay|stun"; exit 2 ;;
+    *) echo "usage: $0 relay|p2p|fallback|address-change|gateway-restart|failover|isolation|udp-fallback|udp-relay|stun"; exit 2 ;;
 esac
 [ "$RESULT" -eq 0 ] && echo "PASS: $SCENARIO ($SECONDS s)"
 exit "$RESULT"

@@ -37,6 +37,7 @@ const cli::Option kOptions[] = {
     {"key-hint", 0, "yes|no", "nonces carry the key-hint tag, as our client's (default no)"},
     {"sources", 0, "shared|identity", "identity i connects from 127.1.0.0 + i (default shared)"},
     {"hold", 0, "S", "seconds to hold the connections (default 10)"},
+    {"first", 0, "I", "idle: the first identity's index (default 0): identities I..I+N-1"},
     {"concurrency", 0, "C", "at most C at a time"},
     {"gateway-pid", 0, "PID", "the gateway's PID (default: from the control socket)"},
     {"size", 0, "B", "inner bytes of each Data frame"},
@@ -44,6 +45,7 @@ const cli::Option kOptions[] = {
     {"pairs", 0, "P", "sender/receiver pairs"},
     {"inflight", 0, "BYTES", "unreceived bytes per pair (default 768 KiB)"},
     {"warmup-ms", 0, "MS", "warm-up before measuring"},
+    {"receiver-port", 0, "P", "relay: receivers connect to 127.0.0.1:P (another gateway of a fleet)"},
     {"rounds", 0, "R", "rounds"},
     {"timeout", 0, "S", "give up after S seconds (default 300)"},
     {"json", 0, nullptr, "one JSON object on stdout"},
@@ -56,9 +58,9 @@ struct Mode {
 };
 const Mode kModes[] = {
     {"genconfig", {"clients", "clusters", "cipher", "port", "socket", "output-queue-bytes", "max-peers", "workers", "keys", "json"}},
-    {"idle", {"config", "clients", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
+    {"idle", {"config", "clients", "first", "hold", "concurrency", "gateway-pid", "timeout", "json"}},
     {"handshakes", {"config", "clients", "concurrency", "timeout", "key-hint", "sources", "json"}},
-    {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "json"}},
+    {"relay", {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "receiver-port", "json"}},
     {"fanout", {"config", "clients", "rounds", "timeout", "json"}},
 };
 
@@ -74,8 +76,9 @@ const char* kAbout =
         "\n"
         "  Every other mode reads that file: --config FILE (address, identities, clusters, keys,\n"
         "  control socket).\n"
-        "  idle --clients N [--hold S] [--concurrency C] [--gateway-pid PID]\n"
-        "      opens N connections (distinct identities), handshakes them (new dialect), sends a\n"
+        "  idle --clients N [--first I] [--hold S] [--concurrency C] [--gateway-pid PID]\n"
+        "      opens N connections (distinct identities, from index I: several gateways of a fleet\n"
+        "      each get their own share), handshakes them (new dialect), sends a\n"
         "      KeepAlive from each every 10 s, holds S seconds (default 10), then reports the\n"
         "      gateway's VmRSS (PID from --gateway-pid, else from the control socket).\n"
         "  handshakes --clients N --concurrency C [--key-hint yes|no] [--sources shared|identity]\n"
@@ -83,12 +86,14 @@ const char* kAbout =
         "      at most C at a time, cycling over the configured identities (need > C of them).\n"
         "      --key-hint yes: nonces carry the key-hint tag, as our client's (default no: reference);\n"
         "      --sources identity: identity i always connects from 127.1.0.0 + i (reconnects).\n"
-        "  relay --size B --seconds S --pairs P [--inflight BYTES] [--cipher SPEC]\n"
+        "  relay --size B --seconds S --pairs P [--inflight BYTES] [--cipher SPEC] [--receiver-port P]\n"
         "      P sender/receiver pairs (consecutive clients of one cluster); senders write\n"
         "      pre-sealed Data frames (IPv4, B bytes inner) with writev, at most BYTES (default\n"
         "      768 KiB, below the gateway's 1 MiB output queue) unreceived per pair. Reports\n"
         "      relayed Mpps, Gbps of inner bytes, sent - received, and the gateway's drop counters.\n"
         "      --cipher, if given, must equal the clusters' key (a check, not a setting).\n"
+        "      --receiver-port P: receivers connect to 127.0.0.1:P, another gateway of a fleet\n"
+        "      with the same configuration (inter-gateway relay; the drop counters are gw-1's).\n"
         "  fanout --clients N [--rounds R]\n"
         "      N old-dialect clients of the first cluster with >= N clients; client 0 sends a\n"
         "      KeepAlive with a new address, the time until all N-1 others hold the PeerUpdate.\n"

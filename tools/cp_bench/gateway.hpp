@@ -17,6 +17,9 @@ struct Setup {
     std::vector<Ident> ids;
     std::vector<std::unique_ptr<CipherKey>> keys;
     sockaddr_in gw{};
+    // relay --receiver-port: the receivers' gateway (127.0.0.1:port, another gateway of a fleet);
+    // port 0 = the receivers use `gw` like the senders.
+    sockaddr_in receiver_gw{};
 };
 
 // --config FILE: identities, clusters, keys, the TCP address and the control socket.

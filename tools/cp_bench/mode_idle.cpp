@@ -9,9 +9,10 @@ namespace rustun::cpbench {
 // ---- idle -------------------------------------------------------------------------------------
 
 int mode_idle(const Args& a) {
-    check_known(a, {"config", "clients", "hold", "concurrency", "gateway-pid", "timeout"});
+    check_known(a, {"config", "clients", "first", "hold", "concurrency", "gateway-pid", "timeout"});
     Setup s = load_setup(a);
-    const size_t n = a.need("clients", 1, s.ids.size());
+    const size_t first_ident = a.num("first", 0, 0, s.ids.size() - 1);
+    const size_t n = a.need("clients", 1, s.ids.size() - first_ident);
     const uint64_t hold = a.num("hold", 10, 0, 3600);
     const size_t window = a.num("concurrency", 512, 1, 100000);
     const uint64_t deadline = mono_ns() + a.num("timeout", 300, 1, 3600) * 1000000000ull;
@@ -21,7 +22,7 @@ int mode_idle(const Args& a) {
 
     Net net(s);
     net.conns.resize(n);
-    for (size_t i = 0; i < n; ++i) net.conns[i].ident = static_cast<uint32_t>(i);
+    for (size_t i = 0; i < n; ++i) net.conns[i].ident = static_cast<uint32_t>(first_ident + i);
     std::mt19937_64 rng(42);
     const uint64_t ka_period = kKeepAliveIntervalSeconds * 1'000'000'000ull;
     net.on_up = [&](Conn& c) { c.next_ka = mono_ns() + rng() % ka_period; };

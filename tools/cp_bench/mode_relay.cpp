@@ -9,8 +9,12 @@ namespace rustun::cpbench {
 // ---- relay ------------------------------------------------------------------------------------
 
 int mode_relay(const Args& a) {
-    check_known(a, {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms"});
+    check_known(a, {"config", "size", "seconds", "pairs", "inflight", "cipher", "timeout", "warmup-ms", "receiver-port"});
     Setup s = load_setup(a);
+    if (a.has("receiver-port")) {  // receivers on another gateway of a fleet (same configuration)
+        s.receiver_gw = s.gw;
+        s.receiver_gw.sin_port = htons(static_cast<uint16_t>(a.need("receiver-port", 1, 65535)));
+    }
     const uint32_t size = a.need("size", 20, 65000);
     const uint64_t seconds = a.num("seconds", 5, 1, 25);  // < idle_timeout: receivers send nothing
     const size_t pairs = a.num("pairs", 4, 1, 1000);
@@ -39,6 +43,7 @@ int mode_relay(const Args& a) {
     for (size_t p = 0; p < pairs; ++p) {
         net.conns[2 * p].ident = pr[p].first;       // sender
         net.conns[2 * p + 1].ident = pr[p].second;  // receiver
+        net.conns[2 * p + 1].to_receiver_gw = true;
     }
     const uint64_t deadline = mono_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
     if (net.establish(0, 2 * pairs, 256, deadline) < 2 * pairs) die("relay: could not connect: %s", net.last_error.c_str());

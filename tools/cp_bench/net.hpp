@@ -74,6 +74,7 @@ struct Conn {
     uint64_t rx_bytes = 0;
     uint64_t rx_data = 0;
     uint32_t rx_peer_update = 0;
+    bool to_receiver_gw = false;  // connect to Setup::receiver_gw (when set) instead of Setup::gw
 };
 
 constexpr size_t kPerSourceIp = 20000;
@@ -154,7 +155,8 @@ public:
             c.fd = -1;
             return false;
         }
-        if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&s_.gw), sizeof s_.gw) < 0 && errno != EINPROGRESS) {
+        const sockaddr_in& dst = c.to_receiver_gw && s_.receiver_gw.sin_port != 0 ? s_.receiver_gw : s_.gw;
+        if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) < 0 && errno != EINPROGRESS) {
             last_errno = errno;
             last_error = std::string("connect: ") + strerror(errno);
             ::close(c.fd);

@@ -1,5 +1,6 @@
 // The TCP relay session against a loopback "gateway" on a fake clock: handshake, frames from the
-// gateway, KeepAlive schedule, liveness, failures and the reconnect back-off.
+// gateway, KeepAlive schedule, liveness, failures, the reconnect back-off and the failover across
+// several server addresses.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -81,7 +82,7 @@ protected:
         ASSERT_TRUE(poller_.open().ok());
     }
     TcpSessionConfig config(uint16_t port) {
-        return TcpSessionConfig{"127.0.0.1", port, "client-a", 10000, 5};
+        return TcpSessionConfig{{ServerAddress{"127.0.0.1", port}}, "client-a", 10000, 5};
     }
     // Delivers the session's socket events for up to `ms`.
     void pump(TcpSession& s, int ms = 100) {
@@ -235,4 +236,66 @@ TEST_F(TcpSessionTest, RefusedConnectsBackOffDoublingToTheCap) {
         expect_wait = std::min(expect_wait * 2, kBackoffMaxMs);
     }
     EXPECT_EQ(expect_wait, kBackoffMaxMs);
+}
+
+// --server A,B: a refused first address moves on to the second after the back-off; a session lost
+// there moves back to the first; the back-off doubles only when a whole round of addresses failed.
+TEST_F(TcpSessionTest, FailsOverToTheNextAddressAndDoublesOnlyPerRound) {
+    FakeGateway gw;
+    const uint16_t dead = closed_port();
+    TcpSessionConfig cfg{{ServerAddress{"127.0.0.1", dead}, ServerAddress{"127.0.0.1", gw.port}}, "client-a", 10000, 5};
+    TcpSession s(std::move(cfg), clock_, poller_, sealer_, ctr_, self_, events_);
+    EXPECT_EQ(s.server_index(), 0u);
+    s.tick(clock_.mono_ms());
+    if (s.state() == TcpState::Connecting) pump(s);
+    ASSERT_EQ(s.state(), TcpState::Backoff);
+    EXPECT_EQ(s.server_index(), 1u);
+    EXPECT_EQ(s.failovers(), 1u);
+    EXPECT_EQ(ctr_.get(Ctr::server_failovers), 1u);
+    EXPECT_EQ(s.next_connect_ms(), clock_.mono_ms() + kBackoffStartMs);
+    EXPECT_EQ(s.backoff_ms(), kBackoffStartMs);  // the round (A, B) is not over yet
+    clock_.advance_ms(kBackoffStartMs);
+    establish(s, gw);
+    EXPECT_EQ(s.server().port, gw.port);
+
+    // The gateway dies: the session moves to the first address after 1 s (a lost session resets
+    // the back-off and starts a round at B); A refuses, B is next, 1 s later; the round is over.
+    ::close(gw.conn);
+    gw.conn = -1;
+    pump(s);
+    ASSERT_EQ(s.state(), TcpState::Backoff);
+    EXPECT_EQ(s.server_index(), 0u);
+    EXPECT_EQ(s.failovers(), 2u);
+    EXPECT_EQ(s.next_connect_ms(), clock_.mono_ms() + kBackoffStartMs);
+    clock_.advance_ms(kBackoffStartMs);
+    s.tick(clock_.mono_ms());
+    if (s.state() == TcpState::Connecting) pump(s);
+    ASSERT_EQ(s.state(), TcpState::Backoff);
+    EXPECT_EQ(s.server_index(), 1u);
+    EXPECT_EQ(s.next_connect_ms(), clock_.mono_ms() + kBackoffStartMs);  // B is tried 1 s later
+    EXPECT_EQ(s.backoff_ms(), 2 * kBackoffStartMs);                      // the round (A, B) is over
+}
+
+TEST_F(TcpSessionTest, KeepAliveSilenceFailsOver) {
+    FakeGateway a, b;
+    TcpSessionConfig cfg{{ServerAddress{"127.0.0.1", a.port}, ServerAddress{"127.0.0.1", b.port}}, "client-a", 10000, 5};
+    TcpSession s(std::move(cfg), clock_, poller_, sealer_, ctr_, self_, events_);
+    establish(s, a);
+    clock_.advance_ms(40001);
+    s.tick(clock_.mono_ms());
+    ASSERT_EQ(s.state(), TcpState::Backoff);
+    EXPECT_EQ(s.server_index(), 1u);
+    clock_.advance_ms(kBackoffStartMs);
+    establish(s, b);
+    EXPECT_EQ(events_.replies.size(), 2u);  // the second gateway's reply is applied
+    EXPECT_EQ(s.failovers(), 1u);
+}
+
+TEST_F(TcpSessionTest, OneAddressNeverCountsAFailover) {
+    TcpSession s(config(closed_port()), clock_, poller_, sealer_, ctr_, self_, events_);
+    s.tick(clock_.mono_ms());
+    if (s.state() == TcpState::Connecting) pump(s);
+    ASSERT_EQ(s.state(), TcpState::Backoff);
+    EXPECT_EQ(s.failovers(), 0u);
+    EXPECT_EQ(ctr_.get(Ctr::server_failovers), 0u);
 }

@@ -169,3 +169,28 @@ TEST_F(UdpRelayTest, DataFromTheGatewayIsDelivered) {
     EXPECT_EQ(events_.data.size(), 1u);
     EXPECT_EQ(ctr_.get(Ctr::udp_relay_data_rx), 1u);
 }
+
+// After a failover the relay binds at the new gateway: the old binding does not count, the next
+// KeepAlive goes to the new address at once, and no cookie of the old gateway is echoed.
+TEST_F(UdpRelayTest, RetargetUnbindsAndKeepAlivesGoToTheNewGateway) {
+    relay_.tick(clock_.mono_ms(), true);
+    ASSERT_TRUE(next_keepalive().has_value());
+    reply(std::string("old-cookie"));
+    ASSERT_TRUE(next_keepalive().has_value());  // the echo
+    reply(std::nullopt);
+    ASSERT_TRUE(relay_.bound(clock_.mono_ms()));
+
+    LoopbackUdp second;
+    ASSERT_TRUE(relay_.retarget("127.0.0.1", second.port, poller_).ok());
+    EXPECT_FALSE(relay_.bound(clock_.mono_ms()));
+    EXPECT_TRUE(relay_.cookie().empty());
+    relay_.tick(clock_.mono_ms(), true);
+    auto d = second.recv(200);
+    ASSERT_TRUE(d.has_value());
+    auto f = open_frame(sealer_, *d);
+    ASSERT_TRUE(f.has_value());
+    auto ka = decode_keepalive(f->plain, DecodeMode::Lenient);
+    ASSERT_TRUE(ka.ok());
+    EXPECT_FALSE(ka->cookie.has_value());
+    EXPECT_FALSE(gw_.recv(50).has_value());  // nothing more to the old gateway
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""The fleet benchmark (scripts/bench-fleet.sh runs it; docs/performance.md, "Fleet"): real etcd
+(tests/fleet/etcd_harness.py) and three rustun-controlplane processes with a `fleet:` section on
+loopback ports, all on this machine. Prints one table on stdout, progress on stderr.
+
+Rows:
+  propagation  a client handshakes with gw-1 (a reference-shaped client, old dialect); the time
+               until gw-2's view lists it (control socket `clients` with `all`, polled every
+               1 ms), and after it closes, until gw-2 forgets it. p50/p99 over N samples.
+  mass reconnect  N clients (rustun-cp-bench idle, a third per gateway, --first) connect, then
+               all drop and connect again; etcd's committed proposals and puts/deletes per second
+               (etcd's /metrics, sampled every 250 ms) over each wave.
+  relay        inter-gateway relay throughput against local relay: rustun-cp-bench relay with
+               the receivers on gw-2 (--receiver-port) against both ends on gw-1; the ratio.
+
+Usage: bench_fleet.py --build DIR [--clients N] [--samples N]
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fleet"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import etcd_harness  # noqa: E402
+from relay_client import Cipher  # noqa: E402
+
+CIPHER = "chacha20:rustun-fleet-bench"
+LINK_KEY = "aes256:rustun-fleet-bench-link"
+T_HANDSHAKE, T_HSREPLY = 1, 4
+
+
+def log(msg):
+    print("[bench-fleet] " + msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Gateway:
+    def __init__(self, args, work, index, base_yaml, etcd_endpoints, lease_ttl):
+        self.id = "gw-%d" % index
+        self.port = free_port()
+        self.link_port = free_port()
+        self.socket = os.path.join(work, self.id + ".sock")
+        self.config = os.path.join(work, self.id + ".yaml")
+        self.log = os.path.join(work, self.id + ".log")
+        lines = []
+        for line in base_yaml.splitlines():
+            if line.startswith("  tcp: "):
+                line = "  tcp: 127.0.0.1:%d" % self.port
+            elif line.startswith("control_socket: "):
+                line = "control_socket: " + self.socket
+            elif line == "clusters:":
+                lines += ["fleet:", "  gateway_id: " + self.id, "  etcd: [%s]" % ", ".join(etcd_endpoints),
+                          "  lease_ttl: %ds" % lease_ttl, "  link:",
+                          "    listen: 127.0.0.1:%d" % self.link_port, '    key: "%s"' % LINK_KEY]
+            lines.append(line)
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([os.path.join(args.build, "controlplane", "rustun-controlplane"), "--config",
+                                      self.config], stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.ctl_sock = None
+
+    def ctl(self, cmd, **kw):
+        if self.ctl_sock is None:
+            self.ctl_sock = socket.socket(socket.AF_UNIX)
+            self.ctl_sock.settimeout(5)
+            self.ctl_sock.connect(self.socket)
+            self.ctl_file = self.ctl_sock.makefile("rwb")
+        self.ctl_file.write((json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
+        self.ctl_file.flush()
+        ans = json.loads(self.ctl_file.readline())
+        if not ans.get("ok"):
+            raise RuntimeError("%s: %s: %s" % (self.id, cmd, ans.get("error")))
+        return ans["result"]
+
+    def wait_up(self, seconds=20):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                with open(self.log, errors="replace") as f:
+                    raise RuntimeError("%s exited: %s" % (self.id, f.read()[-2000:]))
+            try:
+                self.ctl("status")
+                return
+            except (OSError, ValueError):
+                self.ctl_sock = None
+                time.sleep(0.1)
+        raise RuntimeError("%s: no control socket" % self.id)
+
+    def remote(self):
+        return {c["identity"] for c in self.ctl("clients", all="true").get("remote", [])}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def handshake(port, identity, cipher):
+    """A reference-shaped client: connect, old-dialect Handshake, wait for the HandshakeReply."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(cipher.seal(T_HANDSHAKE, json.dumps({"identity": identity, "ipv6": "", "port": 0}).encode()))
+    buf = b""
+    while True:
+        while len(buf) < 8:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("gateway closed the connection of " + identity)
+            buf += chunk
+        length = struct.unpack(">H", buf[6:8])[0]
+        while len(buf) < 8 + length:
+            buf += s.recv(65536)
+        if buf[5] == T_HSREPLY:
+            return s
+        buf = buf[8 + length:]
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def bench_propagation(gws, identities, samples):
+    cipher = Cipher(CIPHER)
+    add, remove = [], []
+    for i in range(samples):
+        ident = identities[i % len(identities)]
+        s = handshake(gws[0].port, ident, cipher)
+        t0 = time.monotonic()
+        while ident not in gws[1].remote():
+            if time.monotonic() - t0 > 10:
+                raise RuntimeError("%s never reached gw-2's view" % ident)
+            time.sleep(0.001)
+        add.append(time.monotonic() - t0)
+        s.close()
+        t0 = time.monotonic()
+        while ident in gws[1].remote():
+            if time.monotonic() - t0 > 10:
+                raise RuntimeError("%s never left gw-2's view" % ident)
+            time.sleep(0.001)
+        remove.append(time.monotonic() - t0)
+    return add, remove
+
+
+def etcd_counts(metrics_url):
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    want = {"etcd_server_proposals_committed_total": 0.0, "etcd_mvcc_put_total": 0.0,
+            "etcd_mvcc_delete_total": 0.0, "etcd_mvcc_txn_total": 0.0}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in want:
+            want[parts[0]] = float(parts[1])
+    return want
+
+
+def bench_mass_reconnect(args, gws, metrics_url, clients):
+    """Two waves of `clients` connections (a third per gateway): connect, hold, all drop, again."""
+    per = clients // len(gws)
+    results = []
+    for wave in ("connect", "reconnect"):
+        c0 = etcd_counts(metrics_url)
+        t0 = time.monotonic()
+        peak, last, last_t = 0.0, c0, t0
+        procs = [subprocess.Popen([os.path.join(args.build, "tools", "rustun-cp-bench"), "idle", "--config", g.config,
+                                   "--clients", str(per), "--first", str(i * per), "--hold", str(args.hold),
+                                   "--concurrency", "2000", "--json"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+                 for i, g in enumerate(gws)]
+        # Samples while the clients connect and are held; the wave ends when etcd is quiet again.
+        quiet_since = None
+        while True:
+            time.sleep(0.25)
+            c = etcd_counts(metrics_url)
+            now = time.monotonic()
+            rate = (c["etcd_server_proposals_committed_total"] - last["etcd_server_proposals_committed_total"]) / (now - last_t)
+            peak = max(peak, rate)
+            last, last_t = c, now
+            running = any(p.poll() is None for p in procs)
+            if rate < 5 and not running:
+                quiet_since = quiet_since or now
+                if now - quiet_since > 1.0:
+                    break
+            else:
+                quiet_since = None
+            if now - t0 > args.timeout:
+                raise RuntimeError("mass reconnect wave '%s' did not finish within %d s" % (wave, args.timeout))
+        alive = 0
+        for p in procs:
+            out = p.communicate()[0].decode(errors="replace").strip().splitlines()
+            try:
+                alive += json.loads(out[-1])["alive_after_hold"]
+            except (IndexError, ValueError, KeyError):
+                log("rustun-cp-bench idle gave no result (exit %s)" % p.returncode)
+        c1 = last
+        dt = last_t - t0
+        results.append(dict(wave=wave, seconds=dt, alive=alive,
+                            proposals=c1["etcd_server_proposals_committed_total"] - c0["etcd_server_proposals_committed_total"],
+                            puts=c1["etcd_mvcc_put_total"] - c0["etcd_mvcc_put_total"],
+                            deletes=c1["etcd_mvcc_delete_total"] - c0["etcd_mvcc_delete_total"],
+                            txns=c1["etcd_mvcc_txn_total"] - c0["etcd_mvcc_txn_total"], peak=peak))
+    return results
+
+
+RELAY_ROW = "relay throughput, inter-gateway ÷ local"
+
+
+def relay_run(args, gw, receiver_port=None):
+    cmd = [os.path.join(args.build, "tools", "rustun-cp-bench"), "relay", "--config", gw.config, "--size", "1400",
+           "--seconds", "5", "--pairs", "4", "--json"]
+    if receiver_port:
+        cmd += ["--receiver-port", str(receiver_port)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def relay_measurement(args, gws):
+    """rustun-cp-bench relay: 4 pairs of 1400-byte frames, both ends on gw-1 (local), then the
+    receivers on gw-2 (inter-gateway, over the fleet link); the ratio of relayed Gbps."""
+    local = relay_run(args, gws[0])
+    remote = relay_run(args, gws[0], gws[1].port)
+    ratio = remote["gbps"] / local["gbps"] if local["gbps"] > 0 else 0.0
+    return (RELAY_ROW, "%.2f× (%.2f / %.2f Gbps)" % (ratio, remote["gbps"], local["gbps"]), "≥ 0.8×",
+            "4 pairs, 1400 B inner, 5 s each over TCP (control planes only); lost inter/local: %d / %d frames" % (
+                remote["sent_minus_received"], local["sent_minus_received"]))
+
+
+def link_bench_row(args):
+    """The link's own measurement mode (rustun-fleet-link-bench: two in-process control planes,
+    no etcd): one client pair on one gateway against one pair across the TCP link."""
+    name = "relay inter-gateway ÷ local, in-process (rustun-fleet-link-bench)"
+    exe = os.path.join(args.build, "tests", "controlplane", "rustun-fleet-link-bench")
+    if not os.access(exe, os.X_OK):
+        return (name, "n/a", "≥ 0.8×", "not measured: rustun-fleet-link-bench not built")
+    out = subprocess.run([exe, "--seconds", "3", "--json"], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return (name, "%.2f× (%.0f / %.0f frames/s)" % (r["ratio"], r["remote_fps"], r["local_fps"]), "≥ 0.8×",
+            "1 pair, %d B inner, 3 s per row" % r["size"])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build", required=True)
+    p.add_argument("--clients", type=int, default=100000)
+    p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--hold", type=int, default=5)
+    p.add_argument("--timeout", type=int, default=600)
+    p.add_argument("--scaled-because", default="")
+    args = p.parse_args()
+    work = tempfile.mkdtemp(prefix="rustun-bench-fleet.")
+    genconfig = subprocess.run([os.path.join(args.build, "tools", "rustun-cp-bench"), "genconfig", "--clients",
+                                str(max(args.clients, args.samples)), "--clusters", "1", "--cipher", CIPHER,
+                                "--port", "7000", "--socket", "/unused"],
+                               check=True, capture_output=True, text=True).stdout
+    identities = ["c%06d" % i for i in range(args.samples)]
+    etcd = etcd_harness.EtcdCluster(members=1, workdir=work)
+    gws = []
+    rows = []
+    try:
+        etcd.start()
+        metrics_url = etcd.endpoints[0] + "/metrics"
+        log("etcd at %s; starting 3 gateways (a %d-client configuration)" % (etcd.endpoints[0], args.clients))
+        gws = [Gateway(args, work, i, genconfig, etcd.endpoints, 10) for i in (1, 2, 3)]
+        for g in gws:
+            g.wait_up()
+        log("propagation: %d samples" % args.samples)
+        add, remove = bench_propagation(gws, identities, args.samples)
+        ms = lambda v: "%.1f ms" % (v * 1000)  # noqa: E731
+        rows.append(("new client → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(add)),
+                     ms(percentile(add, 99))), "p99 < 1 s", "%d samples" % len(add)))
+        rows.append(("client gone → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(remove)),
+                     ms(percentile(remove, 99))), "—", "%d samples" % len(remove)))
+        log("relay: local, then inter-gateway")
+        rows.append(relay_measurement(args, gws))
+        log("mass reconnect: %d clients over 3 gateways" % args.clients)
+        for r in bench_mass_reconnect(args, gws, metrics_url, args.clients):
+            rows.append(("etcd writes, mass %s of %d clients" % (r["wave"], args.clients),
+                         "%.0f/s avg, %.0f/s peak" % (r["proposals"] / max(r["seconds"], 1e-9), r["peak"]), "—",
+                         "%d clients held; %.0f proposals (%.0f puts, %.0f deletes, %.0f txns) in %.1f s%s" % (
+                             r["alive"], r["proposals"], r["puts"], r["deletes"], r["txns"], r["seconds"],
+                             "; " + args.scaled_because if args.scaled_because else "")))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        why = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+        log("stopped: %s" % e)
+        done = {r[0].split(" (")[0].split(",")[0] for r in rows}
+        for name, target in (("new client → other gateway's view (p50 / p99)", "p99 < 1 s"),
+                             (RELAY_ROW, "≥ 0.8×"),
+                             ("etcd writes, mass reconnect of %d clients" % args.clients, "—")):
+            if name.split(" (")[0].split(",")[0] not in done:
+                rows.append((name, "n/a", target, "not measured: " + why))
+    finally:
+        for g in gws:
+            g.stop()
+        etcd.stop()
+    log("link bench (in-process)")
+    rows.append(link_bench_row(args))
+    print("| measurement | result | target | notes |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print("| %s | %s | %s | %s |" % r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
