@@ -93,7 +93,27 @@ namespace rustun::cp {
     X(fleet_watch_events, "fleet: watch events applied to the remote view") \
     X(fleet_watch_resyncs, "fleet: full listings applied to the remote view (first listing, after a compaction)") \
     X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \
-    X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)")
+    X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)") \
+    X(fleet_link_queued, "Data for a client homed on another gateway queued to the fleet link") \
+    X(fleet_link_tx, "link frames written to another gateway's link connection") \
+    X(fleet_link_unknown_gateway, "link frames not sent: the home gateway has no link address in the fleet view (or is this gateway)") \
+    X(fleet_link_queue_full, "link frames not sent: the peer gateway's queue was full") \
+    X(fleet_link_peer_down, "link frames not sent: the peer gateway could not be connected (back-off)") \
+    X(fleet_link_conn_lost, "link frames not sent: the link connection broke before they were written") \
+    X(fleet_link_bad_destination, "link frames not sent: a cluster name or identity over 255 bytes") \
+    X(fleet_link_connects, "link connections established to other gateways") \
+    X(fleet_link_connect_failed, "link connection attempts to other gateways that failed") \
+    X(fleet_link_rx, "link frames received and verified (fleet key, member, replay window)") \
+    X(fleet_link_delivered, "relayed frames from other gateways delivered to a local client (TCP queue or UDP TX ring)") \
+    X(fleet_link_rx_bad_format, "link frames refused: bad magic, version, lengths, or not one Data frame (connection closed)") \
+    X(fleet_link_rx_bad_tag, "link frames refused: the fleet key's tag did not verify (connection closed)") \
+    X(fleet_link_rx_unknown_sender, "link frames refused: the sender is not a gateway of the fleet view (connection closed)") \
+    X(fleet_link_rx_replay, "link frames refused: sequence already received from that gateway") \
+    X(fleet_link_rx_too_old, "link frames refused: sequence below the sender's replay window") \
+    X(fleet_link_rx_no_client, "link frames dropped: no client of that cluster, identity or address is configured here") \
+    X(fleet_link_rx_dst_offline, "link frames dropped: the destination is not connected here") \
+    X(fleet_link_rx_outq_full, "link frames dropped: the destination's output queue was full") \
+    X(fleet_link_inbound_refused, "inbound link connections refused: too many open")
 
 enum class Counter : uint16_t {
 #define X(name, help) name,

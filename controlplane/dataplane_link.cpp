@@ -9,6 +9,7 @@
 #include <cstring>
 #include <new>
 
+#include "fleet_link.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
@@ -348,7 +349,12 @@ void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
     }
     ClientEntry& de = mem.clients[dst];
     if (!de.rt.conn) {
-        counters_.inc(Counter::data_dst_offline);
+        // Online on another gateway of the fleet? The frame goes there unchanged.
+        const FleetLink::Relay r =
+            fleet_ ? fleet_->relay(mem.clusters[de.cluster].name, de.cfg.identity, de.cfg.private_ip.value,
+                                   std::span<const uint8_t>(m.frame, m.frame_len), counters_)
+                   : FleetLink::Relay::NotRemote;
+        if (r == FleetLink::Relay::NotRemote) counters_.inc(Counter::data_dst_offline);
         return;
     }
     switch (sender_->bytes_to_conn(de.rt.conn, m.frame, m.frame_len)) {

@@ -32,10 +32,16 @@
 
 namespace rustun::cp {
 
+class FleetLink;
+
 class DataplaneLink {
 public:
     DataplaneLink(SharedState& state, std::string channel_path);
     ~DataplaneLink();
+
+    // The fleet's inter-gateway link (null: one gateway): Data the dataplane hands over for a
+    // client that is online on another gateway goes there (docs/fleet.md, "Link"). Before start().
+    void set_fleet_link(FleetLink* fleet) { fleet_ = fleet; }
 
     Status start();
     void stop();
@@ -145,6 +151,7 @@ private:
     bool reply_allowed(UdpBinding& b, const shm::Endpoint& from, SteadyTime now) REQUIRES(state_.mu());
 
     SharedState& state_;
+    FleetLink* fleet_ = nullptr;
     CounterBlock counters_;
     std::string path_;
     std::thread thread_;

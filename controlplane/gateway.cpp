@@ -17,6 +17,8 @@
 #include "config/yaml_loader.hpp"
 #include "dataplane_delta.hpp"
 #include "dataplane_link.hpp"
+#include "fleet_link.hpp"
+#include "fleet_link_directory.hpp"
 #include "fleet_registry.hpp"
 #include "routing/route_overlaps.hpp"
 #include "util/clock.hpp"
@@ -120,16 +122,32 @@ Status Gateway::start() {
     // The link exists before the workers (they hand it Data for UDP endpoints); its thread
     // starts after theirs.
     if (channel) link_ = std::make_unique<DataplaneLink>(state_, *channel);
+    if (fleet && !fleet_link_options_) {
+        fleet_view_directory_ = std::make_unique<FleetViewDirectory>(state_.fleet_view());
+        Status fe = enable_fleet_link(fleet_link_options(*fleet), *fleet_view_directory_);
+        if (!fe) return fe;
+    }
+    if (fleet_link_options_) {
+        auto fl = FleetLink::create(state_, *fleet_directory_, *fleet_link_options_, link_.get());
+        if (!fl) return make_error(fl.error());
+        fleet_link_ = std::move(fl).value();
+        if (link_) link_->set_fleet_link(fleet_link_.get());
+    }
     uint16_t port = listen.port;
     for (uint32_t i = 0; i < nworkers; ++i) {
         auto fd = open_listener(listen, port);
         if (!fd) return make_error(fd.error());
         if (i == 0) port = tcp_port_ = bound_port(fd.value());
         workers_.push_back(std::make_unique<Worker>(state_, link_.get(), i, fd.value()));
+        workers_.back()->set_fleet_link(fleet_link_.get());
         Status st = workers_.back()->init();
         if (!st) return st;
     }
     for (auto& w : workers_) w->start();
+    if (fleet_link_) {
+        Status fs = fleet_link_->start();
+        if (!fs) return fs;
+    }
     if (link_) {
         Status ls = link_->start();
         if (!ls) return ls;
@@ -143,7 +161,10 @@ Status Gateway::start() {
         {
             MutexLock lk(state_.mu());
             if (cfg_.listen.udp) self.udp_listen = cfg_.listen.udp->to_string();
-            if (cfg_.fleet->link.listen.port != 0) self.link = cfg_.fleet->link.listen.to_string();
+            // The link's bound address (its port chosen by the kernel when configured as 0).
+            SocketAddress link_at = cfg_.fleet->link.listen;
+            if (fleet_link_) link_at.port = fleet_link_->listen_port();
+            if (link_at.port != 0) self.link = link_at.to_string();
             self.config_hash = fleet_config_hash(cfg_);
         }
         fleet_ = std::make_unique<FleetRegistry>(*fleet, std::move(self), state_);
@@ -214,6 +235,7 @@ void Gateway::stop() {
     control_.stop();
     if (fleet_) fleet_->stop();  // revokes the lease: our clients vanish from the fleet at once
     if (link_) link_->stop();
+    if (fleet_link_) fleet_link_->stop();
     for (auto& w : workers_) w->stop_and_join();
     if (stop_fd_ >= 0) {
         uint64_t one = 1;
@@ -271,10 +293,20 @@ MetricsSnapshot Gateway::metrics_snapshot() {
 uint64_t Gateway::counter(Counter c) const {
     uint64_t v = control_.counters().get(c);
     if (link_) v += link_->counters().get(c);
+    if (fleet_link_) v += fleet_link_->counters().get(c);
     if (fleet_) v += fleet_->counters().get(c);
     for (auto& w : workers_) v += w->counters().get(c);
     return v;
 }
+
+Status Gateway::enable_fleet_link(const FleetLinkOptions& options, const FleetDirectory& directory) {
+    if (!workers_.empty()) return make_error("the fleet link must be enabled before start()");
+    fleet_link_options_ = std::make_unique<FleetLinkOptions>(options);
+    fleet_directory_ = &directory;
+    return {};
+}
+
+uint16_t Gateway::fleet_link_port() const { return fleet_link_ ? fleet_link_->listen_port() : 0; }
 
 Result<ReloadReport> Gateway::reload(std::string_view trigger) {
     auto r = reload_apply();

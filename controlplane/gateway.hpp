@@ -30,6 +30,9 @@ namespace rustun::cp {
 
 class Worker;
 class DataplaneLink;
+class FleetDirectory;
+class FleetLink;
+struct FleetLinkOptions;
 class FleetRegistry;
 
 struct ReloadReport {
@@ -48,6 +51,13 @@ public:
 
     // Builds membership, opens listeners, starts workers and the control socket.
     Status start();
+    // Relays Data for clients homed on other gateways over the fleet's link, and takes theirs
+    // (docs/fleet.md, "Link"); `directory` names the home gateways and link addresses and must
+    // outlive the gateway. Before start(). Errors name the `fleet.*` key. With a `fleet:`
+    // section start() does this itself, over the registry's view (SharedState::fleet_view()).
+    Status enable_fleet_link(const FleetLinkOptions& options, const FleetDirectory& directory);
+    // The fleet link's port (0 without one).
+    uint16_t fleet_link_port() const;
     // Blocks until SIGINT/SIGTERM (or stop()); SIGHUP reloads. Signals must be blocked in every
     // thread before start() (main() does that).
     void run();
@@ -109,6 +119,12 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     // The channel to rustun-dataplane; null when the configuration has no `dataplane:` section.
     std::unique_ptr<DataplaneLink> link_;
+    // The inter-gateway link; null for a single gateway. Created by enable_fleet_link(), started
+    // by start() after the workers.
+    std::unique_ptr<FleetLink> fleet_link_;
+    const FleetDirectory* fleet_directory_ = nullptr;
+    std::unique_ptr<FleetDirectory> fleet_view_directory_;  // over state_.fleet_view(), with `fleet:`
+    std::unique_ptr<FleetLinkOptions> fleet_link_options_;
     // Membership in the fleet (docs/fleet.md); null without a `fleet:` section.
     std::unique_ptr<FleetRegistry> fleet_;
     GatewayConfig cfg_ GUARDED_BY(state_.mu());

@@ -11,6 +11,7 @@
 
 #include "block_pool.hpp"
 #include "dataplane_link.hpp"
+#include "fleet_link.hpp"
 #include "frame_sender.hpp"
 #include "proto/dialect.hpp"
 #include "routing/inner_packet_policy.hpp"
@@ -421,7 +422,14 @@ void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t
         }
         ConnectionPtr dst = de.rt.conn.load();
         if (!dst) {
-            drop(Counter::data_dst_offline);
+            // Not here: online on another gateway of the fleet? The frame goes there unchanged.
+            const FleetLink::Relay r =
+                fleet_ ? fleet_->relay(m.clusters[de.cluster].name, de.cfg.identity, de.cfg.private_ip.value,
+                                       std::span<const uint8_t>(arena_.get() + batch_[i].offset, batch_[i].len),
+                                       counters_)
+                       : FleetLink::Relay::NotRemote;
+            if (r == FleetLink::Relay::NotRemote) drop(Counter::data_dst_offline);
+            else if (r == FleetLink::Relay::Dropped) se.stats->drops.fetch_add(1, std::memory_order_relaxed);
             continue;
         }
         deliveries_.push_back(Delivery{std::move(dst), {}, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len});

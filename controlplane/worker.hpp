@@ -34,6 +34,7 @@
 namespace rustun::cp {
 
 class DataplaneLink;
+class FleetLink;
 
 class Worker final : public ConnectionOwner {
 public:
@@ -45,6 +46,9 @@ public:
     Worker& operator=(const Worker&) = delete;
 
     Status init();
+    // The fleet's inter-gateway link (null: one gateway), for Data to clients homed on another
+    // gateway (docs/fleet.md, "Link"). Set before start(); it outlives the worker.
+    void set_fleet_link(FleetLink* fleet) { fleet_ = fleet; }
     void start();
     void stop_and_join();
     // Wakes the loop (close requests are pending). Any thread.
@@ -112,6 +116,7 @@ private:
 
     SharedState& state_;
     DataplaneLink* link_;
+    FleetLink* fleet_ = nullptr;
     CounterBlock counters_;
     LatencyHistogram handshake_latency_;
     uint32_t index_;

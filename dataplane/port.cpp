@@ -182,7 +182,10 @@ Status setup_uplink(Runtime& rt) {
     if (c.workers > 1) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-        if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
+        if (conf.rx_adv_conf.rss_conf.rss_hf == 0 && info.driver_name != nullptr && std::strcmp(info.driver_name, "net_memif") == 0)
+            LOG_INFO("port %s (memif) has no RSS: the peer chooses the queue of each packet, worker w reads queue w",
+                     c.port.c_str());
+        else if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
             LOG_WARN("port %s has no IP/UDP RSS; queues beyond 0 may stay idle",
                      c.port.c_str());
     }

@@ -54,15 +54,16 @@ struct EndpointKey {
 static_assert(sizeof(EndpointKey) == sizeof(shm::Endpoint));
 
 inline uint32_t endpoint_hash(const EndpointKey& k) {
-    // Multiply-xorshift over the five words; good enough against accidental clustering. (A
-    // sender chooses only its own source port, so it cannot flood one probe run by itself.)
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (uint32_t w : k.w) {
-        h ^= w;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return static_cast<uint32_t>(h ^ (h >> 29));
+    // Multiply-xorshift, good enough against accidental clustering. (A sender chooses only its own
+    // source port, so it cannot flood one probe run by itself.) The words are multiplied in three
+    // independent lanes and mixed once at the end: a dependency chain of 2 multiplies per packet
+    // instead of 5 (stage 1 computes it for every packet of a burst).
+    const uint64_t a = ((uint64_t{k.w[0]} | uint64_t{k.w[1]} << 32) ^ 0x9E3779B97F4A7C15ull) * 0xff51afd7ed558ccdull;
+    const uint64_t b = ((uint64_t{k.w[2]} | uint64_t{k.w[3]} << 32) ^ 0xC2B2AE3D27D4EB4Full) * 0xc4ceb9fe1a85ec53ull;
+    const uint64_t c = (uint64_t{k.w[4]} ^ 0x165667B19E3779F9ull) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = a ^ (a >> 32) ^ b ^ (b >> 29) ^ c ^ (c >> 31);
+    h *= 0xff51afd7ed558ccdull;
+    return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 class SessionTable {

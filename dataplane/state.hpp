@@ -25,6 +25,7 @@
 
 #include "crypto/cipher_key.hpp"
 #include "routing/route_table.hpp"
+#include "util/replay_bitmap.hpp"
 #include "session_table.hpp"
 #include "shm/channel_layout.hpp"
 #include "util/seqlock.hpp"
@@ -61,31 +62,16 @@ struct alignas(64) ClientLive {
 };
 static_assert(sizeof(ClientLive) == 64);
 
-// RFC 6479 anti-replay window over a sender's Data counter: kReplayWords 64-bit blocks, the
-// newest counter `top`; a counter more than kReplayWindow below top, or already seen, is a
-// replay. One per (worker, client): a worker owns its windows (no atomics, a few cycles).
+// RFC 6479 anti-replay window over a sender's Data counter (lib/util/replay_bitmap.hpp):
+// kReplayWords 64-bit blocks, the newest counter `top`; a counter more than kReplayWindow below
+// top, or already seen, is a replay. One per (worker, client): a worker owns its windows (no
+// atomics, a few cycles).
 inline constexpr uint32_t kReplayWords = 8;  // power of two
-inline constexpr uint64_t kReplayWindow = (kReplayWords - 1) * 64;  // 448 counters of reordering
+inline constexpr uint64_t kReplayWindow = ReplayBitmap<kReplayWords>::kWindow;  // 448 counters of reordering
 struct ReplayWindow {
-    uint64_t top = 0;
-    uint64_t bits[kReplayWords] = {};
+    ReplayBitmap<kReplayWords> bitmap;
     // True (and records it) if `ctr` is new; false for a replay or a counter too old.
-    bool check_and_update(uint64_t ctr) {
-        if (ctr < top && top - ctr >= kReplayWindow) return false;
-        const uint64_t index = ctr >> 6;
-        if (ctr > top) {
-            const uint64_t cur = top >> 6;
-            uint64_t diff = index - cur;
-            if (diff > kReplayWords) diff = kReplayWords;
-            for (uint64_t i = 1; i <= diff; ++i) bits[(cur + i) & (kReplayWords - 1)] = 0;
-            top = ctr;
-        }
-        uint64_t& word = bits[index & (kReplayWords - 1)];
-        const uint64_t bit = uint64_t{1} << (ctr & 63);
-        if (word & bit) return false;
-        word |= bit;
-        return true;
-    }
+    bool check_and_update(uint64_t ctr) { return bitmap.check_and_update(ctr) == ReplayVerdict::New; }
 };
 
 inline constexpr uint64_t kMacKnown = uint64_t{1} << 48;

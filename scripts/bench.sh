@@ -10,6 +10,14 @@
 #              which is in Debian 12's dpdk-dev package): t_forward, the no-crypto cost over the
 #              same memif set-up
 #   dataplane  rustun-loadgen ⇄ rustun-dataplane (1 worker), 100 endpoints in 1 cluster
+#   dp-zc      rustun-dataplane as memif client in ZERO-COPY mode (zero-copy=yes: its RX and TX use
+#              its own mbufs in the shared memory, no copy on its side) against rustun-loadgen as the
+#              memif server (which does both copies): the dataplane's own cost without memif's
+#              copies, i.e. what a NIC would leave; target 1 / (t_crypto + 100 cycles)
+#   fwd-zc     rustun-memif-fwd in the same zero-copy role: the generator's own ceiling there
+#   dp-2q      rustun-dataplane with 2 workers on 2 memif queue pairs (copy mode), rustun-loadgen
+#              --queues 2 (memif has no RSS: the generator puts flow f on queue f mod 2); the
+#              Mpps beside the 1-queue row and each worker's cycles/packet and share of packets
 #   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster), the
 #              worst case: the generator sweeps all flows round-robin (every packet a cold flow)
 #   dp-100k-fb the same with per-flow bursts (rustun-loadgen --flow-burst 16: the locality of real
@@ -32,9 +40,12 @@
 # Pinning (2 CPUs): dataplane main lcore on CPU 0 (sleeps between polls), its worker on CPU 1,
 # rustun-memif-fwd on CPU 1, rustun-loadgen (one lcore, TX+RX) on CPU 0.
 #
+# Zero-copy rows: worker CPU 1, its main lcore and the loadgen (server) CPU 0. 2-queue rows:
+# workers on CPU 1 and CPU 0 (with the loadgen): on 2 vCPUs they cannot scale, the per-worker
+# cycles are the figure to extrapolate from (docs/performance.md, "Many queues").
 # Environment: RUSTUN_BUILD (default build-load), RUSTUN_BENCH_SECONDS (default 3) measured
 # seconds per run, RUSTUN_BENCH_SIZES (default "64 512 1400"), RUSTUN_BENCH_CIPHERS (default
-# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency; without
+# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency zc mq; without
 # fwd the dataplane rows have no target), RUSTUN_BENCH_JSON=FILE
 # (raw JSON lines appended).
 set -euo pipefail
@@ -45,9 +56,10 @@ SECS=${RUSTUN_BENCH_SECONDS:-3}
 SIZES=${RUSTUN_BENCH_SIZES:-"64 512 1400"}
 CIPHERS=${RUSTUN_BENCH_CIPHERS:-"chacha20 aes256"}
 SKIP=" ${RUSTUN_BENCH_SKIP:-} "
-TARGETS=(dataplane/rustun-dataplane tools/loadgen/rustun-loadgen tools/loadgen/rustun-memif-fwd
-         tools/rustun-crypto-bench tools/rustun-udp-relay-baseline tools/rustun-cp-bench
-         controlplane/rustun-controlplane controlplane/rustunctl)
+# Only the targets of the rows that run (the control plane is the longest build).
+TARGETS=(dataplane/rustun-dataplane tools/loadgen/rustun-loadgen tools/loadgen/rustun-memif-fwd tools/rustun-crypto-bench)
+[[ $SKIP == *" kernel "* ]] || TARGETS+=(tools/rustun-udp-relay-baseline)
+[[ $SKIP == *" cp "* ]] || TARGETS+=(tools/rustun-cp-bench controlplane/rustun-controlplane controlplane/rustunctl)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 fail() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -71,6 +83,7 @@ TMP=$(mktemp -d /tmp/rustun-bench.XXXXXX)
 ID=rb$$
 SOCK_DP=/run/rustun-$ID-dp.sock   # abstract memif sockets (socket-abstract=yes, the 22.11 default)
 SOCK_FWD=/run/rustun-$ID-fwd.sock
+SOCK_ZC=/run/rustun-$ID-zc.sock   # zero-copy rows: the loadgen is the server
 CHAN=/dev/shm/rustun-$ID/channel  # in its own directory (0700): never directly in /dev/shm
 PIDS=()
 stop_pid() {  # SIGINT, wait up to 5 s, then SIGKILL
@@ -112,18 +125,23 @@ dataplane:
   mbufs: 32767
   address: 192.0.2.1
 YAML
+# Zero-copy: the dataplane is the memif client (zero-copy=yes needs --single-file-segments), the
+# loadgen the server; 2 queues: 2 workers (one RX/TX queue pair each).
+sed -e 's/--in-memory, /--in-memory, --single-file-segments, /' -e "s|role=server,socket=[^\"]*|role=client,zero-copy=yes,socket=$SOCK_ZC|" \
+  "$TMP/dp.yaml" > "$TMP/dp-zc.yaml"
+sed -e 's/"0@0,1@1"/"0@0,1@1,2@0"/' -e 's/workers: 1/workers: 2/' "$TMP/dp.yaml" > "$TMP/dp-2q.yaml"
 SRV_PID=""
-server() {  # fwd | dp
+server() {  # fwd | dp | dp-2q
   if [ "$1" = fwd ]; then
     "$FWD" --seconds 300 -- --no-pci --in-memory --file-prefix=$ID-fwd -l 1 --log-level=error \
       "--vdev=net_memif0,role=server,socket=$SOCK_FWD" 2>> "$TMP/fwd.log" &
     LG_SOCK=$SOCK_FWD
   else
-    "$DP" --config "$TMP/dp.yaml" 2>> "$TMP/dp.log" &
+    "$DP" --config "$TMP/$1.yaml" 2>> "$TMP/dp.log" &
     LG_SOCK=$SOCK_DP
   fi
   SRV_PID=$!; PIDS=("$SRV_PID"); sleep 1.5
-  kill -0 "$SRV_PID" 2>/dev/null || { tail -5 "$TMP/$1.log" >&2; fail "$1 server did not start"; }
+  kill -0 "$SRV_PID" 2>/dev/null || { tail -5 "$TMP/${1%%-*}.log" >&2; fail "$1 server did not start"; }
 }
 # lg fwd|dp NAME ARGS...: one rustun-loadgen run on CPU 0 against a fresh memif server.
 lg() {
@@ -137,6 +155,26 @@ lg() {
   stop_pid "$SRV_PID"; PIDS=()
   rm -rf /var/run/dpdk/$ID-* 2>/dev/null || true
 }
+# lg_zc fwd|dp NAME ARGS...: rustun-loadgen as the memif SERVER on CPU 0, then the zero-copy memif
+# client (a zero-copy client cannot start before its server is there).
+lg_zc() {
+  local cl=$1 name=$2; shift 2
+  timeout -s INT --kill-after=5 120 "$LG" "$@" --json --quiet -- --no-pci --in-memory --file-prefix=$ID-lg \
+    --lcores 0@0 --log-level=error "--vdev=net_memif0,role=server,socket=$SOCK_ZC" > "$TMP/$name.json" 2> "$TMP/$name.err" &
+  local lg_pid=$!
+  sleep 1
+  if [ "$cl" = fwd ]; then
+    "$FWD" --seconds 300 -- --no-pci --in-memory --single-file-segments --file-prefix=$ID-fwd -l 1 --log-level=error \
+      "--vdev=net_memif0,role=client,zero-copy=yes,socket=$SOCK_ZC" 2>> "$TMP/fwd.log" &
+  else
+    "$DP" --config "$TMP/dp-zc.yaml" 2>> "$TMP/dp.log" &
+  fi
+  SRV_PID=$!; PIDS=("$SRV_PID" "$lg_pid")
+  wait "$lg_pid" || { tail -5 "$TMP/$name.err" "$TMP/$cl.log" >&2; fail "$name: rustun-loadgen failed"; }
+  save "$TMP/$name.json"
+  stop_pid "$SRV_PID"; PIDS=()
+  rm -rf /var/run/dpdk/$ID-* 2>/dev/null || true
+}
 
 # ---- 2./3. memif io forwarding (t_forward), dataplane ----------------------------------------------
 for c in $CIPHERS; do for s in $SIZES; do
@@ -146,6 +184,15 @@ for c in $CIPHERS; do for s in $SIZES; do
   fi
   log "$c $s B: dataplane, 100 endpoints in 1 cluster, max rate"
   lg dp "dp-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
+  if [[ $SKIP != *" zc "* ]]; then
+    log "$c $s B: memif-fwd and dataplane as zero-copy memif clients, max rate"
+    lg_zc fwd "fwdz-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS"
+    lg_zc dp "dpz-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS"
+  fi
+  if [[ $SKIP != *" mq "* ]]; then
+    log "$c $s B: dataplane, 2 workers on 2 memif queue pairs, max rate"
+    lg dp-2q "dp2-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --queues 2
+  fi
   if [[ $SKIP != *" latency "* ]]; then
     half=$(j "$TMP/dp-$c-$s.json" 'max(1000, int(d["mpps"]*1e6/2))')
     log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
@@ -261,6 +308,12 @@ W = "| {:<10} | {:<8} | {:>5} | {:>8} | {:>8} | {:>6} | {:>9} | {:>17} | {:<44} 
 print(W.format("path", "cipher", "bytes", "Mpps", "Gbps", "/crypto", "cyc/pkt", "p50/p99 us @half", "target"))
 print("|" + "|".join("-" * (w + 2) for w in (10, 8, 5, 8, 8, 6, 9, 17, 44)) + "|")
 summary = []
+def cycles_row(name, r, c, s, ccyc):  # at 64 B: the target dp <= crypto + 100 cycles, with the stages
+    if s != 64 or not r.get("dp_cycles_per_packet"): return
+    ok = r["dp_cycles_per_packet"] <= ccyc + 100
+    summary.append((name + " cyc<=crypto+100", c, s, ok))
+    print(W.format("  cycles", c, s, "", "", "", "%.0f" % r["dp_cycles_per_packet"], "-",
+                   "<= crypto %.0f + 100: %s (%s)" % (ccyc, v(ok), " ".join("%s %.0f" % (n, r.get("dp_cycles_" + n, 0)) for n in ("rx", "parse", "lookup", "crypto", "route", "tx")))))
 for c in os.environ["CIPHERS"].split():
     for s in map(int, os.environ["SIZES"].split()):
         cr = cm(c, s)
@@ -279,17 +332,26 @@ for c in os.environ["CIPHERS"].split():
             summary.append(("dp>=0.8/(tc+tf)", c, s, ok))
             row("dataplane", d["mpps"], "%.1f/%.1f" % (h["lat_p50_us"], h["lat_p99_us"]) if h else "-",
                 ">= %.3f: %s (%.2fx), loss %.3f%%" % (tgt, v(ok), d["mpps"] / tgt, 100 * d["loss_ratio"]), dpc(d))
-            if s == 64 and d.get("dp_cycles_per_packet"):
-                ok = d["dp_cycles_per_packet"] <= ccyc + 100
-                summary.append(("dp cyc<=crypto+100", c, s, ok))
-                print(W.format("  cycles", c, s, "", "", "", "%.0f" % d["dp_cycles_per_packet"], "-",
-                               "<= crypto %.0f + 100: %s (%s)" % (ccyc, v(ok), " ".join("%s %.0f" % (n, d.get("dp_cycles_" + n, 0)) for n in ("rx", "parse", "lookup", "crypto", "route", "tx")))))
+            cycles_row("dp", d, c, s, ccyc)
             if h:
                 ok = h["lat_p99_us"] < 20
                 summary.append(("p99<20us", c, s, ok))
                 add = h["lat_p99_us"] - (fh["lat_p99_us"] if fh else 0)
                 print(W.format("  latency", c, s, "%.3f" % (h["mpps"]), "", "", "", "p999 %.1f" % h["lat_p999_us"],
                                "p99 < 20 us: %s (%.2fx); minus fwd: %.1f us" % (v(ok), h["lat_p99_us"] / 20, add)))
+        fz = L(f"fwdz-{c}-{s}"); dz = L(f"dpz-{c}-{s}"); d2 = L(f"dp2-{c}-{s}")
+        if fz:
+            row("fwd-zc", fz["mpps"], "-", "generator ceiling, zero-copy set-up: %.1f ns" % (1e3 / fz["mpps"]))
+        if dz:
+            tgt = crypto["tsc_ghz"] * 1e3 / (ccyc + 100)  # 1 / (t_crypto + 100 cycles), Mpps
+            bound = " (generator-bound)" if fz and dz["mpps"] >= 0.9 * fz["mpps"] else ""
+            row("dp-zc", dz["mpps"], "-", "1/(tc+100cyc) %.3f: %.2fx%s, loss %.3f%%" % (tgt, dz["mpps"] / tgt, bound, 100 * dz["loss_ratio"]), dpc(dz))
+            cycles_row("dp-zc", dz, c, s, ccyc)
+        if d2:
+            ws = d2.get("dp_workers", [])
+            tot = sum(w["packets"] for w in ws) or 1
+            row("dp-2q", d2["mpps"], "-", ("%.2fx of 1 queue; " % (d2["mpps"] / d["mpps"]) if d else "") +
+                ", ".join("w%d %.0f cyc %.0f%%" % (w["worker"], w["cycles_per_packet"], 100 * w["packets"] / tot) for w in ws), dpc(d2))
         if k and d:
             r100, rk = d["mpps"] / cr, k["mpps"] / cr
             ok = rk >= 0.9 * r100
@@ -315,6 +377,8 @@ print()
 p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
 print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
 print("cyc/pkt: TSC cycles per packet: the crypto's own (crypto rows), the dataplane worker's busy cycles (dataplane rows).")
+print("memif rows (dataplane, dp-2q, dp-100k*): both sides copy, as two processes on one host; zero-copy rows (fwd-zc, dp-zc):")
+print("the dataplane is memif's zero-copy client (no copy on its side), the generator the server; dp-2q: %/worker = share of packets.")
 print("latency: round trip loadgen -> memif -> gateway -> memif -> loadgen at half the max rate (p50/p99);")
 print("'minus fwd' subtracts memif-fwd's p99 at the same rate (the set-up's own share).")
 print("pktgen: the dataplane's delivered Mpps (relayed - drop_tx_full) with pktgen-dpdk replaying at 100 % of the memif link;")

@@ -111,8 +111,9 @@ public:
 
     // Ownership: puts `value` (with `lease`) iff the key's mod_revision equals
     // `expected_mod_revision` (0 = iff the key does not exist). Two callers racing with the same
-    // expected revision: exactly one succeeds. A call retried after a lost answer may report
-    // failure for its own earlier write: compare `current->value` when that matters.
+    // expected revision: exactly one succeeds. A call retried on another endpoint after a timeout
+    // (Client fails over on UNAVAILABLE and DEADLINE_EXCEEDED) may report failure for its own
+    // first attempt's write: compare `current->value` (and `current->lease`) when that matters.
     Result<TxnResult> put_if(const std::string& key, const std::string& value, int64_t lease,
                              int64_t expected_mod_revision);
     // Deletes the key iff its mod_revision equals `expected_mod_revision` (a release that cannot

@@ -2,6 +2,7 @@
 
 #include <grpc/support/log.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -113,8 +114,17 @@ Result<std::unique_ptr<ClientState>> ClientState::create(Options options) {
     return st;
 }
 
-Result<size_t> ClientState::connected_endpoint() {
+Result<size_t> ClientState::connected_endpoint(const std::atomic<bool>* cancel) {
     const size_t n = endpoints.size();
+    auto cancelled = [&] { return cancel != nullptr && cancel->load(std::memory_order_acquire); };
+    // Waits for a state change of channel i until `deadline`, in slices that look at `cancel`.
+    auto wait_change = [&](size_t i, grpc_connectivity_state s, std::chrono::system_clock::time_point deadline) {
+        for (;;) {
+            const auto slice = std::min(deadline, std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+            if (channels[i]->WaitForStateChange(s, slice)) return true;
+            if (slice >= deadline || cancelled()) return false;
+        }
+    };
     const size_t start = current.load(std::memory_order_acquire) % n;
     auto found = [&](size_t i) {
         if (i != start) {
@@ -129,17 +139,21 @@ Result<size_t> ClientState::connected_endpoint() {
         const auto deadline = std::chrono::system_clock::now() + options.dial_timeout;
         grpc_connectivity_state s = channels[i]->GetState(/*try_to_connect=*/true);
         while (s == GRPC_CHANNEL_IDLE || s == GRPC_CHANNEL_CONNECTING) {
-            if (!channels[i]->WaitForStateChange(s, deadline)) break;
+            if (!wait_change(i, s, deadline)) break;
             s = channels[i]->GetState(true);
         }
         if (s == GRPC_CHANNEL_READY) return found(i);
         down += (down.empty() ? "" : ", ") + endpoints[i].target;
+        if (cancelled()) return Error{"cancelled"};
     }
     // Every endpoint is down or backing off: give the current one a full dial_timeout (an etcd
     // that was just restarted is reached at the channel's next attempt).
-    if (channels[start]->WaitForConnected(std::chrono::system_clock::now() + options.dial_timeout))
-        return found(start);
-    return Error{"no etcd endpoint reachable (" + down + ")"};
+    const auto deadline = std::chrono::system_clock::now() + options.dial_timeout;
+    for (grpc_connectivity_state s = channels[start]->GetState(true); s != GRPC_CHANNEL_READY;
+         s = channels[start]->GetState(true)) {
+        if (!wait_change(start, s, deadline)) return Error{"no etcd endpoint reachable (" + down + ")"};
+    }
+    return found(start);
 }
 
 void ClientState::leave(size_t failed) {

@@ -3,8 +3,12 @@
 //
 // Failover: `current` names the endpoint every new call and stream starts on. An endpoint whose
 // connection fails (connection refused, not connected within dial_timeout, UNAVAILABLE) is left
-// for the next one in the list; a call is retried on the next endpoint only when it failed with
-// UNAVAILABLE (it did not reach etcd, so retrying cannot apply it twice).
+// for the next one in the list. A call that failed with UNAVAILABLE or DEADLINE_EXCEEDED is
+// retried on the next endpoint, once per endpoint: a member that lost its leader drops proposals
+// and answers only after etcd's own request timeout (5 s and more), longer than our deadline. A
+// retried write may have been applied by the first attempt: puts are idempotent, and the
+// ownership transactions return the current value so that the caller can recognise its own write
+// (etcd_client.hpp).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -50,8 +54,9 @@ struct ClientState {
 
     // An endpoint whose channel is connected, trying each from `current` on (skipping those in
     // TRANSIENT_FAILURE, waiting up to dial_timeout for one that is connecting), then waiting up
-    // to dial_timeout on `current` once more. Makes the endpoint found `current`.
-    Result<size_t> connected_endpoint();
+    // to dial_timeout on `current` once more. Makes the endpoint found `current`. A set `cancel`
+    // (a keeper's or watcher's stop flag) ends the waiting within 100 ms.
+    Result<size_t> connected_endpoint(const std::atomic<bool>* cancel = nullptr);
     // Moves `current` past `failed` if it still names it (counted as a reconnect).
     void leave(size_t failed);
     // "etcd <target>: <what>: <CODE>: <message>".
@@ -63,7 +68,8 @@ struct ClientState {
 };
 
 // Runs one unary call `fn(size_t endpoint, grpc::ClientContext&) -> grpc::Status` with the rpc
-// deadline on a connected endpoint, failing over on UNAVAILABLE; the error names the endpoint.
+// deadline on a connected endpoint, failing over as described above; the error names the
+// endpoint of the last attempt.
 template <typename Fn>
 Status run_unary(ClientState& st, std::string_view what, Fn&& fn) {
     std::string last;
@@ -83,7 +89,6 @@ Status run_unary(ClientState& st, std::string_view what, Fn&& fn) {
             s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)
             return Error{last};
         st.leave(*i);
-        if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return Error{last};
     }
     return Error{last};
 }

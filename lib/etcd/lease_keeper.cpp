@@ -49,7 +49,7 @@ void LeaseKeeper::run() {
         if (Clock::now() - last_renewal >= ttl)
             return lose("lease " + std::to_string(lease_.id) + ": not renewed for its ttl of " +
                         std::to_string(lease_.ttl.count()) + " s" + (last_error.empty() ? "" : " (" + last_error + ")"));
-        auto ep = st.connected_endpoint();
+        auto ep = st.connected_endpoint(&stop_);
         size_t i = ep.ok() ? *ep : st.current.load() % st.endpoints.size();
         KeepAliveStream stream;
         bool up = ep.ok() && stream.start(

@@ -71,7 +71,9 @@ void Watcher::run() {
     while (!stopped()) {
         // revision_ < 0: a (re-)listing is due (first start with revision 0, or a compaction).
         if (revision_.load(std::memory_order_acquire) < 0) {
-            auto snap = client_.get_prefix(prefix_);
+            // Connected first, so that stop() is not held up by a listing that waits for etcd.
+            auto up = st.connected_endpoint(&stop_);
+            auto snap = up.ok() ? client_.get_prefix(prefix_) : Result<RangeResult>(Error{up.error()});
             if (!snap.ok()) {
                 set_connected(false);
                 pause(backoff);
@@ -83,7 +85,7 @@ void Watcher::run() {
             if (callbacks_.on_snapshot) callbacks_.on_snapshot(*snap);
         }
 
-        auto ep = st.connected_endpoint();
+        auto ep = st.connected_endpoint(&stop_);
         const size_t i = ep.ok() ? *ep : st.current.load() % st.endpoints.size();
         StreamEnd end = StreamEnd::Failed;
         if (ep.ok()) {

@@ -165,8 +165,27 @@ TEST(Errors, UnreachableEndpointIsNamed) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().find("no etcd endpoint reachable (127.0.0.1:1, 127.0.0.1:2)"), std::string::npos)
         << r.error();
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
     EXPECT_GE(c->counters().rpc_errors, 1u);
+}
+
+// A keeper and a watcher whose etcd is unreachable stop promptly (a gateway shutting down while
+// etcd is away is not held up by connection attempts).
+TEST(Errors, StopWhileUnreachableIsPrompt) {
+    Options o;
+    o.endpoints = {"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"};
+    o.dial_timeout = 2000ms;
+    auto c = client(o);
+    ASSERT_TRUE(c);
+    Recorder rec;
+    auto w = std::make_unique<Watcher>(*c, "/p/", 0, rec.callbacks());
+    auto k = std::make_unique<LeaseKeeper>(*c, Lease{.id = 1, .ttl = 30s}, [](const std::string&) {});
+    std::this_thread::sleep_for(700ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    w.reset();
+    k.reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms);
+    EXPECT_EQ(rec.snapshot_count(), 0u);
 }
 
 // ---- one member --------------------------------------------------------------------------------
@@ -430,10 +449,18 @@ TEST(Cluster, MemberKilledKeepsServing) {
     REQUIRE_ETCD();
     auto eps = env_endpoints();
     if (eps.size() < 3) GTEST_SKIP() << "needs three members";
+    // When the killed member was the leader, a write sent to a follower during the election is
+    // dropped by etcd and answered only after its own request timeout: the client's deadline
+    // moves it to the next member.
     auto c = client();
     const std::string p = test_prefix();
     ASSERT_TRUE(c->put(p + "k", "0").ok());
-    ASSERT_EQ(c->current_endpoint(), eps[0].substr(eps[0].find("//") + 2));
+    // The member in use (usually the first; another if etcd answered UNAVAILABLE meanwhile).
+    const std::string in_use = c->current_endpoint();
+    size_t victim = eps.size();
+    for (size_t i = 0; i < eps.size(); ++i)
+        if (eps[i].substr(eps[i].find("//") + 2) == in_use) victim = i;
+    ASSERT_LT(victim, eps.size()) << in_use;
     auto lease = c->lease_grant(3s);
     ASSERT_TRUE(lease.ok());
     ASSERT_TRUE(c->put(p + "leased", "v", lease->id).ok());
@@ -443,14 +470,14 @@ TEST(Cluster, MemberKilledKeepsServing) {
     Watcher w(*c, p, 0, rec.callbacks());
     ASSERT_TRUE(eventually(5s, [&] { return rec.snapshot_count() == 1; }));
 
-    ASSERT_EQ(control("kill 0"), "ok");
+    ASSERT_EQ(control("kill " + std::to_string(victim)), "ok");
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 1; i <= 20; ++i) {
         auto r = c->put(p + "k", std::to_string(i));
         ASSERT_TRUE(r.ok()) << "put " << i << ": " << r.error();
     }
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-    EXPECT_NE(c->current_endpoint(), eps[0].substr(eps[0].find("//") + 2));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    EXPECT_NE(c->current_endpoint(), in_use);
     ASSERT_TRUE(eventually(10s, [&] { return rec.count() >= 20; }));
     {
         std::lock_guard l(rec.mu);
@@ -461,7 +488,7 @@ TEST(Cluster, MemberKilledKeepsServing) {
     EXPECT_EQ(lost.load(), 0);
     EXPECT_EQ(c->get(p + "leased")->kvs.size(), 1u);
     EXPECT_GE(c->counters().reconnects, 1u);
-    ASSERT_EQ(control("restart 0"), "ok");
+    ASSERT_EQ(control("restart " + std::to_string(victim)), "ok");
     EXPECT_TRUE(c->put(p + "k", "after").ok());
 }
 

@@ -42,6 +42,7 @@ using namespace rustun::loadgen;
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
+constexpr uint32_t kMaxQueues = 8;  // --queues limit
 void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void die(const char* fmt, const std::string& a = "") {
@@ -79,6 +80,9 @@ cli::Spec loadgen_spec(bool genconfig) {
              "consecutive packets per flow before the next flow (default 1: the worst-case\n"
              "round-robin sweep over all flows; N > 1: per-flow bursts, the locality of real traffic)"},
             {"port", 0, "NAME", "DPDK port (default: the first)"},
+            {"queues", 0, "N",
+             "RX/TX queue pairs (default 1); flow f sends on queue f mod N (memif has no RSS: the\n"
+             "generator picks the queue per flow, as a NIC's RSS would per 5-tuple); all are polled"},
             {"json", 0, nullptr, "one JSON object instead of the table"},
             {"quiet", 0, nullptr, "no progress line per second on stderr"},
         };
@@ -98,6 +102,7 @@ struct Args {
     double seconds = 5, warmup = 1;
     uint32_t templates = 0, template_mib = 384, burst = 32;
     uint32_t flow_burst = 1;  // packets of one flow in a row (1 = round-robin sweep)
+    uint32_t queues = 1;      // queue pairs; flow f on queue f % queues
     std::string port;
     bool json = false, quiet = false;
     std::string tcp = "127.0.0.1:18080";
@@ -117,9 +122,10 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     auto template_mib = p.uint("template-mib", 16, 65536, a.template_mib);
     auto burst = p.uint("burst", 1, 64, a.burst);
     auto flow_burst = p.uint("flow-burst", 1, 1024, a.flow_burst);
+    auto queues = p.uint("queues", 1, kMaxQueues, a.queues);
     for (const auto* r : {&rate, &seconds, &warmup})
         if (!*r) return cli::usage_error(spec, r->error());
-    for (const auto* r : {&templates, &template_mib, &burst, &flow_burst})
+    for (const auto* r : {&templates, &template_mib, &burst, &flow_burst, &queues})
         if (!*r) return cli::usage_error(spec, r->error());
     a.rate = *rate;
     a.seconds = *seconds;
@@ -128,6 +134,7 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     a.template_mib = static_cast<uint32_t>(*template_mib);
     a.burst = static_cast<uint32_t>(*burst);
     a.flow_burst = static_cast<uint32_t>(*flow_burst);
+    a.queues = static_cast<uint32_t>(*queues);
     a.bind = p.value("bind", a.bind);
     a.port = p.value("port");
     a.tcp = p.value("tcp", a.tcp);
@@ -202,13 +209,15 @@ int main(int argc, char** argv) {
         rte_mempool* txpool = rte_pktmbuf_pool_create("lg_tx", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
         if (!rxpool || !txpool) die("mbuf pools: %s (hugepages?)", rte_strerror(rte_errno));
 
+        const uint16_t nq = static_cast<uint16_t>(a.queues);
         rte_eth_conf conf{};
-        if (int r = rte_eth_dev_configure(port, 1, 1, &conf); r < 0) die("port configure: %s", rte_strerror(-r));
+        if (int r = rte_eth_dev_configure(port, nq, nq, &conf); r < 0) die("port configure: %s", rte_strerror(-r));
         uint16_t nrx = 1024, ntx = 1024;
         rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
-        if (rte_eth_rx_queue_setup(port, 0, nrx, sock, nullptr, rxpool) < 0 ||
-            rte_eth_tx_queue_setup(port, 0, ntx, sock, nullptr) < 0)
-            die("queue setup failed%s");
+        for (uint16_t q = 0; q < nq; ++q)
+            if (rte_eth_rx_queue_setup(port, q, nrx, sock, nullptr, rxpool) < 0 ||
+                rte_eth_tx_queue_setup(port, q, ntx, sock, nullptr) < 0)
+                die("queue setup failed (--queues %s)", std::to_string(nq));
         if (int r = rte_eth_dev_start(port); r < 0) die("port start: %s", rte_strerror(-r));
         rte_eth_promiscuous_enable(port);
 
@@ -242,7 +251,7 @@ int main(int argc, char** argv) {
             if (!m) return false;
             auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(42 + f.size())));
             sc->datagram(i, f.data(), static_cast<uint32_t>(f.size()), d);
-            if (rte_eth_tx_burst(port, 0, &m, 1) == 1) {
+            if (rte_eth_tx_burst(port, static_cast<uint16_t>(i % nq), &m, 1) == 1) {
                 ++tot.ka_sent;
                 return true;
             }
@@ -255,6 +264,7 @@ int main(int argc, char** argv) {
         std::vector<uint64_t> next_seq(flows, 0), expect(flows, 0);
         bool measuring = false;
         shm::CounterValues dp_rt0{};  // the dataplane workers' counters when the measurement started
+        std::vector<shm::CounterValues> dp_w0;  // the same per worker
         uint64_t ns_mult = (uint64_t{1'000'000'000} << 20) / hz;  // ns = cycles * mult >> 20
         const uint32_t gw_ip = a.sc.gw_ip;
         auto handle_rx = [&](rte_mbuf** b, uint16_t n, uint64_t now) {
@@ -309,12 +319,16 @@ int main(int argc, char** argv) {
         };
         auto poll_rx = [&]() {
             rte_mbuf* b[64];
-            uint16_t n, total = 0;
-            do {
-                n = rte_eth_rx_burst(port, 0, b, 64);
-                if (n) handle_rx(b, n, rte_rdtsc());
-                total += n;
-            } while (n == 64 && total < 512);
+            uint16_t total = 0;
+            for (uint16_t q = 0; q < nq; ++q) {
+                uint16_t n, got = 0;
+                do {
+                    n = rte_eth_rx_burst(port, q, b, 64);
+                    if (n) handle_rx(b, n, rte_rdtsc());
+                    got += n;
+                } while (n == 64 && got < 512);
+                total += got;
+            }
             return total;
         };
 
@@ -366,6 +380,7 @@ int main(int argc, char** argv) {
             return d;
         };
         if (shm_mode) dp0_drops = dp_drops();
+        const uint64_t dp0_tx_full = shm_mode ? cp.counter(shm::DpCounter::drop_tx_full) : 0;
 
         // ---- run ----
         const uint64_t start = rte_rdtsc();
@@ -380,14 +395,17 @@ int main(int argc, char** argv) {
         uint64_t ka_last = start;
         const double pkt_per_cycle = a.rate > 0 ? a.rate / double(hz) : 0.0;
         const uint32_t burst = a.burst;
-        rte_mbuf* txb[64];
-        uint32_t pending = 0;
+        // Per queue: built and stamped packets not sent yet (they go first next time). A burst adds
+        // at most burst - (the fullest queue's backlog), so no queue ever holds more than `burst`.
+        rte_mbuf* txb[kMaxQueues][64];
+        uint32_t pending[kMaxQueues] = {};
         uint64_t now = start;
         while (!g_stop && (now = rte_rdtsc()) < t_end) {
             poll_rx();
             if (!measuring && now >= t_meas) {
                 measuring = true;
                 if (shm_mode) dp_rt0 = cp.worker_counters();
+                for (uint32_t w = 0; w < cp.workers(); ++w) dp_w0.push_back(cp.worker_counters(w));
                 meas_rx0 = tot.received;
                 meas_tx0 = tot.sent;
             }
@@ -396,9 +414,10 @@ int main(int argc, char** argv) {
                 const double allowed = double(now - start) * pkt_per_cycle - double(tot.sent);
                 want = allowed < 1 ? 0 : static_cast<uint32_t>(std::min<double>(burst, allowed));
             }
-            // Unsent packets stay pending (already stamped) and go first next time.
-            if (want > burst - pending) want = burst - pending;
-            if (want && rte_pktmbuf_alloc_bulk(txpool, txb + pending, want) == 0) {
+            const uint32_t backlog = *std::max_element(pending, pending + nq);
+            if (want > burst - backlog) want = burst - backlog;
+            rte_mbuf* fresh[64];
+            if (want && rte_pktmbuf_alloc_bulk(txpool, fresh, want) == 0) {
                 for (uint32_t j = 0; j < want; ++j) {
                     const uint32_t f = cursor;
                     if (--flow_left == 0) {
@@ -408,18 +427,20 @@ int main(int argc, char** argv) {
                     const uint64_t seq = next_seq[f]++;
                     const uint32_t slot = static_cast<uint32_t>(seq % K);
                     slots[uint64_t{f} * K + slot] = SlotState{now, seq};
-                    rte_mbuf* m = txb[pending + j];
+                    rte_mbuf* m = fresh[j];
                     std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &tmpl[(uint64_t{slot} * flows + f) * stride], wire);
                     m->data_len = static_cast<uint16_t>(wire);
                     m->pkt_len = wire;
+                    const uint32_t q = f % nq;
+                    txb[q][pending[q]++] = m;
                 }
-                pending += want;
             }
-            if (pending) {
-                const uint16_t sent = rte_eth_tx_burst(port, 0, txb, static_cast<uint16_t>(pending));
+            for (uint16_t q = 0; q < nq; ++q) {
+                if (!pending[q]) continue;
+                const uint16_t sent = rte_eth_tx_burst(port, q, txb[q], static_cast<uint16_t>(pending[q]));
                 tot.sent += sent;
-                pending -= sent;
-                if (pending && sent) std::memmove(txb, txb + sent, pending * sizeof(txb[0]));
+                pending[q] -= sent;
+                if (pending[q] && sent) std::memmove(txb[q], txb[q] + sent, pending[q] * sizeof(txb[q][0]));
             }
             if (ka_mode) {
                 ka_due += double(now - ka_last) * ka_per_cycle;
@@ -452,6 +473,21 @@ int main(int argc, char** argv) {
         if (!measuring) dp_rt0 = dp_rt1;
         for (size_t c = 0; c < shm::kDpCounterCount; ++c) dp_rt1[c] -= dp_rt0[c];
         const shm::RuntimeView dprt = shm::RuntimeView::of(dp_rt1);
+        // Per worker (2 queues / 2 workers: does each carry its share, at what cost per packet).
+        std::string dp_workers_json, dp_workers_text;
+        for (uint32_t w = 0; w < dp_w0.size(); ++w) {
+            shm::CounterValues v = cp.worker_counters(w);
+            for (size_t c = 0; c < shm::kDpCounterCount; ++c) v[c] -= dp_w0[w][c];
+            const shm::RuntimeView r = shm::RuntimeView::of(v);
+            char b[200];
+            std::snprintf(b, sizeof b,
+                          "%s{\"worker\":%u,\"rx_packets\":%llu,\"packets\":%llu,\"cycles_per_packet\":%.2f,\"busy_share\":%.4f}",
+                          w ? "," : "", w, static_cast<unsigned long long>(v[static_cast<size_t>(shm::DpCounter::rx_packets)]),
+                          static_cast<unsigned long long>(r.packets), r.cycles_per_packet, r.busy_share);
+            dp_workers_json += b;
+            std::snprintf(b, sizeof b, "%sw%u %.3f M pkts %.0f cyc/pkt", w ? ", " : "", w, double(r.packets) / 1e6, r.cycles_per_packet);
+            dp_workers_text += b;
+        }
         std::string dp_stage_json;
         for (size_t i = 0; i < shm::kRuntimeStageCount; ++i)
             dp_stage_json += std::string(",\"dp_cycles_") + shm::kRuntimeStages[i].name + "\":" + std::to_string(dprt.stage_per_packet[i]);
@@ -469,6 +505,7 @@ int main(int argc, char** argv) {
         const uint64_t lost = tot.sent > tot.received ? tot.sent - tot.received : 0;
         const uint64_t dp_relayed = shm_mode ? cp.counter(shm::DpCounter::relayed) - dp0_relayed : 0;
         const uint64_t dp_drop = shm_mode ? dp_drops() - dp0_drops : 0;
+        const uint64_t dp_tx_full = shm_mode ? cp.counter(shm::DpCounter::drop_tx_full) - dp0_tx_full : 0;
         cp.stop();
         const double p50 = hist.quantile_ns(0.5) / 1e3, p99 = hist.quantile_ns(0.99) / 1e3,
                      p999 = hist.quantile_ns(0.999) / 1e3, pmax = double(hist.max_ns()) / 1e3;
@@ -484,7 +521,7 @@ int main(int argc, char** argv) {
                         "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu,"
                         "\"bound\":%u,\"bind_seconds\":%.3f,\"bind_seconds_since_start\":%.3f,"
                         "\"flow_burst\":%u,\"dp_cycles_per_packet\":%.2f,\"dp_packets_per_burst\":%.2f,\"dp_busy_share\":%.4f,"
-                        "\"dp_cycles_other\":%.2f%s}\n",
+                        "\"dp_cycles_other\":%.2f%s,\"queues\":%u,\"dp_tx_full\":%llu,\"dp_workers\":[%s]}\n",
                         a.sc.method.c_str(), a.sc.inner_size, flows, sc->clusters(), a.bind.c_str(), a.rate, K, seal_s, meas_s,
                         tx_mpps, mpps, gbps, wire_gbps, (unsigned long long)tot.sent, (unsigned long long)tot.received,
                         (unsigned long long)lost, tot.sent ? double(lost) / double(tot.sent) : 0.0,
@@ -493,7 +530,7 @@ int main(int argc, char** argv) {
                         (unsigned long long)dp_relayed, (unsigned long long)dp_drop, (unsigned long long)tot.ka_sent,
                         (unsigned long long)tot.ka_replies, ka_bound_n, bind_s, bind_since_start_s, a.flow_burst,
                         dprt.cycles_per_packet, dprt.packets_per_burst, dprt.busy_share, dprt.other_per_packet,
-                        dp_stage_json.c_str());
+                        dp_stage_json.c_str(), a.queues, (unsigned long long)dp_tx_full, dp_workers_json.c_str());
         } else {
             std::printf("rustun-loadgen: %s, inner %u B (frame %u B, wire %u B), %u clients in %u cluster(s), bind %s,\n"
                         "offered %s, %.1f s measured after %.1f s warm-up, %u sealed templates per flow (%.2f s to seal)\n\n",
@@ -524,6 +561,7 @@ int main(int argc, char** argv) {
                 row("dataplane TSC cycles/packet", b);
                 std::snprintf(b, sizeof b, "%.1f packets/burst, busy %.1f %%", dprt.packets_per_burst, 100 * dprt.busy_share);
                 row("dataplane bursts", b);
+                if (dp_w0.size() > 1) row("dataplane per worker", dp_workers_text);
             }
             if (ka_mode) {
                 std::snprintf(b, sizeof b, "%llu sent, %llu replies, %u/%u bound", (unsigned long long)tot.ka_sent,
@@ -534,7 +572,8 @@ int main(int argc, char** argv) {
         if (tot.received == 0) rc = 3;
         rte_eth_dev_stop(port);
         rte_eth_dev_close(port);
-        if (pending) rte_pktmbuf_free_bulk(txb, pending);
+        for (uint16_t q = 0; q < nq; ++q)
+            if (pending[q]) rte_pktmbuf_free_bulk(txb[q], pending[q]);
     }
     rte_eal_cleanup();
     return rc;

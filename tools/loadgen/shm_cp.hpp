@@ -28,10 +28,19 @@ public:
     // The workers' counter blocks summed (the runtime view's input; zeros when detached).
     shm::CounterValues worker_counters() {
         shm::CounterValues v{};
-        for (uint32_t w = 0; ch_ && w < ch_->workers(); ++w)
-            for (size_t c = 0; c < shm::kDpCounterCount; ++c) v[c] += ch_->counters(w)[c].load(std::memory_order_relaxed);
+        for (uint32_t w = 0; w < workers(); ++w) {
+            const shm::CounterValues one = worker_counters(w);
+            for (size_t c = 0; c < shm::kDpCounterCount; ++c) v[c] += one[c];
+        }
         return v;
     }
+    // Worker `w`'s own counter block (w < workers()).
+    shm::CounterValues worker_counters(uint32_t w) {
+        shm::CounterValues v{};
+        for (size_t c = 0; ch_ && c < shm::kDpCounterCount; ++c) v[c] = ch_->counters(w)[c].load(std::memory_order_relaxed);
+        return v;
+    }
+    uint32_t workers() const { return ch_ ? ch_->workers() : 0; }
     uint64_t punts() const { return punts_.load(); }
     uint64_t tcp_delivers() const { return tcp_.load(); }
     shm::Channel* channel() { return ch_.get(); }

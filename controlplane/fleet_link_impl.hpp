@@ -1,0 +1,123 @@
+// The state of a FleetLink (controlplane/fleet_link.hpp), shared by its two sources:
+// fleet_link.cpp (send(), the thread, the outbound connections to peers) and fleet_link_rx.cpp
+// (inbound connections, verification, delivery to local clients).
+//
+// Ownership: `peers` and each Peer's `pending` are written by any sending thread under the
+// mutexes named; everything else is the link thread's own.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/crypto_engine.hpp"
+#include "fleet/link_auth.hpp"
+#include "fleet/link_replay.hpp"
+#include "fleet_link.hpp"
+#include "frame_sender.hpp"
+
+namespace rustun::cp {
+
+// epoll tags: the listener, the eventfd, then peers (kPeerTag | index) and inbound connections
+// (kInboundTag | id).
+inline constexpr uint64_t kLinkListenTag = 0;
+inline constexpr uint64_t kLinkWakeTag = 1;
+inline constexpr uint64_t kPeerTag = uint64_t{1} << 62;
+inline constexpr uint64_t kInboundTag = uint64_t{2} << 62;
+inline constexpr uint64_t kTagKindMask = uint64_t{3} << 62;
+
+// One gateway we send to.
+struct LinkPeer {
+    std::string id;
+    uint32_t index = 0;  // in FleetLink::Impl::peer_list
+    // --- senders (any thread), under mu ---
+    // Frames waiting for the link thread, each a record: u32 frame_len, u32 dst_ip (host order),
+    // u8 cluster_len, u8 identity_len, cluster, identity, frame bytes. Bounded by peer_queue_bytes.
+    Mutex mu;
+    std::vector<uint8_t> pending GUARDED_BY(mu);
+    uint32_t pending_frames GUARDED_BY(mu) = 0;
+    // --- link thread only ---
+    enum class State : uint8_t { Idle, Connecting, Up } state = State::Idle;
+    int fd = -1;
+    bool want_write = false;
+    std::vector<uint8_t> taken;  // the pending records being sealed (swapped with `pending`)
+    std::vector<uint8_t> out;    // sealed, length-prefixed link frames not yet written
+    size_t out_off = 0;          // bytes of `out` written
+    std::vector<size_t> ends;    // end offset in `out` of each frame not yet completely written
+    size_t ends_done = 0;        // entries of `ends` already written
+    uint32_t backoff_ms = 0;     // 0: try at once
+    SteadyTime next_try{};
+};
+
+// One connection another gateway opened to our link port.
+struct LinkInbound {
+    uint64_t id = 0;
+    int fd = -1;
+    std::string peer_text;
+    std::vector<uint8_t> buf;  // received bytes not yet processed
+    size_t used = 0;
+};
+
+struct FleetLink::Impl {
+    Impl(SharedState& s, const FleetDirectory& d, FleetLinkOptions o, DataplaneLink* dp)
+        : state(s), directory(d), options(std::move(o)), dataplane(dp) {}
+
+    SharedState& state;
+    const FleetDirectory& directory;
+    FleetLinkOptions options;
+    DataplaneLink* dataplane;
+    std::shared_ptr<const fleet::LinkKey> key;
+    CounterBlock counters;  // the link thread's
+
+    // --- link thread ---
+    std::unique_ptr<fleet::LinkAuth> auth;
+    std::unique_ptr<CryptoEngine> engine;  // FrameSender needs one; the link never seals Rustun frames
+    std::unique_ptr<FrameSender> sender;   // queues delivered frames to local TCP connections
+    int listen_fd = -1, epfd = -1, wake_fd = -1;
+    std::atomic<uint16_t> port{0};
+    std::thread thread;
+    std::atomic<bool> stop{false};
+    uint32_t salt = 0;      // nonce prefix of this process
+    uint64_t next_seq = 0;  // starts at CLOCK_REALTIME ns (docs/fleet.md, "Link")
+    std::vector<LinkPeer*> peers_seen;  // copy of peer_list, refreshed when it grows
+    std::unordered_map<uint64_t, LinkInbound> inbound;
+    uint64_t next_inbound = 1;
+    std::unordered_map<std::string, fleet::LinkReplayWindow> windows;  // per sender gateway
+    std::string window_key;
+    // Cluster name -> ClusterId of the membership snapshot `clusters_of`.
+    std::shared_ptr<Membership> clusters_of;
+    std::unordered_map<std::string, ClusterId> cluster_ids;
+    std::vector<uint8_t> seal_buf;
+
+    // --- senders ---
+    Mutex peers_mu;
+    std::unordered_map<std::string, std::unique_ptr<LinkPeer>> peers GUARDED_BY(peers_mu);
+    std::vector<LinkPeer*> peer_list GUARDED_BY(peers_mu);
+    std::atomic<size_t> peer_count{0};
+
+    void run();
+    void wake();
+    // fleet_link.cpp: outbound
+    void service_peers();
+    void take_pending(LinkPeer& p);
+    void connect_peer(LinkPeer& p);
+    void on_peer_event(LinkPeer& p, uint32_t events);
+    void write_peer(LinkPeer& p);
+    void drop_out(LinkPeer& p, Counter why);
+    void close_peer(LinkPeer& p, Counter why);
+    void set_peer_events(LinkPeer& p, bool want_write);
+    // fleet_link_rx.cpp: inbound
+    void accept_inbound();
+    // False if the connection was closed.
+    bool read_inbound(LinkInbound& c);
+    void close_inbound(uint64_t id);
+    // Verifies and delivers one link frame; false if the connection must be closed.
+    bool on_link_frame(const uint8_t* bytes, size_t len, const std::string& from);
+    void deliver(const fleet::LinkFrameView& v);
+};
+
+}  // namespace rustun::cp
