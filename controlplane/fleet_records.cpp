@@ -153,8 +153,9 @@ Result<RemoteClient> decode_client_record(std::string_view json) {
     c.private_ip = *pip;
     if (dialect != "old" && dialect != "new") return make_error("client record: 'dialect' is neither old nor new");
     c.dialect = dialect == "old" ? Dialect::Old : Dialect::New;
-    auto it = d.value().FindMember("ciders");
-    if (it == d.value().MemberEnd() || !it->value.IsArray())
+    const rapidjson::Value& doc = d.value();
+    auto it = doc.FindMember("ciders");
+    if (it == doc.MemberEnd() || !it->value.IsArray())
         return make_error("client record: member 'ciders' missing or not an array");
     for (const auto& v : it->value.GetArray()) {
         if (!v.IsString()) return make_error("client record: 'ciders' holds a non-string");

@@ -251,6 +251,15 @@ MetricsSnapshot Gateway::metrics_snapshot() {
     for (size_t i = 0; i < kCounterCount; ++i) s.cp[i] = counter(static_cast<Counter>(i));
     for (auto& w : workers_) s.handshake_latency += w->handshake_latency().snapshot();
     s.server = metrics_.stats();
+    if (fleet_) {
+        const FleetStatus fs = fleet_->status();
+        s.fleet.configured = true;
+        s.fleet.connected = fs.connected;
+        s.fleet.stale = fs.stale;
+        s.fleet.remote_clients = fs.remote_clients;
+        s.fleet.gateways = state_.fleet_view().snapshot()->gateways().size();
+        s.fleet.watch_lag_ms = fs.watch_lag_ms;
+    }
     s.connections_open = s.cp[static_cast<size_t>(Counter::conn_accepted)] - s.cp[static_cast<size_t>(Counter::conn_closed)];
     {
         MutexLock lk(reload_mu_);

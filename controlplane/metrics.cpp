@@ -218,6 +218,20 @@ std::string format_metrics(const MetricsSnapshot& s) {
         for (const auto& c : s.clusters) sample(o, m.name, label("cluster", c.name), c.*m.field);
     }
 
+    // Fleet.
+    if (s.fleet.configured) {
+        help_type(o, "rustun_fleet_etcd_connected", "1 while the gateway holds its etcd lease and record", "gauge");
+        sample(o, "rustun_fleet_etcd_connected", "", s.fleet.connected ? 1 : 0);
+        help_type(o, "rustun_fleet_view_stale", "1 while the remote view is stale (no etcd for 3 x lease_ttl)", "gauge");
+        sample(o, "rustun_fleet_view_stale", "", s.fleet.stale ? 1 : 0);
+        help_type(o, "rustun_fleet_remote_clients", "clients online on the fleet's other gateways", "gauge");
+        sample(o, "rustun_fleet_remote_clients", "", s.fleet.remote_clients);
+        help_type(o, "rustun_fleet_gateways", "gateways registered in the fleet, this one included", "gauge");
+        sample(o, "rustun_fleet_gateways", "", s.fleet.gateways);
+        help_type(o, "rustun_fleet_watch_lag_milliseconds", "time since the fleet watch last heard from etcd", "gauge");
+        sample(o, "rustun_fleet_watch_lag_milliseconds", "", s.fleet.watch_lag_ms);
+    }
+
     // Dataplane.
     help_type(o, "rustun_dataplane_configured", "1 if the configuration has a dataplane section", "gauge");
     sample(o, "rustun_dataplane_configured", "", s.dataplane_configured ? 1 : 0);

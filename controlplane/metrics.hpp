@@ -59,6 +59,12 @@ struct MetricsSnapshot {
     std::array<uint64_t, shm::kDpCounterCount> dp_main{};
     uint64_t dp_sessions = 0, dp_session_capacity = 0;
 
+    // The fleet (docs/fleet.md): gauges of the registry; samples only with a `fleet:` section.
+    struct Fleet {
+        bool configured = false, connected = false, stale = false;
+        uint64_t remote_clients = 0, gateways = 0, watch_lag_ms = 0;
+    } fleet;
+
     // The metrics endpoint's own counters (MetricsServer::Stats).
     struct Server {
         uint64_t scrapes = 0, not_found = 0, refused_full = 0, timed_out = 0, too_large = 0;
