@@ -108,6 +108,7 @@ namespace rustun::cp {
     X(fleet_link_rx_bad_format, "link frames refused: bad magic, version, lengths, or not one Data frame (connection closed)") \
     X(fleet_link_rx_bad_tag, "link frames refused: the fleet key's tag did not verify (connection closed)") \
     X(fleet_link_rx_unknown_sender, "link frames refused: the sender is not a gateway of the fleet view (connection closed)") \
+    X(fleet_link_rx_former_member, "link frames accepted from a gateway that left the fleet view less than 10 minutes ago (etcd outage)") \
     X(fleet_link_rx_replay, "link frames refused: sequence already received from that gateway") \
     X(fleet_link_rx_too_old, "link frames refused: sequence below the sender's replay window") \
     X(fleet_link_rx_no_client, "link frames dropped: no client of that cluster, identity or address is configured here") \

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,8 @@ inline constexpr uint64_t kLinkWakeTag = 1;
 inline constexpr uint64_t kPeerTag = uint64_t{1} << 62;
 inline constexpr uint64_t kInboundTag = uint64_t{2} << 62;
 inline constexpr uint64_t kTagKindMask = uint64_t{3} << 62;
+// How long a gateway that left the fleet view stays accepted on the link (see member_seen).
+inline constexpr std::chrono::seconds kFormerMemberGrace{600};
 
 // One gateway we send to.
 struct LinkPeer {
@@ -88,6 +91,12 @@ struct FleetLink::Impl {
     uint64_t next_inbound = 1;
     std::unordered_map<std::string, fleet::LinkReplayWindow> windows;  // per sender gateway
     std::string window_key;
+    // Per sender gateway: when the directory last named it a member. A sender that left the
+    // view (its lease expired: cut off from etcd, not necessarily dead) is still accepted for
+    // kFormerMemberGrace after that, so relaying between gateways that still reach each other
+    // survives an etcd outage (docs/fleet.md, "Failure"). The fleet key still authenticates it.
+    std::unordered_map<std::string, SteadyTime> member_seen;
+    bool known_sender(std::string_view sender, SteadyTime now);
     // Cluster name -> ClusterId of the membership snapshot `clusters_of`.
     std::shared_ptr<Membership> clusters_of;
     std::unordered_map<std::string, ClusterId> cluster_ids;

@@ -107,10 +107,23 @@ bool FleetLink::Impl::read_inbound(LinkInbound& c) {
     return true;
 }
 
+bool FleetLink::Impl::known_sender(std::string_view sender, SteadyTime now) {
+    window_key.assign(sender);  // reused buffer: no allocation per frame once warm
+    if (directory.link_address(sender)) {
+        member_seen[window_key] = now;
+        return true;
+    }
+    auto it = member_seen.find(window_key);
+    if (it == member_seen.end() || now - it->second > kFormerMemberGrace) return false;
+    counters.inc(Counter::fleet_link_rx_former_member);
+    return true;
+}
+
 bool FleetLink::Impl::on_link_frame(const uint8_t* bytes, size_t len, const std::string& from) {
     fleet::LinkFrameView v;
     fleet::LinkCheck c = fleet::parse_link_frame(std::span<const uint8_t>(bytes, len), v);
-    if (c == fleet::LinkCheck::Ok && !directory.link_address(v.h.sender)) c = fleet::LinkCheck::UnknownSender;
+    if (c == fleet::LinkCheck::Ok && !known_sender(v.h.sender, std::chrono::steady_clock::now()))
+        c = fleet::LinkCheck::UnknownSender;
     if (c == fleet::LinkCheck::Ok) c = auth->open(*key, std::span<const uint8_t>(bytes, len), v);
     if (c != fleet::LinkCheck::Ok) {
         counters.inc(counter_of(c));
