@@ -2,41 +2,30 @@
 
 #include <set>
 
+#include "json_members.hpp"
+
 namespace rustun::cp {
 
 namespace {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void str(JsonWriter& w, const char* k, std::string_view v) {
-    w.Key(k);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
-void num(JsonWriter& w, const char* k, uint64_t v) {
-    w.Key(k);
-    w.Uint64(v);
-}
-void flag(JsonWriter& w, const char* k, bool v) {
-    w.Key(k);
-    w.Bool(v);
-}
-
 }  // namespace
 
 void write_fleet_gateways(JsonWriter& w, const FleetSnapshot& s, const FleetStatus& st, const std::string& self_id,
                           const std::string& self_hash) {
     w.StartObject();
-    str(w, "gateway", self_id);
-    str(w, "config_hash", self_hash);
+    json::member(w, "gateway", self_id);
+    json::member(w, "config_hash", self_hash);
     w.Key("etcd");
     w.StartObject();
-    flag(w, "connected", st.connected);
-    str(w, "endpoint", st.endpoint);
-    num(w, "lease", static_cast<uint64_t>(st.lease));
-    num(w, "revision", static_cast<uint64_t>(st.revision));
-    num(w, "watch_lag_ms", st.watch_lag_ms);
-    flag(w, "stale", st.stale);
-    str(w, "last_error", st.last_error);
+    json::member_bool(w, "connected", st.connected);
+    json::member(w, "endpoint", st.endpoint);
+    json::member(w, "lease", static_cast<uint64_t>(st.lease));
+    json::member(w, "revision", static_cast<uint64_t>(st.revision));
+    json::member(w, "watch_lag_ms", st.watch_lag_ms);
+    json::member_bool(w, "stale", st.stale);
+    json::member(w, "last_error", st.last_error);
     w.EndObject();
     std::set<std::string> hashes;
     w.Key("gateways");
@@ -44,23 +33,23 @@ void write_fleet_gateways(JsonWriter& w, const FleetSnapshot& s, const FleetStat
     for (const FleetGateway& g : s.gateways()) {
         hashes.insert(g.config_hash);
         w.StartObject();
-        str(w, "id", g.id);
-        str(w, "tcp", g.tcp_listen);
-        str(w, "udp", g.udp_listen);
-        str(w, "link", g.link);
-        str(w, "version", g.version);
-        str(w, "config_hash", g.config_hash);
-        flag(w, "config_differs", g.config_hash != self_hash);
-        num(w, "clients", g.clients);
-        num(w, "started_at", g.started_at);
-        num(w, "updated_at", g.updated_at);
-        num(w, "last_seen", g.last_seen);
-        flag(w, "self", g.self);
+        json::member(w, "id", g.id);
+        json::member(w, "tcp", g.tcp_listen);
+        json::member(w, "udp", g.udp_listen);
+        json::member(w, "link", g.link);
+        json::member(w, "version", g.version);
+        json::member(w, "config_hash", g.config_hash);
+        json::member_bool(w, "config_differs", g.config_hash != self_hash);
+        json::member(w, "clients", g.clients);
+        json::member(w, "started_at", g.started_at);
+        json::member(w, "updated_at", g.updated_at);
+        json::member(w, "last_seen", g.last_seen);
+        json::member_bool(w, "self", g.self);
         w.EndObject();
     }
     w.EndArray();
-    num(w, "config_hashes", hashes.size());  // > 1: the gateways do not run one configuration
-    num(w, "remote_clients", s.clients().size());
+    json::member(w, "config_hashes", hashes.size());  // > 1: the gateways do not run one configuration
+    json::member(w, "remote_clients", s.clients().size());
     w.EndObject();
 }
 
@@ -72,12 +61,12 @@ void write_remote_clients(JsonWriter& w, const FleetSnapshot& s, const std::stri
         if (!cluster_filter.empty() && c.cluster != cluster_filter) continue;
         if (n++ >= limit) break;
         w.StartObject();
-        str(w, "identity", c.identity);
-        str(w, "cluster", c.cluster);
-        str(w, "home", c.home);
-        str(w, "home_link", c.link());
-        num(w, "epoch", c.epoch);
-        str(w, "private_ip", c.private_ip.to_string());
+        json::member(w, "identity", c.identity);
+        json::member(w, "cluster", c.cluster);
+        json::member(w, "home", c.home);
+        json::member(w, "home_link", c.link());
+        json::member(w, "epoch", c.epoch);
+        json::member(w, "private_ip", c.private_ip.to_string());
         w.Key("ciders");
         w.StartArray();
         for (const Ipv4Cidr& x : c.ciders) {
@@ -85,17 +74,17 @@ void write_remote_clients(JsonWriter& w, const FleetSnapshot& s, const std::stri
             w.String(t.c_str(), static_cast<rapidjson::SizeType>(t.size()));
         }
         w.EndArray();
-        str(w, "dialect", c.dialect == Dialect::Old ? "old" : "new");
-        str(w, "ipv6", c.ipv6);
-        num(w, "port", c.port);
-        str(w, "stun_ip", c.stun_ip);
-        num(w, "stun_port", c.stun_port);
-        str(w, "udp_endpoint", c.udp_endpoint);
-        num(w, "last_active", c.last_active);
+        json::member(w, "dialect", c.dialect == Dialect::Old ? "old" : "new");
+        json::member(w, "ipv6", c.ipv6);
+        json::member(w, "port", c.port);
+        json::member(w, "stun_ip", c.stun_ip);
+        json::member(w, "stun_port", c.stun_port);
+        json::member(w, "udp_endpoint", c.udp_endpoint);
+        json::member(w, "last_active", c.last_active);
         w.EndObject();
     }
     w.EndArray();
-    flag(w, "remote_stale", s.stale);
+    json::member_bool(w, "remote_stale", s.stale);
 }
 
 }  // namespace rustun::cp

@@ -60,11 +60,7 @@ bool FleetRegistry::publish(const std::string& identity) {
         if (own == own_rev_.end()) return true;  // not ours (or never written)
         // Deletes only our own write: a newer owner's record stays.
         auto r = etcd_->delete_if(key, own->second);
-        if (!r) {
-            counters_.inc(Counter::fleet_etcd_errors);
-            counters_.inc(Counter::fleet_publish_failures);
-            return false;
-        }
+        if (!r) return write_failed(r.error());
         counters_.inc(Counter::fleet_publish_writes);
         own_rev_.erase(own);
         return true;
@@ -96,11 +92,7 @@ bool FleetRegistry::take_ownership(const std::string& key, const Local& local) {
         if (attempt > 0) counters_.inc(Counter::fleet_ownership_retries);
         auto r = etcd_->put_if(key, value, lease_, expected);
         if (!r) {
-            counters_.inc(Counter::fleet_etcd_errors);
-            counters_.inc(Counter::fleet_publish_failures);
-            MutexLock lk(status_mu_);
-            status_.last_error = r.error();
-            return false;
+            return write_failed(r.error());
         }
         counters_.inc(Counter::fleet_publish_writes);
         if (r.value().succeeded) {

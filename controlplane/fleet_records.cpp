@@ -4,20 +4,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "json_members.hpp"
+
 namespace rustun::cp {
 
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void member(Writer& w, const char* name, std::string_view v) {
-    w.Key(name);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
-void member(Writer& w, const char* name, uint64_t v) {
-    w.Key(name);
-    w.Uint64(v);
-}
+using json::member;
 
 // Reads members of a parsed object; the first problem is kept in `error`.
 struct Reader {

@@ -129,13 +129,7 @@ bool FleetRegistry::write_gateway_record() {
     g.updated_at = realtime_s();
     auto r = etcd_->put(fleet_gateway_key(cfg_.prefix, cfg_.gateway_id), encode_gateway_record(g), lease_);
     gateway_written_ = std::chrono::steady_clock::now();
-    if (!r) {
-        counters_.inc(Counter::fleet_etcd_errors);
-        counters_.inc(Counter::fleet_publish_failures);
-        MutexLock lk(status_mu_);
-        status_.last_error = r.error();
-        return false;
-    }
+    if (!r) return write_failed(r.error());
     counters_.inc(Counter::fleet_publish_writes);
     published_count_ = g.clients;
     return true;
@@ -296,6 +290,14 @@ void FleetRegistry::run() {
         update_stale();
         if (view_dirty_) publish_view();
     }
+}
+
+bool FleetRegistry::write_failed(const std::string& error) {
+    counters_.inc(Counter::fleet_etcd_errors);
+    counters_.inc(Counter::fleet_publish_failures);
+    MutexLock lk(status_mu_);
+    status_.last_error = error;
+    return false;
 }
 
 }  // namespace rustun::cp

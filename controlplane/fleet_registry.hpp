@@ -110,6 +110,8 @@ private:
     Local read_local(const std::string& identity) EXCLUDES(state_.mu());
     // False if etcd failed (the identity stays dirty).
     bool publish(const std::string& identity);
+    // Counts a failed etcd write and keeps its error for `rustunctl gateways`; returns false.
+    bool write_failed(const std::string& error) EXCLUDES(status_mu_);
     bool take_ownership(const std::string& key, const Local& local);
     void lose_ownership(const std::string& key, const RemoteClient& newer);
     // fleet_apply.cpp: the remote view.
