@@ -96,7 +96,7 @@ struct FleetLink::Impl {
     // kFormerMemberGrace after that, so relaying between gateways that still reach each other
     // survives an etcd outage (docs/fleet.md, "Failure"). The fleet key still authenticates it.
     std::unordered_map<std::string, SteadyTime> member_seen;
-    bool known_sender(std::string_view sender, SteadyTime now);
+    bool known_sender(std::string_view gateway_id, SteadyTime at);
     // Cluster name -> ClusterId of the membership snapshot `clusters_of`.
     std::shared_ptr<Membership> clusters_of;
     std::unordered_map<std::string, ClusterId> cluster_ids;

@@ -107,14 +107,14 @@ bool FleetLink::Impl::read_inbound(LinkInbound& c) {
     return true;
 }
 
-bool FleetLink::Impl::known_sender(std::string_view sender, SteadyTime now) {
-    window_key.assign(sender);  // reused buffer: no allocation per frame once warm
-    if (directory.link_address(sender)) {
-        member_seen[window_key] = now;
+bool FleetLink::Impl::known_sender(std::string_view gateway_id, SteadyTime at) {
+    window_key.assign(gateway_id);  // reused buffer: no allocation per frame once warm
+    if (directory.link_address(gateway_id)) {
+        member_seen[window_key] = at;
         return true;
     }
     auto it = member_seen.find(window_key);
-    if (it == member_seen.end() || now - it->second > kFormerMemberGrace) return false;
+    if (it == member_seen.end() || at - it->second > kFormerMemberGrace) return false;
     counters.inc(Counter::fleet_link_rx_former_member);
     return true;
 }
