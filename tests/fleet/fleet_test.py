@@ -294,6 +294,9 @@ def preconditions(name):
 
 def main():
     global SCENARIO, T0
+    # meson's timeout sends SIGTERM: exit through the finally blocks so etcd, the gateways and the
+    # namespaces are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
         print("usage: fleet_test.py " + "|".join(SCENARIOS))
         return 2

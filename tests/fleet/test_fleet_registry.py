@@ -181,6 +181,9 @@ def peer(peers, identity):
 
 
 def main():
+    # meson's timeout sends SIGTERM: exit through the finally blocks so etcd, the gateways and the
+    # namespaces are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binaries = sys.argv[1] if len(sys.argv) > 1 else "build"
     if not os.path.exists(etcd_harness.ETCD):
         print("etcd not installed: skipped")
