@@ -67,13 +67,7 @@ void write_remote_clients(JsonWriter& w, const FleetSnapshot& s, const std::stri
         json::member(w, "home_link", c.link());
         json::member(w, "epoch", c.epoch);
         json::member(w, "private_ip", c.private_ip.to_string());
-        w.Key("ciders");
-        w.StartArray();
-        for (const Ipv4Cidr& x : c.ciders) {
-            const std::string t = x.to_string();
-            w.String(t.c_str(), static_cast<rapidjson::SizeType>(t.size()));
-        }
-        w.EndArray();
+        json::member(w, "ciders", c.ciders);
         json::member(w, "dialect", c.dialect == Dialect::Old ? "old" : "new");
         json::member(w, "ipv6", c.ipv6);
         json::member(w, "port", c.port);

@@ -114,13 +114,7 @@ std::string encode_client_record(const RemoteClient& c) {
     member(w, "home", c.home);
     member(w, "epoch", c.epoch);
     member(w, "private_ip", c.private_ip.to_string());
-    w.Key("ciders");
-    w.StartArray();
-    for (const Ipv4Cidr& cidr : c.ciders) {
-        const std::string t = cidr.to_string();
-        w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
-    }
-    w.EndArray();
+    member(w, "ciders", c.ciders);
     member(w, "dialect", c.dialect == Dialect::Old ? "old" : "new");
     member(w, "ipv6", c.ipv6);
     member(w, "port", uint64_t{c.port});

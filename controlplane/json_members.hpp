@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "config/address.hpp"
 
 namespace rustun::cp::json {
 
@@ -25,6 +29,17 @@ inline void member(Writer& w, const char* name, uint64_t v) {
 inline void member_bool(Writer& w, const char* name, bool v) {
     w.Key(name);
     w.Bool(v);
+}
+
+// An array of CIDRs in their text form ("10.0.0.0/24").
+inline void member(Writer& w, const char* name, const std::vector<Ipv4Cidr>& v) {
+    w.Key(name);
+    w.StartArray();
+    for (const Ipv4Cidr& cidr : v) {
+        const std::string t = cidr.to_string();
+        w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    }
+    w.EndArray();
 }
 
 }  // namespace rustun::cp::json
