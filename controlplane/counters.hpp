@@ -54,6 +54,7 @@ namespace rustun::cp {
     X(payload_too_large, "frames not sent: payload would exceed 65535 bytes")                   \
     X(dataplane_attached, "times the control plane attached to a (new) dataplane channel")      \
     X(dataplane_syncs, "full state pushes to the dataplane")                                     \
+    X(dataplane_fleet_updates, "messages telling the dataplane about fleet members and remote clients (UDP link)") \
     X(dataplane_lost, "times the dataplane went away (segment gone or replaced)")               \
     X(udp_keepalive_ok, "UDP KeepAlives accepted (endpoint bound or refreshed)")                \
     X(udp_endpoint_moved, "UDP bindings created or moved to a new endpoint")                    \

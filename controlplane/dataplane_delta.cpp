@@ -87,7 +87,7 @@ bool push_cluster(shm::StateWriter& w, const Membership& m, ClusterId c) {
     if (key.size() > shm::ClusterSetMsg::kMaxKey)
         LOG_ERROR("cluster '%s': XOR key longer than %u bytes cannot be given to the dataplane", ce.name.c_str(),
                   shm::ClusterSetMsg::kMaxKey);
-    return w.cluster_set(m.dp.cluster[c], static_cast<uint8_t>(ce.key->method()), key);
+    return w.cluster_set(m.dp.cluster[c], static_cast<uint8_t>(ce.key->method()), key, ce.name);
 }
 
 bool push_client(shm::StateWriter& w, const Membership& m, ClientId c, std::vector<shm::Cidr>& cidrs) {

@@ -89,6 +89,10 @@ void DataplaneLink::run() {
             detach("a reload's delta was not delivered");
             continue;
         }
+        if (!push_fleet_changes()) {
+            detach("the fleet's UDP link update was not delivered");
+            continue;
+        }
         poll_rings();
     }
 }
@@ -228,7 +232,9 @@ bool DataplaneLink::full_sync() {
     const auto clients = static_cast<uint32_t>(snap->clients.size());
     if (!writer.sync_begin(cp_epoch_, clusters, clients) || !push_configured(writer, *snap)) return false;
     const uint64_t configured = writer.pushed();
-    if (!push_bindings(writer, *snap) || !writer.sync_end(cp_epoch_, clusters, clients)) return false;
+    if (!push_bindings(writer, *snap) || !push_fleet_sync(writer, *snap) ||
+        !writer.sync_end(cp_epoch_, clusters, clients))
+        return false;
     pushed_generation_ = snap->generation;
     pushed_members_ = snap;
     counters_.inc(Counter::dataplane_syncs);
@@ -348,6 +354,12 @@ void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
         return;
     }
     ClientEntry& de = mem.clients[dst];
+    if (!de.rt.conn && m.src_client == shm::kFromFleetLink) {
+        // It came over the fleet's UDP link: delivered here or nowhere (never relayed again, so
+        // two gateways whose views disagree cannot pass it back and forth).
+        counters_.inc(Counter::data_dst_offline);
+        return;
+    }
     if (!de.rt.conn) {
         // Online on another gateway of the fleet? The frame goes there unchanged.
         const FleetLink::Relay r =
@@ -359,7 +371,7 @@ void DataplaneLink::handle_deliver(const shm::DeliverView& m) {
     }
     switch (sender_->bytes_to_conn(de.rt.conn, m.frame, m.frame_len)) {
         case FrameSender::Queued::Ok:
-            counters_.inc(Counter::udp_to_tcp);
+            counters_.inc(m.src_client == shm::kFromFleetLink ? Counter::fleet_link_delivered : Counter::udp_to_tcp);
             de.stats->tx_frames.fetch_add(1, std::memory_order_relaxed);
             de.stats->tx_bytes.fetch_add(m.frame_len, std::memory_order_relaxed);
             break;

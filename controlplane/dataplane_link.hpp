@@ -24,6 +24,7 @@
 #include "crypto/crypto_engine.hpp"
 #include "crypto/rr_cookie.hpp"
 #include "dataplane_delta.hpp"
+#include "fleet/link_auth.hpp"
 #include "frame_sender.hpp"
 #include "shared_state.hpp"
 #include "shm/channel.hpp"
@@ -42,6 +43,10 @@ public:
     // The fleet's inter-gateway link (null: one gateway): Data the dataplane hands over for a
     // client that is online on another gateway goes there (docs/fleet.md, "Link"). Before start().
     void set_fleet_link(FleetLink* fleet) { fleet_ = fleet; }
+    // The fleet's UDP link through the dataplane (docs/fleet.md, "UDP link through the
+    // dataplane"): the dataplane seals Data for clients online on other members with the fleet
+    // key `key_spec` under our `gateway_id`, and verifies the link frames they send. Before start().
+    Status set_fleet_udp(std::string gateway_id, std::string_view key_spec);
 
     Status start();
     void stop();
@@ -116,6 +121,12 @@ private:
     // Pushes the reloads' deltas queued by state_changed() (or a full sync); false if a push failed.
     bool push_pending() EXCLUDES(push_mu_);
     static bool dataplane_gone(shm::Channel& ch);
+    // The fleet's UDP link (dataplane_link_fleet.cpp): the member slots and remote homes the
+    // fleet view asks for (`remote`: dataplane client id -> slot); all of it within a full sync;
+    // the differences since the last push otherwise (on a new view or membership).
+    void fleet_desired(const Membership& m, std::unordered_map<uint32_t, uint16_t>& remote);
+    bool push_fleet_sync(shm::StateWriter& w, const Membership& m);
+    bool push_fleet_changes();
     bool push_control(shm::MsgType type, const void* body, uint32_t len);
     void poll_rings();
     void handle_deliver(const shm::DeliverView& m) EXCLUDES(state_.mu());
@@ -152,6 +163,24 @@ private:
 
     SharedState& state_;
     FleetLink* fleet_ = nullptr;
+    // The fleet's UDP link: set before start(), then the link thread's only.
+    struct FleetUdp {
+        bool on = false;
+        std::string gateway_id;
+        uint8_t method = 0;
+        std::array<uint8_t, 32> key{};
+    };
+    FleetUdp fleet_udp_;
+    struct Slot {
+        std::string name;         // member gateway id ("" = free)
+        shm::Endpoint ep{};       // its dataplane's UDP relay address
+        uint64_t gone_since = 0;  // Unix s it left the view (0: in it)
+        bool dirty = false;       // changed since pushed
+    };
+    std::array<Slot, shm::kMaxLinkPeers> slots_;
+    std::unordered_map<uint32_t, uint16_t> remote_pushed_;  // dataplane client id -> slot, as pushed
+    uint64_t fleet_view_pushed_ = 0;        // FleetView::version() last pushed
+    uint64_t fleet_generation_pushed_ = 0;  // Membership::generation last pushed
     CounterBlock counters_;
     std::string path_;
     std::thread thread_;

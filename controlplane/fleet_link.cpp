@@ -79,6 +79,7 @@ Status FleetLink::start() {
     s.sender = std::make_unique<FrameSender>(*s.engine, s.counters);
     s.seal_buf.resize(fleet::kLinkMaxFrameSize);
     if (::getrandom(&s.salt, sizeof s.salt, 0) != sizeof s.salt) s.salt = static_cast<uint32_t>(mono_ns());
+    s.salt &= 0x7fffffffu;  // top bit clear: the dataplane's UDP link sets it (never the same nonce as ours)
     s.next_seq = realtime_ns();
 
     const SocketAddress listen = parse_socket_address(s.options.listen).value();

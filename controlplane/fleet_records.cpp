@@ -83,6 +83,7 @@ std::string encode_gateway_record(const FleetGateway& g) {
     member(w, "tcp", g.tcp_listen);
     member(w, "udp", g.udp_listen);
     member(w, "link", g.link);
+    if (g.udp_link) json::member_bool(w, "udp_link", true);
     member(w, "version", g.version);
     member(w, "config_hash", g.config_hash);
     member(w, "clients", g.clients);
@@ -102,6 +103,11 @@ Result<FleetGateway> decode_gateway_record(std::string_view json) {
         r.u64("started_at", g.started_at) && r.u64("updated_at", g.updated_at);
     if (!r.error.empty()) return make_error(r.error);
     if (g.id.empty()) return make_error("gateway record: empty 'id'");
+    // Optional (written since the UDP link exists; an older gateway's record has none).
+    if (auto it = d.value().FindMember("udp_link"); it != d.value().MemberEnd()) {
+        if (!it->value.IsBool()) return make_error("gateway record: member 'udp_link' not a boolean");
+        g.udp_link = it->value.GetBool();
+    }
     return g;
 }
 

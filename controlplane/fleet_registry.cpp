@@ -122,6 +122,7 @@ bool FleetRegistry::write_gateway_record() {
     g.tcp_listen = self_.tcp_listen;
     g.udp_listen = self_.udp_listen;
     g.link = self_.link;
+    g.udp_link = self_.udp_link;
     g.version = self_.version;
     g.config_hash = self_.config_hash;
     g.clients = own_rev_.size();

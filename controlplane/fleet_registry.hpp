@@ -43,6 +43,7 @@ namespace rustun::cp {
 // What this gateway publishes about itself besides its clients.
 struct FleetSelf {
     std::string tcp_listen, udp_listen, link, version, config_hash;
+    bool udp_link = false;  // a dataplane with the fleet's UDP link: link frames to udp_listen
 };
 
 // The hash of what must be equal on every gateway of a fleet (clusters, keys, clients, routes):

@@ -35,6 +35,7 @@ struct FleetGateway {
     std::string tcp_listen;    // "ip:port" clients connect to over TCP ("" if none)
     std::string udp_listen;    // "ip:port" of its UDP relay ("" without a dataplane)
     std::string link;          // "ip:port" of its inter-gateway link (fleet.link.listen; "" = none)
+    bool udp_link = false;     // its dataplane takes link frames on udp_listen (docs/fleet.md, "UDP link through the dataplane")
     std::string version;       // its build's git description
     std::string config_hash;   // hash of its configuration (clusters, clients, keys), hex
     uint64_t clients = 0;      // its online clients, as it last wrote

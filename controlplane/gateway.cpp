@@ -148,6 +148,12 @@ Status Gateway::start() {
         Status fs = fleet_link_->start();
         if (!fs) return fs;
     }
+    if (link_ && fleet_link_ && fleet) {
+        // The dataplane carries the fleet's link over UDP too (docs/fleet.md, "UDP link through
+        // the dataplane"); the TCP link stays for what does not fit and for members without one.
+        Status us = link_->set_fleet_udp(fleet->gateway_id, fleet_link_options_->key);
+        if (!us) return us;
+    }
     if (link_) {
         Status ls = link_->start();
         if (!ls) return ls;
@@ -161,6 +167,7 @@ Status Gateway::start() {
         {
             MutexLock lk(state_.mu());
             if (cfg_.listen.udp) self.udp_listen = cfg_.listen.udp->to_string();
+            self.udp_link = link_ && fleet_link_ && cfg_.listen.udp;
             // The link's bound address (its port chosen by the kernel when configured as 0).
             SocketAddress link_at = cfg_.fleet->link.listen;
             if (fleet_link_) link_at.port = fleet_link_->listen_port();

@@ -15,6 +15,8 @@
 #include "capacities.hpp"
 #include "config/config.hpp"
 #include "crypto/crypto_engine.hpp"
+#include "fleet/link_auth.hpp"
+#include "fleet/link_replay.hpp"
 #include "mac_cache.hpp"
 #include "packet.hpp"
 #include "proto/constants.hpp"  // kValidityWindowSeconds: a destination is live this long after rx
@@ -80,6 +82,16 @@ struct alignas(64) Worker {
     MacCache macs;
     SourceLimiter limiter;
     uint16_t ip_id = 0;
+    // The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane"): this worker's tag
+    // maker (an IPsec-MB manager of its own), its replay window per member slot (reset when the
+    // slot's version changes) and the link sequences it reserved (Runtime::link_seq).
+    std::unique_ptr<fleet::LinkAuth> link_auth;
+    struct LinkWindow {
+        uint32_t version = 0;
+        fleet::LinkReplayWindow window;
+    };
+    std::unique_ptr<LinkWindow[]> link_windows;  // shm::kMaxLinkPeers
+    uint64_t link_seq_next = 0, link_seq_end = 0;
 };
 
 struct Runtime {
@@ -109,6 +121,12 @@ struct Runtime {
     // net_tap ports (the uplink if it is one, the exception tap): the kernel's drops on the tap's
     // queue to the PMD show as the interface's tx_dropped; name and the value already counted.
     std::vector<std::pair<std::string, uint64_t>> kernel_tap_ifaces;
+
+    // The fleet's UDP link: the nonce of a link frame is salt (random per process, top bit set:
+    // the control plane's TCP link clears it, so the two never share a nonce) and a sequence
+    // unique in this process, started at CLOCK_REALTIME ns; workers reserve kMaxBurst at a time.
+    uint32_t link_salt = 0;
+    alignas(64) std::atomic<uint64_t> link_seq{0};
 
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<bool> rx_enabled{false};  // false until the first SyncEnd with --wait-sync

@@ -9,6 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <grp.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -186,6 +188,13 @@ int main(int argc, char** argv) {
     rt.channel->header().session_capacity.store(rt.cfg.sessions, std::memory_order_relaxed);
     rt.state = std::make_unique<StateManager>(rt.cfg.sessions, nw, [](const EndpointKey& k) { return rt.mac_hint(k); });
 
+    if (::getrandom(&rt.link_salt, sizeof rt.link_salt, 0) != sizeof rt.link_salt) rt.link_salt = static_cast<uint32_t>(rte_rdtsc());
+    rt.link_salt |= 0x80000000u;
+    {
+        timespec ts{};
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        rt.link_seq.store(uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec));
+    }
     for (uint32_t w = 0; w < nw; ++w) {
         auto wk = std::make_unique<Worker>();
         wk->index = w;
@@ -195,6 +204,10 @@ int main(int argc, char** argv) {
         if (!eng) return cleanup_and(fail("crypto engine: " + eng.error()));
         wk->engine = std::move(*eng);
         wk->scratch = std::make_unique<uint8_t[]>(cap::kMaxBurst * cap::kScratchPerItem);
+        auto la = fleet::LinkAuth::create();
+        if (!la) return cleanup_and(fail("fleet link: " + la.error()));
+        wk->link_auth = std::move(*la);
+        wk->link_windows = std::make_unique<Worker::LinkWindow[]>(shm::kMaxLinkPeers);
         wk->to_cp = &rt.channel->dp_to_cp(w);
         wk->to_cp_deliver = &rt.channel->deliver(w);
         wk->counters = rt.channel->counters(w);

@@ -102,9 +102,13 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
                 return reject("ClusterSet: key_len " + std::to_string(key_len) + " beyond the body");
             if (method > static_cast<uint8_t>(CipherMethod::Aes256Gcm))
                 return reject("ClusterSet: unknown cipher method " + std::to_string(method));
+            const uint8_t name_len = body[5];
+            if (name_len != 0 && h.len < offsetof(shm::ClusterSetMsg, name) + name_len)
+                return reject("ClusterSet: name_len " + std::to_string(name_len) + " beyond the body");
             ClusterModel c;
             c.method = method;
             c.key.assign(body + 8, body + 8 + key_len);
+            if (name_len) c.name.assign(reinterpret_cast<const char*>(body) + offsetof(shm::ClusterSetMsg, name), name_len);
             c.cipher = find_cipher(method, c.key);
             if (!c.cipher) {
                 CipherSpec spec;
@@ -195,6 +199,70 @@ StateManager::Outcome StateManager::apply_to(Model& m, bool live, const shm::Msg
             std::memcpy(&id, body, 4);
             if (live) clear_in_place(id);
             return m.endpoints.erase(id) ? Outcome::Applied : Outcome::Ignored;
+        }
+        case MsgType::FleetLinkSet:
+        case MsgType::LinkPeerSet:
+        case MsgType::RemoteHomeSet:
+            return apply_link(m, live, h, body);
+        default:
+            return reject("unexpected message type " + std::to_string(h.type) + " on the control ring");
+    }
+}
+
+StateManager::Outcome StateManager::apply_link(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body) {
+    using shm::MsgType;
+    switch (static_cast<MsgType>(h.type)) {
+        case MsgType::FleetLinkSet: {
+            if (!body_at_least<shm::FleetLinkMsg>(h, offsetof(shm::FleetLinkMsg, sender)))
+                return reject("FleetLinkSet: short body");
+            shm::FleetLinkMsg msg{};
+            std::memcpy(&msg, body, std::min<uint32_t>(h.len, sizeof msg));
+            if (msg.method == 0) {
+                m.link.key.reset();
+                m.link.sender.clear();
+            } else {
+                if (msg.sender_len == 0 || h.len < offsetof(shm::FleetLinkMsg, sender) + msg.sender_len)
+                    return reject("FleetLinkSet: sender_len " + std::to_string(msg.sender_len) + " empty or beyond the body");
+                auto k = fleet::LinkKey::from_bytes(static_cast<CipherMethod>(msg.method),
+                                                    std::span<const uint8_t, 32>(msg.key, 32));
+                std::memset(msg.key, 0, sizeof msg.key);
+                if (!k) return reject("FleetLinkSet: " + k.error());
+                m.link.key = std::move(k).value();
+                m.link.sender.assign(msg.sender, msg.sender_len);
+            }
+            if (live) dirty_ = true;  // at the next Commit
+            return Outcome::Applied;
+        }
+        case MsgType::LinkPeerSet: {
+            if (!body_at_least<shm::LinkPeerMsg>(h, offsetof(shm::LinkPeerMsg, name))) return reject("LinkPeerSet: short body");
+            shm::LinkPeerMsg msg{};
+            std::memcpy(&msg, body, std::min<uint32_t>(h.len, sizeof msg));
+            if (msg.peer >= shm::kMaxLinkPeers)
+                return reject("LinkPeerSet: peer slot " + std::to_string(msg.peer) + " beyond " +
+                              std::to_string(shm::kMaxLinkPeers));
+            if (h.len < offsetof(shm::LinkPeerMsg, name) + msg.name_len) return reject("LinkPeerSet: name beyond the body");
+            if (msg.name_len != 0 && !valid_endpoint(msg.endpoint))
+                return reject("LinkPeerSet: bad endpoint family or port 0");
+            m.link.peer_name[msg.peer].assign(msg.name, msg.name_len);
+            m.link.peer_ep[msg.peer] = msg.name_len ? EndpointKey::from(msg.endpoint).to_endpoint() : shm::Endpoint{};
+            if (live) dirty_ = true;
+            return Outcome::Applied;
+        }
+        case MsgType::RemoteHomeSet: {
+            if (!body_at_least<shm::RemoteHomeMsg>(h)) return reject("RemoteHomeSet: short body");
+            shm::RemoteHomeMsg msg;
+            std::memcpy(&msg, body, sizeof msg);
+            if (msg.peer >= shm::kMaxLinkPeers && msg.peer != shm::kNoLinkPeer)
+                return reject("RemoteHomeSet: peer slot " + std::to_string(msg.peer) + " out of range");
+            if (msg.peer == shm::kNoLinkPeer) m.remote.erase(msg.client_id);
+            else m.remote[msg.client_id] = msg.peer;
+            if (live) {
+                // In place: the workers see it with their next packet for that client.
+                const Generation* g = owned_cur_.get();
+                auto d = g->by_cp_id.find(msg.client_id);
+                if (d != g->by_cp_id.end()) g->remote_peer[d->second].store(msg.peer, std::memory_order_relaxed);
+            }
+            return Outcome::Applied;
         }
         default:
             return reject("unexpected message type " + std::to_string(h.type) + " on the control ring");
@@ -294,6 +362,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
     for (const auto& [cid, cl] : m.clusters) {
         const ClusterId dc = b.add_cluster();
         g->keys.push_back(cl.cipher);
+        g->cluster_names.push_back(cl.name);
         for (uint32_t id : per_cluster[cid]) {
             const ClientModel& c = m.clients.at(id);
             const ClientId d = b.add_client(Ipv4Addr{c.private_ip}, c.cidrs);
@@ -321,6 +390,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
         c.replay_floor.store(f == m.replay_floor.end() ? 0 : f->second, std::memory_order_relaxed);
     }
     g->replay = std::make_unique<ReplayWindow[]>(size_t{workers_} * g->client_count);
+    build_link(m, *g, old);
     // Endpoints: a binding whose client is gone is dropped from the model.
     for (auto it = m.endpoints.begin(); it != m.endpoints.end();) {
         auto d = g->by_cp_id.find(it->first);
@@ -364,6 +434,32 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
     }
     m.live.clear();  // a claim of the sync that carried it, not state
     return g;
+}
+
+void StateManager::build_link(const Model& m, Generation& g, const Generation* old) {
+    for (uint32_t c = 0; c < g.cluster_names.size(); ++c)
+        if (!g.cluster_names[c].empty()) g.cluster_by_name.emplace_back(g.cluster_names[c], c);
+    std::sort(g.cluster_by_name.begin(), g.cluster_by_name.end());
+    g.remote_peer = std::make_unique<std::atomic<uint16_t>[]>(g.client_count);
+    for (uint32_t d = 0; d < g.client_count; ++d) {
+        auto r = m.remote.find(g.clients[d].cp_id);
+        g.remote_peer[d].store(r == m.remote.end() ? shm::kNoLinkPeer : r->second, std::memory_order_relaxed);
+    }
+    if (!m.link.key) return;
+    auto link = std::make_unique<LinkState>();
+    link->key = m.link.key;
+    link->sender = m.link.sender;
+    for (uint32_t i = 0; i < shm::kMaxLinkPeers; ++i) {
+        LinkPeer& p = link->peers[i];
+        p.name = m.link.peer_name[i];
+        if (p.name.empty()) continue;
+        p.to = m.link.peer_ep[i];
+        p.key = EndpointKey::from(p.to);
+        // The same member in the same slot keeps its replay windows; anything else starts anew.
+        const LinkPeer* before = old && old->link ? &old->link->peers[i] : nullptr;
+        p.version = before && before->name == p.name ? before->version : next_peer_version_++;
+    }
+    g.link = std::move(link);
 }
 
 void StateManager::publish(std::unique_ptr<Generation> g) {

@@ -14,16 +14,20 @@
 // StateManager is used by the main lcore only and does no DPDK calls (unit-tested without a NIC).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "crypto/cipher_key.hpp"
+#include "fleet/link_auth.hpp"
 #include "routing/route_table.hpp"
 #include "util/replay_bitmap.hpp"
 #include "session_table.hpp"
@@ -84,6 +88,26 @@ inline void unpack_mac(uint64_t v, uint8_t* m) {
     for (int i = 0; i < 6; ++i) m[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
+// The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane"): the fleet key, our
+// gateway id and the members' dataplane addresses, immutable within a generation.
+struct LinkPeer {
+    std::string name;          // its gateway id ("" = an empty slot)
+    shm::Endpoint to{};        // its dataplane's UDP relay address
+    EndpointKey key{};         // the same as a key (MAC cache)
+    uint32_t version = 0;      // new whenever the slot is given to another name: a new replay window
+};
+struct LinkState {
+    std::shared_ptr<const fleet::LinkKey> key;
+    std::string sender;  // our gateway id
+    std::array<LinkPeer, shm::kMaxLinkPeers> peers;
+    // The slot of member `name`, or -1 (at most kMaxLinkPeers compares).
+    int peer_of(std::string_view name) const {
+        for (uint32_t i = 0; i < peers.size(); ++i)
+            if (!peers[i].name.empty() && peers[i].name == name) return static_cast<int>(i);
+        return -1;
+    }
+};
+
 struct Generation {
     explicit Generation(uint32_t session_capacity) : sessions(session_capacity) {}
     uint64_t id = 0;
@@ -102,6 +126,21 @@ struct Generation {
     // worker (carried into the next generation by endpoint, like liveness).
     std::unique_ptr<ReplayWindow[]> replay;
     ReplayWindow& window(uint32_t worker, uint32_t d) const { return replay[size_t{worker} * client_count + d]; }
+
+    // The fleet's UDP link; null without one (link frames are dropped, Data never sent over it).
+    std::unique_ptr<const LinkState> link;
+    std::vector<std::string> cluster_names;  // by dense ClusterId ("" if the control plane sent none)
+    // (name, dense ClusterId) sorted by name, views into cluster_names: a link frame's cluster.
+    std::vector<std::pair<std::string_view, uint32_t>> cluster_by_name;
+    // The dense ClusterId named `name`, or -1.
+    int64_t cluster_of(std::string_view name) const {
+        auto it = std::lower_bound(cluster_by_name.begin(), cluster_by_name.end(), name,
+                                   [](const auto& e, std::string_view n) { return e.first < n; });
+        return it != cluster_by_name.end() && it->first == name ? int64_t{it->second} : -1;
+    }
+    // By dense ClientId: the link slot of the member the client is online on (kNoLinkPeer: none).
+    // Written in place by the main lcore (RemoteHomeSet), read by workers (relaxed).
+    std::unique_ptr<std::atomic<uint16_t>[]> remote_peer;
 };
 
 // Per-worker "I no longer use generations older than this id", one cache line each.
@@ -145,6 +184,13 @@ private:
         uint8_t method = 0;
         std::vector<uint8_t> key;
         std::shared_ptr<const CipherKey> cipher;
+        std::string name;
+    };
+    struct LinkModel {
+        std::shared_ptr<const fleet::LinkKey> key;  // null: no UDP link
+        std::string sender;
+        std::array<std::string, shm::kMaxLinkPeers> peer_name;
+        std::array<shm::Endpoint, shm::kMaxLinkPeers> peer_ep{};
     };
     struct ClientModel {
         uint32_t cluster_id = 0;
@@ -158,6 +204,8 @@ private:
         std::unordered_map<uint32_t, shm::Endpoint> endpoints;  // cp client id -> endpoint
         std::unordered_map<uint32_t, uint64_t> replay_floor;     // cp client id -> floor (opted in)
         std::unordered_map<uint32_t, bool> live;                 // within a sync: kEndpointLive
+        LinkModel link;
+        std::unordered_map<uint32_t, uint16_t> remote;           // cp client id -> link slot
     };
 
     Outcome apply_to(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body,
@@ -170,6 +218,8 @@ private:
     std::shared_ptr<const CipherKey> find_cipher(uint8_t method, const std::vector<uint8_t>& key);
     void publish(std::unique_ptr<Generation> g);
     Outcome bind_in_place(uint32_t cp_id, const shm::Endpoint& ep, uint64_t floor, uint64_t now_tsc);
+    Outcome apply_link(Model& m, bool live, const shm::MsgHeader& h, const uint8_t* body);
+    void build_link(const Model& m, Generation& g, const Generation* old);
     void clear_in_place(uint32_t cp_id);
 
     uint32_t capacity_;
@@ -183,6 +233,7 @@ private:
     std::vector<std::unique_ptr<Generation>> retired_;
     std::unique_ptr<QuiescentId[]> seen_;
     uint64_t next_id_ = 1;
+    uint32_t next_peer_version_ = 1;
     uint64_t applied_epoch_ = 0;
     uint64_t now_tsc_ = 0;  // of the message being applied (liveness of a sync's kEndpointLive)
     uint64_t session_full_ = 0;

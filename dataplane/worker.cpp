@@ -14,7 +14,9 @@
 #include <span>
 
 #include "dataplane.hpp"
+#include "burst.hpp"
 #include "frame_check.hpp"
+#include "link_path.hpp"
 #include "shm/dp_runtime.hpp"
 #include "proto/frame.hpp"
 #include "routing/inner_packet_policy.hpp"
@@ -27,11 +29,6 @@ static_assert(kOpenHeadLen >= kIpv4HeaderMin, "a head_only open must cover the i
 namespace {
 
 using C = shm::DpCounter;
-
-struct Counts {
-    uint64_t v[shm::kDpCounterCount] = {};
-    void add(C c, uint64_t n = 1) { v[static_cast<size_t>(c)] += n; }
-};
 
 // Stage timing (docs/dataplane.md, "Runtime"): one rte_rdtsc per stage per burst, never per
 // packet; the cycles since the previous lap go to the stage's rt_cycles_* counter. Off
@@ -91,44 +88,9 @@ inline void prefetch_frame(const uint8_t* d, uint32_t len) {
     for (uintptr_t line = first + 64; line < end; line += 64) rte_prefetch0(reinterpret_cast<const void*>(line));
 }
 
-// Strips everything before the UDP payload, keeps `payload_len` bytes of it (growing the data if
-// needed) and prepends room for new outer headers; returns the header start or nullptr.
-inline uint8_t* reframe(rte_mbuf* m, uint16_t payload_off, uint32_t payload_len, uint8_t family) {
-    rte_pktmbuf_adj(m, payload_off);
-    if (payload_len <= m->data_len) {
-        rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - payload_len));
-    } else if (rte_pktmbuf_append(m, static_cast<uint16_t>(payload_len - m->data_len)) == nullptr) {
-        return nullptr;
-    }
-    const uint32_t hl = outer_header_len(family);
-    auto* h = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(hl)));
-    if (h == nullptr) return nullptr;
-    m->l2_len = kEthLen;
-    m->l3_len = family == 4 ? kIpv4Len : kIpv6Len;
-    return h;
-}
-
-inline void set_tx_offload(const Runtime& rt, rte_mbuf* m, uint8_t family) {
-    m->ol_flags = 0;
-    if (family == 4 && rt.ipv4_cksum_offload) m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-    else if (family == 6) m->ol_flags = RTE_MBUF_F_TX_IPV6;
-}
-
 inline bool is_our_address(const Runtime& rt, const ParsedUdp& p) {
     if (p.family == 4) return std::memcmp(p.dst_addr, rt.src.addr4, 4) == 0;
     return rt.src.has_addr6 && std::memcmp(p.dst_addr, rt.src.addr6, 16) == 0;
-}
-
-// Any worker's cache, then 0.
-inline uint64_t cached_mac(const Runtime& rt, const EndpointKey& k) { return rt.mac_hint(k); }
-
-template <typename Msg>
-inline uint8_t* reserve_msg(shm::SpscRing& r, shm::MsgType type, uint32_t frame_len) {
-    uint8_t* slot = r.reserve();
-    if (slot == nullptr) return nullptr;
-    shm::MsgHeader h{static_cast<uint16_t>(type), 0, static_cast<uint32_t>(offsetof(Msg, frame) + frame_len)};
-    std::memcpy(slot, &h, sizeof h);
-    return slot + sizeof h;
 }
 
 // `t_poll`: TSC before the RX call that returned these n packets; `now`: TSC right after it.
@@ -221,6 +183,12 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         }
         // Header checks (frame_check.hpp); bytes after 8 + payload_length are ignored.
         const FrameCheck fc = check_frame(payload, plen);
+        if (unlikely(fc.verdict == FrameVerdict::BadMagic && is_link_frame(payload, plen))) {
+            // Another member's dataplane relays a frame to one of our clients (link_path.hpp).
+            if (link_receive(w, g, m, p, src_mac, now, cp_alive, cnt, deliver_pending) == LinkRx::Tx) tx[ntx++] = m;
+            else drop[ndrop++] = m;
+            continue;
+        }
         if (unlikely(fc.verdict != FrameVerdict::Data && fc.verdict != FrameVerdict::Control)) {
             cnt.add(fc.verdict == FrameVerdict::BadMagic     ? C::drop_bad_magic
                     : fc.verdict == FrameVerdict::BadVersion ? C::drop_bad_version
@@ -373,11 +341,20 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         EndpointKey dk;
         // Live = a fresh authenticated packet from it (replay-checked Data here, or a KeepAlive
         // the control plane accepted and confirmed with an EndpointSet) within the validity window
-        // (rt.live_tsc); 0 = never. The difference is signed: another worker or the main lcore may have stored a TSC read
-        // after this burst's `now` (that is fresh, not 2^64 cycles old).
-        const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);
-        const bool live = dc.endpoint(dk) && last_rx != 0 &&
-                          static_cast<int64_t>(now - last_rx) < static_cast<int64_t>(rt.live_tsc);
+        // (rt.live_tsc); 0 = never.
+        const bool live = live_endpoint(rt, dc, now, dk);
+        // Not live here but online on another member of the fleet: over the UDP link to its
+        // dataplane (link_path.hpp); what does not fit goes to the control plane as before.
+        uint16_t peer = shm::kNoLinkPeer;
+        if (!live && g.link) peer = g.remote_peer[dst].load(std::memory_order_relaxed);
+        if (unlikely(peer != shm::kNoLinkPeer)) {
+            if (link_send(w, g, it.m, it.payload_off, it.frame_len, peer, src.cluster, load_be32(o.plaintext + 16))) {
+                cnt.add(C::link_tx);
+                tx[ntx++] = it.m;
+                continue;
+            }
+            cnt.add(C::link_fallback_tcp);
+        }
         if (live) {
             const shm::Endpoint to = dk.to_endpoint();
             if (to.family == 6 && !rt.src.has_addr6) {

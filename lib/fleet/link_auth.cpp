@@ -24,7 +24,9 @@ struct LinkAuth::Impl {
     uint8_t empty[16] = {};  // src/dst of the empty plaintext
 };
 
-Result<std::shared_ptr<const LinkKey>> LinkKey::create(std::string_view spec_text) {
+LinkKeyBytes::~LinkKeyBytes() { secure_wipe(bytes.data(), bytes.size()); }
+
+Result<LinkKeyBytes> LinkKey::derive(std::string_view spec_text) {
     auto spec = CipherSpec::parse(spec_text);
     if (!spec) return Error{spec.error()};
     if (spec.value().method != CipherMethod::Aes256Gcm && spec.value().method != CipherMethod::ChaCha20Poly1305)
@@ -35,17 +37,31 @@ Result<std::shared_ptr<const LinkKey>> LinkKey::create(std::string_view spec_tex
     if (m == nullptr) return make_error("IPsec-MB unavailable");
     std::string input(kKeyLabel, sizeof kKeyLabel);  // the label and its NUL, then the key text
     input += spec.value().key;
-    uint8_t digest[IMB_SHA256_DIGEST_SIZE_IN_BYTES];
-    IMB_SHA256(const_cast<IMB_MGR*>(m), input.data(), input.size(), digest);
-    CipherSpec derived;
-    derived.method = spec.value().method;
-    derived.key.assign(reinterpret_cast<const char*>(digest), sizeof digest);  // exactly 32 bytes: used as they are
-    secure_wipe(digest, sizeof digest);
+    LinkKeyBytes out;
+    out.method = spec.value().method;
+    static_assert(IMB_SHA256_DIGEST_SIZE_IN_BYTES == sizeof out.bytes);
+    IMB_SHA256(const_cast<IMB_MGR*>(m), input.data(), input.size(), out.bytes.data());
     secure_wipe(input.data(), input.size());
+    secure_wipe(spec.value().key.data(), spec.value().key.size());
+    return out;
+}
+
+Result<std::shared_ptr<const LinkKey>> LinkKey::from_bytes(CipherMethod method, std::span<const uint8_t, 32> bytes) {
+    if (method != CipherMethod::Aes256Gcm && method != CipherMethod::ChaCha20Poly1305)
+        return make_error(std::string("the fleet link key must be an AEAD, not ") + cipher_method_name(method));
+    CipherSpec derived;
+    derived.method = method;
+    derived.key.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());  // exactly 32 bytes: used as they are
     auto k = CipherKey::create(derived);
     secure_wipe(derived.key.data(), derived.key.size());
     if (!k) return Error{k.error()};
     return std::make_shared<const LinkKey>(std::move(k).value());
+}
+
+Result<std::shared_ptr<const LinkKey>> LinkKey::create(std::string_view spec_text) {
+    auto b = derive(spec_text);
+    if (!b) return Error{b.error()};
+    return from_bytes(b.value().method, b.value().bytes);
 }
 
 Result<std::unique_ptr<LinkAuth>> LinkAuth::create() {

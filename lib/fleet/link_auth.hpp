@@ -9,6 +9,7 @@
 // process: the seq never repeats within one, the salt is random per process).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,11 +21,23 @@
 
 namespace rustun::fleet {
 
+// The fleet key's method and its 32 derived key bytes: what a control plane gives its dataplane
+// over the channel (FleetLinkMsg), which makes the same LinkKey of them with from_bytes().
+struct LinkKeyBytes {
+    CipherMethod method = CipherMethod::Plain;
+    std::array<uint8_t, 32> bytes{};
+    ~LinkKeyBytes();  // wipes the bytes
+};
+
 // Immutable after create(): shared by every thread.
 class LinkKey {
 public:
     // "aes256:TEXT" or "chacha20:TEXT"; errors name the problem (not the key text).
     static Result<std::shared_ptr<const LinkKey>> create(std::string_view spec_text);
+    // The derivation create() uses, without the key schedule.
+    static Result<LinkKeyBytes> derive(std::string_view spec_text);
+    // A key from derived bytes; `method` must be Aes256Gcm or ChaCha20Poly1305.
+    static Result<std::shared_ptr<const LinkKey>> from_bytes(CipherMethod method, std::span<const uint8_t, 32> bytes);
     const CipherKey& key() const { return *key_; }
     CipherMethod method() const { return key_->method(); }
 

@@ -25,8 +25,10 @@ inline constexpr uint64_t kChannelMagic = 0x4c4e484353545552ull;  // "RUSTCHNL" 
 // of the main lcore's own after the workers', ClientSet.flags (kClientSetAppendCidrs); 7: several
 // CpToDpTx rings (`tx_ring_count`, in the former reserved0; one per control-plane thread, so that
 // the TCP relay's workers never share a producer lock), the extra ones after the worker rings,
-// and the rt_* runtime counters (per-stage cycles, burst histogram, busy/idle polls).
-inline constexpr uint32_t kChannelVersion = 7;
+// and the rt_* runtime counters (per-stage cycles, burst histogram, busy/idle polls); 8: the
+// fleet's UDP link (FleetLinkSet, LinkPeerSet, RemoteHomeSet, ClusterSetMsg.name, the link_*
+// counters).
+inline constexpr uint32_t kChannelVersion = 8;
 inline constexpr uint32_t kSlotSize = 2048;      // bytes per ring slot
 inline constexpr uint32_t kMaxWorkers = 62;
 inline constexpr uint32_t kMaxRings = 2 + 2 * kMaxWorkers;  // control, tx, two per worker, more tx
@@ -40,7 +42,7 @@ inline constexpr size_t kVersionBytes = 64;      // SegmentHeader::dp_version, N
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
 // reason for this table); a new version records its count here and in docs/shm-channel.md.
-inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60};
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60, 69};
 static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
               "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
 static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],
@@ -134,6 +136,10 @@ enum class MsgType : uint16_t {
     EndpointSet = 6,    // EndpointSetMsg: bind a client to a UDP endpoint
     EndpointClear = 7,  // ClientIdMsg
     Commit = 8,         // (no body) apply the ClientSet/ClientRemove seen since the last Commit
+    // The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane"); version 8.
+    FleetLinkSet = 9,    // FleetLinkMsg: our gateway id and the fleet key (at Commit / SyncEnd)
+    LinkPeerSet = 10,    // LinkPeerMsg: a fleet member's dataplane address, or its removal (at Commit / SyncEnd)
+    RemoteHomeSet = 11,  // RemoteHomeMsg: a client is online on another member (in place, at once)
     // CpToDpTx
     TxFrame = 20,  // TxFrameMsg
     // DpToCp
@@ -169,16 +175,23 @@ static_assert(sizeof(SyncMsg) == 16 && offsetof(SyncMsg, cluster_count) == 8 && 
 
 // Cipher of one cluster. method: CipherMethod (crypto/cipher_spec.hpp); key: the derived key
 // (32 bytes for the AEADs, the raw XOR key, nothing for plain).
+// name_len 0: no name, the body ends after the key (8 + key_len bytes); else the cluster's name
+// follows at offset 1032 (the body is 1032 + name_len bytes): the fleet's link frames name a
+// cluster, which the dataplane resolves to its own ids (version 8; the byte was padding).
 struct ClusterSetMsg {
     uint32_t cluster_id;
     uint8_t method;
-    uint8_t pad;
+    uint8_t name_len;  // 0..255
     uint16_t key_len;  // <= kMaxKey
     static constexpr uint32_t kMaxKey = 1024;
+    static constexpr uint32_t kMaxName = 255;
     uint8_t key[kMaxKey];
+    char name[kMaxName];
 };
-static_assert(sizeof(ClusterSetMsg) == 8 + 1024 && offsetof(ClusterSetMsg, method) == 4 &&
-              offsetof(ClusterSetMsg, key_len) == 6 && offsetof(ClusterSetMsg, key) == 8);
+static_assert(sizeof(ClusterSetMsg) == 8 + 1024 + 256 && // 1 byte of tail padding
+              offsetof(ClusterSetMsg, method) == 4 &&
+              offsetof(ClusterSetMsg, name_len) == 5 && offsetof(ClusterSetMsg, key_len) == 6 &&
+              offsetof(ClusterSetMsg, key) == 8 && offsetof(ClusterSetMsg, name) == 1032);
 
 struct Cidr {
     uint32_t network;  // host byte order, host bits cleared
@@ -223,6 +236,49 @@ static_assert(sizeof(EndpointSetMsg) == 32 && offsetof(EndpointSetMsg, flags) ==
 inline constexpr uint32_t kEndpointLive = 1;
 // The client opted into Data replay protection (docs/protocol-extensions.md): counter nonces.
 inline constexpr uint32_t kEndpointReplay = 2;
+
+// ---- The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane") ----
+inline constexpr uint32_t kMaxLinkPeers = 64;     // fleet members a dataplane sends link frames to
+inline constexpr uint16_t kNoLinkPeer = 0xffff;
+
+// method 0: no UDP link (link frames are dropped, nothing is sent over it); else the fleet key's
+// CipherMethod (Aes256Gcm or ChaCha20Poly1305) and its 32 derived bytes (lib/fleet/link_auth.hpp),
+// and our gateway id, the sender of the frames we seal.
+struct FleetLinkMsg {
+    uint8_t method;
+    uint8_t sender_len;  // 1..255 with a method
+    uint8_t pad[6];
+    uint8_t key[32];
+    char sender[255];
+};
+static_assert(sizeof(FleetLinkMsg) == 40 + 255 && offsetof(FleetLinkMsg, key) == 8 &&
+              offsetof(FleetLinkMsg, sender) == 40);
+
+// Peer slot `peer` (< kMaxLinkPeers): the member `name` whose dataplane receives link frames at
+// `endpoint`; name_len 0 empties the slot. A slot given to another name starts a new replay window.
+struct LinkPeerMsg {
+    uint16_t peer;
+    uint8_t name_len;
+    uint8_t pad;
+    Endpoint endpoint;
+    char name[255];
+};
+static_assert(sizeof(LinkPeerMsg) == 24 + 256 && // 1 byte of tail padding
+              offsetof(LinkPeerMsg, endpoint) == 4 &&
+              offsetof(LinkPeerMsg, name) == 24);
+
+// The client `client_id` is online on the member in slot `peer` (kNoLinkPeer: it is not, or that
+// member has no UDP link): Data for it that has no live endpoint here goes there.
+struct RemoteHomeMsg {
+    uint32_t client_id;
+    uint16_t peer;
+    uint16_t pad;
+};
+static_assert(sizeof(RemoteHomeMsg) == 8);
+
+// TcpDeliverMsg.src_client of a frame that came over the fleet's link: deliver it here or drop it,
+// never relay it to another gateway again (no loop between two gateways' views).
+inline constexpr uint32_t kFromFleetLink = 0xfffffffeu;
 
 // Frames carried whole (header + payload) in the body after a fixed part.
 inline constexpr uint32_t kMaxFrameInSlot = kMaxBody - 32;  // 2008 bytes

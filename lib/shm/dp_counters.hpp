@@ -70,7 +70,16 @@ namespace rustun::shm {
     X(rt_cycles_tx, "runtime: TSC cycles in rte_eth_tx_burst, frees and ring publication (stage timing)") \
     X(rt_stalled_bursts, "runtime: bursts that took over 1 ms (the worker was descheduled): kept out of the cycle counters above") \
     X(rt_stalled_packets, "runtime: packets of those bursts")                                      \
-    X(rt_cycles_stalled, "runtime: TSC cycles of those bursts")
+    X(rt_cycles_stalled, "runtime: TSC cycles of those bursts")                                  \
+    X(link_tx, "fleet link: Data frames sealed and sent to the member a destination is homed on")  \
+    X(link_rx, "fleet link: link frames verified and relayed to a local client's UDP endpoint")     \
+    X(link_to_controlplane_tcp, "fleet link: verified link frames handed to the control plane for TCP delivery") \
+    X(link_fallback_tcp, "fleet link: Data for a remote client handed to the control plane (does not fit the MTU or the mbuf, or no member slot)") \
+    X(drop_link_malformed, "dropped: a link frame that does not parse, or link frames without a fleet link configured") \
+    X(drop_link_unknown_sender, "dropped: a link frame from a gateway that is not a fleet member") \
+    X(drop_link_bad_tag, "dropped: a link frame whose fleet-key tag does not verify")             \
+    X(drop_link_replay, "dropped: a link frame replayed or older than its sender's window")        \
+    X(drop_link_no_route, "dropped: a link frame for a cluster or address that has no client here")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

@@ -6,14 +6,18 @@
 
 namespace rustun::shm {
 
-uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len) {
+uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len,
+                          std::string_view name) {
     std::memset(&m, 0, sizeof m);
     m.cluster_id = cluster_id;
     m.method = method;
     m.key_len = static_cast<uint16_t>(std::min<size_t>(key_len, ClusterSetMsg::kMaxKey));
     // memcpy from a null pointer is undefined even for 0 bytes (a plain cluster has no key).
     if (m.key_len != 0 && key != nullptr) std::memcpy(m.key, key, m.key_len);
-    return static_cast<uint32_t>(offsetof(ClusterSetMsg, key) + m.key_len);
+    m.name_len = static_cast<uint8_t>(std::min<size_t>(name.size(), ClusterSetMsg::kMaxName));
+    if (m.name_len == 0) return static_cast<uint32_t>(offsetof(ClusterSetMsg, key) + m.key_len);
+    std::memcpy(m.name, name.data(), m.name_len);
+    return static_cast<uint32_t>(offsetof(ClusterSetMsg, name) + m.name_len);
 }
 
 EndpointSetMsg make_endpoint_set(const EndpointState& e) {
@@ -65,10 +69,37 @@ bool StateWriter::sync_end(uint64_t cp_epoch, uint32_t clusters, uint32_t client
     return push(MsgType::SyncEnd, &m, sizeof m);
 }
 
-bool StateWriter::cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key) {
+bool StateWriter::cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key, std::string_view name) {
     ClusterSetMsg m;
-    const uint32_t len = make_cluster_set(m, id, method, key.data(), key.size());
+    const uint32_t len = make_cluster_set(m, id, method, key.data(), key.size(), name);
     return push(MsgType::ClusterSet, &m, len);
+}
+
+bool StateWriter::fleet_link_set(uint8_t method, std::span<const uint8_t, 32> key, std::string_view sender) {
+    FleetLinkMsg m{};
+    m.method = method;
+    if (method != 0) {
+        std::memcpy(m.key, key.data(), sizeof m.key);
+        m.sender_len = static_cast<uint8_t>(std::min<size_t>(sender.size(), sizeof m.sender));
+        std::memcpy(m.sender, sender.data(), m.sender_len);
+    }
+    const bool ok = push(MsgType::FleetLinkSet, &m, static_cast<uint32_t>(offsetof(FleetLinkMsg, sender) + m.sender_len));
+    std::memset(&m, 0, sizeof m);  // the key's copy
+    return ok;
+}
+
+bool StateWriter::link_peer_set(uint16_t peer, std::string_view name, const Endpoint& endpoint) {
+    LinkPeerMsg m{};
+    m.peer = peer;
+    m.name_len = static_cast<uint8_t>(std::min<size_t>(name.size(), sizeof m.name));
+    std::memcpy(m.name, name.data(), m.name_len);
+    if (m.name_len) m.endpoint = endpoint;
+    return push(MsgType::LinkPeerSet, &m, static_cast<uint32_t>(offsetof(LinkPeerMsg, name) + m.name_len));
+}
+
+bool StateWriter::remote_home_set(uint32_t client_id, uint16_t peer) {
+    RemoteHomeMsg m{client_id, peer, 0};
+    return push(MsgType::RemoteHomeSet, &m, sizeof m);
 }
 
 bool StateWriter::client_set(uint32_t id, uint32_t cluster_id, uint32_t private_ip, std::span<const Cidr> cidrs) {
@@ -102,7 +133,7 @@ bool StateWriter::full_sync(const FullState& s) {
     const auto clients = static_cast<uint32_t>(s.clients.size());
     if (!sync_begin(s.cp_epoch, clusters, clients)) return false;
     for (const ClusterState& c : s.clusters)
-        if (!cluster_set(c.id, c.method, c.key)) return false;
+        if (!cluster_set(c.id, c.method, c.key, c.name)) return false;
     for (const ClientState& c : s.clients)
         if (!client_set(c)) return false;
     for (const EndpointState& e : s.endpoints)

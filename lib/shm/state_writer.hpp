@@ -11,6 +11,8 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "shm/channel_layout.hpp"
@@ -26,6 +28,7 @@ struct ClusterState {
     uint32_t id = 0;
     uint8_t method = 0;
     std::vector<uint8_t> key;  // at most ClusterSetMsg::kMaxKey bytes are sent (the caller logs more)
+    std::string name;          // "" = none (only the fleet's link frames need it); at most 255 bytes sent
 };
 
 // One client: its ids in the current cp_epoch, private IP and CIDRs (host byte order). Any number
@@ -57,8 +60,10 @@ struct FullState {
 
 // The message bodies, exactly as pushed (also what the unit tests compare).
 // A ClusterSet body; `key` may be null with key_len 0 (plain). Returns the body length to send
-// (the fixed part + key bytes); keys above kMaxKey are cut (the caller logs).
-uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len);
+// (the fixed part + key bytes, or up to the name's end with a name); keys above kMaxKey and names
+// above kMaxName are cut (the caller logs).
+uint32_t make_cluster_set(ClusterSetMsg& m, uint32_t cluster_id, uint8_t method, const uint8_t* key, size_t key_len,
+                          std::string_view name = {});
 EndpointSetMsg make_endpoint_set(const EndpointState& e);
 // The ClientSet body number `part` of a client (0: the client with its first kMaxCidrs CIDRs;
 // k > 0: the kClientSetAppendCidrs continuation with CIDRs [k·kMaxCidrs, (k+1)·kMaxCidrs)).
@@ -81,7 +86,14 @@ public:
 
     bool sync_begin(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
     bool sync_end(uint64_t cp_epoch, uint32_t clusters, uint32_t clients);
-    bool cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key);
+    bool cluster_set(uint32_t id, uint8_t method, std::span<const uint8_t> key, std::string_view name = {});
+    // The fleet's UDP link (docs/fleet.md): the key (method 0 = none) and our gateway id; a
+    // member's dataplane address in peer slot `peer` (empty name: the slot is emptied); where a
+    // client is online (kNoLinkPeer: not on a member we reach over UDP). FleetLinkSet and
+    // LinkPeerSet take effect at Commit (or the sync's SyncEnd), RemoteHomeSet at once.
+    bool fleet_link_set(uint8_t method, std::span<const uint8_t, 32> key, std::string_view sender);
+    bool link_peer_set(uint16_t peer, std::string_view name, const Endpoint& endpoint);
+    bool remote_home_set(uint32_t client_id, uint16_t peer);
     bool client_set(const ClientState& c) { return client_set(c.id, c.cluster_id, c.private_ip, c.cidrs); }
     // The same from its fields: each message is built in one reused buffer and pushed at once, so
     // a sync of N clients streams them without allocating anything per client.

@@ -127,10 +127,25 @@ def scenario_relay_udp(f):
     wait_for(20, "a bound at gw-1's UDP relay", lambda: a.status()["relay"].get("udp_bound"))
     wait_for(20, "b bound at gw-2's UDP relay", lambda: b.status()["relay"].get("udp_bound"))
     wait_for(10, "gw-2 sees client-a", lambda: "client-a" in f.gw[2].remote_clients())
+    wait_for(10, "gw-1 sees client-b", lambda: "client-b" in f.gw[1].remote_clients())
     before = a.status()["counters"]["udp_relay_data_tx"]
     wait_for(10, "ping a -> b across gateways (UDP)", lambda: a.ping(IPS["b"]))
     assert a.status()["counters"]["udp_relay_data_tx"] > before, "a sent nothing over its UDP relay"
-    step("ping a <-> b across gateways over UDP: ok")
+    assert f.topo.ping("b", IPS["a"], count=3), "b cannot reach a across gateways (UDP)"
+    # docs/fleet.md, "UDP link through the dataplane": both directions crossed between the two
+    # dataplanes as link frames; nothing took the control planes' TCP link.
+    s1, s2 = f.gw[1].ctl("stats"), f.gw[2].ctl("stats")
+    d1, d2 = s1["dataplane"], s2["dataplane"]
+    for gw, d in (("gw-1", d1), ("gw-2", d2)):
+        assert d["link_tx"] > 0 and d["link_rx"] > 0, "%s dataplane: link_tx %d, link_rx %d" % (
+            gw, d["link_tx"], d["link_rx"])
+        bad = {k: v for k, v in d.items() if k.startswith("drop_link_") and v}
+        assert not bad, "%s dataplane dropped link frames: %s" % (gw, bad)
+    for gw, st in (("gw-1", s1), ("gw-2", s2)):
+        assert st["controlplane"].get("fleet_link_tx", 0) == 0, "%s used the TCP link: fleet_link_tx %d" % (
+            gw, st["controlplane"]["fleet_link_tx"])
+    step("ping a <-> b across gateways over UDP, dataplane to dataplane: ok (gw-1 link_tx %d link_rx %d)" % (
+        d1["link_tx"], d1["link_rx"]))
 
 
 def scenario_ownership(f):

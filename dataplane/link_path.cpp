@@ -1,0 +1,154 @@
+#include "link_path.hpp"
+
+#include <rte_branch_prediction.h>
+
+#include "crypto/secure_wipe.hpp"  // tag16_equal
+#include "fleet/link_auth.hpp"
+
+namespace rustun::dp {
+
+namespace {
+
+using C = shm::DpCounter;
+
+// The next link sequence of this worker: kMaxBurst reserved at a time from the process-wide
+// counter (one atomic add per burst that sends over the link, not per frame). Frames of two
+// workers interleave out of order by less than a reservation, far inside the receiver's window.
+uint64_t next_link_seq(Worker& w) {
+    if (w.link_seq_next == w.link_seq_end) {
+        w.link_seq_next = w.rt->link_seq.fetch_add(cap::kMaxBurst, std::memory_order_relaxed);
+        w.link_seq_end = w.link_seq_next + cap::kMaxBurst;
+    }
+    return w.link_seq_next++;
+}
+
+}  // namespace
+
+LinkRx link_receive(Worker& w, const Generation& g, rte_mbuf* m, const ParsedUdp& p, uint64_t src_mac, uint64_t now,
+                    bool cp_alive, Counts& cnt, bool& deliver_pending) {
+    const Runtime& rt = *w.rt;
+    uint8_t* payload = rte_pktmbuf_mtod(m, uint8_t*) + p.payload_off;
+    fleet::LinkFrameView v;
+    if (unlikely(!g.link) || fleet::parse_link_frame({payload, p.payload_len}, v) != fleet::LinkCheck::Ok) {
+        cnt.add(C::drop_link_malformed);
+        return LinkRx::Consumed;
+    }
+    const LinkState& link = *g.link;
+    const int peer = link.peer_of(v.h.sender);
+    if (peer < 0) {
+        cnt.add(C::drop_link_unknown_sender);
+        return LinkRx::Consumed;
+    }
+    uint8_t expect[fleet::kLinkTagLen];
+    w.link_auth->tag(*link.key, v.nonce, payload, v.authenticated_len, expect);
+    if (!tag16_equal(expect, v.tag)) {
+        cnt.add(C::drop_link_bad_tag);
+        return LinkRx::Consumed;
+    }
+    Worker::LinkWindow& lw = w.link_windows[peer];
+    if (lw.version != link.peers[peer].version) lw = Worker::LinkWindow{link.peers[peer].version, {}};
+    if (lw.window.check_and_update(v.h.seq) != fleet::LinkCheck::Ok) {
+        cnt.add(C::drop_link_replay);
+        return LinkRx::Consumed;
+    }
+    // Authentic and fresh: its source is the member's dataplane, whose next hop we now know.
+    const EndpointKey from = EndpointKey::from(source_endpoint(p));
+    w.macs.put(from, endpoint_hash(from), src_mac);
+    const int64_t cluster = g.cluster_of(v.h.cluster);
+    const ClientId dst = cluster < 0 || v.h.dst_ip == 0 ? kNoClient
+                                                        : g.routes.lookup(static_cast<ClusterId>(cluster), v.h.dst_ip);
+    if (dst == kNoClient) {
+        cnt.add(C::drop_link_no_route);
+        return LinkRx::Consumed;
+    }
+    const ClientLive& dc = g.clients[dst];
+    const uint16_t frame_off = static_cast<uint16_t>(p.payload_off + (v.frame - payload));
+    EndpointKey dk;
+    if (live_endpoint(rt, dc, now, dk)) {
+        const shm::Endpoint to = dk.to_endpoint();
+        if ((to.family == 6 && !rt.src.has_addr6) || v.h.frame_len + 8u + (to.family == 6 ? 40u : 20u) > rt.mtu) {
+            cnt.add(to.family == 6 && !rt.src.has_addr6 ? C::drop_no_address6 : C::drop_oversize);
+            return LinkRx::Consumed;
+        }
+        uint64_t mac = dc.mac.load(std::memory_order_relaxed);
+        if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
+        if (!(mac & kMacKnown)) mac = src_mac;
+        uint8_t* h = reframe(m, frame_off, v.h.frame_len, to.family);
+        if (h == nullptr) {
+            cnt.add(C::drop_oversize);
+            return LinkRx::Consumed;
+        }
+        uint8_t dmac[6];
+        unpack_mac(mac, dmac);
+        write_outer(h, rt.src, dmac, to, static_cast<uint16_t>(v.h.frame_len), rt.ipv4_cksum_offload, w.ip_id++);
+        set_tx_offload(rt, m, to.family);
+        cnt.add(C::link_rx);
+        return LinkRx::Tx;
+    }
+    if (!cp_alive) {
+        cnt.add(C::drop_dst_not_live);
+    } else if (v.h.frame_len > shm::kMaxFrameInSlot) {
+        cnt.add(C::drop_oversize);
+    } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp_deliver, shm::MsgType::TcpDeliver, v.h.frame_len)) {
+        auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
+        tm->src_client = shm::kFromFleetLink;
+        tm->dst_client = dc.cp_id;
+        tm->frame_len = static_cast<uint16_t>(v.h.frame_len);
+        std::memset(tm->pad, 0, sizeof tm->pad);
+        std::memset(tm->pad2, 0, sizeof tm->pad2);
+        tm->cp_epoch = g.cp_epoch;
+        std::memcpy(tm->frame, v.frame, v.h.frame_len);
+        w.to_cp_deliver->advance();
+        deliver_pending = true;
+        cnt.add(C::link_to_controlplane_tcp);
+    } else {
+        cnt.add(C::drop_deliver_ring_full);
+    }
+    return LinkRx::Consumed;
+}
+
+bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off, uint32_t frame_len, uint16_t peer,
+               uint32_t cluster, uint32_t dst_ip) {
+    const Runtime& rt = *w.rt;
+    const LinkState& link = *g.link;
+    const LinkPeer& to_peer = link.peers[peer];
+    if (to_peer.name.empty() || cluster >= g.cluster_names.size() || g.cluster_names[cluster].empty() ||
+        (to_peer.to.family == 6 && !rt.src.has_addr6))
+        return false;
+    fleet::LinkHeader h;
+    h.sender = link.sender;
+    h.cluster = g.cluster_names[cluster];
+    h.dst_ip = dst_ip;
+    h.frame_len = frame_len;
+    h.salt = rt.link_salt;
+    const uint32_t header = static_cast<uint32_t>(fleet::link_header_size(h));
+    const uint32_t total = header + frame_len + static_cast<uint32_t>(fleet::kLinkTagLen);
+    const uint32_t outer = outer_header_len(to_peer.to.family);
+    // Everything checked before the mbuf changes: on false its frame bytes must be intact.
+    if (total + 8u + (to_peer.to.family == 6 ? 40u : 20u) > rt.mtu || header + outer > rte_pktmbuf_headroom(m) + payload_off ||
+        payload_off + frame_len + fleet::kLinkTagLen > uint32_t{m->data_len} + rte_pktmbuf_tailroom(m))
+        return false;
+    h.seq = next_link_seq(w);
+    rte_pktmbuf_adj(m, payload_off);
+    if (frame_len <= m->data_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - frame_len));
+    else rte_pktmbuf_append(m, static_cast<uint16_t>(frame_len - m->data_len));  // room checked above
+    auto* tag = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, fleet::kLinkTagLen));
+    auto* lh = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(header)));
+    fleet::encode_link_header(h, {lh, header});
+    w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, tag);
+    auto* oh = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
+    m->l2_len = kEthLen;
+    m->l3_len = to_peer.to.family == 4 ? kIpv4Len : kIpv6Len;
+    // The member's next hop as learned from its own link frames (link_receive); before the first
+    // one, broadcast on the segment, as for the control plane's TxFrames (docs/fleet.md, "UDP link
+    // through the dataplane": behind a router a member is reached once it has sent a frame).
+    const uint64_t mac = cached_mac(rt, to_peer.key);
+    uint8_t dmac[6];
+    if (mac & kMacKnown) unpack_mac(mac, dmac);
+    else std::memset(dmac, 0xff, 6);
+    write_outer(oh, rt.src, dmac, to_peer.to, static_cast<uint16_t>(total), rt.ipv4_cksum_offload, w.ip_id++);
+    set_tx_offload(rt, m, to_peer.to.family);
+    return true;
+}
+
+}  // namespace rustun::dp
