@@ -138,6 +138,13 @@ bool StateWriter::full_sync(const FullState& s) {
         if (!client_set(c)) return false;
     for (const EndpointState& e : s.endpoints)
         if (!endpoint_set(e)) return false;
+    if (s.fleet) {
+        if (!fleet_link_set(s.fleet->method, s.fleet->key, s.fleet->sender)) return false;
+        for (const FleetLinkState::Peer& p : s.fleet->peers)
+            if (!link_peer_set(p.slot, p.name, p.endpoint)) return false;
+        for (const auto& [client, slot] : s.fleet->remote)
+            if (!remote_home_set(client, slot)) return false;
+    }
     return sync_end(s.cp_epoch, clusters, clients);
 }
 

@@ -6,6 +6,7 @@
 // with a waiting policy, control_push.hpp, or a test's vector) is the PushFn's business.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -50,12 +51,27 @@ struct EndpointState {
     std::optional<uint64_t> replay_floor;
 };
 
+// The fleet's UDP link within a sync (docs/fleet.md, "UDP link through the dataplane").
+struct FleetLinkState {
+    uint8_t method = 0;  // CipherMethod of the fleet key (0: none)
+    std::array<uint8_t, 32> key{};
+    std::string sender;  // our gateway id
+    struct Peer {
+        uint16_t slot = 0;
+        std::string name;
+        Endpoint endpoint{};
+    };
+    std::vector<Peer> peers;
+    std::vector<std::pair<uint32_t, uint16_t>> remote;  // client id -> slot
+};
+
 // Everything one full sync carries.
 struct FullState {
     uint64_t cp_epoch = 0;
     std::vector<ClusterState> clusters;
     std::vector<ClientState> clients;
     std::vector<EndpointState> endpoints;
+    std::optional<FleetLinkState> fleet;
 };
 
 // The message bodies, exactly as pushed (also what the unit tests compare).

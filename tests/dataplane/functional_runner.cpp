@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "crypto/cipher_spec.hpp"
+#include "fleet/link_auth.hpp"
 #include "net/pcap_writer.hpp"
 #include "shm/channel.hpp"
 #include "shm/control_push.hpp"
@@ -181,9 +182,38 @@ void decode_stun(Decoded& d, const uint8_t* p, size_t n) {
     if (off < n) add_bytes(d, "stun.trailing", p + off, n - off);
 }
 
+// The scenario's fleet key (`fleet.key`): output link frames are verified with it.
+std::shared_ptr<const fleet::LinkKey> g_link_key;
+
+// A fleet link frame (docs/fleet.md, "The link frame, byte by byte"): its salt, sequence and tag
+// are per process (random, the clock), so they are fields of their own that a scenario ignores;
+// `link.verified` says whether the tag verifies under the scenario's fleet key, and
+// `link.salt_top_bit` whether the sender was a dataplane (1) or a control plane (0).
+void decode_link(Decoded& d, const uint8_t* p, size_t n) {
+    Bytes fixed(p, p + 16);
+    fixed.insert(fixed.end(), p + 28, p + 32);
+    add(d, "link.header", hex(fixed.data(), fixed.size()), fixed);
+    add_bytes(d, "link.salt", p + 16, 4);
+    add_int(d, "link.salt_top_bit", p[16] >> 7);
+    add_bytes(d, "link.seq", p + 20, 8);
+    add_bytes(d, "link.body", p + 32, n - 32 - 16);  // names and the relayed frame
+    add_bytes(d, "link.tag", p + n - 16, 16);
+    std::string verdict = "no fleet key";
+    if (g_link_key) {
+        auto auth = fleet::LinkAuth::create();
+        fleet::LinkFrameView v;
+        verdict = auth ? fleet::link_check_name(auth.value()->open(*g_link_key, {p, n}, v)) : auth.error();
+    }
+    add(d, "link.verified", verdict, Bytes(verdict.begin(), verdict.end()));
+}
+
 void decode_udp_payload(Decoded& d, const uint8_t* p, size_t n) {
     if (n >= 20 && (p[0] & 0xc0) == 0 && load_be32(p + 4) == 0x2112a442) {
         decode_stun(d, p, n);
+        return;
+    }
+    if (n >= 48 && std::memcmp(p, "RFLK", 4) == 0) {
+        decode_link(d, p, n);
         return;
     }
     if (n >= 8 && load_be32(p) == 0x91929394) {
@@ -569,7 +599,14 @@ struct Scenario {
     std::vector<PuntExp> punts;
     std::vector<TcpExp> tcp;
     CompareOptions cmp;
+    // `fleet:` (docs/fleet.md, "UDP link through the dataplane"): the fleet key, our gateway id,
+    // member slots and the clients online on them, pushed within the sync.
+    std::optional<shm::FleetLinkState> fleet;
+    std::string fleet_key;
+    std::vector<std::pair<std::string, uint16_t>> remote;  // identity -> slot
 };
+
+shm::Endpoint to_shm(const EndpointSpec& e);
 
 std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
     Scenario s;
@@ -624,6 +661,33 @@ std::optional<Scenario> load_scenario(const fs::path& dir, std::string& err) {
                 if (k["live"] && k["live"].as<bool>()) cl.ep_flags |= shm::kEndpointLive;
                 s.clients.push_back(cl);
             }
+        }
+        if (const YAML::Node f = y["fleet"]) {
+            shm::FleetLinkState fl;
+            s.fleet_key = f["key"].as<std::string>();
+            auto k = fleet::LinkKey::derive(s.fleet_key);
+            if (!k) {
+                err = "fleet.key: " + k.error();
+                return std::nullopt;
+            }
+            fl.method = static_cast<uint8_t>(k.value().method);
+            fl.key = k.value().bytes;
+            fl.sender = f["gateway_id"].as<std::string>();
+            for (const auto& p : f["peers"]) {
+                shm::FleetLinkState::Peer peer;
+                peer.slot = p["slot"].as<uint16_t>();
+                peer.name = p["id"].as<std::string>();
+                EndpointSpec ep;
+                if (!parse_endpoint(p["endpoint"].as<std::string>(), ep)) {
+                    err = "bad fleet peer endpoint";
+                    return std::nullopt;
+                }
+                peer.endpoint = to_shm(ep);
+                fl.peers.push_back(peer);
+            }
+            if (f["remote"])
+                for (const auto& kv : f["remote"]) s.remote.emplace_back(kv.first.as<std::string>(), kv.second.as<uint16_t>());
+            s.fleet = fl;
         }
         YAML::Node ex = y["expect"];
         if (ex["counters"])
@@ -743,7 +807,8 @@ bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string
     for (size_t i = 0; i < s.clusters.size(); ++i) {
         auto spec = CipherSpec::parse(s.clusters[i].crypto);
         if (!spec) return err = "cluster " + s.clusters[i].name + ": bad crypto", false;
-        st.clusters.push_back({static_cast<uint32_t>(i), static_cast<uint8_t>(spec->method), spec->derived_key()});
+        st.clusters.push_back({static_cast<uint32_t>(i), static_cast<uint8_t>(spec->method), spec->derived_key(),
+                               s.clusters[i].name});
     }
     for (const auto& c : s.clients) {
         shm::ClientState& m = st.clients.emplace_back();
@@ -763,6 +828,14 @@ bool push_state(shm::Channel& ch, const Scenario& s, uint64_t epoch, std::string
         e.endpoint = to_shm(c.endpoint);
         e.live = (c.ep_flags & shm::kEndpointLive) != 0;
         if (c.ep_flags & shm::kEndpointReplay) e.replay_floor = uint64_t{c.replay_floor_hi} << 32;
+    }
+    if (s.fleet) {
+        st.fleet = s.fleet;
+        for (const auto& [identity, slot] : s.remote) {
+            const ClientSpec* c = client_by_name(s, identity);
+            if (!c) return err = "fleet.remote names an unknown client " + identity, false;
+            st.fleet->remote.emplace_back(c->id, slot);
+        }
     }
     shm::StateWriter writer([&](shm::MsgType t, const void* body, uint32_t len) { return push(ch, t, body, len); });
     if (!writer.full_sync(st))
@@ -869,6 +942,14 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
         return 2;
     }
     const Scenario& s = *sc;
+    if (!s.fleet_key.empty()) {
+        auto k = fleet::LinkKey::create(s.fleet_key);
+        if (!k) {
+            std::cerr << "error: fleet.key: " << k.error() << "\n";
+            return 2;
+        }
+        g_link_key = std::move(k).value();
+    }
     const std::string name = dir.filename().string();
     std::cout << "scenario " << name << ": " << s.description << "\n";
     if (geteuid() != 0) {
@@ -1135,20 +1216,30 @@ int run_scenario(const std::string& exe, const fs::path& dir, bool keep, int tim
         }
         for (const auto& t : s.tcp) {
             auto f = frame_of(t.frame);
-            const ClientSpec* a = client_by_name(s, t.src);
+            // `src: fleet-link`: the frame came in a link frame (TcpDeliver source kFromFleetLink);
+            // the message carries the relayed frame, which is the link frame's body after its names.
+            const bool from_link = t.src == "fleet-link";
+            const ClientSpec* a = from_link ? nullptr : client_by_name(s, t.src);
             const ClientSpec* b = client_by_name(s, t.dst);
-            if (!a || !b) {
+            if ((!a && !from_link) || !b) {
                 failures.push_back("tcp_deliver expectation names an unknown client");
                 continue;
             }
+            const uint32_t src_id = from_link ? shm::kFromFleetLink : a->id;
+            auto carries = [&](const Bytes& frame) {
+                if (!f) return false;
+                if (!from_link) return frame == *f;
+                // The link frame's relayed bytes: after the header and names, before the tag.
+                return f->size() >= frame.size() + 16 && std::equal(frame.begin(), frame.end(), f->end() - 16 - frame.size());
+            };
             bool found = false;
             for (size_t i = 0; i < msgs.size() && !found; ++i) {
                 const Msg& m = msgs[i];
-                if (!used[i] && m.type == shm::MsgType::TcpDeliver && f && m.frame == *f && m.src == a->id && m.dst == b->id)
+                if (!used[i] && m.type == shm::MsgType::TcpDeliver && carries(m.frame) && m.src == src_id && m.dst == b->id)
                     used[i] = found = true;
             }
             if (!found)
-                failures.push_back("no TcpDeliver of send.pcap #" + std::to_string(t.frame) + " from " + t.src + " (" + std::to_string(a->id) +
+                failures.push_back("no TcpDeliver of send.pcap #" + std::to_string(t.frame) + " from " + t.src + " (" + std::to_string(src_id) +
                                    ") to " + t.dst + " (" + std::to_string(b->id) + ") with the frame bytes unchanged");
         }
         for (size_t i = 0; i < msgs.size(); ++i)

@@ -276,3 +276,28 @@ def relay_pair(gen_file):
     s.send(a, req2)                                                      # 4: A -> B relayed
     s.expect_relay(req2, to=b)
     s.write()
+
+
+# ---- the fleet's link frame (docs/fleet.md, "The link frame, byte by byte") ----
+LINK_KEY_LABEL = b"rustun fleet link key v1\0"
+
+
+def fleet_key(spec):
+    """docs/fleet.md, "The fleet key and the tag": SHA-256 of the label, a NUL and the whole text."""
+    import hashlib
+    method, _, text = spec.partition(":")
+    assert method in ("aes256", "chacha20"), spec
+    return method, hashlib.sha256(LINK_KEY_LABEL + text.encode()).digest()
+
+
+def link_frame(key_spec, sender, cluster, frame, seq, dst_ip=None, identity="", salt=0x01020304):
+    """A link frame carrying the Rustun `frame` unchanged, tagged with the fleet key: the AEAD of
+    an empty plaintext with header + frame as associated data, nonce = salt || seq."""
+    method, key = fleet_key(key_spec)
+    dst = int(ipaddress.IPv4Address(dst_ip)) if dst_ip else 0
+    names = sender.encode() + cluster.encode() + identity.encode()
+    header = (b"RFLK" + bytes([1, 0, 0, 0, len(sender), len(cluster), len(identity), 0]) +
+              struct.pack(">IIQI", len(frame), salt, seq, dst) + names)
+    nonce = header[16:28]
+    aead = AESGCM(key) if method == "aes256" else ChaCha20Poly1305(key)
+    return header + bytes(frame) + aead.encrypt(nonce, b"", header + bytes(frame))
