@@ -445,3 +445,167 @@ TEST(State, AppendedCidrsNeedTheirClientSetFirst) {
     m.flags = shm::kClientSetAppendCidrs;
     EXPECT_EQ(f.send(shm::MsgType::ClientSet, m, 24), StateManager::Outcome::Applied);
 }
+
+// ---- The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane") ----
+
+namespace {
+
+// Pushes through the one writer of control messages (lib/shm/state_writer), so that its
+// encodings are what these tests apply.
+shm::StateWriter writer_for(StateManager& sm, std::vector<StateManager::Outcome>& outcomes) {
+    return shm::StateWriter([&sm, &outcomes](shm::MsgType t, const void* body, uint32_t len) {
+        shm::MsgHeader h{static_cast<uint16_t>(t), 0, len};
+        outcomes.push_back(sm.apply(h, static_cast<const uint8_t*>(body), 1000));
+        return true;
+    });
+}
+
+shm::Endpoint peer_ep(uint8_t last) {
+    shm::Endpoint e{};
+    e.family = 4;
+    e.port = 51258;
+    e.addr[0] = 192;
+    e.addr[2] = 2;
+    e.addr[3] = last;
+    return e;
+}
+
+std::array<uint8_t, 32> fleet_bytes(const char* spec) {
+    auto k = fleet::LinkKey::derive(spec);
+    EXPECT_TRUE(k.ok());
+    return k.value().bytes;
+}
+
+}  // namespace
+
+TEST(StateLink, ASyncCarriesTheKeyMembersRemoteHomesAndClusterNames) {
+    StateManager sm(64, 2);
+    std::vector<StateManager::Outcome> out;
+    shm::StateWriter w = writer_for(sm, out);
+    ASSERT_TRUE(w.sync_begin(3, 2, 3));
+    auto ck = CipherSpec::parse("aes256:cluster-key")->derived_key();
+    ASSERT_TRUE(w.cluster_set(1, static_cast<uint8_t>(CipherMethod::Aes256Gcm), ck, "tenant-b"));
+    ASSERT_TRUE(w.cluster_set(2, static_cast<uint8_t>(CipherMethod::Aes256Gcm), ck, "tenant-a"));
+    ASSERT_TRUE(w.client_set(10, 1, ip("10.0.0.2"), {}));
+    ASSERT_TRUE(w.client_set(11, 1, ip("10.0.0.3"), {}));
+    ASSERT_TRUE(w.client_set(20, 2, ip("10.0.0.2"), {}));
+    ASSERT_TRUE(w.fleet_link_set(static_cast<uint8_t>(CipherMethod::Aes256Gcm), fleet_bytes("aes256:fleet"), "gw-1"));
+    ASSERT_TRUE(w.link_peer_set(0, "gw-2", peer_ep(2)));
+    ASSERT_TRUE(w.link_peer_set(5, "gw-3", peer_ep(3)));
+    ASSERT_TRUE(w.remote_home_set(11, 5));
+    ASSERT_TRUE(w.sync_end(3, 2, 3));
+    for (size_t i = 0; i + 1 < out.size(); ++i) EXPECT_EQ(out[i], StateManager::Outcome::Applied) << "message " << i << ": " << sm.last_error();
+    ASSERT_EQ(out.back(), StateManager::Outcome::SyncApplied);
+    const Generation& g = *sm.current();
+    ASSERT_NE(g.link, nullptr);
+    EXPECT_EQ(g.link->sender, "gw-1");
+    EXPECT_EQ(g.link->peer_of("gw-2"), 0);
+    EXPECT_EQ(g.link->peer_of("gw-3"), 5);
+    EXPECT_EQ(g.link->peer_of("gw-4"), -1);
+    EXPECT_EQ(g.link->peers[5].to.addr[3], 3);
+    // The key is the fleet key: a frame sealed with LinkKey::create of the same text verifies.
+    auto auth = fleet::LinkAuth::create();
+    auto same = fleet::LinkKey::create("aes256:fleet");
+    uint8_t nonce[12] = {1}, t1[16], t2[16];
+    const uint8_t aad[5] = {1, 2, 3, 4, 5};
+    auth.value()->tag(*g.link->key, nonce, aad, sizeof aad, t1);
+    auth.value()->tag(*same.value(), nonce, aad, sizeof aad, t2);
+    EXPECT_EQ(std::memcmp(t1, t2, 16), 0);
+    // Cluster names resolve to the dense ids the routes use.
+    const uint32_t a = g.by_cp_id.at(10), r = g.by_cp_id.at(11), other = g.by_cp_id.at(20);
+    ASSERT_GE(g.cluster_of("tenant-b"), 0);
+    EXPECT_EQ(static_cast<uint32_t>(g.cluster_of("tenant-b")), g.clients[a].cluster);
+    EXPECT_EQ(static_cast<uint32_t>(g.cluster_of("tenant-a")), g.clients[other].cluster);
+    EXPECT_EQ(g.cluster_of("tenant-c"), -1);
+    EXPECT_EQ(g.cluster_names[g.clients[a].cluster], "tenant-b");
+    EXPECT_EQ(g.remote_peer[r].load(), 5);
+    EXPECT_EQ(g.remote_peer[a].load(), shm::kNoLinkPeer);
+    EXPECT_EQ(g.remote_peer[other].load(), shm::kNoLinkPeer);
+}
+
+TEST(StateLink, RemoteHomesChangeInPlaceMembersAtCommit) {
+    StateManager sm(64, 1);
+    std::vector<StateManager::Outcome> out;
+    shm::StateWriter w = writer_for(sm, out);
+    shm::FullState st;
+    st.cp_epoch = 4;
+    st.clusters.push_back({1, static_cast<uint8_t>(CipherMethod::ChaCha20Poly1305),
+                           CipherSpec::parse("chacha20:k")->derived_key(), "c"});
+    st.clients.push_back({10, 1, ip("10.0.0.2"), {}});
+    st.clients.push_back({11, 1, ip("10.0.0.3"), {}});
+    st.fleet = shm::FleetLinkState{};
+    st.fleet->method = static_cast<uint8_t>(CipherMethod::ChaCha20Poly1305);
+    st.fleet->key = fleet_bytes("chacha20:fleet");
+    st.fleet->sender = "gw-1";
+    st.fleet->peers.push_back({0, "gw-2", peer_ep(2)});
+    ASSERT_TRUE(w.full_sync(st));
+    const Generation* g1 = sm.current();
+    const uint32_t r = g1->by_cp_id.at(11);
+    const uint32_t v1 = g1->link->peers[0].version;
+    EXPECT_NE(v1, 0u);
+    // RemoteHomeSet: in place, no new generation.
+    EXPECT_EQ(w.remote_home_set(11, 0) ? sm.current() : nullptr, g1);
+    EXPECT_EQ(g1->remote_peer[r].load(), 0);
+    ASSERT_TRUE(w.remote_home_set(11, shm::kNoLinkPeer));
+    EXPECT_EQ(g1->remote_peer[r].load(), shm::kNoLinkPeer);
+    ASSERT_TRUE(w.remote_home_set(11, 0));
+    // LinkPeerSet waits for Commit; the remote homes survive the new generation.
+    ASSERT_TRUE(w.link_peer_set(1, "gw-3", peer_ep(3)));
+    EXPECT_EQ(sm.current(), g1);
+    EXPECT_EQ(g1->link->peer_of("gw-3"), -1);
+    ASSERT_TRUE(w.commit());
+    EXPECT_EQ(out.back(), StateManager::Outcome::Flipped);
+    const Generation* g2 = sm.current();
+    ASSERT_NE(g2, g1);
+    EXPECT_EQ(g2->link->peer_of("gw-3"), 1);
+    EXPECT_EQ(g2->link->peers[0].version, v1) << "the same member in the same slot keeps its replay windows";
+    EXPECT_EQ(g2->remote_peer[g2->by_cp_id.at(11)].load(), 0);
+    // A slot given to another member gets a new version (a new replay window in every worker);
+    // an emptied slot is no member at all.
+    ASSERT_TRUE(w.link_peer_set(0, "gw-4", peer_ep(4)));
+    ASSERT_TRUE(w.link_peer_set(1, "", {}));
+    ASSERT_TRUE(w.commit());
+    const Generation* g3 = sm.current();
+    EXPECT_EQ(g3->link->peer_of("gw-4"), 0);
+    EXPECT_NE(g3->link->peers[0].version, v1);
+    EXPECT_EQ(g3->link->peer_of("gw-3"), -1);
+    EXPECT_EQ(g3->link->peer_of("gw-2"), -1);
+    // Method 0: no UDP link at all.
+    ASSERT_TRUE(w.fleet_link_set(0, std::array<uint8_t, 32>{}, ""));
+    ASSERT_TRUE(w.commit());
+    EXPECT_EQ(sm.current()->link, nullptr);
+}
+
+TEST(StateLink, MalformedLinkMessagesAreRejected) {
+    StateManager sm(64, 1);
+    Feed f{sm};
+    full_sync(f, 5);
+    ASSERT_EQ(f.sync(shm::MsgType::SyncEnd, 5), StateManager::Outcome::SyncApplied);
+    shm::FleetLinkMsg fl{};
+    fl.method = static_cast<uint8_t>(CipherMethod::Xor);  // not an AEAD
+    fl.sender_len = 4;
+    std::memcpy(fl.sender, "gw-1", 4);
+    EXPECT_EQ(f.send(shm::MsgType::FleetLinkSet, fl, 44), StateManager::Outcome::Rejected);
+    fl.method = static_cast<uint8_t>(CipherMethod::Aes256Gcm);
+    fl.sender_len = 0;  // no sender
+    EXPECT_EQ(f.send(shm::MsgType::FleetLinkSet, fl, 40), StateManager::Outcome::Rejected);
+    fl.sender_len = 9;  // beyond the body
+    EXPECT_EQ(f.send(shm::MsgType::FleetLinkSet, fl, 44), StateManager::Outcome::Rejected);
+    shm::LinkPeerMsg lp{};
+    lp.peer = shm::kMaxLinkPeers;  // no such slot
+    lp.name_len = 4;
+    std::memcpy(lp.name, "gw-2", 4);
+    lp.endpoint = peer_ep(2);
+    EXPECT_EQ(f.send(shm::MsgType::LinkPeerSet, lp, 28), StateManager::Outcome::Rejected);
+    lp.peer = 0;
+    lp.endpoint.port = 0;  // a member without a port
+    EXPECT_EQ(f.send(shm::MsgType::LinkPeerSet, lp, 28), StateManager::Outcome::Rejected);
+    EXPECT_EQ(f.send(shm::MsgType::RemoteHomeSet, shm::RemoteHomeMsg{100, 64, 0}), StateManager::Outcome::Rejected);
+    EXPECT_EQ(f.send(shm::MsgType::RemoteHomeSet, shm::RemoteHomeMsg{100, 0, 0}, 4), StateManager::Outcome::Rejected);
+    shm::ClusterSetMsg cs{};
+    cs.cluster_id = 9;
+    cs.method = static_cast<uint8_t>(CipherMethod::Plain);
+    cs.name_len = 10;  // a name the body does not hold
+    EXPECT_EQ(f.send(shm::MsgType::ClusterSet, cs, 8), StateManager::Outcome::Rejected);
+    EXPECT_EQ(sm.current()->link, nullptr);
+}
