@@ -37,6 +37,7 @@ void write_fleet_gateways(JsonWriter& w, const FleetSnapshot& s, const FleetStat
         json::member(w, "tcp", g.tcp_listen);
         json::member(w, "udp", g.udp_listen);
         json::member(w, "link", g.link);
+        json::member_bool(w, "udp_link", g.udp_link);
         json::member(w, "version", g.version);
         json::member(w, "config_hash", g.config_hash);
         json::member_bool(w, "config_differs", g.config_hash != self_hash);

@@ -167,8 +167,11 @@ void print_gateways(const rapidjson::Value& result, uint64_t now_s) {
     for (const auto& g : result["gateways"].GetArray()) {
         std::string hash = member(g, "config_hash");
         if (g["config_differs"].GetBool()) hash += " DIFFERS";
-        rows.push_back({member(g, "id") + (g["self"].GetBool() ? " (this)" : ""), member(g, "tcp"), member(g, "udp"),
-                        member(g, "link"), member(g, "clients"), ago_text(number(g, "last_seen"), now_s), hash,
+        // UDP link: its dataplane takes link frames (docs/fleet.md, "UDP link through the dataplane").
+        const auto ul = g.FindMember("udp_link");
+        const bool udp_link = ul != g.MemberEnd() && ul->value.IsBool() && ul->value.GetBool();
+        rows.push_back({member(g, "id") + (g["self"].GetBool() ? " (this)" : ""), member(g, "tcp"),
+                        member(g, "udp") + (udp_link ? " +link" : ""), member(g, "link"), member(g, "clients"), ago_text(number(g, "last_seen"), now_s), hash,
                         member(g, "version")});
     }
     print_table({"ID", "TCP", "UDP", "LINK", "CLIENTS", "LAST_SEEN", "CONFIG_HASH", "VERSION"}, rows);

@@ -64,6 +64,24 @@ TEST(FleetRecords, ClientRecordRoundTrips) {
     EXPECT_EQ(d.value().udp_endpoint, "198.51.100.7:4000");
 }
 
+TEST(FleetRecords, GatewayRecordSaysWhetherItsDataplaneTakesLinkFrames) {
+    FleetGateway g;
+    g.id = "gw-a";
+    g.udp_listen = "192.0.2.1:51258";
+    auto plain = decode_gateway_record(encode_gateway_record(g));
+    ASSERT_TRUE(plain.ok()) << plain.error();
+    EXPECT_FALSE(plain.value().udp_link);
+    EXPECT_EQ(encode_gateway_record(g).find("udp_link"), std::string::npos) << "absent unless set (older readers)";
+    g.udp_link = true;
+    auto with = decode_gateway_record(encode_gateway_record(g));
+    ASSERT_TRUE(with.ok()) << with.error();
+    EXPECT_TRUE(with.value().udp_link);
+    auto bad = decode_gateway_record(R"({"id":"g","tcp":"","udp":"","link":"","version":"","config_hash":"",)"
+                                     R"("clients":0,"started_at":0,"updated_at":0,"udp_link":1})");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("'udp_link'"), std::string::npos) << bad.error();
+}
+
 TEST(FleetRecords, BadRecordsNameTheMember) {
     auto d = decode_client_record(R"({"cluster":"c1","identity":"a","home":"g","epoch":"x"})");
     ASSERT_FALSE(d.ok());
