@@ -96,6 +96,7 @@ namespace rustun::cp {
     X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \
     X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)") \
     X(fleet_link_queued, "Data for a client homed on another gateway queued to the fleet link") \
+    X(fleet_link_udp_handed, "Data from a TCP sender for a client homed on another gateway handed to our dataplane for the UDP link (LinkTx)") \
     X(fleet_link_tx, "link frames written to another gateway's link connection") \
     X(fleet_link_unknown_gateway, "link frames not sent: the home gateway has no link address in the fleet view (or is this gateway)") \
     X(fleet_link_queue_full, "link frames not sent: the peer gateway's queue was full") \

@@ -416,6 +416,28 @@ bool DataplaneLink::send_udp(const shm::Endpoint& to, const uint8_t* frame, size
     return true;
 }
 
+bool DataplaneLink::TxProducer::send_link(uint32_t dp_client, uint32_t dst_ip, const uint8_t* frame, size_t len,
+                                          CounterBlock& ctr) {
+    if (!ring_ || len > shm::kMaxFrameInSlot) return false;
+    uint8_t* slot = ring_->reserve();
+    if (!slot) {
+        ctr.inc(Counter::udp_tx_ring_full);
+        return false;
+    }
+    shm::MsgHeader hdr{static_cast<uint16_t>(shm::MsgType::LinkTx), 0,
+                       static_cast<uint32_t>(offsetof(shm::LinkTxMsg, frame) + len)};
+    std::memcpy(slot, &hdr, sizeof hdr);
+    auto* body = reinterpret_cast<shm::LinkTxMsg*>(slot + sizeof hdr);
+    body->dst_client = dp_client;
+    body->dst_ip = dst_ip;
+    body->frame_len = static_cast<uint16_t>(len);
+    std::memset(body->pad, 0, sizeof body->pad);
+    std::memcpy(body->frame, frame, len);
+    ring_->advance();
+    ++queued_;
+    return true;
+}
+
 bool DataplaneLink::TxProducer::send(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& ctr) {
     if (!ring_ || len > shm::kMaxFrameInSlot) return false;
     if (!put_txframe(*ring_, to, frame, len)) {

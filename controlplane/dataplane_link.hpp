@@ -47,6 +47,7 @@ public:
     // dataplane"): the dataplane seals Data for clients online on other members with the fleet
     // key `key_spec` under our `gateway_id`, and verifies the link frames they send. Before start().
     Status set_fleet_udp(std::string gateway_id, std::string_view key_spec);
+    bool fleet_udp() const { return fleet_udp_.on; }  // immutable after start()
 
     Status start();
     void stop();
@@ -66,6 +67,10 @@ public:
         // Queues one sealed frame for UDP delivery to `to`; false if no dataplane is attached or
         // the ring is full (counted as udp_tx_ring_full).
         bool send(const shm::Endpoint& to, const uint8_t* frame, size_t len, CounterBlock& counters);
+        // Queues one Data frame for `dp_client` (a dataplane client id), online on another member
+        // whose dataplane takes link frames: the dataplane seals it for that member (LinkTx,
+        // docs/fleet.md "UDP link through the dataplane"). `dst_ip`: the inner destination.
+        bool send_link(uint32_t dp_client, uint32_t dst_ip, const uint8_t* frame, size_t len, CounterBlock& counters);
 
     private:
         friend class DataplaneLink;

@@ -12,6 +12,7 @@
 #include "block_pool.hpp"
 #include "dataplane_link.hpp"
 #include "fleet_link.hpp"
+#include "fleet_view.hpp"
 #include "frame_sender.hpp"
 #include "proto/dialect.hpp"
 #include "routing/inner_packet_policy.hpp"
@@ -383,6 +384,13 @@ bool Worker::sender_current(std::shared_ptr<Membership>& m, const Connection* sr
     return current();
 }
 
+bool Worker::remote_over_udp_link(std::string_view cluster, std::string_view identity) const {
+    if (!fleet_ || !link_ || !link_->fleet_udp() || !link_->attached()) return false;
+    const std::shared_ptr<const FleetSnapshot> s = state_.fleet_view().snapshot();
+    const RemoteClient* rc = s->find(cluster, identity);
+    return rc && rc->home_gw && rc->home_gw->udp_link && !rc->home_gw->self;
+}
+
 void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t>& bad) {
     const SteadyTime now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < batch_.size(); ++i) {
@@ -428,6 +436,16 @@ void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t
             continue;
         }
         ConnectionPtr dst = de.rt.conn.load();
+        if (!dst && link_ && remote_over_udp_link(m.clusters[de.cluster].name, de.cfg.identity)) {
+            // Online on a member whose dataplane takes link frames: ours seals it for that member
+            // (docs/fleet.md, "UDP link through the dataplane").
+            Delivery dv{nullptr, {}, de.stats.get(), se.stats.get(), batch_[i].offset, batch_[i].len};
+            dv.link_client = m.dp.client[d.dst];
+            dv.link_dst_ip = load_be32(it.plaintext + 16);
+            deliveries_.push_back(std::move(dv));
+            has_udp_deliveries_ = true;
+            continue;
+        }
         if (!dst) {
             // Not here: online on another gateway of the fleet? The frame goes there unchanged.
             const FleetLink::Relay r =
@@ -447,6 +465,14 @@ void Worker::deliver_batch() {
     // Frames for UDP endpoints go to this worker's own TX ring, published once per batch.
     auto deliver = [&](DataplaneLink::TxProducer* tx) {
         for (Delivery& d : deliveries_) {
+            if (!d.dst && d.link_client != kNoLinkClient) {
+                if (tx && tx->send_link(d.link_client, d.link_dst_ip, arena_.get() + d.offset, d.len, counters_)) {
+                    counters_.inc(Counter::fleet_link_udp_handed);
+                } else {
+                    d.dst_stats->drops.fetch_add(1, std::memory_order_relaxed);
+                }
+                continue;
+            }
             if (!d.dst) {
                 if (tx && tx->send(d.udp, arena_.get() + d.offset, d.len, counters_)) {
                     counters_.inc(Counter::tcp_to_udp);

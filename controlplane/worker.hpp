@@ -74,12 +74,17 @@ private:
         uint32_t len;     // whole frame (header + payload)
     };
     struct Delivery {
-        ConnectionPtr dst;  // null: UDP delivery through the dataplane to `udp`
+        ConnectionPtr dst;  // null: UDP delivery through the dataplane to `udp`, or over its link
         shm::Endpoint udp;
         ClientStats* dst_stats;
         ClientStats* src_stats;
         uint32_t offset, len;
+        // Not kNoLinkClient: the destination (this dataplane client id) is online on another
+        // member with a UDP link: the dataplane seals it for that member (LinkTx).
+        uint32_t link_client = kNoLinkClient;
+        uint32_t link_dst_ip = 0;
     };
+    static constexpr uint32_t kNoLinkClient = 0xffffffffu;
 
     void run();
     void accept_all();
@@ -108,6 +113,9 @@ private:
     // True if `src` is still the connection of the client it names in `m`; else tries a newer
     // snapshot, and as a last resort (a reload in progress) the state mutex.
     bool sender_current(std::shared_ptr<Membership>& m, const Connection* src) EXCLUDES(state_.mu());
+    // True if the client is online on another member whose dataplane takes link frames and ours
+    // carries the fleet's UDP link (attached): its Data goes as a LinkTx through our dataplane.
+    bool remote_over_udp_link(std::string_view cluster, std::string_view identity) const;
     void deliver_batch();
     void flush_dirty();
     void timers();

@@ -76,10 +76,59 @@ unsigned poll_control(Runtime& rt, unsigned max) {
     return n;
 }
 
-// Sends up to `max` TxFrames of TX ring `ring` through worker 0.
+enum class LinkTxResult : uint8_t { Sent, NoMember, NoMbuf, Full };
+
+// A LinkTx (the control plane's TCP relay, docs/fleet.md "UDP link through the dataplane"):
+// sealed here as the workers seal Data for remote clients, then sent through worker 0.
+LinkTxResult send_link_tx(Runtime& rt, const shm::LinkTxView& lt) {
+    const Generation* g = rt.state->current();
+    auto d = g->by_cp_id.find(lt.dst_client);
+    if (!g->link || d == g->by_cp_id.end()) return LinkTxResult::NoMember;
+    const uint16_t slot = g->remote_peer[d->second].load(std::memory_order_relaxed);
+    if (slot == shm::kNoLinkPeer) return LinkTxResult::NoMember;
+    const LinkPeer& peer = g->link->peers[slot];
+    const uint32_t cluster = g->clients[d->second].cluster;
+    if (peer.name.empty() || cluster >= g->cluster_names.size() || g->cluster_names[cluster].empty() ||
+        (peer.to.family == 6 && !rt.src.has_addr6))
+        return LinkTxResult::NoMember;
+    fleet::LinkHeader h;
+    h.sender = g->link->sender;
+    h.cluster = g->cluster_names[cluster];
+    h.dst_ip = lt.dst_ip;
+    h.salt = rt.link_salt;
+    h.seq = rt.link_seq.fetch_add(1, std::memory_order_relaxed);
+    h.frame_len = lt.frame_len;
+    static uint8_t buf[fleet::kLinkMaxFrameSize];  // main lcore only
+    const size_t len = rt.main_link_auth->seal(*g->link->key, h, {lt.frame, lt.frame_len}, buf);
+    if (len == 0 || len + 8u + (peer.to.family == 6 ? 40u : 20u) > rt.mtu) return LinkTxResult::NoMember;
+    rte_mbuf* m = build_datagram(rt, peer.to, rt.mac_hint(peer.key), buf, static_cast<uint32_t>(len));
+    if (m == nullptr) return LinkTxResult::NoMbuf;
+    if (rte_ring_sp_enqueue(rt.main_tx, m) != 0) {
+        rte_pktmbuf_free(m);
+        return LinkTxResult::Full;
+    }
+    return LinkTxResult::Sent;
+}
+
+// Sends up to `max` TxFrames (and LinkTx) of TX ring `ring` through worker 0.
 unsigned poll_tx_ring(Runtime& rt, uint32_t ring, unsigned max) {
     uint64_t sent = 0, bad = 0, nombuf = 0, full = 0;
+    uint64_t link_sent = 0, link_refused = 0;
     const unsigned n = shm::drain_ring(rt.channel->tx(ring), max, g_msg_copy, [&](const uint8_t* copy) {
+        if (shm::msg_header(copy).type == static_cast<uint16_t>(shm::MsgType::LinkTx)) {
+            shm::LinkTxView lt;
+            if (shm::parse_linktx(copy, lt) != shm::MsgCheck::Ok) {
+                ++bad;
+                return;
+            }
+            switch (send_link_tx(rt, lt)) {
+                case LinkTxResult::Sent: ++link_sent; break;
+                case LinkTxResult::NoMember: ++link_refused; break;
+                case LinkTxResult::NoMbuf: ++nombuf; break;
+                case LinkTxResult::Full: ++full; break;
+            }
+            return;
+        }
         shm::TxFrameView msg;
         const bool ok = shm::parse_txframe(copy, msg) == shm::MsgCheck::Ok && (msg.to.family == 4 || rt.src.has_addr6);
         if (!ok) {
@@ -108,6 +157,8 @@ unsigned poll_tx_ring(Runtime& rt, uint32_t ring, unsigned max) {
         rt.count_main(C::drop_bad_txframe, bad);
         rt.count_main(C::drop_no_mbuf, nombuf);
         rt.count_main(C::drop_tx_full, full);
+        rt.count_main(C::link_tx, link_sent);
+        rt.count_main(C::drop_link_tx_no_member, link_refused);
     }
     return n;
 }

@@ -126,6 +126,7 @@ struct Runtime {
     // the control plane's TCP link clears it, so the two never share a nonce) and a sequence
     // unique in this process, started at CLOCK_REALTIME ns; workers reserve kMaxBurst at a time.
     uint32_t link_salt = 0;
+    std::unique_ptr<fleet::LinkAuth> main_link_auth;  // the main lcore's: LinkTx from the control plane
     alignas(64) std::atomic<uint64_t> link_seq{0};
 
     alignas(64) std::atomic<bool> stop{false};

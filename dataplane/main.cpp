@@ -190,6 +190,8 @@ int main(int argc, char** argv) {
 
     if (::getrandom(&rt.link_salt, sizeof rt.link_salt, 0) != sizeof rt.link_salt) rt.link_salt = static_cast<uint32_t>(rte_rdtsc());
     rt.link_salt |= 0x80000000u;
+    if (auto la = fleet::LinkAuth::create()) rt.main_link_auth = std::move(*la);
+    else return cleanup_and(fail("fleet link: " + la.error()));
     {
         timespec ts{};
         ::clock_gettime(CLOCK_REALTIME, &ts);

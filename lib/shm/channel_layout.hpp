@@ -42,7 +42,7 @@ inline constexpr size_t kVersionBytes = 64;      // SegmentHeader::dp_version, N
 // kDpCounterCount of each layout version (index = version, 0 unused): a counter appended without
 // a new kChannelVersion fails to compile below. Version 5 grew from 37 to 41 without a bump (the
 // reason for this table); a new version records its count here and in docs/shm-channel.md.
-inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60, 69};
+inline constexpr uint32_t kDpCounterCountOfVersion[] = {0, 28, 31, 31, 35, 41, 41, 60, 70};
 static_assert(sizeof(kDpCounterCountOfVersion) / sizeof(uint32_t) == kChannelVersion + 1,
               "a new kChannelVersion: record its counter count in kDpCounterCountOfVersion");
 static_assert(kDpCounterCount == kDpCounterCountOfVersion[kChannelVersion],
@@ -142,6 +142,7 @@ enum class MsgType : uint16_t {
     RemoteHomeSet = 11,  // RemoteHomeMsg: a client is online on another member (in place, at once)
     // CpToDpTx
     TxFrame = 20,  // TxFrameMsg
+    LinkTx = 21,   // LinkTxMsg: a Data frame for a client online on another member (the fleet's UDP link)
     // DpToCp
     Punt = 30,        // PuntMsg: a frame for the control plane (KeepAlive, Handshake, ...)
     TcpDeliver = 31,  // TcpDeliverMsg: an authenticated Data frame for a client without live UDP
@@ -291,6 +292,19 @@ struct TxFrameMsg {
 };
 static_assert(sizeof(TxFrameMsg) == 32 + kMaxFrameInSlot && offsetof(TxFrameMsg, frame_len) == 20 &&
               offsetof(TxFrameMsg, frame) == 32);
+
+// A Data frame the control plane's TCP relay received for `dst_client`, which is online on
+// another member of the fleet: the dataplane seals it in a link frame to that member's dataplane
+// (its RemoteHomeSet slot), `dst_ip` the inner packet's destination (host order). Version 8.
+struct LinkTxMsg {
+    uint32_t dst_client;
+    uint32_t dst_ip;
+    uint16_t frame_len;
+    uint8_t pad[22];
+    uint8_t frame[kMaxFrameInSlot];  // exactly one Data frame
+};
+static_assert(sizeof(LinkTxMsg) == 32 + kMaxFrameInSlot && offsetof(LinkTxMsg, frame_len) == 8 &&
+              offsetof(LinkTxMsg, frame) == 32);
 
 struct PuntMsg {
     Endpoint from;          // source UDP endpoint of the datagram

@@ -79,7 +79,8 @@ namespace rustun::shm {
     X(drop_link_unknown_sender, "dropped: a link frame from a gateway that is not a fleet member") \
     X(drop_link_bad_tag, "dropped: a link frame whose fleet-key tag does not verify")             \
     X(drop_link_replay, "dropped: a link frame replayed or older than its sender's window")        \
-    X(drop_link_no_route, "dropped: a link frame for a cluster or address that has no client here")
+    X(drop_link_no_route, "dropped: a link frame for a cluster or address that has no client here") \
+    X(drop_link_tx_no_member, "dropped: a LinkTx for a client with no member slot (yet), or a link frame that does not fit")
 
 enum class DpCounter : uint16_t {
 #define X(name, help) name,

@@ -67,6 +67,24 @@ MsgCheck parse_deliver(const uint8_t* copy, DeliverView& out) {
     return MsgCheck::Ok;
 }
 
+MsgCheck parse_linktx(const uint8_t* copy, LinkTxView& out) {
+    constexpr uint32_t fixed = offsetof(LinkTxMsg, frame);
+    MsgHeader h;
+    if (MsgCheck c = check_header(copy, MsgType::LinkTx, fixed, h); c != MsgCheck::Ok) return c;
+    const uint8_t* body = copy + sizeof h;
+    std::memcpy(&out.dst_client, body + offsetof(LinkTxMsg, dst_client), 4);
+    std::memcpy(&out.dst_ip, body + offsetof(LinkTxMsg, dst_ip), 4);
+    std::memcpy(&out.frame_len, body + offsetof(LinkTxMsg, frame_len), 2);
+    if (!frame_fits(h, fixed, out.frame_len)) return MsgCheck::BadLength;
+    out.frame = body + fixed;
+    // The receiving member writes these bytes into a client's stream or datagram as they are.
+    FrameHeader fh;
+    if (decode_header(std::span<const uint8_t>(out.frame, out.frame_len), fh) != HeaderStatus::Ok ||
+        fh.frame_type() != FrameType::Data || fh.frame_size() != out.frame_len)
+        return MsgCheck::BadFrame;
+    return MsgCheck::Ok;
+}
+
 MsgCheck parse_txframe(const uint8_t* copy, TxFrameView& out) {
     constexpr uint32_t fixed = offsetof(TxFrameMsg, frame);
     MsgHeader h;

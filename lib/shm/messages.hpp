@@ -43,6 +43,13 @@ struct TxFrameView {
 MsgCheck parse_punt(const uint8_t* copy, PuntView& out);
 MsgCheck parse_deliver(const uint8_t* copy, DeliverView& out);
 MsgCheck parse_txframe(const uint8_t* copy, TxFrameView& out);
+struct LinkTxView {
+    uint32_t dst_client;
+    uint32_t dst_ip;
+    const uint8_t* frame;  // exactly one Data frame
+    uint16_t frame_len;
+};
+MsgCheck parse_linktx(const uint8_t* copy, LinkTxView& out);
 // The header of a control-ring message, with `len` checked against the slot (the body checks are
 // the dataplane StateManager's, per type).
 MsgCheck parse_control_header(const uint8_t* copy, MsgHeader& out);

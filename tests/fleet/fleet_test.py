@@ -148,6 +148,35 @@ def scenario_relay_udp(f):
         d1["link_tx"], d1["link_rx"]))
 
 
+def scenario_relay_mixed(f):
+    """A TCP-relay client on gw-1 and a UDP-relay client on gw-2: the TCP sender's frames are handed
+    to gw-1's dataplane (LinkTx) and sealed for gw-2's; the UDP sender's reach gw-1's dataplane as
+    link frames and its control plane for the TCP connection. No frame takes the TCP link."""
+    f.start_gateways()
+    a = f.client("a", "client-a", [1])
+    b = f.client("b", "client-b", [2], ["--relay", "udp"])
+    wait_for(20, "b bound at gw-2's UDP relay", lambda: b.status()["relay"].get("udp_bound"))
+    wait_for(10, "gw-1 sees client-b", lambda: "client-b" in f.gw[1].remote_clients())
+    wait_for(10, "gw-2 sees client-a", lambda: "client-a" in f.gw[2].remote_clients())
+    wait_for(10, "ping a -> b across gateways (TCP sender, UDP receiver)", lambda: a.ping(IPS["b"]))
+    assert f.topo.ping("b", IPS["a"], count=3), "b cannot reach a across gateways (UDP sender, TCP receiver)"
+    s1, s2 = f.gw[1].ctl("stats"), f.gw[2].ctl("stats")
+    c1, d1, d2 = s1["controlplane"], s1["dataplane"], s2["dataplane"]
+    assert c1["fleet_link_udp_handed"] > 0 and d1["link_tx"] > 0, \
+        "gw-1 handed nothing to its dataplane's link: fleet_link_udp_handed %d, link_tx %d" % (
+            c1["fleet_link_udp_handed"], d1["link_tx"])
+    assert d2["link_rx"] > 0 and d2["link_tx"] > 0, "gw-2 dataplane: link_rx %d, link_tx %d" % (
+        d2["link_rx"], d2["link_tx"])
+    assert d1["link_to_controlplane_tcp"] > 0 and c1["fleet_link_delivered"] > 0, \
+        "gw-1: link frames for its TCP client: link_to_controlplane_tcp %d, fleet_link_delivered %d" % (
+            d1["link_to_controlplane_tcp"], c1["fleet_link_delivered"])
+    for gw, st in (("gw-1", s1), ("gw-2", s2)):
+        assert st["controlplane"].get("fleet_link_tx", 0) == 0, "%s used the TCP link" % gw
+        bad = {k: v for k, v in st["dataplane"].items() if k.startswith("drop_link_") and v}
+        assert not bad, "%s dataplane dropped link frames: %s" % (gw, bad)
+    step("ping a (TCP) <-> b (UDP) across gateways through both dataplanes: ok")
+
+
 def scenario_ownership(f):
     """One identity, one home: client-a lives on gw-1 (its process then stopped with SIGSTOP, so
     the session stays open and it cannot fight back); the same identity connects to gw-2: newest
@@ -274,6 +303,7 @@ SCENARIOS = {
     "peers": (scenario_peers, dict()),
     "relay-tcp": (scenario_relay_tcp, dict()),
     "relay-udp": (scenario_relay_udp, dict(dataplane=True)),
+    "relay-mixed": (scenario_relay_mixed, dict(dataplane=True)),
     "ownership": (scenario_ownership, dict(clients=("a", "c"))),
     "gateway-kill": (scenario_gateway_kill, dict(gateways=3)),
     "etcd-restart": (scenario_etcd_restart, dict(clients=("a", "b", "c"))),

@@ -13,7 +13,7 @@
 // The "pre" patches land before the control plane attaches (attach must refuse or survive them),
 // the "post" patches after it (nothing validated at attach may be read again). Then both sides'
 // consumers run: the dataplane's control ring (StateManager::apply, the real one) and TX ring
-// (parse_txframe), the control plane's deliver and punt rings (parse_deliver/parse_punt) and the
+// (parse_txframe, parse_linktx), the control plane's deliver and punt rings (parse_deliver/parse_punt) and the
 // counters. Invariants checked beyond "no crash" (ASan/UBSan): every accepted TcpDeliver is
 // exactly one Data frame inside the slot; every accepted Punt/TxFrame lies inside the slot.
 #include <sys/stat.h>
@@ -192,6 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             state.reclaim();
         });
         drain_ring(dp.rings[1], 64, copy, [&](const uint8_t* c) {
+            LinkTxView lv;
+            if (parse_linktx(c, lv) == MsgCheck::Ok && !inside(lv.frame, lv.frame_len, c)) std::abort();
             TxFrameView v;
             if (parse_txframe(c, v) != MsgCheck::Ok) return;
             if (!inside(v.frame, v.frame_len, c) || (v.to.family != 4 && v.to.family != 6)) std::abort();

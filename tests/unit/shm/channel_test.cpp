@@ -592,6 +592,31 @@ TEST(ShmMessages, PuntAndTxFrameLengthsAreChecked) {
     EXPECT_EQ(parse_control_header(slot.data(), out), MsgCheck::BadLength);
 }
 
+TEST(ShmMessages, LinkTxCarriesExactlyOneDataFrame) {
+    std::vector<uint8_t> slot(kSlotSize, 0);
+    LinkTxMsg m{};
+    m.dst_client = 7;
+    m.dst_ip = 0x0a000102;
+    const std::vector<uint8_t> f = data_frame(100);
+    m.frame_len = static_cast<uint16_t>(f.size());
+    std::memcpy(m.frame, f.data(), f.size());
+    write_msg(slot.data(), MsgType::LinkTx, &m, offsetof(LinkTxMsg, frame) + f.size());
+    LinkTxView v;
+    ASSERT_EQ(parse_linktx(slot.data(), v), MsgCheck::Ok);
+    EXPECT_EQ(v.dst_client, 7u);
+    EXPECT_EQ(v.dst_ip, 0x0a000102u);
+    EXPECT_EQ(v.frame_len, f.size());
+    m.frame[5] = 2;  // a KeepAlive: the receiving member would write it into a client's stream
+    write_msg(slot.data(), MsgType::LinkTx, &m, offsetof(LinkTxMsg, frame) + f.size());
+    EXPECT_EQ(parse_linktx(slot.data(), v), MsgCheck::BadFrame);
+    m.frame[5] = 3;
+    m.frame_len = static_cast<uint16_t>(f.size() + 1);  // beyond len
+    write_msg(slot.data(), MsgType::LinkTx, &m, offsetof(LinkTxMsg, frame) + f.size());
+    EXPECT_EQ(parse_linktx(slot.data(), v), MsgCheck::BadLength);
+    TxFrameView tv;
+    EXPECT_EQ(parse_txframe(slot.data(), tv), MsgCheck::BadType);
+}
+
 // docs/shm-channel.md states the version and the counter count of this build (it once said 38
 // counters when the code had 35): a change of either must change the page too.
 TEST(ShmChannel, TheDocumentedVersionAndCounterCountAreThisBuilds) {
