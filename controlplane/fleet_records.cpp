@@ -104,9 +104,10 @@ Result<FleetGateway> decode_gateway_record(std::string_view json) {
     if (!r.error.empty()) return make_error(r.error);
     if (g.id.empty()) return make_error("gateway record: empty 'id'");
     // Optional (written since the UDP link exists; an older gateway's record has none).
-    if (auto it = d.value().FindMember("udp_link"); it != d.value().MemberEnd()) {
-        if (!it->value.IsBool()) return make_error("gateway record: member 'udp_link' not a boolean");
-        g.udp_link = it->value.GetBool();
+    if (d.value().HasMember("udp_link")) {
+        const rapidjson::Value& v = d.value()["udp_link"];
+        if (!v.IsBool()) return make_error("gateway record: member 'udp_link' not a boolean");
+        g.udp_link = v.GetBool();
     }
     return g;
 }

@@ -168,8 +168,7 @@ void print_gateways(const rapidjson::Value& result, uint64_t now_s) {
         std::string hash = member(g, "config_hash");
         if (g["config_differs"].GetBool()) hash += " DIFFERS";
         // UDP link: its dataplane takes link frames (docs/fleet.md, "UDP link through the dataplane").
-        const auto ul = g.FindMember("udp_link");
-        const bool udp_link = ul != g.MemberEnd() && ul->value.IsBool() && ul->value.GetBool();
+        const bool udp_link = g.HasMember("udp_link") && g["udp_link"].IsBool() && g["udp_link"].GetBool();
         rows.push_back({member(g, "id") + (g["self"].GetBool() ? " (this)" : ""), member(g, "tcp"),
                         member(g, "udp") + (udp_link ? " +link" : ""), member(g, "link"), member(g, "clients"), ago_text(number(g, "last_seen"), now_s), hash,
                         member(g, "version")});
