@@ -201,6 +201,12 @@ Status setup_uplink(Runtime& rt) {
     if (!pool) return make_error(pool.error());
     rt.pool = *pool;
     warn_worker_sockets(rt, socket);
+    if (c.mtu != 0) {
+        // Before the queues: a PMD sizes its receive buffers by it (one mbuf per packet: at most 2000).
+        const int rc = rte_eth_dev_set_mtu(rt.port_id, static_cast<uint16_t>(c.mtu));
+        if (rc < 0)
+            return make_error("dataplane.mtu: " + std::to_string(c.mtu) + " refused by " + c.port + ": " + rte_strerror(-rc));
+    }
     Status s = start_port(rt.port_id, static_cast<uint16_t>(c.workers), rt.pool, socket, conf, c.rx_descriptors,
                           c.tx_descriptors, ("dataplane.port: " + c.port).c_str());
     if (!s) return s;

@@ -23,6 +23,9 @@
 #              Mpps beside the 1-queue row and each worker's cycles/packet and share of packets
 #   dp-100k    the same with 100 000 endpoints in 10 000 clusters (one key per cluster), the
 #              worst case: the generator sweeps all flows round-robin (every packet a cold flow)
+#   dp-link    rustun-dataplane sealing every relayed frame in a fleet link frame (rustun-loadgen
+#              --link: every destination online on another member, whose dataplane is the
+#              generator; docs/fleet.md "UDP link through the dataplane"), against the local relay
 #   dp-100k-fb the same with per-flow bursts (rustun-loadgen --flow-burst 16: the locality of real
 #              traffic)
 #   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,
@@ -48,7 +51,7 @@
 # cycles are the figure to extrapolate from (docs/performance.md, "Many queues").
 # Environment: RUSTUN_BUILD (default build-load), RUSTUN_BENCH_SECONDS (default 3) measured
 # seconds per run, RUSTUN_BENCH_SIZES (default "64 512 1400"), RUSTUN_BENCH_CIPHERS (default
-# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency zc mq; without
+# "chacha20 aes256"), RUSTUN_BENCH_SKIP (space-separated: scale kernel cp pktgen fwd latency zc mq link; without
 # fwd the dataplane rows have no target), RUSTUN_BENCH_JSON=FILE
 # (raw JSON lines appended).
 set -euo pipefail
@@ -201,6 +204,10 @@ for c in $CIPHERS; do for s in $SIZES; do
     log "$c $s B: dataplane and memif-fwd at half rate ($half pps): latency"
     lg dp "dph-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
     lg fwd "fwdh-$c-$s" --bind none --cipher "$c" --size "$s" --seconds "$SECS" --rate "$half"
+  fi
+  if [[ $SKIP != *" link "* ]]; then
+    log "$c $s B: dataplane sealing every frame for the fleet's UDP link (rustun-loadgen --link), max rate"
+    lg dp "dpl-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --link
   fi
   if [[ $SKIP != *" scale "* ]]; then
     log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
@@ -364,6 +371,12 @@ for c in os.environ["CIPHERS"].split():
             tot = sum(w["packets"] for w in ws) or 1
             row("dp-2q", d2["mpps"], "-", ("%.2fx of 1 queue; " % (d2["mpps"] / d["mpps"]) if d else "") +
                 ", ".join("w%d %.0f cyc %.0f%%" % (w["worker"], w["cycles_per_packet"], 100 * w["packets"] / tot) for w in ws), dpc(d2))
+        dl = L(f"dpl-{c}-{s}")
+        if dl and d:
+            ok = dl["mpps"] >= 0.8 * d["mpps"]
+            summary.append(("link>=0.8x local", c, s, ok))
+            row("dp-link", dl["mpps"], "-", "sealed for a member, vs local relay >= 0.8x: %s (%.2fx), loss %.3f%%" % (
+                v(ok), dl["mpps"] / d["mpps"], 100 * dl["loss_ratio"]), dpc(dl))
         if k and d:
             r100, rk = d["mpps"] / cr, k["mpps"] / cr
             ok = rk >= 0.9 * r100

@@ -147,6 +147,9 @@ struct DataplaneConfig {
     // limits (rte_eth_dev_info desc_lim), or the dataplane refuses to start.
     uint32_t rx_descriptors = default_integer("dataplane.rx_descriptors");
     uint32_t tx_descriptors = default_integer("dataplane.tx_descriptors");
+    // The uplink's IP MTU in bytes, set on the port before it starts; 0 = leave the port's own
+    // (1500 on most). A fleet's UDP link wraps relayed frames in ~64 more bytes (docs/fleet.md).
+    uint32_t mtu = default_integer("dataplane.mtu");
     Ipv4Addr address;                                   // gateway IPv4 on the uplink; required
     std::optional<std::array<uint8_t, 16>> address6;    // gateway IPv6 (network byte order)
     Exception exception = Exception::None;

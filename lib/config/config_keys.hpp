@@ -141,6 +141,8 @@ inline constexpr ConfigKey kConfigKeys[] = {
     // limits when the port is set up (dataplane/port_descriptors.hpp).
     integer("dataplane.rx_descriptors", S, 0, 32768, 0),
     integer("dataplane.tx_descriptors", S, 0, 32768, 0),
+    // 0 = the port's own MTU; else 1280..2000 (one mbuf per packet; yaml_loader.cpp).
+    integer("dataplane.mtu", S, 0, 2000, 0),
     value("dataplane.address", "IPv4", S, "required"),
     value("dataplane.address6", "IPv6 (quoted)", S, "none"),
     text("dataplane.exception", "`none` or `tap`", S, "none"),

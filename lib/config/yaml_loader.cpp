@@ -226,6 +226,13 @@ Result<DataplaneConfig> read_dataplane(const YamlReader& r, const Fields::Entry&
     RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.rx_descriptors"), out.rx_descriptors));
     RUSTUN_KEY(read_descriptors(r, f, config_key("dataplane.tx_descriptors"), out.tx_descriptors));
     RUSTUN_KEY([&]() -> Status {
+        const ConfigKey& k = config_key("dataplane.mtu");
+        RUSTUN_TRY(read_integer(r, f, k, out.mtu));
+        if (out.mtu == 0 || out.mtu >= 1280) return Status::success();
+        return error_at(r.at(*f.get(k.name()), std::string(k.path)),
+                        "expected 0 (the port's own MTU) or 1280..2000 bytes, got " + std::to_string(out.mtu));
+    }());
+    RUSTUN_KEY([&]() -> Status {
         RUSTUN_TRY_ASSIGN(addr, r.required(f, "address", "the gateway's IPv4 address a.b.c.d on the uplink"));
         RUSTUN_TRY_ASSIGN(text, r.string(*addr, path("address"), "an IPv4 address a.b.c.d"));
         RUSTUN_TRY_ASSIGN(value, check_ipv4_field(text, r.at(*addr, path("address"))));

@@ -75,6 +75,10 @@ cli::Spec loadgen_spec(bool genconfig) {
              "time on stderr and in --json: bind_seconds), none (default; e.g. against rustun-memif-fwd)"},
             {"bind-timeout", 0, "S", "give up binding (--bind keepalive) after S seconds (default 120)"},
             {"no-key-hint", 0, nullptr, "KeepAlives with random nonces (reference-shaped): no key-hint tag"},
+            {"link", 0, nullptr,
+             "with --bind shm: every destination is online on another fleet member whose dataplane\n"
+             "is this generator (docs/fleet.md, \"UDP link through the dataplane\"): the dataplane\n"
+             "seals every relayed frame in a link frame to us; we count the frames inside them"},
             {"rate", 0, "PPS", "offered packets/s over all flows; 0 = as fast as possible (default 0)"},
             {"seconds", 0, "S", "measured seconds (default 5)"},
             {"warmup", 0, "S", "seconds before measuring (default 1)"},
@@ -111,6 +115,7 @@ struct Args {
     uint32_t queues = 1;      // queue pairs; flow f on queue f % queues
     std::string port;
     bool json = false, quiet = false;
+    bool link = false;  // --link: destinations remote, frames come back as link frames
     std::string tcp = "127.0.0.1:18080";
     std::string clients_file;  // genconfig: routes.json to write (empty: clients inline)
     std::vector<std::string> eal;
@@ -151,6 +156,8 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     a.json = p.has("json");
     a.quiet = p.has("quiet");
     if (p.has("no-key-hint")) a.sc.key_hint = false;
+    a.link = p.has("link");
+    if (a.link && a.bind.rfind("shm:", 0) != 0) return cli::usage_error(spec, "--link needs --bind shm:PATH");
     a.eal = p.rest;
     if (!genconfig && a.eal.empty())
         return cli::usage_error(spec, "EAL arguments are required after -- (e.g. --no-pci --in-memory "
@@ -292,6 +299,15 @@ int main(int argc, char** argv) {
                 const uint8_t* udp = p + 14 + ihl;
                 const uint8_t* fr = udp + 8;
                 if (fr + 8 > p + len) { ++tot.foreign; continue; }
+                const uint8_t* end = p + len;
+                bool via_link = false;
+                if (a.link && fr + 48 <= end && std::memcmp(fr, "RFLK", 4) == 0) {
+                    // A link frame (--link): the relayed frame follows its header and names.
+                    fr += 32u + fr[8] + fr[9] + fr[10];
+                    end -= 16;  // its tag
+                    via_link = true;
+                    if (fr + 8 > end) { ++tot.foreign; continue; }
+                }
                 const uint32_t src = load_be32(p + 26), dst = load_be32(p + 30);
                 // Relayed: addressed to a client. Reflected (memif-fwd): still addressed to the gateway.
                 uint32_t receiver = sc->client_of(dst);
@@ -317,10 +333,11 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 uint32_t flow, slot;
-                if (!sc->read_tag(fr, static_cast<uint32_t>(p + len - fr), receiver, flow, slot) || slot >= K) {
+                if (!sc->read_tag(fr, static_cast<uint32_t>(end - fr), receiver, flow, slot) || slot >= K) {
                     ++tot.foreign;
                     continue;
                 }
+                if (via_link) receiver = sc->partner(flow);  // addressed to the member, not the client
                 if (sc->partner(flow) != receiver) ++tot.misdelivered;
                 ++tot.received;
                 const SlotState& s = slots[uint64_t{flow} * K + slot];
@@ -349,7 +366,7 @@ int main(int argc, char** argv) {
         };
 
         if (shm_mode) {
-            std::string e = cp.start(a.bind.substr(4), *sc, 60'000);
+            std::string e = cp.start(a.bind.substr(4), *sc, 60'000, a.link);
             if (!e.empty()) die("--bind shm: %s", e);
         } else if (ka_mode) {
             // Closed loop, as clients that each wait for their answer: at most kBindWindow

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
 #include "proto/constants.hpp"
+#include "config/address.hpp"
+#include "fleet/link_auth.hpp"
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
@@ -32,7 +35,8 @@ void ShmControlPlane::bind_all(const Scenario& sc) {
     for (uint32_t i = 0; i < sc.clients(); ++i) w.endpoint_set(binding(sc, i));
 }
 
-std::string ShmControlPlane::start(const std::string& channel, const Scenario& sc, uint32_t wait_ms) {
+std::string ShmControlPlane::start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, bool link) {
+    link_ = link;
     const uint64_t deadline = mono_ns() + uint64_t{wait_ms} * 1'000'000ull;
     std::string last;
     while (!ch_) {
@@ -54,12 +58,30 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
     st.cp_epoch = epoch;
     for (uint32_t c = 0; c < sc.clusters(); ++c) {
         const auto& spec = sc.key(c).spec();
-        st.clusters.push_back({c + 1, static_cast<uint8_t>(spec.method), spec.derived_key()});
+        char name[16];
+        std::snprintf(name, sizeof name, "c%u", c);  // the link frames name it
+        st.clusters.push_back({c + 1, static_cast<uint8_t>(spec.method), spec.derived_key(), name});
     }
     for (uint32_t i = 0; i < sc.clients(); ++i)
         st.clients.push_back({i + 1, sc.client(i).cluster + 1, sc.client(i).private_ip, {}});
     // Inside the sync: the bindings.
     for (uint32_t i = 0; i < sc.clients(); ++i) st.endpoints.push_back(binding(sc, i));
+    if (link) {
+        auto k = fleet::LinkKey::derive("aes256:loadgen-fleet");
+        auto peer = parse_socket_address(kLinkPeer);
+        if (!k || !peer) return "fleet link: " + (k ? peer.error() : k.error());
+        shm::FleetLinkState fl;
+        fl.method = static_cast<uint8_t>(k.value().method);
+        fl.key = k.value().bytes;
+        fl.sender = "gw-lg";
+        shm::Endpoint ep{};
+        ep.family = 4;
+        ep.port = peer.value().port;
+        std::memcpy(ep.addr, peer.value().bytes.data(), 4);
+        fl.peers.push_back({0, "gw-peer", ep});
+        for (uint32_t i = 0; i < sc.clients(); ++i) fl.remote.emplace_back(i + 1, 0);
+        st.fleet = std::move(fl);
+    }
     shm::StateWriter w([this](shm::MsgType t, const void* body, uint32_t len) { return push(t, body, len); });
     if (!w.full_sync(st)) return "control ring stuck (full sync, after " + std::to_string(w.pushed()) + " messages)";
     while (h.dp_applied_cp_epoch.load(std::memory_order_acquire) != epoch) {
@@ -67,7 +89,7 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
         h.cp_heartbeat_ns.store(mono_ns());
         usleep(10'000);
     }
-    bind_all(sc);  // outside the sync: "authenticated just now" -> live
+    if (!link) bind_all(sc);  // outside the sync: "authenticated just now" -> live (--link: never)
     while (ch_->control().used() != 0) {  // applied (live) before the first Data packet
         if (mono_ns() > deadline) return "the dataplane did not drain the control ring in time";
         h.cp_heartbeat_ns.store(mono_ns());
@@ -101,7 +123,7 @@ void ShmControlPlane::loop(const Scenario* sc) {
             }
             if (n) r.release();
         }
-        if (mono_ns() >= next_bind) {  // the KeepAlive period
+        if (!link_ && mono_ns() >= next_bind) {  // the KeepAlive period
             bind_all(*sc);
             next_bind = mono_ns() + kKeepAliveIntervalSeconds * 1'000'000'000ull;
         }

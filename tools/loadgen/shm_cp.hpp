@@ -22,7 +22,11 @@ public:
     ~ShmControlPlane();
     // Attaches (retrying for up to `wait_ms`), pushes the full state, marks every endpoint live and
     // waits until the dataplane applied it and holds all bindings. Returns "" or an error.
-    std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms);
+    // `link`: the fleet's UDP link instead (docs/fleet.md, "UDP link through the dataplane"):
+    // every client is bound but never live and online on member slot 0, whose dataplane address
+    // is kLinkPeer: the dataplane seals every relayed frame in a link frame to it.
+    std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, bool link = false);
+    static constexpr const char* kLinkPeer = "192.0.2.254:7100";
     void stop();
     uint64_t counter(shm::DpCounter c) { return ch_ ? ch_->counter_total(c) : 0; }
     // The workers' counter blocks summed (the runtime view's input; zeros when detached).
@@ -54,6 +58,7 @@ private:
     std::unique_ptr<shm::Channel> ch_;
     std::thread thr_;
     std::atomic<bool> stop_{false};
+    bool link_ = false;
     std::atomic<uint64_t> punts_{0}, tcp_{0};
 };
 

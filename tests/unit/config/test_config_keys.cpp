@@ -43,6 +43,7 @@ std::optional<uint64_t> loaded_number(const GatewayConfig& c, std::string_view p
     if (path == "dataplane.mbufs") return dp.mbufs;
     if (path == "dataplane.rx_descriptors") return dp.rx_descriptors;
     if (path == "dataplane.tx_descriptors") return dp.tx_descriptors;
+    if (path == "dataplane.mtu") return dp.mtu;
     if (path == "dataplane.idle_sleep_us") return dp.idle_sleep_us;
     if (path == "dataplane.stage_cycles") return dp.stage_cycles;
     return std::nullopt;
@@ -322,5 +323,19 @@ TEST(ConfigKeys, DocsListTheTable) {
                       << expected.str();
 }
 
+// dataplane.mtu: 0 (the port's own) or 1280..2000; below 1280 is no IPv6-capable link.
+TEST(ConfigKeys, DataplaneMtuIsZeroOrAtLeast1280) {
+    const ConfigKey& k = config_key("dataplane.mtu");
+    auto ok = load_config_string(with_value(k, "1600"), "gw.yaml");
+    ASSERT_TRUE(ok.ok()) << ok.error();
+    EXPECT_EQ(ok->dataplane->mtu, 1600u);
+    auto bad = load_config_string(with_value(k, "1000"), "gw.yaml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("dataplane.mtu: expected 0 (the port's own MTU) or 1280..2000 bytes, got 1000"),
+              std::string::npos)
+        << bad.error();
+}
+
 }  // namespace
 }  // namespace rustun
+
