@@ -57,7 +57,10 @@ bool FleetRegistry::publish(const std::string& identity) {
     if (!local.online) {
         auto own = own_rev_.find(key);
         published_.erase(key);
-        if (own == own_rev_.end()) return true;  // not ours (or never written)
+        if (own == own_rev_.end()) {  // not ours (or never written)
+            counters_.inc(Counter::fleet_publish_gone);
+            return true;
+        }
         // Deletes only our own write: a newer owner's record stays.
         auto r = etcd_->delete_if(key, own->second);
         if (!r) return write_failed(r.error());
