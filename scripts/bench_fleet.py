@@ -82,14 +82,26 @@ class Gateway:
         self.ctl_sock = None
 
     def ctl(self, cmd, **kw):
-        if self.ctl_sock is None:
-            self.ctl_sock = socket.socket(socket.AF_UNIX)
-            self.ctl_sock.settimeout(5)
-            self.ctl_sock.connect(self.socket)
-            self.ctl_file = self.ctl_sock.makefile("rwb")
-        self.ctl_file.write((json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
-        self.ctl_file.flush()
-        ans = json.loads(self.ctl_file.readline())
+        for attempt in (0, 1):
+            if self.ctl_sock is None:
+                self.ctl_sock = socket.socket(socket.AF_UNIX)
+                self.ctl_sock.settimeout(5)
+                self.ctl_sock.connect(self.socket)
+                self.ctl_file = self.ctl_sock.makefile("rwb")
+            try:
+                self.ctl_file.write((json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
+                self.ctl_file.flush()
+                line = self.ctl_file.readline()
+                if not line:
+                    raise ConnectionResetError("control socket closed")
+                break
+            except OSError:
+                # The gateway closes a control connection idle for a while: open a new one once.
+                self.ctl_sock.close()
+                self.ctl_sock = None
+                if attempt:
+                    raise
+        ans = json.loads(line)
         if not ans.get("ok"):
             raise RuntimeError("%s: %s: %s" % (self.id, cmd, ans.get("error")))
         return ans["result"]
