@@ -10,8 +10,8 @@ namespace rustun::cp {
 
 namespace {
 
-// Attempts of one ownership transaction before the identity waits for the next turn (the first
-// one may be an item of a batch).
+// Attempts of one ownership transaction before the identity waits for the next turn (each may be
+// an item of a batch).
 constexpr int kOwnershipAttempts = 8;
 // A batch is closed once its keys and values reach this size (etcd::kMaxBatchBytes is the hard
 // limit of one Txn; the margin holds the record that crosses this mark).
@@ -106,72 +106,63 @@ std::optional<FleetRegistry::Pending> FleetRegistry::plan_publish(const std::str
     return p;
 }
 
-// One record alone: the plain ownership transaction (put_if / delete_if), as without batching.
-// Several: one etcd Txn for all (etcd::Client::write_if_batch); the items whose compare failed
-// continue with single put_ifs from their second attempt on.
+// Each round writes the open records: one alone with the plain ownership transaction (put_if /
+// delete_if, as without batching), several in one etcd Txn (etcd::Client::write_if_batch). A
+// record whose compare failed stays open with the revision it saw (settle) for the next round,
+// at most kOwnershipAttempts rounds; the others of its batch are written regardless.
 bool FleetRegistry::write_batch(std::vector<Pending>& batch) {
-    if (batch.empty()) return true;
-    if (batch.size() == 1) {
-        Pending& p = batch[0];
-        if (p.remove) {
-            auto r = etcd_->delete_if(p.key, p.expected);
-            if (!r) {
-                dirty_.insert(p.identity);
-                return write_failed(r.error());
+    std::vector<Pending*> open;
+    open.reserve(batch.size());
+    for (Pending& p : batch) open.push_back(&p);
+    for (int attempt = 0; attempt < kOwnershipAttempts && !open.empty(); ++attempt) {
+        if (attempt > 0) counters_.inc(Counter::fleet_ownership_retries, open.size());
+        std::vector<etcd::TxnResult> results;
+        std::string error;
+        if (open.size() == 1) {
+            const Pending& p = *open[0];
+            auto r = p.remove ? etcd_->delete_if(p.key, p.expected) : etcd_->put_if(p.key, p.value, lease_, p.expected);
+            if (r) {
+                counters_.inc(Counter::fleet_publish_txns);
+                results.push_back(std::move(r).value());
+            } else {
+                error = r.error();
             }
-            counters_.inc(Counter::fleet_publish_txns);
+        } else {
+            std::vector<etcd::CondWrite> ops;
+            ops.reserve(open.size());
+            for (const Pending* p : open)
+                ops.push_back(etcd::CondWrite{.key = p->key, .value = p->value, .lease = p->remove ? 0 : lease_,
+                                              .expected_mod_revision = p->expected, .remove = p->remove});
+            auto r = etcd_->write_if_batch(ops);
+            if (r) {
+                counters_.inc(Counter::fleet_publish_txns, r.value().txns);
+                results = std::move(r).value().items;
+            } else {
+                error = r.error();
+            }
+        }
+        if (!error.empty()) {
+            for (const Pending* p : open) dirty_.insert(p->identity);
+            return write_failed(error);
+        }
+        std::vector<Pending*> next;
+        for (size_t i = 0; i < open.size(); ++i) {
+            Pending& p = *open[i];
             counters_.inc(Counter::fleet_publish_writes);
-            own_rev_.erase(p.key);
-            return true;
+            if (p.remove) {
+                // Deleted, or a newer owner's record is there now: either way ours is gone.
+                own_rev_.erase(p.key);
+                continue;
+            }
+            if (!settle(p, results[i])) next.push_back(&p);
         }
-        if (take_ownership(p, 0)) return true;
-        dirty_.insert(p.identity);
-        return false;
+        open.swap(next);
     }
-    std::vector<etcd::CondWrite> ops;
-    ops.reserve(batch.size());
-    for (const Pending& p : batch)
-        ops.push_back(etcd::CondWrite{.key = p.key, .value = p.value, .lease = p.remove ? 0 : lease_,
-                                      .expected_mod_revision = p.expected, .remove = p.remove});
-    auto r = etcd_->write_if_batch(ops);
-    if (!r) {
-        for (const Pending& p : batch) dirty_.insert(p.identity);
-        return write_failed(r.error());
+    for (const Pending* p : open) {
+        LOG_LIMITED(LogLevel::Warn, "fleet: ownership of '%s' still contended after %d attempts; retrying",
+                    p->rec.identity.c_str(), kOwnershipAttempts);
+        dirty_.insert(p->identity);
     }
-    counters_.inc(Counter::fleet_publish_txns, r.value().txns);
-    std::vector<Pending*> contended;
-    for (size_t i = 0; i < batch.size(); ++i) {
-        Pending& p = batch[i];
-        counters_.inc(Counter::fleet_publish_writes);
-        if (p.remove) {
-            // Written, or a newer owner's record is there now: either way ours is gone.
-            own_rev_.erase(p.key);
-            continue;
-        }
-        if (!settle(p, r.value().items[i])) contended.push_back(&p);
-    }
-    for (size_t k = 0; k < contended.size(); ++k) {
-        if (take_ownership(*contended[k], 1)) continue;
-        for (; k < contended.size(); ++k) dirty_.insert(contended[k]->identity);
-        return false;
-    }
-    return true;
-}
-
-// Writes our record iff the key is unchanged since we read it (its mod_revision), re-reading
-// after a lost compare (settle): attempts `first` to kOwnershipAttempts - 1. False if etcd failed.
-bool FleetRegistry::take_ownership(Pending& p, int first) {
-    for (int attempt = first; attempt < kOwnershipAttempts; ++attempt) {
-        if (attempt > 0) counters_.inc(Counter::fleet_ownership_retries);
-        auto r = etcd_->put_if(p.key, p.value, lease_, p.expected);
-        if (!r) return write_failed(r.error());
-        counters_.inc(Counter::fleet_publish_txns);
-        counters_.inc(Counter::fleet_publish_writes);
-        if (settle(p, r.value())) return true;
-    }
-    LOG_LIMITED(LogLevel::Warn, "fleet: ownership of '%s' still contended after %d attempts; retrying",
-                p.rec.identity.c_str(), kOwnershipAttempts);
-    dirty_.insert(p.identity);
     return true;
 }
 

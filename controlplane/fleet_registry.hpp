@@ -130,7 +130,6 @@ private:
     bool write_batch(std::vector<Pending>& batch);
     // Counts a failed etcd write and keeps its error for `rustunctl gateways`; returns false.
     bool write_failed(const std::string& error) EXCLUDES(status_mu_);
-    bool take_ownership(Pending& p, int first_attempt);
     bool settle(Pending& p, const etcd::TxnResult& r);
     void lose_ownership(const std::string& key, const RemoteClient& newer);
     // fleet_apply.cpp: the remote view.

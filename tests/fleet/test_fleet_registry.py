@@ -6,7 +6,8 @@
   2. ownership: the same identity handshakes on B: A closes its session (fleet_ownership_lost on
      A, fleet_ownership_taken on B), etcd holds exactly one record naming B;
   3. etcd kill -9 and restart (down for > lease_ttl): both gateways re-grant and re-publish
-     (fleet_etcd_reconnects), their records are back;
+     (fleet_etcd_reconnects), their records are back; B's two records go in one batch (at most
+     two etcd Txns: one may find the old lease's records gone);
   4. kill -9 of A: its clients vanish from B's view within lease_ttl (+ slack), and an
      old-dialect client on B gets a PeerUpdate {identity, "", 0}.
 lease_ttl is 2 s. Exits 77 when etcd is not installed.
@@ -234,11 +235,18 @@ def main():
         dave.keepalive()
         wait_for("dave published", lambda: any(json.loads(v)["identity"] == "dave" for v in
                                                cluster.get_prefix("/rustun/test/clients/").values()), 5)
+        b_writes, b_txns = b.counter("fleet_publish_writes"), b.counter("fleet_publish_txns")
         cluster.kill(0)
         time.sleep(4)
         cluster.restart(0)
         wait_for("both gateways reconnected", lambda: a.counter("fleet_etcd_reconnects") >= 1 and
                  b.counter("fleet_etcd_reconnects") >= 1, 20)
+        # B's gateway record and its two clients (alice, bob), written in one turn.
+        wait_for("B re-published", lambda: b.counter("fleet_publish_writes") - b_writes >= 3, 15)
+        txns = b.counter("fleet_publish_txns") - b_txns
+        if not 1 <= txns <= 2:
+            fail("B re-published alice and bob in %d etcd Txns (expected one batch: 1 or 2)" % txns)
+        print("etcd restart: B re-published its 2 records in %d etcd Txn(s)" % txns)
 
         def republished():
             kv = cluster.get_prefix("/rustun/test/")
