@@ -117,7 +117,7 @@ bool FleetRegistry::write_batch(std::vector<Pending>& batch) {
     for (int attempt = 0; attempt < kOwnershipAttempts && !open.empty(); ++attempt) {
         if (attempt > 0) counters_.inc(Counter::fleet_ownership_retries, open.size());
         std::vector<etcd::TxnResult> results;
-        std::string error;
+        std::optional<std::string> error;
         if (open.size() == 1) {
             const Pending& p = *open[0];
             auto r = p.remove ? etcd_->delete_if(p.key, p.expected) : etcd_->put_if(p.key, p.value, lease_, p.expected);
@@ -141,9 +141,9 @@ bool FleetRegistry::write_batch(std::vector<Pending>& batch) {
                 error = r.error();
             }
         }
-        if (!error.empty()) {
+        if (error) {
             for (const Pending* p : open) dirty_.insert(p->identity);
-            return write_failed(error);
+            return write_failed(*error);
         }
         std::vector<Pending*> next;
         for (size_t i = 0; i < open.size(); ++i) {
