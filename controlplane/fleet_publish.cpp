@@ -100,6 +100,16 @@ std::optional<FleetRegistry::Pending> FleetRegistry::plan_publish(const std::str
     if (auto own = own_rev_.find(p.key); own != own_rev_.end()) {
         p.expected = own->second;
     } else if (const RemoteClient* known = model_.client(p.key)) {
+        if (known->home != cfg_.gateway_id &&
+            fleet_session_newer(known->epoch, known->home, p.rec.epoch, p.rec.home)) {
+            // A newer session elsewhere holds the record we would compare against: the watch
+            // event that brought it has closed our session or is closing it (the close is
+            // asynchronous, so the session can still look online here). Writing now would put
+            // the older session over the newer one, and our later delete would leave the
+            // identity without any record.
+            lose_ownership(p.key, *known);
+            return std::nullopt;
+        }
         p.expected = known->mod_revision;
         p.from_other = known->home != cfg_.gateway_id;
     }
