@@ -90,7 +90,9 @@ namespace rustun::cp {
     X(fleet_etcd_errors, "fleet: etcd calls that failed (the local gateway goes on serving)") \
     X(fleet_lease_lost, "fleet: our lease expired or could not be renewed (records re-published on a new one)") \
     X(fleet_publish_writes, "fleet: client and gateway records written or deleted in etcd") \
+    X(fleet_publish_txns, "fleet: etcd transactions that wrote or deleted client records (one carries up to 64)") \
     X(fleet_publish_failures, "fleet: record writes that failed (retried)") \
+    X(fleet_publish_gone, "fleet: queued clients offline by their turn with no record of ours to delete (nothing written)") \
     X(fleet_watch_events, "fleet: watch events applied to the remote view") \
     X(fleet_watch_resyncs, "fleet: full listings applied to the remote view (first listing, after a compaction)") \
     X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \

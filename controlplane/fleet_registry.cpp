@@ -215,7 +215,7 @@ void FleetRegistry::mark_all_dirty() {
     const Membership& m = state_.members();
     for (const ClientEntry& e : m.clients)
         if (e.rt.conn) dirty_.insert(e.cfg.identity);
-    // Records of ours whose clients went offline meanwhile: publish() deletes what is still ours.
+    // Records of ours whose clients went offline meanwhile: publish_all() deletes what is still ours.
     for (const auto& [key, rev] : own_rev_) {
         const RemoteClient* r = model_.client(key);
         if (r) dirty_.insert(r->identity);
@@ -279,11 +279,7 @@ void FleetRegistry::run() {
         if (session_ok_) {
             std::set<std::string> todo;
             todo.swap(dirty_);
-            for (auto it = todo.begin(); it != todo.end(); ++it) {
-                if (publish(*it)) continue;
-                dirty_.insert(it, todo.end());  // etcd failed: this one and the rest wait for the next turn
-                break;
-            }
+            publish_all(todo);
             if (session_ok_ && published_count_ != own_rev_.size() &&
                 std::chrono::steady_clock::now() - gateway_written_ >= kGatewayRecordInterval)
                 (void)write_gateway_record();

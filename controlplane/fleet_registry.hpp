@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -98,6 +99,17 @@ private:
         bool online = false;
         RemoteClient rec;  // home = us
     };
+    // One identity's record write about to be sent (fleet_publish.cpp).
+    struct Pending {
+        std::string identity;
+        std::string key;
+        bool remove = false;      // delete our record (the client went offline)
+        int64_t expected = 0;     // the key's mod_revision the write compares (0: absent)
+        RemoteClient rec;         // puts: the record, last_active set
+        std::string value;        // puts: rec encoded
+        std::string unchanged;    // puts: rec encoded with updated_at 0 (kept in published_)
+        bool from_other = false;  // puts: the key was last seen homed on another gateway
+    };
 
     void run();
     // fleet_registry.cpp: the session with etcd.
@@ -109,11 +121,17 @@ private:
     void wait_for_work(std::chrono::milliseconds timeout) EXCLUDES(inbox_mu_);
     // fleet_publish.cpp: this gateway's clients.
     Local read_local(const std::string& identity) EXCLUDES(state_.mu());
-    // False if etcd failed (the identity stays dirty).
-    bool publish(const std::string& identity);
+    // Writes the records of `todo` in batches of up to etcd::kMaxBatchItems (one etcd Txn each);
+    // after an etcd failure the unwritten identities go back to dirty_ for the next turn.
+    void publish_all(std::set<std::string>& todo);
+    // What publishing `identity` has to write: nothing (nullopt: unchanged, not ours, offline
+    // without a record of ours), a put or a delete.
+    std::optional<Pending> plan_publish(const std::string& identity);
+    // False if etcd failed (the identities not settled are back in dirty_).
+    bool write_batch(std::vector<Pending>& batch);
     // Counts a failed etcd write and keeps its error for `rustunctl gateways`; returns false.
     bool write_failed(const std::string& error) EXCLUDES(status_mu_);
-    bool take_ownership(const std::string& key, const Local& local);
+    bool settle(Pending& p, const etcd::TxnResult& r);
     void lose_ownership(const std::string& key, const RemoteClient& newer);
     // fleet_apply.cpp: the remote view.
     void apply_inbox(Inbox& in);

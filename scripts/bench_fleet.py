@@ -7,9 +7,14 @@ Rows:
   propagation  a client handshakes with gw-1 (a reference-shaped client, old dialect); the time
                until gw-2's view lists it (control socket `clients` with `all`, polled every
                1 ms), and after it closes, until gw-2 forgets it. p50/p99 over N samples.
-  mass reconnect  N clients (rustun-cp-bench idle, a third per gateway, --first) connect, then
-               all drop and connect again; etcd's committed proposals and puts/deletes per second
-               (etcd's /metrics, sampled every 250 ms) over each wave.
+  mass reconnect  N clients (rustun-cp-bench idle, a third per gateway, --first) connect, are
+               held, then all drop and connect again; per wave: etcd's records written (puts +
+               deletes) and committed proposals per second (etcd's /metrics, sampled every 250 ms),
+               transactions; the most clients seen published at once in the other gateways' views
+               (each gateway's `gateways` remote_clients, sampled with the metrics; a client counts
+               once when it is in both other views); and the gateways' own counters
+               (fleet_publish_writes, fleet_publish_txns, fleet_publish_gone: clients that had gone
+               offline before their record was written).
   relay        inter-gateway relay throughput against local relay: rustun-cp-bench relay with
                the receivers on gw-2 (--receiver-port) against both ends on gw-1; the ratio.
 
@@ -77,14 +82,26 @@ class Gateway:
         self.ctl_sock = None
 
     def ctl(self, cmd, **kw):
-        if self.ctl_sock is None:
-            self.ctl_sock = socket.socket(socket.AF_UNIX)
-            self.ctl_sock.settimeout(5)
-            self.ctl_sock.connect(self.socket)
-            self.ctl_file = self.ctl_sock.makefile("rwb")
-        self.ctl_file.write((json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
-        self.ctl_file.flush()
-        ans = json.loads(self.ctl_file.readline())
+        for attempt in (0, 1):
+            if self.ctl_sock is None:
+                self.ctl_sock = socket.socket(socket.AF_UNIX)
+                self.ctl_sock.settimeout(5)
+                self.ctl_sock.connect(self.socket)
+                self.ctl_file = self.ctl_sock.makefile("rwb")
+            try:
+                self.ctl_file.write((json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
+                self.ctl_file.flush()
+                line = self.ctl_file.readline()
+                if not line:
+                    raise ConnectionResetError("control socket closed")
+                break
+            except OSError:
+                # The gateway closes a control connection idle for a while: open a new one once.
+                self.ctl_sock.close()
+                self.ctl_sock = None
+                if attempt:
+                    raise
+        ans = json.loads(line)
         if not ans.get("ok"):
             raise RuntimeError("%s: %s: %s" % (self.id, cmd, ans.get("error")))
         return ans["result"]
@@ -174,14 +191,36 @@ def etcd_counts(metrics_url):
     return want
 
 
+FLEET_COUNTERS = ("fleet_publish_writes", "fleet_publish_txns", "fleet_publish_gone", "fleet_ownership_retries")
+
+
+def fleet_counters(gws):
+    """The fleet_* publishing counters summed over the gateways (None: not in this build)."""
+    out = dict.fromkeys(FLEET_COUNTERS)
+    for g in gws:
+        cp = g.ctl("stats")["controlplane"]
+        for k in FLEET_COUNTERS:
+            if k in cp:
+                out[k] = (out[k] or 0) + cp[k]
+    return out
+
+
+def published_in_views(gws):
+    """Clients published by one gateway as the others see them: each client of a gateway is in the
+    two other views, so the sum of the views' remote clients counts each published client twice."""
+    return sum(g.ctl("gateways")["remote_clients"] for g in gws) / (len(gws) - 1)
+
+
 def bench_mass_reconnect(args, gws, metrics_url, clients):
     """Two waves of `clients` connections (a third per gateway): connect, hold, all drop, again."""
     per = clients // len(gws)
     results = []
     for wave in ("connect", "reconnect"):
+        f0 = fleet_counters(gws)
         c0 = etcd_counts(metrics_url)
         t0 = time.monotonic()
         peak, last, last_t = 0.0, c0, t0
+        peak_writes, peak_published = 0.0, 0.0
         procs = [subprocess.Popen([os.path.join(args.build, "tools", "rustun-cp-bench"), "idle", "--config", g.config,
                                    "--clients", str(per), "--first", str(i * per), "--hold", str(args.hold),
                                    "--concurrency", "2000", "--json"], stdout=subprocess.PIPE,
@@ -194,10 +233,14 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
             c = etcd_counts(metrics_url)
             now = time.monotonic()
             rate = (c["etcd_server_proposals_committed_total"] - last["etcd_server_proposals_committed_total"]) / (now - last_t)
+            wrate = (c["etcd_mvcc_put_total"] + c["etcd_mvcc_delete_total"] - last["etcd_mvcc_put_total"] -
+                     last["etcd_mvcc_delete_total"]) / (now - last_t)
             peak = max(peak, rate)
+            peak_writes = max(peak_writes, wrate)
+            peak_published = max(peak_published, published_in_views(gws))
             last, last_t = c, now
             running = any(p.poll() is None for p in procs)
-            if rate < 5 and not running:
+            if rate < 5 and wrate < 5 and not running:
                 quiet_since = quiet_since or now
                 if now - quiet_since > 1.0:
                     break
@@ -214,7 +257,10 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
                 log("rustun-cp-bench idle gave no result (exit %s)" % p.returncode)
         c1 = last
         dt = last_t - t0
-        results.append(dict(wave=wave, seconds=dt, alive=alive,
+        f1 = fleet_counters(gws)
+        fleet = {k: (f1[k] - f0[k]) if f1[k] is not None and f0[k] is not None else None for k in FLEET_COUNTERS}
+        results.append(dict(wave=wave, seconds=dt, alive=alive, published=peak_published, fleet=fleet,
+                            peak_writes=peak_writes,
                             proposals=c1["etcd_server_proposals_committed_total"] - c0["etcd_server_proposals_committed_total"],
                             puts=c1["etcd_mvcc_put_total"] - c0["etcd_mvcc_put_total"],
                             deletes=c1["etcd_mvcc_delete_total"] - c0["etcd_mvcc_delete_total"],
@@ -295,11 +341,17 @@ def main():
         rows.append(relay_measurement(args, gws))
         log("mass reconnect: %d clients over 3 gateways" % args.clients)
         for r in bench_mass_reconnect(args, gws, metrics_url, args.clients):
+            sec = max(r["seconds"], 1e-9)
+            fl = r["fleet"]
+            gw = ", ".join("%s %s" % (k, "n/a" if fl[k] is None else "%d" % fl[k]) for k in FLEET_COUNTERS)
             rows.append(("etcd writes, mass %s of %d clients" % (r["wave"], args.clients),
-                         "%.0f/s avg, %.0f/s peak" % (r["proposals"] / max(r["seconds"], 1e-9), r["peak"]), "—",
-                         "%d clients held; %.0f proposals (%.0f puts, %.0f deletes, %.0f txns) in %.1f s%s" % (
-                             r["alive"], r["proposals"], r["puts"], r["deletes"], r["txns"], r["seconds"],
-                             "; " + args.scaled_because if args.scaled_because else "")))
+                         "%.0f records/s avg (%.0f peak); %.0f proposals/s avg (%.0f peak); %.0f of %d published" % (
+                             (r["puts"] + r["deletes"]) / sec, r["peak_writes"], r["proposals"] / sec, r["peak"],
+                             r["published"], args.clients), "—",
+                         "%d clients held; at most %.0f at once in the other gateways' views; %.0f proposals "
+                         "(%.0f puts, %.0f deletes, %.0f txns) in %.1f s; gateways: %s%s" % (
+                             r["alive"], r["published"], r["proposals"], r["puts"], r["deletes"], r["txns"],
+                             r["seconds"], gw, "; " + args.scaled_because if args.scaled_because else "")))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         why = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         log("stopped: %s" % e)

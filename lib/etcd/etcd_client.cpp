@@ -1,6 +1,10 @@
 // etcd::Client: the unary calls (KV, Txn, lease grant/revoke) over ClientState's failover.
 #include "etcd/etcd_client.hpp"
 
+#include <numeric>
+#include <set>
+#include <string_view>
+
 #include "etcd/etcd_state.hpp"
 
 namespace rustun::etcd {
@@ -136,6 +140,85 @@ Result<TxnResult> Client::delete_if(const std::string& key, int64_t expected_mod
     add_compare(req, key, expected_mod_revision);
     req.add_success()->mutable_request_delete_range()->set_key(key);
     return run_txn(*state_, "Txn delete " + key, req, key);
+}
+
+Result<BatchResult> Client::write_if_batch(std::span<const CondWrite> items) {
+    BatchResult out;
+    out.items.resize(items.size());
+    if (items.empty()) return out;
+    if (items.size() > kMaxBatchItems)
+        return Error{"etcd Txn batch: " + std::to_string(items.size()) + " items (at most " +
+                     std::to_string(kMaxBatchItems) + ")"};
+    size_t bytes = 0;
+    std::set<std::string_view> keys;
+    for (const CondWrite& w : items) {
+        bytes += 2 * w.key.size() + w.value.size();
+        if (!keys.insert(w.key).second) return Error{"etcd Txn batch: key " + w.key + " given twice"};
+    }
+    if (bytes > kMaxBatchBytes)
+        return Error{"etcd Txn batch: " + std::to_string(bytes) + " bytes of keys and values (at most " +
+                     std::to_string(kMaxBatchBytes) + ")"};
+    std::vector<size_t> pending(items.size());
+    std::iota(pending.begin(), pending.end(), size_t{0});
+    while (!pending.empty()) {
+        etcdserverpb::TxnRequest req;
+        for (size_t i : pending) {
+            const CondWrite& w = items[i];
+            add_compare(req, w.key, w.expected_mod_revision);
+            if (w.remove) {
+                req.add_success()->mutable_request_delete_range()->set_key(w.key);
+            } else {
+                auto* put = req.add_success()->mutable_request_put();
+                put->set_key(w.key);
+                put->set_value(w.value);
+                put->set_lease(w.lease);
+            }
+            req.add_failure()->mutable_request_range()->set_key(w.key);
+        }
+        etcdserverpb::TxnResponse resp;
+        const std::string what = "Txn batch of " + std::to_string(pending.size()) + " from " + items[pending[0]].key;
+        Status s = run_unary(*state_, what, [&](size_t i, grpc::ClientContext& ctx) {
+            return state_->kv[i]->Txn(&ctx, req, &resp);
+        });
+        if (!s.ok()) return Error{s.error()};
+        ++out.txns;
+        const int64_t revision = resp.header().revision();
+        if (resp.succeeded()) {
+            for (size_t i : pending) out.items[i] = TxnResult{.succeeded = true, .revision = revision, .current = {}};
+            break;
+        }
+        if (resp.responses_size() != static_cast<int>(pending.size()))
+            return Error{"etcd " + what + ": " + std::to_string(resp.responses_size()) + " answers to " +
+                         std::to_string(pending.size()) + " reads"};
+        // The keys as they are at `revision`: an item whose compare held was only held back by
+        // the others and goes again; the others are settled (lost compares).
+        std::vector<size_t> again;
+        std::vector<std::optional<KeyValue>> held;
+        for (size_t j = 0; j < pending.size(); ++j) {
+            const size_t i = pending[j];
+            std::optional<KeyValue> current;
+            if (resp.responses(static_cast<int>(j)).has_response_range()) {
+                const auto& r = resp.responses(static_cast<int>(j)).response_range();
+                if (r.kvs_size() > 0) current = to_kv(r.kvs(0));
+            }
+            const int64_t now = current ? current->mod_revision : 0;
+            if (now == items[i].expected_mod_revision) {
+                again.push_back(i);
+                held.push_back(std::move(current));
+            } else {
+                out.items[i] = TxnResult{.succeeded = false, .revision = revision, .current = std::move(current)};
+            }
+        }
+        if (again.size() == pending.size()) {
+            // Every compare read back as holding, yet the Txn failed: cannot happen with etcd's
+            // semantics; settle them as lost compares (the caller re-reads) rather than loop.
+            for (size_t j = 0; j < again.size(); ++j)
+                out.items[again[j]] = TxnResult{.succeeded = false, .revision = revision, .current = std::move(held[j])};
+            break;
+        }
+        pending = std::move(again);
+    }
+    return out;
 }
 
 Result<Lease> Client::lease_grant(std::chrono::seconds ttl) {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,30 @@ struct TxnResult {
     std::optional<KeyValue> current;
 };
 
+// One item of an ownership batch (Client::write_if_batch): a put_if of `value` under `lease`, or
+// a delete_if when `remove` is set; either iff the key's mod_revision equals
+// `expected_mod_revision` (0 = iff the key does not exist).
+struct CondWrite {
+    std::string key;
+    std::string value;  // puts only
+    int64_t lease = 0;  // puts only; 0 = no lease
+    int64_t expected_mod_revision = 0;
+    bool remove = false;
+};
+
+// The outcome of Client::write_if_batch: one TxnResult per item, in the items' order, with the
+// meaning of put_if's / delete_if's; and the etcd transactions it took (1 when every compare
+// held; one more per round in which some compare failed).
+struct BatchResult {
+    std::vector<TxnResult> items;
+    uint32_t txns = 0;
+};
+
+// The size limits of one batch, below etcd's defaults: --max-txn-ops 128 operations per branch
+// of a Txn, --max-request-bytes 1.5 MiB per request.
+inline constexpr size_t kMaxBatchItems = 64;
+inline constexpr size_t kMaxBatchBytes = 1024 * 1024;
+
 struct Lease {
     int64_t id = 0;
     std::chrono::seconds ttl{0};  // as granted by etcd (it may round a small TTL up)
@@ -119,6 +144,17 @@ public:
     // Deletes the key iff its mod_revision equals `expected_mod_revision` (a release that cannot
     // remove a newer owner's entry).
     Result<TxnResult> delete_if(const std::string& key, int64_t expected_mod_revision);
+    // Many ownership transactions in one etcd Txn: N compares (each key's mod_revision), N puts
+    // or deletes, and a failure branch reading every key. When every compare holds, everything
+    // is written at one revision in one Txn. When some fail (etcd's Txn is all or nothing,
+    // nothing is written), the keys read back tell which: those items are reported as put_if
+    // would (succeeded = false, `current`), and the items whose compare held are sent again in
+    // the next Txn, until every item is settled. So the result is per item, not atomic over the
+    // batch, and the item outcomes are those of N separate put_if / delete_if calls. At most
+    // kMaxBatchItems items of at most kMaxBatchBytes (keys and values) in all, no key twice:
+    // otherwise an error before anything is sent. An empty batch sends nothing. The retry
+    // caveat of put_if holds per item.
+    Result<BatchResult> write_if_batch(std::span<const CondWrite> items);
 
     // A lease of `ttl` (>= 1 s); keys put with it vanish when it expires or is revoked.
     Result<Lease> lease_grant(std::chrono::seconds ttl);

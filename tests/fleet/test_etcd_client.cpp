@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -283,6 +284,159 @@ TEST(Single, TransactionRaceHasExactlyOneOwner) {
     auto absent = c1->delete_if(p + "0", 0);
     ASSERT_TRUE(absent.ok());
     EXPECT_TRUE(absent->succeeded) << "0 = absent holds for a missing key";
+    c1->delete_prefix(p).value();
+}
+
+// A batch of ownership transactions (write_if_batch): when every compare holds, one Txn writes
+// all at one revision; when another writer changed one key, the batch reports that key as
+// put_if would (its current value) and writes the rest in a second Txn. Deletes and creates
+// (expected 0) mix with puts; the limits are checked before anything is sent.
+TEST(Single, BatchReportsChangedKeysAndWritesTheRest) {
+    REQUIRE_ETCD();
+    auto c1 = client();
+    auto c2 = client();
+    const std::string p = test_prefix();
+    constexpr int kKeys = 10;
+    std::vector<int64_t> rev(kKeys);
+    for (int i = 0; i < kKeys; ++i) rev[i] = c1->put(p + std::to_string(i), "old").value();
+
+    // Every compare holds: one Txn.
+    std::vector<CondWrite> all;
+    for (int i = 0; i < kKeys; ++i)
+        all.push_back(CondWrite{.key = p + std::to_string(i), .value = "v1", .expected_mod_revision = rev[i]});
+    auto r1 = c1->write_if_batch(all);
+    ASSERT_TRUE(r1.ok()) << r1.error();
+    EXPECT_EQ(r1->txns, 1u);
+    ASSERT_EQ(r1->items.size(), static_cast<size_t>(kKeys));
+    for (int i = 0; i < kKeys; ++i) {
+        EXPECT_TRUE(r1->items[i].succeeded) << i;
+        EXPECT_EQ(r1->items[i].revision, r1->items[0].revision) << "one Txn, one revision";
+        auto kv = c1->get(p + std::to_string(i))->kvs.at(0);
+        EXPECT_EQ(kv.value, "v1");
+        EXPECT_EQ(kv.mod_revision, r1->items[i].revision) << "the result's revision is the key's mod_revision";
+        rev[i] = kv.mod_revision;
+    }
+
+    // Another writer changes key 3 between our read and our write.
+    const int64_t other = c2->put(p + "3", "other-writer").value();
+    std::vector<CondWrite> mixed;
+    for (int i = 0; i < kKeys - 1; ++i)
+        mixed.push_back(CondWrite{.key = p + std::to_string(i), .value = "v2", .expected_mod_revision = rev[i]});
+    mixed.push_back(CondWrite{.key = p + std::to_string(kKeys - 1), .expected_mod_revision = rev[kKeys - 1],
+                              .remove = true});
+    mixed.push_back(CondWrite{.key = p + "new", .value = "created", .expected_mod_revision = 0});
+    auto r2 = c1->write_if_batch(mixed);
+    ASSERT_TRUE(r2.ok()) << r2.error();
+    EXPECT_EQ(r2->txns, 2u) << "one Txn lost its compare on key 3, the next wrote the rest";
+    ASSERT_EQ(r2->items.size(), mixed.size());
+    EXPECT_FALSE(r2->items[3].succeeded);
+    ASSERT_TRUE(r2->items[3].current.has_value());
+    EXPECT_EQ(r2->items[3].current->value, "other-writer");
+    EXPECT_EQ(r2->items[3].current->mod_revision, other);
+    EXPECT_EQ(c1->get(p + "3")->kvs.at(0).value, "other-writer") << "the changed key is not overwritten";
+    for (size_t i = 0; i < mixed.size(); ++i) {
+        if (i == 3) continue;
+        EXPECT_TRUE(r2->items[i].succeeded) << i;
+        EXPECT_GT(r2->items[i].revision, other) << i;
+    }
+    for (int i = 0; i < kKeys - 1; ++i)
+        if (i != 3) {
+            EXPECT_EQ(c1->get(p + std::to_string(i))->kvs.at(0).value, "v2") << i;
+        }
+    EXPECT_TRUE(c1->get(p + std::to_string(kKeys - 1))->kvs.empty()) << "the delete item";
+    EXPECT_EQ(c1->get(p + "new")->kvs.at(0).value, "created") << "the create item";
+
+    // Key 3 alone, by the existing single path, with the revision the batch reported.
+    auto single = c1->put_if(p + "3", "v2", 0, r2->items[3].current->mod_revision);
+    ASSERT_TRUE(single.ok() && single->succeeded);
+
+    // Every compare lost: one Txn, nothing written.
+    std::vector<CondWrite> stale(mixed.begin(), mixed.begin() + 3);
+    auto r3 = c1->write_if_batch(stale);
+    ASSERT_TRUE(r3.ok()) << r3.error();
+    EXPECT_EQ(r3->txns, 1u);
+    for (const auto& it : r3->items) EXPECT_FALSE(it.succeeded);
+
+    // Limits, checked before anything is sent; an empty batch sends nothing.
+    EXPECT_EQ(c1->write_if_batch({}).value().txns, 0u);
+    std::vector<CondWrite> twice{CondWrite{.key = p + "x"}, CondWrite{.key = p + "x"}};
+    EXPECT_NE(c1->write_if_batch(twice).error().find("given twice"), std::string::npos);
+    std::vector<CondWrite> many(kMaxBatchItems + 1);
+    for (size_t i = 0; i < many.size(); ++i) many[i].key = p + "many" + std::to_string(i);
+    EXPECT_NE(c1->write_if_batch(many).error().find("at most"), std::string::npos);
+    std::vector<CondWrite> big{CondWrite{.key = p + "big", .value = std::string(kMaxBatchBytes, 'x')}};
+    EXPECT_NE(c1->write_if_batch(big).error().find("bytes"), std::string::npos);
+    EXPECT_TRUE(c1->get(p + "x")->kvs.empty());
+    EXPECT_TRUE(c1->get(p + "many0")->kvs.empty());
+    // A full batch fits etcd's default --max-txn-ops (128): 64 compares, 64 puts, 64 reads.
+    std::vector<CondWrite> full(kMaxBatchItems);
+    for (size_t i = 0; i < full.size(); ++i) full[i] = CondWrite{.key = p + "full" + std::to_string(i), .value = "f"};
+    auto r4 = c1->write_if_batch(full);
+    ASSERT_TRUE(r4.ok()) << r4.error();
+    EXPECT_EQ(r4->txns, 1u);
+    EXPECT_EQ(c1->get_prefix(p + "full")->kvs.size(), kMaxBatchItems);
+    EXPECT_EQ(c1->counters().rpc_errors, 0u);
+    c1->delete_prefix(p).value();
+}
+
+// Two batches race for overlapping keys (all expected absent): each shared key has exactly one
+// owner, the loser's item reports the winner's value, and the keys only one batch asks for are
+// written whatever happens to the shared ones.
+TEST(Single, BatchRaceHasExactlyOneOwner) {
+    REQUIRE_ETCD();
+    auto c1 = client();
+    auto c2 = client();
+    const std::string p = test_prefix();
+    constexpr int kRounds = 20;
+    constexpr int kKeys = 40;  // gw-1 asks for 0..39, gw-2 for 20..59: 20 shared
+    std::barrier sync(2);
+    std::mutex mu;
+    std::vector<std::map<std::string, std::string>> wins(kRounds);       // key -> winner
+    std::vector<std::map<std::string, std::string>> loser_saw(kRounds);  // key -> value seen
+    auto race = [&](Client& c, const std::string& me, int from) {
+        for (int round = 0; round < kRounds; ++round) {
+            std::vector<CondWrite> items;
+            for (int k = from; k < from + kKeys; ++k)
+                items.push_back(CondWrite{.key = p + std::to_string(round) + "/" + std::to_string(k), .value = me});
+            sync.arrive_and_wait();
+            auto r = c.write_if_batch(items);
+            ASSERT_TRUE(r.ok()) << r.error();
+            std::lock_guard l(mu);
+            for (size_t i = 0; i < items.size(); ++i) {
+                if (r->items[i].succeeded) {
+                    EXPECT_TRUE(wins[round].emplace(items[i].key, me).second) << items[i].key << " won twice";
+                } else {
+                    ASSERT_TRUE(r->items[i].current.has_value()) << items[i].key;
+                    loser_saw[round][items[i].key] = r->items[i].current->value;
+                }
+            }
+        }
+    };
+    std::thread t1([&] { race(*c1, "gw-1", 0); });
+    std::thread t2([&] { race(*c2, "gw-2", kKeys / 2); });
+    t1.join();
+    t2.join();
+    for (int round = 0; round < kRounds; ++round) {
+        auto listed = c1->get_prefix(p + std::to_string(round) + "/");
+        ASSERT_TRUE(listed.ok());
+        EXPECT_EQ(listed->kvs.size(), static_cast<size_t>(kKeys + kKeys / 2)) << "round " << round;
+        EXPECT_EQ(wins[round].size(), static_cast<size_t>(kKeys + kKeys / 2)) << "every key has one owner";
+        for (const KeyValue& kv : listed->kvs) {
+            EXPECT_EQ(wins[round][kv.key], kv.value) << kv.key;
+            const int k = std::stoi(kv.key.substr(kv.key.rfind('/') + 1));
+            if (k < kKeys / 2) {
+                EXPECT_EQ(kv.value, "gw-1") << "only gw-1 asked for " << kv.key;
+            }
+            if (k >= kKeys) {
+                EXPECT_EQ(kv.value, "gw-2") << "only gw-2 asked for " << kv.key;
+            }
+            auto seen = loser_saw[round].find(kv.key);
+            if (seen != loser_saw[round].end()) {
+                EXPECT_EQ(seen->second, kv.value) << "the loser saw the winner";
+            }
+        }
+        EXPECT_EQ(loser_saw[round].size(), static_cast<size_t>(kKeys / 2)) << "one loser per shared key";
+    }
     c1->delete_prefix(p).value();
 }
 

@@ -5,8 +5,12 @@
      of the same cluster on B (`rustunctl clients --all` on B names A as its home);
   2. ownership: the same identity handshakes on B: A closes its session (fleet_ownership_lost on
      A, fleet_ownership_taken on B), etcd holds exactly one record naming B;
+  2b. 16 identities handshake on A and on B at once, so that both registries write them in
+     batches racing for the same keys: each ends with exactly one record in etcd, the session
+     on its home stays open and the one on the other gateway is closed;
   3. etcd kill -9 and restart (down for > lease_ttl): both gateways re-grant and re-publish
-     (fleet_etcd_reconnects), their records are back;
+     (fleet_etcd_reconnects), their records are back; B's two records go in one batch (at most
+     two etcd Txns: one may find the old lease's records gone);
   4. kill -9 of A: its clients vanish from B's view within lease_ttl (+ slack), and an
      old-dialect client on B gets a PeerUpdate {identity, "", 0}.
 lease_ttl is 2 s. Exits 77 when etcd is not installed.
@@ -20,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,6 +36,9 @@ from relay_client import Cipher, MAGIC  # noqa: E402
 T_HANDSHAKE, T_KEEPALIVE, T_HSREPLY, T_PEERUPDATE = 1, 2, 4, 5
 KEY = "chacha20:fleet-test-key"
 CLIENTS = [("alice", "10.0.1.2"), ("bob", "10.0.1.3"), ("carol", "10.0.1.4"), ("dave", "10.0.1.5")]
+# Step 2b: the same identities handshake on both gateways at once (batched writes racing).
+RACERS = ["race%02d" % i for i in range(16)]
+CLIENTS += [(r, "10.0.1.%d" % (20 + i)) for i, r in enumerate(RACERS)]
 
 
 def fail(msg):
@@ -229,16 +237,77 @@ def main():
             fail("alice's records after the transfer: %s" % homes)
         print("ownership A->B: A closed its session, record home %s" % homes)
 
+        # 2b. Batches racing: every racer handshakes on A and on B at once.
+        sessions = {}
+
+        def connect_all(gw):
+            for r in RACERS:
+                sessions[(gw.id, r)] = TestClient(gw.port, r)
+        threads = [threading.Thread(target=connect_all, args=(g,)) for g in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if len(sessions) != 2 * len(RACERS):
+            fail("racers: only %d of %d handshakes" % (len(sessions), 2 * len(RACERS)))
+
+        def racer_homes():
+            homes = {r: [] for r in RACERS}
+            for v in cluster.get_prefix("/rustun/test/clients/").values():
+                rec = json.loads(v)
+                if rec["identity"] in homes:
+                    homes[rec["identity"]].append(rec["home"])
+            return homes
+        def closed(c):
+            return c.read_frame(0.01)[0] == "closed"
+
+        def settled():
+            # One record per racer, and the session on the other gateway closed (a closed session
+            # stays closed, so a record that is only on its way out cannot pass).
+            h = racer_homes()
+            if not all(len(x) == 1 for x in h.values()):
+                return None
+            for r in RACERS:
+                if not closed(sessions[("gw-b" if h[r][0] == "gw-a" else "gw-a", r)]):
+                    return None
+            return h
+        try:
+            homes = wait_for("one record per racer, its session elsewhere closed", settled, 15)
+        except AssertionError:
+            h = racer_homes()
+            fail("racers not settled: records %s; closed sessions %s" % (
+                {r: v for r, v in h.items() if len(v) != 1 or not closed(
+                    sessions[("gw-b" if v[0] == "gw-a" else "gw-a", r)])},
+                sorted(k for k, c in sessions.items() if closed(c))))
+        for r in RACERS:
+            t, _ = sessions[(homes[r][0], r)].read_frame(0.2)
+            if t == "closed":
+                fail("%s: the session on its home %s was closed too" % (r, homes[r][0]))
+        if racer_homes() != homes:
+            fail("racers' records changed after the race: %s -> %s" % (homes, racer_homes()))
+        print("racing batches: %d identities on both gateways, one record each (%d on gw-a), losers closed" % (
+            len(RACERS), sum(1 for r in RACERS if homes[r][0] == "gw-a")))
+        for c in sessions.values():
+            c.s.close()
+        wait_for("racers' records deleted", lambda: not any(racer_homes().values()), 10)
+
         # 3. etcd kill -9, down for > lease_ttl, restart: both re-publish.
         dave = TestClient(a.port, "dave", p2p_port=40004)
         dave.keepalive()
         wait_for("dave published", lambda: any(json.loads(v)["identity"] == "dave" for v in
                                                cluster.get_prefix("/rustun/test/clients/").values()), 5)
+        b_writes, b_txns = b.counter("fleet_publish_writes"), b.counter("fleet_publish_txns")
         cluster.kill(0)
         time.sleep(4)
         cluster.restart(0)
         wait_for("both gateways reconnected", lambda: a.counter("fleet_etcd_reconnects") >= 1 and
                  b.counter("fleet_etcd_reconnects") >= 1, 20)
+        # B's gateway record and its two clients (alice, bob), written in one turn.
+        wait_for("B re-published", lambda: b.counter("fleet_publish_writes") - b_writes >= 3, 15)
+        txns = b.counter("fleet_publish_txns") - b_txns
+        if not 1 <= txns <= 2:
+            fail("B re-published alice and bob in %d etcd Txns (expected one batch: 1 or 2)" % txns)
+        print("etcd restart: B re-published its 2 records in %d etcd Txn(s)" % txns)
 
         def republished():
             kv = cluster.get_prefix("/rustun/test/")
