@@ -51,6 +51,10 @@ void raise_nofile(uint64_t want) {
 
 // One request to the gateway's control socket; the `result` member's JSON, or "" on error.
 bool control_query(const std::string& path, const std::string& cmd, rapidjson::Document& doc, std::string& err) {
+    return control_request(path, "{\"cmd\":\"" + cmd + "\"}", doc, err);
+}
+
+bool control_request(const std::string& path, const std::string& request, rapidjson::Document& doc, std::string& err) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -67,7 +71,7 @@ bool control_query(const std::string& path, const std::string& cmd, rapidjson::D
         ::close(fd);
         return false;
     }
-    std::string line = "{\"cmd\":\"" + cmd + "\"}\n";
+    const std::string line = request + "\n";
     if (::write(fd, line.data(), line.size()) != (ssize_t)line.size()) {
         err = "write to control socket failed";
         ::close(fd);

@@ -28,6 +28,8 @@ Setup load_setup(const Args& a);
 void raise_nofile(uint64_t want);
 // One request to the gateway's control socket; false (and `err`) on error.
 bool control_query(const std::string& path, const std::string& cmd, rapidjson::Document& doc, std::string& err);
+// The same with a whole request object (one JSON line without its newline), e.g. with arguments.
+bool control_request(const std::string& path, const std::string& request, rapidjson::Document& doc, std::string& err);
 
 struct GwStats {
     bool ok = false;

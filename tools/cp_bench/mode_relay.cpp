@@ -1,4 +1,8 @@
 // rustun-cp-bench relay: Data frames between sender/receiver pairs through the gateway.
+#include <unistd.h>
+
+#include <set>
+
 #include "common.hpp"
 #include "gateway.hpp"
 #include "modes.hpp"
@@ -47,6 +51,28 @@ int mode_relay(const Args& a) {
     }
     const uint64_t deadline = mono_ns() + a.num("timeout", 60, 1, 3600) * 1000000000ull;
     if (net.establish(0, 2 * pairs, 256, deadline) < 2 * pairs) die("relay: could not connect: %s", net.last_error.c_str());
+    if (a.has("receiver-port")) {
+        // The senders' gateway relays to the receivers only once its fleet view has them (the
+        // registry's watch: ~0.1-0.4 s). A frame sent before is dropped there (data_dst_offline)
+        // and the senders' in-flight window would never drain: wait for the view first.
+        std::set<std::string> want;
+        for (size_t p = 0; p < pairs; ++p) want.insert(s.ids[pr[p].second].identity);
+        const uint64_t view_deadline = mono_ns() + 15'000'000'000ull;
+        for (;;) {
+            rapidjson::Document d;
+            std::string err;
+            size_t seen = 0;
+            if (control_request(s.cfg.control_socket, R"({"cmd":"clients","all":"true"})", d, err) &&
+                d["result"].HasMember("remote") && d["result"]["remote"].IsArray())
+                for (const auto& c : d["result"]["remote"].GetArray())
+                    if (c.HasMember("identity") && c["identity"].IsString() && want.count(c["identity"].GetString())) ++seen;
+            if (seen == want.size()) break;
+            if (mono_ns() > view_deadline)
+                die("relay: after 15 s the senders' gateway lists %zu of the %zu receivers as online on another gateway",
+                    seen, want.size());
+            usleep(20'000);
+        }
+    }
 
     // Pre-sealed templates: at least 64 frames and 256 KiB per sender, distinct nonces, one
     // contiguous ring (a write of up to max_write bytes is at most two iovecs).
