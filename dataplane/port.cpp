@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <arpa/inet.h>
+#include <cerrno>
 #include <dirent.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -201,11 +202,18 @@ Status setup_uplink(Runtime& rt) {
     if (!pool) return make_error(pool.error());
     rt.pool = *pool;
     warn_worker_sockets(rt, socket);
+    bool mtu_is_ours = false;  // the PMD has no MTU of its own (memif): dataplane.mtu is the limit
     if (c.mtu != 0) {
         // Before the queues: a PMD sizes its receive buffers by it (one mbuf per packet: at most 2000).
         const int rc = rte_eth_dev_set_mtu(rt.port_id, static_cast<uint16_t>(c.mtu));
-        if (rc < 0)
+        if (rc == -ENOTSUP) {
+            mtu_is_ours = true;
+            LOG_WARN("dataplane.mtu: %s sets no MTU (its packets are bounded by its buffers): %u bytes applies to what "
+                     "the dataplane sends",
+                     c.port.c_str(), c.mtu);
+        } else if (rc < 0) {
             return make_error("dataplane.mtu: " + std::to_string(c.mtu) + " refused by " + c.port + ": " + rte_strerror(-rc));
+        }
     }
     Status s = start_port(rt.port_id, static_cast<uint16_t>(c.workers), rt.pool, socket, conf, c.rx_descriptors,
                           c.tx_descriptors, ("dataplane.port: " + c.port).c_str());
@@ -215,6 +223,7 @@ Status setup_uplink(Runtime& rt) {
     std::memcpy(rt.src.mac, mac.addr_bytes, 6);
     uint16_t mtu = 0;
     if (rte_eth_dev_get_mtu(rt.port_id, &mtu) == 0 && mtu >= 1280) rt.mtu = mtu;
+    if (mtu_is_ours) rt.mtu = static_cast<uint16_t>(c.mtu);
     if (info.driver_name != nullptr && std::strcmp(info.driver_name, "net_af_packet") == 0 && info.if_index != 0) {
         rt.kernel_ring_fds = find_af_packet_sockets(static_cast<int>(info.if_index));
         if (rt.kernel_ring_fds.empty())

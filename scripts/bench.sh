@@ -130,6 +130,7 @@ dataplane:
   sessions: 262144
   mbufs: 32767
   address: 192.0.2.1
+  mtu: 1600   # room for the fleet link's header around a 1400-byte packet (dp-link rows)
 YAML
 # Zero-copy: the dataplane is the memif client (zero-copy=yes needs --single-file-segments), the
 # loadgen the server; 2 queues: 2 workers (one RX/TX queue pair each).
