@@ -22,6 +22,16 @@ bool frame_fits(const MsgHeader& h, uint32_t fixed, uint16_t frame_len) {
     return frame_len <= kMaxFrameInSlot && frame_len <= h.len - fixed;
 }
 
+// These bytes go into a client's TCP stream (or a datagram) as they are: exactly one Data frame,
+// or the stream would be desynchronised (or carry a forged frame of another type).
+MsgCheck one_data_frame(const uint8_t* frame, uint16_t len) {
+    FrameHeader fh;
+    if (decode_header(std::span<const uint8_t>(frame, len), fh) != HeaderStatus::Ok ||
+        fh.frame_type() != FrameType::Data || fh.frame_size() != len)
+        return MsgCheck::BadFrame;
+    return MsgCheck::Ok;
+}
+
 }  // namespace
 
 const char* msg_check_name(MsgCheck c) {
@@ -58,13 +68,7 @@ MsgCheck parse_deliver(const uint8_t* copy, DeliverView& out) {
     std::memcpy(&out.cp_epoch, body + offsetof(TcpDeliverMsg, cp_epoch), 8);
     if (!frame_fits(h, fixed, out.frame_len)) return MsgCheck::BadLength;
     out.frame = body + fixed;
-    // These bytes go into a client's TCP stream as they are: exactly one Data frame, or the
-    // stream would be desynchronised (or carry a forged frame of another type).
-    FrameHeader fh;
-    if (decode_header(std::span<const uint8_t>(out.frame, out.frame_len), fh) != HeaderStatus::Ok ||
-        fh.frame_type() != FrameType::Data || fh.frame_size() != out.frame_len)
-        return MsgCheck::BadFrame;
-    return MsgCheck::Ok;
+    return one_data_frame(out.frame, out.frame_len);
 }
 
 MsgCheck parse_linktx(const uint8_t* copy, LinkTxView& out) {
@@ -77,12 +81,7 @@ MsgCheck parse_linktx(const uint8_t* copy, LinkTxView& out) {
     std::memcpy(&out.frame_len, body + offsetof(LinkTxMsg, frame_len), 2);
     if (!frame_fits(h, fixed, out.frame_len)) return MsgCheck::BadLength;
     out.frame = body + fixed;
-    // The receiving member writes these bytes into a client's stream or datagram as they are.
-    FrameHeader fh;
-    if (decode_header(std::span<const uint8_t>(out.frame, out.frame_len), fh) != HeaderStatus::Ok ||
-        fh.frame_type() != FrameType::Data || fh.frame_size() != out.frame_len)
-        return MsgCheck::BadFrame;
-    return MsgCheck::Ok;
+    return one_data_frame(out.frame, out.frame_len);  // the receiving member delivers it as it is
 }
 
 MsgCheck parse_txframe(const uint8_t* copy, TxFrameView& out) {
