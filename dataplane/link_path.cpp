@@ -12,8 +12,11 @@ namespace {
 using C = shm::DpCounter;
 
 // The next link sequence of this worker: kMaxBurst reserved at a time from the process-wide
-// counter (one atomic add per burst that sends over the link, not per frame). Frames of two
-// workers interleave out of order by less than a reservation, far inside the receiver's window.
+// counter (one atomic add per burst that sends over the link, not per frame). A reservation
+// lives for one burst only (process_burst drops what is left, link_seq_reset): a worker that
+// seals rarely must not send, much later, sequences far below what the others have sent since
+// (the receiver's window is 1984 wide). So frames of the workers interleave out of order by at
+// most a burst each.
 uint64_t next_link_seq(Worker& w) {
     if (w.link_seq_next == w.link_seq_end) {
         w.link_seq_next = w.rt->link_seq.fetch_add(cap::kMaxBurst, std::memory_order_relaxed);

@@ -36,6 +36,10 @@ enum class LinkRx : uint8_t {
                // (counted): the caller frees it
 };
 
+// At the start of every burst: the link sequences this worker reserved and did not use are
+// dropped (a reservation lives for one burst: link_path.cpp, next_link_seq).
+inline void link_seq_reset(Worker& w) { w.link_seq_next = w.link_seq_end = 0; }
+
 // Stage 1: `m` holds a link frame (is_link_frame) at p.payload_off. Checks, in this order: a
 // fleet link is configured and the frame parses (drop_link_malformed), the sender holds a member
 // slot (drop_link_unknown_sender: no crypto for strangers), the fleet-key tag

@@ -115,6 +115,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
     bool to_cp_pending = false;
     bool deliver_pending = false;
     const bool exception = rt.tap_port != 0xffff;
+    link_seq_reset(w);
 
     // ---- stage 1: parse, STUN, frame header checks, punts; collect Data ----
     for (uint16_t i = 0; i < n; ++i) {
