@@ -10,6 +10,7 @@
 // (its segment is replaced) the link re-attaches and re-pushes everything.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -48,6 +49,12 @@ public:
     // key `key_spec` under our `gateway_id`, and verifies the link frames they send. Before start().
     Status set_fleet_udp(std::string gateway_id, std::string_view key_spec);
     bool fleet_udp() const { return fleet_udp_.on; }  // immutable after start()
+    // True if member `gateway_id` holds a slot in the attached dataplane (so that a LinkTx for its
+    // clients can be sealed there; beyond 64 members the others keep the TCP link). Any thread.
+    bool member_slotted(std::string_view gateway_id) const {
+        const std::shared_ptr<const std::vector<std::string>> s = slotted_.load(std::memory_order_acquire);
+        return s && std::binary_search(s->begin(), s->end(), gateway_id, std::less<>());
+    }
 
     Status start();
     void stop();
@@ -183,6 +190,9 @@ private:
         bool dirty = false;       // changed since pushed
     };
     std::array<Slot, shm::kMaxLinkPeers> slots_;
+    // The names in slots_ as last pushed, sorted (member_slotted); null until the first push.
+    std::atomic<std::shared_ptr<const std::vector<std::string>>> slotted_;
+    void publish_slotted();
     std::unordered_map<uint32_t, uint16_t> remote_pushed_;  // dataplane client id -> slot, as pushed
     uint64_t fleet_view_pushed_ = 0;        // FleetView::version() last pushed
     uint64_t fleet_generation_pushed_ = 0;  // Membership::generation last pushed

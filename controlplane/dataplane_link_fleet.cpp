@@ -3,6 +3,7 @@
 // takes link frames (its record says udp_link), and for each client online on such a member,
 // that member's slot. Recomputed from the fleet view whenever the registry publishes a new one
 // (or a reload changes the membership); only the differences are pushed.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -103,7 +104,16 @@ bool DataplaneLink::push_fleet_sync(shm::StateWriter& w, const Membership& m) {
     for (const auto& [dp_id, slot] : remote)
         if (!w.remote_home_set(dp_id, slot)) return false;
     remote_pushed_ = std::move(remote);
+    publish_slotted();
     return true;
+}
+
+void DataplaneLink::publish_slotted() {
+    auto names = std::make_shared<std::vector<std::string>>();
+    for (const Slot& s : slots_)
+        if (!s.name.empty()) names->push_back(s.name);
+    std::sort(names->begin(), names->end());
+    slotted_.store(std::move(names), std::memory_order_release);
 }
 
 bool DataplaneLink::push_fleet_changes() {
@@ -134,6 +144,7 @@ bool DataplaneLink::push_fleet_changes() {
         peers_changed = true;
     }
     if (peers_changed && !w.commit()) return false;
+    if (peers_changed) publish_slotted();
     for (const auto& [dp_id, slot] : remote) {
         if (remote_pushed_.count(dp_id)) continue;
         if (!w.remote_home_set(dp_id, slot)) return false;

@@ -388,7 +388,7 @@ bool Worker::remote_over_udp_link(std::string_view cluster, std::string_view ide
     if (!fleet_ || !link_ || !link_->fleet_udp() || !link_->attached()) return false;
     const std::shared_ptr<const FleetSnapshot> s = state_.fleet_view().snapshot();
     const RemoteClient* rc = s->find(cluster, identity);
-    return rc && rc->home_gw && rc->home_gw->udp_link && !rc->home_gw->self;
+    return rc && rc->home_gw && rc->home_gw->udp_link && !rc->home_gw->self && link_->member_slotted(rc->home);
 }
 
 void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t>& bad) {
