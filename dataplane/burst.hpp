@@ -53,4 +53,66 @@ inline uint8_t* reserve_msg(shm::SpscRing& r, shm::MsgType type, uint32_t frame_
     return slot + sizeof h;
 }
 
+// The destination's endpoint if it is live: bound, and an authenticated packet came from it
+// within the validity window (rt.live_tsc). The difference is signed: another worker or the main
+// lcore may have stored a TSC read after this burst's `now` (that is fresh, not 2^64 cycles old).
+inline bool live_endpoint(const Runtime& rt, const ClientLive& dc, uint64_t now, EndpointKey& dk) {
+    const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);
+    return dc.endpoint(dk) && last_rx != 0 && static_cast<int64_t>(now - last_rx) < static_cast<int64_t>(rt.live_tsc);
+}
+
+// Rewrites `m` to carry the frame at payload_off (frame_len bytes, unchanged) to `dc`'s live
+// endpoint `dk`, ready for TX. False, with the drop counter in `why`: no IPv6 source address,
+// over the uplink's MTU (IPv4 -> IPv6 adds 20 bytes: never send one the link would drop), no room.
+// `src_mac`: the sender's next hop, the MAC of last resort.
+inline bool relay_to_endpoint(Worker& w, rte_mbuf* m, uint16_t payload_off, uint32_t frame_len, const ClientLive& dc,
+                              const EndpointKey& dk, uint64_t src_mac, shm::DpCounter& why) {
+    const Runtime& rt = *w.rt;
+    const shm::Endpoint to = dk.to_endpoint();
+    if (to.family == 6 && !rt.src.has_addr6) {
+        why = shm::DpCounter::drop_no_address6;
+        return false;
+    }
+    if (frame_len + 8u + (to.family == 6 ? 40u : 20u) > rt.mtu) {
+        why = shm::DpCounter::drop_oversize;
+        return false;
+    }
+    uint64_t mac = dc.mac.load(std::memory_order_relaxed);
+    if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
+    if (!(mac & kMacKnown)) mac = src_mac;  // same uplink next hop as the sender's
+    uint8_t* h = reframe(m, payload_off, frame_len, to.family);
+    if (h == nullptr) {
+        why = shm::DpCounter::drop_oversize;
+        return false;
+    }
+    uint8_t dmac[6];
+    unpack_mac(mac, dmac);
+    write_outer(h, rt.src, dmac, to, static_cast<uint16_t>(frame_len), rt.ipv4_cksum_offload, w.ip_id++);
+    set_tx_offload(rt, m, to.family);
+    return true;
+}
+
+// Hands `frame` (one Data frame, untouched) to the control plane for the TCP connection of the
+// client `dst_cp` (TcpDeliver on the worker's own ring: a flood of punts never takes its room).
+// Returns the counter to add: `ok`, or why it was dropped (no control plane, too large, ring full).
+inline shm::DpCounter deliver_to_controlplane(Worker& w, const Generation& g, bool cp_alive, uint32_t src_cp,
+                                              uint32_t dst_cp, const uint8_t* frame, uint32_t frame_len,
+                                              bool& pending, shm::DpCounter ok) {
+    if (!cp_alive) return shm::DpCounter::drop_dst_not_live;
+    if (frame_len > shm::kMaxFrameInSlot) return shm::DpCounter::drop_oversize;
+    uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp_deliver, shm::MsgType::TcpDeliver, frame_len);
+    if (b == nullptr) return shm::DpCounter::drop_deliver_ring_full;
+    auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
+    tm->src_client = src_cp;
+    tm->dst_client = dst_cp;
+    tm->frame_len = static_cast<uint16_t>(frame_len);
+    std::memset(tm->pad, 0, sizeof tm->pad);
+    std::memset(tm->pad2, 0, sizeof tm->pad2);
+    tm->cp_epoch = g.cp_epoch;
+    std::memcpy(tm->frame, frame, frame_len);
+    w.to_cp_deliver->advance();
+    pending = true;
+    return ok;
+}
+
 }  // namespace rustun::dp

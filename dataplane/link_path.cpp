@@ -68,45 +68,17 @@ LinkRx link_receive(Worker& w, const Generation& g, rte_mbuf* m, const ParsedUdp
     const uint16_t frame_off = static_cast<uint16_t>(p.payload_off + (v.frame - payload));
     EndpointKey dk;
     if (live_endpoint(rt, dc, now, dk)) {
-        const shm::Endpoint to = dk.to_endpoint();
-        if ((to.family == 6 && !rt.src.has_addr6) || v.h.frame_len + 8u + (to.family == 6 ? 40u : 20u) > rt.mtu) {
-            cnt.add(to.family == 6 && !rt.src.has_addr6 ? C::drop_no_address6 : C::drop_oversize);
+        shm::DpCounter why;
+        if (!relay_to_endpoint(w, m, frame_off, v.h.frame_len, dc, dk, src_mac, why)) {
+            cnt.add(why);
             return LinkRx::Consumed;
         }
-        uint64_t mac = dc.mac.load(std::memory_order_relaxed);
-        if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
-        if (!(mac & kMacKnown)) mac = src_mac;
-        uint8_t* h = reframe(m, frame_off, v.h.frame_len, to.family);
-        if (h == nullptr) {
-            cnt.add(C::drop_oversize);
-            return LinkRx::Consumed;
-        }
-        uint8_t dmac[6];
-        unpack_mac(mac, dmac);
-        write_outer(h, rt.src, dmac, to, static_cast<uint16_t>(v.h.frame_len), rt.ipv4_cksum_offload, w.ip_id++);
-        set_tx_offload(rt, m, to.family);
         cnt.add(C::link_rx);
         return LinkRx::Tx;
     }
-    if (!cp_alive) {
-        cnt.add(C::drop_dst_not_live);
-    } else if (v.h.frame_len > shm::kMaxFrameInSlot) {
-        cnt.add(C::drop_oversize);
-    } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp_deliver, shm::MsgType::TcpDeliver, v.h.frame_len)) {
-        auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
-        tm->src_client = shm::kFromFleetLink;
-        tm->dst_client = dc.cp_id;
-        tm->frame_len = static_cast<uint16_t>(v.h.frame_len);
-        std::memset(tm->pad, 0, sizeof tm->pad);
-        std::memset(tm->pad2, 0, sizeof tm->pad2);
-        tm->cp_epoch = g.cp_epoch;
-        std::memcpy(tm->frame, v.frame, v.h.frame_len);
-        w.to_cp_deliver->advance();
-        deliver_pending = true;
-        cnt.add(C::link_to_controlplane_tcp);
-    } else {
-        cnt.add(C::drop_deliver_ring_full);
-    }
+    // Never relayed on (kFromFleetLink): delivered here or dropped.
+    cnt.add(deliver_to_controlplane(w, g, cp_alive, shm::kFromFleetLink, dc.cp_id, v.frame, v.h.frame_len,
+                                    deliver_pending, C::link_to_controlplane_tcp));
     return LinkRx::Consumed;
 }
 

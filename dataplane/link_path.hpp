@@ -21,14 +21,6 @@ inline bool is_link_frame(const uint8_t* payload, uint32_t plen) {
     return plen >= fleet::kLinkFixedHeader && std::memcmp(payload, fleet::kLinkMagic, 4) == 0;
 }
 
-// The destination's endpoint if it is live: bound, and an authenticated packet came from it
-// within the validity window (rt.live_tsc). The difference is signed: another worker or the main
-// lcore may have stored a TSC read after this burst's `now` (that is fresh, not 2^64 cycles old).
-inline bool live_endpoint(const Runtime& rt, const ClientLive& dc, uint64_t now, EndpointKey& dk) {
-    const uint64_t last_rx = dc.last_rx_tsc.load(std::memory_order_relaxed);
-    return dc.endpoint(dk) && last_rx != 0 && static_cast<int64_t>(now - last_rx) < static_cast<int64_t>(rt.live_tsc);
-}
-
 // What happened to a received link frame's mbuf.
 enum class LinkRx : uint8_t {
     Tx,        // rewritten: its Rustun frame to the local client's live endpoint (link_rx)

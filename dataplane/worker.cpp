@@ -357,57 +357,20 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
             cnt.add(C::link_fallback_tcp);
         }
         if (live) {
-            const shm::Endpoint to = dk.to_endpoint();
-            if (to.family == 6 && !rt.src.has_addr6) {
-                cnt.add(C::drop_no_address6);
+            C why;
+            if (relay_to_endpoint(w, it.m, it.payload_off, it.frame_len, dc, dk, it.src_mac, why)) {
+                cnt.add(C::relayed);
+                tx[ntx++] = it.m;
+            } else {
+                cnt.add(why);
                 drop[ndrop++] = it.m;
-                continue;
             }
-            // IPv4 -> IPv6 adds 20 bytes to the outer packet: never send one the link would drop.
-            if (it.frame_len + 8u + (to.family == 6 ? 40u : 20u) > rt.mtu) {
-                cnt.add(C::drop_oversize);
-                drop[ndrop++] = it.m;
-                continue;
-            }
-            uint64_t mac = dc.mac.load(std::memory_order_relaxed);
-            if (!(mac & kMacKnown)) mac = cached_mac(rt, dk);
-            if (!(mac & kMacKnown)) mac = it.src_mac;  // same uplink next hop as the sender's
-            uint8_t* h = reframe(it.m, it.payload_off, it.frame_len, to.family);
-            if (h == nullptr) {
-                cnt.add(C::drop_oversize);
-                drop[ndrop++] = it.m;
-                continue;
-            }
-            uint8_t dmac[6];
-            unpack_mac(mac, dmac);
-            write_outer(h, rt.src, dmac, to, it.frame_len, rt.ipv4_cksum_offload, w.ip_id++);
-            set_tx_offload(rt, it.m, to.family);
-            cnt.add(C::relayed);
-            tx[ntx++] = it.m;
-        } else if (!cp_alive) {
-            cnt.add(C::drop_dst_not_live);
-            drop[ndrop++] = it.m;
-        } else if (it.frame_len > shm::kMaxFrameInSlot) {
-            cnt.add(C::drop_oversize);
-            drop[ndrop++] = it.m;
-        } else if (uint8_t* b = reserve_msg<shm::TcpDeliverMsg>(*w.to_cp_deliver, shm::MsgType::TcpDeliver, it.frame_len)) {
-            auto* tm = reinterpret_cast<shm::TcpDeliverMsg*>(b);
-            tm->src_client = src.cp_id;
-            tm->dst_client = dc.cp_id;
-            tm->frame_len = it.frame_len;
-            std::memset(tm->pad, 0, sizeof tm->pad);
-            std::memset(tm->pad2, 0, sizeof tm->pad2);
-            tm->cp_epoch = g.cp_epoch;
-            std::memcpy(tm->frame, it.frame, it.frame_len);  // the received bytes, untouched
-            w.to_cp_deliver->advance();
-            deliver_pending = true;
-            cnt.add(C::to_controlplane_tcp);
-            drop[ndrop++] = it.m;
-        } else {
-            // Its own ring: a flood of punts never takes TcpDeliver's room.
-            cnt.add(C::drop_deliver_ring_full);
-            drop[ndrop++] = it.m;
+            continue;
         }
+        // The received bytes, untouched, for the destination's TCP connection.
+        cnt.add(deliver_to_controlplane(w, g, cp_alive, src.cp_id, dc.cp_id, it.frame, it.frame_len, deliver_pending,
+                                        C::to_controlplane_tcp));
+        drop[ndrop++] = it.m;
     }
 
     clock.lap(cnt, C::rt_cycles_route);
