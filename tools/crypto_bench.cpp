@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
         std::printf("{\"tsc_ghz\":%.4f,\"imb_arch\":\"%s\",\"burst\":%u,\"reps\":%u,"
                     "\"verify_from_chacha\":%u,\"verify_from_gcm\":%u,\"results\":[",
                     tsc_hz / 1e9, engine.arch_name(), o.burst, o.reps, EngineOptions::kDefaultVerifyFromChacha,
-                    EngineOptions::kDefaultVerifyFromGcm);
+                    engine.verify_from_gcm());
         for (size_t i = 0; i < results.size(); ++i) {
             const Measurement& r = results[i];
             std::printf(
@@ -358,7 +358,7 @@ int main(int argc, char** argv) {
     std::printf("Gbps counts plaintext bytes; cycles are TSC cycles on one core.\n\n");
     std::printf("verify: authenticate over the ciphertext + decrypt 32 bytes (forced at every size; the relays\n"
                 "verify from %u B (chacha20) / %u B (aes256), below that they open); verify/open = rate ratio.\n\n",
-                EngineOptions::kDefaultVerifyFromChacha, EngineOptions::kDefaultVerifyFromGcm);
+                EngineOptions::kDefaultVerifyFromChacha, engine.verify_from_gcm());
     std::printf("%-9s %-6s %6s %-7s %9s %9s %11s %9s %12s\n", "cipher", "op", "bytes", "mode",
                 "Mpps", "Gbps", "cyc/packet", "cyc/byte", "verify/open");
     for (const Measurement& r : results) {

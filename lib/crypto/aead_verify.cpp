@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/ghash_clmul.hpp"
 #include "crypto/imb_burst.hpp"
 #include "crypto/secure_wipe.hpp"
 
@@ -28,13 +29,31 @@ inline void write_head(uint8_t* head, const uint8_t* ct, const uint8_t* ks, uint
     for (uint32_t i = 0; i < h; ++i) head[i] = static_cast<uint8_t>(ct[i] ^ ks[i]);
 }
 
-// AES-256 encryption of three 16-byte blocks in place with the 15 round keys `rk` (IPsec-MB's
-// gcm_key_data::expanded_keys: the standard encryption schedule). AES-NI: every CPU IPsec-MB's
-// AES paths run on has it; gcm_supported() is checked before use.
-[[gnu::target("aes,sse4.1")]] void aes256_encrypt3(const uint8_t* rk, uint8_t* blocks) {
-    __m128i b0 = _mm_load_si128(reinterpret_cast<const __m128i*>(blocks));
-    __m128i b1 = _mm_load_si128(reinterpret_cast<const __m128i*>(blocks + 16));
-    __m128i b2 = _mm_load_si128(reinterpret_cast<const __m128i*>(blocks + 32));
+inline const uint8_t* ciphertext(const OpenItem& it) { return it.payload + kAeadNonceLen; }
+inline const uint8_t* received_tag(const OpenItem& it) { return ciphertext(it) + it.plaintext_len; }
+
+}  // namespace
+
+AeadVerifier::~AeadVerifier() {
+    secure_wipe(ks_, sizeof ks_);
+    secure_wipe(mac_, sizeof mac_);
+}
+
+bool AeadVerifier::gcm_supported() { return ghash_supported(); }
+
+namespace {
+
+// One AES-256-GCM item: the tag check and, on success, the head. AES-NI encrypts the three
+// counter blocks in registers (J0 = nonce || 00000001 as one 16-byte load with the last word
+// replaced: the payload holds at least 28 bytes); the out-of-order core overlaps them with the
+// GHASH, which does not depend on them. `ghash(y, data, nblocks)` chains y over whole blocks.
+template <typename Ghash>
+[[gnu::target("aes,sse4.1")]] VerifyVerdict verify_one_gcm(const OpenItem& it, Ghash&& ghash) {
+    const uint8_t* rk = it.key->gcm_key()->expanded_keys;  // round keys only: GHASH has its own powers
+    const __m128i nonce = _mm_loadu_si128(reinterpret_cast<const __m128i*>(it.payload));
+    __m128i b0 = _mm_insert_epi32(nonce, 0x01000000, 3);  // big-endian counter 1, 2, 3
+    __m128i b1 = _mm_insert_epi32(nonce, 0x02000000, 3);
+    __m128i b2 = _mm_insert_epi32(nonce, 0x03000000, 3);
     __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rk));
     b0 = _mm_xor_si128(b0, k);
     b1 = _mm_xor_si128(b1, k);
@@ -46,60 +65,62 @@ inline void write_head(uint8_t* head, const uint8_t* ct, const uint8_t* ks, uint
         b2 = _mm_aesenc_si128(b2, k);
     }
     k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rk + 16 * 14));
-    _mm_store_si128(reinterpret_cast<__m128i*>(blocks), _mm_aesenclast_si128(b0, k));
-    _mm_store_si128(reinterpret_cast<__m128i*>(blocks + 16), _mm_aesenclast_si128(b1, k));
-    _mm_store_si128(reinterpret_cast<__m128i*>(blocks + 32), _mm_aesenclast_si128(b2, k));
-}
+    b0 = _mm_aesenclast_si128(b0, k);  // E_K(J0): masks the tag
+    b1 = _mm_aesenclast_si128(b1, k);  // E_K(J0+1), E_K(J0+2): the head's keystream
+    b2 = _mm_aesenclast_si128(b2, k);
 
-inline const uint8_t* ciphertext(const OpenItem& it) { return it.payload + kAeadNonceLen; }
-inline const uint8_t* received_tag(const OpenItem& it) { return ciphertext(it) + it.plaintext_len; }
+    const uint8_t* ct = ciphertext(it);
+    const uint32_t len = it.plaintext_len;
+    const uint32_t full = len & ~15u;
+    alignas(16) uint8_t tail[48] = {};  // [S][last partial block][length block]
+    uint8_t* s = tail;
+    uint8_t* rest = tail + 16;
+    uint32_t rest_blocks = 1;
+    if (len != full) {
+        std::memcpy(rest, ct + full, len - full);
+        rest_blocks = 2;
+    }
+    store_be64(rest + 16 * rest_blocks - 8, uint64_t{len} * 8);  // len(AAD) = 0 bits || len(C) bits
+    if (full != 0) ghash(s, ct, full / 16);
+    ghash(s, rest, rest_blocks);
+    // Constant time: one 128-bit comparison of S ^ E_K(J0) with the received tag.
+    const __m128i diff = _mm_xor_si128(_mm_xor_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(s)), b0),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(received_tag(it))));
+    if (!_mm_testz_si128(diff, diff)) return VerifyVerdict::AuthFailed;
+    if (len >= kOpenHeadLen) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(it.plaintext),
+                         _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ct)), b1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(it.plaintext + 16),
+                         _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ct + 16)), b2));
+    } else {
+        alignas(16) uint8_t ks[kOpenHeadLen];
+        _mm_store_si128(reinterpret_cast<__m128i*>(ks), b1);
+        _mm_store_si128(reinterpret_cast<__m128i*>(ks + 16), b2);
+        write_head(it.plaintext, ct, ks, len);
+    }
+    return VerifyVerdict::Ok;
+}
 
 }  // namespace
 
-AeadVerifier::~AeadVerifier() {
-    secure_wipe(ks_, sizeof ks_);
-    secure_wipe(mac_, sizeof mac_);
-}
-
-bool AeadVerifier::gcm_supported() {
-    static const bool ok = __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1");
-    return ok;
-}
-
 void AeadVerifier::verify_gcm(IMB_MGR* m, OpenItem* const* items, uint32_t n, VerifyVerdict* verdict) {
+    if (m->used_arch == IMB_ARCH_AVX512) {
+        // IPsec-MB's AVX-512 GHASH (512-bit VPCLMULQDQ) over its own hash-key powers: faster than
+        // our 256-bit one where that arch runs.
+        for (uint32_t i = 0; i < n; ++i) {
+            const gcm_key_data* gk = items[i]->key->gcm_key();
+            verdict[i] = verify_one_gcm(*items[i], [m, gk](uint8_t* y, const uint8_t* d, size_t nb) {
+                IMB_GHASH(m, gk, d, nb * 16, y, 16);
+            });
+        }
+        return;
+    }
+    const auto update = ghash_vpclmul_supported() ? ghash_update_vpclmul : ghash_update_pclmul;
     for (uint32_t i = 0; i < n; ++i) {
-        OpenItem& it = *items[i];
-        const gcm_key_data* gk = it.key->gcm_key();
-        // E_K(J0), E_K(J0+1), E_K(J0+2), J0 = nonce || 0x00000001 for a 96-bit nonce. Independent
-        // of the GHASH below: the out-of-order core overlaps the two.
-        alignas(16) uint8_t ctr[kCtrBytes];
-        for (uint32_t b = 0; b < 3; ++b) {
-            std::memcpy(ctr + 16 * b, it.payload, kAeadNonceLen);
-            ctr[16 * b + 12] = ctr[16 * b + 13] = ctr[16 * b + 14] = 0;
-            ctr[16 * b + 15] = static_cast<uint8_t>(b + 1);
-        }
-        aes256_encrypt3(gk->expanded_keys, ctr);
-        const uint8_t* ct = ciphertext(it);
-        const uint32_t len = it.plaintext_len;
-        const uint32_t full = len & ~15u;
-        alignas(16) uint8_t s[16] = {};
-        if (full != 0) IMB_GHASH(m, gk, ct, full, s, sizeof s);
-        alignas(16) uint8_t tail[32] = {};
-        uint32_t tail_len = 0;
-        if (len != full) {
-            std::memcpy(tail, ct + full, len - full);
-            tail_len = 16;
-        }
-        store_be64(tail + tail_len + 8, uint64_t{len} * 8);  // len(AAD) = 0 bits || len(C) bits
-        tail_len += 16;
-        IMB_GHASH(m, gk, tail, tail_len, s, sizeof s);
-        for (uint32_t k = 0; k < 16; ++k) s[k] ^= ctr[k];
-        if (!tag16_equal(received_tag(it), s)) {
-            verdict[i] = VerifyVerdict::AuthFailed;
-            continue;
-        }
-        write_head(it.plaintext, ct, ctr + 16, len);
-        verdict[i] = VerifyVerdict::Ok;
+        const GhashKey& hk = items[i]->key->ghash_key();
+        verdict[i] = verify_one_gcm(*items[i], [update, &hk](uint8_t* y, const uint8_t* d, size_t nb) {
+            update(hk, y, d, nb);
+        });
     }
 }
 

@@ -57,6 +57,10 @@ Result<std::unique_ptr<CipherKey>> CipherKey::create(const CipherSpec& spec) {
             if (mgr == nullptr) return make_error("IPsec-MB initialisation failed");
             // Round keys + GHASH powers of H, for the architecture the manager selected.
             IMB_AES256_GCM_PRE(mgr, material.data(), gk);
+            if (ghash_supported()) {
+                ghash_key_init(key->ghash_, gk->expanded_keys);
+                key->has_ghash_ = true;
+            }
             key->overhead_ = kAeadOverhead;
             key->prefix_len_ = kAeadNonceLen;
             break;
@@ -69,6 +73,7 @@ Result<std::unique_ptr<CipherKey>> CipherKey::create(const CipherSpec& spec) {
 CipherKey::~CipherKey() {
     secure_wipe(chacha_key_, sizeof(chacha_key_));
     secure_wipe(gcm_storage_, sizeof(gcm_storage_));
+    secure_wipe(&ghash_, sizeof(ghash_));
     if (xor_pad_) secure_wipe(xor_pad_.get(), xor_pad_len_);
 }
 

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "crypto/cipher_spec.hpp"
+#include "crypto/ghash_clmul.hpp"
 #include "util/result.hpp"
 
 struct gcm_key_data;  // IPsec-MB's expanded GCM key (kept out of this header on purpose)
@@ -52,6 +53,10 @@ public:
     const uint8_t* chacha_key() const { return chacha_key_; }
     // Expanded AES-256 round keys + GHASH tables, 64-byte aligned. Meaningful for AES-256-GCM.
     const gcm_key_data* gcm_key() const { return gcm_; }
+    // H^8..H^1 for the verify path's GHASH (ghash_clmul.hpp). Meaningful for AES-256-GCM when
+    // has_ghash_key() (the CPU has PCLMULQDQ and AES-NI).
+    const GhashKey& ghash_key() const { return ghash_; }
+    bool has_ghash_key() const { return has_ghash_; }
     // XOR: the key repeated to xor_pad_len() bytes, a multiple of the key length (>= 256), so a
     // payload is transformed in xor_pad_len()-byte chunks that each start at key offset 0.
     const uint8_t* xor_pad() const { return xor_pad_.get(); }
@@ -66,6 +71,7 @@ public:
 private:
     // ---- cache line 0: hot for every method ----
     CipherMethod method_ = CipherMethod::Plain;
+    bool has_ghash_ = false;
     uint32_t overhead_ = 0;
     uint32_t prefix_len_ = 0;
     uint32_t xor_pad_len_ = 0;
@@ -75,6 +81,8 @@ private:
     // ---- cache lines 1..16: AES-256-GCM schedule (sizeof(gcm_key_data) == 1024, checked) ----
     static constexpr size_t kGcmKeyDataSize = 1024;
     alignas(64) unsigned char gcm_storage_[kGcmKeyDataSize] = {};
+    // ---- cache lines 17..18: the verify path's GHASH powers ----
+    GhashKey ghash_{};
     // ---- cold ----
     CipherSpec spec_;
 };

@@ -236,6 +236,11 @@ Result<std::unique_ptr<CryptoEngine>> CryptoEngine::create(EngineOptions options
     auto impl = std::make_unique<Impl>();
     impl->mgr = std::move(mgr).value();
     impl->options = options;
+    if (options.verify_from_gcm == EngineOptions::kVerifyFromGcmByArch) {
+        impl->options.verify_from_gcm = impl->mgr->used_arch == IMB_ARCH_AVX512
+                                            ? EngineOptions::kDefaultVerifyFromGcmAvx512
+                                            : EngineOptions::kDefaultVerifyFromGcm;
+    }
     Result<std::unique_ptr<NonceRng>> rng = NonceRng::create(impl->mgr.get());
     if (!rng) return Error{rng.error()};
     return std::make_unique<CryptoEngine>(Token{}, std::move(impl), std::move(rng).value());
@@ -251,6 +256,8 @@ CryptoEngine::~CryptoEngine() {
 }
 
 const char* CryptoEngine::arch_name() const { return imb::arch_name(*impl_->mgr); }
+
+uint32_t CryptoEngine::verify_from_gcm() const { return impl_->options.verify_from_gcm; }
 
 // ---- open ----
 

@@ -39,15 +39,19 @@ struct EngineOptions {
     // Smallest ciphertext (plaintext) length, bytes, at which an OpenItem::head_only item is
     // verified over the ciphertext instead of decrypted (docs/dataplane.md, "Verify, don't
     // decrypt"); below it the full decrypt is as fast or faster. Defaults from
-    // rustun-crypto-bench's verify rows on the development host (docs/dataplane.md):
-    // ChaCha20-Poly1305 verifies faster from 64 B on (2.9x in bursts of 32), AES-256-GCM only
-    // from ~1 KB (IPsec-MB's stitched VAES decrypt costs barely more than its GHASH alone).
-    // 0 = always verify, UINT32_MAX = never.
+    // rustun-crypto-bench's verify rows (docs/dataplane.md): ChaCha20-Poly1305 verifies faster
+    // from 64 B on (2.9x in bursts of 32). AES-256-GCM depends on IPsec-MB's arch, so the
+    // default (kVerifyFromGcmByArch) is resolved when the engine is created: 256 B with our
+    // own GHASH (AVX2/SSE arches: 1.4x at 256 B, 1.8x at 512 B, 2.1x at 1400 B on Zen 3), 1024 B
+    // on the AVX-512 arch, whose stitched VAES decrypt costs barely more than its GHASH alone.
+    // 0 = always verify, UINT32_MAX = never. CryptoEngine::verify_from_gcm() tells the value in use.
     uint32_t verify_from_chacha = kDefaultVerifyFromChacha;
-    uint32_t verify_from_gcm = kDefaultVerifyFromGcm;
+    uint32_t verify_from_gcm = kVerifyFromGcmByArch;
 
     static constexpr uint32_t kDefaultVerifyFromChacha = 0;
-    static constexpr uint32_t kDefaultVerifyFromGcm = 1024;
+    static constexpr uint32_t kVerifyFromGcmByArch = UINT32_MAX - 1;
+    static constexpr uint32_t kDefaultVerifyFromGcm = 256;          // AVX2 / SSE arches
+    static constexpr uint32_t kDefaultVerifyFromGcmAvx512 = 1024;   // IPsec-MB's AVX-512 arch
     // ChaCha20-Poly1305 verify candidates in a chunk below this count are opened instead: the
     // keystream pass computes 8 nonces' blocks at once (measured at 64 B: 1 item 0.6x, 2 items
     // 1.2x, 4 items 1.9x the open rate). Tests set 1 to verify single items.
@@ -82,6 +86,8 @@ public:
     NonceRng& nonce_rng() { return *rng_; }
     // IPsec-MB code path in use ("avx512", "avx2", ...).
     const char* arch_name() const;
+    // EngineOptions::verify_from_gcm as resolved for this engine's IPsec-MB arch.
+    uint32_t verify_from_gcm() const;
 
 private:
     struct Impl;

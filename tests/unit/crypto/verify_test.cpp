@@ -250,7 +250,12 @@ TEST(AeadVerify, ThresholdAndInPlace) {
     }
     EngineOptions defaults;
     EXPECT_EQ(defaults.verify_from_chacha, EngineOptions::kDefaultVerifyFromChacha);
-    EXPECT_EQ(defaults.verify_from_gcm, EngineOptions::kDefaultVerifyFromGcm);
+    EXPECT_EQ(defaults.verify_from_gcm, EngineOptions::kVerifyFromGcmByArch);
+    auto resolved = CryptoEngine::create(defaults);
+    ASSERT_TRUE(resolved.ok());
+    const uint32_t from = (*resolved)->verify_from_gcm();
+    EXPECT_TRUE(from == EngineOptions::kDefaultVerifyFromGcm || from == EngineOptions::kDefaultVerifyFromGcmAvx512) << from;
+    EXPECT_EQ(make_verify_engine(false, 77)->verify_from_gcm(), 77u) << "an explicit value stays";
 }
 
 // With the default options a lone ChaCha item is opened, two or more are verified.
