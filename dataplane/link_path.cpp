@@ -112,8 +112,9 @@ bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off
     fleet::encode_link_header(h, {lh, header});
     w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, tag);
     auto* oh = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
-    m->l2_len = kEthLen;
-    m->l3_len = to_peer.to.family == 4 ? kIpv4Len : kIpv6Len;
+    // All 64 bits at once: l2_len/l3_len are bit-fields, and two narrow read-modify-writes made
+    // the second wait on the first (a store-forwarding stall per packet).
+    m->tx_offload = rte_mbuf_tx_offload(kEthLen, to_peer.to.family == 4 ? kIpv4Len : kIpv6Len, 0, 0, 0, 0, 0);
     // The member's next hop as learned from its own link frames (link_receive); before the first
     // one, broadcast on the segment, as for the control plane's TxFrames (docs/fleet.md, "UDP link
     // through the dataplane": behind a router a member is reached once it has sent a frame).

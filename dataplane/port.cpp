@@ -315,8 +315,9 @@ rte_mbuf* build_datagram(Runtime& rt, const shm::Endpoint& to, uint64_t mac, con
         std::memset(dmac, 0xff, 6);  // no packet seen from there yet: broadcast on the segment
     static uint16_t ip_id = 0;       // main lcore only
     write_outer(h, rt.src, dmac, to, static_cast<uint16_t>(len), rt.ipv4_cksum_offload, ip_id++);
-    m->l2_len = kEthLen;
-    m->l3_len = to.family == 4 ? kIpv4Len : kIpv6Len;
+    // All 64 bits at once: l2_len/l3_len are bit-fields, and two narrow read-modify-writes made
+    // the second wait on the first (a store-forwarding stall per packet).
+    m->tx_offload = rte_mbuf_tx_offload(kEthLen, to.family == 4 ? kIpv4Len : kIpv6Len, 0, 0, 0, 0, 0);
     m->ol_flags = to.family == 4 ? (rt.ipv4_cksum_offload ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM : 0)
                                  : RTE_MBUF_F_TX_IPV6;
     return m;

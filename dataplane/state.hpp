@@ -14,6 +14,8 @@
 // StateManager is used by the main lcore only and does no DPDK calls (unit-tested without a NIC).
 #pragma once
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -52,11 +54,18 @@ struct alignas(64) ClientLive {
 
     // Consistent copy of the endpoint; false if the client has none (or, after kSeqRetries
     // attempts, if the main lcore is stuck in the middle of changing it).
+    // `out` is written with one 16-byte store and one 4-byte store: its readers load words 0..3
+    // as one vector (to_endpoint, write_outer), which five 4-byte stores would make wait (a
+    // store-forwarding stall on every relayed packet).
     bool endpoint(EndpointKey& out) const {
+        uint32_t v[5];
         const bool consistent = ep_lock.read([&] {
-            for (int i = 0; i < 5; ++i) out.w[i] = ep[i].load(std::memory_order_relaxed);
+            for (int i = 0; i < 5; ++i) v[i] = ep[i].load(std::memory_order_relaxed);
         }, kSeqRetries);
-        return consistent && (out.w[0] & 0xff) != 0;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out.w), _mm_set_epi32(static_cast<int>(v[3]), static_cast<int>(v[2]),
+                                                                         static_cast<int>(v[1]), static_cast<int>(v[0])));
+        out.w[4] = v[4];
+        return consistent && (v[0] & 0xff) != 0;
     }
     void set_endpoint(const EndpointKey& k) {  // main lcore only
         ep_lock.write([&] {

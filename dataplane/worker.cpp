@@ -143,11 +143,11 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         }
         uint8_t* payload = d + p.payload_off;
         const uint32_t plen = p.payload_len;
-        const shm::Endpoint from = source_endpoint(p);
-        const EndpointKey key = EndpointKey::from(from);
+        const EndpointKey key = EndpointKey::of(p.family, p.src_port, p.src_addr);
         const uint64_t src_mac = pack_mac(p.src_mac);
 
         if (looks_like_stun(payload, plen)) {
+            const shm::Endpoint from = key.to_endpoint();
             // Reflection: every reply goes to a source address nobody verified (docs/dataplane.md).
             if (!w.limiter.allow(SourceLimiter::source_key(from), SourceLimiter::Stun, now, rt.stun_interval,
                                  rt.stun_tolerance)) {
@@ -202,14 +202,14 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         if (fc.verdict == FrameVerdict::Control) {
             if (flen > shm::kMaxFrameInSlot) {
                 cnt.add(C::drop_oversize);
-            } else if (!w.limiter.allow(SourceLimiter::source_key(from), SourceLimiter::Punt, now, rt.punt_interval,
+            } else if (!w.limiter.allow(SourceLimiter::source_key(key.to_endpoint()), SourceLimiter::Punt, now, rt.punt_interval,
                                         rt.punt_tolerance)) {
                 // One source cannot fill the ring the control plane trial-decrypts from.
                 cnt.add(C::drop_punt_rate_limited);
             } else if (uint8_t* b = reserve_msg<shm::PuntMsg>(*w.to_cp, shm::MsgType::Punt, flen)) {
                 const uint32_t s = g.sessions.lookup(key, hash);
                 shm::PuntMsg* pm = reinterpret_cast<shm::PuntMsg*>(b);
-                pm->from = from;
+                pm->from = key.to_endpoint();
                 pm->client_hint = s == kNoSession ? shm::kNoClientHint : g.clients[s].cp_id;
                 pm->frame_len = static_cast<uint16_t>(flen);
                 std::memset(pm->pad, 0, sizeof pm->pad);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "session_table.hpp"
@@ -50,6 +51,31 @@ TEST(SessionTable, NormalisesEndpoints) {
     b.pad = 7;
     b.addr[9] = 3;  // garbage beyond the IPv4 address
     EXPECT_EQ(EndpointKey::from(a), EndpointKey::from(b));
+}
+
+// The worker keys a packet's source with EndpointKey::of (words built in registers); the
+// control path with from(shm::Endpoint). Both must give the same key, or no session is found.
+TEST(SessionTable, KeyFromFrameBytesSameAsFromEndpoint) {
+    const uint8_t v4[4] = {192, 0, 2, 77};
+    uint8_t v6[16];
+    for (int i = 0; i < 16; ++i) v6[i] = static_cast<uint8_t>(0xf0 + i);
+    for (uint16_t port : {uint16_t{1}, uint16_t{4500}, uint16_t{65535}}) {
+        shm::Endpoint a{};
+        a.family = 4;
+        a.port = port;
+        std::memcpy(a.addr, v4, 4);
+        EXPECT_EQ(EndpointKey::of(4, port, v4), EndpointKey::from(a)) << port;
+        EXPECT_EQ(endpoint_hash(EndpointKey::of(4, port, v4)), endpoint_hash(EndpointKey::from(a)));
+        shm::Endpoint b{};
+        b.family = 6;
+        b.port = port;
+        std::memcpy(b.addr, v6, 16);
+        EXPECT_EQ(EndpointKey::of(6, port, v6), EndpointKey::from(b)) << port;
+        const shm::Endpoint back = EndpointKey::of(6, port, v6).to_endpoint();
+        EXPECT_EQ(back.family, 6);
+        EXPECT_EQ(back.port, port);
+        EXPECT_EQ(std::memcmp(back.addr, v6, 16), 0);
+    }
 }
 
 TEST(SessionTable, CapacityIsEnforced) {
