@@ -217,6 +217,28 @@ void ghash_update(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_
     fn(key, y, data, nblocks);
 }
 
+[[gnu::target(RUSTUN_GHASH_128 ",aes")]] void aes256_gmac(const GhashKey& key, const uint8_t* rk, const uint8_t nonce[12],
+                                                           const uint8_t* aad, size_t aad_len, uint8_t tag[16]) {
+    alignas(16) uint8_t j0[16] = {};
+    for (int i = 0; i < 12; ++i) j0[i] = nonce[i];
+    j0[15] = 1;
+    const __m128i ek_j0 = aes256_encrypt1(rk, _mm_load_si128(reinterpret_cast<const __m128i*>(j0)));
+    alignas(16) uint8_t y[16] = {};
+    const size_t full = aad_len / 16;
+    ghash_update(key, y, aad, full);
+    alignas(16) uint8_t rest[32] = {};  // the last partial block, then the length block
+    size_t nrest = 0;
+    if (aad_len % 16 != 0) {
+        for (size_t i = 0; i < aad_len % 16; ++i) rest[i] = aad[16 * full + i];
+        nrest = 16;
+    }
+    const uint64_t bits = static_cast<uint64_t>(aad_len) * 8;
+    for (int i = 0; i < 8; ++i) rest[nrest + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));  // len(A), then len(C) = 0
+    ghash_update(key, y, rest, nrest / 16 + 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(tag),
+                     _mm_xor_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(y)), ek_j0));
+}
+
 #undef RUSTUN_GHASH_128
 #undef RUSTUN_GHASH_256
 

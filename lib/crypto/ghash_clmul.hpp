@@ -43,6 +43,12 @@ void ghash_key_from_h(GhashKey& out, const uint8_t h[16]);
 // Dispatches once (first call) to the 256-bit path when the CPU has AVX2 + VPCLMULQDQ.
 void ghash_update(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_t nblocks);
 
+// AES-256 GMAC (SP 800-38D: GCM with an empty plaintext and `aad` as the associated data):
+// tag = GHASH_H(aad || 0-pad || [8*aad_len]64 || [0]64) XOR E_K(nonce || 00000001).
+// `rk`: the AES-256 round keys `key` was made from. Requires ghash_supported().
+void aes256_gmac(const GhashKey& key, const uint8_t* rk, const uint8_t nonce[12], const uint8_t* aad, size_t aad_len,
+                 uint8_t tag[16]);
+
 // The two paths, for tests and benchmarks (ghash_update picks one). ghash_update_vpclmul
 // requires AVX2 + VPCLMULQDQ (ghash_vpclmul_supported()).
 void ghash_update_pclmul(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_t nblocks);

@@ -117,5 +117,30 @@ TEST(Ghash, SameAsIpsecMbUnderAConfiguredKey) {
     }
 }
 
+// The fleet link's tag (lib/fleet/link_auth.cpp) on the AVX2/SSE arches: GCM over an empty
+// plaintext with the frame as associated data, as IPsec-MB computes it, for every tail length.
+TEST(Ghash, GmacSameAsIpsecMbGcmWithEmptyPlaintext) {
+    if (!ghash_supported()) GTEST_SKIP() << "no PCLMULQDQ/AES-NI";
+    auto key = CipherKey::create("aes256:gmac-test");
+    ASSERT_TRUE(key.ok()) << key.error();
+    imb::MgrPtr mgr = std::move(imb::make_mgr()).value();
+    gcm_context_data ctx{};
+    std::mt19937_64 rng(13);
+    std::vector<uint8_t> aad(1600);
+    for (auto& b : aad) b = static_cast<uint8_t>(rng());
+    uint8_t nonce[12];
+    for (auto& b : nonce) b = static_cast<uint8_t>(rng());
+    uint8_t empty[16] = {};
+    std::vector<size_t> lens;
+    for (size_t n = 0; n <= 200; ++n) lens.push_back(n);
+    for (size_t n : {1400, 1401, 1415, 1416, 1599, 1600}) lens.push_back(n);
+    for (size_t n : lens) {
+        uint8_t want[16], got[16];
+        IMB_AES256_GCM_ENC(mgr.get(), (*key)->gcm_key(), &ctx, empty, empty, 0, nonce, aad.data(), n, want, 16);
+        aes256_gmac((*key)->ghash_key(), (*key)->gcm_key()->expanded_keys, nonce, aad.data(), n, got);
+        EXPECT_EQ(0, std::memcmp(want, got, 16)) << n << " bytes of associated data";
+    }
+}
+
 }  // namespace
 }  // namespace rustun
