@@ -69,7 +69,8 @@ struct DataItem {
 };
 
 // Prefetches every cache line of a key the crypto may read: the first line (method, ChaCha20
-// key) and the 1 KB AES-256-GCM schedule after it (docs/dataplane.md, "Cycle budget"). All of
+// key), the 1 KB AES-256-GCM schedule after it and the verify path's GHASH powers
+// (CipherKey::ghash_key) (docs/dataplane.md, "Cycle budget"). All of
 // them, whatever the method: reading the method first would stall on a cold line.
 inline void prefetch_key(const CipherKey* k) {
     const auto* p = reinterpret_cast<const uint8_t*>(k);
