@@ -53,7 +53,7 @@ public:
     const uint8_t* chacha_key() const { return chacha_key_; }
     // Expanded AES-256 round keys + GHASH tables, 64-byte aligned. Meaningful for AES-256-GCM.
     const gcm_key_data* gcm_key() const { return gcm_; }
-    // H^8..H^1 for the verify path's GHASH (ghash_clmul.hpp). Meaningful for AES-256-GCM when
+    // H^16..H^1 for the verify path's GHASH (ghash_clmul.hpp). Meaningful for AES-256-GCM when
     // has_ghash_key() (the CPU has PCLMULQDQ and AES-NI).
     const GhashKey& ghash_key() const { return ghash_; }
     bool has_ghash_key() const { return has_ghash_; }
@@ -81,7 +81,7 @@ private:
     // ---- cache lines 1..16: AES-256-GCM schedule (sizeof(gcm_key_data) == 1024, checked) ----
     static constexpr size_t kGcmKeyDataSize = 1024;
     alignas(64) unsigned char gcm_storage_[kGcmKeyDataSize] = {};
-    // ---- cache lines 17..18: the verify path's GHASH powers ----
+    // ---- cache lines 17..20: the verify path's GHASH powers (and the fleet link's GMAC) ----
     GhashKey ghash_{};
     // ---- cold ----
     CipherSpec spec_;

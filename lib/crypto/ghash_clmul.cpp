@@ -103,8 +103,8 @@ bool ghash_vpclmul_supported() {
     const __m128i h1 = load_block(h);
     __m128i p = h1;
     auto* pow = reinterpret_cast<__m128i*>(out.pow);
-    _mm_store_si128(pow + 7, p);
-    for (int i = 6; i >= 0; --i) {
+    _mm_store_si128(pow + (kGhashChunk - 1), p);
+    for (int i = static_cast<int>(kGhashChunk) - 2; i >= 0; --i) {
         p = gf_mul(p, h1);
         _mm_store_si128(pow + i, p);
     }
@@ -122,8 +122,8 @@ bool ghash_vpclmul_supported() {
     const __m128i* tbl = powers(key);
     __m128i acc = load_block(y);
     while (nblocks > 0) {
-        const size_t n = nblocks < 8 ? nblocks : 8;
-        const __m128i* h = tbl + (8 - n);  // h[i] = H^(n-i)
+        const size_t n = nblocks < kGhashChunk ? nblocks : kGhashChunk;
+        const __m128i* h = tbl + (kGhashChunk - n);  // h[i] = H^(n-i)
         Acc128 s{_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
         mul_add(s, _mm_xor_si128(load_block(data), acc), _mm_load_si128(h));
         for (size_t i = 1; i < n; ++i) mul_add(s, load_block(data + 16 * i), _mm_load_si128(h + i));
@@ -179,24 +179,22 @@ struct Acc256 {
     const __m128i* tbl = powers(key);
     const __m256i rev = _mm256_broadcastsi128_si256(reverse_mask());
     __m128i acc = load_block(y);
-    if (nblocks >= 8) {
-        // H^8..H^1 and their Karatsuba halves stay in registers across the chunks.
-        const __m256i h0 = load_powers(tbl), h1 = load_powers(tbl + 2), h2 = load_powers(tbl + 4), h3 = load_powers(tbl + 6);
-        const __m256i k0 = karatsuba_key(h0), k1 = karatsuba_key(h1), k2 = karatsuba_key(h2), k3 = karatsuba_key(h3);
-        do {
-            Acc256 s{_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-            mul_add2(s, load_pair(data + 32, rev), h1, k1);
-            mul_add2(s, load_pair(data + 64, rev), h2, k2);
-            mul_add2(s, load_pair(data + 96, rev), h3, k3);
-            mul_add2(s, _mm256_xor_si256(load_pair(data, rev), _mm256_zextsi128_si256(acc)), h0, k0);
-            acc = reduce(finish(s));
-            data += 128;
-            nblocks -= 8;
-        } while (nblocks >= 8);
+    while (nblocks >= kGhashChunk) {
+        // Pairs 1..7 first: only pair 0 waits for the previous chunk's reduction.
+        Acc256 s{_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (size_t p = 2; p < kGhashChunk; p += 2) {
+            const __m256i hp = load_powers(tbl + p);
+            mul_add2(s, load_pair(data + 16 * p, rev), hp, karatsuba_key(hp));
+        }
+        const __m256i h0 = load_powers(tbl);
+        mul_add2(s, _mm256_xor_si256(load_pair(data, rev), _mm256_zextsi128_si256(acc)), h0, karatsuba_key(h0));
+        acc = reduce(finish(s));
+        data += 16 * kGhashChunk;
+        nblocks -= kGhashChunk;
     }
     if (nblocks > 0) {
         const size_t n = nblocks;
-        const __m128i* h = tbl + (8 - n);  // h[i] = H^(n-i)
+        const __m128i* h = tbl + (kGhashChunk - n);  // h[i] = H^(n-i)
         Acc256 s{_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
         __m256i first = _mm256_zextsi128_si256(acc);  // added to the remainder's first block
         size_t i = 0;

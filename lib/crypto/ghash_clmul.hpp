@@ -1,17 +1,17 @@
-// GHASH (NIST SP 800-38D, section 6.4) with carry-less multiplication, aggregated over 8 blocks:
+// GHASH (NIST SP 800-38D, section 6.4) with carry-less multiplication, aggregated over 16 blocks:
 // the authentication half of AES-256-GCM, used by the verify path (aead_verify.hpp), which
 // authenticates a frame over its ciphertext without decrypting it.
 //
 // Why our own and not IPsec-MB's IMB_GHASH: IMB_GHASH ran at ≈0.5 TSC cycles/byte on the
 // machines we measured (Zen 3, AVX2 arch), which left verify only 1.1–1.4× faster than
-// IPsec-MB's stitched decrypt-and-verify. This one folds 8 blocks per reduction with 256-bit
+// IPsec-MB's stitched decrypt-and-verify. This one folds 16 blocks per reduction with 256-bit
 // VPCLMULQDQ where the CPU has it (two blocks per instruction) and 128-bit PCLMULQDQ otherwise.
 //
 // Representation (internal): a field element is held byte-reversed in a 128-bit register, so
 // register bit 127 is the coefficient of x^0 (the first bit of the block on the wire). Products of
 // two such values are exact 255-bit carry-less products that need one left shift before reduction
-// modulo x^128 + x^7 + x^2 + x + 1; both are linear, so the 8 products of a chunk are summed
-// unreduced and shifted and reduced once (Horner's rule over H^8..H^1).
+// modulo x^128 + x^7 + x^2 + x + 1; both are linear, so the 16 products of a chunk are summed
+// unreduced and shifted and reduced once (Horner's rule over H^16..H^1).
 //
 // The API speaks wire format: the 16-byte state `y` is GHASH's Y as SP 800-38D writes it
 // (initially 0^128), exactly IMB_GHASH's io_tag.
@@ -22,11 +22,14 @@
 
 namespace rustun {
 
+// Blocks folded per reduction.
+inline constexpr size_t kGhashChunk = 16;
+
 // Powers of the hash subkey H = E_K(0^128) in the internal representation, highest first:
-// pow[i] = H^(8-i). 128 bytes, 32-byte aligned (two 256-bit loads per pair). Immutable after
-// ghash_key_init; shared read-only like the rest of CipherKey.
+// pow[i] = H^(kGhashChunk-i). 256 bytes, 32-byte aligned (one 256-bit load per pair).
+// Immutable after ghash_key_init; shared read-only like the rest of CipherKey.
 struct alignas(32) GhashKey {
-    uint8_t pow[8][16];
+    uint8_t pow[kGhashChunk][16];
 };
 
 // True when the CPU has PCLMULQDQ, SSSE3 and AES-NI (ghash_key_init encrypts the zero block
