@@ -362,6 +362,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
     for (const auto& [cid, cl] : m.clusters) {
         const ClusterId dc = b.add_cluster();
         g->keys.push_back(cl.cipher);
+        g->key_lines.push_back(static_cast<uint8_t>((cl.cipher->hot_bytes() + 63) / 64));
         g->cluster_names.push_back(cl.name);
         for (uint32_t id : per_cluster[cid]) {
             const ClientModel& c = m.clients.at(id);

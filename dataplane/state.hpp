@@ -127,6 +127,9 @@ struct Generation {
     // (drop_cross_cluster) from nobody's (drop_no_route). Never used to forward.
     RouteTable any_cluster;
     std::vector<std::shared_ptr<const CipherKey>> keys;  // by dense ClusterId
+    // By dense ClusterId: cache lines of keys[c] the packet path reads (CipherKey::hot_bytes / 64):
+    // the worker prefetches that many without first reading the key's method from a cold line.
+    std::vector<uint8_t> key_lines;
     HugeArray<ClientLive> clients;                       // by dense ClientId (huge pages, huge_array.hpp)
     uint32_t client_count = 0;
     SessionTable sessions;

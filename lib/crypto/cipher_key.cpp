@@ -70,6 +70,11 @@ Result<std::unique_ptr<CipherKey>> CipherKey::create(const CipherSpec& spec) {
     return key;
 }
 
+size_t CipherKey::hot_bytes() const {
+    if (method_ != CipherMethod::Aes256Gcm) return 64;
+    return static_cast<size_t>(reinterpret_cast<const unsigned char*>(&ghash_ + 1) - reinterpret_cast<const unsigned char*>(this));
+}
+
 CipherKey::~CipherKey() {
     secure_wipe(chacha_key_, sizeof(chacha_key_));
     secure_wipe(gcm_storage_, sizeof(gcm_storage_));

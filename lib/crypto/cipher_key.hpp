@@ -61,6 +61,10 @@ public:
     // payload is transformed in xor_pad_len()-byte chunks that each start at key offset 0.
     const uint8_t* xor_pad() const { return xor_pad_.get(); }
     uint32_t xor_pad_len() const { return xor_pad_len_; }
+    // Bytes from the start of this object that opening a packet may read: the first cache line
+    // for ChaCha20-Poly1305, XOR and plain; up to the end of the GHASH powers for AES-256-GCM.
+    // What a packet path should prefetch (never the cold CipherSpec behind them).
+    size_t hot_bytes() const;
 
 private:
     struct Token {};

@@ -142,5 +142,22 @@ TEST(Ghash, GmacSameAsIpsecMbGcmWithEmptyPlaintext) {
     }
 }
 
+// The dataplane prefetches CipherKey::hot_bytes() of a cold key and nothing else: every byte the
+// open and verify paths read must lie inside.
+TEST(Ghash, HotBytesCoverWhatThePacketPathReads) {
+    auto aes = CipherKey::create("aes256:hot");
+    auto chacha = CipherKey::create("chacha20:hot");
+    ASSERT_TRUE(aes.ok() && chacha.ok());
+    const auto* a = reinterpret_cast<const uint8_t*>(aes->get());
+    const auto* ghash_end = reinterpret_cast<const uint8_t*>(&(*aes)->ghash_key()) + sizeof(GhashKey);
+    const auto* gcm_end = reinterpret_cast<const uint8_t*>((*aes)->gcm_key()) + sizeof(gcm_key_data);
+    EXPECT_LE(ghash_end, a + (*aes)->hot_bytes());
+    EXPECT_LE(gcm_end, a + (*aes)->hot_bytes());
+    EXPECT_LE((*aes)->hot_bytes(), sizeof(CipherKey));
+    const auto* c = reinterpret_cast<const uint8_t*>(chacha->get());
+    EXPECT_EQ((*chacha)->hot_bytes(), 64u);
+    EXPECT_LE((*chacha)->chacha_key() + 32, c + 64) << "the ChaCha20 key is in the first line";
+}
+
 }  // namespace
 }  // namespace rustun
