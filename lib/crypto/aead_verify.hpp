@@ -6,7 +6,8 @@
 //
 //   AES-256-GCM (NIST SP 800-38D, no AAD):  S = GHASH_H(C || 0-pad || 0^64 || bitlen(C)) with our
 //       own 16-block aggregated carry-less GHASH (ghash_clmul.hpp) over the key's H^16..H^1
-//       (CipherKey::ghash_key; IPsec-MB's IMB_GHASH was ≈2× slower on AVX2), the full 16-byte blocks in
+//       (CipherKey::ghash_key; IPsec-MB's IMB_GHASH was ≈2× slower on AVX2; on IPsec-MB's AVX-512
+//       arch its own IMB_GHASH is used, the faster one there), the full 16-byte blocks in
 //       place, the last partial block and the length block from a 32-byte copy; E_K(J0),
 //       E_K(J0+1), E_K(J0+2) with J0 = nonce || 0x00000001 by AES-NI over the key's round keys (three
 //       blocks; an IPsec-MB ECB job costs ~55 cycles more per item: measured);
