@@ -91,7 +91,7 @@ TEST(AeadVerify, ChachaHeadBlocksMatchRfc8439) {
     uint8_t key[32], nonce[12] = {0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7};
     for (int i = 0; i < 32; ++i) key[i] = static_cast<uint8_t>(0x80 + i);
     const Bytes want = test::hex_bytes("8ad5a08b905f81cc815040274ab29471a833b637e3fd0da508dbb8e2fdd1a646");
-    // Several pairs in one call, across the 8-pair pass boundary.
+    // Several pairs in one call, across a pass boundary (2, 4 or 8 pairs per pass by ISA).
     const uint8_t* keys[11];
     const uint8_t* nonces[11];
     for (int i = 0; i < 11; ++i) keys[i] = key, nonces[i] = nonce;
@@ -109,6 +109,62 @@ TEST(AeadVerify, ChachaHeadBlocksMatchRfc8439) {
     const uint8_t* nn[1] = {n2};
     chacha20_head_blocks(k1, nn, out, 1);
     EXPECT_EQ(Bytes(out[0] + 32, out[0] + 64), Bytes(sealed.begin() + 12, sealed.begin() + 44));
+}
+
+// RFC 8439 section 2.3, one block, scalar: the reference the vector lanes are checked against.
+void chacha20_block_reference(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], uint8_t out[64]) {
+    auto ld = [](const uint8_t* p) { return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24; };
+    auto rot = [](uint32_t v, int n) { return (v << n) | (v >> (32 - n)); };
+    uint32_t s[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
+    for (int i = 0; i < 8; ++i) s[4 + i] = ld(key + 4 * i);
+    s[12] = counter;
+    for (int i = 0; i < 3; ++i) s[13 + i] = ld(nonce + 4 * i);
+    uint32_t x[16];
+    std::memcpy(x, s, sizeof x);
+    auto qr = [&](int a, int b, int c, int d) {
+        x[a] += x[b]; x[d] = rot(x[d] ^ x[a], 16);
+        x[c] += x[d]; x[b] = rot(x[b] ^ x[c], 12);
+        x[a] += x[b]; x[d] = rot(x[d] ^ x[a], 8);
+        x[c] += x[d]; x[b] = rot(x[b] ^ x[c], 7);
+    };
+    for (int r = 0; r < 10; ++r) {
+        qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15);
+        qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14);
+    }
+    for (int i = 0; i < 16; ++i) {
+        const uint32_t v = x[i] + s[i];
+        for (int b = 0; b < 4; ++b) out[4 * i + b] = static_cast<uint8_t>(v >> (8 * b));
+    }
+}
+
+TEST(AeadVerify, ChachaHeadBlocksDistinctKeysEveryCount) {
+    // Every pair its own key and nonce, for every count across several passes (2, 4 or 8 pairs
+    // per pass by ISA) and a partial last pass: a lane mixed up between pairs or blocks shows.
+    constexpr uint32_t kMax = 37;
+    std::mt19937 rng(8439);
+    uint8_t keyb[kMax][32], nonceb[kMax][12];
+    const uint8_t* keys[kMax];
+    const uint8_t* nonces[kMax];
+    for (uint32_t i = 0; i < kMax; ++i) {
+        for (auto& b : keyb[i]) b = static_cast<uint8_t>(rng());
+        for (auto& b : nonceb[i]) b = static_cast<uint8_t>(rng());
+        keys[i] = keyb[i];
+        nonces[i] = nonceb[i];
+    }
+    for (uint32_t n = 0; n <= kMax; ++n) {
+        uint8_t out[kMax + 1][kChachaHeadOut];
+        std::memset(out, 0xa5, sizeof out);
+        chacha20_head_blocks(keys, nonces, out, n);
+        for (uint32_t i = 0; i < n; ++i) {
+            uint8_t b0[64], b1[64];
+            chacha20_block_reference(keyb[i], 0, nonceb[i], b0);
+            chacha20_block_reference(keyb[i], 1, nonceb[i], b1);
+            EXPECT_EQ(Bytes(out[i], out[i] + 32), Bytes(b0, b0 + 32)) << "n " << n << " pair " << i;
+            EXPECT_EQ(Bytes(out[i] + 32, out[i] + 64), Bytes(b1, b1 + 32)) << "n " << n << " pair " << i;
+        }
+        for (uint32_t i = n; i <= kMax; ++i)  // nothing written past the n pairs
+            EXPECT_EQ(Bytes(out[i], out[i] + kChachaHeadOut), Bytes(kChachaHeadOut, 0xa5)) << "n " << n << " pair " << i;
+    }
 }
 
 TEST(AeadVerify, EveryVectorSameAsFullOpen) {
