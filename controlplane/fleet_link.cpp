@@ -171,19 +171,18 @@ bool FleetLink::send(std::string_view gateway_id, const LinkDestination& dst, st
             return false;
         }
         first = p->pending.empty();
-        const size_t at = p->pending.size();
-        p->pending.resize(at + rec);
-        uint8_t* r = p->pending.data() + at;
-        store_be32(r, static_cast<uint32_t>(frame.size()));
-        store_be32(r + 4, dst.private_ip);
-        r[8] = static_cast<uint8_t>(dst.cluster.size());
-        r[9] = static_cast<uint8_t>(dst.identity.size());
-        r += kRecordFixed;
-        std::memcpy(r, dst.cluster.data(), dst.cluster.size());
-        r += dst.cluster.size();
-        if (!dst.identity.empty()) std::memcpy(r, dst.identity.data(), dst.identity.size());
-        r += dst.identity.size();
-        std::memcpy(r, frame.data(), frame.size());
+        // Appended piece by piece (insert copies once; resize() would zero-fill the frame's
+        // bytes first). `pending` and `taken` swap, so both keep their capacity once warm.
+        uint8_t fixed[kRecordFixed];
+        store_be32(fixed, static_cast<uint32_t>(frame.size()));
+        store_be32(fixed + 4, dst.private_ip);
+        fixed[8] = static_cast<uint8_t>(dst.cluster.size());
+        fixed[9] = static_cast<uint8_t>(dst.identity.size());
+        std::vector<uint8_t>& q = p->pending;
+        q.insert(q.end(), fixed, fixed + kRecordFixed);
+        q.insert(q.end(), dst.cluster.begin(), dst.cluster.end());
+        q.insert(q.end(), dst.identity.begin(), dst.identity.end());
+        q.insert(q.end(), frame.begin(), frame.end());
         ++p->pending_frames;
     }
     counters.inc(Counter::fleet_link_queued);
@@ -289,10 +288,14 @@ void FleetLink::Impl::take_pending(LinkPeer& p) {
         h.seq = next_seq++;
         const uint8_t* frame = r + kRecordFixed + cl + il;
         r = frame + frame_len;
+        h.frame_len = frame_len;
+        const size_t want = fleet::link_frame_size(h);
+        // Grow by exactly this frame's size: resize() zero-fills what it adds, and growing by the
+        // largest possible link frame (66 KB) cost a 66 KB memset per relayed frame.
         const size_t at = p.out.size();
-        p.out.resize(at + kLengthPrefix + fleet::kLinkMaxFrameSize);
+        p.out.resize(at + kLengthPrefix + want);
         const size_t n = auth->seal(*key, h, std::span<const uint8_t>(frame, frame_len),
-                                    std::span<uint8_t>(p.out.data() + at + kLengthPrefix, fleet::kLinkMaxFrameSize));
+                                    std::span<uint8_t>(p.out.data() + at + kLengthPrefix, want));
         if (n == 0) {  // send() checked the lengths: cannot happen
             p.out.resize(at);
             counters.inc(Counter::fleet_link_bad_destination);
