@@ -20,6 +20,7 @@
 #include "fleet/link_replay.hpp"
 #include "fleet_link.hpp"
 #include "frame_sender.hpp"
+#include "util/uninit_vector.hpp"
 
 namespace rustun::cp {
 
@@ -48,7 +49,7 @@ struct LinkPeer {
     int fd = -1;
     bool want_write = false;
     std::vector<uint8_t> taken;  // the pending records being sealed (swapped with `pending`)
-    std::vector<uint8_t> out;    // sealed, length-prefixed link frames not yet written
+    UninitBytes out;             // sealed, length-prefixed link frames not yet written (grown, then written in full)
     size_t out_off = 0;          // bytes of `out` written
     std::vector<size_t> ends;    // end offset in `out` of each frame not yet completely written
     size_t ends_done = 0;        // entries of `ends` already written
