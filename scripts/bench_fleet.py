@@ -306,11 +306,12 @@ def relay_measurement(args, gws):
         r["gw_cpu_s"] = sum(r["gw_cpus"])
         return r
     local, remote = run(), run(gws[1].port)
-    ratio = remote["gbps"] / local["gbps"] if local["gbps"] > 0 else 0.0
-    per = lambda r, cpu: r["gbps"] * r["seconds"] / cpu if cpu > 0 else 0.0  # noqa: E731
-    pc_ratio = per(local, local["gw_cpu_s"]) and per(remote, remote["gw_cpu_s"]) / per(local, local["gw_cpu_s"])
+    div = lambda a, b: a / b if b > 0 else 0.0  # noqa: E731
+    per = lambda r, cpu: div(r["gbps"] * r["seconds"], cpu)  # noqa: E731  Gbps per CPU second
     busy = lambda r: max(r["gw_cpus"])  # noqa: E731
-    pb_ratio = per(local, busy(local)) and per(remote, busy(remote)) / per(local, busy(local))
+    pc_ratio = div(per(remote, remote["gw_cpu_s"]), per(local, local["gw_cpu_s"]))
+    pb_ratio = div(per(remote, busy(remote)), per(local, busy(local)))
+    ratio = div(remote["gbps"], local["gbps"])
     return (RELAY_ROW, "%.2f× (%.2f / %.2f Gbps); per gateway core %.2f× (%.2f / %.2f Gbps per core); per core of "
             "the busiest gateway %.2f× (%.2f / %.2f Gbps per core)" % (
                 ratio, remote["gbps"], local["gbps"], pc_ratio, per(remote, remote["gw_cpu_s"]),
