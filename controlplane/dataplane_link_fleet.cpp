@@ -78,15 +78,16 @@ void DataplaneLink::fleet_desired(const Membership& m, std::unordered_map<uint32
         }
     }
     remote.clear();
-    for (const RemoteClient& rc : view->clients()) {
+    view->for_each_client([&](const RemoteClient& rc) {
         const ClientId id = m.find(rc.identity);
-        if (id == kNoClient || m.clusters[m.clients[id].cluster].name != rc.cluster) continue;
+        if (id == kNoClient || m.clusters[m.clients[id].cluster].name != rc.cluster) return true;
         for (uint32_t i = 0; i < shm::kMaxLinkPeers; ++i)
             if (seen[i] && slots_[i].name == rc.home) {
                 remote.emplace(m.dp.client[id], static_cast<uint16_t>(i));
                 break;
             }
-    }
+        return true;
+    });
 }
 
 bool DataplaneLink::push_fleet_sync(shm::StateWriter& w, const Membership& m) {

@@ -10,7 +10,7 @@ namespace rustun::cp {
 void FleetRegistry::apply_inbox(Inbox& in) {
     if (in.watch_down) watch_connected_ = false;
     if (in.watch_up) watch_connected_ = true;
-    std::vector<FleetChange> changes;
+    std::vector<FleetChange>& changes = pending_changes_;
     for (const etcd::RangeResult& listing : in.listings) {
         model_.reset(listing, changes);
         counters_.inc(Counter::fleet_watch_resyncs);
@@ -29,13 +29,28 @@ void FleetRegistry::apply_inbox(Inbox& in) {
         const std::string err = model_.take_last_error();
         LOG_LIMITED(LogLevel::Warn, "fleet: ignoring a record that does not decode: %s", err.c_str());
     }
-    if (view_dirty_) publish_view();  // before the PeerUpdates: replies built after them see the change
-    if (!changes.empty()) act_on_changes(changes);
+    maybe_publish_view();
+}
+
+void FleetRegistry::maybe_publish_view() {
+    if (view_dirty_ && std::chrono::steady_clock::now() >= next_build_) publish_view();
 }
 
 void FleetRegistry::publish_view() {
+    const SteadyTime t0 = std::chrono::steady_clock::now();
     state_.fleet_view().publish(model_.build(stale_, stale_since_));
     view_dirty_ = false;
+    const SteadyTime t1 = std::chrono::steady_clock::now();
+    next_build_ = t1 + kBuildSpacing * (t1 - t0);
+    counters_.inc(Counter::fleet_view_builds);
+    counters_.inc(Counter::fleet_view_build_us,
+                  static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
+    // After the publication: PeerUpdates and replies built after them see the change.
+    if (!pending_changes_.empty()) {
+        std::vector<FleetChange> changes;
+        changes.swap(pending_changes_);
+        act_on_changes(changes);
+    }
 }
 
 void FleetRegistry::act_on_changes(const std::vector<FleetChange>& changes) {

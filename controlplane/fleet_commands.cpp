@@ -50,7 +50,7 @@ void write_fleet_gateways(JsonWriter& w, const FleetSnapshot& s, const FleetStat
     }
     w.EndArray();
     json::member(w, "config_hashes", hashes.size());  // > 1: the gateways do not run one configuration
-    json::member(w, "remote_clients", s.clients().size());
+    json::member(w, "remote_clients", s.client_count());
     w.EndObject();
 }
 
@@ -58,14 +58,13 @@ void write_remote_clients(JsonWriter& w, const FleetSnapshot& s, const std::stri
     w.Key("remote");
     w.StartArray();
     uint64_t n = 0;
-    for (const RemoteClient& c : s.clients()) {
-        if (!cluster_filter.empty() && c.cluster != cluster_filter) continue;
-        if (n++ >= limit) break;
+    auto one = [&](const RemoteClient& c) {
+        if (n++ >= limit) return false;
         w.StartObject();
         json::member(w, "identity", c.identity);
         json::member(w, "cluster", c.cluster);
         json::member(w, "home", c.home);
-        json::member(w, "home_link", c.link());
+        json::member(w, "home_link", s.home_link(c));
         json::member(w, "epoch", c.epoch);
         json::member(w, "private_ip", c.private_ip.to_string());
         json::member(w, "ciders", c.ciders);
@@ -77,6 +76,13 @@ void write_remote_clients(JsonWriter& w, const FleetSnapshot& s, const std::stri
         json::member(w, "udp_endpoint", c.udp_endpoint);
         json::member(w, "last_active", c.last_active);
         w.EndObject();
+        return true;
+    };
+    if (cluster_filter.empty()) {
+        s.for_each_client(one);
+    } else {
+        bool more = true;
+        s.for_each_in_cluster(cluster_filter, [&](const RemoteClient& c) { more = more && one(c); });
     }
     w.EndArray();
     json::member_bool(w, "remote_stale", s.stale);

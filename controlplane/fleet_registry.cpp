@@ -2,6 +2,7 @@
 // bound. Publishing this gateway's clients: fleet_publish.cpp; applying the watch: fleet_apply.cpp.
 #include "fleet_registry.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 
 #include "fleet_records.hpp"
@@ -258,7 +259,12 @@ void FleetRegistry::run() {
         if (!session_ok_ && now >= next_retry_) {
             if (!open_session()) next_retry_ = now + kRetryInterval;
         }
-        wait_for_work(std::chrono::milliseconds(200));
+        // A snapshot left for later (maybe_publish_view) bounds the wait.
+        auto wait = std::chrono::milliseconds(200);
+        if (view_dirty_)
+            wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(next_build_ - std::chrono::steady_clock::now()),
+                              std::chrono::milliseconds(0), wait);
+        wait_for_work(wait);
         if (stop_.load()) break;
         Inbox in;
         {
@@ -285,7 +291,7 @@ void FleetRegistry::run() {
                 (void)write_gateway_record();
         }
         update_stale();
-        if (view_dirty_) publish_view();
+        maybe_publish_view();
     }
 }
 

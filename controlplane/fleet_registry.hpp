@@ -136,6 +136,9 @@ private:
     // fleet_apply.cpp: the remote view.
     void apply_inbox(Inbox& in);
     void act_on_changes(const std::vector<FleetChange>& changes) EXCLUDES(state_.mu());
+    // Builds and publishes a snapshot when the model changed and the spacing allows it now, then
+    // acts on the changes it covers; otherwise leaves both for a later turn (next_build_).
+    void maybe_publish_view();
     void publish_view();
 
     FleetConfig cfg_;
@@ -171,6 +174,13 @@ private:
     bool stale_ = false;
     uint64_t stale_since_ = 0;
     bool view_dirty_ = true;
+    // Snapshot builds cost O(remote clients) (≈ 1 µs per client): the next one may start only
+    // kBuildSpacing x the last one's duration after it ended, so that builds take at most
+    // 1 / (1 + kBuildSpacing) of this thread during a reconnect storm (docs/fleet.md, "Snapshot
+    // cost"). With a few thousand remote clients the spacing is well under a millisecond.
+    static constexpr int kBuildSpacing = 4;
+    SteadyTime next_build_{};
+    std::vector<FleetChange> pending_changes_;       // applied to the model, not yet in a snapshot
     uint64_t bad_seen_ = 0;                          // model_.bad_records() already counted
 
     mutable Mutex status_mu_;

@@ -52,9 +52,15 @@ void FleetState::put(const etcd::KeyValue& kv, std::vector<FleetChange>& changes
             ++remote_;
             changes.push_back({FleetChange::Kind::Up, c.value()});
         }
+        index_add(c.value().cluster, kv.key);
         clients_.emplace(kv.key, std::move(c.value()));
         return;
     }
+    if (it->second.cluster != c.value().cluster) {  // not written by our gateways; keep the index true
+        index_remove(it->second.cluster, kv.key);
+        index_add(c.value().cluster, kv.key);
+    }
+    dirty_clusters_.insert(c.value().cluster);
     const bool was_remote = is_remote(it->second), now_remote = is_remote(c.value());
     remote_ += now_remote;
     remote_ -= was_remote;
@@ -72,6 +78,7 @@ void FleetState::remove(const std::string& key, std::vector<FleetChange>& change
     }
     auto it = clients_.find(key);
     if (it == clients_.end()) return;
+    index_remove(it->second.cluster, key);
     if (is_remote(it->second)) {
         --remote_;
         changes.push_back({FleetChange::Kind::Down, std::move(it->second)});
@@ -101,15 +108,38 @@ void FleetState::reset(const etcd::RangeResult& listing, std::vector<FleetChange
     revision_ = listing.revision;
 }
 
-std::shared_ptr<const FleetSnapshot> FleetState::build(bool stale, uint64_t stale_since) const {
+void FleetState::index_add(const std::string& cluster, const std::string& key) {
+    keys_by_cluster_[cluster].insert(key);
+    dirty_clusters_.insert(cluster);
+}
+
+void FleetState::index_remove(const std::string& cluster, const std::string& key) {
+    auto it = keys_by_cluster_.find(cluster);
+    if (it != keys_by_cluster_.end()) {
+        it->second.erase(key);
+        if (it->second.empty()) keys_by_cluster_.erase(it);
+    }
+    dirty_clusters_.insert(cluster);
+}
+
+std::shared_ptr<const FleetSnapshot> FleetState::build(bool stale, uint64_t stale_since) {
+    for (const std::string& name : dirty_clusters_) {
+        std::vector<RemoteClient> remote;
+        if (auto keys = keys_by_cluster_.find(name); keys != keys_by_cluster_.end()) {
+            remote.reserve(keys->second.size());
+            for (const std::string& key : keys->second) {
+                const RemoteClient& c = clients_.at(key);
+                if (is_remote(c)) remote.push_back(c);
+            }
+        }
+        if (remote.empty()) built_.erase(name);
+        else built_.insert_or_assign(name, FleetCluster::build(std::move(remote)));
+    }
+    dirty_clusters_.clear();
     std::vector<FleetGateway> gws;
     gws.reserve(gateways_.size());
     for (const auto& [key, g] : gateways_) gws.push_back(g);
-    std::vector<RemoteClient> cls;
-    cls.reserve(remote_);
-    for (const auto& [key, c] : clients_)
-        if (is_remote(c)) cls.push_back(c);
-    return FleetSnapshot::build(std::move(gws), std::move(cls), revision_, stale, stale_since);
+    return FleetSnapshot::build(std::move(gws), built_, revision_, stale, stale_since);
 }
 
 }  // namespace rustun::cp

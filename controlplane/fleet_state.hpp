@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,18 +45,27 @@ public:
     uint64_t bad_records() const { return bad_records_; }
     std::string take_last_error() { return std::move(last_error_); }
 
-    // An immutable snapshot of the remote part (O(records)).
-    std::shared_ptr<const FleetSnapshot> build(bool stale, uint64_t stale_since) const;
+    // An immutable snapshot of the remote part. Rebuilds the clusters whose records changed since
+    // the last call (O(their records)) and shares the others with the previous snapshot; plus
+    // O(clusters) for the cluster map.
+    std::shared_ptr<const FleetSnapshot> build(bool stale, uint64_t stale_since);
 
 private:
     // Applies one put or delete of `key`; appends the resulting change.
     void put(const etcd::KeyValue& kv, std::vector<FleetChange>& changes);
     void remove(const std::string& key, std::vector<FleetChange>& changes);
     bool is_remote(const RemoteClient& c) const { return c.home != self_id_; }
+    // Keeps keys_by_cluster_ in step with clients_ and marks the clusters touched.
+    void index_add(const std::string& cluster, const std::string& key);
+    void index_remove(const std::string& cluster, const std::string& key);
 
     std::string gateways_prefix_, clients_prefix_, self_id_;
     std::map<std::string, FleetGateway> gateways_;  // etcd key -> record
     std::map<std::string, RemoteClient> clients_;   // etcd key -> record (every home)
+    // Cluster name -> the etcd keys of its records in clients_ (every home).
+    std::map<std::string, std::set<std::string>, std::less<>> keys_by_cluster_;
+    std::set<std::string> dirty_clusters_;          // records changed since the last build()
+    FleetClusterMap built_;                         // the last build's clusters (non-empty ones)
     size_t remote_ = 0;                              // clients_ with home != self
     int64_t revision_ = 0;
     uint64_t bad_records_ = 0;

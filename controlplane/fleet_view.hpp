@@ -14,10 +14,17 @@
 // Clients homed here are the Membership's (SharedState); a record naming this gateway is not in
 // the view. Strings are owned by the snapshot; pointers returned by lookups stay valid while the
 // caller holds the snapshot's shared_ptr.
+//
+// Cost of a new snapshot (docs/fleet.md, "Snapshot cost"): the remote clients are grouped per
+// cluster in immutable FleetClusters that consecutive snapshots share; a snapshot rebuilds only
+// the clusters whose records changed since the last one, plus the cluster map itself (one pointer
+// per cluster). A reconnect storm of 100,000 clients therefore costs per watch turn what the
+// clusters it touched hold, not what the whole fleet holds.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,7 +59,6 @@ struct RemoteClient {
     std::string cluster;
     std::string identity;
     std::string home;              // gateway id of its home (the gateway holding its session)
-    const FleetGateway* home_gw = nullptr;  // that gateway's record in the same snapshot, or null (not registered (yet))
     uint64_t epoch = 0;            // session epoch: Unix microseconds of the accepted Handshake; newest wins
     Ipv4Addr private_ip;
     std::vector<Ipv4Cidr> ciders;  // CIDRs behind it, as configured at its home
@@ -65,37 +71,65 @@ struct RemoteClient {
     std::string udp_endpoint;      // "ip:port" of its UDP relay binding at its home, "" if not bound
     uint64_t last_active = 0;      // Unix seconds of the record's last write (connect, endpoint change)
     int64_t mod_revision = 0;      // etcd revision of the record
-
-    // The link address of its home gateway ("" if the home is not registered).
-    std::string_view link() const { return home_gw ? std::string_view(home_gw->link) : std::string_view(); }
 };
+
+// The remote clients of one cluster, immutable once built and shared by every snapshot until one
+// of its records changes. Not copyable: the indexes point into `clients`.
+struct FleetCluster {
+    FleetCluster() = default;
+    FleetCluster(const FleetCluster&) = delete;
+    FleetCluster& operator=(const FleetCluster&) = delete;
+    // Takes the records (any order), sorts them by identity and indexes them.
+    static std::shared_ptr<const FleetCluster> build(std::vector<RemoteClient> clients);
+
+    std::vector<RemoteClient> clients;                          // identity order
+    std::unordered_map<std::string_view, uint32_t> by_identity;  // views of clients[i].identity
+    std::unordered_map<uint32_t, uint32_t> by_ip;                // private IP (Ipv4Addr::value) -> index
+};
+using FleetClusterMap = std::map<std::string, std::shared_ptr<const FleetCluster>, std::less<>>;
 
 // One immutable state of the view. Built by the registry thread, never changed once published.
 class FleetSnapshot {
 public:
     // Lookups: nullptr if the client is not online on another gateway (as far as the view knows).
     const RemoteClient* find(std::string_view cluster, std::string_view identity) const {
-        auto it = by_identity_.find(key(cluster, identity));
-        return it == by_identity_.end() ? nullptr : &clients_[it->second];
+        const FleetCluster* c = cluster_of(cluster);
+        if (c == nullptr) return nullptr;
+        auto it = c->by_identity.find(identity);
+        return it == c->by_identity.end() ? nullptr : &c->clients[it->second];
     }
     const RemoteClient* find_ip(std::string_view cluster, Ipv4Addr private_ip) const {
-        auto it = by_ip_.find(key(cluster, std::string_view(reinterpret_cast<const char*>(&private_ip.value), 4)));
-        return it == by_ip_.end() ? nullptr : &clients_[it->second];
+        const FleetCluster* c = cluster_of(cluster);
+        if (c == nullptr) return nullptr;
+        auto it = c->by_ip.find(private_ip.value);
+        return it == c->by_ip.end() ? nullptr : &c->clients[it->second];
     }
     const FleetGateway* gateway(std::string_view id) const {
         for (const FleetGateway& g : gateways_)
             if (g.id == id) return &g;
         return nullptr;
     }
-    bool has_cluster(std::string_view cluster) const { return by_cluster_.count(std::string(cluster)) != 0; }
+    // The registered gateway `c` is homed on, or null (not registered (yet)); its link address.
+    const FleetGateway* home_gateway(const RemoteClient& c) const { return gateway(c.home); }
+    std::string_view home_link(const RemoteClient& c) const {
+        const FleetGateway* g = home_gateway(c);
+        return g ? std::string_view(g->link) : std::string_view();
+    }
+    bool has_cluster(std::string_view cluster) const { return cluster_of(cluster) != nullptr; }
     // The remote clients of `cluster`, in identity order (none: f is not called).
     template <class F>
     void for_each_in_cluster(std::string_view cluster, F&& f) const {
-        auto it = by_cluster_.find(std::string(cluster));
-        if (it == by_cluster_.end()) return;
-        for (uint32_t i : it->second) f(clients_[i]);
+        if (const FleetCluster* c = cluster_of(cluster))
+            for (const RemoteClient& r : c->clients) f(r);
     }
-    const std::vector<RemoteClient>& clients() const { return clients_; }  // every remote client
+    // Every remote client, by cluster name, then identity; stops when f returns false.
+    template <class F>
+    void for_each_client(F&& f) const {
+        for (const auto& [name, c] : clusters_)
+            for (const RemoteClient& r : c->clients)
+                if (!f(r)) return;
+    }
+    size_t client_count() const { return client_count_; }  // every remote client
     const std::vector<FleetGateway>& gateways() const { return gateways_; }  // by id, ours included
 
     // True when the view could not be kept current for longer than the stale bound (docs/fleet.md,
@@ -105,24 +139,19 @@ public:
     int64_t revision = 0;      // etcd revision the snapshot reflects
     uint64_t built_at = 0;     // Unix seconds
 
-    // For the writer (fleet_view.cpp): takes the records, indexes them, resolves home_gw.
-    static std::shared_ptr<const FleetSnapshot> build(std::vector<FleetGateway> gateways,
-                                                      std::vector<RemoteClient> clients, int64_t revision,
-                                                      bool stale, uint64_t stale_since);
+    // For the writer (fleet_state.cpp): the gateways, and the clusters (shared with the previous
+    // snapshot where they did not change; none of them empty).
+    static std::shared_ptr<const FleetSnapshot> build(std::vector<FleetGateway> gateways, FleetClusterMap clusters,
+                                                      int64_t revision, bool stale, uint64_t stale_since);
 
 private:
-    static std::string key(std::string_view cluster, std::string_view second) {
-        std::string k;
-        k.reserve(cluster.size() + 1 + second.size());
-        k.append(cluster).push_back('\0');
-        k.append(second);
-        return k;
+    const FleetCluster* cluster_of(std::string_view cluster) const {
+        auto it = clusters_.find(cluster);
+        return it == clusters_.end() ? nullptr : it->second.get();
     }
     std::vector<FleetGateway> gateways_;
-    std::vector<RemoteClient> clients_;
-    std::unordered_map<std::string, uint32_t> by_identity_;  // cluster \0 identity -> index
-    std::unordered_map<std::string, uint32_t> by_ip_;        // cluster \0 4 bytes of the IP -> index
-    std::unordered_map<std::string, std::vector<uint32_t>> by_cluster_;
+    FleetClusterMap clusters_;
+    size_t client_count_ = 0;
 };
 
 // Told by the threads that change a local client's session — Handshake accepted, connection
@@ -137,7 +166,7 @@ public:
 // The published view. Without `fleet:` it stays empty (never stale) and costs one atomic load.
 class FleetView {
 public:
-    FleetView() : snap_(FleetSnapshot::build({}, {}, 0, false, 0)) {}
+    FleetView() : snap_(FleetSnapshot::build({}, FleetClusterMap{}, 0, false, 0)) {}
     // The current snapshot: any thread, no lock; hold it for as long as its pointers are used.
     std::shared_ptr<const FleetSnapshot> snapshot() const { return snap_.load(std::memory_order_acquire); }
     // Bumped by every publish: a reader that caches derived data can tell it is outdated.

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -388,7 +389,8 @@ bool Worker::remote_over_udp_link(std::string_view cluster, std::string_view ide
     if (!fleet_ || !link_ || !link_->fleet_udp() || !link_->attached()) return false;
     const std::shared_ptr<const FleetSnapshot> s = state_.fleet_view().snapshot();
     const RemoteClient* rc = s->find(cluster, identity);
-    return rc && rc->home_gw && rc->home_gw->udp_link && !rc->home_gw->self && link_->member_slotted(rc->home);
+    const FleetGateway* home = rc ? s->home_gateway(*rc) : nullptr;
+    return home && home->udp_link && !home->self && link_->member_slotted(rc->home);
 }
 
 void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t>& bad) {
@@ -510,6 +512,19 @@ void Worker::flush_dirty() { sender_->flush(); }
 
 void Worker::on_writable(const ConnectionPtr& c) { flush_connection(c); }
 
+namespace {
+
+// Bytes the kernel holds for `fd` that this worker has not read yet. A connection whose bytes
+// wait in our own socket buffer is not silent: under overload (a reconnect storm on shared cores)
+// this loop can reach a connection's readable event later than its first_byte_timeout or
+// idle_timeout, and closing it then would punish the client for the gateway's own delay.
+bool unread_bytes(int fd) {
+    int n = 0;
+    return fd >= 0 && ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+}  // namespace
+
 void Worker::timers() {
     auto now = std::chrono::steady_clock::now();
     next_timer_ = now + std::chrono::milliseconds(250);
@@ -517,14 +532,15 @@ void Worker::timers() {
     std::vector<std::pair<ConnectionPtr, CloseReason>> expired;
     for (auto& [id, c] : conns_) {
         if (!c->established) {
-            if (!c->got_bytes && now - c->accepted_at > limits_.first_byte_timeout)
-                expired.emplace_back(c, CloseReason::FirstByteTimeout);
-            else if (now - c->accepted_at > limits_.handshake_timeout)
+            if (!c->got_bytes && now - c->accepted_at > limits_.first_byte_timeout) {
+                if (!unread_bytes(c->fd)) expired.emplace_back(c, CloseReason::FirstByteTimeout);
+            } else if (now - c->accepted_at > limits_.handshake_timeout) {
                 expired.emplace_back(c, CloseReason::HandshakeTimeout);
+            }
             continue;
         }
         if (now - c->last_rx > limits_.idle_timeout) {
-            expired.emplace_back(c, CloseReason::IdleTimeout);
+            if (!unread_bytes(c->fd)) expired.emplace_back(c, CloseReason::IdleTimeout);
             continue;
         }
         MutexLock lk(c->out_mu);

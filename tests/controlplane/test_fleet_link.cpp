@@ -280,7 +280,9 @@ TEST(FleetViewDirectory, AnswersFromTheRegistrysView) {
     b.cluster = "test";
     b.identity = "client-b";
     b.home = "gw-2";
-    view.publish(FleetSnapshot::build({self, two, nolink}, {b}, 1, false, 0));
+    FleetClusterMap clusters;
+    clusters.emplace("test", FleetCluster::build({b}));
+    view.publish(FleetSnapshot::build({self, two, nolink}, std::move(clusters), 1, false, 0));
     ASSERT_TRUE(d.home_gateway("test", "client-b", gw));
     EXPECT_EQ(gw, "gw-2");
     EXPECT_FALSE(d.home_gateway("other", "client-b", gw));

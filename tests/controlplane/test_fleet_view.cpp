@@ -113,7 +113,7 @@ TEST(FleetState, ChangesAndSnapshot) {
     auto snap = st.build(false, 0);
     const RemoteClient* a = snap->find("c1", "alice");
     ASSERT_NE(a, nullptr);
-    EXPECT_EQ(a->link(), "127.0.0.1:7100");
+    EXPECT_EQ(snap->home_link(*a), "127.0.0.1:7100");
     EXPECT_EQ(snap->find_ip("c1", *parse_ipv4("10.0.1.2")), a);
     EXPECT_EQ(snap->find("c1", "bob"), nullptr);  // homed here: not in the remote view
     EXPECT_EQ(snap->find("c2", "alice"), nullptr);
@@ -135,12 +135,70 @@ TEST(FleetState, ChangesAndSnapshot) {
     st.reset(empty, ch);  // the lease of gw-a expired while we were not watching
     ASSERT_EQ(ch.size(), 1u);
     EXPECT_EQ(ch[0].kind, FleetChange::Kind::Down);
-    EXPECT_EQ(st.build(true, 5)->clients().size(), 0u);
+    EXPECT_EQ(st.build(true, 5)->client_count(), 0u);
     EXPECT_EQ(st.revision(), 9);
 
     ch.clear();
     st.apply({put_event(kb, "not json", 10), delete_event(kb, 11)}, ch);
     EXPECT_EQ(st.bad_records(), 1u);
+}
+
+// A snapshot rebuilds only the clusters whose records changed; the others are the previous
+// snapshot's (the same objects), and a published snapshot never changes afterwards.
+TEST(FleetState, SnapshotsShareUnchangedClusters) {
+    FleetState st("/p", "gw-b");
+    std::vector<FleetChange> ch;
+    const std::string ka = fleet_client_key("/p", "c1", "alice"), kb = fleet_client_key("/p", "c1", "bob"),
+                      kc = fleet_client_key("/p", "c2", "carol");
+    auto rec = [](const std::string& cluster, const std::string& id, const std::string& home, const std::string& ip,
+                  uint16_t port = 0) {
+        RemoteClient r = record(id, home, 10, ip, port);
+        r.cluster = cluster;
+        return encode_client_record(r);
+    };
+    st.apply({put_event(ka, rec("c1", "alice", "gw-a", "10.0.1.2"), 1),
+              put_event(kb, rec("c1", "bob", "gw-a", "10.0.1.3"), 2),
+              put_event(kc, rec("c2", "carol", "gw-c", "10.0.2.2"), 3)},
+             ch);
+    auto s1 = st.build(false, 0);
+    ASSERT_EQ(s1->client_count(), 3u);
+    const RemoteClient* carol1 = s1->find("c2", "carol");
+    const RemoteClient* alice1 = s1->find("c1", "alice");
+    ASSERT_NE(carol1, nullptr);
+    ASSERT_NE(alice1, nullptr);
+
+    // alice reports an endpoint: c1 is rebuilt, c2 is shared.
+    st.apply({put_event(ka, rec("c1", "alice", "gw-a", "10.0.1.2", 40001), 4)}, ch);
+    auto s2 = st.build(false, 0);
+    EXPECT_EQ(s2->find("c2", "carol"), carol1) << "an unchanged cluster is the previous snapshot's";
+    ASSERT_NE(s2->find("c1", "alice"), nullptr);
+    EXPECT_EQ(s2->find("c1", "alice")->port, 40001);
+    EXPECT_EQ(s1->find("c1", "alice")->port, 0) << "a published snapshot does not change";
+    EXPECT_EQ(s2->find_ip("c1", *parse_ipv4("10.0.1.3")), s2->find("c1", "bob"));
+
+    // bob comes home here and alice goes: c1 is left empty and leaves the view.
+    st.apply({put_event(kb, rec("c1", "bob", "gw-b", "10.0.1.3"), 5), delete_event(ka, 6)}, ch);
+    auto s3 = st.build(false, 0);
+    EXPECT_FALSE(s3->has_cluster("c1"));
+    EXPECT_EQ(s3->find("c1", "bob"), nullptr);
+    EXPECT_EQ(s3->find("c2", "carol"), carol1);
+    EXPECT_EQ(s3->client_count(), 1u);
+    EXPECT_TRUE(s2->has_cluster("c1"));
+
+    // Every remote client, by cluster, then identity; for_each_client stops on false.
+    st.apply({put_event(ka, rec("c1", "alice", "gw-a", "10.0.1.2"), 7),
+              put_event(fleet_client_key("/p", "c2", "abe"), rec("c2", "abe", "gw-c", "10.0.2.3"), 8)},
+             ch);
+    auto s4 = st.build(false, 0);
+    std::vector<std::string> order;
+    s4->for_each_client([&](const RemoteClient& r) {
+        order.push_back(r.cluster + "/" + r.identity);
+        return true;
+    });
+    EXPECT_EQ(order, (std::vector<std::string>{"c1/alice", "c2/abe", "c2/carol"}));
+    size_t seen = 0;
+    s4->for_each_client([&](const RemoteClient&) { return ++seen < 2; });
+    EXPECT_EQ(seen, 2u);
 }
 
 TEST(FleetPeers, RemoteClientsAreOnlineInPeerLists) {
