@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """The fleet benchmark (scripts/bench-fleet.sh runs it; docs/performance.md, "Fleet"): real etcd
-(tests/fleet/etcd_harness.py) and three rustun-controlplane processes with a `fleet:` section on
-loopback ports, all on this machine. Prints one table on stdout, progress on stderr.
+(tests/fleet/etcd_harness.py) and three (--gateways) rustun-controlplane processes with a `fleet:`
+section on loopback ports, all on this machine. Prints one table on stdout, progress on stderr.
+The configuration (rustun-cp-bench genconfig) has clusters of --cluster-size clients (default 10).
 
 Rows:
   propagation  a client handshakes with gw-1 (a reference-shaped client, old dialect); the time
                until gw-2's view lists it (control socket `clients` with `all`, polled every
                1 ms), and after it closes, until gw-2 forgets it. p50/p99 over N samples.
-  mass reconnect  N clients (rustun-cp-bench idle, a third per gateway, --first) connect, are
+  mass reconnect  N clients (rustun-cp-bench idle, an equal share per gateway, --first) connect, are
                held, then all drop and connect again; per wave: etcd's records written (puts +
                deletes) and committed proposals per second (etcd's /metrics, sampled every 250 ms),
                transactions; the most clients seen published at once in the other gateways' views
@@ -18,7 +19,7 @@ Rows:
   relay        inter-gateway relay throughput against local relay: rustun-cp-bench relay with
                the receivers on gw-2 (--receiver-port) against both ends on gw-1; the ratio.
 
-Usage: bench_fleet.py --build DIR [--clients N] [--samples N]
+Usage: bench_fleet.py --build DIR [--clients N] [--samples N] [--gateways G] [--cluster-size N]
 """
 import argparse
 import json
@@ -106,7 +107,7 @@ class Gateway:
             raise RuntimeError("%s: %s: %s" % (self.id, cmd, ans.get("error")))
         return ans["result"]
 
-    def wait_up(self, seconds=20):
+    def wait_up(self, seconds=60):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -194,7 +195,12 @@ def etcd_counts(metrics_url):
     return want
 
 
-FLEET_COUNTERS = ("fleet_publish_writes", "fleet_publish_txns", "fleet_publish_gone", "fleet_ownership_retries")
+FLEET_COUNTERS = ("fleet_publish_writes", "fleet_publish_txns", "fleet_publish_gone", "fleet_ownership_retries",
+                  "fleet_view_builds", "fleet_view_build_us",
+                  # why the gateways closed connections during the wave (clients held < clients)
+                  "idle_timeout", "slow_client_disconnect", "handshake_timeout", "write_error",
+                  "handshake_pending_evicted", "first_byte_timeout", "handshake_replayed", "duplicate_identity_replaced",
+                  "fleet_ownership_lost", "fleet_ownership_taken", "read_error")
 
 
 def fleet_counters(gws):
@@ -214,8 +220,8 @@ def published_in_views(gws):
     return sum(g.ctl("gateways")["remote_clients"] for g in gws) / (len(gws) - 1)
 
 
-def bench_mass_reconnect(args, gws, metrics_url, clients):
-    """Two waves of `clients` connections (a third per gateway): connect, hold, all drop, again."""
+def bench_mass_reconnect(args, gws, metrics_url, clients, work):
+    """Two waves of `clients` connections (an equal share per gateway): connect, hold, all drop, again."""
     per = clients // len(gws)
     results = []
     for wave in ("connect", "reconnect"):
@@ -224,10 +230,11 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
         t0 = time.monotonic()
         peak, last, last_t = 0.0, c0, t0
         peak_writes, peak_published = 0.0, 0.0
+        errs = [os.path.join(work, "idle-%s-%s.err" % (wave, g.id)) for g in gws]
         procs = [subprocess.Popen([os.path.join(args.build, "tools", "rustun-cp-bench"), "idle", "--config", g.config,
                                    "--clients", str(per), "--first", str(i * per), "--hold", str(args.hold),
                                    "--concurrency", "2000", "--json"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+                                  stderr=open(errs[i], "wb"), start_new_session=True)
                  for i, g in enumerate(gws)]
         # Samples while the clients connect and are held; the wave ends when etcd is quiet again.
         quiet_since = None
@@ -251,18 +258,21 @@ def bench_mass_reconnect(args, gws, metrics_url, clients):
                 quiet_since = None
             if now - t0 > args.timeout:
                 raise RuntimeError("mass reconnect wave '%s' did not finish within %d s" % (wave, args.timeout))
-        alive = 0
-        for p in procs:
+        alive, failed = 0, []
+        for p, err, g in zip(procs, errs, gws):
             out = p.communicate()[0].decode(errors="replace").strip().splitlines()
             try:
                 alive += json.loads(out[-1])["alive_after_hold"]
             except (IndexError, ValueError, KeyError):
-                log("rustun-cp-bench idle gave no result (exit %s)" % p.returncode)
+                with open(err, errors="replace") as f:
+                    why = (f.read().strip().splitlines() or ["no output"])[-1][:300]
+                log("rustun-cp-bench idle against %s gave no result (exit %s): %s" % (g.id, p.returncode, why))
+                failed.append("%s: %s" % (g.id, why))
         c1 = last
         dt = last_t - t0
         f1 = fleet_counters(gws)
         fleet = {k: (f1[k] - f0[k]) if f1[k] is not None and f0[k] is not None else None for k in FLEET_COUNTERS}
-        results.append(dict(wave=wave, seconds=dt, alive=alive, published=peak_published, fleet=fleet,
+        results.append(dict(wave=wave, seconds=dt, alive=alive, failed=failed, published=peak_published, fleet=fleet,
                             peak_writes=peak_writes,
                             proposals=c1["etcd_server_proposals_committed_total"] - c0["etcd_server_proposals_committed_total"],
                             puts=c1["etcd_mvcc_put_total"] - c0["etcd_mvcc_put_total"],
@@ -341,13 +351,18 @@ def main():
     p.add_argument("--build", required=True)
     p.add_argument("--clients", type=int, default=100000)
     p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--gateways", type=int, default=3)
+    p.add_argument("--cluster-size", type=int, default=10)
     p.add_argument("--hold", type=int, default=5)
     p.add_argument("--timeout", type=int, default=600)
     p.add_argument("--scaled-because", default="")
     args = p.parse_args()
+    if args.gateways < 2 or args.cluster_size < 2:
+        p.error("--gateways and --cluster-size must be at least 2")
     work = tempfile.mkdtemp(prefix="rustun-bench-fleet.")
     genconfig = subprocess.run([os.path.join(args.build, "tools", "rustun-cp-bench"), "genconfig", "--clients",
-                                str(max(args.clients, args.samples)), "--clusters", "1", "--cipher", CIPHER,
+                                str(max(args.clients, args.samples)), "--clusters",
+                                str(max(1, -(-max(args.clients, args.samples) // args.cluster_size))), "--cipher", CIPHER,
                                 "--port", "7000", "--socket", "/unused"],
                                check=True, capture_output=True, text=True).stdout
     identities = ["c%06d" % i for i in range(args.samples)]
@@ -357,8 +372,9 @@ def main():
     try:
         etcd.start()
         metrics_url = etcd.endpoints[0] + "/metrics"
-        log("etcd at %s; starting 3 gateways (a %d-client configuration)" % (etcd.endpoints[0], args.clients))
-        gws = [Gateway(args, work, i, genconfig, etcd.endpoints, 10) for i in (1, 2, 3)]
+        log("etcd at %s; starting %d gateways (a %d-client configuration, clusters of %d)" % (
+            etcd.endpoints[0], args.gateways, args.clients, args.cluster_size))
+        gws = [Gateway(args, work, i, genconfig, etcd.endpoints, 10) for i in range(1, args.gateways + 1)]
         for g in gws:
             g.wait_up()
         log("propagation: %d samples" % args.samples)
@@ -370,26 +386,27 @@ def main():
                      ms(percentile(remove, 99))), "—", "%d samples" % len(remove)))
         log("relay: local, then inter-gateway")
         rows.append(relay_measurement(args, gws))
-        log("mass reconnect: %d clients over 3 gateways" % args.clients)
-        for r in bench_mass_reconnect(args, gws, metrics_url, args.clients):
+        log("mass reconnect: %d clients over %d gateways" % (args.clients, args.gateways))
+        for r in bench_mass_reconnect(args, gws, metrics_url, args.clients, work):
             sec = max(r["seconds"], 1e-9)
             fl = r["fleet"]
             gw = ", ".join("%s %s" % (k, "n/a" if fl[k] is None else "%d" % fl[k]) for k in FLEET_COUNTERS)
-            rows.append(("etcd writes, mass %s of %d clients" % (r["wave"], args.clients),
+            rows.append(("etcd writes, mass %s of %d clients over %d gateways" % (r["wave"], args.clients, args.gateways),
                          "%.0f records/s avg (%.0f peak); %.0f proposals/s avg (%.0f peak); %.0f of %d published" % (
                              (r["puts"] + r["deletes"]) / sec, r["peak_writes"], r["proposals"] / sec, r["peak"],
                              r["published"], args.clients), "—",
-                         "%d clients held; at most %.0f at once in the other gateways' views; %.0f proposals "
+                         "%d clients held (clusters of %d); at most %.0f at once in the other gateways' views; %.0f proposals "
                          "(%.0f puts, %.0f deletes, %.0f txns) in %.1f s; gateways: %s%s" % (
-                             r["alive"], r["published"], r["proposals"], r["puts"], r["deletes"], r["txns"],
-                             r["seconds"], gw, "; " + args.scaled_because if args.scaled_because else "")))
+                             r["alive"], args.cluster_size, r["published"], r["proposals"], r["puts"], r["deletes"], r["txns"],
+                             r["seconds"], gw, "; " + args.scaled_because if args.scaled_because else "") +
+                         "".join("; load process failed, %s" % f for f in r["failed"])))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         why = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         log("stopped: %s" % e)
         done = {r[0].split(" (")[0].split(",")[0] for r in rows}
         for name, target in (("new client → other gateway's view (p50 / p99)", "p99 < 1 s"),
                              (RELAY_ROW, "≥ 0.8×"),
-                             ("etcd writes, mass reconnect of %d clients" % args.clients, "—")):
+                             ("etcd writes, mass reconnect of %d clients over %d gateways" % (args.clients, args.gateways), "—")):
             if name.split(" (")[0].split(",")[0] not in done:
                 rows.append((name, "n/a", target, "not measured: " + why))
     finally:

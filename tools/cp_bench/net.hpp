@@ -100,6 +100,7 @@ public:
     int last_errno = 0;
     // Called when a connection's HandshakeReply arrives.
     std::function<void(Conn&)> on_up;
+    std::function<void()> on_tick;  // establish(): after every poll (e.g. KeepAlives of the connections up)
     // Called for each complete frame on an established connection (type byte).
     std::function<void(Conn&, uint8_t)> on_frame;
     bool old_dialect = false;
@@ -329,6 +330,7 @@ public:
                 ++pending;
             }
             poll(50);
+            if (on_tick) on_tick();
             if (failures != seen_fail) {
                 // Find the connections that failed (fd closed while not up) and retry them.
                 for (size_t i = first; i < next; ++i) {
