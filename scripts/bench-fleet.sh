@@ -4,8 +4,8 @@
 #   scripts/bench-fleet.sh
 #
 # Builds what it needs in build/, then scripts/bench_fleet.py starts a real etcd (one member,
-# tests/fleet/etcd_harness.py) and three rustun-controlplane processes with a `fleet:` section on
-# loopback ports, and measures: the propagation of a new client to another gateway's view
+# tests/fleet/etcd_harness.py) and three rustun-controlplane processes (more under a low open-file
+# limit, below) with a `fleet:` section on loopback ports, and measures: the propagation of a new client to another gateway's view
 # (p50/p99; target p99 < 1 s), etcd's writes per second during a mass reconnect of
 # RUSTUN_BENCH_FLEET_CLIENTS (default 100000) clients spread over the gateways
 # (rustun-cp-bench idle), and inter-gateway relay throughput against local relay (target ≥ 0.8×):
