@@ -43,7 +43,7 @@ void FleetRegistry::publish_view() {
     const SteadyTime t1 = std::chrono::steady_clock::now();
     next_build_ = t1 + kBuildSpacing * (t1 - t0);
     counters_.inc(Counter::fleet_view_builds);
-    counters_.inc(Counter::fleet_view_build_us,
+    counters_.inc(Counter::fleet_view_build_usec,
                   static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
     // After the publication: PeerUpdates and replies built after them see the change.
     if (!pending_changes_.empty()) {

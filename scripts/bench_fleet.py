@@ -196,7 +196,7 @@ def etcd_counts(metrics_url):
 
 
 FLEET_COUNTERS = ("fleet_publish_writes", "fleet_publish_txns", "fleet_publish_gone", "fleet_ownership_retries",
-                  "fleet_view_builds", "fleet_view_build_us",
+                  "fleet_view_builds", "fleet_view_build_usec",
                   # why the gateways closed connections during the wave (clients held < clients)
                   "idle_timeout", "slow_client_disconnect", "handshake_timeout", "write_error",
                   "handshake_pending_evicted", "first_byte_timeout", "handshake_replayed", "duplicate_identity_replaced",
