@@ -96,7 +96,7 @@ namespace rustun::cp {
     X(fleet_watch_events, "fleet: watch events applied to the remote view") \
     X(fleet_watch_resyncs, "fleet: full listings applied to the remote view (first listing, after a compaction)") \
     X(fleet_view_builds, "fleet: snapshots of the remote view built and published (at most one per watch turn)") \
-    X(fleet_view_build_usec, "fleet: microseconds spent building remote-view snapshots (O(remote clients) each)") \
+    X(fleet_view_build_usec, "fleet: microseconds spent building remote-view snapshots (changed clusters rebuilt, the others shared)") \
     X(fleet_bad_records, "fleet: records under the prefix that did not decode (ignored)") \
     X(fleet_view_stale, "fleet: times the remote view turned stale (no etcd for 3 x lease_ttl)") \
     X(fleet_link_queued, "Data for a client homed on another gateway queued to the fleet link") \

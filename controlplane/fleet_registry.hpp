@@ -174,10 +174,11 @@ private:
     bool stale_ = false;
     uint64_t stale_since_ = 0;
     bool view_dirty_ = true;
-    // Snapshot builds cost O(remote clients) (≈ 1 µs per client): the next one may start only
-    // kBuildSpacing x the last one's duration after it ended, so that builds take at most
-    // 1 / (1 + kBuildSpacing) of this thread during a reconnect storm (docs/fleet.md, "Snapshot
-    // cost"). With a few thousand remote clients the spacing is well under a millisecond.
+    // A snapshot build costs the changed clusters' records plus one entry per cluster (the map is
+    // copied): the next one may start only kBuildSpacing x the last one's duration after it ended,
+    // so that builds take at most 1 / (1 + kBuildSpacing) of this thread during a reconnect storm
+    // (docs/fleet.md, "Snapshot cost"). With a few thousand remote clients the spacing is well
+    // under a millisecond.
     static constexpr int kBuildSpacing = 4;
     SteadyTime next_build_{};
     std::vector<FleetChange> pending_changes_;       // applied to the model, not yet in a snapshot

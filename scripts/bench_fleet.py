@@ -222,7 +222,7 @@ def published_in_views(gws):
 
 def bench_mass_reconnect(args, gws, metrics_url, clients, work):
     """Two waves of `clients` connections (an equal share per gateway): connect, hold, all drop, again."""
-    per = clients // len(gws)
+    share = lambda i: clients * i // len(gws)  # noqa: E731  first client of gateway i (an equal share each)
     results = []
     for wave in ("connect", "reconnect"):
         f0 = fleet_counters(gws)
@@ -232,7 +232,7 @@ def bench_mass_reconnect(args, gws, metrics_url, clients, work):
         peak_writes, peak_published = 0.0, 0.0
         errs = [os.path.join(work, "idle-%s-%s.err" % (wave, g.id)) for g in gws]
         procs = [subprocess.Popen([os.path.join(args.build, "tools", "rustun-cp-bench"), "idle", "--config", g.config,
-                                   "--clients", str(per), "--first", str(i * per), "--hold", str(args.hold),
+                                   "--clients", str(share(i + 1) - share(i)), "--first", str(share(i)), "--hold", str(args.hold),
                                    "--concurrency", "2000", "--json"], stdout=subprocess.PIPE,
                                   stderr=open(errs[i], "wb"), start_new_session=True)
                  for i, g in enumerate(gws)]
