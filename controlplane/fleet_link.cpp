@@ -1,4 +1,4 @@
-// FleetLink: send(), the link thread, and the outbound connections to other gateways
+// FleetLink: send(), Sender, the link thread, and the outbound connections to other gateways
 // (docs/fleet.md, "Link"). Inbound connections and delivery: fleet_link_rx.cpp.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,7 +23,6 @@ namespace rustun::cp {
 
 namespace {
 
-constexpr size_t kRecordFixed = 10;  // u32 frame_len, u32 dst_ip, u8 cluster_len, u8 identity_len
 constexpr size_t kLengthPrefix = 4;  // every link frame on TCP is preceded by its u32 length
 
 socklen_t to_sockaddr(const SocketAddress& a, sockaddr_storage& ss) {
@@ -66,7 +65,11 @@ Result<std::unique_ptr<FleetLink>> FleetLink::create(SharedState& state, const F
 
 FleetLink::FleetLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-FleetLink::~FleetLink() { stop(); }
+FleetLink::~FleetLink() {
+    stop();
+    for (int fd : {impl_->epfd, impl_->wake_fd})
+        if (fd >= 0) ::close(fd);
+}
 
 Status FleetLink::start() {
     Impl& s = *impl_;
@@ -77,10 +80,9 @@ Status FleetLink::start() {
     if (!eng) return make_error("fleet link: " + eng.error());
     s.engine = std::move(eng).value();
     s.sender = std::make_unique<FrameSender>(*s.engine, s.counters);
-    s.seal_buf.resize(fleet::kLinkMaxFrameSize);
     if (::getrandom(&s.salt, sizeof s.salt, 0) != sizeof s.salt) s.salt = static_cast<uint32_t>(mono_ns());
     s.salt &= 0x7fffffffu;  // top bit clear: the dataplane's UDP link sets it (never the same nonce as ours)
-    s.next_seq = realtime_ns();
+    s.next_seq.store(realtime_ns(), std::memory_order_relaxed);
 
     const SocketAddress listen = parse_socket_address(s.options.listen).value();
     sockaddr_storage ss;
@@ -120,73 +122,137 @@ void FleetLink::stop() {
     }
     for (auto& [id, c] : s.inbound) ::close(c.fd);
     s.inbound.clear();
-    for (LinkPeer* p : s.peers_seen)
+    // Senders that still run after this find every peer Idle and in back-off: their frames are
+    // dropped (fleet_link_peer_down), never written to a closed descriptor.
+    std::vector<LinkPeer*> all;
+    {
+        MutexLock lk(s.peers_mu);
+        all = s.peer_list;
+    }
+    for (LinkPeer* p : all) {
+        MutexLock lk(p->mu);
         if (p->fd >= 0) {
             ::close(p->fd);
             p->fd = -1;
         }
-    for (int* fd : {&s.listen_fd, &s.epfd, &s.wake_fd})
-        if (*fd >= 0) {
-            ::close(*fd);
-            *fd = -1;
-        }
+        p->state = LinkPeer::State::Idle;
+        p->want_write = false;
+        p->next_try = SteadyTime::max();
+    }
+    if (s.listen_fd >= 0) {
+        ::close(s.listen_fd);
+        s.listen_fd = -1;
+    }
+    // epfd and wake_fd stay open until the destructor: workers that still run may touch them.
 }
 
 uint16_t FleetLink::listen_port() const { return impl_->port.load(); }
 const CounterBlock& FleetLink::counters() const { return impl_->counters; }
 
+LinkPeer* FleetLink::Impl::peer(std::string_view gateway_id, CounterBlock& ctr) {
+    if (gateway_id.empty() || gateway_id.size() > fleet::kLinkMaxName || gateway_id == options.gateway_id) {
+        ctr.inc(Counter::fleet_link_unknown_gateway);
+        return nullptr;
+    }
+    MutexLock lk(peers_mu);
+    auto it = peers.find(std::string(gateway_id));
+    if (it == peers.end()) {
+        auto np = std::make_unique<LinkPeer>();
+        np->id = std::string(gateway_id);
+        np->index = static_cast<uint32_t>(peer_list.size());
+        peer_list.push_back(np.get());
+        it = peers.emplace(np->id, std::move(np)).first;
+        peer_count.store(peer_list.size(), std::memory_order_release);
+    }
+    return it->second.get();
+}
+
+bool FleetLink::Impl::seal_for(LinkPeer& p, fleet::LinkAuth& a, const LinkDestination& dst,
+                               std::span<const uint8_t> frame, CounterBlock& ctr) {
+    if (p.state == LinkPeer::State::Idle && p.next_try != SteadyTime{} &&
+        std::chrono::steady_clock::now() < p.next_try) {
+        // In back-off after a failure: dropped now, not delivered seconds late.
+        ctr.inc(Counter::fleet_link_peer_down);
+        return false;
+    }
+    fleet::LinkHeader h;
+    h.dst_ip = dst.private_ip;
+    h.cluster = dst.cluster;
+    h.identity = dst.identity;
+    h.sender = options.gateway_id;
+    h.salt = salt;
+    h.frame_len = static_cast<uint32_t>(frame.size());
+    const size_t want = fleet::link_frame_size(h);
+    if (p.out.size() - p.out_off + kLengthPrefix + want > options.peer_queue_bytes) {
+        ctr.inc(Counter::fleet_link_queue_full);
+        return false;
+    }
+    if (!p.unwritten()) {
+        p.out.clear();
+        p.ends.clear();
+        p.out_off = p.ends_done = 0;
+    }
+    // Taken under p.mu: the sequences on one connection only grow, whichever thread seals.
+    h.seq = next_seq.fetch_add(1, std::memory_order_relaxed);
+    // Grow by exactly this frame's size, which seal() then writes in full (`out` does not
+    // zero-fill; growing a zero-filling vector by the largest possible link frame, 66 KB, once
+    // cost a 66 KB memset per relayed frame).
+    const size_t at = p.out.size();
+    p.out.resize(at + kLengthPrefix + want);
+    const size_t n = a.seal(*key, h, frame, std::span<uint8_t>(p.out.data() + at + kLengthPrefix, want));
+    if (n == 0) {  // the caller checked the lengths: cannot happen
+        p.out.resize(at);
+        ctr.inc(Counter::fleet_link_bad_destination);
+        return false;
+    }
+    store_be32(p.out.data() + at, static_cast<uint32_t>(n));
+    p.out.resize(at + kLengthPrefix + n);
+    p.ends.push_back(p.out.size());
+    ctr.inc(Counter::fleet_link_queued);
+    return true;
+}
+
+void FleetLink::Impl::kick(LinkPeer& p, bool write_here, CounterBlock& ctr) {
+    if (!p.unwritten() || p.want_write) return;  // nothing to do, or EPOLLOUT will come
+    if (p.state == LinkPeer::State::Up && write_here) {
+        write_peer(p, ctr);
+        return;
+    }
+    if (p.state != LinkPeer::State::Connecting) wake();  // connect (Idle), or write (Up)
+}
+
+namespace {
+
+bool destination_ok(const LinkDestination& dst, std::span<const uint8_t> frame) {
+    return !dst.cluster.empty() && dst.cluster.size() <= fleet::kLinkMaxName &&
+           dst.identity.size() <= fleet::kLinkMaxName && (!dst.identity.empty() || dst.private_ip != 0) &&
+           frame.size() >= fleet::kLinkMinFrame && frame.size() <= fleet::kLinkMaxFrame;
+}
+
+}  // namespace
+
 bool FleetLink::send(std::string_view gateway_id, const LinkDestination& dst, std::span<const uint8_t> frame,
                      CounterBlock& counters) {
     Impl& s = *impl_;
-    if (dst.cluster.empty() || dst.cluster.size() > fleet::kLinkMaxName || dst.identity.size() > fleet::kLinkMaxName ||
-        (dst.identity.empty() && dst.private_ip == 0) || frame.size() < fleet::kLinkMinFrame ||
-        frame.size() > fleet::kLinkMaxFrame) {
+    if (!destination_ok(dst, frame)) {
         counters.inc(Counter::fleet_link_bad_destination);
         return false;
     }
-    if (gateway_id.empty() || gateway_id.size() > fleet::kLinkMaxName || gateway_id == s.options.gateway_id) {
-        counters.inc(Counter::fleet_link_unknown_gateway);
-        return false;
-    }
-    LinkPeer* p = nullptr;
-    {
-        MutexLock lk(s.peers_mu);
-        auto it = s.peers.find(std::string(gateway_id));
-        if (it == s.peers.end()) {
-            auto np = std::make_unique<LinkPeer>();
-            np->id = std::string(gateway_id);
-            np->index = static_cast<uint32_t>(s.peer_list.size());
-            s.peer_list.push_back(np.get());
-            it = s.peers.emplace(np->id, std::move(np)).first;
-            s.peer_count.store(s.peer_list.size(), std::memory_order_release);
-        }
-        p = it->second.get();
-    }
-    const size_t rec = kRecordFixed + dst.cluster.size() + dst.identity.size() + frame.size();
-    bool first;
-    {
-        MutexLock lk(p->mu);
-        if (p->pending.size() + rec > s.options.peer_queue_bytes) {
-            counters.inc(Counter::fleet_link_queue_full);
+    LinkPeer* p = s.peer(gateway_id, counters);
+    if (p == nullptr) return false;
+    MutexLock slk(s.send_mu);
+    if (!s.send_auth) {
+        auto a = fleet::LinkAuth::create();
+        if (!a) {
+            counters.inc(Counter::fleet_link_bad_destination);
             return false;
         }
-        first = p->pending.empty();
-        // Appended piece by piece (insert copies once; resize() would zero-fill the frame's
-        // bytes first). `pending` and `taken` swap, so both keep their capacity once warm.
-        uint8_t fixed[kRecordFixed];
-        store_be32(fixed, static_cast<uint32_t>(frame.size()));
-        store_be32(fixed + 4, dst.private_ip);
-        fixed[8] = static_cast<uint8_t>(dst.cluster.size());
-        fixed[9] = static_cast<uint8_t>(dst.identity.size());
-        std::vector<uint8_t>& q = p->pending;
-        q.insert(q.end(), fixed, fixed + kRecordFixed);
-        q.insert(q.end(), dst.cluster.begin(), dst.cluster.end());
-        q.insert(q.end(), dst.identity.begin(), dst.identity.end());
-        q.insert(q.end(), frame.begin(), frame.end());
-        ++p->pending_frames;
+        s.send_auth = std::move(a).value();
     }
-    counters.inc(Counter::fleet_link_queued);
-    if (first) s.wake();  // later frames ride on the same wake-up
+    MutexLock lk(p->mu);
+    if (!s.seal_for(*p, *s.send_auth, dst, frame, counters)) return false;
+    // One frame at a time: the link thread writes (later frames ride on the same wake-up).
+    s.kick(*p, false, counters);
     return true;
 }
 
@@ -196,6 +262,58 @@ FleetLink::Relay FleetLink::relay(std::string_view cluster, std::string_view ide
     if (!impl_->directory.home_gateway(cluster, identity, gateway)) return Relay::NotRemote;
     return send(gateway, LinkDestination{cluster, private_ip, identity}, frame, counters) ? Relay::Queued
                                                                                           : Relay::Dropped;
+}
+
+struct FleetLink::Sender::State {
+    Impl& link;
+    std::unique_ptr<fleet::LinkAuth> auth;
+    std::string gateway;                                       // reused: no allocation per frame
+    std::vector<std::pair<std::string, LinkPeer*>> peers;      // gateway id -> peer, a few entries
+    std::vector<LinkPeer*> touched;                            // sealed into since the last flush()
+};
+
+FleetLink::Sender::Sender(std::unique_ptr<State> st) : st_(std::move(st)) {}
+FleetLink::Sender::~Sender() = default;
+
+Result<std::unique_ptr<FleetLink::Sender>> FleetLink::make_sender() {
+    auto a = fleet::LinkAuth::create();
+    if (!a) return make_error("fleet link: " + a.error());
+    auto st = std::unique_ptr<Sender::State>(new Sender::State{*impl_, std::move(a).value(), {}, {}, {}});
+    return std::unique_ptr<Sender>(new Sender(std::move(st)));
+}
+
+FleetLink::Relay FleetLink::Sender::relay(std::string_view cluster, std::string_view identity, uint32_t private_ip,
+                                          std::span<const uint8_t> frame, CounterBlock& counters) {
+    State& s = *st_;
+    if (!s.link.directory.home_gateway(cluster, identity, s.gateway)) return Relay::NotRemote;
+    const LinkDestination dst{cluster, private_ip, identity};
+    if (!destination_ok(dst, frame)) {
+        counters.inc(Counter::fleet_link_bad_destination);
+        return Relay::Dropped;
+    }
+    LinkPeer* p = nullptr;
+    for (const auto& [id, peer] : s.peers)
+        if (id == s.gateway) p = peer;
+    if (p == nullptr) {
+        p = s.link.peer(s.gateway, counters);
+        if (p == nullptr) return Relay::Dropped;
+        s.peers.emplace_back(s.gateway, p);
+    }
+    {
+        MutexLock lk(p->mu);
+        if (!s.link.seal_for(*p, *s.auth, dst, frame, counters)) return Relay::Dropped;
+    }
+    if (std::find(s.touched.begin(), s.touched.end(), p) == s.touched.end()) s.touched.push_back(p);
+    return Relay::Queued;
+}
+
+void FleetLink::Sender::flush(CounterBlock& counters) {
+    State& s = *st_;
+    for (LinkPeer* p : s.touched) {
+        MutexLock lk(p->mu);
+        s.link.kick(*p, true, counters);
+    }
+    s.touched.clear();
 }
 
 void FleetLink::Impl::wake() {
@@ -234,79 +352,21 @@ void FleetLink::Impl::run() {
     }
 }
 
-// Seals what senders queued, connects where needed, writes.
+// Connects where frames wait, writes what the senders left to this thread.
 void FleetLink::Impl::service_peers() {
     const SteadyTime now = std::chrono::steady_clock::now();
     for (LinkPeer* pp : peers_seen) {
         LinkPeer& p = *pp;
-        {
-            MutexLock lk(p.mu);
-            if (p.pending.empty()) {
-                if (p.state == LinkPeer::State::Up && p.out_off < p.out.size() && !p.want_write) write_peer(p);
-                continue;
-            }
+        MutexLock lk(p.mu);
+        if (!p.unwritten()) continue;
+        if (p.state == LinkPeer::State::Idle) {
             // In back-off: what waits is dropped now, not delivered seconds late.
-            if (p.state == LinkPeer::State::Idle && now < p.next_try) {
-                counters.inc(Counter::fleet_link_peer_down, p.pending_frames);
-                p.pending.clear();
-                p.pending_frames = 0;
-                continue;
-            }
-            // The peer's socket is behind by a whole queue: leave the records pending (senders
-            // see fleet_link_queue_full once that fills too).
-            if (p.out.size() - p.out_off > options.peer_queue_bytes) continue;
-            p.taken.swap(p.pending);
-            p.pending.clear();
-            p.pending_frames = 0;
+            if (now < p.next_try) drop_out(p, Counter::fleet_link_peer_down, counters);
+            else connect_peer(p);
+        } else if (p.state == LinkPeer::State::Up && !p.want_write) {
+            write_peer(p, counters);
         }
-        take_pending(p);
-        if (p.state == LinkPeer::State::Idle) connect_peer(p);
-        if (p.state == LinkPeer::State::Up) write_peer(p);
     }
-}
-
-// Seals every record of p.taken into p.out as a length-prefixed link frame.
-void FleetLink::Impl::take_pending(LinkPeer& p) {
-    if (p.out_off == p.out.size()) {
-        p.out.clear();
-        p.ends.clear();
-        p.out_off = 0;
-        p.ends_done = 0;
-    }
-    const uint8_t* r = p.taken.data();
-    const uint8_t* end = r + p.taken.size();
-    while (r + kRecordFixed <= end) {
-        const uint32_t frame_len = load_be32(r);
-        fleet::LinkHeader h;
-        h.dst_ip = load_be32(r + 4);
-        const size_t cl = r[8], il = r[9];
-        const char* names = reinterpret_cast<const char*>(r + kRecordFixed);
-        h.cluster = std::string_view(names, cl);
-        h.identity = std::string_view(names + cl, il);
-        h.sender = options.gateway_id;
-        h.salt = salt;
-        h.seq = next_seq++;
-        const uint8_t* frame = r + kRecordFixed + cl + il;
-        r = frame + frame_len;
-        h.frame_len = frame_len;
-        const size_t want = fleet::link_frame_size(h);
-        // Grow by exactly this frame's size, which seal() then writes in full (`out` does not
-        // zero-fill; growing a zero-filling vector by the largest possible link frame, 66 KB, once
-        // cost a 66 KB memset per relayed frame).
-        const size_t at = p.out.size();
-        p.out.resize(at + kLengthPrefix + want);
-        const size_t n = auth->seal(*key, h, std::span<const uint8_t>(frame, frame_len),
-                                    std::span<uint8_t>(p.out.data() + at + kLengthPrefix, want));
-        if (n == 0) {  // send() checked the lengths: cannot happen
-            p.out.resize(at);
-            counters.inc(Counter::fleet_link_bad_destination);
-            continue;
-        }
-        store_be32(p.out.data() + at, static_cast<uint32_t>(n));
-        p.out.resize(at + kLengthPrefix + n);
-        p.ends.push_back(p.out.size());
-    }
-    p.taken.clear();
 }
 
 void FleetLink::Impl::connect_peer(LinkPeer& p) {
@@ -315,7 +375,7 @@ void FleetLink::Impl::connect_peer(LinkPeer& p) {
     if (!parsed) {
         LOG_LIMITED(LogLevel::Warn, "fleet link: gateway '%s': %s", p.id.c_str(),
                     addr ? ("bad link address '" + *addr + "': " + parsed.error()).c_str() : "not in the fleet view");
-        drop_out(p, Counter::fleet_link_unknown_gateway);
+        drop_out(p, Counter::fleet_link_unknown_gateway, counters);
         p.backoff_ms = std::max(options.backoff_min_ms, std::min(options.backoff_max_ms, p.backoff_ms * 2));
         p.next_try = std::chrono::steady_clock::now() + std::chrono::milliseconds(p.backoff_ms);
         return;
@@ -324,7 +384,7 @@ void FleetLink::Impl::connect_peer(LinkPeer& p) {
     const socklen_t sl = to_sockaddr(parsed.value(), ss);
     p.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p.fd < 0) {
-        close_peer(p, Counter::fleet_link_peer_down);
+        close_peer(p, Counter::fleet_link_peer_down, counters);
         return;
     }
     int one = 1;
@@ -332,7 +392,7 @@ void FleetLink::Impl::connect_peer(LinkPeer& p) {
     if (::connect(p.fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0 && errno != EINPROGRESS) {
         counters.inc(Counter::fleet_link_connect_failed);
         LOG_LIMITED(LogLevel::Warn, "fleet link: connect to '%s' at %s: %s", p.id.c_str(), addr->c_str(), strerror(errno));
-        close_peer(p, Counter::fleet_link_peer_down);
+        close_peer(p, Counter::fleet_link_peer_down, counters);
         return;
     }
     p.state = LinkPeer::State::Connecting;
@@ -344,6 +404,7 @@ void FleetLink::Impl::connect_peer(LinkPeer& p) {
 }
 
 void FleetLink::Impl::on_peer_event(LinkPeer& p, uint32_t events) {
+    MutexLock lk(p.mu);
     if (p.fd < 0) return;
     if (p.state == LinkPeer::State::Connecting) {
         int err = 0;
@@ -352,41 +413,42 @@ void FleetLink::Impl::on_peer_event(LinkPeer& p, uint32_t events) {
         if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
             counters.inc(Counter::fleet_link_connect_failed);
             LOG_LIMITED(LogLevel::Warn, "fleet link: connect to '%s': %s", p.id.c_str(), strerror(err ? err : ECONNREFUSED));
-            close_peer(p, Counter::fleet_link_peer_down);
+            close_peer(p, Counter::fleet_link_peer_down, counters);
             return;
         }
         if (!(events & EPOLLOUT)) return;
         p.state = LinkPeer::State::Up;
         p.backoff_ms = 0;
+        p.next_try = SteadyTime{};
         counters.inc(Counter::fleet_link_connects);
         LOG_INFO("fleet link: connected to gateway '%s'", p.id.c_str());
-        write_peer(p);
+        write_peer(p, counters);
         return;
     }
     // The peer never sends on our connection: readable means closed (or garbage: close).
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         LOG_LIMITED(LogLevel::Info, "fleet link: gateway '%s' closed the connection", p.id.c_str());
-        close_peer(p, Counter::fleet_link_conn_lost);
+        close_peer(p, Counter::fleet_link_conn_lost, counters);
         return;
     }
-    if (events & EPOLLOUT) write_peer(p);
+    if (events & EPOLLOUT) write_peer(p, counters);
 }
 
-void FleetLink::Impl::write_peer(LinkPeer& p) {
+void FleetLink::Impl::write_peer(LinkPeer& p, CounterBlock& ctr) {
     while (p.out_off < p.out.size()) {
         const ssize_t w = ::send(p.fd, p.out.data() + p.out_off, p.out.size() - p.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             LOG_LIMITED(LogLevel::Info, "fleet link: write to '%s': %s", p.id.c_str(), strerror(errno));
-            close_peer(p, Counter::fleet_link_conn_lost);
+            close_peer(p, Counter::fleet_link_conn_lost, ctr);
             return;
         }
         p.out_off += static_cast<size_t>(w);
     }
     size_t done = p.ends_done;
     while (done < p.ends.size() && p.ends[done] <= p.out_off) ++done;
-    counters.inc(Counter::fleet_link_tx, done - p.ends_done);
+    ctr.inc(Counter::fleet_link_tx, done - p.ends_done);
     p.ends_done = done;
     if (p.out_off == p.out.size()) {
         p.out.clear();
@@ -406,20 +468,20 @@ void FleetLink::Impl::set_peer_events(LinkPeer& p, bool want) {
 }
 
 // Frames sealed but not completely written are lost: counted under `why`.
-void FleetLink::Impl::drop_out(LinkPeer& p, Counter why) {
-    counters.inc(why, p.ends.size() - p.ends_done);
+void FleetLink::Impl::drop_out(LinkPeer& p, Counter why, CounterBlock& ctr) {
+    ctr.inc(why, p.ends.size() - p.ends_done);
     p.out.clear();
     p.ends.clear();
     p.out_off = p.ends_done = 0;
 }
 
-void FleetLink::Impl::close_peer(LinkPeer& p, Counter why) {
+void FleetLink::Impl::close_peer(LinkPeer& p, Counter why, CounterBlock& ctr) {
     if (p.fd >= 0) {
         ::epoll_ctl(epfd, EPOLL_CTL_DEL, p.fd, nullptr);
         ::close(p.fd);
         p.fd = -1;
     }
-    drop_out(p, why);
+    drop_out(p, why, ctr);
     p.state = LinkPeer::State::Idle;
     p.want_write = false;
     p.backoff_ms = std::max(options.backoff_min_ms, std::min(options.backoff_max_ms, p.backoff_ms * 2));

@@ -4,10 +4,11 @@
 //
 // Sending: a worker's TCP relay (or the dataplane link's UDP→TCP hand-over) finds that a
 // destination of its sender's cluster is not online here; FleetDirectory names its home gateway;
-// send() appends the frame to that gateway's bounded queue (one mutex per peer, never held while
-// writing a socket) and the link thread seals it (lib/fleet: header, fleet-key AEAD tag, 64-bit
-// sequence) and writes it on the peer's TCP connection, opened on demand and re-opened with
-// back-off. Nothing waits for a peer: a full queue, an unknown gateway, a peer that cannot be
+// the worker's FleetLink::Sender seals the frame (lib/fleet: header, fleet-key AEAD tag, 64-bit
+// sequence) into that gateway's bounded output buffer and, once per batch, writes the buffer on
+// the peer's TCP connection itself (non-blocking, under the peer's mutex). The link thread opens
+// that connection on demand, re-opens it with back-off and writes what a full socket left over
+// (EPOLLOUT). Nothing waits for a peer: a full buffer, an unknown gateway, a peer that cannot be
 // reached are named drops (controlplane/counters.hpp, `fleet_link_*`).
 //
 // Receiving: the link thread accepts connections on `fleet.link.listen`, reads length-prefixed
@@ -15,7 +16,8 @@
 // sender's replay window) and delivers the relayed frame like a relayed Data frame: to the
 // destination's live UDP binding through the dataplane's TX ring, else its TCP connection.
 //
-// Threads: send() from any thread; everything else on the link's own thread.
+// Threads: send() and relay() from any thread, a Sender from the one thread that owns it;
+// everything else on the link's own thread.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,7 @@
 namespace rustun::cp {
 
 class DataplaneLink;
+struct LinkPeer;
 
 // What the link needs of the fleet's membership (FleetView, controlplane/fleet_view.hpp, provides
 // it). Called from any thread without the state mutex; must not block on etcd.
@@ -97,6 +100,30 @@ public:
     enum class Relay : uint8_t { NotRemote, Queued, Dropped };
     Relay relay(std::string_view cluster, std::string_view identity, uint32_t private_ip,
                 std::span<const uint8_t> frame, CounterBlock& counters);
+
+    // A sending thread's own sealing state (a worker makes one): relay() seals each frame in the
+    // caller's thread straight into its home gateway's output buffer; flush(), once per batch,
+    // writes the buffers it touched. Frames are lost (counted) only as with send().
+    class Sender {
+    public:
+        ~Sender();
+        Sender(const Sender&) = delete;
+        Sender& operator=(const Sender&) = delete;
+        // As FleetLink::relay(), but the frame is written only by flush() (or the link thread).
+        Relay relay(std::string_view cluster, std::string_view identity, uint32_t private_ip,
+                    std::span<const uint8_t> frame, CounterBlock& counters);
+        // Writes what relay() sealed since the last flush() on the connections that are up; wakes
+        // the link thread for the others.
+        void flush(CounterBlock& counters);
+
+    private:
+        friend class FleetLink;
+        struct State;
+        explicit Sender(std::unique_ptr<State> st);
+        std::unique_ptr<State> st_;
+    };
+    // One per sending thread; null with an error if IPsec-MB cannot give it a manager.
+    Result<std::unique_ptr<Sender>> make_sender();
 
     // The bound link port (useful with port 0).
     uint16_t listen_port() const;

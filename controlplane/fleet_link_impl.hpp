@@ -2,8 +2,8 @@
 // fleet_link.cpp (send(), the thread, the outbound connections to peers) and fleet_link_rx.cpp
 // (inbound connections, verification, delivery to local clients).
 //
-// Ownership: `peers` and each Peer's `pending` are written by any sending thread under the
-// mutexes named; everything else is the link thread's own.
+// Ownership: `peers` and each LinkPeer are shared by the sending threads and the link thread,
+// under the mutexes named; everything else is the link thread's own.
 #pragma once
 
 #include <atomic>
@@ -34,27 +34,28 @@ inline constexpr uint64_t kTagKindMask = uint64_t{3} << 62;
 // How long a gateway that left the fleet view stays accepted on the link (see member_seen).
 inline constexpr std::chrono::seconds kFormerMemberGrace{600};
 
-// One gateway we send to.
+// One gateway we send to. Everything but `id` and `index` is under `mu`: a sending thread
+// (a worker's FleetLink::Sender, or send()) seals its frames into `out` and writes the connection
+// itself when it is up; the link thread opens the connection, writes on EPOLLOUT and closes it.
+// So a relayed frame's bytes are sealed and written by the thread that read them, in its own
+// cache, and cross no queue between threads (docs/fleet.md, "TCP link between control planes").
 struct LinkPeer {
     std::string id;
     uint32_t index = 0;  // in FleetLink::Impl::peer_list
-    // --- senders (any thread), under mu ---
-    // Frames waiting for the link thread, each a record: u32 frame_len, u32 dst_ip (host order),
-    // u8 cluster_len, u8 identity_len, cluster, identity, frame bytes. Bounded by peer_queue_bytes.
     Mutex mu;
-    std::vector<uint8_t> pending GUARDED_BY(mu);
-    uint32_t pending_frames GUARDED_BY(mu) = 0;
-    // --- link thread only ---
-    enum class State : uint8_t { Idle, Connecting, Up } state = State::Idle;
-    int fd = -1;
-    bool want_write = false;
-    std::vector<uint8_t> taken;  // the pending records being sealed (swapped with `pending`)
-    UninitBytes out;             // sealed, length-prefixed link frames not yet written (grown, then written in full)
-    size_t out_off = 0;          // bytes of `out` written
-    std::vector<size_t> ends;    // end offset in `out` of each frame not yet completely written
-    size_t ends_done = 0;        // entries of `ends` already written
-    uint32_t backoff_ms = 0;     // 0: try at once
-    SteadyTime next_try{};
+    enum class State : uint8_t { Idle, Connecting, Up };
+    State state GUARDED_BY(mu) = State::Idle;
+    int fd GUARDED_BY(mu) = -1;
+    bool want_write GUARDED_BY(mu) = false;  // EPOLLOUT armed: the link thread writes the rest
+    // Sealed, length-prefixed link frames not yet written (grown, then written in full), bounded
+    // by peer_queue_bytes of unwritten bytes.
+    UninitBytes out GUARDED_BY(mu);
+    size_t out_off GUARDED_BY(mu) = 0;          // bytes of `out` written
+    std::vector<size_t> ends GUARDED_BY(mu);    // end offset in `out` of each frame not yet completely written
+    size_t ends_done GUARDED_BY(mu) = 0;        // entries of `ends` already written
+    uint32_t backoff_ms GUARDED_BY(mu) = 0;     // 0: try at once
+    SteadyTime next_try GUARDED_BY(mu){};
+    bool unwritten() const REQUIRES(mu) { return out_off < out.size(); }
 };
 
 // One connection another gateway opened to our link port.
@@ -85,8 +86,8 @@ struct FleetLink::Impl {
     std::atomic<uint16_t> port{0};
     std::thread thread;
     std::atomic<bool> stop{false};
-    uint32_t salt = 0;      // nonce prefix of this process
-    uint64_t next_seq = 0;  // starts at CLOCK_REALTIME ns (docs/fleet.md, "Link")
+    uint32_t salt = 0;                  // nonce prefix of this process
+    std::atomic<uint64_t> next_seq{0};  // starts at CLOCK_REALTIME ns (docs/fleet.md, "Link")
     std::vector<LinkPeer*> peers_seen;  // copy of peer_list, refreshed when it grows
     std::unordered_map<uint64_t, LinkInbound> inbound;
     uint64_t next_inbound = 1;
@@ -101,25 +102,37 @@ struct FleetLink::Impl {
     // Cluster name -> ClusterId of the membership snapshot `clusters_of`.
     std::shared_ptr<Membership> clusters_of;
     std::unordered_map<std::string, ClusterId> cluster_ids;
-    std::vector<uint8_t> seal_buf;
 
     // --- senders ---
     Mutex peers_mu;
+    // Never erased: a LinkPeer* stays valid as long as the link (Senders cache them).
     std::unordered_map<std::string, std::unique_ptr<LinkPeer>> peers GUARDED_BY(peers_mu);
     std::vector<LinkPeer*> peer_list GUARDED_BY(peers_mu);
     std::atomic<size_t> peer_count{0};
+    // send()'s own sealing state (any thread): FleetLink::send() is for callers without a Sender.
+    Mutex send_mu;
+    std::unique_ptr<fleet::LinkAuth> send_auth GUARDED_BY(send_mu);
 
     void run();
     void wake();
-    // fleet_link.cpp: outbound
+    // fleet_link.cpp: outbound. The functions taking a CounterBlock run on any thread and count
+    // into the caller's block (one block per writer thread).
+    // The peer for `gateway_id`, created on first use; null (counted) if it is not a valid
+    // destination gateway.
+    LinkPeer* peer(std::string_view gateway_id, CounterBlock& ctr);
+    // Seals `frame` for `dst` into p.out; false if dropped (counted: queue full, back-off, ...).
+    bool seal_for(LinkPeer& p, fleet::LinkAuth& auth, const LinkDestination& dst, std::span<const uint8_t> frame,
+                  CounterBlock& ctr) REQUIRES(p.mu);
+    // After sealing: writes p.out now if the connection is up and `write_here`; otherwise wakes
+    // the link thread if it has something to do (connect, write).
+    void kick(LinkPeer& p, bool write_here, CounterBlock& ctr) REQUIRES(p.mu);
     void service_peers();
-    void take_pending(LinkPeer& p);
-    void connect_peer(LinkPeer& p);
+    void connect_peer(LinkPeer& p) REQUIRES(p.mu);
     void on_peer_event(LinkPeer& p, uint32_t events);
-    void write_peer(LinkPeer& p);
-    void drop_out(LinkPeer& p, Counter why);
-    void close_peer(LinkPeer& p, Counter why);
-    void set_peer_events(LinkPeer& p, bool want_write);
+    void write_peer(LinkPeer& p, CounterBlock& counters) REQUIRES(p.mu);
+    void drop_out(LinkPeer& p, Counter why, CounterBlock& counters) REQUIRES(p.mu);
+    void close_peer(LinkPeer& p, Counter why, CounterBlock& counters) REQUIRES(p.mu);
+    void set_peer_events(LinkPeer& p, bool want_write) REQUIRES(p.mu);
     // fleet_link_rx.cpp: inbound
     void accept_inbound();
     // False if the connection was closed.

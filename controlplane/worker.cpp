@@ -68,6 +68,11 @@ Status Worker::init() {
     engine_ = std::move(eng.value());
     sender_ = std::make_unique<FrameSender>(*engine_, counters_);
     sender_->set_fleet(&state_.fleet_view());
+    if (fleet_) {
+        auto fs = fleet_->make_sender();
+        if (!fs) return make_error("worker " + std::to_string(index_) + ": " + fs.error());
+        fleet_sender_ = std::move(fs).value();
+    }
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || wake_fd_ < 0) return make_error(std::string("epoll/eventfd: ") + strerror(errno));
@@ -352,6 +357,7 @@ void Worker::process_batch() {
     deliveries_.clear();
     route_batch(snap, bad);
     deliver_batch();
+    if (fleet_sender_) fleet_sender_->flush(counters_);  // the batch's frames for other gateways
     batch_holds_.clear();
     batch_.clear();
     arena_used_ = 0;
@@ -451,10 +457,12 @@ void Worker::route_batch(std::shared_ptr<Membership>& snap, std::vector<uint64_t
         if (!dst) {
             // Not here: online on another gateway of the fleet? The frame goes there unchanged.
             const FleetLink::Relay r =
-                fleet_ ? fleet_->relay(m.clusters[de.cluster].name, de.cfg.identity, de.cfg.private_ip.value,
-                                       std::span<const uint8_t>(arena_.get() + batch_[i].offset, batch_[i].len),
-                                       counters_)
-                       : FleetLink::Relay::NotRemote;
+                fleet_sender_ ? fleet_sender_->relay(m.clusters[de.cluster].name, de.cfg.identity,
+                                                     de.cfg.private_ip.value,
+                                                     std::span<const uint8_t>(arena_.get() + batch_[i].offset,
+                                                                              batch_[i].len),
+                                                     counters_)
+                              : FleetLink::Relay::NotRemote;
             if (r == FleetLink::Relay::NotRemote) drop(Counter::data_dst_offline);
             else if (r == FleetLink::Relay::Dropped) se.stats->drops.fetch_add(1, std::memory_order_relaxed);
             continue;

@@ -24,6 +24,7 @@
 #include "connection.hpp"
 #include "counters.hpp"
 #include "crypto/crypto_engine.hpp"
+#include "fleet_link.hpp"
 #include "frame_sender.hpp"
 #include "latency_histogram.hpp"
 #include "proto/frame.hpp"
@@ -125,6 +126,9 @@ private:
     SharedState& state_;
     DataplaneLink* link_;
     FleetLink* fleet_ = nullptr;
+    // This worker's sealing state for the fleet link (with fleet_): frames for remote clients are
+    // sealed and written by this thread, once per batch (FleetLink::Sender).
+    std::unique_ptr<FleetLink::Sender> fleet_sender_;
     CounterBlock counters_;
     LatencyHistogram handshake_latency_;
     uint32_t index_;
