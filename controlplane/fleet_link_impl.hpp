@@ -33,6 +33,9 @@ inline constexpr uint64_t kInboundTag = uint64_t{2} << 62;
 inline constexpr uint64_t kTagKindMask = uint64_t{3} << 62;
 // How long a gateway that left the fleet view stays accepted on the link (see member_seen).
 inline constexpr std::chrono::seconds kFormerMemberGrace{600};
+// How long a sender found in the fleet view is taken as a member without looking again (well
+// under kFormerMemberGrace, which accepts it for ten minutes after it left the view anyway).
+inline constexpr std::chrono::milliseconds kMemberRecheck{250};
 
 // One gateway we send to. Everything but `id` and `index` is under `mu`: a sending thread
 // (a worker's FleetLink::Sender, or send()) seals its frames into `out` and writes the connection
@@ -99,6 +102,15 @@ struct FleetLink::Impl {
     // survives an etcd outage (docs/fleet.md, "Failure"). The fleet key still authenticates it.
     std::unordered_map<std::string, SteadyTime> member_seen;
     bool known_sender(std::string_view gateway_id, SteadyTime at);
+    // The last sender found a member, and when: a frame from it within kMemberRecheck is not
+    // looked up again (per frame that was a snapshot load and a copy of its link address).
+    std::string member_cached;
+    SteadyTime member_cached_at{};
+    // The last sender's replay window (a map node: its address is stable).
+    std::string window_cached;
+    fleet::LinkReplayWindow* window_cached_ptr = nullptr;
+    // The membership snapshot deliver() uses, loaded once per read_inbound() call, not per frame.
+    std::shared_ptr<Membership> rx_members;
     // Cluster name -> ClusterId of the membership snapshot `clusters_of`.
     std::shared_ptr<Membership> clusters_of;
     std::unordered_map<std::string, ClusterId> cluster_ids;

@@ -79,6 +79,7 @@ void FleetLink::Impl::close_inbound(uint64_t id) {
 
 bool FleetLink::Impl::read_inbound(LinkInbound& c) {
     if (c.buf.empty()) c.buf.resize(kInboundBuffer);
+    rx_members = state.snapshot();  // one per call (up to 16 reads), as a worker takes one per batch
     for (int reads = 0; reads < 16; ++reads) {
         const ssize_t r = ::read(c.fd, c.buf.data() + c.used, c.buf.size() - c.used);
         if (r < 0) {
@@ -108,9 +109,12 @@ bool FleetLink::Impl::read_inbound(LinkInbound& c) {
 }
 
 bool FleetLink::Impl::known_sender(std::string_view gateway_id, SteadyTime at) {
+    if (gateway_id == member_cached && at - member_cached_at < kMemberRecheck) return true;
     window_key.assign(gateway_id);  // reused buffer: no allocation per frame once warm
     if (directory.link_address(gateway_id)) {
         member_seen[window_key] = at;
+        member_cached.assign(gateway_id);
+        member_cached_at = at;
         return true;
     }
     auto it = member_seen.find(window_key);
@@ -132,8 +136,11 @@ bool FleetLink::Impl::on_link_frame(const uint8_t* bytes, size_t len, const std:
         return false;  // a stranger or a forger: the connection goes
     }
     // Authenticated: only now may it move the sender's window.
-    window_key.assign(v.h.sender);  // reused buffer: no allocation per frame once warm
-    c = windows[window_key].check_and_update(v.h.seq);
+    if (window_cached_ptr == nullptr || v.h.sender != window_cached) {
+        window_cached.assign(v.h.sender);
+        window_cached_ptr = &windows[window_cached];
+    }
+    c = window_cached_ptr->check_and_update(v.h.seq);
     if (c != fleet::LinkCheck::Ok) {
         counters.inc(counter_of(c));
         LOG_LIMITED(LogLevel::Warn, "fleet link: %s: link frame from '%.*s' refused (%s, seq %llu)", from.c_str(),
@@ -147,7 +154,8 @@ bool FleetLink::Impl::on_link_frame(const uint8_t* bytes, size_t len, const std:
 }
 
 void FleetLink::Impl::deliver(const fleet::LinkFrameView& v) {
-    std::shared_ptr<Membership> snap = state.snapshot();
+    if (!rx_members) rx_members = state.snapshot();
+    const std::shared_ptr<Membership>& snap = rx_members;
     const Membership& m = *snap;
     ClientId dst = kNoClient;
     if (!v.h.identity.empty()) {
