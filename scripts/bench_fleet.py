@@ -18,8 +18,11 @@ Rows:
                offline before their record was written).
   relay        inter-gateway relay throughput against local relay: rustun-cp-bench relay with
                the receivers on gw-2 (--receiver-port) against both ends on gw-1; the ratio.
+               With --relay-only, only this row, --rounds times (two gateways): for A/B runs of
+               two builds, alternate invocations with --build A and --build B.
 
 Usage: bench_fleet.py --build DIR [--clients N] [--samples N] [--gateways G] [--cluster-size N]
+                      [--relay-only [--rounds N]]
 """
 import argparse
 import json
@@ -346,6 +349,33 @@ def link_bench_row(args):
             "1 pair, %d B inner, 3 s per row" % r["size"])
 
 
+def measure_all(args, gws, identities, metrics_url, work, rows):
+    """The full table: propagation, the relay row, the mass reconnect."""
+    log("propagation: %d samples" % args.samples)
+    add, remove = bench_propagation(gws, identities, args.samples)
+    ms = lambda v: "%.1f ms" % (v * 1000)  # noqa: E731
+    rows.append(("new client → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(add)),
+                 ms(percentile(add, 99))), "p99 < 1 s", "%d samples" % len(add)))
+    rows.append(("client gone → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(remove)),
+                 ms(percentile(remove, 99))), "—", "%d samples" % len(remove)))
+    log("relay: local, then inter-gateway")
+    rows.append(relay_measurement(args, gws))
+    log("mass reconnect: %d clients over %d gateways" % (args.clients, args.gateways))
+    for r in bench_mass_reconnect(args, gws, metrics_url, args.clients, work):
+        sec = max(r["seconds"], 1e-9)
+        fl = r["fleet"]
+        gw = ", ".join("%s %s" % (k, "n/a" if fl[k] is None else "%d" % fl[k]) for k in FLEET_COUNTERS)
+        rows.append(("etcd writes, mass %s of %d clients over %d gateways" % (r["wave"], args.clients, args.gateways),
+                     "%.0f records/s avg (%.0f peak); %.0f proposals/s avg (%.0f peak); %.0f of %d published" % (
+                         (r["puts"] + r["deletes"]) / sec, r["peak_writes"], r["proposals"] / sec, r["peak"],
+                         r["published"], args.clients), "—",
+                     "%d clients held (clusters of %d); at most %.0f at once in the other gateways' views; %.0f proposals "
+                     "(%.0f puts, %.0f deletes, %.0f txns) in %.1f s; gateways: %s%s" % (
+                         r["alive"], args.cluster_size, r["published"], r["proposals"], r["puts"], r["deletes"], r["txns"],
+                         r["seconds"], gw, "; " + args.scaled_because if args.scaled_because else "") +
+                     "".join("; load process failed, %s" % f for f in r["failed"])))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", required=True)
@@ -356,7 +386,11 @@ def main():
     p.add_argument("--hold", type=int, default=5)
     p.add_argument("--timeout", type=int, default=600)
     p.add_argument("--scaled-because", default="")
+    p.add_argument("--relay-only", action="store_true", help="only the relay row (two gateways), --rounds times")
+    p.add_argument("--rounds", type=int, default=1, help="with --relay-only: how many relay rows")
     args = p.parse_args()
+    if args.relay_only:
+        args.gateways, args.clients, args.samples = 2, 20, 20
     if args.gateways < 2 or args.cluster_size < 2:
         p.error("--gateways and --cluster-size must be at least 2")
     work = tempfile.mkdtemp(prefix="rustun-bench-fleet.")
@@ -377,29 +411,12 @@ def main():
         gws = [Gateway(args, work, i, genconfig, etcd.endpoints, 10) for i in range(1, args.gateways + 1)]
         for g in gws:
             g.wait_up()
-        log("propagation: %d samples" % args.samples)
-        add, remove = bench_propagation(gws, identities, args.samples)
-        ms = lambda v: "%.1f ms" % (v * 1000)  # noqa: E731
-        rows.append(("new client → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(add)),
-                     ms(percentile(add, 99))), "p99 < 1 s", "%d samples" % len(add)))
-        rows.append(("client gone → other gateway's view (p50 / p99)", "%s / %s" % (ms(statistics.median(remove)),
-                     ms(percentile(remove, 99))), "—", "%d samples" % len(remove)))
-        log("relay: local, then inter-gateway")
-        rows.append(relay_measurement(args, gws))
-        log("mass reconnect: %d clients over %d gateways" % (args.clients, args.gateways))
-        for r in bench_mass_reconnect(args, gws, metrics_url, args.clients, work):
-            sec = max(r["seconds"], 1e-9)
-            fl = r["fleet"]
-            gw = ", ".join("%s %s" % (k, "n/a" if fl[k] is None else "%d" % fl[k]) for k in FLEET_COUNTERS)
-            rows.append(("etcd writes, mass %s of %d clients over %d gateways" % (r["wave"], args.clients, args.gateways),
-                         "%.0f records/s avg (%.0f peak); %.0f proposals/s avg (%.0f peak); %.0f of %d published" % (
-                             (r["puts"] + r["deletes"]) / sec, r["peak_writes"], r["proposals"] / sec, r["peak"],
-                             r["published"], args.clients), "—",
-                         "%d clients held (clusters of %d); at most %.0f at once in the other gateways' views; %.0f proposals "
-                         "(%.0f puts, %.0f deletes, %.0f txns) in %.1f s; gateways: %s%s" % (
-                             r["alive"], args.cluster_size, r["published"], r["proposals"], r["puts"], r["deletes"], r["txns"],
-                             r["seconds"], gw, "; " + args.scaled_because if args.scaled_because else "") +
-                         "".join("; load process failed, %s" % f for f in r["failed"])))
+        if args.relay_only:
+            for r in range(max(1, args.rounds)):
+                log("relay round %d of %d: local, then inter-gateway" % (r + 1, max(1, args.rounds)))
+                rows.append(relay_measurement(args, gws))
+        else:
+            measure_all(args, gws, identities, metrics_url, work, rows)
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         why = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         log("stopped: %s" % e)
@@ -413,8 +430,9 @@ def main():
         for g in gws:
             g.stop()
         etcd.stop()
-    log("link bench (in-process)")
-    rows.append(link_bench_row(args))
+    if not args.relay_only:
+        log("link bench (in-process)")
+        rows.append(link_bench_row(args))
     print("| measurement | result | target | notes |")
     print("|---|---|---|---|")
     for r in rows:
