@@ -58,6 +58,8 @@ public:
     Status enable_fleet_link(const FleetLinkOptions& options, const FleetDirectory& directory);
     // The fleet link's port (0 without one).
     uint16_t fleet_link_port() const;
+    // The fleet link (null without one): tests drive its Senders directly.
+    FleetLink* fleet_link() const { return fleet_link_.get(); }
     // Blocks until SIGINT/SIGTERM (or stop()); SIGHUP reloads. Signals must be blocked in every
     // thread before start() (main() does that).
     void run();

@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "fleet/link_auth.hpp"
 #include "fleet/link_replay.hpp"
@@ -163,6 +165,80 @@ TEST_F(FleetLinkTest, ARefusedSenderIsCountedAndCutOff) {
     }
     EXPECT_GE(g2_.counter(Counter::fleet_link_delivered), 1u);
     EXPECT_GE(g1_.counter(Counter::fleet_link_connects), 2u);
+}
+
+// Two threads with a Sender each (as two workers) seal frames for one peer gateway at once: one
+// connection carries both, every frame arrives, each thread's frames in the order it sealed them,
+// and the receiver's replay window refuses none (sequences are taken under the peer's mutex, so
+// they only grow on the connection). Large writes also take the path where the socket is full and
+// the link thread writes the rest on EPOLLOUT.
+TEST_F(FleetLinkTest, SendersOnTwoThreadsShareOneConnectionInOrder) {
+    auto a = join(g1_, "client-a");  // only seals the frames
+    auto b = join(g2_, "client-b");
+    ASSERT_TRUE(a && b);
+    FleetLink* link = g1_.gw->fleet_link();
+    ASSERT_NE(link, nullptr);
+    constexpr int kPerThread = 1500;
+    std::vector<std::vector<uint8_t>> frames[2];
+    for (int t = 0; t < 2; ++t)
+        for (int i = 0; i < kPerThread; ++i) frames[t].push_back(data_frame(*a, "10.0.1.2", "10.0.1.3", 1400));
+    CounterBlock counters[2];
+    std::atomic<int> dropped{0}, sealed{0}, received{0};
+    auto sending = [&](int t) {
+        auto sender = link->make_sender();
+        ASSERT_TRUE(sender.ok()) << sender.error();
+        for (int i = 0; i < kPerThread; ++i) {
+            // At most 500 frames (≈ 720 KB) between the senders and client-b: its output queue on
+            // gw-2 holds 1 MiB, and a frame dropped there would be the test's doing.
+            if (sealed.load() - received.load() >= 500) {
+                sender.value()->flush(counters[t]);
+                for (int w = 0; w < 5000 && sealed.load() - received.load() >= 500; ++w)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            for (;;) {
+                const FleetLink::Relay r = sender.value()->relay("test", "client-b", 0x0a000103, frames[t][i], counters[t]);
+                ASSERT_NE(r, FleetLink::Relay::NotRemote);
+                if (r == FleetLink::Relay::Queued) {
+                    sealed.fetch_add(1);
+                    break;
+                }
+                // The peer's 4 MiB bound: wait for the writes to catch up (counted, not lost here).
+                dropped.fetch_add(1);
+                sender.value()->flush(counters[t]);
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            if (i % 200 == 199) sender.value()->flush(counters[t]);
+        }
+        sender.value()->flush(counters[t]);
+    };
+    std::thread t0(sending, 0), t1(sending, 1);
+    size_t next[2] = {0, 0};
+    bool in_order = true;
+    while (received.load() < 2 * kPerThread) {
+        auto got = recv_data(*b);
+        if (!got.ok()) break;
+        int from = -1;
+        for (int t = 0; t < 2 && from < 0; ++t)
+            if (next[t] < frames[t].size() && got->raw == frames[t][next[t]]) from = t;
+        if (from < 0) {
+            in_order = false;
+            break;
+        }
+        ++next[from];
+        received.fetch_add(1);
+    }
+    t0.join();
+    t1.join();
+    EXPECT_TRUE(in_order) << "frame " << received.load() << " out of its thread's order";
+    EXPECT_EQ(received.load(), 2 * kPerThread);
+    EXPECT_EQ(counters[0].get(Counter::fleet_link_queued) + counters[1].get(Counter::fleet_link_queued),
+              2u * kPerThread);
+    EXPECT_EQ(g2_.counter(Counter::fleet_link_rx_replay), 0u);
+    EXPECT_EQ(g2_.counter(Counter::fleet_link_rx_too_old), 0u);
+    EXPECT_EQ(g2_.counter(Counter::fleet_link_delivered), 2u * kPerThread);
+    EXPECT_EQ(g1_.counter(Counter::fleet_link_connects), 1u);
+    EXPECT_EQ(static_cast<uint64_t>(dropped.load()),
+              counters[0].get(Counter::fleet_link_queue_full) + counters[1].get(Counter::fleet_link_queue_full));
 }
 
 TEST(FleetLinkKeys, AnotherFleetKeyIsRefused) {
