@@ -17,15 +17,15 @@ public:
     // (an atomic load of the snapshot pointer is a lock and two reference-count updates on lines
     // every worker shares). Each calling thread keeps its last snapshot alive until its next call.
     bool home_gateway(std::string_view cluster, std::string_view identity, std::string& gateway_id) const override {
-        thread_local const FleetView* view = nullptr;
+        thread_local uint64_t view_id = 0;  // FleetView::id(): 0 is none
         thread_local uint64_t version = 0;
         thread_local std::shared_ptr<const FleetSnapshot> s;
         // The version first: publish() stores the snapshot before it bumps the version, so the
         // snapshot loaded after reading version v is at least v's.
         const uint64_t v = view_.version();
-        if (view != &view_ || v != version || !s) {
+        if (view_id != view_.id() || v != version || !s) {
             s = view_.snapshot();
-            view = &view_;
+            view_id = view_.id();
             version = v;
         }
         const RemoteClient* c = s->find(cluster, identity);

@@ -166,7 +166,10 @@ public:
 // The published view. Without `fleet:` it stays empty (never stale) and costs one atomic load.
 class FleetView {
 public:
-    FleetView() : snap_(FleetSnapshot::build({}, FleetClusterMap{}, 0, false, 0)) {}
+    FleetView() : snap_(FleetSnapshot::build({}, FleetClusterMap{}, 0, false, 0)), id_(next_id()) {}
+    // Unique per FleetView of the process (never reused, unlike its address): a reader caching
+    // a snapshot keys it by (id, version).
+    uint64_t id() const { return id_; }
     // The current snapshot: any thread, no lock; hold it for as long as its pointers are used.
     std::shared_ptr<const FleetSnapshot> snapshot() const { return snap_.load(std::memory_order_acquire); }
     // Bumped by every publish: a reader that caches derived data can tell it is outdated.
@@ -178,8 +181,13 @@ public:
     }
 
 private:
+    static uint64_t next_id() {
+        static std::atomic<uint64_t> next{0};
+        return next.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
     std::atomic<std::shared_ptr<const FleetSnapshot>> snap_;
     std::atomic<uint64_t> version_{0};
+    const uint64_t id_;
 };
 
 }  // namespace rustun::cp

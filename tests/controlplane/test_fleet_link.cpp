@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <map>
+#include <new>
 #include <mutex>
 #include <thread>
 
@@ -338,6 +339,43 @@ TEST(FleetLinkConfig, TheFleetSectionStartsTheLink) {
     }
     if (std::system(("rm -rf " + dir).c_str()) != 0) {
     }
+}
+
+// home_gateway() keeps the last snapshot per thread and loads it again only when the view's
+// version moves: every publish is seen, and a new view is never answered from an old view's
+// snapshot, not even one built at the same address with the same version.
+TEST(FleetViewDirectory, ACachedSnapshotFollowsPublishesAndViews) {
+    auto snapshot_with = [](const std::string& home) {
+        RemoteClient b;
+        b.cluster = "test";
+        b.identity = "client-b";
+        b.home = home;
+        FleetClusterMap clusters;
+        clusters.emplace("test", FleetCluster::build({b}));
+        return FleetSnapshot::build({}, std::move(clusters), 1, false, 0);
+    };
+    alignas(FleetView) unsigned char storage[sizeof(FleetView)];
+    auto* view = new (storage) FleetView;
+    std::string gw;
+    {
+        FleetViewDirectory d(*view);
+        view->publish(snapshot_with("gw-2"));
+        ASSERT_TRUE(d.home_gateway("test", "client-b", gw));
+        EXPECT_EQ(gw, "gw-2");
+        view->publish(snapshot_with("gw-3"));  // the client moved
+        ASSERT_TRUE(d.home_gateway("test", "client-b", gw));
+        EXPECT_EQ(gw, "gw-3");
+    }
+    view->~FleetView();
+    view = new (storage) FleetView;  // the same address; after two publishes the same version
+    {
+        FleetViewDirectory d(*view);
+        view->publish(snapshot_with("gw-4"));
+        view->publish(snapshot_with("gw-5"));
+        ASSERT_TRUE(d.home_gateway("test", "client-b", gw));
+        EXPECT_EQ(gw, "gw-5");
+    }
+    view->~FleetView();
 }
 
 TEST(FleetViewDirectory, AnswersFromTheRegistrysView) {
