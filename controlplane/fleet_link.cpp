@@ -76,6 +76,12 @@ Status FleetLink::start() {
     auto auth = fleet::LinkAuth::create();
     if (!auth) return make_error("fleet link: " + auth.error());
     s.auth = std::move(auth).value();
+    auto send_auth = fleet::LinkAuth::create();
+    if (!send_auth) return make_error("fleet link: " + send_auth.error());
+    {
+        MutexLock lk(s.send_mu);
+        s.send_auth = std::move(send_auth).value();
+    }
     auto eng = CryptoEngine::create();
     if (!eng) return make_error("fleet link: " + eng.error());
     s.engine = std::move(eng).value();
@@ -241,13 +247,9 @@ bool FleetLink::send(std::string_view gateway_id, const LinkDestination& dst, st
     LinkPeer* p = s.peer(gateway_id, counters);
     if (p == nullptr) return false;
     MutexLock slk(s.send_mu);
-    if (!s.send_auth) {
-        auto a = fleet::LinkAuth::create();
-        if (!a) {
-            counters.inc(Counter::fleet_link_bad_destination);
-            return false;
-        }
-        s.send_auth = std::move(a).value();
+    if (!s.send_auth) {  // before start(): the link is not up yet
+        counters.inc(Counter::fleet_link_peer_down);
+        return false;
     }
     MutexLock lk(p->mu);
     if (!s.seal_for(*p, *s.send_auth, dst, frame, counters)) return false;
