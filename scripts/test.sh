@@ -95,5 +95,15 @@ echo "[test] fuzzing: $fuzz_status"
 echo "[test] packages: $pkg_status"
 [ "$pkg_status" = ok ] && ok=$((ok + 1))
 [ "$pkg_status" = FAILED ] && bad=$((bad + 1))
+# A recap of what failed, here at the end where a truncated CI log still shows it: each failing
+# meson test, and inside GoogleTest programs the failing cases with their assertion lines.
+for log in build/meson-test.log build/asan-test.log; do
+  [ -f "$log" ] || continue
+  grep -qE '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT) ' "$log" || continue
+  echo "[test] failures in $log:"
+  grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT) ' "$log" | sort -u | sed 's/^/  /'
+  grep -E '^\[  FAILED  \] [A-Za-z_0-9]+\.|: Failure$' "$log" | sort -u | head -n 20 | sed 's/^/  /'
+  grep -A4 -E ': Failure$' "$log" | head -n 40 | sed 's/^/  | /'
+done
 echo "$ok passed, $bad failed, $skip skipped"
 [ "$failed" -eq 0 ] && [ "$bad" -eq 0 ]

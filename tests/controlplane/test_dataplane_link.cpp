@@ -98,6 +98,18 @@ protected:
         return s;
     }
     // The next control message of `type` within the limit.
+    // The next control message, without consuming it; nullptr when none came within `limit`.
+    // The link thread pushes a delta message by message, so a test that has read one of them
+    // waits for the next instead of peeking once.
+    const uint8_t* wait_control(std::chrono::milliseconds limit = 2000ms) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        const uint8_t* slot = dp_->control().peek();
+        while (!slot && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(1ms);
+            slot = dp_->control().peek();
+        }
+        return slot;
+    }
     bool next_control(shm::MsgType type, std::vector<uint8_t>* body_out = nullptr, std::chrono::milliseconds limit = 2000ms) {
         auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
@@ -730,10 +742,11 @@ TEST_F(Link, AReloadIsPushedAsADeltaInStableIds) {
     std::memcpy(&cs, body.data(), std::min(body.size(), sizeof cs));
     EXPECT_EQ(cs.client_id, 0u);  // client-a
     EXPECT_EQ(cs.cidr_count, 2u);
-    ASSERT_NE(dp_->control().peek(), nullptr);
-    EXPECT_EQ(shm::msg_header(dp_->control().peek()).type, static_cast<uint16_t>(shm::MsgType::Commit));
+    const uint8_t* after = wait_control();
+    ASSERT_NE(after, nullptr);
+    EXPECT_EQ(shm::msg_header(after).type, static_cast<uint16_t>(shm::MsgType::Commit));
     ASSERT_TRUE(next_control(shm::MsgType::Commit));
-    EXPECT_EQ(dp_->control().peek(), nullptr);  // nothing else: no full sync
+    EXPECT_EQ(wait_control(100ms), nullptr);  // nothing else: no full sync
 
     // client-a removed: client-b (ClientId 0 now) keeps its dataplane id 1.
     y = scenario_yaml(socket_path_);
@@ -747,7 +760,7 @@ TEST_F(Link, AReloadIsPushedAsADeltaInStableIds) {
     std::memcpy(&rm, body.data(), sizeof rm);
     EXPECT_EQ(rm.client_id, 0u);
     ASSERT_TRUE(next_control(shm::MsgType::Commit));
-    EXPECT_EQ(dp_->control().peek(), nullptr);
+    EXPECT_EQ(wait_control(100ms), nullptr);
     EXPECT_EQ(counter(Counter::dataplane_syncs), 1u);
 
     // The dataplane still routes by the ids (and the epoch) of the first sync.
