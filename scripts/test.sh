@@ -4,7 +4,8 @@
 #   -> the unit and control-plane tests again in an ASan + UBSan build (build-asan/)
 #   -> clang's thread-safety analysis of the control plane (build-tsa/, zero warnings)
 #   -> libFuzzer targets (ASan + UBSan) for a bounded time -> the Debian packages, built and
-#   checked (scripts/package.sh). Exits non-zero on any failure.
+#   checked (scripts/package.sh). Exits non-zero on any failure; the last lines recap what failed
+#   (failing tests, GoogleTest cases and their assertion lines).
 # Environment: FUZZ_SECONDS (default 40 per target; 0 skips fuzzing); SANITIZE=0 skips the
 # sanitizer build; PACKAGE=0 skips the packages.
 set -uo pipefail

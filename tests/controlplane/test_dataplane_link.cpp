@@ -97,7 +97,6 @@ protected:
         ADD_FAILURE() << "no SyncEnd";
         return s;
     }
-    // The next control message of `type` within the limit.
     // The next control message, without consuming it; nullptr when none came within `limit`.
     // The link thread pushes a delta message by message, so a test that has read one of them
     // waits for the next instead of peeking once.
@@ -110,6 +109,7 @@ protected:
         }
         return slot;
     }
+    // The next control message of `type` within the limit.
     bool next_control(shm::MsgType type, std::vector<uint8_t>* body_out = nullptr, std::chrono::milliseconds limit = 2000ms) {
         auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {

@@ -9,8 +9,8 @@
 
 #include <atomic>
 #include <map>
-#include <new>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include "fleet/link_auth.hpp"
