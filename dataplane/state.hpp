@@ -56,16 +56,22 @@ struct alignas(64) ClientLive {
     // attempts, if the main lcore is stuck in the middle of changing it).
     // `out` is written with one 16-byte store and one 4-byte store: its readers load words 0..3
     // as one vector (to_endpoint, write_outer), which five 4-byte stores would make wait (a
-    // store-forwarding stall on every relayed packet).
+    // store-forwarding stall on every relayed packet). The words are five scalars, not an array:
+    // g++ kept an array on the stack, stored it word by word in the retry loop and then loaded
+    // it as one vector for _mm_set_epi32 — the same stall one step earlier (perf, 2026-12-04).
     bool endpoint(EndpointKey& out) const {
-        uint32_t v[5];
+        uint32_t v0 = 0, v1 = 0, v2 = 0, v3 = 0, v4 = 0;
         const bool consistent = ep_lock.read([&] {
-            for (int i = 0; i < 5; ++i) v[i] = ep[i].load(std::memory_order_relaxed);
+            v0 = ep[0].load(std::memory_order_relaxed);
+            v1 = ep[1].load(std::memory_order_relaxed);
+            v2 = ep[2].load(std::memory_order_relaxed);
+            v3 = ep[3].load(std::memory_order_relaxed);
+            v4 = ep[4].load(std::memory_order_relaxed);
         }, kSeqRetries);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out.w), _mm_set_epi32(static_cast<int>(v[3]), static_cast<int>(v[2]),
-                                                                         static_cast<int>(v[1]), static_cast<int>(v[0])));
-        out.w[4] = v[4];
-        return consistent && (v[0] & 0xff) != 0;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out.w), _mm_set_epi32(static_cast<int>(v3), static_cast<int>(v2),
+                                                                         static_cast<int>(v1), static_cast<int>(v0)));
+        out.w[4] = v4;
+        return consistent && (v0 & 0xff) != 0;
     }
     void set_endpoint(const EndpointKey& k) {  // main lcore only
         ep_lock.write([&] {

@@ -178,6 +178,82 @@ TEST(RoutingTable, MatchesBruteForceOnRandomPrefixes) {
     }
 }
 
+// The host index (route_table.hpp, "Host routes first") answers exactly as the range search:
+// many clusters sharing the same private IPs, /32 CIDRs equal to another client's private IP
+// (first client wins), /32s inside other clients' CIDRs, and the edges of the address space.
+TEST(RoutingTable, HostIndexAgreesWithTheSearch) {
+    std::mt19937 rng(777);
+    for (int round = 0; round < 20; ++round) {
+        RouteTableBuilder b;
+        std::vector<std::vector<uint32_t>> probes;  // per cluster: addresses worth asking
+        const int clusters = 1 + static_cast<int>(rng() % 30);
+        auto rand_addr = [&]() -> uint32_t { return 0x0A000000u | static_cast<uint32_t>(rng() & 0x3FFu); };
+        for (int c = 0; c < clusters; ++c) {
+            b.add_cluster();
+            probes.emplace_back();
+            const int clients = static_cast<int>(rng() % 12);
+            for (int i = 0; i < clients; ++i) {
+                uint32_t priv = rand_addr();
+                if (i == 0 && c % 5 == 1) priv = 0xFFFFFFFFu;
+                if (i == 1 && c % 5 == 2) priv = 0;
+                std::vector<Ipv4Cidr> ciders;
+                const int n = static_cast<int>(rng() % 3);
+                for (int k = 0; k < n; ++k) {
+                    const uint8_t len = rng() % 2 ? 32 : static_cast<uint8_t>(22 + rng() % 10);
+                    ciders.push_back(Ipv4Cidr{Ipv4Addr{rand_addr()}, len});
+                    probes.back().push_back(ciders.back().network());
+                }
+                b.add_client(Ipv4Addr{priv}, ciders);
+                probes.back().push_back(priv);
+            }
+        }
+        RouteTable t = b.build();
+        for (ClusterId c = 0; c < static_cast<ClusterId>(clusters); ++c) {
+            for (uint32_t a : probes[c]) {
+                for (uint32_t d : {a - 1, a, a + 1}) {
+                    ASSERT_EQ(t.lookup(c, d), t.lookup_ranges(c, d)) << "round " << round << " cluster " << c << " dst "
+                                                                       << Ipv4Addr{d}.to_string();
+                    // The same address asked in the next cluster: never another tenant's client.
+                    const ClusterId o = (c + 1) % static_cast<ClusterId>(clusters);
+                    const ClientId other = t.lookup(o, d);
+                    ASSERT_EQ(other, t.lookup_ranges(o, d));
+                    if (other != kNoClient) ASSERT_EQ(t.cluster_of(other), o);
+                }
+            }
+        }
+        for (int q = 0; q < 2000; ++q) {
+            const ClusterId c = static_cast<ClusterId>(rng() % static_cast<uint32_t>(clusters + 1));  // one out of range
+            const uint32_t d = q % 2 ? rand_addr() : static_cast<uint32_t>(rng());
+            ASSERT_EQ(t.lookup(c, d), t.lookup_ranges(c, d));
+        }
+    }
+}
+
+TEST(RoutingTable, HostIndexHoldsTheHostRoutesOnly) {
+    RouteTableBuilder b;
+    b.add_cluster();
+    const ClientId a = b.add_client(addr("10.0.0.1"), std::vector<Ipv4Cidr>{cidr("192.168.1.0/24"), cidr("10.9.9.9/32")});
+    const ClientId c = b.add_client(addr("10.0.0.2"), std::vector<Ipv4Cidr>{cidr("10.0.0.1/32")});  // a's IP: a keeps it
+    b.add_cluster();
+    const ClientId d = b.add_client(addr("10.0.0.1"), {});  // the same IP in another cluster
+    RouteTable t = b.build();
+    EXPECT_EQ(t.host_route_count(), 4u);  // 10.0.0.1 and 10.0.0.2, 10.9.9.9 in cluster 0; 10.0.0.1 in cluster 1
+    EXPECT_EQ(t.lookup(0, ip("10.0.0.1")), a);
+    EXPECT_EQ(t.lookup(0, ip("10.0.0.2")), c);
+    EXPECT_EQ(t.lookup(0, ip("10.9.9.9")), a);
+    EXPECT_EQ(t.lookup(0, ip("192.168.1.77")), a);  // not a host route: the search
+    EXPECT_EQ(t.lookup(1, ip("10.0.0.1")), d);
+    EXPECT_EQ(t.lookup(1, ip("10.0.0.2")), kNoClient);
+    EXPECT_EQ(t.lookup(2, ip("10.0.0.1")), kNoClient);  // no such cluster
+
+    RouteTableBuilder s;
+    s.add_cluster();
+    const ClientId e = s.add_client(addr("10.0.0.1"), {});
+    RouteTable skipped = s.build(nullptr, RouteTableBuilder::HostIndex::Skip);
+    EXPECT_EQ(skipped.host_route_count(), 0u);
+    EXPECT_EQ(skipped.lookup(0, ip("10.0.0.1")), e);
+}
+
 TEST(RoutingTable, FromConfig) {
     auto cfg = load_config_string(R"(listen: {tcp: 0.0.0.0:8080}
 crypto: plain
