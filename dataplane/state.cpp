@@ -377,8 +377,7 @@ std::unique_ptr<Generation> StateManager::build(Model& m) {
         }
     }
     g->routes = b.build();
-    // Overlaps between clusters are expected: conflicts ignored. Read after a miss only: no host index.
-    g->any_cluster = any.build(nullptr, RouteTableBuilder::HostIndex::Skip);
+    g->any_cluster = any.build();  // overlaps between clusters are expected: conflicts ignored
     g->client_count = static_cast<uint32_t>(cp_of.size());
     g->clients = make_huge_array<ClientLive>(g->client_count);
     const Generation* old = owned_cur_.get();

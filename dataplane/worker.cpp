@@ -298,14 +298,6 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
     clock.lap(cnt, C::rt_cycles_crypto);
 
     // ---- stage 3a: routes (no side effects), prefetch the destinations' records ----
-    // The host-index slot of each destination first (a pass ahead: with 100k clients the index
-    // is megabytes, and its slot the route lookup's one likely miss).
-    for (uint16_t j = 0; j < nlive; ++j) {
-        const DataItem& it = items[sess[j]];
-        const OpenItem& o = open[it.open];
-        if (o.status == CryptoStatus::Ok && o.plaintext_len >= kIpv4HeaderMin)
-            g.routes.prefetch(g.clients[it.session].cluster, load_be32(o.plaintext + 16));
-    }
     for (uint16_t j = 0; j < nlive; ++j) {
         DataItem& it = items[sess[j]];
         const OpenItem& o = open[it.open];

@@ -70,35 +70,10 @@ void flatten(std::vector<Prefix>& prefixes, ClusterId cluster, std::vector<uint3
 
 }  // namespace
 
-// Every owned range of exactly one address goes into the host index; lookup() returns its owner
-// without the search, which is what the search would return (the range contains only `dst`).
-void RouteTableBuilder::build_host_index(RouteTable& t) {
-    std::vector<RouteTable::HostSlot> hosts;
-    for (ClusterId c = 0; c < t.clusters_.size(); ++c) {
-        const RouteTable::ClusterSlot& cs = t.clusters_[c];
-        for (uint32_t i = cs.seg_begin, end = cs.seg_begin + cs.seg_count; i < end; ++i) {
-            const uint64_t next = i + 1 < end ? uint64_t{t.seg_start_[i + 1]} : uint64_t{1} << 32;
-            if (next - t.seg_start_[i] == 1 && t.seg_client_[i] != kNoClient)
-                hosts.push_back(RouteTable::HostSlot{t.seg_start_[i], c, t.seg_client_[i]});
-        }
-    }
-    if (hosts.empty()) return;
-    size_t size = 2;
-    while (size < 2 * hosts.size()) size *= 2;  // load factor <= 0.5: an empty slot ends every probe
-    t.hosts_.assign(size, RouteTable::HostSlot{0, 0, kNoClient});
-    t.host_mask_ = static_cast<uint32_t>(size - 1);
-    for (const RouteTable::HostSlot& h : hosts) {
-        uint32_t i = RouteTable::host_hash(h.cluster, h.ip) & t.host_mask_;
-        while (t.hosts_[i].client != kNoClient) i = (i + 1) & t.host_mask_;  // (cluster, ip) are unique
-        t.hosts_[i] = h;
-    }
-    t.host_count_ = hosts.size();
-}
-
 size_t RouteTable::memory_bytes() const noexcept {
     return clusters_.capacity() * sizeof(ClusterSlot) + seg_start_.capacity() * sizeof(uint32_t) +
            seg_client_.capacity() * sizeof(ClientId) + clients_.capacity() * sizeof(ClientSlot) +
-           cidrs_.capacity() * sizeof(CidrSlot) + hosts_.capacity() * sizeof(HostSlot);
+           cidrs_.capacity() * sizeof(CidrSlot);
 }
 
 ClusterId RouteTableBuilder::add_cluster() {
@@ -114,7 +89,7 @@ ClientId RouteTableBuilder::add_client(Ipv4Addr private_ip, std::span<const Ipv4
     return static_cast<ClientId>(clients_.size() - 1);
 }
 
-RouteTable RouteTableBuilder::build(std::vector<RouteConflict>* conflicts, HostIndex host_index) {
+RouteTable RouteTableBuilder::build(std::vector<RouteConflict>* conflicts) {
     RouteTable t;
     t.clusters_.reserve(cluster_first_client_.size());
     t.clients_.reserve(clients_.size());
@@ -149,7 +124,6 @@ RouteTable RouteTableBuilder::build(std::vector<RouteConflict>* conflicts, HostI
     }
     t.seg_start_.shrink_to_fit();  // the reservation above is an upper bound
     t.seg_client_.shrink_to_fit();
-    if (host_index == HostIndex::Build) build_host_index(t);
     *this = RouteTableBuilder{};
     return t;
 }

@@ -9,14 +9,6 @@
 // one load for the owner. No allocation, no locks, no syscalls, no writes: safe to call from any
 // number of threads. 10k clusters x 10 clients (2 CIDRs each) take about 4.5 MiB.
 //
-// Host routes first: every range of exactly one address (a client's private IP as a /32, a /32
-// CIDR) is also in `hosts_`, an open-addressing hash on (cluster, address) built from the ranges
-// themselves, so it returns exactly what the search would. A lookup probes it first (one hashed
-// slot, usually one cache line) and searches the ranges only when it misses: relayed traffic
-// between clients' private IPs, the common case of a mesh VPN, costs no search (the search's
-// chain of dependent loads was the largest item of the dataplane's route stage at 64 B). Cost:
-// 12 bytes per slot at a load factor <= 0.5, i.e. 24-48 bytes per host route.
-//
 // Immutable after build: an update builds a new table and the owner swaps a pointer to it (the
 // control plane / dataplane do that). Liveness is not decided here: a lookup returns the client
 // that owns the destination; whether it is connected is the caller's question.
@@ -48,21 +40,6 @@ public:
     // The client of `cluster` that owns `dst` (host byte order), or kNoClient if none does or if
     // `cluster` is out of range. Only clients of `cluster` can be returned (tenant isolation).
     ClientId lookup(ClusterId cluster, uint32_t dst) const noexcept {
-        if (cluster >= clusters_.size()) return kNoClient;
-        if (host_mask_ != 0) {
-            // Invariant: at least one empty slot (load factor <= 0.5), so the probe ends.
-            for (uint32_t i = host_hash(cluster, dst) & host_mask_;; i = (i + 1) & host_mask_) {
-                const HostSlot& h = hosts_[i];
-                if (h.client == kNoClient) break;
-                if (h.ip == dst && h.cluster == cluster) return h.client;
-            }
-        }
-        return lookup_ranges(cluster, dst);
-    }
-
-    // The same answer by the binary search over the cluster's ranges alone (the host index
-    // skipped): what lookup() falls back to; public for tests that check the two agree.
-    ClientId lookup_ranges(ClusterId cluster, uint32_t dst) const noexcept {
         if (cluster >= clusters_.size()) return kNoClient;
         const ClusterSlot& c = clusters_[cluster];
         const uint32_t* first = seg_start_.data() + c.seg_begin;
@@ -101,14 +78,7 @@ public:
         return clusters_[cluster].client_count;
     }
 
-    // Prefetches the host-index slot lookup(cluster, dst) reads first (a pass ahead of the
-    // lookups of a burst, when the table is too large for the cache). No-op without the index.
-    void prefetch(ClusterId cluster, uint32_t dst) const noexcept {
-        if (host_mask_ != 0) __builtin_prefetch(&hosts_[host_hash(cluster, dst) & host_mask_]);
-    }
-
     uint32_t cluster_count() const noexcept { return static_cast<uint32_t>(clusters_.size()); }
-    size_t host_route_count() const noexcept { return host_count_; }
     uint32_t client_count() const noexcept { return static_cast<uint32_t>(clients_.size()); }
     size_t range_count() const noexcept { return seg_start_.size(); }
     size_t memory_bytes() const noexcept;
@@ -133,25 +103,12 @@ private:
         uint32_t network;  // address & mask (host bits cleared)
         uint32_t mask;
     };
-    struct HostSlot {
-        uint32_t ip;
-        ClusterId cluster;
-        ClientId client;  // kNoClient = empty slot
-    };
-    // Fibonacci hashing of (cluster, address): the top bits of one multiply, so consecutive
-    // private IPs of a cluster land on well-spread slots.
-    static uint32_t host_hash(ClusterId cluster, uint32_t ip) noexcept {
-        return static_cast<uint32_t>(((uint64_t{cluster} << 32 | ip) * 0x9E3779B97F4A7C15ull) >> 32);
-    }
 
     std::vector<ClusterSlot> clusters_;
     std::vector<uint32_t> seg_start_;   // per cluster: strictly increasing, first == 0
     std::vector<ClientId> seg_client_;  // owner of [seg_start_[i], next start - 1]
     std::vector<ClientSlot> clients_;
     std::vector<CidrSlot> cidrs_;
-    std::vector<HostSlot> hosts_;  // power-of-two size, or empty (no index)
-    uint32_t host_mask_ = 0;       // hosts_.size() - 1, 0 = no index
-    size_t host_count_ = 0;        // occupied slots
 };
 
 // Two clients of one cluster claimed the same prefix; `kept` (added first) owns it.
@@ -172,16 +129,11 @@ public:
     // Its routes: private_ip/32 and every CIDR (host bits ignored). Returns its id.
     ClientId add_client(Ipv4Addr private_ip, std::span<const Ipv4Cidr> ciders);
 
-    // Whether build() makes the host index (RouteTable, "Host routes first"): Skip for a table
-    // consulted only on rare paths (the dataplane's all-clusters table, read after a miss).
-    enum class HostIndex : uint8_t { Build, Skip };
-
     // Builds the table; the builder is left empty. Conflicts (if wanted) are appended to
     // `conflicts` so that the caller can log them.
-    RouteTable build(std::vector<RouteConflict>* conflicts = nullptr, HostIndex host_index = HostIndex::Build);
+    RouteTable build(std::vector<RouteConflict>* conflicts = nullptr);
 
 private:
-    static void build_host_index(RouteTable& t);
     struct PendingClient {
         Ipv4Addr private_ip;
         uint32_t cidr_begin;
