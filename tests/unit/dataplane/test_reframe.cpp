@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "burst.hpp"
 
@@ -15,11 +17,18 @@ namespace {
 constexpr uint16_t kHeadroom = 128;
 constexpr uint16_t kBufLen = 2048;
 
+// rte_mbuf ends in a zero-size array: held by pointer (a member of that type is not ISO C++).
+struct FreeMbuf {
+    void operator()(rte_mbuf* p) const { std::free(p); }
+};
+
 struct TestMbuf {
     std::array<uint8_t, kBufLen> buf{};
-    rte_mbuf m{};
+    std::unique_ptr<rte_mbuf, FreeMbuf> owner{static_cast<rte_mbuf*>(std::aligned_alloc(64, sizeof(rte_mbuf)))};
+    rte_mbuf& m = *owner;
     // A received packet: `udp_off` bytes of headers, then `payload` bytes, then `trailer` more.
     TestMbuf(uint16_t data_off, uint16_t udp_off, uint16_t payload, uint16_t trailer) {
+        std::memset(&m, 0, sizeof m);
         m.buf_addr = buf.data();
         m.buf_len = kBufLen;
         m.data_off = data_off;
@@ -66,18 +75,20 @@ TEST(Reframe, GrowsIntoTheTailroom) {  // a STUN reply longer than its request
 TEST(Reframe, RefusesWithoutRoomAndLeavesTheMbufAlone) {
     {
         TestMbuf t(0, 42, 64, 0);  // no headroom: 42 header bytes are fewer than IPv6's 62
-        const rte_mbuf before = t.m;
+        std::array<uint8_t, sizeof(rte_mbuf)> before;
+        std::memcpy(before.data(), &t.m, sizeof(rte_mbuf));
         EXPECT_EQ(reframe(&t.m, 42, 64, 6), nullptr);
-        EXPECT_EQ(std::memcmp(&before, &t.m, sizeof before), 0);
+        EXPECT_EQ(std::memcmp(before.data(), &t.m, sizeof(rte_mbuf)), 0);
         EXPECT_NE(reframe(&t.m, 42, 64, 4), nullptr);  // IPv4's 42 fit exactly
         EXPECT_EQ(t.m.data_off, 0);
     }
     {
         TestMbuf t(kHeadroom, 42, 64, 0);
-        const rte_mbuf before = t.m;
+        std::array<uint8_t, sizeof(rte_mbuf)> before;
+        std::memcpy(before.data(), &t.m, sizeof(rte_mbuf));
         const uint32_t fits = kBufLen - kHeadroom - 42;  // the payload may end at the buffer's end
         EXPECT_EQ(reframe(&t.m, 42, fits + 1, 4), nullptr);
-        EXPECT_EQ(std::memcmp(&before, &t.m, sizeof before), 0);
+        EXPECT_EQ(std::memcmp(before.data(), &t.m, sizeof(rte_mbuf)), 0);
         ASSERT_NE(reframe(&t.m, 42, fits, 4), nullptr);
         EXPECT_EQ(t.m.data_off + t.m.data_len, kBufLen);
     }
