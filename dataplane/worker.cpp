@@ -78,10 +78,10 @@ inline void prefetch_key(const CipherKey* k, uint32_t lines) {
     for (uint32_t l = 0; l < lines; ++l) rte_prefetch0(p + 64 * l);
 }
 
-// Prefetches the lines of a Data packet after its first (prefetched with the whole burst's first lines), up to
-// kPrefetchBytes: the crypto reads them two stages later. With a zero-copy PMD (memif's
-// zero-copy client, a NIC's DMA) the bytes were written by another agent and are not in this
-// core's cache; with a copying PMD they are and the prefetches are nearly free. Beyond
+// Prefetches the lines of a Data packet after its first (requested with the whole burst's first
+// lines), up to kPrefetchBytes: the crypto reads them two stages later. With a zero-copy PMD
+// (memif's zero-copy client, a NIC's DMA) the bytes were written by another agent and are not in
+// this core's cache; with a copying PMD they are and the prefetches are nearly free. Beyond
 // kPrefetchBytes the hardware's stream prefetcher keeps up with the sequential read.
 constexpr uint32_t kPrefetchBytes = 512;
 inline void prefetch_frame(const uint8_t* d, uint32_t len) {
