@@ -16,6 +16,7 @@
 
 #include "proto/control_request.hpp"
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59  // Linux >= 4.13
@@ -122,6 +123,7 @@ Status ControlSocket::start(const std::string& path, Handler handler, ControlSoc
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     stop_ = false;
     thread_ = std::thread([this] { serve(); });
+    name_thread(thread_, "cp-control");
     return {};
 }
 

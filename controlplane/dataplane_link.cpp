@@ -14,6 +14,7 @@
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 #include "util/version.hpp"
 
 namespace rustun::cp {
@@ -38,6 +39,7 @@ Status DataplaneLink::start() {
     if (::getrandom(&epoch_base_, sizeof epoch_base_, 0) != sizeof epoch_base_) epoch_base_ = mono_ns();
     epoch_base_ &= ~0xffffffffull;  // low 32 bits count the syncs of this process
     thread_ = std::thread([this] { run(); });
+    name_thread(thread_, "cp-dp-link");
     return {};
 }
 

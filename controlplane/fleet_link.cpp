@@ -18,6 +18,7 @@
 #include "util/clock.hpp"
 #include "util/endian.hpp"
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::cp {
 
@@ -114,6 +115,7 @@ Status FleetLink::start() {
     ev.data.u64 = kLinkWakeTag;
     ::epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.wake_fd, &ev);
     s.thread = std::thread([&s] { s.run(); });
+    name_thread(s.thread, "cp-fleet-link");
     LOG_INFO("fleet link: gateway '%s' listening on %s (port %u)", s.options.gateway_id.c_str(),
              s.options.listen.c_str(), s.port.load());
     return {};

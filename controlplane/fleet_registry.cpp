@@ -8,6 +8,7 @@
 #include "fleet_records.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::cp {
 
@@ -73,6 +74,7 @@ Status FleetRegistry::start() {
     started_at_ = realtime_s();
     state_.set_fleet_notify(this);
     thread_ = std::thread([this] { run(); });
+    name_thread(thread_, "cp-fleet-reg");
     return {};
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::cp {
 
@@ -311,6 +312,7 @@ Status MetricsServer::start(const SocketAddress& a, Collect collect) {
     if (wake_fd_ < 0) return make_error(std::string("eventfd: ") + strerror(errno));
     stop_ = false;
     thread_ = std::thread([this] { serve(); });
+    name_thread(thread_, "cp-metrics");
     return {};
 }
 

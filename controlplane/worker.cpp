@@ -20,6 +20,7 @@
 #include "util/clock.hpp"
 #include "util/endpoint_text.hpp"
 #include "util/log.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::cp {
 
@@ -93,6 +94,7 @@ Status Worker::init() {
 
 void Worker::start() {
     thread_ = std::thread([this] { run(); });
+    name_thread(thread_, "cp-worker-" + std::to_string(index_));
 }
 
 void Worker::stop_and_join() {

@@ -6,6 +6,7 @@
 #include "etcd/bidi_stream.hpp"
 #include "etcd/etcd_client.hpp"
 #include "etcd/etcd_state.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::etcd {
 
@@ -22,6 +23,7 @@ struct LeaseKeeper::Thread {
 LeaseKeeper::LeaseKeeper(Client& client, Lease lease, LostCallback on_lost)
     : client_(client), lease_(lease), on_lost_(std::move(on_lost)), thread_(std::make_unique<Thread>()) {
     thread_->thread = std::thread([this] { run(); });
+    name_thread(thread_->thread, "etcd-lease");
 }
 
 LeaseKeeper::~LeaseKeeper() { stop(); }

@@ -6,6 +6,7 @@
 #include "etcd/bidi_stream.hpp"
 #include "etcd/etcd_client.hpp"
 #include "etcd/etcd_state.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::etcd {
 
@@ -39,6 +40,7 @@ Watcher::Watcher(Client& client, std::string prefix, int64_t start_revision, Cal
     revision_.store(start_revision > 0 ? start_revision - 1 : -1, std::memory_order_release);
     last_activity_ns_.store(steady_ns(), std::memory_order_release);
     thread_->thread = std::thread([this] { run(); });
+    name_thread(thread_->thread, "etcd-watch");
 }
 
 Watcher::~Watcher() { stop(); }

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -43,6 +45,16 @@ inline std::string scenario_yaml(const std::string& socket_path, const std::stri
            "    clients:\n"
            "      - {identity: client-x, name: X, private_ip: 10.0.1.2, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}\n"
            "      - {identity: client-y, name: Y, private_ip: 10.0.1.9, mask: 255.255.255.0, gateway: 10.0.1.254, ciders: []}\n";
+}
+
+// Whether a thread of this process is named `name` (/proc/self/task/*/comm; util/thread_name.hpp).
+inline bool has_thread_named(const std::string& name) {
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream f(t.path() / "comm");
+        std::string comm;
+        if (std::getline(f, comm) && comm == name) return true;
+    }
+    return false;
 }
 
 inline CipherSpec spec(const char* text) { return CipherSpec::parse(text).value(); }

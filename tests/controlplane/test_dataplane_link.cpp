@@ -222,6 +222,7 @@ protected:
 
 TEST_F(Link, AttachPushesTheFullStateAndResyncsAfterADataplaneRestart) {
     start_with_dataplane();
+    EXPECT_TRUE(has_thread_named("cp-dp-link"));  // docs/operations.md, "Threads"
     auto b = join("client-b", Dialect::New);  // TCP session that must survive the restarts
     ASSERT_TRUE(b);
     dataplane_up();

@@ -230,6 +230,9 @@ protected:
 
 TEST_F(MetricsEndpoint, ServesMetricsAnd404) {
     start_with_metrics();
+    EXPECT_TRUE(has_thread_named("cp-metrics"));  // docs/operations.md, "Threads"
+    EXPECT_TRUE(has_thread_named("cp-control"));
+    EXPECT_TRUE(has_thread_named("cp-worker-0"));
     auto a = join("client-a", Dialect::New);
     ASSERT_TRUE(a);
     std::string r = get("/metrics");

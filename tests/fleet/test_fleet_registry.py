@@ -13,6 +13,7 @@
      two etcd Txns: one may find the old lease's records gone);
   4. kill -9 of A: its clients vanish from B's view within lease_ttl (+ slack), and an
      old-dialect client on B gets a PeerUpdate {identity, "", 0}.
+  0. the gateway's threads are named after their roles (cp-worker-0, cp-fleet-link, etcd-watch...).
 lease_ttl is 2 s. Exits 77 when etcd is not installed.
 """
 import json
@@ -207,6 +208,14 @@ def main():
         b = Gateway(binaries, workdir, "gw-b", cluster.endpoints)
         gws.append(b)
         wait_for("both gateways registered", lambda: len(b.call("gateways")["gateways"]) == 2, 10)
+
+        # 0. Every thread of a gateway carries its role's name (docs/operations.md, "Threads").
+        names = sorted(open("/proc/%d/task/%s/comm" % (a.proc.pid, t)).read().strip()
+                       for t in os.listdir("/proc/%d/task" % a.proc.pid))
+        for want in ("cp-worker-0", "cp-control", "cp-fleet-link", "cp-fleet-reg", "etcd-lease", "etcd-watch"):
+            if want not in names:
+                fail("no thread named %s in gw-a: %s" % (want, names))
+        print("ok: thread names %s" % " ".join(n for n in names if n != "rustun-controlp"))
 
         # 1. Peer lists across gateways.
         t0 = time.monotonic()

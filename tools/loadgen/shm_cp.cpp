@@ -14,6 +14,7 @@
 #include "shm/control_push.hpp"
 #include "shm/state_writer.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 
 namespace rustun::loadgen {
 
@@ -103,6 +104,7 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
         usleep(10'000);
     }
     thr_ = std::thread([this, &sc] { loop(&sc); });
+    name_thread(thr_, "lg-shm-cp");
     return "";
 }
 
