@@ -17,7 +17,7 @@ import sys
 
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from scapy.all import ICMP, IP, UDP, Ether, IPv6, Raw, conf  # noqa: F401
+from scapy.all import ICMP, IP, UDP, Ether, IPOption, IPv6, Raw, conf  # noqa: F401
 from scapy.utils import PcapWriter
 
 conf.verb = 0
@@ -143,13 +143,16 @@ class Scenario:
         return self.frame(sender.cluster, T_KEEPALIVE, body.encode())
 
     # ---- outer packets ----
-    def to_gateway(self, src_ip, src_port, mac, payload, dport=None):
-        """A datagram from (src_ip, src_port) to the gateway's relay port."""
+    def to_gateway(self, src_ip, src_port, mac, payload, dport=None, ip_options=b""):
+        """A datagram from (src_ip, src_port) to the gateway's relay port. ip_options: raw IPv4
+        option bytes (a multiple of 4; the header grows to 20 + len bytes)."""
         dport = self.relay_port if dport is None else dport
         if ":" in src_ip:
             ip = IPv6(src=src_ip, dst=self.address6, hlim=64, fl=0, tc=0)
         else:
             ip = IP(src=src_ip, dst=self.address, id=0x1000 + len(self.sent), ttl=64, flags=0)
+            if ip_options:
+                ip.options = [IPOption(ip_options)]
         return Ether(src=mac, dst=self.port_mac) / ip / UDP(sport=src_port, dport=dport) / Raw(bytes(payload))
 
     def from_gateway(self, dst_ip, dst_port, mac, payload):
@@ -165,12 +168,13 @@ class Scenario:
         return Ether(src=self.port_mac, dst=mac) / ip / udp / Raw(bytes(payload))
 
     # ---- recording ----
-    def send(self, sender, payload, note="", mac=None, src=None, queue=0):
+    def send(self, sender, payload, note="", mac=None, src=None, queue=0, ip_options=b""):
         """Sends `payload` from the client's endpoint (or src=(ip, port)); returns its index in
         send.pcap. note: 'punt' / 'tcp_deliver' marks frames the expectations refer to.
         queue: the RX queue (worker) it arrives on, for scenarios with `workers` > 1."""
         ip, port = src if src else (sender.ep_ip, sender.ep_port)
-        pkt = self.to_gateway(ip, port, mac or (sender.mac if sender else "02:00:00:00:00:99"), payload)
+        pkt = self.to_gateway(ip, port, mac or (sender.mac if sender else "02:00:00:00:00:99"), payload,
+                              ip_options=ip_options)
         return self.send_packet(pkt, note, queue)
 
     def send_packet(self, pkt, note="", queue=0):
