@@ -100,18 +100,23 @@ bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off
     const uint32_t total = header + frame_len + static_cast<uint32_t>(fleet::kLinkTagLen);
     const uint32_t outer = outer_header_len(to_peer.to.family);
     // Everything checked before the mbuf changes: on false its frame bytes must be intact.
-    if (total + 8u + (to_peer.to.family == 6 ? 40u : 20u) > rt.mtu || header + outer > rte_pktmbuf_headroom(m) + payload_off ||
-        payload_off + frame_len + fleet::kLinkTagLen > uint32_t{m->data_len} + rte_pktmbuf_tailroom(m))
+    // `start`: the frame's offset in the buffer. The new packet is [outer][link header][frame][tag]
+    // around the frame where it lies; one segment (stage 1 drops chains), so plain arithmetic on
+    // the mbuf's first cache line, as reframe() does (rte_pktmbuf_trim/append read m->next in the
+    // second line, cold after a zero-copy RX).
+    const uint32_t start = uint32_t{m->data_off} + payload_off;
+    if (total + 8u + (to_peer.to.family == 6 ? 40u : 20u) > rt.mtu || start < header + outer ||
+        start + frame_len + fleet::kLinkTagLen > m->buf_len)
         return false;
     h.seq = next_link_seq(w);
-    rte_pktmbuf_adj(m, payload_off);
-    if (frame_len <= m->data_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - frame_len));
-    else rte_pktmbuf_append(m, static_cast<uint16_t>(frame_len - m->data_len));  // room checked above
-    auto* tag = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, fleet::kLinkTagLen));
-    auto* lh = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(header)));
+    m->data_off = static_cast<uint16_t>(start - header - outer);
+    m->data_len = static_cast<uint16_t>(outer + total);
+    m->pkt_len = outer + total;
+    auto* oh = rte_pktmbuf_mtod(m, uint8_t*);
+    uint8_t* lh = oh + outer;
+    uint8_t* tag = lh + header + frame_len;
     fleet::encode_link_header(h, {lh, header});
     w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, tag);
-    auto* oh = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
     // All 64 bits at once: l2_len/l3_len are bit-fields, and two narrow read-modify-writes made
     // the second wait on the first (a store-forwarding stall per packet).
     m->tx_offload = rte_mbuf_tx_offload(kEthLen, to_peer.to.family == 4 ? kIpv4Len : kIpv6Len, 0, 0, 0, 0, 0);

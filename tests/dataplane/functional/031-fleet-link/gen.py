@@ -85,6 +85,11 @@ from_gw2(link_frame(KEY, "gw-2", cluster, f5, seq=1005, dst_ip="10.0.9.9"))
 # for client-t (no UDP endpoint here): to the control plane, marked as from the link
 ft = s.data(r, icmp_echo(r.ip, t.ip, seq=4))
 from_gw2(link_frame(KEY, "gw-2", cluster, ft, seq=1007, dst_ip=t.ip), "tcp_deliver")
+# A -> R once more, a packet that fits the relay MTU (1500) but not inside a link frame: not sealed
+# (link_fallback_tcp), handed to the control plane instead, whose TCP link takes it to gw-2
+fb = s.data(a, icmp_echo(a.ip, r.ip, seq=5, size=1420, ip_id=0x4a2d))
+assert len(fb) + 28 <= 1500 < len(fb) + 28 + 16 + 40, len(fb)
+s.send(a, fb, "tcp_deliver")
 from collections import Counter
 print(dict(Counter(k for _, k in failing)))
 s.write()
