@@ -20,12 +20,15 @@ struct Counts {
 
 // Strips everything before the UDP payload, keeps `payload_len` bytes of it (growing the data if
 // needed) and prepends room for new outer headers; returns the header start or nullptr (no
-// headroom or tailroom for that). Precondition: `m` is one segment (stage 1 drops chains as
-// drop_oversize). Only the mbuf's first cache line is read and written: rte_pktmbuf_trim and
-// rte_pktmbuf_append find the last segment through m->next, in the second line, which a
-// zero-copy PMD's RX leaves cold (a miss per relayed packet in the route stage).
-inline uint8_t* reframe(rte_mbuf* m, uint16_t payload_off, uint32_t payload_len, uint8_t family) {
-    const uint32_t hl = outer_header_len(family);
+// headroom or tailroom for that; `m` is then unchanged). `before`: bytes of room kept between
+// the outer headers and the payload (the fleet link's header, link_path.cpp); they start at the
+// returned pointer + outer_header_len(family). Precondition: `m` is one segment (stage 1 drops
+// chains as drop_oversize). Only the mbuf's first cache line is read and written:
+// rte_pktmbuf_trim and rte_pktmbuf_append find the last segment through m->next, in the second
+// line, which a zero-copy PMD's RX leaves cold (a miss per relayed packet in the route stage).
+inline uint8_t* reframe(rte_mbuf* m, uint16_t payload_off, uint32_t payload_len, uint8_t family,
+                        uint32_t before = 0) {
+    const uint32_t hl = outer_header_len(family) + before;
     const uint32_t start = uint32_t{m->data_off} + payload_off;  // the payload's offset in the buffer
     if (start < hl || start + payload_len > m->buf_len) return nullptr;
     m->data_off = static_cast<uint16_t>(start - hl);

@@ -99,27 +99,16 @@ bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off
     const uint32_t header = static_cast<uint32_t>(fleet::link_header_size(h));
     const uint32_t total = header + frame_len + static_cast<uint32_t>(fleet::kLinkTagLen);
     const uint32_t outer = outer_header_len(to_peer.to.family);
-    // Everything checked before the mbuf changes: on false its frame bytes must be intact.
-    // `start`: the frame's offset in the buffer. The new packet is [outer][link header][frame][tag]
-    // around the frame where it lies; one segment (stage 1 drops chains), so plain arithmetic on
-    // the mbuf's first cache line, as reframe() does (rte_pktmbuf_trim/append read m->next in the
-    // second line, cold after a zero-copy RX).
-    const uint32_t start = uint32_t{m->data_off} + payload_off;
-    if (total + 8u + (to_peer.to.family == 6 ? 40u : 20u) > rt.mtu || start < header + outer ||
-        start + frame_len + fleet::kLinkTagLen > m->buf_len)
-        return false;
+    // Everything checked before the mbuf changes: on false its frame bytes must be intact
+    // (reframe refuses without touching it). The new packet is [outer][link header][frame][tag]
+    // around the frame where it lies.
+    if (total + 8u + (to_peer.to.family == 6 ? 40u : 20u) > rt.mtu) return false;
+    uint8_t* oh = reframe(m, payload_off, frame_len + static_cast<uint32_t>(fleet::kLinkTagLen), to_peer.to.family, header);
+    if (oh == nullptr) return false;
     h.seq = next_link_seq(w);
-    m->data_off = static_cast<uint16_t>(start - header - outer);
-    m->data_len = static_cast<uint16_t>(outer + total);
-    m->pkt_len = outer + total;
-    auto* oh = rte_pktmbuf_mtod(m, uint8_t*);
     uint8_t* lh = oh + outer;
-    uint8_t* tag = lh + header + frame_len;
     fleet::encode_link_header(h, {lh, header});
-    w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, tag);
-    // All 64 bits at once: l2_len/l3_len are bit-fields, and two narrow read-modify-writes made
-    // the second wait on the first (a store-forwarding stall per packet).
-    m->tx_offload = rte_mbuf_tx_offload(kEthLen, to_peer.to.family == 4 ? kIpv4Len : kIpv6Len, 0, 0, 0, 0, 0);
+    w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, lh + header + frame_len);
     // The member's next hop as learned from its own link frames (link_receive); before the first
     // one, broadcast on the segment, as for the control plane's TxFrames (docs/fleet.md, "UDP link
     // through the dataplane": behind a router a member is reached once it has sent a frame).

@@ -78,6 +78,30 @@ inline L3Kind parse_udp(const uint8_t* f, uint32_t len, ParsedUdp& out) {
     return L3Kind::Udp;
 }
 
+// A datagram's source address and port, read where parse_udp() reads them, without its checks:
+// for a frame parse_udp() accepts as Udp they are the same bytes. False when the frame is too
+// short to hold them (or is neither IPv4 nor IPv6). `addr`: 4 (family 4) or 16 bytes.
+inline bool peek_udp_source(const uint8_t* f, uint32_t len, uint8_t& family, uint16_t& port, const uint8_t*& addr) {
+    if (len < kEthLen + kIpv6Len + kUdpLen) return false;
+    const uint16_t ethertype = load_be16(f + 12);
+    const uint8_t* ip = f + kEthLen;
+    if (ethertype == kEtherTypeIpv4 && (ip[0] >> 4) == 4) {
+        const uint32_t l4_off = kEthLen + (ip[0] & 0x0fu) * 4u;
+        if (l4_off + 2 > len) return false;
+        family = 4;
+        port = load_be16(f + l4_off);
+        addr = ip + 12;
+        return true;
+    }
+    if (ethertype == kEtherTypeIpv6 && (ip[0] >> 4) == 6) {
+        family = 6;
+        port = load_be16(f + kEthLen + kIpv6Len);
+        addr = ip + 8;
+        return true;
+    }
+    return false;
+}
+
 // The source endpoint of a parsed datagram, normalised (pad and unused address bytes zero) so
 // that it can be compared word by word.
 inline shm::Endpoint source_endpoint(const ParsedUdp& p) {

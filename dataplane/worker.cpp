@@ -125,8 +125,8 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
     // one packet of prefetch distance hid almost none of that latency (the Ethernet header load
     // was the hottest instruction of stage 1). The misses now overlap each other.
     for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx[i], void*));
-    // Then each packet's session slot, from its source address and port read at the offsets
-    // parse_udp() reads them from, as soon as its first line is there: the slot's miss (DRAM
+    // Then each packet's session slot, from its source address and port (peek_udp_source: the
+    // bytes parse_udp() reads them from), as soon as its first line is there: the slot's miss (DRAM
     // with many endpoints) overlaps the rest of the burst's parsing instead of starting after it.
     // pre_hash[i] is the packet's endpoint_hash, valid when pre_ok bit i is set; stage 1 uses it
     // only for a packet parse_udp() accepted, whose key comes from the same bytes.
@@ -134,22 +134,11 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
     uint64_t pre_ok = 0;
     static_assert(cap::kMaxBurst <= 64);
     for (uint16_t i = 0; i < n; ++i) {
-        const uint8_t* d = rte_pktmbuf_mtod(rx[i], const uint8_t*);
-        const uint32_t len = rx[i]->data_len;
-        if (len < kEthLen + kIpv6Len + kUdpLen) continue;
-        const uint16_t ethertype = load_be16(d + 12);
-        const uint8_t* ip = d + kEthLen;
-        EndpointKey key;
-        if (ethertype == kEtherTypeIpv4 && (ip[0] >> 4) == 4) {
-            const uint32_t l4 = kEthLen + (ip[0] & 0x0fu) * 4u;
-            if (l4 + 2 > len) continue;
-            key = EndpointKey::of(4, load_be16(d + l4), ip + 12);
-        } else if (ethertype == kEtherTypeIpv6 && (ip[0] >> 4) == 6) {
-            key = EndpointKey::of(6, load_be16(d + kEthLen + kIpv6Len), ip + 8);
-        } else {
-            continue;
-        }
-        pre_hash[i] = endpoint_hash(key);
+        uint8_t family;
+        uint16_t port;
+        const uint8_t* addr;
+        if (!peek_udp_source(rte_pktmbuf_mtod(rx[i], const uint8_t*), rx[i]->data_len, family, port, addr)) continue;
+        pre_hash[i] = endpoint_hash(EndpointKey::of(family, port, addr));
         pre_ok |= uint64_t{1} << i;
         g.sessions.prefetch(pre_hash[i]);
     }

@@ -5,7 +5,8 @@
 //
 // Input: one Ethernet frame as received on the relay port (any bytes).
 // Checked invariants (abort on violation):
-//   * parse_udp: a Udp verdict has its payload inside the buffer and a family of 4 or 6;
+//   * parse_udp: a Udp verdict has its payload inside the buffer and a family of 4 or 6, and
+//     peek_udp_source, where it answers, names the same source address and port;
 //   * STUN: a reply is 32 (IPv4) or 44 (IPv6) bytes and its XOR-MAPPED-ADDRESS decodes to the sender;
 //   * check_frame: Data/Control frames lie inside the payload and are at least a header long;
 //   * session table: the sender's endpoint, once bound, is found, and is gone after erase;
@@ -99,6 +100,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (kind != L3Kind::Udp) return 0;
     check(p.family == 4 || p.family == 6);
     check(p.payload_off >= kEthLen && uint32_t{p.payload_off} + p.payload_len <= size);
+    // The workers' early session prefetch (peek_udp_source) must name the same source.
+    uint8_t pf = 0;
+    uint16_t pport = 0;
+    const uint8_t* paddr = nullptr;
+    if (peek_udp_source(frame.data(), static_cast<uint32_t>(frame.size()), pf, pport, paddr))
+        check(pf == p.family && pport == p.src_port && paddr == p.src_addr);
     const uint8_t* payload = frame.data() + p.payload_off;
     const uint32_t plen = p.payload_len;
     const shm::Endpoint from = source_endpoint(p);

@@ -1,7 +1,7 @@
 // dataplane-reframe: reframe() (dataplane/burst.hpp) moves a one-segment mbuf's data window onto
-// the UDP payload plus room for new outer headers, on the mbuf's first cache line only, and
-// refuses (leaving the mbuf as it was) when the headroom or the tailroom is too small. No EAL:
-// the mbuf is a plain struct over a local buffer.
+// the UDP payload plus room for new outer headers (and, for the fleet link, a header between
+// them), on the mbuf's first cache line only, and refuses (leaving the mbuf as it was) when the
+// headroom or the tailroom is too small. No EAL: the mbuf is a plain struct over a local buffer.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -92,6 +92,22 @@ TEST(Reframe, RefusesWithoutRoomAndLeavesTheMbufAlone) {
         ASSERT_NE(reframe(&t.m, 42, fits, 4), nullptr);
         EXPECT_EQ(t.m.data_off + t.m.data_len, kBufLen);
     }
+}
+
+TEST(Reframe, KeepsRoomBeforeThePayload) {  // the fleet link's header (link_path.cpp)
+    TestMbuf t(kHeadroom, 42, 100, 0);
+    const std::array<uint8_t, kBufLen> before = t.buf;
+    uint8_t* h = reframe(&t.m, 42, 116, 4, 40);  // the frame and a 16-byte tag; a 40-byte header
+    ASSERT_NE(h, nullptr);
+    EXPECT_EQ(t.m.data_off, kHeadroom + 42 - 40 - outer_header_len(4));
+    EXPECT_EQ(t.m.data_len, outer_header_len(4) + 40 + 116);
+    EXPECT_EQ(t.m.pkt_len, outer_header_len(4) + 40u + 116u);
+    EXPECT_EQ(std::memcmp(h + outer_header_len(4) + 40, before.data() + kHeadroom + 42, 100), 0);
+    TestMbuf tight(0, 42, 64, 0);  // 42 bytes of headroom: IPv4's 42 fit, not 42 + 1 more
+    std::array<uint8_t, sizeof(rte_mbuf)> mb;
+    std::memcpy(mb.data(), &tight.m, sizeof(rte_mbuf));
+    EXPECT_EQ(reframe(&tight.m, 42, 64, 4, 1), nullptr);
+    EXPECT_EQ(std::memcmp(mb.data(), &tight.m, sizeof(rte_mbuf)), 0);
 }
 
 }  // namespace
