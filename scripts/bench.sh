@@ -73,7 +73,7 @@ SKIP=" ${RUSTUN_BENCH_SKIP:-} "
 ROUNDS=${RUSTUN_BENCH_ROUNDS:-1}
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "bench: RUSTUN_BENCH_ROUNDS must be 1..99, not '$ROUNDS'" >&2; exit 2; }
 # Only the targets of the rows that run (the control plane is the longest build).
-TARGETS=(dataplane/rustun-dataplane tools/loadgen/rustun-loadgen tools/loadgen/rustun-memif-fwd tools/rustun-crypto-bench tools/rustun-core-latency)
+TARGETS=(dataplane/rustun-dataplane tools/loadgen/rustun-loadgen tools/loadgen/rustun-memif-fwd tools/rustun-crypto-bench tools/rustun-core-latency tools/rustun-page-walk)
 [[ $SKIP == *" kernel "* ]] || TARGETS+=(tools/rustun-udp-relay-baseline)
 [[ $SKIP == *" cp "* ]] || TARGETS+=(tools/rustun-cp-bench controlplane/rustun-controlplane controlplane/rustunctl)
 
@@ -91,6 +91,7 @@ FWD=$BUILD/tools/loadgen/rustun-memif-fwd
 CB=$BUILD/tools/rustun-crypto-bench
 KR=$BUILD/tools/rustun-udp-relay-baseline
 CL=$BUILD/tools/rustun-core-latency
+PW=$BUILD/tools/rustun-page-walk
 CPB=$BUILD/tools/rustun-cp-bench
 GW=$BUILD/controlplane/rustun-controlplane
 CTL=$BUILD/controlplane/rustunctl
@@ -127,6 +128,9 @@ save "$TMP/crypto.json"
 log "cross-core round trip CPU 0 <-> CPU 1 (rustun-core-latency)"
 timeout 60 "$CL" --samples 20 --interval-ms 100 --json > "$TMP/corelat-before.json" || fail "rustun-core-latency failed"
 save "$TMP/corelat-before.json"
+log "address translation on the worker's CPU 1 (rustun-page-walk)"
+timeout 60 "$PW" --cpu 1 --json > "$TMP/pagewalk.json" || fail "rustun-page-walk failed"
+save "$TMP/pagewalk.json"
 crypto_mpps() { j "$TMP/crypto.json" "[r['mpps'] for r in d['results'] if r['cipher']=='$1' and r['size']==$2 and r['op']=='open' and r['mode']=='burst'][0]"; }
 
 # A fresh memif server per run: DPDK 22.11's memif server does not reliably survive a client that
@@ -457,6 +461,13 @@ if all(cl):
     print("cross-core round trip CPU 0 <-> CPU 1 (rustun-core-latency, %d samples before and after the runs): min %.0f, median %.0f, max %.0f ns; %d%% slow (> 2x min)%s" % (
         len(ns), ns[0], ns[(len(ns) - 1) // 2], ns[-1], round(100 * slow / len(ns)),
         ": the host moves the vCPUs, every two-process row is noisy (docs/performance.md)" if slow else ""))
+pw = L("pagewalk")
+if pw:
+    # A walk of more than twice the packed access: the TLB does not hold the huge pages as such.
+    small = pw["walk_tsc_cycles"] > max(20.0, pw["packed_tsc_cycles"])
+    print("address translation on CPU 1 (rustun-page-walk, %d MiB of huge pages, %.0f%% huge): a random line costs %.0f TSC cycles packed, %.0f one per 4 KiB page: a page walk of %.0f cycles%s" % (
+        pw["sparse_span_bytes"] >> 20, 100 * pw["huge_page_share"], pw["packed_tsc_cycles"], pw["sparse_tsc_cycles"], pw["walk_tsc_cycles"],
+        "; the host backs this machine's memory with small pages: each cold session slot, client record and key of the dp-100k rows pays it (docs/performance.md)" if small else ""))
 p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
 print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
 print("cyc/pkt: TSC cycles per packet: the crypto's own (crypto rows), the dataplane worker's busy cycles (dataplane rows).")

@@ -62,7 +62,7 @@ want[rustun-gateway]="usr/bin/rustun-dataplane usr/bin/rustun-controlplane usr/b
   usr/share/man/man1/rustunctl.1.gz usr/share/doc/rustun-gateway/operations.md.gz"
 want[rustun-client]="usr/bin/rustun-client usr/share/man/man1/rustun-client.1.gz"
 want[rustun-tools]=""
-for t in rustun-loadgen rustun-memif-fwd rustun-pcapgen rustun-crypto-bench rustun-cp-bench rustun-udp-relay-baseline rustun-dp-smoke; do
+for t in rustun-loadgen rustun-memif-fwd rustun-pcapgen rustun-crypto-bench rustun-cp-bench rustun-udp-relay-baseline rustun-page-walk rustun-dp-smoke; do
     want[rustun-tools]+=" usr/bin/$t usr/share/man/man1/$t.1.gz"
 done
 debs=()
