@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crypto/imb_mgr.hpp"
+#include "crypto/key_arena.hpp"
 #include "crypto/secure_wipe.hpp"
 
 namespace rustun {
@@ -17,6 +18,13 @@ namespace {
 // Minimum XOR chunk, bytes: long enough for the compiler's vectorised XOR loop to dominate.
 constexpr uint32_t kXorMinChunk = 256;
 }  // namespace
+
+void* CipherKey::operator new(std::size_t size, std::align_val_t align) {
+    if (static_cast<size_t>(align) > key_arena::kSlotAlign) throw std::bad_alloc();
+    return key_arena::allocate(size);
+}
+
+void CipherKey::operator delete(void* p, std::align_val_t) noexcept { key_arena::deallocate(p); }
 
 Result<std::unique_ptr<CipherKey>> CipherKey::create(std::string_view text) {
     Result<CipherSpec> spec = CipherSpec::parse(text);

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string_view>
 
 #include "crypto/cipher_spec.hpp"
@@ -39,6 +40,11 @@ public:
     CipherKey(const CipherKey&) = delete;
     CipherKey& operator=(const CipherKey&) = delete;
     ~CipherKey();  // wipes the key material
+
+    // Keys live in key_arena.hpp's huge-page blocks, not in malloc's 4 KiB pages: a relay reads
+    // one per packet, chosen by the sender's cluster, out of thousands.
+    static void* operator new(std::size_t size, std::align_val_t align);
+    static void operator delete(void* p, std::align_val_t align) noexcept;
 
     CipherMethod method() const { return method_; }
     bool is_aead() const { return overhead_ != 0; }
