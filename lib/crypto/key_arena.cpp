@@ -2,10 +2,10 @@
 
 #include <sys/mman.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -30,6 +30,7 @@ struct Arena {
     FreeSlot* free = nullptr;   // freed slots, reused first
     char* cursor = nullptr;     // the unused rest of the newest block
     char* end = nullptr;
+    std::vector<char*> blocks;  // every block, never freed
     Stats stats;
 };
 
@@ -39,18 +40,11 @@ Arena& arena() {
     return *a;
 }
 
-// A 2 MiB-aligned, 2 MiB mapping advised as a huge page; null if the system refuses.
-char* map_huge_block() {
-    const size_t want = kBlockBytes * 2;  // room to cut an aligned block out of
-    void* m = ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return nullptr;
-    const uintptr_t start = reinterpret_cast<uintptr_t>(m);
-    const uintptr_t aligned = (start + kBlockBytes - 1) & ~(uintptr_t{kBlockBytes} - 1);
-    if (aligned > start) ::munmap(m, aligned - start);
-    const uintptr_t tail = aligned + kBlockBytes, map_end = start + want;
-    if (map_end > tail) ::munmap(reinterpret_cast<void*>(tail), map_end - tail);
-    char* block = reinterpret_cast<char*>(aligned);
-    (void)::madvise(block, kBlockBytes, MADV_HUGEPAGE);  // advice only: failure is harmless
+// A 2 MiB-aligned block of 2 MiB advised as a huge page (as dataplane/huge_array.hpp does);
+// null if the system refuses. From the C heap, so that a leak checker sees what keys point to.
+char* huge_block() {
+    auto* block = static_cast<char*>(std::aligned_alloc(kBlockBytes, kBlockBytes));
+    if (block != nullptr) (void)::madvise(block, kBlockBytes, MADV_HUGEPAGE);  // advice only
     return block;
 }
 
@@ -75,10 +69,11 @@ void* allocate(size_t size) {
             block = static_cast<char*>(std::aligned_alloc(kSlotAlign, bytes));
         } else {
             bytes = kBlockBytes;
-            block = map_huge_block();
+            block = huge_block();
             if (block != nullptr) ++a.stats.huge_blocks;
         }
         if (block == nullptr) throw std::bad_alloc();
+        a.blocks.push_back(block);
         ++a.stats.blocks;
         a.cursor = block;
         a.end = block + bytes;
