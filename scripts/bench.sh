@@ -465,9 +465,12 @@ pw = L("pagewalk")
 if pw:
     # A walk of more than twice the packed access: the TLB does not hold the huge pages as such.
     small = pw["walk_tsc_cycles"] > max(20.0, pw["packed_tsc_cycles"])
-    print("address translation on CPU 1 (rustun-page-walk, %d MiB of huge pages, %.0f%% huge): a random line costs %.0f TSC cycles packed, %.0f one per 4 KiB page: a page walk of %.0f cycles%s" % (
-        pw["sparse_span_bytes"] >> 20, 100 * pw["huge_page_share"], pw["packed_tsc_cycles"], pw["sparse_tsc_cycles"], pw["walk_tsc_cycles"],
-        "; the host backs this machine's memory with small pages: each cold session slot, client record and key of the dp-100k rows pays it (docs/performance.md)" if small else ""))
+    huge = pw["huge_page_share"] >= 0.5
+    why = ("" if not small else
+           "; the host backs this machine's memory with small pages: each cold session slot, client record and key of the dp-100k rows pays it (docs/performance.md)" if huge else
+           "; the span did not get huge pages (transparent_hugepage 'never'? docs/operations.md, section 1), so neither do the dataplane's tables")
+    print("address translation on CPU 1 (rustun-page-walk, a %d MiB span advised as huge pages, %.0f%% huge): a random line costs %.0f TSC cycles packed, %.0f one per 4 KiB page: a page walk of %.0f cycles%s" % (
+        pw["sparse_span_bytes"] >> 20, 100 * pw["huge_page_share"], pw["packed_tsc_cycles"], pw["sparse_tsc_cycles"], pw["walk_tsc_cycles"], why))
 p = sum(1 for x in summary if x[3]); print("targets: %d PASS, %d MISS: %s" % (p, len(summary) - p, ", ".join("%s %s %d" % (n, c, s) for n, c, s, ok in summary if not ok) or "-"))
 print("Mpps/Gbps: frames received back by the generator per second, inner (plaintext) bits; /crypto = row Mpps / crypto Mpps.")
 print("cyc/pkt: TSC cycles per packet: the crypto's own (crypto rows), the dataplane worker's busy cycles (dataplane rows).")
