@@ -6,17 +6,15 @@
 // the array is an ordinary one. Not for the hot path: allocation is done off it, by the main lcore.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <new>
 
-namespace rustun::dp {
+#include "util/huge_pages.hpp"
 
-inline constexpr size_t kHugePage = size_t{2} << 20;
+namespace rustun::dp {
 
 template <typename T>
 struct HugeArrayDeleter {
@@ -34,12 +32,10 @@ using HugeArray = std::unique_ptr<T[], HugeArrayDeleter<T>>;
 template <typename T>
 HugeArray<T> make_huge_array(size_t n) {
     static_assert(alignof(T) <= 64);
-    const bool huge = n * sizeof(T) >= kHugePage / 2;
-    const size_t align = huge ? kHugePage : 64;
-    const size_t bytes = std::max<size_t>(align, (n * sizeof(T) + align - 1) / align * align);
-    void* p = std::aligned_alloc(align, bytes);
+    const size_t bytes = n * sizeof(T);
+    void* p = bytes >= kHugePageBytes / 2 ? alloc_huge_advised(bytes)
+                                          : std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64));
     if (p == nullptr) throw std::bad_alloc();
-    if (huge) (void)::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
     T* a = static_cast<T*>(p);
     for (size_t i = 0; i < n; ++i) new (a + i) T();
     return HugeArray<T>(a, HugeArrayDeleter<T>{n});

@@ -10,7 +10,6 @@
 //   rustun-core-latency [--cpus A,B] [--samples N] [--interval-ms M] [--round-trips K] [--json]
 // Output: one line per sample (ns per round trip), then min / median / max and the share of
 // samples above twice the minimum ("slow").
-#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "util/cli.hpp"
+#include "util/pin_thread.hpp"
 
 namespace {
 
@@ -31,20 +31,13 @@ struct alignas(64) Line {
     std::atomic<uint64_t> v{0};
 };
 
-bool pin_to(unsigned cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    return pthread_setaffinity_np(pthread_self(), sizeof s, &s) == 0;
-}
-
 // One sample: `trips` round trips A -> B -> A over one line, in ns per round trip. The caller's
 // thread runs on A, the partner on B (both pinned). Odd values are A's, even values B's answer.
 double sample(unsigned cpu_b, uint64_t trips, bool& pinned) {
     Line line;
     std::atomic<bool> b_pinned{true};
     std::thread partner([&] {
-        b_pinned = pin_to(cpu_b);
+        b_pinned = rustun::pin_this_thread(cpu_b);
         for (uint64_t i = 0; i < trips; ++i) {
             while (line.v.load(std::memory_order_acquire) != 2 * i + 1) {
             }
@@ -99,7 +92,7 @@ int main(int argc, char** argv) {
         if (!*r) return rustun::cli::usage_error(spec, r->error());
     const bool json = args.has("json");
 
-    if (!pin_to(cpu_a)) {
+    if (!rustun::pin_this_thread(cpu_a)) {
         std::fprintf(stderr, "rustun-core-latency: cannot pin to CPU %u\n", cpu_a);
         return 1;
     }

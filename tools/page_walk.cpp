@@ -17,9 +17,7 @@
 // hide. The figure tells a 100k-endpoint row's extra cycles that come from the host apart from
 // those the dataplane could remove.
 //   rustun-page-walk [--cpu N] [--lines N] [--accesses K] [--json]
-#include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +25,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,19 +34,13 @@
 #endif
 
 #include "util/cli.hpp"
+#include "util/huge_pages.hpp"
+#include "util/pin_thread.hpp"
 
 namespace {
 
 constexpr size_t kLine = 64;
 constexpr size_t kPage = 4096;
-constexpr size_t kHugePage = size_t{2} << 20;
-
-bool pin_to(unsigned cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    return pthread_setaffinity_np(pthread_self(), sizeof s, &s) == 0;
-}
 
 // AnonHugePages of this process in KiB (/proc/self/smaps_rollup), -1 if unreadable.
 long anon_huge_kib() {
@@ -134,20 +125,19 @@ int main(int argc, char** argv) {
         return rustun::cli::usage_error(spec, "--lines: a multiple of 64, not " + std::to_string(*lines));
     const bool json = args.has("json");
 
-    if (!pin_to(static_cast<unsigned>(*cpu))) {
+    if (!rustun::pin_this_thread(static_cast<unsigned>(*cpu))) {
         std::fprintf(stderr, "rustun-page-walk: cannot pin to CPU %llu\n", static_cast<unsigned long long>(*cpu));
         return 1;
     }
     // One region for both chases: the sparse one spans lines x 4 KiB; the packed one uses its
-    // first lines x 64 bytes. 2 MiB-aligned and advised as huge pages, then touched page by page.
-    const size_t span = (*lines * kPage + kHugePage - 1) / kHugePage * kHugePage;
+    // first lines x 64 bytes. Allocated as the dataplane's tables are, then touched page by page.
+    const size_t span = (*lines * kPage + rustun::kHugePageBytes - 1) / rustun::kHugePageBytes * rustun::kHugePageBytes;
     const long huge_before = anon_huge_kib();
-    char* base = static_cast<char*>(std::aligned_alloc(kHugePage, span));
+    char* base = static_cast<char*>(rustun::alloc_huge_advised(span));
     if (base == nullptr) {
         std::fprintf(stderr, "rustun-page-walk: cannot allocate %zu MiB\n", span >> 20);
         return 1;
     }
-    (void)::madvise(base, span, MADV_HUGEPAGE);  // advice only, as in the dataplane
     for (size_t off = 0; off < span; off += kPage) base[off] = 1;
     const long huge_after = anon_huge_kib();
     const long huge_kib = huge_before >= 0 && huge_after >= 0 ? huge_after - huge_before : -1;

@@ -1,11 +1,11 @@
 #include "crypto/key_arena.hpp"
 
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "util/huge_pages.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -30,22 +30,14 @@ struct Arena {
     FreeSlot* free = nullptr;   // freed slots, reused first
     char* cursor = nullptr;     // the unused rest of the newest block
     char* end = nullptr;
-    std::vector<char*> blocks;  // every block, never freed
-    Stats stats;
+    std::vector<char*> blocks;  // every block, never freed: [0] the small one, then huge ones
+    size_t in_use = 0;          // slots handed out and not returned
 };
 
 // Never destroyed: keys held by static objects may be freed after main() returns.
 Arena& arena() {
     static Arena* a = new Arena;
     return *a;
-}
-
-// A 2 MiB-aligned block of 2 MiB advised as a huge page (as dataplane/huge_array.hpp does);
-// null if the system refuses. From the C heap, so that a leak checker sees what keys point to.
-char* huge_block() {
-    auto* block = static_cast<char*>(std::aligned_alloc(kBlockBytes, kBlockBytes));
-    if (block != nullptr) (void)::madvise(block, kBlockBytes, MADV_HUGEPAGE);  // advice only
-    return block;
 }
 
 }  // namespace
@@ -58,23 +50,21 @@ void* allocate(size_t size) {
     if (FreeSlot* s = a.free) {
         RUSTUN_UNPOISON(s, a.slot);
         a.free = s->next;
-        ++a.stats.slots_in_use;
+        ++a.in_use;
         return s;
     }
-    if (a.cursor == nullptr || static_cast<size_t>(a.end - a.cursor) < a.slot) {
+    if (static_cast<size_t>(a.end - a.cursor) < a.slot) {  // also before the first block (both null)
         char* block = nullptr;
         size_t bytes = 0;
-        if (a.stats.blocks == 0) {
+        if (a.blocks.empty()) {
             bytes = kFirstBlockBytes;
             block = static_cast<char*>(std::aligned_alloc(kSlotAlign, bytes));
         } else {
             bytes = kBlockBytes;
-            block = huge_block();
-            if (block != nullptr) ++a.stats.huge_blocks;
+            block = static_cast<char*>(alloc_huge_advised(bytes));
         }
         if (block == nullptr) throw std::bad_alloc();
         a.blocks.push_back(block);
-        ++a.stats.blocks;
         a.cursor = block;
         a.end = block + bytes;
         RUSTUN_POISON(block, bytes);
@@ -82,7 +72,7 @@ void* allocate(size_t size) {
     void* p = a.cursor;
     a.cursor += a.slot;
     RUSTUN_UNPOISON(p, a.slot);
-    ++a.stats.slots_in_use;
+    ++a.in_use;
     return p;
 }
 
@@ -93,7 +83,7 @@ void deallocate(void* p) noexcept {
     auto* s = static_cast<FreeSlot*>(p);
     s->next = a.free;
     a.free = s;
-    --a.stats.slots_in_use;
+    --a.in_use;
     // The link stays readable for the allocator; the rest is poisoned until reused.
     RUSTUN_POISON(reinterpret_cast<char*>(p) + sizeof(FreeSlot), a.slot - sizeof(FreeSlot));
 }
@@ -101,7 +91,8 @@ void deallocate(void* p) noexcept {
 Stats stats() {
     Arena& a = arena();
     std::lock_guard lock(a.mu);
-    return a.stats;
+    const size_t blocks = a.blocks.size();
+    return Stats{blocks, blocks > 0 ? blocks - 1 : 0, a.in_use};
 }
 
 }  // namespace rustun::key_arena

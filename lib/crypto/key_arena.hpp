@@ -15,11 +15,13 @@
 
 #include <cstddef>
 
+#include "util/huge_pages.hpp"
+
 namespace rustun::key_arena {
 
 inline constexpr size_t kSlotAlign = 64;
 inline constexpr size_t kFirstBlockBytes = size_t{64} << 10;  // not advised as huge pages
-inline constexpr size_t kBlockBytes = size_t{2} << 20;        // one huge page each
+inline constexpr size_t kBlockBytes = kHugePageBytes;         // one huge page each
 
 // A 64-byte-aligned slot of at least `size` bytes (every call must pass the same size). Throws
 // std::bad_alloc when the system refuses memory.
