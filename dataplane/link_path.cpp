@@ -83,7 +83,7 @@ LinkRx link_receive(Worker& w, const Generation& g, rte_mbuf* m, const ParsedUdp
 }
 
 bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off, uint32_t frame_len, uint16_t peer,
-               uint32_t cluster, uint32_t dst_ip) {
+               uint32_t cluster, uint32_t dst_ip, GmacJob& tag_job) {
     const Runtime& rt = *w.rt;
     const LinkState& link = *g.link;
     const LinkPeer& to_peer = link.peers[peer];
@@ -108,7 +108,12 @@ bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off
     h.seq = next_link_seq(w);
     uint8_t* lh = oh + outer;
     fleet::encode_link_header(h, {lh, header});
-    w.link_auth->tag(*link.key, lh + fleet::kLinkNonceOffset, lh, header + frame_len, lh + header + frame_len);
+    tag_job = GmacJob{lh + fleet::kLinkNonceOffset, lh, header + frame_len, lh + header + frame_len};
+    if (to_peer.to.family == 6) {
+        // IPv6's UDP checksum (write_outer) covers the tag: it must be there first.
+        w.link_auth->tag(*link.key, tag_job.nonce, tag_job.aad, tag_job.aad_len, tag_job.tag);
+        tag_job.tag = nullptr;
+    }
     // The member's next hop as learned from its own link frames (link_receive); before the first
     // one, broadcast on the segment, as for the control plane's TxFrames (docs/fleet.md, "UDP link
     // through the dataplane": behind a router a member is reached once it has sent a frame).

@@ -49,7 +49,10 @@ LinkRx link_receive(Worker& w, const Generation& g, rte_mbuf* m, const ParsedUdp
 // dataplane, outer headers written (the caller transmits it and counts link_tx). False, with the
 // frame's bytes untouched: it does not fit (MTU, headroom, tailroom), the cluster has no name or
 // the slot is empty; the caller hands it to the control plane (link_fallback_tcp).
+// To an IPv4 member the link tag is not written yet: `tag_job` says what to authenticate and where
+// the tag goes, and the caller computes the burst's tags in one call (LinkAuth::tag_burst) before
+// TX. To an IPv6 member it is (the UDP checksum covers it) and tag_job.tag is null.
 bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off, uint32_t frame_len, uint16_t peer,
-               uint32_t cluster, uint32_t dst_ip);
+               uint32_t cluster, uint32_t dst_ip, GmacJob& tag_job);
 
 }  // namespace rustun::dp

@@ -325,6 +325,8 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
     }
 
     // ---- stage 3b: per packet in received order: replay, liveness; rewrite and TX, or hand to TCP ----
+    GmacJob link_tags[cap::kMaxBurst];  // the link frames' tags, computed together after the loop
+    uint16_t nlink = 0;
     for (uint16_t j = 0; j < nlive; ++j) {
         DataItem& it = items[sess[j]];
         const OpenItem& o = open[it.open];
@@ -373,7 +375,9 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
         uint16_t peer = shm::kNoLinkPeer;
         if (!live && g.link) peer = g.remote_peer[dst].load(std::memory_order_relaxed);
         if (unlikely(peer != shm::kNoLinkPeer)) {
-            if (link_send(w, g, it.m, it.payload_off, it.frame_len, peer, src.cluster, load_be32(o.plaintext + 16))) {
+            if (link_send(w, g, it.m, it.payload_off, it.frame_len, peer, src.cluster, load_be32(o.plaintext + 16),
+                          link_tags[nlink])) {
+                if (link_tags[nlink].tag != nullptr) ++nlink;
                 cnt.add(C::link_tx);
                 tx[ntx++] = it.m;
                 continue;
@@ -396,6 +400,7 @@ void process_burst(Worker& w, const Generation& g, rte_mbuf** rx, uint16_t n, ui
                                         C::to_controlplane_tcp));
         drop[ndrop++] = it.m;
     }
+    if (nlink) w.link_auth->tag_burst(*g.link->key, link_tags, nlink);
 
     clock.lap(cnt, C::rt_cycles_route);
 

@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include <cstring>
+
 namespace rustun {
 
 // The feature sets of the two paths. Helpers carry the smaller set so both paths can inline them.
@@ -215,26 +217,135 @@ void ghash_update(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_
     fn(key, y, data, nblocks);
 }
 
-[[gnu::target(RUSTUN_GHASH_128 ",aes")]] void aes256_gmac(const GhashKey& key, const uint8_t* rk, const uint8_t nonce[12],
-                                                           const uint8_t* aad, size_t aad_len, uint8_t tag[16]) {
-    alignas(16) uint8_t j0[16] = {};
-    for (int i = 0; i < 12; ++i) j0[i] = nonce[i];
-    j0[15] = 1;
-    const __m128i ek_j0 = aes256_encrypt1(rk, _mm_load_si128(reinterpret_cast<const __m128i*>(j0)));
-    alignas(16) uint8_t y[16] = {};
-    const size_t full = aad_len / 16;
-    ghash_update(key, y, aad, full);
-    alignas(16) uint8_t rest[32] = {};  // the last partial block, then the length block
-    size_t nrest = 0;
-    if (aad_len % 16 != 0) {
-        for (size_t i = 0; i < aad_len % 16; ++i) rest[i] = aad[16 * full + i];
-        nrest = 16;
-    }
+void aes256_gmac(const GhashKey& key, const uint8_t* rk, const uint8_t nonce[12], const uint8_t* aad, size_t aad_len,
+                 uint8_t tag[16]) {
+    const GmacJob job{nonce, aad, aad_len, tag};
+    aes256_gmac_burst(key, rk, &job, 1);
+}
+
+namespace {
+
+// GMAC batches (aes256_gmac_burst): the AES of eight jobs' J0 blocks interleaved per round.
+constexpr size_t kGmacLanes = 8;
+
+// A message's GHASH input as GCM pads it: its full blocks where they lie, then `tail` (its last
+// partial block zero-padded, if any, and the length block [8*aad_len]64 || [0]64).
+struct GmacBlocks {
+    const uint8_t* aad;
+    size_t nfull;  // full 16-byte blocks of aad
+    size_t total;  // nfull + 1 or 2 tail blocks
+    alignas(16) uint8_t tail[32];
+    const uint8_t* block(size_t i) const { return i < nfull ? aad + 16 * i : tail + 16 * (i - nfull); }
+};
+
+inline void gmac_blocks_init(GmacBlocks& b, const uint8_t* aad, size_t aad_len) {
+    b.aad = aad;
+    b.nfull = aad_len / 16;
+    const size_t part = aad_len % 16;
+    std::memset(b.tail, 0, sizeof b.tail);
+    if (part != 0) std::memcpy(b.tail, aad + 16 * b.nfull, part);
+    const size_t len_at = part != 0 ? 16 : 0;
     const uint64_t bits = static_cast<uint64_t>(aad_len) * 8;
-    for (int i = 0; i < 8; ++i) rest[nrest + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));  // len(A), then len(C) = 0
-    ghash_update(key, y, rest, nrest / 16 + 1);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(tag),
-                     _mm_xor_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(y)), ek_j0));
+    for (int i = 0; i < 8; ++i) b.tail[len_at + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+    b.total = b.nfull + (part != 0 ? 2 : 1);
+}
+
+// E_K(nonce || 00000001) for `n` (<= kGmacLanes) jobs, interleaved round by round.
+[[gnu::target(RUSTUN_GHASH_128 ",aes"), gnu::always_inline]] inline void aes256_j0_lanes(const uint8_t* rk,
+                                                                                        const GmacJob* jobs, size_t n,
+                                                                                        __m128i* out) {
+    const auto round_key = [rk](int r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rk + 16 * r)); };
+    const __m128i k0 = round_key(0);
+    for (size_t l = 0; l < n; ++l) {
+        uint32_t w[3];
+        std::memcpy(w, jobs[l].nonce, 12);
+        out[l] = _mm_xor_si128(_mm_set_epi32(0x01000000, static_cast<int>(w[2]), static_cast<int>(w[1]),
+                                             static_cast<int>(w[0])),
+                               k0);
+    }
+    for (int r = 1; r < 14; ++r) {
+        const __m128i k = round_key(r);
+        for (size_t l = 0; l < n; ++l) out[l] = _mm_aesenc_si128(out[l], k);
+    }
+    const __m128i k = round_key(14);
+    for (size_t l = 0; l < n; ++l) out[l] = _mm_aesenclast_si128(out[l], k);
+}
+
+// GHASH of one message (internal representation), one reduction per 16 blocks.
+[[gnu::target(RUSTUN_GHASH_128)]] __m128i gmac_hash_pclmul(const GhashKey& key, const GmacBlocks& b) {
+    const __m128i* tbl = powers(key);
+    __m128i acc = _mm_setzero_si128();
+    for (size_t done = 0; done < b.total;) {
+        const size_t n = b.total - done < kGhashChunk ? b.total - done : kGhashChunk;
+        const __m128i* h = tbl + (kGhashChunk - n);  // h[i] = H^(n-i)
+        Acc128 s{_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+        mul_add(s, _mm_xor_si128(load_block(b.block(done)), acc), _mm_load_si128(h));
+        for (size_t i = 1; i < n; ++i) mul_add(s, load_block(b.block(done + i)), _mm_load_si128(h + i));
+        acc = reduce(s);
+        done += n;
+    }
+    return acc;
+}
+
+[[gnu::target(RUSTUN_GHASH_256)]] __m128i gmac_hash_vpclmul(const GhashKey& key, const GmacBlocks& b) {
+    const __m128i* tbl = powers(key);
+    const __m256i rev = _mm256_broadcastsi128_si256(reverse_mask());
+    __m128i acc = _mm_setzero_si128();
+    for (size_t done = 0; done < b.total;) {
+        const size_t n = b.total - done < kGhashChunk ? b.total - done : kGhashChunk;
+        const __m128i* h = tbl + (kGhashChunk - n);  // h[i] = H^(n-i)
+        Acc256 s{_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        __m256i first = _mm256_zextsi128_si256(acc);  // added to the chunk's first block
+        size_t i = 0;
+        for (; i + 2 <= n; i += 2) {
+            const __m256i pair = _mm256_shuffle_epi8(
+                _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.block(done + i + 1))),
+                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.block(done + i)))),
+                rev);
+            const __m256i hp = load_powers(h + i);
+            mul_add2(s, _mm256_xor_si256(pair, first), hp, karatsuba_key(hp));
+            first = _mm256_setzero_si256();
+        }
+        Acc128 t = finish(s);
+        if (i < n)
+            mul_add(t, _mm_xor_si128(load_block(b.block(done + i)), _mm256_castsi256_si128(first)), _mm_load_si128(h + i));
+        acc = reduce(t);
+        done += n;
+    }
+    return acc;
+}
+
+template <__m128i (*Hash)(const GhashKey&, const GmacBlocks&)>
+[[gnu::target(RUSTUN_GHASH_128 ",aes")]] void gmac_burst(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs,
+                                                        size_t n) {
+    for (size_t at = 0; at < n; at += kGmacLanes) {
+        const size_t lanes = n - at < kGmacLanes ? n - at : kGmacLanes;
+        __m128i ek[kGmacLanes];
+        aes256_j0_lanes(rk, jobs + at, lanes, ek);
+        for (size_t l = 0; l < lanes; ++l) {
+            const GmacJob& j = jobs[at + l];
+            GmacBlocks b;
+            gmac_blocks_init(b, j.aad, j.aad_len);
+            const __m128i y = _mm_shuffle_epi8(Hash(key, b), reverse_mask());  // wire format
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(j.tag), _mm_xor_si128(y, ek[l]));
+        }
+    }
+}
+
+}  // namespace
+
+void aes256_gmac_burst_pclmul(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n) {
+    gmac_burst<gmac_hash_pclmul>(key, rk, jobs, n);
+}
+
+void aes256_gmac_burst_vpclmul(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n) {
+    gmac_burst<gmac_hash_vpclmul>(key, rk, jobs, n);
+}
+
+void aes256_gmac_burst(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n) {
+    static const bool wide = ghash_vpclmul_supported();
+    if (wide) aes256_gmac_burst_vpclmul(key, rk, jobs, n);
+    else aes256_gmac_burst_pclmul(key, rk, jobs, n);
 }
 
 #undef RUSTUN_GHASH_128

@@ -52,10 +52,28 @@ void ghash_update(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_
 void aes256_gmac(const GhashKey& key, const uint8_t* rk, const uint8_t nonce[12], const uint8_t* aad, size_t aad_len,
                  uint8_t tag[16]);
 
-// The two paths, for tests and benchmarks (ghash_update picks one). ghash_update_vpclmul
-// requires AVX2 + VPCLMULQDQ (ghash_vpclmul_supported()).
+// One AES-256 GMAC message of a batch: the 12-byte nonce, the associated data and where its 16-byte
+// tag goes; no tag may overlap any job's aad.
+struct GmacJob {
+    const uint8_t* nonce;
+    const uint8_t* aad;
+    size_t aad_len;
+    uint8_t* tag;
+};
+
+// aes256_gmac for each of `n` jobs under one key, the same tags: E_K(J0) of eight jobs at a time
+// interleaved (AES-NI has a latency of several cycles per round and a throughput of one or two
+// per cycle), and each message hashed with one reduction per 16 blocks, its last partial block
+// and length block included. The fleet link's tags of one burst (lib/fleet/link_auth.hpp).
+// Requires ghash_supported().
+void aes256_gmac_burst(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n);
+
+// The two paths, for tests and benchmarks (ghash_update and aes256_gmac_burst pick one). The
+// _vpclmul ones require AVX2 + VPCLMULQDQ (ghash_vpclmul_supported()).
 void ghash_update_pclmul(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_t nblocks);
 void ghash_update_vpclmul(const GhashKey& key, uint8_t y[16], const uint8_t* data, size_t nblocks);
+void aes256_gmac_burst_pclmul(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n);
+void aes256_gmac_burst_vpclmul(const GhashKey& key, const uint8_t* rk, const GmacJob* jobs, size_t n);
 bool ghash_vpclmul_supported();
 
 }  // namespace rustun

@@ -83,8 +83,8 @@ void LinkAuth::tag(const LinkKey& key, const uint8_t* nonce, const uint8_t* aad,
     const CipherKey& k = key.key();
     if (k.method() == CipherMethod::Aes256Gcm && k.has_ghash_key() && m->used_arch != IMB_ARCH_AVX512) {
         // GMAC with our GHASH (lib/crypto/ghash_clmul.hpp): the same tag as the IPsec-MB call
-        // below, ≈2× faster over a 1400-byte frame on the AVX2 arch, where IPsec-MB hashes
-        // associated data block by block.
+        // below, ≈ 1.8× faster over a 1400-byte frame on the AVX2 arch (284 against 509 TSC
+        // cycles; 55 against 57 at 96 bytes), where IPsec-MB hashes associated data block by block.
         aes256_gmac(k.ghash_key(), k.gcm_key()->expanded_keys, nonce, aad, aad_len, out);
         return;
     }
@@ -117,6 +117,19 @@ void LinkAuth::tag(const LinkKey& key, const uint8_t* nonce, const uint8_t* aad,
     IMB_JOB* done = IMB_SUBMIT_JOB(m);
     if (done == nullptr) done = IMB_FLUSH_JOB(m);
     if (done == nullptr || done->status != IMB_STATUS_COMPLETED) std::memset(out, 0, kLinkTagLen);
+}
+
+void LinkAuth::tag_burst(const LinkKey& key, const GmacJob* jobs, size_t n) {
+    const CipherKey& k = key.key();
+    if (k.method() == CipherMethod::Aes256Gcm && k.has_ghash_key() && impl_->mgr->used_arch != IMB_ARCH_AVX512) {
+        // Off IPsec-MB's AVX-512 arch our batch is faster than its GCM (see tag()); on it, its
+        // GCM per job is (≈ 40 against 53 TSC cycles for a 96-byte link header and frame, 140
+        // against 272 at 1450 bytes), and calling it for the whole burst at once, after the
+        // burst's other work, keeps its code in the cache.
+        aes256_gmac_burst(k.ghash_key(), k.gcm_key()->expanded_keys, jobs, n);
+        return;
+    }
+    for (size_t i = 0; i < n; ++i) tag(key, jobs[i].nonce, jobs[i].aad, jobs[i].aad_len, jobs[i].tag);
 }
 
 size_t LinkAuth::seal(const LinkKey& key, LinkHeader h, std::span<const uint8_t> frame, std::span<uint8_t> out) {

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "crypto/cipher_key.hpp"
+#include "crypto/ghash_clmul.hpp"  // GmacJob
 #include "fleet/link_frame.hpp"
 #include "util/result.hpp"
 
@@ -58,6 +59,10 @@ public:
 
     // The 16-byte tag of `aad` under `key` and the 12-byte `nonce`.
     void tag(const LinkKey& key, const uint8_t* nonce, const uint8_t* aad, size_t aad_len, uint8_t* out);
+
+    // tag() for each of `n` jobs, the same tags (a worker's link frames of one burst). For an
+    // aes256 key one batched GMAC (aes256_gmac_burst), else tag() per job.
+    void tag_burst(const LinkKey& key, const GmacJob* jobs, size_t n);
 
     // Writes the link frame for `h` (h.frame_len = frame.size()) and `frame` into `out`: header,
     // frame bytes, tag. Returns its size, 0 if the header is invalid or `out` too small.

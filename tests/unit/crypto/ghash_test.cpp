@@ -142,6 +142,49 @@ TEST(Ghash, GmacSameAsIpsecMbGcmWithEmptyPlaintext) {
     }
 }
 
+// The batch (the dataplane's link tags of one burst): every job of one call gets IPsec-MB's tag,
+// on both GHASH paths, for every tail length and a job count that is not a multiple of the
+// eight AES lanes; each job its own nonce.
+TEST(Ghash, GmacBurstSameAsIpsecMbOnBothPaths) {
+    if (!ghash_supported()) GTEST_SKIP() << "no PCLMULQDQ/AES-NI";
+    auto key = CipherKey::create("aes256:gmac-burst-test");
+    ASSERT_TRUE(key.ok()) << key.error();
+    imb::MgrPtr mgr = std::move(imb::make_mgr()).value();
+    gcm_context_data ctx{};
+    std::mt19937_64 rng(17);
+    std::vector<size_t> lens;
+    for (size_t n = 0; n <= 270; ++n) lens.push_back(n);
+    for (size_t n : {1400, 1401, 1415, 1416, 1599, 1600}) lens.push_back(n);
+    ASSERT_NE(lens.size() % 8, 0u);
+    std::vector<std::vector<uint8_t>> aad(lens.size());
+    std::vector<std::array<uint8_t, 12>> nonce(lens.size());
+    std::vector<Block> want(lens.size()), got(lens.size());
+    std::vector<GmacJob> jobs(lens.size());
+    uint8_t empty[16] = {};
+    for (size_t i = 0; i < lens.size(); ++i) {
+        aad[i].resize(lens[i]);
+        for (auto& b : aad[i]) b = static_cast<uint8_t>(rng());
+        for (auto& b : nonce[i]) b = static_cast<uint8_t>(rng());
+        IMB_AES256_GCM_ENC(mgr.get(), (*key)->gcm_key(), &ctx, empty, empty, 0, nonce[i].data(), aad[i].data(),
+                           lens[i], want[i].data(), 16);
+        jobs[i] = GmacJob{nonce[i].data(), aad[i].data(), lens[i], got[i].data()};
+    }
+    const uint8_t* rk = (*key)->gcm_key()->expanded_keys;
+    auto check = [&](const char* path) {
+        for (size_t i = 0; i < lens.size(); ++i) EXPECT_EQ(got[i], want[i]) << path << ", " << lens[i] << " bytes";
+    };
+    aes256_gmac_burst_pclmul((*key)->ghash_key(), rk, jobs.data(), jobs.size());
+    check("pclmul");
+    if (ghash_vpclmul_supported()) {
+        std::fill(got.begin(), got.end(), Block{});
+        aes256_gmac_burst_vpclmul((*key)->ghash_key(), rk, jobs.data(), jobs.size());
+        check("vpclmul");
+    }
+    std::fill(got.begin(), got.end(), Block{});
+    aes256_gmac_burst((*key)->ghash_key(), rk, jobs.data(), 0);
+    for (const Block& b : got) EXPECT_EQ(b, Block{}) << "no job, no write";
+}
+
 // The dataplane prefetches CipherKey::hot_bytes() of a cold key and nothing else: every byte the
 // open and verify paths read must lie inside.
 TEST(Ghash, HotBytesCoverWhatThePacketPathReads) {

@@ -126,6 +126,28 @@ TEST_P(LinkAuthTest, IdentityOrAddressAlone) {
     EXPECT_EQ(auth_->seal(*key_, h, data_frame(30), out), 0u) << "no destination";
 }
 
+// The dataplane's path: link headers written with an empty tag, then the burst's tags in one
+// call. Every frame of the burst opens, with a distinct seq (nonce) and size each.
+TEST_P(LinkAuthTest, TagBurstSealsLikeSeal) {
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<GmacJob> jobs;
+    for (size_t i = 0; i < 37; ++i) {  // more than one batch of eight lanes, not a multiple of it
+        const auto frame = data_frame(20 + 37 * i);
+        auto bytes = seal(header(5000 + i), frame);
+        const size_t aad = bytes.size() - kLinkTagLen;
+        std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(aad), bytes.end(), 0);
+        frames.push_back(std::move(bytes));
+    }
+    for (auto& f : frames) jobs.push_back(GmacJob{f.data() + kLinkNonceOffset, f.data(), f.size() - kLinkTagLen,
+                                                  f.data() + f.size() - kLinkTagLen});
+    auth_->tag_burst(*key_, jobs.data(), jobs.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+        LinkFrameView v;
+        EXPECT_EQ(auth_->open(*key_, frames[i], v), LinkCheck::Ok) << "frame " << i;
+        EXPECT_EQ(v.h.seq, 5000 + i);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Ciphers, LinkAuthTest, ::testing::Values("aes256:fleet-secret", "chacha20:fleet-secret"));
 
 TEST(LinkKey, OnlyAeadKeys) {

@@ -10,7 +10,9 @@ KEY = fl["key"]
 gw2 = fl["peers"][0]
 gw2_ip, gw2_port, _ = parse_endpoint(gw2["endpoint"])
 gw2_mac = gw2["mac"]
-a, r, t = s.client("client-a"), s.client("client-r"), s.client("client-t")
+gw3 = fl["peers"][1]
+gw3_ip, gw3_port, _ = parse_endpoint(gw3["endpoint"])
+a, r, t, v6 = s.client("client-a"), s.client("client-r"), s.client("client-t"), s.client("client-s")
 cluster = a.cluster.name
 
 
@@ -18,11 +20,11 @@ def from_gw2(payload, note=""):
     return s.send(None, payload, note, mac=gw2_mac, src=(gw2_ip, gw2_port))
 
 
-def expect_link(frame, to_ip, mac):
+def expect_link(frame, to_ip, mac, member=(None, None)):
     # What gw-1's dataplane seals: our id, the cluster's name, dst_ip = the inner destination,
     # no identity; salt with its top bit set (a dataplane), seq and tag ignored (per process).
     lf = link_frame(KEY, fl["gateway_id"], cluster, frame, seq=0, dst_ip=to_ip, salt=0x80000000)
-    s.expect_packet(s.from_gateway(gw2_ip, gw2_port, mac, lf))
+    s.expect_packet(s.from_gateway(member[0] or gw2_ip, member[1] or gw2_port, mac, lf))
 
 
 # Stage 1 of a burst (link frames received) runs before its stage 3b (Data sealed for the link):
@@ -70,13 +72,17 @@ s.expect_relay(f1, to=a)
 # 33: A -> R again: to gw-2's MAC now
 f2 = s.data(a, icmp_echo(a.ip, r.ip, seq=2, ip_id=0x4a2c))
 s.send(a, f2)
-# 34: a replay of 32
+# 34: A -> S, S online on gw-3, an IPv6 member: its UDP checksum covers the tag
+f3 = s.data(a, icmp_echo(a.ip, v6.ip, seq=3, ip_id=0x4a2e))
+s.send(a, f3)
+# 35: a replay of 32
 from_gw2(l1)
-# 35: an older, unseen sequence inside the window: relayed
+# 36: an older, unseen sequence inside the window: relayed
 f4 = s.data(r, icmp_echo(r.ip, a.ip, seq=2, ip_id=0x7b02, reply=True))
 from_gw2(link_frame(KEY, "gw-2", cluster, f4, seq=999, dst_ip=a.ip))
 s.expect_relay(f4, to=a)
 expect_link(f2, r.ip, gw2_mac)  # stage 3b of the burst: after its relayed link frames
+expect_link(f3, v6.ip, "ff:ff:ff:ff:ff:ff", (gw3_ip, gw3_port))
 for payload, _ in failing[31:]:
     from_gw2(payload)
 # misrouted (authentic and fresh, but no client here)
