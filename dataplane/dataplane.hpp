@@ -92,6 +92,14 @@ struct alignas(64) Worker {
     };
     std::unique_ptr<LinkWindow[]> link_windows;  // shm::kMaxLinkPeers
     uint64_t link_seq_next = 0, link_seq_end = 0;
+    // A member's next-hop MAC (Runtime::mac_hint: a hash and a probe of every worker's cache) is
+    // looked up once per burst that sends to it: `burst` is link_burst when `mac` is current.
+    struct LinkMac {
+        uint64_t burst = 0;
+        uint64_t mac = 0;
+    };
+    std::unique_ptr<LinkMac[]> link_macs;  // shm::kMaxLinkPeers
+    uint64_t link_burst = 0;               // bursts begun (link_seq_reset)
 };
 
 struct Runtime {

@@ -117,7 +117,9 @@ bool link_send(Worker& w, const Generation& g, rte_mbuf* m, uint16_t payload_off
     // The member's next hop as learned from its own link frames (link_receive); before the first
     // one, broadcast on the segment, as for the control plane's TxFrames (docs/fleet.md, "UDP link
     // through the dataplane": behind a router a member is reached once it has sent a frame).
-    const uint64_t mac = cached_mac(rt, to_peer.key);
+    Worker::LinkMac& memo = w.link_macs[peer];
+    if (memo.burst != w.link_burst) memo = Worker::LinkMac{w.link_burst, cached_mac(rt, to_peer.key)};
+    const uint64_t mac = memo.mac;
     uint8_t dmac[6];
     if (mac & kMacKnown) unpack_mac(mac, dmac);
     else std::memset(dmac, 0xff, 6);

@@ -29,8 +29,12 @@ enum class LinkRx : uint8_t {
 };
 
 // At the start of every burst: the link sequences this worker reserved and did not use are
-// dropped (a reservation lives for one burst: link_path.cpp, next_link_seq).
-inline void link_seq_reset(Worker& w) { w.link_seq_next = w.link_seq_end = 0; }
+// dropped (a reservation lives for one burst: link_path.cpp, next_link_seq), and so are the
+// members' MACs it looked up (Worker::link_macs).
+inline void link_seq_reset(Worker& w) {
+    w.link_seq_next = w.link_seq_end = 0;
+    ++w.link_burst;
+}
 
 // Stage 1: `m` holds a link frame (is_link_frame) at p.payload_off. Checks, in this order: a
 // fleet link is configured and the frame parses (drop_link_malformed), the sender holds a member

@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
         if (!la) return cleanup_and(fail("fleet link: " + la.error()));
         wk->link_auth = std::move(*la);
         wk->link_windows = std::make_unique<Worker::LinkWindow[]>(shm::kMaxLinkPeers);
+        wk->link_macs = std::make_unique<Worker::LinkMac[]>(shm::kMaxLinkPeers);
         wk->to_cp = &rt.channel->dp_to_cp(w);
         wk->to_cp_deliver = &rt.channel->deliver(w);
         wk->counters = rt.channel->counters(w);
