@@ -409,8 +409,12 @@ for c in os.environ["CIPHERS"].split():
         if dl and d:
             ok = dl["mpps"] >= 0.8 * d["mpps"]
             summary.append(("link>=0.8x local", c, s, ok))
-            row("dp-link", dl["mpps"], "-", "sealed for a member, vs local relay >= 0.8x: %s (%.2fx), loss %.3f%%" % (
-                v(ok), dl["mpps"] / d["mpps"], 100 * dl["loss_ratio"]), dpc(dl))
+            # Beside it, per worker core: the local relay's busy cycles per packet over the link's
+            # (what one saturated core would do; memif's cost varies less between the two rows).
+            per_core = (", per core %.2fx" % (d["dp_cycles_per_packet"] / dl["dp_cycles_per_packet"])
+                        if d.get("dp_cycles_per_packet") and dl.get("dp_cycles_per_packet") else "")
+            row("dp-link", dl["mpps"], "-", "sealed for a member, vs local relay >= 0.8x: %s (%.2fx%s), loss %.3f%%" % (
+                v(ok), dl["mpps"] / d["mpps"], per_core, 100 * dl["loss_ratio"]), dpc(dl))
         if k and d:
             r100 = d["mpps"] / cr
             # Paired by round (each round runs the 100-endpoint row, then the 100k one). A pair is
