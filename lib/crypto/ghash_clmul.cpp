@@ -238,15 +238,29 @@ struct GmacBlocks {
     const uint8_t* block(size_t i) const { return i < nfull ? aad + 16 * i : tail + 16 * (i - nfull); }
 };
 
-inline void gmac_blocks_init(GmacBlocks& b, const uint8_t* aad, size_t aad_len) {
+// pshufb controls: 16 - p bytes from `kTailShift + p` move a vector's last p bytes to its start
+// and zero the rest (0x80 selects zero).
+alignas(16) constexpr uint8_t kTailShift[32] = {0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
+                                                11,   12,   13,   14,   15,   0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                                0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
+[[gnu::target(RUSTUN_GHASH_128), gnu::always_inline]] inline void gmac_blocks_init(GmacBlocks& b, const uint8_t* aad,
+                                                                                size_t aad_len) {
     b.aad = aad;
     b.nfull = aad_len / 16;
     const size_t part = aad_len % 16;
-    std::memset(b.tail, 0, sizeof b.tail);
-    if (part != 0) std::memcpy(b.tail, aad + 16 * b.nfull, part);
-    const size_t len_at = part != 0 ? 16 : 0;
-    const uint64_t bits = static_cast<uint64_t>(aad_len) * 8;
-    for (int i = 0; i < 8; ++i) b.tail[len_at + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+    auto* tail = reinterpret_cast<__m128i*>(b.tail);
+    if (part != 0 && aad_len >= 16) {
+        // The last partial block without a byte loop: the 16 bytes that end the message, shifted.
+        const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i*>(aad + aad_len - 16));
+        _mm_store_si128(tail, _mm_shuffle_epi8(last, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTailShift + 16 - part))));
+    } else if (part != 0) {
+        _mm_store_si128(tail, _mm_setzero_si128());
+        std::memcpy(b.tail, aad, part);
+    }
+    // [8 * aad_len]64 big-endian, then 64 zero bits (the plaintext's length).
+    _mm_store_si128(tail + (part != 0 ? 1 : 0),
+                    _mm_set_epi64x(0, static_cast<long long>(__builtin_bswap64(static_cast<uint64_t>(aad_len) * 8))));
     b.total = b.nfull + (part != 0 ? 2 : 1);
 }
 
