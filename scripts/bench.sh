@@ -26,6 +26,9 @@
 #   dp-link    rustun-dataplane sealing every relayed frame in a fleet link frame (rustun-loadgen
 #              --link: every destination online on another member, whose dataplane is the
 #              generator; docs/fleet.md "UDP link through the dataplane"), against the local relay
+#   dp-link-in the receiving side: every frame arrives as that member's link frame (rustun-loadgen
+#              --link-in, a fresh sequence and fleet-key tag per frame) for a local client; the
+#              dataplane verifies the link tag instead of the cluster AEAD and relays the frame
 #   dp-100k-fb the same with per-flow bursts (rustun-loadgen --flow-burst 16: the locality of real
 #              traffic)
 #   kernel     rustun-udp-relay-baseline: recvmmsg/sendmmsg x32, one thread, lib/crypto verify,
@@ -227,6 +230,8 @@ for c in $CIPHERS; do for s in $SIZES; do
   if [[ $SKIP != *" link "* ]]; then
     log "$c $s B: dataplane sealing every frame for the fleet's UDP link (rustun-loadgen --link), max rate"
     lg dp "dpl-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --link
+    log "$c $s B: dataplane receiving every frame over the fleet's UDP link (rustun-loadgen --link-in), max rate"
+    lg dp "dpli-$c-$s" --bind "shm:$CHAN" --cipher "$c" --size "$s" --seconds "$SECS" --link-in
   fi
   if [[ $SKIP != *" scale "* ]]; then
     log "$c $s B: dataplane, 100000 endpoints in 10000 clusters, max rate"
@@ -415,6 +420,14 @@ for c in os.environ["CIPHERS"].split():
                         if d.get("dp_cycles_per_packet") and dl.get("dp_cycles_per_packet") else "")
             row("dp-link", dl["mpps"], "-", "sealed for a member, vs local relay >= 0.8x: %s (%.2fx%s), loss %.3f%%" % (
                 v(ok), dl["mpps"] / d["mpps"], per_core, 100 * dl["loss_ratio"]), dpc(dl))
+        di = L(f"dpli-{c}-{s}")
+        if di and d:
+            ok = di["mpps"] >= 0.8 * d["mpps"]
+            summary.append(("link-in>=0.8x local", c, s, ok))
+            per_core = (", per core %.2fx" % (d["dp_cycles_per_packet"] / di["dp_cycles_per_packet"])
+                        if d.get("dp_cycles_per_packet") and di.get("dp_cycles_per_packet") else "")
+            row("dp-link-in", di["mpps"], "-", "from a member, vs local relay >= 0.8x: %s (%.2fx%s), loss %.3f%%" % (
+                v(ok), di["mpps"] / d["mpps"], per_core, 100 * di["loss_ratio"]), dpc(di))
         if k and d:
             r100 = d["mpps"] / cr
             # Paired by round (each round runs the 100-endpoint row, then the 100k one). A pair is

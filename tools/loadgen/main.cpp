@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "config/address.hpp"
+#include "fleet/link_auth.hpp"
 #include "latency.hpp"
 #include "util/endian.hpp"
 #include "proto/frame.hpp"
@@ -79,6 +81,11 @@ cli::Spec loadgen_spec(bool genconfig) {
              "with --bind shm: every destination is online on another fleet member whose dataplane\n"
              "is this generator (docs/fleet.md, \"UDP link through the dataplane\"): the dataplane\n"
              "seals every relayed frame in a link frame to us; we count the frames inside them"},
+            {"link-in", 0, nullptr,
+             "with --bind shm: every frame arrives as a link frame from another fleet member (this\n"
+             "generator) for a client here: the dataplane verifies the fleet-key tag and relays the\n"
+             "frame inside (the receiving side of the UDP link); each frame gets a fresh link\n"
+             "sequence and tag as it is sent"},
             {"rate", 0, "PPS", "offered packets/s over all flows; 0 = as fast as possible (default 0)"},
             {"seconds", 0, "S", "measured seconds (default 5)"},
             {"warmup", 0, "S", "seconds before measuring (default 1)"},
@@ -115,7 +122,8 @@ struct Args {
     uint32_t queues = 1;      // queue pairs; flow f on queue f % queues
     std::string port;
     bool json = false, quiet = false;
-    bool link = false;  // --link: destinations remote, frames come back as link frames
+    bool link = false;     // --link: destinations remote, frames come back as link frames
+    bool link_in = false;  // --link-in: frames sent as a member's link frames
     std::string tcp = "127.0.0.1:18080";
     std::string clients_file;  // genconfig: routes.json to write (empty: clients inline)
     std::vector<std::string> eal;
@@ -158,6 +166,9 @@ std::optional<int> parse(Args& a, int argc, char** argv, bool genconfig) {
     if (p.has("no-key-hint")) a.sc.key_hint = false;
     a.link = p.has("link");
     if (a.link && a.bind.rfind("shm:", 0) != 0) return cli::usage_error(spec, "--link needs --bind shm:PATH");
+    a.link_in = p.has("link-in");
+    if (a.link_in && a.bind.rfind("shm:", 0) != 0) return cli::usage_error(spec, "--link-in needs --bind shm:PATH");
+    if (a.link && a.link_in) return cli::usage_error(spec, "--link and --link-in exclude each other");
     a.eal = p.rest;
     if (!genconfig && a.eal.empty())
         return cli::usage_error(spec, "EAL arguments are required after -- (e.g. --no-pci --in-memory "
@@ -220,7 +231,41 @@ int main(int argc, char** argv) {
             RTE_ETH_FOREACH_DEV(port) break;
         }
         const uint32_t flows = sc->clients();
-        const uint32_t wire = sc->wire_len();
+        // --link-in: each flow's datagram is a link frame from the member (its cluster's name, and
+        // so its length, differs by cluster): header, the Data frame, the tag.
+        std::shared_ptr<const fleet::LinkKey> link_key;
+        std::unique_ptr<fleet::LinkAuth> link_auth;
+        std::vector<uint32_t> link_header(a.link_in ? flows : 0);  // bytes of its link header
+        uint32_t wire = sc->wire_len();  // the longest datagram of any flow
+        std::vector<std::string> cluster_names;  // "c<cluster>": shm_cp.cpp names them so
+        for (uint32_t c = 0; a.link_in && c < sc->clusters(); ++c) {
+            char name[16];
+            std::snprintf(name, sizeof name, "c%u", c);
+            cluster_names.emplace_back(name);
+        }
+        auto link_header_of = [&](uint32_t f) {
+            fleet::LinkHeader h;
+            h.sender = ShmControlPlane::kLinkMember;
+            h.cluster = cluster_names[sc->client(f).cluster];
+            h.dst_ip = sc->client(sc->partner(f)).private_ip;
+            h.frame_len = sc->frame_len();
+            h.salt = 0x1u;  // the member's process; its sequence never repeats within this run
+            return h;
+        };
+        if (a.link_in) {
+            auto k = fleet::LinkKey::create(ShmControlPlane::kLinkKey);
+            auto la = fleet::LinkAuth::create();
+            if (!k || !la) die("--link-in: %s", k ? la.error() : k.error());
+            link_key = k.value();
+            link_auth = std::move(la).value();
+            for (uint32_t f = 0; f < flows; ++f) {
+                link_header[f] = static_cast<uint32_t>(fleet::link_header_size(link_header_of(f)));
+                wire = std::max<uint32_t>(wire, 42 + link_header[f] + sc->frame_len() + static_cast<uint32_t>(fleet::kLinkTagLen));
+            }
+        }
+        auto wire_of = [&](uint32_t f) {
+            return a.link_in ? 42 + link_header[f] + sc->frame_len() + static_cast<uint32_t>(fleet::kLinkTagLen) : wire;
+        };
         uint32_t K = a.templates;
         // Enough slots that a slot is not re-sent while its previous copy may still be in flight
         // (per-flow period x K >> latency), few enough to stay cache-friendly: ~4096 in all.
@@ -249,12 +294,26 @@ int main(int argc, char** argv) {
         const uint64_t hz = rte_get_tsc_hz();
         const uint64_t t_seal0 = rte_rdtsc();
         const uint32_t stride = (wire + 63) & ~63u;
+        SocketAddress member{};  // --link-in: where the member's link frames come from
+        if (a.link_in) {
+            auto m = parse_socket_address(ShmControlPlane::kLinkPeer);
+            if (!m) die("--link-in: %s", m.error());
+            member = m.value();
+        }
         std::vector<uint8_t, std::allocator<uint8_t>> tmpl(uint64_t{flows} * K * stride);
         std::vector<uint8_t> frame(sc->frame_len());
         for (uint32_t k = 0; k < K; ++k)
             for (uint32_t f = 0; f < flows; ++f) {
                 if (!sc->data_frame(*eng, f, k, frame.data())) die("sealing a template failed%s");
-                sc->datagram(f, frame.data(), sc->frame_len(), &tmpl[(uint64_t{k} * flows + f) * stride]);
+                uint8_t* out = &tmpl[(uint64_t{k} * flows + f) * stride];
+                if (!a.link_in) {
+                    sc->datagram(f, frame.data(), sc->frame_len(), out);
+                    continue;
+                }
+                // The link frame around it (its sequence and tag are written as it is sent).
+                std::vector<uint8_t> lf(wire_of(f) - 42);
+                if (link_auth->seal(*link_key, link_header_of(f), frame, lf) != lf.size()) die("--link-in: sealing a link frame failed%s");
+                sc->datagram_from(load_be32(member.bytes.data()), member.port, lf.data(), static_cast<uint32_t>(lf.size()), out);
             }
         const double seal_s = double(rte_rdtsc() - t_seal0) / double(hz);
         const uint64_t t_bind0 = rte_rdtsc();
@@ -366,7 +425,10 @@ int main(int argc, char** argv) {
         };
 
         if (shm_mode) {
-            std::string e = cp.start(a.bind.substr(4), *sc, 60'000, a.link);
+            const auto mode = a.link      ? ShmControlPlane::LinkMode::Out
+                              : a.link_in ? ShmControlPlane::LinkMode::In
+                                          : ShmControlPlane::LinkMode::None;
+            std::string e = cp.start(a.bind.substr(4), *sc, 60'000, mode);
             if (!e.empty()) die("--bind shm: %s", e);
         } else if (ka_mode) {
             // Closed loop, as clients that each wait for their answer: at most kBindWindow
@@ -414,6 +476,8 @@ int main(int argc, char** argv) {
         };
         if (shm_mode) dp0_drops = dp_drops();
         const uint64_t dp0_tx_full = shm_mode ? cp.counter(shm::DpCounter::drop_tx_full) : 0;
+        const uint64_t dp0_link_tx = shm_mode ? cp.counter(shm::DpCounter::link_tx) : 0;
+        const uint64_t dp0_link_rx = shm_mode ? cp.counter(shm::DpCounter::link_rx) : 0;
 
         // ---- run ----
         const uint64_t start = rte_rdtsc();
@@ -422,6 +486,7 @@ int main(int argc, char** argv) {
         uint64_t meas_rx0 = 0, meas_tx0 = 0, meas_rx1 = 0, meas_tx1 = 0;
         uint64_t next_report = start + hz, last_rx = 0, last_tx = 0, last_report = start;
         uint32_t cursor = 0, ka_cursor = 0;
+        uint64_t link_seq = 1;  // --link-in: the member's link sequence (the dataplane's replay window)
         uint32_t flow_left = a.flow_burst;  // packets the current flow still sends before the cursor moves
         const double ka_per_cycle = ka_mode ? double(flows) / (8.0 * double(hz)) : 0.0;  // all every 8 s
         double ka_due = 0;
@@ -450,6 +515,8 @@ int main(int argc, char** argv) {
             const uint32_t backlog = *std::max_element(pending, pending + nq);
             if (want > burst - backlog) want = burst - backlog;
             rte_mbuf* fresh[64];
+            GmacJob link_jobs[64];
+            uint32_t nlink = 0;
             if (want && rte_pktmbuf_alloc_bulk(txpool, fresh, want) == 0) {
                 for (uint32_t j = 0; j < want; ++j) {
                     const uint32_t f = cursor;
@@ -461,13 +528,22 @@ int main(int argc, char** argv) {
                     const uint32_t slot = static_cast<uint32_t>(seq % K);
                     slots[uint64_t{f} * K + slot] = SlotState{now, seq};
                     rte_mbuf* m = fresh[j];
-                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &tmpl[(uint64_t{slot} * flows + f) * stride], wire);
-                    m->data_len = static_cast<uint16_t>(wire);
-                    m->pkt_len = wire;
+                    const uint32_t len = wire_of(f);
+                    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+                    std::memcpy(d, &tmpl[(uint64_t{slot} * flows + f) * stride], len);
+                    m->data_len = static_cast<uint16_t>(len);
+                    m->pkt_len = len;
+                    if (a.link_in) {  // a fresh sequence; the burst's tags are computed together below
+                        uint8_t* lh = d + 42;
+                        store_be64(lh + fleet::kLinkNonceOffset + 4, link_seq++);
+                        const uint32_t aad = link_header[f] + sc->frame_len();
+                        link_jobs[nlink++] = GmacJob{lh + fleet::kLinkNonceOffset, lh, aad, lh + aad};
+                    }
                     const uint32_t q = f % nq;
                     txb[q][pending[q]++] = m;
                 }
             }
+            if (nlink) link_auth->tag_burst(*link_key, link_jobs, nlink);
             for (uint16_t q = 0; q < nq; ++q) {
                 if (!pending[q]) continue;
                 const uint16_t sent = rte_eth_tx_burst(port, q, txb[q], static_cast<uint16_t>(pending[q]));
@@ -539,6 +615,10 @@ int main(int argc, char** argv) {
         const uint64_t dp_relayed = shm_mode ? cp.counter(shm::DpCounter::relayed) - dp0_relayed : 0;
         const uint64_t dp_drop = shm_mode ? dp_drops() - dp0_drops : 0;
         const uint64_t dp_tx_full = shm_mode ? cp.counter(shm::DpCounter::drop_tx_full) - dp0_tx_full : 0;
+        // The fleet link's (--link, --link-in): frames the dataplane sealed for the member, and
+        // frames of the member's it verified and relayed (neither counts as `relayed`).
+        const uint64_t dp_link_tx = shm_mode ? cp.counter(shm::DpCounter::link_tx) - dp0_link_tx : 0;
+        const uint64_t dp_link_rx = shm_mode ? cp.counter(shm::DpCounter::link_rx) - dp0_link_rx : 0;
         cp.stop();
         const double p50 = hist.quantile_ns(0.5) / 1e3, p99 = hist.quantile_ns(0.99) / 1e3,
                      p999 = hist.quantile_ns(0.999) / 1e3, pmax = double(hist.max_ns()) / 1e3;
@@ -554,7 +634,8 @@ int main(int argc, char** argv) {
                         "\"dp_relayed\":%llu,\"dp_drops\":%llu,\"keepalives_sent\":%llu,\"keepalive_replies\":%llu,"
                         "\"bound\":%u,\"bind_seconds\":%.3f,\"bind_seconds_since_start\":%.3f,"
                         "\"flow_burst\":%u,\"dp_cycles_per_packet\":%.2f,\"dp_packets_per_burst\":%.2f,\"dp_busy_share\":%.4f,"
-                        "\"dp_cycles_other\":%.2f%s,\"queues\":%u,\"dp_tx_full\":%llu,\"dp_workers\":[%s]}\n",
+                        "\"dp_cycles_other\":%.2f%s,\"queues\":%u,\"dp_tx_full\":%llu,\"dp_link_tx\":%llu,\"dp_link_rx\":%llu,"
+                        "\"dp_workers\":[%s]}\n",
                         a.sc.method.c_str(), a.sc.inner_size, flows, sc->clusters(), a.bind.c_str(), a.rate, K, seal_s, meas_s,
                         tx_mpps, mpps, gbps, wire_gbps, (unsigned long long)tot.sent, (unsigned long long)tot.received,
                         (unsigned long long)lost, tot.sent ? double(lost) / double(tot.sent) : 0.0,
@@ -563,7 +644,8 @@ int main(int argc, char** argv) {
                         (unsigned long long)dp_relayed, (unsigned long long)dp_drop, (unsigned long long)tot.ka_sent,
                         (unsigned long long)tot.ka_replies, ka_bound_n, bind_s, bind_since_start_s, a.flow_burst,
                         dprt.cycles_per_packet, dprt.packets_per_burst, dprt.busy_share, dprt.other_per_packet,
-                        dp_stage_json.c_str(), a.queues, (unsigned long long)dp_tx_full, dp_workers_json.c_str());
+                        dp_stage_json.c_str(), a.queues, (unsigned long long)dp_tx_full, (unsigned long long)dp_link_tx,
+                        (unsigned long long)dp_link_rx, dp_workers_json.c_str());
         } else {
             std::printf("rustun-loadgen: %s, inner %u B (frame %u B, wire %u B), %u clients in %u cluster(s), bind %s,\n"
                         "offered %s, %.1f s measured after %.1f s warm-up, %u sealed templates per flow (%.2f s to seal)\n\n",

@@ -85,6 +85,20 @@ void Scenario::datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t*
     std::memcpy(out + outer_header_len(4), frame, len);
 }
 
+void Scenario::datagram_from(uint32_t ip, uint16_t port, const uint8_t* payload, uint32_t len, uint8_t* out) const {
+    OuterSource src{};
+    const uint8_t mac[6] = {0x02, 0x00, 0x00, 0xfe, 0x00, 0x01};
+    std::memcpy(src.mac, mac, 6);
+    store_be32(src.addr4, ip);
+    src.port = port;
+    shm::Endpoint gw{};
+    gw.family = 4;
+    gw.port = o_.gw_port;
+    store_be32(gw.addr, o_.gw_ip);
+    write_outer(out, src, o_.gw_mac, gw, static_cast<uint16_t>(len), false, 0);
+    std::memcpy(out + outer_header_len(4), payload, len);
+}
+
 bool Scenario::data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const {
     const Client& src = clients_[flow];
     const Client& dst = clients_[partner(flow)];

@@ -67,6 +67,9 @@ public:
     // Writes the Ethernet/IPv4/UDP datagram client i -> gateway carrying `frame` (len bytes) into
     // out (42 + len bytes).
     void datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t* out) const;
+    // The same from another source: `ip` (host order) and `port`, MAC 02:00:00:fe:00:01 (a fleet
+    // member's dataplane, --link-in).
+    void datagram_from(uint32_t ip, uint16_t port, const uint8_t* payload, uint32_t len, uint8_t* out) const;
     // A sealed Data frame of flow i (client i -> partner) into out (frame_len() bytes). The 12-byte
     // AEAD nonce (and, for xor/plain, inner bytes 20..32) carries {flow, slot, tag} in the clear so
     // that a receiver identifies the packet without decrypting it (read_tag).

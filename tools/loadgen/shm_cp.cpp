@@ -36,8 +36,8 @@ void ShmControlPlane::bind_all(const Scenario& sc) {
     for (uint32_t i = 0; i < sc.clients(); ++i) w.endpoint_set(binding(sc, i));
 }
 
-std::string ShmControlPlane::start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, bool link) {
-    link_ = link;
+std::string ShmControlPlane::start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, LinkMode link) {
+    never_live_ = link == LinkMode::Out;
     const uint64_t deadline = mono_ns() + uint64_t{wait_ms} * 1'000'000ull;
     std::string last;
     while (!ch_) {
@@ -67,8 +67,8 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
         st.clients.push_back({i + 1, sc.client(i).cluster + 1, sc.client(i).private_ip, {}});
     // Inside the sync: the bindings.
     for (uint32_t i = 0; i < sc.clients(); ++i) st.endpoints.push_back(binding(sc, i));
-    if (link) {
-        auto k = fleet::LinkKey::derive("aes256:loadgen-fleet");
+    if (link != LinkMode::None) {
+        auto k = fleet::LinkKey::derive(kLinkKey);
         auto peer = parse_socket_address(kLinkPeer);
         if (!k || !peer) return "fleet link: " + (k ? peer.error() : k.error());
         shm::FleetLinkState fl;
@@ -79,8 +79,9 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
         ep.family = 4;
         ep.port = peer.value().port;
         std::memcpy(ep.addr, peer.value().bytes.data(), 4);
-        fl.peers.push_back({0, "gw-peer", ep});
-        for (uint32_t i = 0; i < sc.clients(); ++i) fl.remote.emplace_back(i + 1, 0);
+        fl.peers.push_back({0, kLinkMember, ep});
+        if (link == LinkMode::Out)
+            for (uint32_t i = 0; i < sc.clients(); ++i) fl.remote.emplace_back(i + 1, 0);
         st.fleet = std::move(fl);
     }
     shm::StateWriter w([this](shm::MsgType t, const void* body, uint32_t len) { return push(t, body, len); });
@@ -90,7 +91,7 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
         h.cp_heartbeat_ns.store(mono_ns());
         usleep(10'000);
     }
-    if (!link) bind_all(sc);  // outside the sync: "authenticated just now" -> live (--link: never)
+    if (!never_live_) bind_all(sc);  // outside the sync: "authenticated just now" -> live (--link: never)
     while (ch_->control().used() != 0) {  // applied (live) before the first Data packet
         if (mono_ns() > deadline) return "the dataplane did not drain the control ring in time";
         h.cp_heartbeat_ns.store(mono_ns());
@@ -125,7 +126,7 @@ void ShmControlPlane::loop(const Scenario* sc) {
             }
             if (n) r.release();
         }
-        if (!link_ && mono_ns() >= next_bind) {  // the KeepAlive period
+        if (!never_live_ && mono_ns() >= next_bind) {  // the KeepAlive period
             bind_all(*sc);
             next_bind = mono_ns() + kKeepAliveIntervalSeconds * 1'000'000'000ull;
         }

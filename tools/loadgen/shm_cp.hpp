@@ -22,11 +22,16 @@ public:
     ~ShmControlPlane();
     // Attaches (retrying for up to `wait_ms`), pushes the full state, marks every endpoint live and
     // waits until the dataplane applied it and holds all bindings. Returns "" or an error.
-    // `link`: the fleet's UDP link instead (docs/fleet.md, "UDP link through the dataplane"):
-    // every client is bound but never live and online on member slot 0, whose dataplane address
-    // is kLinkPeer: the dataplane seals every relayed frame in a link frame to it.
-    std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, bool link = false);
+    // The fleet's UDP link (docs/fleet.md, "UDP link through the dataplane"), with one member in
+    // slot 0, kLinkMember, whose dataplane address is kLinkPeer and whose fleet key is kLinkKey.
+    // LinkMode::Out: every client is bound but never live and online on that member: the
+    // dataplane seals every relayed frame in a link frame to it. LinkMode::In: the clients are
+    // bound and live as without a link, and the frames arrive as that member's link frames.
+    enum class LinkMode : uint8_t { None, Out, In };
+    std::string start(const std::string& channel, const Scenario& sc, uint32_t wait_ms, LinkMode link = LinkMode::None);
     static constexpr const char* kLinkPeer = "192.0.2.254:7100";
+    static constexpr const char* kLinkMember = "gw-peer";
+    static constexpr const char* kLinkKey = "aes256:loadgen-fleet";
     void stop();
     uint64_t counter(shm::DpCounter c) { return ch_ ? ch_->counter_total(c) : 0; }
     // The workers' counter blocks summed (the runtime view's input; zeros when detached).
@@ -58,7 +63,7 @@ private:
     std::unique_ptr<shm::Channel> ch_;
     std::thread thr_;
     std::atomic<bool> stop_{false};
-    bool link_ = false;
+    bool never_live_ = false;  // LinkMode::Out: no endpoint is ever made live
     std::atomic<uint64_t> punts_{0}, tcp_{0};
 };
 
