@@ -21,8 +21,8 @@
 # modes count link_tx (sealed) or link_rx (verified and relayed) instead of relayed, which stays 0.
 # Needs root and free hugepages (else exit 77). No namespaces: memif uses an abstract socket.
 set -uo pipefail
-MODE=${1:?usage: test-loadgen-memif-modes.sh zero-copy|two-queues|link-out|link-in}
-case "$MODE" in zero-copy|two-queues|link-out|link-in) ;; *) echo "unknown mode $MODE"; exit 2 ;; esac
+MODE=${1:?usage: test-loadgen-memif-modes.sh MODE (zero-copy, two-queues, link-out or link-in)}
+[[ " zero-copy two-queues link-out link-in " == *" $MODE "* ]] || { echo "unknown mode $MODE"; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: not root"; exit 77; }
 free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
 [ "${free:-0}" -ge 128 ] || { echo "SKIP: fewer than 128 free hugepages"; exit 77; }
