@@ -67,27 +67,9 @@ shm::Endpoint Scenario::endpoint(uint32_t i) const {
     return e;
 }
 
-void Scenario::datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t* out) const {
-    const Client& c = clients_[i];
+void Scenario::datagram_to_gateway(const uint8_t mac[6], uint32_t ip, uint16_t port, const uint8_t* payload,
+                                   uint32_t len, uint8_t* out) const {
     OuterSource src{};
-    std::memcpy(src.mac, o_.client_mac, 3);
-    src.mac[3] = static_cast<uint8_t>(i >> 16);
-    src.mac[4] = static_cast<uint8_t>(i >> 8);
-    src.mac[5] = static_cast<uint8_t>(i);
-    store_be32(src.addr4, c.ep_ip);
-    src.port = c.ep_port;
-    shm::Endpoint gw{};
-    gw.family = 4;
-    gw.port = o_.gw_port;
-    store_be32(gw.addr, o_.gw_ip);
-    // IPv4, DF, TTL 64, id 0, header checksum, no UDP checksum: the dataplane's own header writer.
-    write_outer(out, src, o_.gw_mac, gw, static_cast<uint16_t>(len), false, 0);
-    std::memcpy(out + outer_header_len(4), frame, len);
-}
-
-void Scenario::datagram_from(uint32_t ip, uint16_t port, const uint8_t* payload, uint32_t len, uint8_t* out) const {
-    OuterSource src{};
-    const uint8_t mac[6] = {0x02, 0x00, 0x00, 0xfe, 0x00, 0x01};
     std::memcpy(src.mac, mac, 6);
     store_be32(src.addr4, ip);
     src.port = port;
@@ -95,8 +77,20 @@ void Scenario::datagram_from(uint32_t ip, uint16_t port, const uint8_t* payload,
     gw.family = 4;
     gw.port = o_.gw_port;
     store_be32(gw.addr, o_.gw_ip);
+    // IPv4, DF, TTL 64, id 0, header checksum, no UDP checksum: the dataplane's own header writer.
     write_outer(out, src, o_.gw_mac, gw, static_cast<uint16_t>(len), false, 0);
     std::memcpy(out + outer_header_len(4), payload, len);
+}
+
+void Scenario::datagram(uint32_t i, const uint8_t* frame, uint32_t len, uint8_t* out) const {
+    const uint8_t mac[6] = {o_.client_mac[0], o_.client_mac[1], o_.client_mac[2], static_cast<uint8_t>(i >> 16),
+                            static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    datagram_to_gateway(mac, clients_[i].ep_ip, clients_[i].ep_port, frame, len, out);
+}
+
+void Scenario::datagram_from(uint32_t ip, uint16_t port, const uint8_t* payload, uint32_t len, uint8_t* out) const {
+    const uint8_t mac[6] = {0x02, 0x00, 0x00, 0xfe, 0x00, 0x01};
+    datagram_to_gateway(mac, ip, port, payload, len, out);
 }
 
 bool Scenario::data_frame(CryptoEngine& eng, uint32_t flow, uint32_t slot, uint8_t* out) const {

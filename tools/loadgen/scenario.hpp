@@ -103,6 +103,10 @@ public:
     uint32_t run_tag() const { return tag_; }
 
 private:
+    // The Ethernet/IPv4/UDP datagram from (mac, ip, port) to the gateway around `payload`.
+    void datagram_to_gateway(const uint8_t mac[6], uint32_t ip, uint16_t port, const uint8_t* payload, uint32_t len,
+                             uint8_t* out) const;
+
     ScenarioOptions o_;
     std::vector<Client> clients_;
     std::vector<std::unique_ptr<CipherKey>> keys_;
