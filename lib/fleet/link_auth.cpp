@@ -23,6 +23,16 @@ struct LinkAuth::Impl {
     imb::MgrPtr mgr;
     gcm_context_data gcm_ctx{};
     uint8_t empty[16] = {};  // src/dst of the empty plaintext
+
+    // An aes256 key's tag by our GMAC (lib/crypto/ghash_clmul.hpp) rather than IPsec-MB's GCM:
+    // the same 16 bytes. Off IPsec-MB's AVX-512 arch ours is faster (TSC cycles per tag, 32 per
+    // call, same run: 387-391 against 617-638 over 1450 bytes, 63-64 against 82-85 over 96, on
+    // the AVX2 arch, where IPsec-MB hashes associated data block by block). On the AVX-512 arch
+    // IPsec-MB's 512-bit GHASH wins on long frames (140 against 251 at 1450 bytes; 40 against 37
+    // at 96): docs/performance.md, "Fleet".
+    bool own_gmac(const CipherKey& k) const {
+        return k.method() == CipherMethod::Aes256Gcm && k.has_ghash_key() && mgr->used_arch != IMB_ARCH_AVX512;
+    }
 };
 
 LinkKeyBytes::~LinkKeyBytes() { secure_wipe(bytes.data(), bytes.size()); }
@@ -81,10 +91,7 @@ LinkAuth::~LinkAuth() {
 void LinkAuth::tag(const LinkKey& key, const uint8_t* nonce, const uint8_t* aad, size_t aad_len, uint8_t* out) {
     IMB_MGR* m = impl_->mgr.get();
     const CipherKey& k = key.key();
-    if (k.method() == CipherMethod::Aes256Gcm && k.has_ghash_key() && m->used_arch != IMB_ARCH_AVX512) {
-        // GMAC with our GHASH (lib/crypto/ghash_clmul.hpp): the same tag as the IPsec-MB call
-        // below, ≈ 1.8× faster over a 1400-byte frame on the AVX2 arch (284 against 509 TSC
-        // cycles; 55 against 57 at 96 bytes), where IPsec-MB hashes associated data block by block.
+    if (impl_->own_gmac(k)) {
         aes256_gmac(k.ghash_key(), k.gcm_key()->expanded_keys, nonce, aad, aad_len, out);
         return;
     }
@@ -121,14 +128,12 @@ void LinkAuth::tag(const LinkKey& key, const uint8_t* nonce, const uint8_t* aad,
 
 void LinkAuth::tag_burst(const LinkKey& key, const GmacJob* jobs, size_t n) {
     const CipherKey& k = key.key();
-    if (k.method() == CipherMethod::Aes256Gcm && k.has_ghash_key() && impl_->mgr->used_arch != IMB_ARCH_AVX512) {
-        // Off IPsec-MB's AVX-512 arch our batch is faster than its GCM (see tag()); on it, its
-        // GCM per job is (≈ 40 against 53 TSC cycles for a 96-byte link header and frame, 140
-        // against 272 at 1450 bytes), and calling it for the whole burst at once, after the
-        // burst's other work, keeps its code in the cache.
+    if (impl_->own_gmac(k)) {
         aes256_gmac_burst(k.ghash_key(), k.gcm_key()->expanded_keys, jobs, n);
         return;
     }
+    // IPsec-MB per job: called for the whole burst at once, after the burst's other work, its
+    // code stays in the cache.
     for (size_t i = 0; i < n; ++i) tag(key, jobs[i].nonce, jobs[i].aad, jobs[i].aad_len, jobs[i].tag);
 }
 

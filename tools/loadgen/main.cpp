@@ -237,12 +237,8 @@ int main(int argc, char** argv) {
         std::unique_ptr<fleet::LinkAuth> link_auth;
         std::vector<uint32_t> link_header(a.link_in ? flows : 0);  // bytes of its link header
         uint32_t wire = sc->wire_len();  // the longest datagram of any flow
-        std::vector<std::string> cluster_names;  // "c<cluster>": shm_cp.cpp names them so
-        for (uint32_t c = 0; a.link_in && c < sc->clusters(); ++c) {
-            char name[16];
-            std::snprintf(name, sizeof name, "c%u", c);
-            cluster_names.emplace_back(name);
-        }
+        std::vector<std::string> cluster_names;
+        for (uint32_t c = 0; a.link_in && c < sc->clusters(); ++c) cluster_names.push_back(ShmControlPlane::cluster_name(c));
         auto link_header_of = [&](uint32_t f) {
             fleet::LinkHeader h;
             h.sender = ShmControlPlane::kLinkMember;
@@ -258,14 +254,15 @@ int main(int argc, char** argv) {
             if (!k || !la) die("--link-in: %s", k ? la.error() : k.error());
             link_key = k.value();
             link_auth = std::move(la).value();
-            for (uint32_t f = 0; f < flows; ++f) {
-                link_header[f] = static_cast<uint32_t>(fleet::link_header_size(link_header_of(f)));
-                wire = std::max<uint32_t>(wire, 42 + link_header[f] + sc->frame_len() + static_cast<uint32_t>(fleet::kLinkTagLen));
-            }
         }
+        const uint32_t plain_wire = wire;
         auto wire_of = [&](uint32_t f) {
-            return a.link_in ? 42 + link_header[f] + sc->frame_len() + static_cast<uint32_t>(fleet::kLinkTagLen) : wire;
+            return a.link_in ? 42 + link_header[f] + sc->frame_len() + static_cast<uint32_t>(fleet::kLinkTagLen) : plain_wire;
         };
+        for (uint32_t f = 0; a.link_in && f < flows; ++f) {
+            link_header[f] = static_cast<uint32_t>(fleet::link_header_size(link_header_of(f)));
+            wire = std::max(wire, wire_of(f));
+        }
         uint32_t K = a.templates;
         // Enough slots that a slot is not re-sent while its previous copy may still be in flight
         // (per-flow period x K >> latency), few enough to stay cache-friendly: ~4096 in all.

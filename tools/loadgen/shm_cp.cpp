@@ -59,9 +59,7 @@ std::string ShmControlPlane::start(const std::string& channel, const Scenario& s
     st.cp_epoch = epoch;
     for (uint32_t c = 0; c < sc.clusters(); ++c) {
         const auto& spec = sc.key(c).spec();
-        char name[16];
-        std::snprintf(name, sizeof name, "c%u", c);  // the link frames name it
-        st.clusters.push_back({c + 1, static_cast<uint8_t>(spec.method), spec.derived_key(), name});
+        st.clusters.push_back({c + 1, static_cast<uint8_t>(spec.method), spec.derived_key(), cluster_name(c)});
     }
     for (uint32_t i = 0; i < sc.clients(); ++i)
         st.clients.push_back({i + 1, sc.client(i).cluster + 1, sc.client(i).private_ip, {}});

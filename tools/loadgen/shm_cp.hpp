@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +33,12 @@ public:
     static constexpr const char* kLinkPeer = "192.0.2.254:7100";
     static constexpr const char* kLinkMember = "gw-peer";
     static constexpr const char* kLinkKey = "aes256:loadgen-fleet";
+    // The name the full sync gives cluster `c` (the link frames name their cluster so).
+    static std::string cluster_name(uint32_t c) {
+        char name[16];
+        std::snprintf(name, sizeof name, "c%u", c);
+        return name;
+    }
     void stop();
     uint64_t counter(shm::DpCounter c) { return ch_ ? ch_->counter_total(c) : 0; }
     // The workers' counter blocks summed (the runtime view's input; zeros when detached).
